@@ -1,0 +1,50 @@
+//! The error every actor call can answer with. The web crate maps it to HTTP statuses
+//! and protocol error codes in one place.
+
+use crate::store::StoreError;
+use cflows_protocol::ErrorCode;
+
+/// Why a request to the core was not carried out. Nothing was changed in any case.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// The input breaks a rule; the message says which, for people.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// No such entity, or it belongs to another organization (deliberately the same).
+    #[error("not found")]
+    NotFound,
+    /// The change clashes with existing state.
+    #[error("{0}")]
+    Conflict(String),
+    /// The caller's role does not allow this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The store failed; the change was not made.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The owning actor did not answer (crashed, stopping, or timed out).
+    #[error("the service is unavailable, try again")]
+    Unavailable,
+}
+
+impl CoreError {
+    /// Shorthand for an input error.
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Self::InvalidInput(msg.into())
+    }
+
+    /// The protocol code for this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::InvalidInput(_) => ErrorCode::InvalidInput,
+            Self::NotFound => ErrorCode::NotFound,
+            Self::Conflict(_) | Self::Store(StoreError::Duplicate(_)) => ErrorCode::Conflict,
+            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::Store(_) => ErrorCode::Internal,
+            Self::Unavailable => ErrorCode::Unavailable,
+        }
+    }
+}
+
+/// Result alias for core calls.
+pub type CoreResult<T> = Result<T, CoreError>;

@@ -1,0 +1,851 @@
+//! `Org(org_id)`: the single writer of one organization's settings, members (roles,
+//! profiles) and teams. Supervised by the `Directory`, which starts it on demand from the
+//! store and restarts it from the store if it fails.
+//!
+//! Every change follows DESIGN's order: validate on hot state → write rows and journal in
+//! one transaction → apply to hot state → reply. A failed write leaves hot state as it was.
+
+use crate::domain::{permissions, validate};
+use crate::error::{CoreError, CoreResult};
+use crate::store::{JournalRow, MembershipRecord, Store, StoreError, TeamRecord, new_id};
+use cflows_protocol::{
+    ClockFormat, MemberView, OrgEvent, OrgId, OrgSnapshot, OrgView, ProfileView, Role, TeamId,
+    TeamView, UserId, UserView,
+};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Who asks for a change: a member (whose role is looked up here, never trusted from the
+/// caller) or the system itself (CLI, demo seeding, platform operators).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Caller {
+    System,
+    User(UserId),
+}
+
+/// New organization settings.
+#[derive(Clone, Debug)]
+pub struct SettingsChange {
+    pub name: String,
+    pub timezone: String,
+    pub clock: ClockFormat,
+}
+
+/// A change to a membership; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct MemberChange {
+    pub role: Option<Role>,
+    pub active: Option<bool>,
+}
+
+/// A team's editable fields (create and full update).
+#[derive(Clone, Debug, Default)]
+pub struct TeamInput {
+    pub name: String,
+    pub description: String,
+    pub colour: String,
+    pub parent: Option<TeamId>,
+    pub members: Vec<UserId>,
+    pub bookable_count: u32,
+    pub manager: Option<UserId>,
+}
+
+/// Messages the `Org` actor handles.
+pub enum OrgMsg {
+    Snapshot {
+        reply: RpcReplyPort<OrgSnapshot>,
+    },
+    Member {
+        user: UserId,
+        reply: RpcReplyPort<Option<MemberView>>,
+    },
+    UpdateSettings {
+        by: Caller,
+        change: SettingsChange,
+        reply: RpcReplyPort<CoreResult<OrgView>>,
+    },
+    AddMember {
+        by: Caller,
+        user: UserView,
+        role: Role,
+        reply: RpcReplyPort<CoreResult<MemberView>>,
+    },
+    UpdateMember {
+        by: Caller,
+        user: UserId,
+        change: MemberChange,
+        reply: RpcReplyPort<CoreResult<MemberView>>,
+    },
+    UpdateProfile {
+        by: Caller,
+        user: UserId,
+        profile: ProfileView,
+        reply: RpcReplyPort<CoreResult<MemberView>>,
+    },
+    RemoveMember {
+        by: Caller,
+        user: UserId,
+        reply: RpcReplyPort<CoreResult<()>>,
+    },
+    CreateTeam {
+        by: Caller,
+        input: TeamInput,
+        reply: RpcReplyPort<CoreResult<TeamView>>,
+    },
+    UpdateTeam {
+        by: Caller,
+        team: TeamId,
+        input: TeamInput,
+        reply: RpcReplyPort<CoreResult<TeamView>>,
+    },
+    DeleteTeam {
+        by: Caller,
+        team: TeamId,
+        reply: RpcReplyPort<CoreResult<()>>,
+    },
+    /// Test hook: panics inside the handler, as a bug would.
+    #[cfg(test)]
+    Crash,
+}
+
+/// Start-up arguments: the org to load.
+pub struct OrgArgs {
+    pub id: OrgId,
+    pub store: Store,
+}
+
+/// A member as held hot (teams are derived from the team map when viewed).
+#[derive(Clone, Debug)]
+struct Member {
+    user: UserView,
+    role: Role,
+    active: bool,
+    profile: ProfileView,
+}
+
+/// The organization's hot state, loaded from the store at start.
+pub struct OrgState {
+    store: Store,
+    org: OrgView,
+    members: BTreeMap<UserId, Member>,
+    teams: BTreeMap<TeamId, TeamView>,
+    /// Last journal position of `org:{id}`; the next change gets `seq + 1`.
+    seq: u64,
+}
+
+/// The actor; stateless itself, all state is in [`OrgState`].
+pub struct Org;
+
+impl Actor for Org {
+    type Msg = OrgMsg;
+    type State = OrgState;
+    type Arguments = OrgArgs;
+
+    async fn pre_start(
+        &self,
+        _me: ActorRef<OrgMsg>,
+        args: OrgArgs,
+    ) -> Result<OrgState, ActorProcessingErr> {
+        Ok(OrgState::load(args.store, &args.id).await?)
+    }
+
+    async fn handle(
+        &self,
+        _me: ActorRef<OrgMsg>,
+        msg: OrgMsg,
+        state: &mut OrgState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            OrgMsg::Snapshot { reply } => {
+                let _ = reply.send(state.snapshot());
+            }
+            OrgMsg::Member { user, reply } => {
+                let _ = reply.send(state.members.get(&user).map(|m| state.member_view(m)));
+            }
+            OrgMsg::UpdateSettings { by, change, reply } => {
+                let _ = reply.send(state.on_update_settings(by, change).await);
+            }
+            OrgMsg::AddMember {
+                by,
+                user,
+                role,
+                reply,
+            } => {
+                let _ = reply.send(state.on_add_member(by, user, role).await);
+            }
+            OrgMsg::UpdateMember {
+                by,
+                user,
+                change,
+                reply,
+            } => {
+                let _ = reply.send(state.on_update_member(by, user, change).await);
+            }
+            OrgMsg::UpdateProfile {
+                by,
+                user,
+                profile,
+                reply,
+            } => {
+                let _ = reply.send(state.on_update_profile(by, user, profile).await);
+            }
+            OrgMsg::RemoveMember { by, user, reply } => {
+                let _ = reply.send(state.on_remove_member(by, user).await);
+            }
+            OrgMsg::CreateTeam { by, input, reply } => {
+                let _ = reply.send(state.on_create_team(by, input).await);
+            }
+            OrgMsg::UpdateTeam {
+                by,
+                team,
+                input,
+                reply,
+            } => {
+                let _ = reply.send(state.on_update_team(by, team, input).await);
+            }
+            OrgMsg::DeleteTeam { by, team, reply } => {
+                let _ = reply.send(state.on_delete_team(by, team).await);
+            }
+            #[cfg(test)]
+            OrgMsg::Crash => panic!("injected crash"),
+        }
+        Ok(())
+    }
+}
+
+/// The stream name of an organization.
+pub fn org_stream(id: &OrgId) -> String {
+    format!("org:{id}")
+}
+
+impl OrgState {
+    async fn load(store: Store, id: &OrgId) -> Result<Self, CoreError> {
+        let record = store.org(id.as_str()).await?.ok_or(CoreError::NotFound)?;
+        let org = org_view(
+            &record.id,
+            &record.name,
+            &record.slug,
+            &record.timezone,
+            &record.clock,
+        );
+        let memberships = store.memberships_of_org(id.as_str()).await?;
+        let user_ids: Vec<String> = memberships.iter().map(|m| m.user.clone()).collect();
+        let users: BTreeMap<String, UserView> = store
+            .users(&user_ids)
+            .await?
+            .into_iter()
+            .map(|u| {
+                let view = UserView {
+                    id: UserId::new(u.id.clone()),
+                    email: u.email,
+                    display_name: u.display_name,
+                };
+                (u.id, view)
+            })
+            .collect();
+        let mut members = BTreeMap::new();
+        for m in memberships {
+            let Some(user) = users.get(&m.user) else {
+                tracing::warn!(org = %id, user = %m.user, "membership of a missing user skipped");
+                continue;
+            };
+            members.insert(user.id.clone(), member_from_record(user.clone(), &m));
+        }
+        let teams = store
+            .teams_of_org(id.as_str())
+            .await?
+            .into_iter()
+            .map(|t| (TeamId::new(t.id.clone()), team_view(t)))
+            .collect();
+        let seq = store.last_seq(&org_stream(id)).await?;
+        Ok(Self {
+            store,
+            org,
+            members,
+            teams,
+            seq,
+        })
+    }
+
+    fn snapshot(&self) -> OrgSnapshot {
+        OrgSnapshot {
+            org: self.org.clone(),
+            members: self.members.values().map(|m| self.member_view(m)).collect(),
+            teams: self.teams.values().cloned().collect(),
+            seq: self.seq,
+        }
+    }
+
+    fn member_view(&self, m: &Member) -> MemberView {
+        MemberView {
+            user: m.user.clone(),
+            role: m.role,
+            active: m.active,
+            profile: m.profile.clone(),
+            teams: self
+                .teams
+                .values()
+                .filter(|t| t.members.contains(&m.user.id))
+                .map(|t| t.id.clone())
+                .collect(),
+        }
+    }
+
+    fn active_owners(&self) -> usize {
+        self.members
+            .values()
+            .filter(|m| m.active && m.role == Role::Owner)
+            .count()
+    }
+
+    /// The caller's role; a non-member, a deactivated member or a plain member asking for
+    /// an admin action is refused.
+    fn require_admin(&self, by: &Caller) -> CoreResult<Role> {
+        match by {
+            Caller::System => Ok(Role::Owner),
+            Caller::User(id) => match self.members.get(id) {
+                Some(m) if m.active && m.role.is_admin() => Ok(m.role),
+                Some(m) if m.active => Err(CoreError::Forbidden("only admins can do this".into())),
+                _ => Err(CoreError::NotFound),
+            },
+        }
+    }
+
+    /// Writes `body` with the journal rows for `events`, then advances `seq`.
+    async fn commit(
+        &mut self,
+        by: &Caller,
+        body: &str,
+        vars: serde_json::Value,
+        events: &[OrgEvent],
+    ) -> CoreResult<()> {
+        let stream = org_stream(&self.org.id);
+        let actor = match by {
+            Caller::System => None,
+            Caller::User(u) => Some(u.to_string()),
+        };
+        let rows: Vec<JournalRow> = events
+            .iter()
+            .enumerate()
+            .map(|(i, ev)| JournalRow {
+                stream: stream.clone(),
+                seq: self.seq + 1 + i as u64,
+                kind: ev.kind(),
+                payload: serde_json::to_string(ev).expect("events serialize"),
+                actor: actor.clone(),
+            })
+            .collect();
+        self.store
+            .commit(body, vars, &rows)
+            .await
+            .map_err(|e| match e {
+                StoreError::Duplicate(_) => {
+                    CoreError::Conflict("that value is already taken".into())
+                }
+                other => CoreError::Store(other),
+            })?;
+        self.seq += events.len() as u64;
+        Ok(())
+    }
+
+    async fn on_update_settings(
+        &mut self,
+        by: Caller,
+        change: SettingsChange,
+    ) -> CoreResult<OrgView> {
+        self.require_admin(&by)?;
+        let next = OrgView {
+            name: validate::name("Organization name", &change.name)?,
+            timezone: validate::timezone(&change.timezone)?,
+            clock: change.clock,
+            ..self.org.clone()
+        };
+        self.commit(
+            &by,
+            "UPDATE type::record('org', $id) SET name = $name, timezone = $timezone, clock = $clock;",
+            json!({ "id": next.id, "name": next.name, "timezone": next.timezone, "clock": next.clock.as_str() }),
+            &[OrgEvent::SettingsChanged { org: next.clone() }],
+        )
+        .await?;
+        self.org = next.clone();
+        Ok(next)
+    }
+
+    async fn on_add_member(
+        &mut self,
+        by: Caller,
+        user: UserView,
+        role: Role,
+    ) -> CoreResult<MemberView> {
+        let actor_role = self.require_admin(&by)?;
+        if role == Role::Owner && actor_role != Role::Owner {
+            return Err(CoreError::Forbidden(
+                "only an owner can add an owner".into(),
+            ));
+        }
+        if self.members.contains_key(&user.id) {
+            return Err(CoreError::Conflict(format!(
+                "{} is already a member",
+                user.email
+            )));
+        }
+        let member = Member {
+            user: user.clone(),
+            role,
+            active: true,
+            profile: ProfileView::default(),
+        };
+        let view = self.member_view(&member);
+        self.commit(
+            &by,
+            "CREATE membership CONTENT { org: $org, user: $user, role: $role, active: true, title: '', location: '', timezone: '', avatar: '', bio: '', created_at: time::now() };",
+            json!({ "org": self.org.id, "user": user.id, "role": role.as_str() }),
+            &[OrgEvent::MemberAdded { member: view.clone() }],
+        )
+        .await?;
+        self.members.insert(user.id, member);
+        Ok(view)
+    }
+
+    async fn on_update_member(
+        &mut self,
+        by: Caller,
+        user: UserId,
+        change: MemberChange,
+    ) -> CoreResult<MemberView> {
+        let actor_role = self.require_admin(&by)?;
+        let current = self.members.get(&user).ok_or(CoreError::NotFound)?.clone();
+        let mut next = current.clone();
+        if let Some(role) = change.role
+            && role != current.role
+        {
+            permissions::check_role_change(actor_role, current.role, role, self.active_owners())
+                .map_err(CoreError::Forbidden)?;
+            next.role = role;
+        }
+        if let Some(active) = change.active
+            && active != current.active
+        {
+            if !active {
+                if by == Caller::User(user.clone()) {
+                    return Err(CoreError::Forbidden(
+                        "you cannot deactivate yourself".into(),
+                    ));
+                }
+                permissions::check_removal(actor_role, current.role, self.active_owners())
+                    .map_err(CoreError::Forbidden)?;
+            }
+            next.active = active;
+        }
+        let view = self.member_view(&next);
+        self.commit(
+            &by,
+            "UPDATE membership SET role = $role, active = $active WHERE org = $org AND user = $user;",
+            json!({ "org": self.org.id, "user": user, "role": next.role.as_str(), "active": next.active }),
+            &[OrgEvent::MemberChanged { member: view.clone() }],
+        )
+        .await?;
+        self.members.insert(user, next);
+        Ok(view)
+    }
+
+    async fn on_update_profile(
+        &mut self,
+        by: Caller,
+        user: UserId,
+        profile: ProfileView,
+    ) -> CoreResult<MemberView> {
+        if by != Caller::User(user.clone()) {
+            self.require_admin(&by)?;
+        }
+        let current = self
+            .members
+            .get(&user)
+            .filter(|m| m.active)
+            .ok_or(CoreError::NotFound)?;
+        let clean = ProfileView {
+            title: validate::short_text("Title", &profile.title)?,
+            location: validate::short_text("Location", &profile.location)?,
+            timezone: validate::optional_timezone(&profile.timezone)?,
+            avatar: validate::avatar(&profile.avatar)?,
+            bio: validate::long_text("Bio", &profile.bio)?,
+        };
+        let next = Member {
+            profile: clean.clone(),
+            ..current.clone()
+        };
+        let view = self.member_view(&next);
+        self.commit(
+            &by,
+            "UPDATE membership SET title = $p.title, location = $p.location, timezone = $p.timezone, avatar = $p.avatar, bio = $p.bio WHERE org = $org AND user = $user;",
+            json!({ "org": self.org.id, "user": user, "p": clean }),
+            &[OrgEvent::MemberChanged { member: view.clone() }],
+        )
+        .await?;
+        self.members.insert(user, next);
+        Ok(view)
+    }
+
+    async fn on_remove_member(&mut self, by: Caller, user: UserId) -> CoreResult<()> {
+        let actor_role = self.require_admin(&by)?;
+        let current = self.members.get(&user).ok_or(CoreError::NotFound)?;
+        if by == Caller::User(user.clone()) {
+            return Err(CoreError::Forbidden("you cannot remove yourself".into()));
+        }
+        let owners = if current.active {
+            self.active_owners()
+        } else {
+            usize::MAX
+        };
+        permissions::check_removal(actor_role, current.role, owners)
+            .map_err(CoreError::Forbidden)?;
+        // The member leaves every team too; those teams change in the same transaction.
+        let changed: Vec<TeamView> = self
+            .teams
+            .values()
+            .filter(|t| t.members.contains(&user) || t.manager.as_ref() == Some(&user))
+            .map(|t| {
+                let mut t = t.clone();
+                t.members.retain(|m| m != &user);
+                if t.manager.as_ref() == Some(&user) {
+                    t.manager = None;
+                }
+                t.bookable_count = t.bookable_count.min(t.members.len() as u32);
+                t
+            })
+            .collect();
+        let mut events = vec![OrgEvent::MemberRemoved { user: user.clone() }];
+        events.extend(
+            changed
+                .iter()
+                .map(|t| OrgEvent::TeamChanged { team: t.clone() }),
+        );
+        let teams_json: Vec<_> = changed.iter().map(team_json).collect();
+        self.commit(
+            &by,
+            "DELETE membership WHERE org = $org AND user = $user;
+             FOR $t IN $teams { UPDATE type::record('team', $t.id) SET members = $t.members, manager = $t.manager, bookable_count = $t.bookable_count; };",
+            json!({ "org": self.org.id, "user": user, "teams": teams_json }),
+            &events,
+        )
+        .await?;
+        self.members.remove(&user);
+        for t in changed {
+            self.teams.insert(t.id.clone(), t);
+        }
+        Ok(())
+    }
+
+    fn clean_team(&self, id: &TeamId, input: TeamInput) -> CoreResult<TeamView> {
+        let name = validate::name("Team name", &input.name)?;
+        if self
+            .teams
+            .values()
+            .any(|t| &t.id != id && t.name.eq_ignore_ascii_case(&name))
+        {
+            return Err(CoreError::Conflict(format!(
+                "a team named '{name}' already exists"
+            )));
+        }
+        let mut members = Vec::with_capacity(input.members.len());
+        for m in input.members {
+            if !self.members.get(&m).is_some_and(|x| x.active) {
+                return Err(CoreError::invalid(format!(
+                    "user {m} is not an active member of this organization"
+                )));
+            }
+            if !members.contains(&m) {
+                members.push(m);
+            }
+        }
+        if let Some(manager) = &input.manager
+            && !self.members.get(manager).is_some_and(|x| x.active)
+        {
+            return Err(CoreError::invalid(
+                "the manager must be an active member of this organization",
+            ));
+        }
+        if let Some(parent) = &input.parent {
+            // Walk up from the parent: meeting this team again would close a cycle.
+            let mut cursor = Some(parent.clone());
+            while let Some(p) = cursor {
+                if &p == id {
+                    return Err(CoreError::invalid("a team cannot be its own ancestor"));
+                }
+                cursor = self
+                    .teams
+                    .get(&p)
+                    .ok_or_else(|| CoreError::invalid("the parent team does not exist"))?
+                    .parent
+                    .clone();
+            }
+        }
+        Ok(TeamView {
+            id: id.clone(),
+            name,
+            description: validate::long_text("Description", &input.description)?,
+            colour: validate::colour(&input.colour)?,
+            parent: input.parent,
+            bookable_count: validate::bookable_count(input.bookable_count, members.len())?,
+            members,
+            manager: input.manager,
+        })
+    }
+
+    async fn on_create_team(&mut self, by: Caller, input: TeamInput) -> CoreResult<TeamView> {
+        self.require_admin(&by)?;
+        let team = self.clean_team(&TeamId::new(new_id()), input)?;
+        self.commit(
+            &by,
+            "CREATE type::record('team', $t.id) CONTENT { org: $org, name: $t.name, description: $t.description, colour: $t.colour, parent: $t.parent, members: $t.members, bookable_count: $t.bookable_count, manager: $t.manager, created_at: time::now() };",
+            json!({ "org": self.org.id, "t": team_json(&team) }),
+            &[OrgEvent::TeamCreated { team: team.clone() }],
+        )
+        .await?;
+        self.teams.insert(team.id.clone(), team.clone());
+        Ok(team)
+    }
+
+    async fn on_update_team(
+        &mut self,
+        by: Caller,
+        id: TeamId,
+        input: TeamInput,
+    ) -> CoreResult<TeamView> {
+        self.require_admin(&by)?;
+        if !self.teams.contains_key(&id) {
+            return Err(CoreError::NotFound);
+        }
+        let team = self.clean_team(&id, input)?;
+        self.commit(
+            &by,
+            "UPDATE type::record('team', $t.id) SET name = $t.name, description = $t.description, colour = $t.colour, parent = $t.parent, members = $t.members, bookable_count = $t.bookable_count, manager = $t.manager;",
+            json!({ "t": team_json(&team) }),
+            &[OrgEvent::TeamChanged { team: team.clone() }],
+        )
+        .await?;
+        self.teams.insert(id, team.clone());
+        Ok(team)
+    }
+
+    async fn on_delete_team(&mut self, by: Caller, id: TeamId) -> CoreResult<()> {
+        self.require_admin(&by)?;
+        if !self.teams.contains_key(&id) {
+            return Err(CoreError::NotFound);
+        }
+        // Child teams move up to the deleted team's parent, in the same transaction.
+        let parent = self.teams[&id].parent.clone();
+        let children: Vec<TeamView> = self
+            .teams
+            .values()
+            .filter(|t| t.parent.as_ref() == Some(&id))
+            .map(|t| TeamView {
+                parent: parent.clone(),
+                ..t.clone()
+            })
+            .collect();
+        let mut events = vec![OrgEvent::TeamDeleted { team: id.clone() }];
+        events.extend(
+            children
+                .iter()
+                .map(|t| OrgEvent::TeamChanged { team: t.clone() }),
+        );
+        self.commit(
+            &by,
+            "DELETE type::record('team', $id);
+             FOR $c IN $children { UPDATE type::record('team', $c) SET parent = $parent; };",
+            json!({ "id": id, "children": children.iter().map(|t| &t.id).collect::<Vec<_>>(), "parent": parent }),
+            &events,
+        )
+        .await?;
+        self.teams.remove(&id);
+        for t in children {
+            self.teams.insert(t.id.clone(), t);
+        }
+        Ok(())
+    }
+}
+
+fn team_json(t: &TeamView) -> serde_json::Value {
+    json!({
+        "id": t.id, "name": t.name, "description": t.description, "colour": t.colour,
+        "parent": t.parent, "members": t.members, "bookable_count": t.bookable_count, "manager": t.manager,
+    })
+}
+
+/// Builds an [`OrgView`] from stored fields.
+pub(crate) fn org_view(id: &str, name: &str, slug: &str, timezone: &str, clock: &str) -> OrgView {
+    OrgView {
+        id: OrgId::new(id),
+        name: name.to_string(),
+        slug: slug.to_string(),
+        timezone: timezone.to_string(),
+        clock: ClockFormat::parse(clock).unwrap_or(ClockFormat::H24),
+    }
+}
+
+fn member_from_record(user: UserView, m: &MembershipRecord) -> Member {
+    Member {
+        user,
+        role: Role::parse(&m.role).unwrap_or(Role::Member),
+        active: m.active,
+        profile: ProfileView {
+            title: m.title.clone(),
+            location: m.location.clone(),
+            timezone: m.timezone.clone(),
+            avatar: m.avatar.clone(),
+            bio: m.bio.clone(),
+        },
+    }
+}
+
+fn team_view(t: TeamRecord) -> TeamView {
+    TeamView {
+        id: TeamId::new(t.id),
+        name: t.name,
+        description: t.description,
+        colour: t.colour,
+        parent: t.parent.map(TeamId::new),
+        members: t.members.into_iter().map(UserId::new).collect(),
+        bookable_count: t.bookable_count,
+        manager: t.manager.map(UserId::new),
+    }
+}
+
+/// How long a caller waits for an org to answer before reporting `Unavailable`.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A typed handle on one `Org` actor.
+#[derive(Clone)]
+pub struct OrgHandle {
+    actor: ActorRef<OrgMsg>,
+}
+
+macro_rules! org_call {
+    ($self:ident, $variant:ident { $($field:ident),* }) => {
+        $self.call(|reply| OrgMsg::$variant { $($field,)* reply }).await
+    };
+}
+
+impl OrgHandle {
+    pub(crate) fn new(actor: ActorRef<OrgMsg>) -> Self {
+        Self { actor }
+    }
+
+    /// The underlying actor (for supervision tests).
+    pub fn actor(&self) -> &ActorRef<OrgMsg> {
+        &self.actor
+    }
+
+    async fn call<T: Send + 'static>(
+        &self,
+        build: impl FnOnce(RpcReplyPort<T>) -> OrgMsg,
+    ) -> CoreResult<T> {
+        match self.actor.call(build, Some(CALL_TIMEOUT)).await {
+            Ok(ractor::rpc::CallResult::Success(v)) => Ok(v),
+            _ => Err(CoreError::Unavailable),
+        }
+    }
+
+    /// Settings, members and teams, with the journal position they include.
+    ///
+    /// # Errors
+    /// `Unavailable` when the actor does not answer.
+    pub async fn snapshot(&self) -> CoreResult<OrgSnapshot> {
+        org_call!(self, Snapshot {})
+    }
+
+    /// One member, active or not.
+    ///
+    /// # Errors
+    /// `Unavailable` when the actor does not answer.
+    pub async fn member(&self, user: UserId) -> CoreResult<Option<MemberView>> {
+        org_call!(self, Member { user })
+    }
+
+    /// Changes name, zone and clock format (admins).
+    ///
+    /// # Errors
+    /// Invalid input, not an admin, or the store failed.
+    pub async fn update_settings(&self, by: Caller, change: SettingsChange) -> CoreResult<OrgView> {
+        org_call!(self, UpdateSettings { by, change })?
+    }
+
+    /// Adds an existing user as a member (admins; owners only for the owner role).
+    ///
+    /// # Errors
+    /// Already a member, not allowed, or the store failed.
+    pub async fn add_member(
+        &self,
+        by: Caller,
+        user: UserView,
+        role: Role,
+    ) -> CoreResult<MemberView> {
+        org_call!(self, AddMember { by, user, role })?
+    }
+
+    /// Changes a member's role or active flag.
+    ///
+    /// # Errors
+    /// Unknown member, a rule of [`permissions`] refuses, or the store failed.
+    pub async fn update_member(
+        &self,
+        by: Caller,
+        user: UserId,
+        change: MemberChange,
+    ) -> CoreResult<MemberView> {
+        org_call!(self, UpdateMember { by, user, change })?
+    }
+
+    /// Replaces a member's profile (the member themself, or an admin).
+    ///
+    /// # Errors
+    /// Invalid profile, unknown member, not allowed, or the store failed.
+    pub async fn update_profile(
+        &self,
+        by: Caller,
+        user: UserId,
+        profile: ProfileView,
+    ) -> CoreResult<MemberView> {
+        org_call!(self, UpdateProfile { by, user, profile })?
+    }
+
+    /// Removes a member from the organization and its teams.
+    ///
+    /// # Errors
+    /// Unknown member, not allowed, or the store failed.
+    pub async fn remove_member(&self, by: Caller, user: UserId) -> CoreResult<()> {
+        org_call!(self, RemoveMember { by, user })?
+    }
+
+    /// Creates a team.
+    ///
+    /// # Errors
+    /// Invalid input, duplicate name, not an admin, or the store failed.
+    pub async fn create_team(&self, by: Caller, input: TeamInput) -> CoreResult<TeamView> {
+        org_call!(self, CreateTeam { by, input })?
+    }
+
+    /// Replaces a team's fields.
+    ///
+    /// # Errors
+    /// Unknown team, invalid input, not an admin, or the store failed.
+    pub async fn update_team(
+        &self,
+        by: Caller,
+        team: TeamId,
+        input: TeamInput,
+    ) -> CoreResult<TeamView> {
+        org_call!(self, UpdateTeam { by, team, input })?
+    }
+
+    /// Deletes a team; its child teams move to its parent.
+    ///
+    /// # Errors
+    /// Unknown team, not an admin, or the store failed.
+    pub async fn delete_team(&self, by: Caller, team: TeamId) -> CoreResult<()> {
+        org_call!(self, DeleteTeam { by, team })?
+    }
+}

@@ -1,0 +1,178 @@
+//! The migration runner: applies the numbered `migrations/*.surql` files compiled into the
+//! binary, in order, each in its own transaction with its record (name + SHA-256).
+//!
+//! An applied file is never applied again; one whose checksum changed stops start-up,
+//! because the schema in the database no longer matches what the file says.
+
+use super::{Store, StoreError, StoreResult};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+/// One migration file compiled into the binary.
+#[derive(Clone, Copy, Debug)]
+pub struct Migration {
+    /// The file name, e.g. `0001_init.surql`; the sort key.
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+impl Migration {
+    /// Hex SHA-256 of the file's text.
+    pub fn checksum(&self) -> String {
+        hex::encode(Sha256::digest(self.sql.as_bytes()))
+    }
+}
+
+/// Every migration, oldest first. Add a file here when you add one to `migrations/`.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    name: "0001_init.surql",
+    sql: include_str!("../../../migrations/0001_init.surql"),
+}];
+
+/// What [`Store::migrate`] did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct MigrationReport {
+    /// Names applied by this run.
+    pub applied: Vec<String>,
+    /// Names that were already applied.
+    pub already: Vec<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct Applied {
+    name: String,
+    checksum: String,
+}
+
+const BOOKKEEPING: &str = "
+DEFINE TABLE IF NOT EXISTS migration SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS name ON migration TYPE string;
+DEFINE FIELD IF NOT EXISTS checksum ON migration TYPE string;
+DEFINE FIELD IF NOT EXISTS applied_at ON migration TYPE datetime;
+DEFINE INDEX IF NOT EXISTS migration_name ON migration FIELDS name UNIQUE;
+";
+
+impl Store {
+    /// Applies the compiled-in migrations that the database lacks.
+    ///
+    /// # Errors
+    /// An applied migration's checksum differs, the database knows a migration this binary
+    /// does not, or a migration fails (then it is rolled back and start-up must stop).
+    pub async fn migrate(&self) -> StoreResult<MigrationReport> {
+        self.migrate_with(MIGRATIONS).await
+    }
+
+    /// [`Store::migrate`] with an explicit list (tests use it to simulate an edited file).
+    ///
+    /// # Errors
+    /// As [`Store::migrate`].
+    pub async fn migrate_with(&self, migrations: &[Migration]) -> StoreResult<MigrationReport> {
+        self.run(BOOKKEEPING, json!({})).await?;
+        let applied = self.applied_migrations().await?;
+        for done in &applied {
+            match migrations.iter().find(|m| m.name == done.name) {
+                None => return Err(StoreError::UnknownMigration(done.name.clone())),
+                Some(m) if m.checksum() != done.checksum => {
+                    return Err(StoreError::MigrationChanged {
+                        name: m.name.to_string(),
+                        applied: done.checksum.clone(),
+                        current: m.checksum(),
+                    });
+                }
+                Some(_) => {}
+            }
+        }
+        let mut report = MigrationReport::default();
+        for m in migrations {
+            if applied.iter().any(|a| a.name == m.name) {
+                report.already.push(m.name.to_string());
+                continue;
+            }
+            let body = format!(
+                "{}\nCREATE migration CONTENT {{ name: $name, checksum: $checksum, applied_at: time::now() }};",
+                m.sql
+            );
+            self.commit(
+                &body,
+                json!({ "name": m.name, "checksum": m.checksum() }),
+                &[],
+            )
+            .await?;
+            tracing::info!(migration = m.name, "applied migration");
+            report.applied.push(m.name.to_string());
+        }
+        Ok(report)
+    }
+
+    /// True when every compiled-in migration is applied with a matching checksum.
+    ///
+    /// # Errors
+    /// The database cannot be queried.
+    pub async fn migrations_current(&self) -> StoreResult<bool> {
+        let applied = self.applied_migrations().await?;
+        Ok(MIGRATIONS.iter().all(|m| {
+            applied
+                .iter()
+                .any(|a| a.name == m.name && a.checksum == m.checksum())
+        }))
+    }
+
+    async fn applied_migrations(&self) -> StoreResult<Vec<Applied>> {
+        match self
+            .rows(
+                "SELECT name, checksum FROM migration ORDER BY name",
+                json!({}),
+            )
+            .await
+        {
+            Ok(rows) => Ok(rows),
+            // Before the first migration the table does not exist.
+            Err(StoreError::Db(msg)) if msg.contains("does not exist") => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreConfig;
+
+    #[tokio::test]
+    async fn applies_once_and_refuses_an_edited_file() {
+        let store = Store::open(&StoreConfig::memory()).await.unwrap();
+        let first = store.migrate().await.unwrap();
+        assert_eq!(first.applied, vec!["0001_init.surql"]);
+        assert!(store.migrations_current().await.unwrap());
+        let second = store.migrate().await.unwrap();
+        assert!(second.applied.is_empty());
+        assert_eq!(second.already, vec!["0001_init.surql"]);
+
+        let edited = [Migration {
+            name: "0001_init.surql",
+            sql: "DEFINE TABLE other SCHEMALESS;",
+        }];
+        let err = store.migrate_with(&edited).await.unwrap_err();
+        assert!(matches!(err, StoreError::MigrationChanged { .. }), "{err}");
+        assert!(err.to_string().contains("0001_init.surql"));
+    }
+
+    #[tokio::test]
+    async fn refuses_a_database_newer_than_the_binary() {
+        let store = Store::open(&StoreConfig::memory()).await.unwrap();
+        store.migrate().await.unwrap();
+        let err = store.migrate_with(&[]).await.unwrap_err();
+        assert!(matches!(err, StoreError::UnknownMigration(_)), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_failing_migration_leaves_nothing_behind() {
+        let store = Store::open(&StoreConfig::memory()).await.unwrap();
+        let broken = [Migration {
+            name: "0001_broken.surql",
+            sql: "DEFINE TABLE half SCHEMAFULL; THROW 'boom';",
+        }];
+        assert!(store.migrate_with(&broken).await.is_err());
+        assert!(store.applied_migrations().await.unwrap().is_empty());
+    }
+}

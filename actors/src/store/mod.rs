@@ -1,0 +1,297 @@
+//! The SurrealDB store: one connection handle, the migration runner and the typed
+//! reads and writes the actors use.
+//!
+//! Only actors write through this module (DESIGN: one writer per piece of state). Every
+//! write that changes an entity also writes its journal row in the same transaction
+//! ([`Store::commit`]). Rows cross the SDK boundary as JSON values and are (de)serialized
+//! with serde, so domain types need no database-specific derives.
+
+mod migrations;
+mod records;
+
+pub use migrations::{MIGRATIONS, Migration, MigrationReport};
+pub use records::*;
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value as Json, json};
+use std::time::Duration;
+use surrealdb::Surreal;
+use surrealdb::engine::any::{Any, connect};
+use surrealdb::opt::auth::Root;
+
+/// Where and how to open the database. Mirrors the `database` settings section.
+#[derive(Clone)]
+pub struct StoreConfig {
+    /// `surrealkv://path`, `mem://` or `ws://host:port` (also `wss://`).
+    pub url: String,
+    pub namespace: String,
+    pub database: String,
+    /// Remote servers only.
+    pub username: Option<String>,
+    /// Remote servers only.
+    pub password: Option<String>,
+    /// Embedded surrealkv only: `every` (fsync each commit, the default), `never`, or an
+    /// interval such as `1s`.
+    pub sync: String,
+}
+
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("url", &self.url)
+            .field("namespace", &self.namespace)
+            .field("database", &self.database)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("sync", &self.sync)
+            .finish()
+    }
+}
+
+impl StoreConfig {
+    /// A fresh in-memory database, for tests.
+    pub fn memory() -> Self {
+        Self {
+            url: "mem://".into(),
+            namespace: "cflows".into(),
+            database: "cflows".into(),
+            username: None,
+            password: None,
+            sync: "every".into(),
+        }
+    }
+
+    /// The URL handed to the SDK: surrealkv gets its sync mode as a query parameter.
+    fn engine_url(&self) -> String {
+        if self.url.starts_with("surrealkv://") && !self.url.contains('?') {
+            format!("{}?sync={}", self.url, self.sync)
+        } else {
+            self.url.clone()
+        }
+    }
+
+    /// Whether this is an embedded on-disk engine (which one process may hold at a time).
+    pub fn embedded_path(&self) -> Option<&str> {
+        self.url.strip_prefix("surrealkv://")
+    }
+}
+
+/// What can go wrong talking to the database.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The engine refused or failed the operation.
+    #[error("database error: {0}")]
+    Db(String),
+    /// A unique index rejected the write (duplicate email, slug, team name).
+    #[error("duplicate value: {0}")]
+    Duplicate(String),
+    /// A row did not have the shape the code expects: a bug or a foreign write.
+    #[error("unexpected row shape: {0}")]
+    Decode(String),
+    /// An applied migration file differs from the one compiled in.
+    #[error(
+        "migration {name} was applied with checksum {applied} but the binary has {current}; applied migrations must never be edited, add a new file instead"
+    )]
+    MigrationChanged {
+        name: String,
+        applied: String,
+        current: String,
+    },
+    /// The database has migrations this binary does not know (it is older than the data).
+    #[error("the database has migration {0} which this binary does not know; run a newer cflows")]
+    UnknownMigration(String),
+}
+
+impl From<surrealdb::Error> for StoreError {
+    fn from(e: surrealdb::Error) -> Self {
+        let msg = e.to_string();
+        if e.is_already_exists() || msg.contains("already contains") {
+            StoreError::Duplicate(msg)
+        } else {
+            StoreError::Db(msg)
+        }
+    }
+}
+
+/// Result alias for store calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// One line of the journal, written with the change it describes.
+#[derive(Clone, Debug)]
+pub struct JournalRow {
+    /// Stream name, e.g. `org:{id}`.
+    pub stream: String,
+    /// Gap-free position in the stream, decided by the stream's owning actor.
+    pub seq: u64,
+    pub kind: &'static str,
+    /// The event, JSON-encoded.
+    pub payload: String,
+    /// The user who caused the change (none for system changes).
+    pub actor: Option<String>,
+}
+
+/// A cheap-to-clone handle on the database connection.
+#[derive(Clone)]
+pub struct Store {
+    db: Surreal<Any>,
+}
+
+impl Store {
+    /// Opens the database named by `config` and selects its namespace and database.
+    ///
+    /// # Errors
+    /// The engine cannot be reached, refuses the credentials, or (embedded) is locked.
+    pub async fn open(config: &StoreConfig) -> StoreResult<Self> {
+        if let Some(path) = config.embedded_path()
+            && let Some(parent) = std::path::Path::new(path).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| StoreError::Db(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        let db = connect(config.engine_url()).await?;
+        if let (Some(username), Some(password)) = (&config.username, &config.password) {
+            db.signin(Root {
+                username: username.clone(),
+                password: password.clone(),
+            })
+            .await?;
+        }
+        db.use_ns(&config.namespace)
+            .use_db(&config.database)
+            .await?;
+        Ok(Self { db })
+    }
+
+    /// Checks the engine answers.
+    ///
+    /// # Errors
+    /// The engine is unreachable.
+    pub async fn health(&self) -> StoreResult<()> {
+        tokio::time::timeout(Duration::from_secs(2), self.db.health())
+            .await
+            .map_err(|_| StoreError::Db("health check timed out".into()))??;
+        Ok(())
+    }
+
+    /// Runs `sql` with `vars` (a JSON object) and returns every statement's rows.
+    async fn run(&self, sql: &str, vars: Json) -> StoreResult<surrealdb::IndexedResults> {
+        let mut response = self.db.query(sql).bind(vars).await?;
+        let errors = response.take_errors();
+        if errors.is_empty() {
+            return Ok(response);
+        }
+        // In a failed transaction every statement reports "not executed"; the statement
+        // that failed carries the real cause.
+        let mut errors: Vec<_> = errors.into_iter().collect();
+        errors.sort_by_key(|(i, _)| *i);
+        let root = errors
+            .iter()
+            .find(|(_, e)| {
+                !e.to_string()
+                    .contains("not executed due to a failed transaction")
+            })
+            .unwrap_or(&errors[0]);
+        Err(StoreError::from(root.1.clone()))
+    }
+
+    /// Rows of statement `index` decoded as `T`.
+    async fn rows<T: DeserializeOwned>(&self, sql: &str, vars: Json) -> StoreResult<Vec<T>> {
+        let mut response = self.run(sql, vars).await?;
+        take_rows(&mut response, 0)
+    }
+
+    /// The first row of the first statement, if any.
+    async fn row<T: DeserializeOwned>(&self, sql: &str, vars: Json) -> StoreResult<Option<T>> {
+        Ok(self.rows(sql, vars).await?.into_iter().next())
+    }
+
+    /// Applies `body` (SurrealQL statements using `vars`) and appends `journal` rows in one
+    /// transaction. Returns only after the engine has committed (and, for surrealkv with
+    /// `sync = every`, synced) the transaction.
+    ///
+    /// # Errors
+    /// Any statement fails (including a unique index), or the commit fails; then nothing
+    /// was written.
+    pub async fn commit(&self, body: &str, vars: Json, journal: &[JournalRow]) -> StoreResult<()> {
+        let mut vars = match vars {
+            Json::Object(map) => map,
+            Json::Null => Map::new(),
+            other => {
+                return Err(StoreError::Decode(format!(
+                    "vars must be an object, got {other}"
+                )));
+            }
+        };
+        let mut sql = String::with_capacity(body.len() + 256);
+        sql.push_str("BEGIN TRANSACTION;\n");
+        sql.push_str(body);
+        sql.push('\n');
+        for (i, row) in journal.iter().enumerate() {
+            let key = format!("__journal{i}");
+            sql.push_str(&format!(
+                "CREATE event CONTENT {{ stream: ${key}.stream, seq: ${key}.seq, kind: ${key}.kind, payload: ${key}.payload, actor: ${key}.actor, at: time::now() }};\n"
+            ));
+            vars.insert(
+                key,
+                json!({
+                    "stream": row.stream, "seq": row.seq, "kind": row.kind,
+                    "payload": row.payload, "actor": row.actor,
+                }),
+            );
+        }
+        sql.push_str("COMMIT TRANSACTION;");
+        self.run(&sql, Json::Object(vars)).await?;
+        Ok(())
+    }
+
+    /// The highest journal sequence number of `stream` (0 when it has none).
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn last_seq(&self, stream: &str) -> StoreResult<u64> {
+        #[derive(serde::Deserialize)]
+        struct Seq {
+            seq: u64,
+        }
+        let row: Option<Seq> = self
+            .row(
+                "SELECT seq FROM event WHERE stream = $stream ORDER BY seq DESC LIMIT 1",
+                json!({ "stream": stream }),
+            )
+            .await?;
+        Ok(row.map_or(0, |r| r.seq))
+    }
+
+    /// Journal rows of `stream` after `after`, oldest first, at most `limit`.
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn journal(
+        &self,
+        stream: &str,
+        after: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<EventRecord>> {
+        self.rows(
+            "SELECT stream, seq, kind, payload, actor, at FROM event WHERE stream = $stream AND seq > $after ORDER BY seq LIMIT $limit",
+            json!({ "stream": stream, "after": after, "limit": limit }),
+        )
+        .await
+    }
+}
+
+fn take_rows<T: DeserializeOwned>(
+    response: &mut surrealdb::IndexedResults,
+    index: usize,
+) -> StoreResult<Vec<T>> {
+    let rows: Vec<Json> = response.take(index)?;
+    rows.into_iter()
+        .map(|row| serde_json::from_value(row).map_err(|e| StoreError::Decode(e.to_string())))
+        .collect()
+}
+
+/// A new time-ordered id (UUIDv7 in its simple form).
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}

@@ -1,0 +1,259 @@
+//! Stored rows and the typed queries that read them.
+//!
+//! Ids are record keys; every query projects `record::id(id) AS id` so rows carry the
+//! plain string. Writes that change an owner's state go through [`Store::commit`] from
+//! the owning actor; the few writes here are the Directory's own (users, sessions).
+
+use super::{Store, StoreResult};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// An organization row.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OrgRecord {
+    pub id: String,
+    pub name: String,
+    pub slug: String,
+    pub timezone: String,
+    pub clock: String,
+}
+
+/// A user row, with the password hash (never leaves the actors crate as a view).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct UserRecord {
+    pub id: String,
+    pub email: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub platform_operator: bool,
+}
+
+/// A membership row: a user's role and profile inside one organization.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MembershipRecord {
+    pub org: String,
+    pub user: String,
+    pub role: String,
+    pub active: bool,
+    pub title: String,
+    pub location: String,
+    pub timezone: String,
+    pub avatar: String,
+    pub bio: String,
+}
+
+/// A team row.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TeamRecord {
+    pub id: String,
+    pub org: String,
+    pub name: String,
+    pub description: String,
+    pub colour: String,
+    pub parent: Option<String>,
+    pub members: Vec<String>,
+    pub bookable_count: u32,
+    pub manager: Option<String>,
+}
+
+/// A login session row.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub id: String,
+    pub user: String,
+    /// The active organization; none for a platform operator outside any organization.
+    pub org: Option<String>,
+    pub csrf: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A journal row.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EventRecord {
+    pub stream: String,
+    pub seq: u64,
+    pub kind: String,
+    pub payload: String,
+    pub actor: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+const ORG_FIELDS: &str = "record::id(id) AS id, name, slug, timezone, clock";
+const USER_FIELDS: &str =
+    "record::id(id) AS id, email, display_name, password_hash, platform_operator";
+const MEMBERSHIP_FIELDS: &str = "org, user, role, active, title, location, timezone, avatar, bio";
+const TEAM_FIELDS: &str = "record::id(id) AS id, org, name, description, colour, parent, members, bookable_count, manager";
+
+impl Store {
+    /// One organization by id.
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn org(&self, id: &str) -> StoreResult<Option<OrgRecord>> {
+        self.row(
+            &format!("SELECT {ORG_FIELDS} FROM type::record('org', $id)"),
+            json!({ "id": id }),
+        )
+        .await
+    }
+
+    /// Every organization, by name.
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn orgs(&self) -> StoreResult<Vec<OrgRecord>> {
+        self.rows(
+            &format!("SELECT {ORG_FIELDS} FROM org ORDER BY name"),
+            json!({}),
+        )
+        .await
+    }
+
+    /// One organization by slug.
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn org_by_slug(&self, slug: &str) -> StoreResult<Option<OrgRecord>> {
+        self.row(
+            &format!("SELECT {ORG_FIELDS} FROM org WHERE slug = $slug LIMIT 1"),
+            json!({ "slug": slug }),
+        )
+        .await
+    }
+
+    /// One user by id.
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn user(&self, id: &str) -> StoreResult<Option<UserRecord>> {
+        self.row(
+            &format!("SELECT {USER_FIELDS} FROM type::record('user', $id)"),
+            json!({ "id": id }),
+        )
+        .await
+    }
+
+    /// One user by (already normalised) email.
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>> {
+        self.row(
+            &format!("SELECT {USER_FIELDS} FROM user WHERE email = $email LIMIT 1"),
+            json!({ "email": email }),
+        )
+        .await
+    }
+
+    /// Users by id, in no particular order; missing ids are skipped.
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn users(&self, ids: &[String]) -> StoreResult<Vec<UserRecord>> {
+        self.rows(
+            &format!("SELECT {USER_FIELDS} FROM $ids.map(|$i| type::record('user', $i))"),
+            json!({ "ids": ids }),
+        )
+        .await
+    }
+
+    /// Every user (for platform operators and the integrity check).
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn all_users(&self) -> StoreResult<Vec<UserRecord>> {
+        self.rows(
+            &format!("SELECT {USER_FIELDS} FROM user ORDER BY email"),
+            json!({}),
+        )
+        .await
+    }
+
+    /// Every membership of an organization.
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn memberships_of_org(&self, org: &str) -> StoreResult<Vec<MembershipRecord>> {
+        self.rows(
+            &format!("SELECT {MEMBERSHIP_FIELDS} FROM membership WHERE org = $org"),
+            json!({ "org": org }),
+        )
+        .await
+    }
+
+    /// Every membership of a user (the organizations they can switch to).
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn memberships_of_user(&self, user: &str) -> StoreResult<Vec<MembershipRecord>> {
+        self.rows(
+            &format!("SELECT {MEMBERSHIP_FIELDS} FROM membership WHERE user = $user"),
+            json!({ "user": user }),
+        )
+        .await
+    }
+
+    /// Every membership (integrity check).
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn all_memberships(&self) -> StoreResult<Vec<MembershipRecord>> {
+        self.rows(
+            &format!("SELECT {MEMBERSHIP_FIELDS} FROM membership"),
+            json!({}),
+        )
+        .await
+    }
+
+    /// Every team of an organization.
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn teams_of_org(&self, org: &str) -> StoreResult<Vec<TeamRecord>> {
+        self.rows(
+            &format!("SELECT {TEAM_FIELDS} FROM team WHERE org = $org ORDER BY name"),
+            json!({ "org": org }),
+        )
+        .await
+    }
+
+    /// Every team (integrity check).
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn all_teams(&self) -> StoreResult<Vec<TeamRecord>> {
+        self.rows(&format!("SELECT {TEAM_FIELDS} FROM team"), json!({}))
+            .await
+    }
+
+    /// One unexpired session.
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
+        self.row(
+            "SELECT record::id(id) AS id, user, org, csrf, expires_at FROM type::record('session', $id) WHERE expires_at > time::now()",
+            json!({ "id": id }),
+        )
+        .await
+    }
+
+    /// Number of rows in `table` (metrics, demo seeding decisions).
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn count(&self, table: &'static str) -> StoreResult<u64> {
+        #[derive(Deserialize)]
+        struct Count {
+            count: u64,
+        }
+        let row: Option<Count> = self
+            .row(
+                &format!("SELECT count() AS count FROM {table} GROUP ALL"),
+                json!({}),
+            )
+            .await?;
+        Ok(row.map_or(0, |c| c.count))
+    }
+}

@@ -1,0 +1,407 @@
+//! Tests of the actor tree against the real SurrealDB engine in memory.
+
+use crate::org::{OrgMsg, org_stream};
+use crate::{
+    Caller, Core, CoreError, MemberChange, NewOrg, SettingsChange, Store, StoreConfig, TeamInput,
+};
+use cflows_protocol::{ClockFormat, OrgEvent, Role, TeamId};
+use std::time::Duration;
+
+async fn core() -> Core {
+    let store = Store::open(&StoreConfig::memory()).await.unwrap();
+    store.migrate().await.unwrap();
+    Core::start(store).await.unwrap()
+}
+
+async fn org_with_owner(core: &Core) -> (cflows_protocol::OrgView, cflows_protocol::UserView) {
+    let owner = core
+        .directory
+        .create_user("owner@example.com", "Olive Owner", "long enough pw", false)
+        .await
+        .unwrap();
+    let org = core
+        .directory
+        .create_org(NewOrg {
+            name: "Demo Motors".into(),
+            slug: String::new(),
+            timezone: "Europe/Berlin".into(),
+            clock: ClockFormat::H24,
+            owner: Some(owner.id.clone()),
+        })
+        .await
+        .unwrap();
+    (org, owner)
+}
+
+#[tokio::test]
+async fn org_changes_are_journalled_in_order() {
+    let core = core().await;
+    let (org, owner) = org_with_owner(&core).await;
+    assert_eq!(org.slug, "demo-motors");
+    let handle = core.directory.org(&org.id).await.unwrap();
+    let by = Caller::User(owner.id.clone());
+    let mech = core
+        .directory
+        .create_user("mech@example.com", "Max Mechanic", "long enough pw", false)
+        .await
+        .unwrap();
+    handle
+        .add_member(by.clone(), mech.clone(), Role::Member)
+        .await
+        .unwrap();
+    let team = handle
+        .create_team(
+            by.clone(),
+            TeamInput {
+                name: "Mechanics".into(),
+                members: vec![mech.id.clone()],
+                bookable_count: 1,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let snap = handle.snapshot().await.unwrap();
+    assert_eq!(
+        snap.seq, 4,
+        "org created, owner added, member added, team created"
+    );
+    assert_eq!(snap.teams, vec![team.clone()]);
+    let mech_view = snap.members.iter().find(|m| m.user.id == mech.id).unwrap();
+    assert_eq!(mech_view.teams, vec![team.id.clone()]);
+
+    let journal = core
+        .directory
+        .store()
+        .journal(&org_stream(&org.id), 0, 100)
+        .await
+        .unwrap();
+    let seqs: Vec<u64> = journal.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, vec![1, 2, 3, 4]);
+    let last: OrgEvent = serde_json::from_str(&journal[3].payload).unwrap();
+    assert_eq!(last, OrgEvent::TeamCreated { team });
+    assert_eq!(journal[3].actor.as_deref(), Some(owner.id.as_str()));
+}
+
+#[tokio::test]
+async fn rejected_changes_change_nothing() {
+    let core = core().await;
+    let (org, owner) = org_with_owner(&core).await;
+    let handle = core.directory.org(&org.id).await.unwrap();
+    let by = Caller::User(owner.id.clone());
+    let before = handle.snapshot().await.unwrap();
+
+    let bad_tz = SettingsChange {
+        name: "X".into(),
+        timezone: "Mars/Base".into(),
+        clock: ClockFormat::H12,
+    };
+    assert!(matches!(
+        handle.update_settings(by.clone(), bad_tz).await,
+        Err(CoreError::InvalidInput(_))
+    ));
+    let empty = TeamInput {
+        name: "  ".into(),
+        ..Default::default()
+    };
+    assert!(matches!(
+        handle.create_team(by.clone(), empty).await,
+        Err(CoreError::InvalidInput(_))
+    ));
+    let too_many = TeamInput {
+        name: "Sales".into(),
+        bookable_count: 3,
+        ..Default::default()
+    };
+    assert!(matches!(
+        handle.create_team(by.clone(), too_many).await,
+        Err(CoreError::InvalidInput(_))
+    ));
+    // The last owner can neither be demoted nor removed.
+    let demote = MemberChange {
+        role: Some(Role::Admin),
+        active: None,
+    };
+    assert!(matches!(
+        handle
+            .update_member(by.clone(), owner.id.clone(), demote)
+            .await,
+        Err(CoreError::Forbidden(_))
+    ));
+
+    let dup = core
+        .directory
+        .create_user("OWNER@example.com", "Dup", "long enough pw", false)
+        .await;
+    assert!(matches!(dup, Err(CoreError::Conflict(_))), "{dup:?}");
+    assert_eq!(handle.snapshot().await.unwrap(), before);
+}
+
+#[tokio::test]
+async fn non_admins_and_strangers_are_refused() {
+    let core = core().await;
+    let (org, owner) = org_with_owner(&core).await;
+    let handle = core.directory.org(&org.id).await.unwrap();
+    let member = core
+        .directory
+        .create_user("m@example.com", "Mia", "long enough pw", false)
+        .await
+        .unwrap();
+    let stranger = core
+        .directory
+        .create_user("s@example.com", "Sam", "long enough pw", false)
+        .await
+        .unwrap();
+    handle
+        .add_member(Caller::User(owner.id.clone()), member.clone(), Role::Member)
+        .await
+        .unwrap();
+    let input = TeamInput {
+        name: "Sales".into(),
+        ..Default::default()
+    };
+    assert!(matches!(
+        handle
+            .create_team(Caller::User(member.id), input.clone())
+            .await,
+        Err(CoreError::Forbidden(_))
+    ));
+    assert!(matches!(
+        handle.create_team(Caller::User(stranger.id), input).await,
+        Err(CoreError::NotFound)
+    ));
+}
+
+#[tokio::test]
+async fn a_crashed_org_restarts_from_committed_state() {
+    let core = core().await;
+    let (org, owner) = org_with_owner(&core).await;
+    let handle = core.directory.org(&org.id).await.unwrap();
+    let by = Caller::User(owner.id.clone());
+    let sales = handle
+        .create_team(
+            by.clone(),
+            TeamInput {
+                name: "Sales".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+
+    // Crash while a change is queued behind the crash: that change must not appear.
+    let actor = handle.actor().clone();
+    actor.cast(OrgMsg::Crash).unwrap();
+    let queued = handle
+        .create_team(
+            by.clone(),
+            TeamInput {
+                name: "Lost".into(),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(
+        matches!(queued, Err(CoreError::Unavailable)),
+        "the caller gets an error, never a false success: {queued:?}"
+    );
+
+    // The supervisor restarts it from the store; the next call sees exactly the committed state.
+    let mut fresh = core.directory.org(&org.id).await.unwrap();
+    for _ in 0..100 {
+        if fresh.actor().get_id() != actor.get_id() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        fresh = core.directory.org(&org.id).await.unwrap();
+    }
+    assert_ne!(fresh.actor().get_id(), actor.get_id());
+    let snap = fresh.snapshot().await.unwrap();
+    let names: Vec<&str> = snap.teams.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, vec!["Sales"]);
+    assert_eq!(snap.seq, 3);
+    // And it keeps working, continuing the journal without a gap.
+    fresh
+        .create_team(
+            by,
+            TeamInput {
+                name: "Testers".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(fresh.snapshot().await.unwrap().seq, 4);
+    let _ = sales;
+}
+
+#[tokio::test]
+async fn removing_a_member_takes_them_off_teams() {
+    let core = core().await;
+    let (org, owner) = org_with_owner(&core).await;
+    let handle = core.directory.org(&org.id).await.unwrap();
+    let by = Caller::User(owner.id.clone());
+    let m = core
+        .directory
+        .create_user("t@example.com", "Tia", "long enough pw", false)
+        .await
+        .unwrap();
+    handle
+        .add_member(by.clone(), m.clone(), Role::Member)
+        .await
+        .unwrap();
+    let team = handle
+        .create_team(
+            by.clone(),
+            TeamInput {
+                name: "Testers".into(),
+                members: vec![m.id.clone()],
+                bookable_count: 1,
+                manager: Some(m.id.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    handle.remove_member(by, m.id.clone()).await.unwrap();
+    let t = handle
+        .snapshot()
+        .await
+        .unwrap()
+        .teams
+        .into_iter()
+        .find(|t| t.id == team.id)
+        .unwrap();
+    assert!(t.members.is_empty());
+    assert_eq!(t.manager, None);
+    assert_eq!(t.bookable_count, 0);
+    // Restart from the store shows the same.
+    let store_teams = core
+        .directory
+        .store()
+        .teams_of_org(org.id.as_str())
+        .await
+        .unwrap();
+    assert!(store_teams[0].members.is_empty());
+}
+
+#[tokio::test]
+async fn team_parents_cannot_form_cycles() {
+    let core = core().await;
+    let (org, owner) = org_with_owner(&core).await;
+    let handle = core.directory.org(&org.id).await.unwrap();
+    let by = Caller::User(owner.id.clone());
+    let a = handle
+        .create_team(
+            by.clone(),
+            TeamInput {
+                name: "A".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let b = handle
+        .create_team(
+            by.clone(),
+            TeamInput {
+                name: "B".into(),
+                parent: Some(a.id.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let cycle = TeamInput {
+        name: "A".into(),
+        parent: Some(b.id.clone()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        handle.update_team(by.clone(), a.id.clone(), cycle).await,
+        Err(CoreError::InvalidInput(_))
+    ));
+    let unknown = TeamInput {
+        name: "C".into(),
+        parent: Some(TeamId::new("nope")),
+        ..Default::default()
+    };
+    assert!(matches!(
+        handle.create_team(by.clone(), unknown).await,
+        Err(CoreError::InvalidInput(_))
+    ));
+    handle.delete_team(by, a.id).await.unwrap();
+    let b_now = handle
+        .snapshot()
+        .await
+        .unwrap()
+        .teams
+        .into_iter()
+        .find(|t| t.id == b.id)
+        .unwrap();
+    assert_eq!(b_now.parent, None);
+}
+
+#[tokio::test]
+async fn sessions_and_passwords() {
+    let core = core().await;
+    let (org, owner) = org_with_owner(&core).await;
+    let ok = core
+        .directory
+        .authenticate("Owner@Example.com", "long enough pw")
+        .await
+        .unwrap();
+    assert_eq!(ok.unwrap().id, owner.id.as_str());
+    assert!(
+        core.directory
+            .authenticate("owner@example.com", "wrong")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        core.directory
+            .authenticate("nobody@example.com", "long enough pw")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let s = core
+        .directory
+        .create_session(owner.id.clone(), Some(org.id.clone()))
+        .await
+        .unwrap();
+    let info = core.directory.session(&s.id).await.unwrap().unwrap();
+    assert_eq!(info.org, Some(org.id.clone()));
+    // A new password ends every session.
+    core.directory
+        .set_password(owner.id.clone(), "another long pw")
+        .await
+        .unwrap();
+    assert!(core.directory.session(&s.id).await.unwrap().is_none());
+    assert!(
+        core.directory
+            .authenticate("owner@example.com", "another long pw")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let s2 = core
+        .directory
+        .create_session(owner.id.clone(), None)
+        .await
+        .unwrap();
+    core.directory.end_session(&s2.id).await.unwrap();
+    assert!(core.directory.session(&s2.id).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn unknown_org_is_not_found() {
+    let core = core().await;
+    assert!(matches!(
+        core.directory
+            .org(&cflows_protocol::OrgId::new("missing"))
+            .await,
+        Err(CoreError::NotFound)
+    ));
+}

@@ -1,0 +1,14 @@
+//! The shared vocabulary of cflows: typed ids, entity views, stream events and error codes.
+//!
+//! Everything a client needs to talk to the server lives here and nothing else: no tokio,
+//! no axum, no database. The web crate, the actors and the load generator all speak it.
+
+pub mod error;
+pub mod ids;
+pub mod views;
+
+pub use error::ErrorCode;
+pub use ids::{OrgId, SessionId, TeamId, UserId};
+pub use views::{
+    ClockFormat, MemberView, OrgEvent, OrgSnapshot, OrgView, ProfileView, Role, TeamView, UserView,
+};

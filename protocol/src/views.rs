@@ -1,0 +1,209 @@
+//! Entity views (what clients see of an entity) and the events of the `org:{id}` stream.
+//!
+//! Views never carry secrets (no password hashes, no session ids).
+
+use crate::ids::{OrgId, TeamId, UserId};
+use serde::{Deserialize, Serialize};
+
+/// What a member may do inside one organization. Ordered: `Owner > Admin > Member`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Uses calendars and boards.
+    Member,
+    /// Runs the staff panel: users, teams, settings.
+    Admin,
+    /// An admin who cannot be demoted or removed by admins; at least one per organization.
+    Owner,
+}
+
+impl Role {
+    /// The role's wire and storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Member => "member",
+            Self::Admin => "admin",
+            Self::Owner => "owner",
+        }
+    }
+
+    /// Parses a wire or form name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "member" => Some(Self::Member),
+            "admin" => Some(Self::Admin),
+            "owner" => Some(Self::Owner),
+            _ => None,
+        }
+    }
+
+    /// Admins and owners run the staff panel.
+    pub fn is_admin(self) -> bool {
+        self >= Self::Admin
+    }
+}
+
+/// How the organization shows times of day.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ClockFormat {
+    /// 1:30 PM
+    H12,
+    /// 13:30
+    H24,
+}
+
+impl ClockFormat {
+    /// The wire and storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::H12 => "h12",
+            Self::H24 => "h24",
+        }
+    }
+
+    /// Parses a wire or form name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "h12" => Some(Self::H12),
+            "h24" => Some(Self::H24),
+            _ => None,
+        }
+    }
+}
+
+/// An organization's settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OrgView {
+    pub id: OrgId,
+    pub name: String,
+    /// Unique across the platform, used in URLs.
+    pub slug: String,
+    /// IANA zone name; the default for members who set none.
+    pub timezone: String,
+    pub clock: ClockFormat,
+}
+
+/// A person, as other people see them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UserView {
+    pub id: UserId,
+    pub email: String,
+    pub display_name: String,
+}
+
+/// A member's profile inside one organization (a person's title differs between employers).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProfileView {
+    pub title: String,
+    pub location: String,
+    /// IANA zone name; empty means "the organization's zone".
+    pub timezone: String,
+    /// A `data:image/...;base64,` URL, empty when none was uploaded.
+    pub avatar: String,
+    pub bio: String,
+}
+
+/// A user's membership of one organization.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MemberView {
+    pub user: UserView,
+    pub role: Role,
+    /// A deactivated member keeps their history but cannot log in to this organization.
+    pub active: bool,
+    pub profile: ProfileView,
+    /// Teams this member belongs to.
+    pub teams: Vec<TeamId>,
+}
+
+/// A team: a group of members whose bookable count is the capacity booked on its calendar.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TeamView {
+    pub id: TeamId,
+    pub name: String,
+    pub description: String,
+    /// `#rrggbb`
+    pub colour: String,
+    pub parent: Option<TeamId>,
+    pub members: Vec<UserId>,
+    /// How many members can be booked at the same time (capacity).
+    pub bookable_count: u32,
+    pub manager: Option<UserId>,
+}
+
+/// Everything the `org:{id}` stream describes, as of journal position `seq`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OrgSnapshot {
+    pub org: OrgView,
+    pub members: Vec<MemberView>,
+    pub teams: Vec<TeamView>,
+    /// The journal position this snapshot includes.
+    pub seq: u64,
+}
+
+/// A change on the `org:{id}` stream, journalled with the change that caused it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OrgEvent {
+    OrgCreated { org: OrgView },
+    SettingsChanged { org: OrgView },
+    MemberAdded { member: MemberView },
+    MemberChanged { member: MemberView },
+    MemberRemoved { user: UserId },
+    TeamCreated { team: TeamView },
+    TeamChanged { team: TeamView },
+    TeamDeleted { team: TeamId },
+}
+
+impl OrgEvent {
+    /// The event's kind, as stored in the journal's `kind` column.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::OrgCreated { .. } => "org_created",
+            Self::SettingsChanged { .. } => "settings_changed",
+            Self::MemberAdded { .. } => "member_added",
+            Self::MemberChanged { .. } => "member_changed",
+            Self::MemberRemoved { .. } => "member_removed",
+            Self::TeamCreated { .. } => "team_created",
+            Self::TeamChanged { .. } => "team_changed",
+            Self::TeamDeleted { .. } => "team_deleted",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_kind_matches_its_tag() {
+        let ev = OrgEvent::MemberRemoved {
+            user: UserId::new("u1"),
+        };
+        let bytes = rmp_serde::to_vec_named(&ev).unwrap();
+        #[derive(Deserialize)]
+        struct Tagged {
+            kind: String,
+        }
+        let tagged: Tagged = rmp_serde::from_slice(&bytes).unwrap();
+        assert_eq!(tagged.kind, ev.kind());
+        let back: OrgEvent = rmp_serde::from_slice(&bytes).unwrap();
+        assert_eq!(back, ev);
+    }
+
+    #[test]
+    fn roles_are_ordered() {
+        assert!(Role::Owner.is_admin() && Role::Admin.is_admin() && !Role::Member.is_admin());
+        for r in [Role::Member, Role::Admin, Role::Owner] {
+            assert_eq!(Role::parse(r.as_str()), Some(r));
+        }
+    }
+}
