@@ -11,6 +11,8 @@
 //! Later issues add `TeamCalendar`, `Calendar`, `WorkItem`, `Project` under `Org`, and
 //! `Inbox(user_id)` under the root (DESIGN.md).
 
+pub mod check;
+pub mod demo;
 pub mod directory;
 pub mod domain;
 pub mod error;

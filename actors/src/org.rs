@@ -84,6 +84,12 @@ pub enum OrgMsg {
         profile: ProfileView,
         reply: RpcReplyPort<CoreResult<MemberView>>,
     },
+    SetMemberTeams {
+        by: Caller,
+        user: UserId,
+        teams: Vec<TeamId>,
+        reply: RpcReplyPort<CoreResult<MemberView>>,
+    },
     RemoveMember {
         by: Caller,
         user: UserId,
@@ -193,6 +199,9 @@ impl Actor for Org {
             }
             OrgMsg::RemoveMember { by, user, reply } => {
                 let _ = reply.send(state.on_remove_member(by, user).await);
+            }
+            OrgMsg::SetMemberTeams { by, user, teams, reply } => {
+                let _ = reply.send(state.on_set_member_teams(by, user, teams).await);
             }
             OrgMsg::CreateTeam { by, input, reply } => {
                 let _ = reply.send(state.on_create_team(by, input).await);
@@ -538,6 +547,47 @@ impl OrgState {
         Ok(())
     }
 
+    async fn on_set_member_teams(&mut self, by: Caller, user: UserId, wanted: Vec<TeamId>) -> CoreResult<MemberView> {
+        self.require_admin(&by)?;
+        let member = self.members.get(&user).ok_or(CoreError::NotFound)?.clone();
+        if let Some(unknown) = wanted.iter().find(|t| !self.teams.contains_key(t)) {
+            return Err(CoreError::invalid(format!("team {unknown} does not exist")));
+        }
+        if !member.active && !wanted.is_empty() {
+            return Err(CoreError::invalid("a deactivated member cannot join teams"));
+        }
+        let changed: Vec<TeamView> = self
+            .teams
+            .values()
+            .filter(|t| t.members.contains(&user) != wanted.contains(&t.id))
+            .map(|t| {
+                let mut t = t.clone();
+                if wanted.contains(&t.id) {
+                    t.members.push(user.clone());
+                } else {
+                    t.members.retain(|m| m != &user);
+                    t.bookable_count = t.bookable_count.min(t.members.len() as u32);
+                }
+                t
+            })
+            .collect();
+        if !changed.is_empty() {
+            let events: Vec<OrgEvent> = changed.iter().map(|t| OrgEvent::TeamChanged { team: t.clone() }).collect();
+            let teams_json: Vec<_> = changed.iter().map(team_json).collect();
+            self.commit(
+                &by,
+                "FOR $t IN $teams { UPDATE type::record('team', $t.id) SET members = $t.members, bookable_count = $t.bookable_count; };",
+                json!({ "teams": teams_json }),
+                &events,
+            )
+            .await?;
+            for t in changed {
+                self.teams.insert(t.id.clone(), t);
+            }
+        }
+        Ok(self.member_view(&member))
+    }
+
     fn clean_team(&self, id: &TeamId, input: TeamInput) -> CoreResult<TeamView> {
         let name = validate::name("Team name", &input.name)?;
         if self
@@ -818,6 +868,14 @@ impl OrgHandle {
     /// Unknown member, not allowed, or the store failed.
     pub async fn remove_member(&self, by: Caller, user: UserId) -> CoreResult<()> {
         org_call!(self, RemoveMember { by, user })?
+    }
+
+    /// Puts a member in exactly the given teams (one transaction).
+    ///
+    /// # Errors
+    /// Unknown member or team, not an admin, or the store failed.
+    pub async fn set_member_teams(&self, by: Caller, user: UserId, teams: Vec<TeamId>) -> CoreResult<MemberView> {
+        org_call!(self, SetMemberTeams { by, user, teams })?
     }
 
     /// Creates a team.

@@ -1,1 +1,85 @@
-//! x
+//! The transports of cflows: the axum router, the JSON API, the staff panel and other
+//! maud pages, health and metrics. It decides nothing itself: every change is a call on
+//! an actor handle from `cflows-actors`, and it never writes to the store.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod ops;
+pub mod pages;
+pub mod settings;
+
+pub use settings::Settings;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use cflows_actors::Core;
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// Largest request body accepted (an avatar data URL fits; a flood does not).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// What every handler can reach. Cheap to clone; holds no mutable maps of its own.
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub core: Core,
+    pub login_limits: Arc<auth::LoginLimits>,
+    pub metrics: PrometheusHandle,
+}
+
+impl AppState {
+    /// State for a running core.
+    pub fn new(settings: Settings, core: Core) -> Self {
+        Self {
+            settings: Arc::new(settings),
+            core,
+            login_limits: Arc::new(auth::LoginLimits::new()),
+            metrics: ops::metrics_handle(),
+        }
+    }
+}
+
+/// Every route.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(pages::routes())
+        .nest("/api/v1", api::routes())
+        .merge(ops::routes())
+        .layer(axum::middleware::from_fn(ops::track_requests))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(CatchPanicLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, then lets in-flight requests
+/// finish and stops the actors (each finishes the message it is handling).
+///
+/// # Errors
+/// The listener fails.
+pub async fn serve(state: AppState, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let core = state.core.clone();
+    let limits = state.login_limits.clone();
+    let sweeper = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            limits.forget_idle();
+        }
+    });
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    sweeper.abort();
+    core.shutdown().await;
+    result
+}

@@ -1,0 +1,386 @@
+//! The JSON API under `/api/v1`, session-authenticated. Writes need the `x-csrf-token`
+//! header (the token comes with the login answer and from `GET /api/v1/me`). Errors are
+//! `{ "error": { "code", "message" } }`. The OpenAPI document at `/api/v1/openapi.json`
+//! is generated from the annotations on these handlers.
+
+use crate::AppState;
+use crate::auth::{self, Admin, Authed, ClientIp, Member, Operator};
+use crate::error::{ApiResult, AppError, ErrorBody};
+use axum::extract::{FromRequest, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use axum_extra::extract::CookieJar;
+use cflows_actors::{MemberChange, NewOrg, SettingsChange, TeamInput};
+use cflows_protocol::{ClockFormat, MemberView, OrgId, OrgView, ProfileView, Role, TeamId, TeamView, UserId, UserView};
+use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
+
+/// JSON input with errors in the API's shape (bad syntax 400, wrong shape 422, too big 413).
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(AppError))]
+pub struct ApiJson<T>(pub T);
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/openapi.json", get(openapi))
+        .route("/session", axum::routing::post(login).delete(logout))
+        .route("/session/org", put(switch_org))
+        .route("/me", get(me))
+        .route("/org", get(get_org).patch(update_org))
+        .route("/members", get(list_members).post(add_member))
+        .route("/members/{user_id}", get(get_member).patch(update_member).delete(remove_member))
+        .route("/members/{user_id}/profile", put(update_profile))
+        .route("/teams", get(list_teams).post(create_team))
+        .route("/teams/{team_id}", get(get_team).put(update_team).delete(delete_team))
+        .route("/platform/orgs", get(platform_orgs).post(platform_create_org))
+        .fallback(|| async { AppError::NotFound })
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "cflows API", description = "Session-authenticated JSON API of cflows. Writes need the x-csrf-token header."),
+    paths(login, logout, switch_org, me, get_org, update_org, list_members, add_member, get_member, update_member,
+          remove_member, update_profile, list_teams, create_team, get_team, update_team, delete_team,
+          platform_orgs, platform_create_org),
+    components(schemas(ErrorBody, LoginBody, LoginAnswer, MeAnswer, OrgRole, SwitchOrgBody, OrgPatch, NewMemberBody,
+                       MemberPatch, TeamBody, NewOrgBody, OrgView, MemberView, TeamView, UserView, ProfileView, Role, ClockFormat))
+)]
+struct ApiDoc;
+
+/// The OpenAPI document of this API.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(openapi_document())
+}
+
+/// Email and password.
+#[derive(Deserialize, ToSchema)]
+pub struct LoginBody {
+    pub email: String,
+    pub password: String,
+}
+
+/// Who logged in, and the token to send as `x-csrf-token` on writes.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct LoginAnswer {
+    pub user: UserView,
+    pub org: Option<OrgView>,
+    pub csrf_token: String,
+}
+
+/// Logs in: sets the session cookie (a new session id every time).
+#[utoipa::path(post, path = "/api/v1/session", request_body = LoginBody, tag = "session",
+    responses((status = 200, body = LoginAnswer), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn login(State(state): State<AppState>, ClientIp(ip): ClientIp, jar: CookieJar, ApiJson(body): ApiJson<LoginBody>) -> ApiResult<Response> {
+    let (session, user, org) = crate::pages::login::start_session(&state, ip, &jar, &body.email, &body.password).await?;
+    let secure = state.settings.http.secure_cookies();
+    let answer = LoginAnswer { user, org, csrf_token: session.csrf };
+    Ok((jar.add(auth::session_cookie(secure, session.id)), Json(answer)).into_response())
+}
+
+/// Logs out: ends the session.
+#[utoipa::path(delete, path = "/api/v1/session", tag = "session", responses((status = 204), (status = 401, body = ErrorBody)))]
+async fn logout(State(state): State<AppState>, authed: Authed, jar: CookieJar) -> ApiResult<Response> {
+    state.core.directory.end_session(&authed.session_id).await?;
+    let secure = state.settings.http.secure_cookies();
+    Ok((jar.add(auth::clear_session_cookie(secure)), StatusCode::NO_CONTENT).into_response())
+}
+
+/// An organization the user belongs to, with their role there.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct OrgRole {
+    pub org: OrgView,
+    pub role: Role,
+}
+
+/// The session: user, active organization, the organizations they can switch to.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct MeAnswer {
+    pub user: UserView,
+    pub platform_operator: bool,
+    pub org: Option<OrgRole>,
+    pub orgs: Vec<OrgRole>,
+    pub csrf_token: String,
+}
+
+/// The current session.
+#[utoipa::path(get, path = "/api/v1/me", tag = "session", responses((status = 200, body = MeAnswer), (status = 401, body = ErrorBody)))]
+async fn me(State(state): State<AppState>, authed: Authed) -> ApiResult<Json<MeAnswer>> {
+    let orgs: Vec<OrgRole> = state
+        .core
+        .directory
+        .orgs_of(&authed.user_id())
+        .await?
+        .into_iter()
+        .map(|(org, role)| OrgRole { org, role })
+        .collect();
+    let active = authed.org.as_ref().and_then(|id| orgs.iter().find(|o| &o.org.id == id)).map(|o| OrgRole { org: o.org.clone(), role: o.role });
+    Ok(Json(MeAnswer {
+        user: UserView { id: authed.user_id(), email: authed.user.email.clone(), display_name: authed.user.display_name.clone() },
+        platform_operator: authed.user.platform_operator,
+        org: active,
+        orgs,
+        csrf_token: authed.csrf,
+    }))
+}
+
+/// Which organization to make active.
+#[derive(Deserialize, ToSchema)]
+pub struct SwitchOrgBody {
+    pub org_id: OrgId,
+}
+
+/// Switches the session's active organization (one the user is an active member of).
+#[utoipa::path(put, path = "/api/v1/session/org", request_body = SwitchOrgBody, tag = "session",
+    responses((status = 200, body = LoginAnswer), (status = 404, body = ErrorBody)))]
+async fn switch_org(State(state): State<AppState>, ClientIp(_): ClientIp, authed: Authed, jar: CookieJar, ApiJson(body): ApiJson<SwitchOrgBody>) -> ApiResult<Response> {
+    let (session, org) = crate::pages::home::switch_session_org(&state, &authed, &body.org_id).await?;
+    let secure = state.settings.http.secure_cookies();
+    let user = UserView { id: authed.user_id(), email: authed.user.email.clone(), display_name: authed.user.display_name.clone() };
+    let answer = LoginAnswer { user, org: Some(org), csrf_token: session.csrf };
+    Ok((jar.add(auth::session_cookie(secure, session.id)), Json(answer)).into_response())
+}
+
+/// The active organization's settings.
+#[utoipa::path(get, path = "/api/v1/org", tag = "org", responses((status = 200, body = OrgView), (status = 403, body = ErrorBody)))]
+async fn get_org(m: Member) -> ApiResult<Json<OrgView>> {
+    Ok(Json(m.org.snapshot().await?.org))
+}
+
+/// Settings to change; absent fields keep their value.
+#[derive(Deserialize, ToSchema)]
+pub struct OrgPatch {
+    pub name: Option<String>,
+    /// IANA zone, e.g. `Europe/Berlin`.
+    pub timezone: Option<String>,
+    pub clock: Option<ClockFormat>,
+}
+
+/// Changes the organization's settings (admins).
+#[utoipa::path(patch, path = "/api/v1/org", request_body = OrgPatch, tag = "org",
+    responses((status = 200, body = OrgView), (status = 422, body = ErrorBody)))]
+async fn update_org(Admin(m): Admin, ApiJson(body): ApiJson<OrgPatch>) -> ApiResult<Json<OrgView>> {
+    let current = m.org.snapshot().await?.org;
+    let change = SettingsChange {
+        name: body.name.unwrap_or(current.name),
+        timezone: body.timezone.unwrap_or(current.timezone),
+        clock: body.clock.unwrap_or(current.clock),
+    };
+    Ok(Json(m.org.update_settings(m.caller(), change).await?))
+}
+
+/// Members of the active organization.
+#[utoipa::path(get, path = "/api/v1/members", tag = "members", responses((status = 200, body = Vec<MemberView>)))]
+async fn list_members(m: Member) -> ApiResult<Json<Vec<MemberView>>> {
+    Ok(Json(m.org.snapshot().await?.members))
+}
+
+/// A new member: an existing user is added by email; a new one needs a name and password.
+#[derive(Deserialize, ToSchema)]
+pub struct NewMemberBody {
+    pub email: String,
+    #[serde(default)]
+    pub display_name: String,
+    /// Initial password, for a user who does not exist yet.
+    #[serde(default)]
+    pub password: String,
+    pub role: Role,
+}
+
+/// Adds a member, creating the user if the email is new (admins).
+#[utoipa::path(post, path = "/api/v1/members", request_body = NewMemberBody, tag = "members",
+    responses((status = 201, body = MemberView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn add_member(State(state): State<AppState>, Admin(m): Admin, ApiJson(body): ApiJson<NewMemberBody>) -> ApiResult<(StatusCode, Json<MemberView>)> {
+    let view = add_or_create_member(&state, &m, &body.email, &body.display_name, &body.password, body.role).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Adds `email` to the member's organization, creating the user first when unknown.
+pub(crate) async fn add_or_create_member(state: &AppState, m: &Member, email: &str, display_name: &str, password: &str, role: Role) -> Result<MemberView, AppError> {
+    let dir = &state.core.directory;
+    let user = match dir.user_by_email(email).await? {
+        Some(u) => UserView { id: UserId::new(u.id), email: u.email, display_name: u.display_name },
+        None => {
+            if password.is_empty() {
+                return Err(AppError::InvalidInput("a new user needs an initial password".into()));
+            }
+            // Check the role first so a refused add does not leave a user behind.
+            if role == Role::Owner && m.role() != Role::Owner {
+                return Err(AppError::Forbidden("only an owner can add an owner".into()));
+            }
+            dir.create_user(email, display_name, password, false).await?
+        }
+    };
+    Ok(m.org.add_member(m.caller(), user, role).await?)
+}
+
+async fn find_member(m: &Member, user_id: &str) -> ApiResult<MemberView> {
+    m.org.member(UserId::new(user_id)).await?.ok_or(AppError::NotFound)
+}
+
+/// One member.
+#[utoipa::path(get, path = "/api/v1/members/{user_id}", tag = "members", params(("user_id" = String, Path)),
+    responses((status = 200, body = MemberView), (status = 404, body = ErrorBody)))]
+async fn get_member(m: Member, Path(user_id): Path<String>) -> ApiResult<Json<MemberView>> {
+    Ok(Json(find_member(&m, &user_id).await?))
+}
+
+/// Role and active flag to change; absent fields keep their value.
+#[derive(Deserialize, ToSchema)]
+pub struct MemberPatch {
+    pub role: Option<Role>,
+    pub active: Option<bool>,
+}
+
+/// Changes a member's role or deactivates/reactivates them (admins).
+#[utoipa::path(patch, path = "/api/v1/members/{user_id}", tag = "members", params(("user_id" = String, Path)), request_body = MemberPatch,
+    responses((status = 200, body = MemberView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn update_member(Admin(m): Admin, Path(user_id): Path<String>, ApiJson(body): ApiJson<MemberPatch>) -> ApiResult<Json<MemberView>> {
+    let change = MemberChange { role: body.role, active: body.active };
+    Ok(Json(m.org.update_member(m.caller(), UserId::new(user_id), change).await?))
+}
+
+/// Replaces a member's profile (the member themself, or an admin).
+#[utoipa::path(put, path = "/api/v1/members/{user_id}/profile", tag = "members", params(("user_id" = String, Path)), request_body = ProfileView,
+    responses((status = 200, body = MemberView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn update_profile(m: Member, Path(user_id): Path<String>, ApiJson(body): ApiJson<ProfileView>) -> ApiResult<Json<MemberView>> {
+    Ok(Json(m.org.update_profile(m.caller(), UserId::new(user_id), body).await?))
+}
+
+/// Removes a member from the organization and its teams (admins).
+#[utoipa::path(delete, path = "/api/v1/members/{user_id}", tag = "members", params(("user_id" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn remove_member(Admin(m): Admin, Path(user_id): Path<String>) -> ApiResult<StatusCode> {
+    m.org.remove_member(m.caller(), UserId::new(user_id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Teams of the active organization.
+#[utoipa::path(get, path = "/api/v1/teams", tag = "teams", responses((status = 200, body = Vec<TeamView>)))]
+async fn list_teams(m: Member) -> ApiResult<Json<Vec<TeamView>>> {
+    Ok(Json(m.org.snapshot().await?.teams))
+}
+
+/// A team's fields.
+#[derive(Deserialize, ToSchema)]
+pub struct TeamBody {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// `#rrggbb`; empty for the default.
+    #[serde(default)]
+    pub colour: String,
+    pub parent: Option<TeamId>,
+    #[serde(default)]
+    pub members: Vec<UserId>,
+    #[serde(default)]
+    pub bookable_count: u32,
+    pub manager: Option<UserId>,
+}
+
+impl From<TeamBody> for TeamInput {
+    fn from(b: TeamBody) -> Self {
+        TeamInput {
+            name: b.name,
+            description: b.description,
+            colour: b.colour,
+            parent: b.parent,
+            members: b.members,
+            bookable_count: b.bookable_count,
+            manager: b.manager,
+        }
+    }
+}
+
+/// Creates a team (admins).
+#[utoipa::path(post, path = "/api/v1/teams", tag = "teams", request_body = TeamBody,
+    responses((status = 201, body = TeamView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_team(Admin(m): Admin, ApiJson(body): ApiJson<TeamBody>) -> ApiResult<(StatusCode, Json<TeamView>)> {
+    Ok((StatusCode::CREATED, Json(m.org.create_team(m.caller(), body.into()).await?)))
+}
+
+/// One team.
+#[utoipa::path(get, path = "/api/v1/teams/{team_id}", tag = "teams", params(("team_id" = String, Path)),
+    responses((status = 200, body = TeamView), (status = 404, body = ErrorBody)))]
+async fn get_team(m: Member, Path(team_id): Path<String>) -> ApiResult<Json<TeamView>> {
+    let id = TeamId::new(team_id);
+    m.org.snapshot().await?.teams.into_iter().find(|t| t.id == id).map(Json).ok_or(AppError::NotFound)
+}
+
+/// Replaces a team's fields (admins).
+#[utoipa::path(put, path = "/api/v1/teams/{team_id}", tag = "teams", params(("team_id" = String, Path)), request_body = TeamBody,
+    responses((status = 200, body = TeamView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn update_team(Admin(m): Admin, Path(team_id): Path<String>, ApiJson(body): ApiJson<TeamBody>) -> ApiResult<Json<TeamView>> {
+    Ok(Json(m.org.update_team(m.caller(), TeamId::new(team_id), body.into()).await?))
+}
+
+/// Deletes a team; its child teams move up to its parent (admins).
+#[utoipa::path(delete, path = "/api/v1/teams/{team_id}", tag = "teams", params(("team_id" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn delete_team(Admin(m): Admin, Path(team_id): Path<String>) -> ApiResult<StatusCode> {
+    m.org.delete_team(m.caller(), TeamId::new(team_id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Every organization (platform operators).
+#[utoipa::path(get, path = "/api/v1/platform/orgs", tag = "platform", responses((status = 200, body = Vec<OrgView>), (status = 404, body = ErrorBody)))]
+async fn platform_orgs(State(state): State<AppState>, _op: Operator) -> ApiResult<Json<Vec<OrgView>>> {
+    Ok(Json(state.core.directory.orgs().await?))
+}
+
+/// A new organization and its first owner (existing user by email, or a new one).
+#[derive(Deserialize, ToSchema)]
+pub struct NewOrgBody {
+    pub name: String,
+    #[serde(default)]
+    pub slug: String,
+    pub timezone: String,
+    #[serde(default = "default_clock")]
+    pub clock: ClockFormat,
+    pub owner_email: String,
+    #[serde(default)]
+    pub owner_name: String,
+    /// Needed when the owner's email is new.
+    #[serde(default)]
+    pub owner_password: String,
+}
+
+fn default_clock() -> ClockFormat {
+    ClockFormat::H24
+}
+
+/// Creates an organization (platform operators).
+#[utoipa::path(post, path = "/api/v1/platform/orgs", tag = "platform", request_body = NewOrgBody,
+    responses((status = 201, body = OrgView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn platform_create_org(State(state): State<AppState>, _op: Operator, ApiJson(body): ApiJson<NewOrgBody>) -> ApiResult<(StatusCode, Json<OrgView>)> {
+    let org = create_org_with_owner(&state, body).await?;
+    Ok((StatusCode::CREATED, Json(org)))
+}
+
+/// Creates an organization whose first owner is found or created by email.
+pub(crate) async fn create_org_with_owner(state: &AppState, body: NewOrgBody) -> Result<OrgView, AppError> {
+    let dir = &state.core.directory;
+    // Validate the organization before creating any user for it.
+    cflows_actors::domain::validate::name("Organization name", &body.name)?;
+    cflows_actors::domain::validate::timezone(&body.timezone)?;
+    if !body.slug.trim().is_empty() {
+        cflows_actors::domain::validate::slug(&body.slug)?;
+    }
+    let owner = match dir.user_by_email(&body.owner_email).await? {
+        Some(u) => UserId::new(u.id),
+        None => {
+            if body.owner_password.is_empty() {
+                return Err(AppError::InvalidInput("a new owner needs an initial password".into()));
+            }
+            dir.create_user(&body.owner_email, &body.owner_name, &body.owner_password, false).await?.id
+        }
+    };
+    Ok(dir
+        .create_org(NewOrg { name: body.name, slug: body.slug, timezone: body.timezone, clock: body.clock, owner: Some(owner) })
+        .await?)
+}

@@ -1,0 +1,282 @@
+//! Sessions, CSRF and login rate limits, as axum extractors: handlers receive who is
+//! asking and never parse cookies themselves.
+//!
+//! - [`Authed`]: any logged-in user.
+//! - [`Member`]: an active member of the session's active organization.
+//! - [`Admin`]: a member whose role is admin or owner.
+//! - [`Operator`]: a platform operator.
+//!
+//! JSON API requests that change state must send the session's CSRF token in the
+//! `x-csrf-token` header; forms send it as the hidden field `csrf` and handlers check it
+//! with [`Authed::check_csrf`].
+
+use crate::AppState;
+use crate::error::AppError;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use cflows_actors::OrgHandle;
+use cflows_actors::store::UserRecord;
+use cflows_protocol::{MemberView, OrgId, Role};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+
+/// The header that carries the CSRF token on JSON API writes.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// The double-submit cookie protecting the login form (there is no session yet).
+pub const LOGIN_CSRF_COOKIE: &str = "cflows_login_csrf";
+
+/// Cookie name: `__Host-` prefixed when cookies are `Secure` (browsers require both).
+pub fn session_cookie_name(secure: bool) -> &'static str {
+    if secure { "__Host-cflows_session" } else { "cflows_session" }
+}
+
+/// A session cookie: HttpOnly, SameSite=Lax, path `/`, `Secure` when configured.
+pub fn session_cookie(secure: bool, value: String) -> Cookie<'static> {
+    Cookie::build((session_cookie_name(secure), value))
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .path("/")
+        .max_age(cookie::time::Duration::days(cflows_actors::directory::SESSION_TTL_DAYS))
+        .build()
+}
+
+/// A cookie that deletes the session cookie.
+pub fn clear_session_cookie(secure: bool) -> Cookie<'static> {
+    let mut c = session_cookie(secure, String::new());
+    c.make_removal();
+    c
+}
+
+/// Answers a failed extraction as JSON for the API and as a redirect or page otherwise.
+pub struct AuthRejection {
+    api: bool,
+    error: AppError,
+}
+
+impl IntoResponse for AuthRejection {
+    fn into_response(self) -> Response {
+        match (self.api, &self.error) {
+            (true, _) => self.error.into_response(),
+            (false, AppError::Unauthenticated) => Redirect::to("/login").into_response(),
+            (false, _) => crate::error::PageError(self.error).into_response(),
+        }
+    }
+}
+
+fn reject(parts: &Parts, error: AppError) -> AuthRejection {
+    AuthRejection { api: parts.uri.path().starts_with("/api/"), error }
+}
+
+/// A logged-in user and their session.
+#[derive(Clone, Debug)]
+pub struct Authed {
+    pub session_id: String,
+    pub csrf: String,
+    pub user: UserRecord,
+    /// The session's active organization, if any.
+    pub org: Option<OrgId>,
+}
+
+impl Authed {
+    /// Checks a form's CSRF field against the session's token.
+    ///
+    /// # Errors
+    /// `Csrf` when they differ.
+    pub fn check_csrf(&self, submitted: &str) -> Result<(), AppError> {
+        if constant_time_eq(submitted.as_bytes(), self.csrf.as_bytes()) { Ok(()) } else { Err(AppError::Csrf) }
+    }
+
+    /// The user's id, typed.
+    pub fn user_id(&self) -> cflows_protocol::UserId {
+        cflows_protocol::UserId::new(self.user.id.clone())
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl FromRequestParts<AppState> for Authed {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(cached) = parts.extensions.get::<Authed>() {
+            return Ok(cached.clone());
+        }
+        let jar = CookieJar::from_headers(&parts.headers);
+        let name = session_cookie_name(state.settings.http.secure_cookies());
+        let Some(cookie) = jar.get(name) else { return Err(reject(parts, AppError::Unauthenticated)) };
+        let info = state
+            .core
+            .directory
+            .session(cookie.value())
+            .await
+            .map_err(|e| reject(parts, e.into()))?
+            .ok_or_else(|| reject(parts, AppError::Unauthenticated))?;
+        let authed = Authed { session_id: info.id, csrf: info.csrf, user: info.user, org: info.org };
+        let writes = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if writes && parts.uri.path().starts_with("/api/") {
+            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+            authed.check_csrf(sent).map_err(|e| reject(parts, e))?;
+        }
+        parts.extensions.insert(authed.clone());
+        Ok(authed)
+    }
+}
+
+/// An active member of the session's organization.
+#[derive(Clone)]
+pub struct Member {
+    pub authed: Authed,
+    pub org_id: OrgId,
+    pub org: OrgHandle,
+    pub member: MemberView,
+}
+
+impl Member {
+    /// Who acts, for the actors.
+    pub fn caller(&self) -> cflows_actors::Caller {
+        cflows_actors::Caller::User(self.member.user.id.clone())
+    }
+
+    /// The member's role.
+    pub fn role(&self) -> Role {
+        self.member.role
+    }
+}
+
+impl FromRequestParts<AppState> for Member {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let authed = Authed::from_request_parts(parts, state).await?;
+        let no_org = || reject(parts, AppError::Forbidden("choose an organization first".into()));
+        let org_id = authed.org.clone().ok_or_else(no_org)?;
+        // A deleted org or a removed/deactivated membership ends access at once.
+        let org = state.core.directory.org(&org_id).await.map_err(|_| no_org())?;
+        let member = org
+            .member(authed.user_id())
+            .await
+            .map_err(|e| reject(parts, e.into()))?
+            .filter(|m| m.active)
+            .ok_or_else(no_org)?;
+        Ok(Member { authed, org_id, org, member })
+    }
+}
+
+impl axum::extract::OptionalFromRequestParts<AppState> for Member {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>, Self::Rejection> {
+        Ok(<Member as FromRequestParts<AppState>>::from_request_parts(parts, state).await.ok())
+    }
+}
+
+/// An admin or owner of the session's organization.
+#[derive(Clone)]
+pub struct Admin(pub Member);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let m = Member::from_request_parts(parts, state).await?;
+        if m.role().is_admin() {
+            Ok(Admin(m))
+        } else {
+            Err(reject(parts, AppError::Forbidden("only organization admins can do this".into())))
+        }
+    }
+}
+
+/// A platform operator (creates organizations, sees health).
+#[derive(Clone)]
+pub struct Operator(pub Authed);
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let a = Authed::from_request_parts(parts, state).await?;
+        if a.user.platform_operator {
+            Ok(Operator(a))
+        } else {
+            // Not a 403: the platform area does not exist for anyone else.
+            Err(reject(parts, AppError::NotFound))
+        }
+    }
+}
+
+/// The client's IP address, from the socket or (when configured) `X-Forwarded-For`.
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let socket = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::from([127, 0, 0, 1]), |c| c.0.ip());
+        if state.settings.http.trust_forwarded
+            && let Some(ip) = forwarded_ip(&parts.headers)
+        {
+            return Ok(ClientIp(ip));
+        }
+        Ok(ClientIp(socket))
+    }
+}
+
+fn forwarded_ip(headers: &HeaderMap) -> Option<IpAddr> {
+    headers.get("x-forwarded-for")?.to_str().ok()?.split(',').next()?.trim().parse().ok()
+}
+
+/// Login attempt limits, per client IP and per account (email).
+pub struct LoginLimits {
+    by_ip: DefaultKeyedRateLimiter<IpAddr>,
+    by_account: DefaultKeyedRateLimiter<String>,
+}
+
+impl LoginLimits {
+    /// 20 attempts a minute per IP (an office shares one), 5 a minute per account.
+    pub fn new() -> Self {
+        Self::with(NonZeroU32::new(20).expect("non-zero"), NonZeroU32::new(5).expect("non-zero"))
+    }
+
+    /// Custom limits, per minute.
+    pub fn with(per_ip: NonZeroU32, per_account: NonZeroU32) -> Self {
+        Self {
+            by_ip: RateLimiter::keyed(Quota::per_minute(per_ip)),
+            by_account: RateLimiter::keyed(Quota::per_minute(per_account)),
+        }
+    }
+
+    /// Spends one attempt for this IP and account.
+    ///
+    /// # Errors
+    /// `RateLimited` when either is exhausted.
+    pub fn check(&self, ip: IpAddr, email: &str) -> Result<(), AppError> {
+        let account = email.trim().to_lowercase();
+        let ip_ok = self.by_ip.check_key(&ip).is_ok();
+        let account_ok = self.by_account.check_key(&account).is_ok();
+        if ip_ok && account_ok { Ok(()) } else { Err(AppError::RateLimited) }
+    }
+
+    /// Forgets keys whose limits have fully recovered (bounds memory).
+    pub fn forget_idle(&self) {
+        self.by_ip.retain_recent();
+        self.by_account.retain_recent();
+    }
+}
+
+impl Default for LoginLimits {
+    fn default() -> Self {
+        Self::new()
+    }
+}

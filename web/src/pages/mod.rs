@@ -1,0 +1,39 @@
+//! Server-rendered pages (maud). Every page works without JavaScript: plain forms with a
+//! CSRF field, answered by a redirect on success (with a notice) or the same page with
+//! the error on failure.
+
+pub mod home;
+pub mod layout;
+pub mod login;
+pub mod platform;
+pub mod staff;
+
+use crate::AppState;
+use axum::Router;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use serde::Deserialize;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/static/app.css", get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], layout::APP_CSS).into_response() }))
+        .merge(login::routes())
+        .merge(home::routes())
+        .merge(staff::routes())
+        .merge(platform::routes())
+}
+
+/// `?notice=` and `?error=` banners after a redirect.
+#[derive(Deserialize, Default)]
+pub struct Flash {
+    pub notice: Option<String>,
+    pub error: Option<String>,
+}
+
+/// A redirect to `path` with a notice banner.
+pub fn see_other_with_notice(path: &str, notice: &str) -> axum::response::Response {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let encoded: String = form_urlencoded::byte_serialize(notice.as_bytes()).collect();
+    axum::response::Redirect::to(&format!("{path}{sep}notice={encoded}")).into_response()
+}

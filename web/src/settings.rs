@@ -1,0 +1,154 @@
+//! Typed settings. Defaults live here; the binary layers an optional TOML file and
+//! `CFLOWS_`-prefixed environment variables (`__` for nesting) on top. Every setting is
+//! documented in the README's table.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// All settings.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub http: HttpSettings,
+    pub database: DatabaseSettings,
+    /// Where the embedded database and lock file live (`CFLOWS_DATA_DIR`).
+    pub data_dir: PathBuf,
+    pub log: LogSettings,
+    pub demo: DemoSettings,
+}
+
+/// The HTTP listener and how the server is reached from outside.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HttpSettings {
+    /// Listen address (`CFLOWS_HTTP__ADDR`).
+    pub addr: String,
+    /// The URL people use (`CFLOWS_HTTP__PUBLIC_URL`): links and the WebSocket Origin check.
+    /// Empty: `http://{addr}`.
+    pub public_url: String,
+    /// Mark the session cookie `Secure` and use the `__Host-` prefix. Empty (unset) follows
+    /// `public_url`: on for `https://`, off for plain-HTTP development on localhost.
+    pub secure_cookies: Option<bool>,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy such as
+    /// the Traefik of docker-compose.yml). Used by the login rate limit.
+    pub trust_forwarded: bool,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self { addr: "127.0.0.1:8080".into(), public_url: String::new(), secure_cookies: None, trust_forwarded: false }
+    }
+}
+
+impl HttpSettings {
+    /// `public_url` without a trailing slash, defaulting to the listen address.
+    pub fn public_url(&self) -> String {
+        if self.public_url.is_empty() {
+            format!("http://{}", self.addr)
+        } else {
+            self.public_url.trim_end_matches('/').to_string()
+        }
+    }
+
+    /// Whether cookies are `Secure` (and `__Host-` prefixed).
+    pub fn secure_cookies(&self) -> bool {
+        self.secure_cookies.unwrap_or_else(|| self.public_url().starts_with("https://"))
+    }
+}
+
+/// The database connection.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DatabaseSettings {
+    /// `surrealkv://path`, `mem://` or `ws://host:port` (`CFLOWS_DATABASE__URL`).
+    /// Empty: `surrealkv://{data_dir}/cflows.db`.
+    pub url: String,
+    pub namespace: String,
+    pub database: String,
+    /// For `ws://` servers.
+    pub username: Option<String>,
+    /// For `ws://` servers. Redacted in logs.
+    pub password: Option<String>,
+    /// surrealkv fsync policy: `every` commit (default), `never`, or an interval like `1s`.
+    pub sync: String,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            namespace: "cflows".into(),
+            database: "cflows".into(),
+            username: None,
+            password: None,
+            sync: "every".into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &self.url)
+            .field("namespace", &self.namespace)
+            .field("database", &self.database)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("sync", &self.sync)
+            .finish()
+    }
+}
+
+/// Logging.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogSettings {
+    /// `text` or `json`.
+    pub format: String,
+    /// A tracing filter, e.g. `info,cflows=debug`; `RUST_LOG` wins when set.
+    pub filter: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self { format: "text".into(), filter: "info,surrealdb=warn,surrealkv=warn".into() }
+    }
+}
+
+/// First-start demo data.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DemoSettings {
+    /// Seed the dealership demo when the database has no organization yet.
+    pub seed_on_empty: bool,
+}
+
+impl Default for DemoSettings {
+    fn default() -> Self {
+        Self { seed_on_empty: true }
+    }
+}
+
+impl Settings {
+    /// The store configuration these settings describe.
+    pub fn store_config(&self) -> cflows_actors::StoreConfig {
+        let url = if self.database.url.is_empty() {
+            format!("surrealkv://{}", self.data_dir().join("cflows.db").display())
+        } else {
+            self.database.url.clone()
+        };
+        cflows_actors::StoreConfig {
+            url,
+            namespace: self.database.namespace.clone(),
+            database: self.database.database.clone(),
+            username: self.database.username.clone(),
+            password: self.database.password.clone(),
+            sync: self.database.sync.clone(),
+        }
+    }
+
+    /// `data_dir`, defaulting to `./data`.
+    pub fn data_dir(&self) -> PathBuf {
+        if self.data_dir.as_os_str().is_empty() { PathBuf::from("data") } else { self.data_dir.clone() }
+    }
+}
