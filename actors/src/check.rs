@@ -16,15 +16,27 @@ pub async fn integrity(store: &Store) -> StoreResult<Vec<String>> {
     let mut members_of: HashMap<&str, HashSet<&str>> = HashMap::new();
     for m in &memberships {
         if !orgs.contains(&m.org) {
-            problems.push(format!("membership of user {} points to missing organization {}", m.user, m.org));
+            problems.push(format!(
+                "membership of user {} points to missing organization {}",
+                m.user, m.org
+            ));
         }
         if !users.contains(&m.user) {
-            problems.push(format!("membership in organization {} points to missing user {}", m.org, m.user));
+            problems.push(format!(
+                "membership in organization {} points to missing user {}",
+                m.org, m.user
+            ));
         }
-        members_of.entry(m.org.as_str()).or_default().insert(m.user.as_str());
+        members_of
+            .entry(m.org.as_str())
+            .or_default()
+            .insert(m.user.as_str());
     }
     let teams = store.all_teams().await?;
-    let team_org: HashMap<&str, &str> = teams.iter().map(|t| (t.id.as_str(), t.org.as_str())).collect();
+    let team_org: HashMap<&str, &str> = teams
+        .iter()
+        .map(|t| (t.id.as_str(), t.org.as_str()))
+        .collect();
     for t in &teams {
         let who = format!("team {} ({})", t.name, t.id);
         if !orgs.contains(&t.org) {
@@ -33,16 +45,24 @@ pub async fn integrity(store: &Store) -> StoreResult<Vec<String>> {
         let org_members = members_of.get(t.org.as_str());
         for u in t.members.iter().chain(t.manager.iter()) {
             if !org_members.is_some_and(|s| s.contains(u.as_str())) {
-                problems.push(format!("{who} lists {u}, who is not a member of its organization"));
+                problems.push(format!(
+                    "{who} lists {u}, who is not a member of its organization"
+                ));
             }
         }
         if let Some(p) = &t.parent
             && team_org.get(p.as_str()) != Some(&t.org.as_str())
         {
-            problems.push(format!("{who} has parent {p}, which is not a team of the same organization"));
+            problems.push(format!(
+                "{who} has parent {p}, which is not a team of the same organization"
+            ));
         }
         if t.bookable_count as usize > t.members.len() {
-            problems.push(format!("{who} can book {} but has {} members", t.bookable_count, t.members.len()));
+            problems.push(format!(
+                "{who} can book {} but has {} members",
+                t.bookable_count,
+                t.members.len()
+            ));
         }
     }
     let mut streams: BTreeMap<String, Vec<u64>> = BTreeMap::new();
@@ -52,7 +72,10 @@ pub async fn integrity(store: &Store) -> StoreResult<Vec<String>> {
     for (stream, mut seqs) in streams {
         seqs.sort_unstable();
         if let Some((i, s)) = seqs.iter().enumerate().find(|(i, s)| **s != *i as u64 + 1) {
-            problems.push(format!("journal stream {stream} has a gap or duplicate at position {} (found {s})", i + 1));
+            problems.push(format!(
+                "journal stream {stream} has a gap or duplicate at position {} (found {s})",
+                i + 1
+            ));
         }
     }
     Ok(problems)

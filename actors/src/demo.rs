@@ -1,10 +1,10 @@
 //! The dealership demo: "Demo Motors" with its Sales, Testers, Mechanics and
 //! Photographers teams. Idempotent: seeding twice changes nothing the second time.
 
+use crate::NewOrg;
 use crate::directory::DirectoryHandle;
 use crate::error::CoreResult;
 use crate::org::{Caller, TeamInput};
-use crate::NewOrg;
 use cflows_protocol::{ClockFormat, Role, UserId};
 
 /// The demo organization's slug.
@@ -50,7 +50,11 @@ pub async fn seed(dir: &DirectoryHandle, password: &str) -> CoreResult<Option<De
     }
     let admin = match dir.user_by_email(DEMO_ADMIN_EMAIL).await? {
         Some(u) => UserId::new(u.id),
-        None => dir.create_user(DEMO_ADMIN_EMAIL, "Alex Admin", password, true).await?.id,
+        None => {
+            dir.create_user(DEMO_ADMIN_EMAIL, "Alex Admin", password, true)
+                .await?
+                .id
+        }
     };
     let org = dir
         .create_org(NewOrg {
@@ -67,14 +71,24 @@ pub async fn seed(dir: &DirectoryHandle, password: &str) -> CoreResult<Option<De
     for (local, name, team) in PEOPLE {
         let email = format!("{local}@demo-motors.example");
         let user = match dir.user_by_email(&email).await? {
-            Some(u) => cflows_protocol::UserView { id: UserId::new(u.id), email: u.email, display_name: u.display_name },
+            Some(u) => cflows_protocol::UserView {
+                id: UserId::new(u.id),
+                email: u.email,
+                display_name: u.display_name,
+            },
             None => dir.create_user(&email, name, password, false).await?,
         };
-        handle.add_member(by.clone(), user.clone(), Role::Member).await?;
+        handle
+            .add_member(by.clone(), user.clone(), Role::Member)
+            .await?;
         members.push((user.id, team));
     }
     for (name, description, colour, bookable) in TEAMS {
-        let team_members: Vec<UserId> = members.iter().filter(|(_, t)| t == name).map(|(u, _)| u.clone()).collect();
+        let team_members: Vec<UserId> = members
+            .iter()
+            .filter(|(_, t)| t == name)
+            .map(|(u, _)| u.clone())
+            .collect();
         handle
             .create_team(
                 by.clone(),
@@ -90,7 +104,10 @@ pub async fn seed(dir: &DirectoryHandle, password: &str) -> CoreResult<Option<De
             )
             .await?;
     }
-    Ok(Some(DemoLogin { email: DEMO_ADMIN_EMAIL.into(), password: password.into() }))
+    Ok(Some(DemoLogin {
+        email: DEMO_ADMIN_EMAIL.into(),
+        password: password.into(),
+    }))
 }
 
 #[cfg(test)]
@@ -103,15 +120,40 @@ mod tests {
         let store = Store::open(&StoreConfig::memory()).await.unwrap();
         store.migrate().await.unwrap();
         let core = Core::start(store.clone()).await.unwrap();
-        let login = seed(&core.directory, "demo password 1").await.unwrap().unwrap();
+        let login = seed(&core.directory, "demo password 1")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(login.email, DEMO_ADMIN_EMAIL);
         let events = store.count("event").await.unwrap();
-        assert!(seed(&core.directory, "demo password 1").await.unwrap().is_none());
+        assert!(
+            seed(&core.directory, "demo password 1")
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert_eq!(store.count("event").await.unwrap(), events);
         let org = store.org_by_slug(DEMO_SLUG).await.unwrap().unwrap();
         let teams = store.teams_of_org(&org.id).await.unwrap();
-        let names: Vec<_> = teams.iter().map(|t| (t.name.as_str(), t.members.len(), t.bookable_count)).collect();
-        assert_eq!(names, vec![("Mechanics", 3, 3), ("Photographers", 1, 1), ("Sales", 2, 2), ("Testers", 2, 2)]);
-        assert!(core.directory.authenticate(DEMO_ADMIN_EMAIL, "demo password 1").await.unwrap().is_some());
+        let names: Vec<_> = teams
+            .iter()
+            .map(|t| (t.name.as_str(), t.members.len(), t.bookable_count))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                ("Mechanics", 3, 3),
+                ("Photographers", 1, 1),
+                ("Sales", 2, 2),
+                ("Testers", 2, 2)
+            ]
+        );
+        assert!(
+            core.directory
+                .authenticate(DEMO_ADMIN_EMAIL, "demo password 1")
+                .await
+                .unwrap()
+                .is_some()
+        );
     }
 }

@@ -200,7 +200,12 @@ impl Actor for Org {
             OrgMsg::RemoveMember { by, user, reply } => {
                 let _ = reply.send(state.on_remove_member(by, user).await);
             }
-            OrgMsg::SetMemberTeams { by, user, teams, reply } => {
+            OrgMsg::SetMemberTeams {
+                by,
+                user,
+                teams,
+                reply,
+            } => {
                 let _ = reply.send(state.on_set_member_teams(by, user, teams).await);
             }
             OrgMsg::CreateTeam { by, input, reply } => {
@@ -279,10 +284,20 @@ impl OrgState {
     }
 
     fn snapshot(&self) -> OrgSnapshot {
+        let mut members: Vec<MemberView> =
+            self.members.values().map(|m| self.member_view(m)).collect();
+        members.sort_by(|a, b| {
+            a.user
+                .display_name
+                .to_lowercase()
+                .cmp(&b.user.display_name.to_lowercase())
+        });
+        let mut teams: Vec<TeamView> = self.teams.values().cloned().collect();
+        teams.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
         OrgSnapshot {
             org: self.org.clone(),
-            members: self.members.values().map(|m| self.member_view(m)).collect(),
-            teams: self.teams.values().cloned().collect(),
+            members,
+            teams,
             seq: self.seq,
         }
     }
@@ -547,7 +562,12 @@ impl OrgState {
         Ok(())
     }
 
-    async fn on_set_member_teams(&mut self, by: Caller, user: UserId, wanted: Vec<TeamId>) -> CoreResult<MemberView> {
+    async fn on_set_member_teams(
+        &mut self,
+        by: Caller,
+        user: UserId,
+        wanted: Vec<TeamId>,
+    ) -> CoreResult<MemberView> {
         self.require_admin(&by)?;
         let member = self.members.get(&user).ok_or(CoreError::NotFound)?.clone();
         if let Some(unknown) = wanted.iter().find(|t| !self.teams.contains_key(t)) {
@@ -572,7 +592,10 @@ impl OrgState {
             })
             .collect();
         if !changed.is_empty() {
-            let events: Vec<OrgEvent> = changed.iter().map(|t| OrgEvent::TeamChanged { team: t.clone() }).collect();
+            let events: Vec<OrgEvent> = changed
+                .iter()
+                .map(|t| OrgEvent::TeamChanged { team: t.clone() })
+                .collect();
             let teams_json: Vec<_> = changed.iter().map(team_json).collect();
             self.commit(
                 &by,
@@ -874,7 +897,12 @@ impl OrgHandle {
     ///
     /// # Errors
     /// Unknown member or team, not an admin, or the store failed.
-    pub async fn set_member_teams(&self, by: Caller, user: UserId, teams: Vec<TeamId>) -> CoreResult<MemberView> {
+    pub async fn set_member_teams(
+        &self,
+        by: Caller,
+        user: UserId,
+        teams: Vec<TeamId>,
+    ) -> CoreResult<MemberView> {
         org_call!(self, SetMemberTeams { by, user, teams })?
     }
 

@@ -13,7 +13,9 @@ use axum::routing::{get, put};
 use axum::{Json, Router};
 use axum_extra::extract::CookieJar;
 use cflows_actors::{MemberChange, NewOrg, SettingsChange, TeamInput};
-use cflows_protocol::{ClockFormat, MemberView, OrgId, OrgView, ProfileView, Role, TeamId, TeamView, UserId, UserView};
+use cflows_protocol::{
+    ClockFormat, MemberView, OrgId, OrgView, ProfileView, Role, TeamId, TeamView, UserId, UserView,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
@@ -30,22 +32,70 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/me", get(me))
         .route("/org", get(get_org).patch(update_org))
         .route("/members", get(list_members).post(add_member))
-        .route("/members/{user_id}", get(get_member).patch(update_member).delete(remove_member))
+        .route(
+            "/members/{user_id}",
+            get(get_member).patch(update_member).delete(remove_member),
+        )
         .route("/members/{user_id}/profile", put(update_profile))
         .route("/teams", get(list_teams).post(create_team))
-        .route("/teams/{team_id}", get(get_team).put(update_team).delete(delete_team))
-        .route("/platform/orgs", get(platform_orgs).post(platform_create_org))
+        .route(
+            "/teams/{team_id}",
+            get(get_team).put(update_team).delete(delete_team),
+        )
+        .route(
+            "/platform/orgs",
+            get(platform_orgs).post(platform_create_org),
+        )
         .fallback(|| async { AppError::NotFound })
 }
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "cflows API", description = "Session-authenticated JSON API of cflows. Writes need the x-csrf-token header."),
-    paths(login, logout, switch_org, me, get_org, update_org, list_members, add_member, get_member, update_member,
-          remove_member, update_profile, list_teams, create_team, get_team, update_team, delete_team,
-          platform_orgs, platform_create_org),
-    components(schemas(ErrorBody, LoginBody, LoginAnswer, MeAnswer, OrgRole, SwitchOrgBody, OrgPatch, NewMemberBody,
-                       MemberPatch, TeamBody, NewOrgBody, OrgView, MemberView, TeamView, UserView, ProfileView, Role, ClockFormat))
+    info(
+        title = "cflows API",
+        description = "Session-authenticated JSON API of cflows. Writes need the x-csrf-token header."
+    ),
+    paths(
+        login,
+        logout,
+        switch_org,
+        me,
+        get_org,
+        update_org,
+        list_members,
+        add_member,
+        get_member,
+        update_member,
+        remove_member,
+        update_profile,
+        list_teams,
+        create_team,
+        get_team,
+        update_team,
+        delete_team,
+        platform_orgs,
+        platform_create_org
+    ),
+    components(schemas(
+        ErrorBody,
+        LoginBody,
+        LoginAnswer,
+        MeAnswer,
+        OrgRole,
+        SwitchOrgBody,
+        OrgPatch,
+        NewMemberBody,
+        MemberPatch,
+        TeamBody,
+        NewOrgBody,
+        OrgView,
+        MemberView,
+        TeamView,
+        UserView,
+        ProfileView,
+        Role,
+        ClockFormat
+    ))
 )]
 struct ApiDoc;
 
@@ -76,19 +126,41 @@ pub struct LoginAnswer {
 /// Logs in: sets the session cookie (a new session id every time).
 #[utoipa::path(post, path = "/api/v1/session", request_body = LoginBody, tag = "session",
     responses((status = 200, body = LoginAnswer), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn login(State(state): State<AppState>, ClientIp(ip): ClientIp, jar: CookieJar, ApiJson(body): ApiJson<LoginBody>) -> ApiResult<Response> {
-    let (session, user, org) = crate::pages::login::start_session(&state, ip, &jar, &body.email, &body.password).await?;
+async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    jar: CookieJar,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> ApiResult<Response> {
+    let (session, user, org) =
+        crate::pages::login::start_session(&state, ip, &jar, &body.email, &body.password).await?;
     let secure = state.settings.http.secure_cookies();
-    let answer = LoginAnswer { user, org, csrf_token: session.csrf };
-    Ok((jar.add(auth::session_cookie(secure, session.id)), Json(answer)).into_response())
+    let answer = LoginAnswer {
+        user,
+        org,
+        csrf_token: session.csrf,
+    };
+    Ok((
+        jar.add(auth::session_cookie(secure, session.id)),
+        Json(answer),
+    )
+        .into_response())
 }
 
 /// Logs out: ends the session.
 #[utoipa::path(delete, path = "/api/v1/session", tag = "session", responses((status = 204), (status = 401, body = ErrorBody)))]
-async fn logout(State(state): State<AppState>, authed: Authed, jar: CookieJar) -> ApiResult<Response> {
+async fn logout(
+    State(state): State<AppState>,
+    authed: Authed,
+    jar: CookieJar,
+) -> ApiResult<Response> {
     state.core.directory.end_session(&authed.session_id).await?;
     let secure = state.settings.http.secure_cookies();
-    Ok((jar.add(auth::clear_session_cookie(secure)), StatusCode::NO_CONTENT).into_response())
+    Ok((
+        jar.add(auth::clear_session_cookie(secure)),
+        StatusCode::NO_CONTENT,
+    )
+        .into_response())
 }
 
 /// An organization the user belongs to, with their role there.
@@ -119,9 +191,20 @@ async fn me(State(state): State<AppState>, authed: Authed) -> ApiResult<Json<MeA
         .into_iter()
         .map(|(org, role)| OrgRole { org, role })
         .collect();
-    let active = authed.org.as_ref().and_then(|id| orgs.iter().find(|o| &o.org.id == id)).map(|o| OrgRole { org: o.org.clone(), role: o.role });
+    let active = authed
+        .org
+        .as_ref()
+        .and_then(|id| orgs.iter().find(|o| &o.org.id == id))
+        .map(|o| OrgRole {
+            org: o.org.clone(),
+            role: o.role,
+        });
     Ok(Json(MeAnswer {
-        user: UserView { id: authed.user_id(), email: authed.user.email.clone(), display_name: authed.user.display_name.clone() },
+        user: UserView {
+            id: authed.user_id(),
+            email: authed.user.email.clone(),
+            display_name: authed.user.display_name.clone(),
+        },
         platform_operator: authed.user.platform_operator,
         org: active,
         orgs,
@@ -138,12 +221,31 @@ pub struct SwitchOrgBody {
 /// Switches the session's active organization (one the user is an active member of).
 #[utoipa::path(put, path = "/api/v1/session/org", request_body = SwitchOrgBody, tag = "session",
     responses((status = 200, body = LoginAnswer), (status = 404, body = ErrorBody)))]
-async fn switch_org(State(state): State<AppState>, ClientIp(_): ClientIp, authed: Authed, jar: CookieJar, ApiJson(body): ApiJson<SwitchOrgBody>) -> ApiResult<Response> {
-    let (session, org) = crate::pages::home::switch_session_org(&state, &authed, &body.org_id).await?;
+async fn switch_org(
+    State(state): State<AppState>,
+    ClientIp(_): ClientIp,
+    authed: Authed,
+    jar: CookieJar,
+    ApiJson(body): ApiJson<SwitchOrgBody>,
+) -> ApiResult<Response> {
+    let (session, org) =
+        crate::pages::home::switch_session_org(&state, &authed, &body.org_id).await?;
     let secure = state.settings.http.secure_cookies();
-    let user = UserView { id: authed.user_id(), email: authed.user.email.clone(), display_name: authed.user.display_name.clone() };
-    let answer = LoginAnswer { user, org: Some(org), csrf_token: session.csrf };
-    Ok((jar.add(auth::session_cookie(secure, session.id)), Json(answer)).into_response())
+    let user = UserView {
+        id: authed.user_id(),
+        email: authed.user.email.clone(),
+        display_name: authed.user.display_name.clone(),
+    };
+    let answer = LoginAnswer {
+        user,
+        org: Some(org),
+        csrf_token: session.csrf,
+    };
+    Ok((
+        jar.add(auth::session_cookie(secure, session.id)),
+        Json(answer),
+    )
+        .into_response())
 }
 
 /// The active organization's settings.
@@ -195,32 +297,61 @@ pub struct NewMemberBody {
 /// Adds a member, creating the user if the email is new (admins).
 #[utoipa::path(post, path = "/api/v1/members", request_body = NewMemberBody, tag = "members",
     responses((status = 201, body = MemberView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn add_member(State(state): State<AppState>, Admin(m): Admin, ApiJson(body): ApiJson<NewMemberBody>) -> ApiResult<(StatusCode, Json<MemberView>)> {
-    let view = add_or_create_member(&state, &m, &body.email, &body.display_name, &body.password, body.role).await?;
+async fn add_member(
+    State(state): State<AppState>,
+    Admin(m): Admin,
+    ApiJson(body): ApiJson<NewMemberBody>,
+) -> ApiResult<(StatusCode, Json<MemberView>)> {
+    let view = add_or_create_member(
+        &state,
+        &m,
+        &body.email,
+        &body.display_name,
+        &body.password,
+        body.role,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
 /// Adds `email` to the member's organization, creating the user first when unknown.
-pub(crate) async fn add_or_create_member(state: &AppState, m: &Member, email: &str, display_name: &str, password: &str, role: Role) -> Result<MemberView, AppError> {
+pub(crate) async fn add_or_create_member(
+    state: &AppState,
+    m: &Member,
+    email: &str,
+    display_name: &str,
+    password: &str,
+    role: Role,
+) -> Result<MemberView, AppError> {
     let dir = &state.core.directory;
     let user = match dir.user_by_email(email).await? {
-        Some(u) => UserView { id: UserId::new(u.id), email: u.email, display_name: u.display_name },
+        Some(u) => UserView {
+            id: UserId::new(u.id),
+            email: u.email,
+            display_name: u.display_name,
+        },
         None => {
             if password.is_empty() {
-                return Err(AppError::InvalidInput("a new user needs an initial password".into()));
+                return Err(AppError::InvalidInput(
+                    "a new user needs an initial password".into(),
+                ));
             }
             // Check the role first so a refused add does not leave a user behind.
             if role == Role::Owner && m.role() != Role::Owner {
                 return Err(AppError::Forbidden("only an owner can add an owner".into()));
             }
-            dir.create_user(email, display_name, password, false).await?
+            dir.create_user(email, display_name, password, false)
+                .await?
         }
     };
     Ok(m.org.add_member(m.caller(), user, role).await?)
 }
 
 async fn find_member(m: &Member, user_id: &str) -> ApiResult<MemberView> {
-    m.org.member(UserId::new(user_id)).await?.ok_or(AppError::NotFound)
+    m.org
+        .member(UserId::new(user_id))
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
 /// One member.
@@ -240,23 +371,44 @@ pub struct MemberPatch {
 /// Changes a member's role or deactivates/reactivates them (admins).
 #[utoipa::path(patch, path = "/api/v1/members/{user_id}", tag = "members", params(("user_id" = String, Path)), request_body = MemberPatch,
     responses((status = 200, body = MemberView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn update_member(Admin(m): Admin, Path(user_id): Path<String>, ApiJson(body): ApiJson<MemberPatch>) -> ApiResult<Json<MemberView>> {
-    let change = MemberChange { role: body.role, active: body.active };
-    Ok(Json(m.org.update_member(m.caller(), UserId::new(user_id), change).await?))
+async fn update_member(
+    Admin(m): Admin,
+    Path(user_id): Path<String>,
+    ApiJson(body): ApiJson<MemberPatch>,
+) -> ApiResult<Json<MemberView>> {
+    let change = MemberChange {
+        role: body.role,
+        active: body.active,
+    };
+    Ok(Json(
+        m.org
+            .update_member(m.caller(), UserId::new(user_id), change)
+            .await?,
+    ))
 }
 
 /// Replaces a member's profile (the member themself, or an admin).
 #[utoipa::path(put, path = "/api/v1/members/{user_id}/profile", tag = "members", params(("user_id" = String, Path)), request_body = ProfileView,
     responses((status = 200, body = MemberView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn update_profile(m: Member, Path(user_id): Path<String>, ApiJson(body): ApiJson<ProfileView>) -> ApiResult<Json<MemberView>> {
-    Ok(Json(m.org.update_profile(m.caller(), UserId::new(user_id), body).await?))
+async fn update_profile(
+    m: Member,
+    Path(user_id): Path<String>,
+    ApiJson(body): ApiJson<ProfileView>,
+) -> ApiResult<Json<MemberView>> {
+    Ok(Json(
+        m.org
+            .update_profile(m.caller(), UserId::new(user_id), body)
+            .await?,
+    ))
 }
 
 /// Removes a member from the organization and its teams (admins).
 #[utoipa::path(delete, path = "/api/v1/members/{user_id}", tag = "members", params(("user_id" = String, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn remove_member(Admin(m): Admin, Path(user_id): Path<String>) -> ApiResult<StatusCode> {
-    m.org.remove_member(m.caller(), UserId::new(user_id)).await?;
+    m.org
+        .remove_member(m.caller(), UserId::new(user_id))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -300,8 +452,14 @@ impl From<TeamBody> for TeamInput {
 /// Creates a team (admins).
 #[utoipa::path(post, path = "/api/v1/teams", tag = "teams", request_body = TeamBody,
     responses((status = 201, body = TeamView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create_team(Admin(m): Admin, ApiJson(body): ApiJson<TeamBody>) -> ApiResult<(StatusCode, Json<TeamView>)> {
-    Ok((StatusCode::CREATED, Json(m.org.create_team(m.caller(), body.into()).await?)))
+async fn create_team(
+    Admin(m): Admin,
+    ApiJson(body): ApiJson<TeamBody>,
+) -> ApiResult<(StatusCode, Json<TeamView>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(m.org.create_team(m.caller(), body.into()).await?),
+    ))
 }
 
 /// One team.
@@ -309,14 +467,29 @@ async fn create_team(Admin(m): Admin, ApiJson(body): ApiJson<TeamBody>) -> ApiRe
     responses((status = 200, body = TeamView), (status = 404, body = ErrorBody)))]
 async fn get_team(m: Member, Path(team_id): Path<String>) -> ApiResult<Json<TeamView>> {
     let id = TeamId::new(team_id);
-    m.org.snapshot().await?.teams.into_iter().find(|t| t.id == id).map(Json).ok_or(AppError::NotFound)
+    m.org
+        .snapshot()
+        .await?
+        .teams
+        .into_iter()
+        .find(|t| t.id == id)
+        .map(Json)
+        .ok_or(AppError::NotFound)
 }
 
 /// Replaces a team's fields (admins).
 #[utoipa::path(put, path = "/api/v1/teams/{team_id}", tag = "teams", params(("team_id" = String, Path)), request_body = TeamBody,
     responses((status = 200, body = TeamView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn update_team(Admin(m): Admin, Path(team_id): Path<String>, ApiJson(body): ApiJson<TeamBody>) -> ApiResult<Json<TeamView>> {
-    Ok(Json(m.org.update_team(m.caller(), TeamId::new(team_id), body.into()).await?))
+async fn update_team(
+    Admin(m): Admin,
+    Path(team_id): Path<String>,
+    ApiJson(body): ApiJson<TeamBody>,
+) -> ApiResult<Json<TeamView>> {
+    Ok(Json(
+        m.org
+            .update_team(m.caller(), TeamId::new(team_id), body.into())
+            .await?,
+    ))
 }
 
 /// Deletes a team; its child teams move up to its parent (admins).
@@ -329,7 +502,10 @@ async fn delete_team(Admin(m): Admin, Path(team_id): Path<String>) -> ApiResult<
 
 /// Every organization (platform operators).
 #[utoipa::path(get, path = "/api/v1/platform/orgs", tag = "platform", responses((status = 200, body = Vec<OrgView>), (status = 404, body = ErrorBody)))]
-async fn platform_orgs(State(state): State<AppState>, _op: Operator) -> ApiResult<Json<Vec<OrgView>>> {
+async fn platform_orgs(
+    State(state): State<AppState>,
+    _op: Operator,
+) -> ApiResult<Json<Vec<OrgView>>> {
     Ok(Json(state.core.directory.orgs().await?))
 }
 
@@ -357,13 +533,20 @@ fn default_clock() -> ClockFormat {
 /// Creates an organization (platform operators).
 #[utoipa::path(post, path = "/api/v1/platform/orgs", tag = "platform", request_body = NewOrgBody,
     responses((status = 201, body = OrgView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn platform_create_org(State(state): State<AppState>, _op: Operator, ApiJson(body): ApiJson<NewOrgBody>) -> ApiResult<(StatusCode, Json<OrgView>)> {
+async fn platform_create_org(
+    State(state): State<AppState>,
+    _op: Operator,
+    ApiJson(body): ApiJson<NewOrgBody>,
+) -> ApiResult<(StatusCode, Json<OrgView>)> {
     let org = create_org_with_owner(&state, body).await?;
     Ok((StatusCode::CREATED, Json(org)))
 }
 
 /// Creates an organization whose first owner is found or created by email.
-pub(crate) async fn create_org_with_owner(state: &AppState, body: NewOrgBody) -> Result<OrgView, AppError> {
+pub(crate) async fn create_org_with_owner(
+    state: &AppState,
+    body: NewOrgBody,
+) -> Result<OrgView, AppError> {
     let dir = &state.core.directory;
     // Validate the organization before creating any user for it.
     cflows_actors::domain::validate::name("Organization name", &body.name)?;
@@ -375,12 +558,27 @@ pub(crate) async fn create_org_with_owner(state: &AppState, body: NewOrgBody) ->
         Some(u) => UserId::new(u.id),
         None => {
             if body.owner_password.is_empty() {
-                return Err(AppError::InvalidInput("a new owner needs an initial password".into()));
+                return Err(AppError::InvalidInput(
+                    "a new owner needs an initial password".into(),
+                ));
             }
-            dir.create_user(&body.owner_email, &body.owner_name, &body.owner_password, false).await?.id
+            dir.create_user(
+                &body.owner_email,
+                &body.owner_name,
+                &body.owner_password,
+                false,
+            )
+            .await?
+            .id
         }
     };
     Ok(dir
-        .create_org(NewOrg { name: body.name, slug: body.slug, timezone: body.timezone, clock: body.clock, owner: Some(owner) })
+        .create_org(NewOrg {
+            name: body.name,
+            slug: body.slug,
+            timezone: body.timezone,
+            clock: body.clock,
+            owner: Some(owner),
+        })
         .await?)
 }

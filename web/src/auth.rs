@@ -12,7 +12,7 @@
 
 use crate::AppState;
 use crate::error::AppError;
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRequestParts, OriginalUri};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -32,7 +32,11 @@ pub const LOGIN_CSRF_COOKIE: &str = "cflows_login_csrf";
 
 /// Cookie name: `__Host-` prefixed when cookies are `Secure` (browsers require both).
 pub fn session_cookie_name(secure: bool) -> &'static str {
-    if secure { "__Host-cflows_session" } else { "cflows_session" }
+    if secure {
+        "__Host-cflows_session"
+    } else {
+        "cflows_session"
+    }
 }
 
 /// A session cookie: HttpOnly, SameSite=Lax, path `/`, `Secure` when configured.
@@ -42,7 +46,9 @@ pub fn session_cookie(secure: bool, value: String) -> Cookie<'static> {
         .secure(secure)
         .same_site(SameSite::Lax)
         .path("/")
-        .max_age(cookie::time::Duration::days(cflows_actors::directory::SESSION_TTL_DAYS))
+        .max_age(cookie::time::Duration::days(
+            cflows_actors::directory::SESSION_TTL_DAYS,
+        ))
         .build()
 }
 
@@ -69,8 +75,22 @@ impl IntoResponse for AuthRejection {
     }
 }
 
+/// Whether the request is for the JSON API. Uses the original URI: inside the nested
+/// `/api/v1` router the path has lost its prefix.
+fn is_api(parts: &Parts) -> bool {
+    parts
+        .extensions
+        .get::<OriginalUri>()
+        .map_or(&parts.uri, |o| &o.0)
+        .path()
+        .starts_with("/api/")
+}
+
 fn reject(parts: &Parts, error: AppError) -> AuthRejection {
-    AuthRejection { api: parts.uri.path().starts_with("/api/"), error }
+    AuthRejection {
+        api: is_api(parts),
+        error,
+    }
 }
 
 /// A logged-in user and their session.
@@ -89,7 +109,11 @@ impl Authed {
     /// # Errors
     /// `Csrf` when they differ.
     pub fn check_csrf(&self, submitted: &str) -> Result<(), AppError> {
-        if constant_time_eq(submitted.as_bytes(), self.csrf.as_bytes()) { Ok(()) } else { Err(AppError::Csrf) }
+        if constant_time_eq(submitted.as_bytes(), self.csrf.as_bytes()) {
+            Ok(())
+        } else {
+            Err(AppError::Csrf)
+        }
     }
 
     /// The user's id, typed.
@@ -105,13 +129,18 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 impl FromRequestParts<AppState> for Authed {
     type Rejection = AuthRejection;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if let Some(cached) = parts.extensions.get::<Authed>() {
             return Ok(cached.clone());
         }
         let jar = CookieJar::from_headers(&parts.headers);
         let name = session_cookie_name(state.settings.http.secure_cookies());
-        let Some(cookie) = jar.get(name) else { return Err(reject(parts, AppError::Unauthenticated)) };
+        let Some(cookie) = jar.get(name) else {
+            return Err(reject(parts, AppError::Unauthenticated));
+        };
         let info = state
             .core
             .directory
@@ -119,10 +148,19 @@ impl FromRequestParts<AppState> for Authed {
             .await
             .map_err(|e| reject(parts, e.into()))?
             .ok_or_else(|| reject(parts, AppError::Unauthenticated))?;
-        let authed = Authed { session_id: info.id, csrf: info.csrf, user: info.user, org: info.org };
+        let authed = Authed {
+            session_id: info.id,
+            csrf: info.csrf,
+            user: info.user,
+            org: info.org,
+        };
         let writes = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
-        if writes && parts.uri.path().starts_with("/api/") {
-            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if writes && is_api(parts) {
+            let sent = parts
+                .headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
             authed.check_csrf(sent).map_err(|e| reject(parts, e))?;
         }
         parts.extensions.insert(authed.clone());
@@ -154,27 +192,52 @@ impl Member {
 impl FromRequestParts<AppState> for Member {
     type Rejection = AuthRejection;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let authed = Authed::from_request_parts(parts, state).await?;
-        let no_org = || reject(parts, AppError::Forbidden("choose an organization first".into()));
+        let no_org = || {
+            reject(
+                parts,
+                AppError::Forbidden("choose an organization first".into()),
+            )
+        };
         let org_id = authed.org.clone().ok_or_else(no_org)?;
         // A deleted org or a removed/deactivated membership ends access at once.
-        let org = state.core.directory.org(&org_id).await.map_err(|_| no_org())?;
+        let org = state
+            .core
+            .directory
+            .org(&org_id)
+            .await
+            .map_err(|_| no_org())?;
         let member = org
             .member(authed.user_id())
             .await
             .map_err(|e| reject(parts, e.into()))?
             .filter(|m| m.active)
             .ok_or_else(no_org)?;
-        Ok(Member { authed, org_id, org, member })
+        Ok(Member {
+            authed,
+            org_id,
+            org,
+            member,
+        })
     }
 }
 
 impl axum::extract::OptionalFromRequestParts<AppState> for Member {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>, Self::Rejection> {
-        Ok(<Member as FromRequestParts<AppState>>::from_request_parts(parts, state).await.ok())
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(
+            <Member as FromRequestParts<AppState>>::from_request_parts(parts, state)
+                .await
+                .ok(),
+        )
     }
 }
 
@@ -185,12 +248,18 @@ pub struct Admin(pub Member);
 impl FromRequestParts<AppState> for Admin {
     type Rejection = AuthRejection;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let m = Member::from_request_parts(parts, state).await?;
         if m.role().is_admin() {
             Ok(Admin(m))
         } else {
-            Err(reject(parts, AppError::Forbidden("only organization admins can do this".into())))
+            Err(reject(
+                parts,
+                AppError::Forbidden("only organization admins can do this".into()),
+            ))
         }
     }
 }
@@ -202,7 +271,10 @@ pub struct Operator(pub Authed);
 impl FromRequestParts<AppState> for Operator {
     type Rejection = AuthRejection;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let a = Authed::from_request_parts(parts, state).await?;
         if a.user.platform_operator {
             Ok(Operator(a))
@@ -219,7 +291,10 @@ pub struct ClientIp(pub IpAddr);
 impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let socket = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
@@ -234,7 +309,15 @@ impl FromRequestParts<AppState> for ClientIp {
 }
 
 fn forwarded_ip(headers: &HeaderMap) -> Option<IpAddr> {
-    headers.get("x-forwarded-for")?.to_str().ok()?.split(',').next()?.trim().parse().ok()
+    headers
+        .get("x-forwarded-for")?
+        .to_str()
+        .ok()?
+        .split(',')
+        .next()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Login attempt limits, per client IP and per account (email).
@@ -246,7 +329,10 @@ pub struct LoginLimits {
 impl LoginLimits {
     /// 20 attempts a minute per IP (an office shares one), 5 a minute per account.
     pub fn new() -> Self {
-        Self::with(NonZeroU32::new(20).expect("non-zero"), NonZeroU32::new(5).expect("non-zero"))
+        Self::with(
+            NonZeroU32::new(20).expect("non-zero"),
+            NonZeroU32::new(5).expect("non-zero"),
+        )
     }
 
     /// Custom limits, per minute.
@@ -265,7 +351,11 @@ impl LoginLimits {
         let account = email.trim().to_lowercase();
         let ip_ok = self.by_ip.check_key(&ip).is_ok();
         let account_ok = self.by_account.check_key(&account).is_ok();
-        if ip_ok && account_ok { Ok(()) } else { Err(AppError::RateLimited) }
+        if ip_ok && account_ok {
+            Ok(())
+        } else {
+            Err(AppError::RateLimited)
+        }
     }
 
     /// Forgets keys whose limits have fully recovered (bounds memory).

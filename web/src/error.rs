@@ -139,7 +139,12 @@ pub struct ErrorDetail {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         self.log();
-        let body = ErrorBody { error: ErrorDetail { code: self.code().as_str().into(), message: self.to_string() } };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code().as_str().into(),
+                message: self.to_string(),
+            },
+        };
         (self.status(), axum::Json(body)).into_response()
     }
 }
@@ -162,11 +167,14 @@ impl IntoResponse for PageError {
         }
         let status = self.0.status();
         let title = status.canonical_reason().unwrap_or("Error");
-        let page = crate::pages::layout::bare(title, maud::html! {
-            h1 { (status.as_u16()) " " (title) }
-            p { (self.0.to_string()) }
-            p { a href="/" { "Back to the start page" } }
-        });
+        let page = crate::pages::layout::bare(
+            title,
+            maud::html! {
+                h1 { (status.as_u16()) " " (title) }
+                p { (self.0.to_string()) }
+                p { a href="/" { "Back to the start page" } }
+            },
+        );
         (status, page).into_response()
     }
 }

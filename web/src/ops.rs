@@ -13,7 +13,10 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(metrics))
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
 }
 
 /// The process-wide Prometheus recorder (installed once; tests start many servers).
@@ -40,7 +43,11 @@ async fn readyz(State(state): State<AppState>) -> Response {
     let store_ok = store.health().await.is_ok();
     let migrated = store_ok && store.migrations_current().await.unwrap_or(false);
     let body = format!("store: {}\nmigrations: {}\n", ok(store_ok), ok(migrated));
-    let status = if store_ok && migrated { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if store_ok && migrated {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, body).into_response()
 }
 
@@ -51,7 +58,10 @@ fn ok(b: bool) -> &'static str {
 async fn metrics(State(state): State<AppState>) -> Response {
     metrics::gauge!("cflows_org_actors_running").set(state.core.directory.running_orgs() as f64);
     (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
         state.metrics.render(),
     )
         .into_response()
@@ -60,11 +70,15 @@ async fn metrics(State(state): State<AppState>) -> Response {
 /// Counts requests and their latency by route template and status.
 pub(crate) async fn track_requests(req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
     let method = req.method().to_string();
     let response = next.run(req).await;
     let status = response.status().as_u16().to_string();
     metrics::counter!("cflows_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
-    metrics::histogram!("cflows_http_request_seconds", "method" => method, "route" => route).record(started.elapsed().as_secs_f64());
+    metrics::histogram!("cflows_http_request_seconds", "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
     response
 }

@@ -36,7 +36,12 @@ pub struct HttpSettings {
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        Self { addr: "127.0.0.1:8080".into(), public_url: String::new(), secure_cookies: None, trust_forwarded: false }
+        Self {
+            addr: "127.0.0.1:8080".into(),
+            public_url: String::new(),
+            secure_cookies: None,
+            trust_forwarded: false,
+        }
     }
 }
 
@@ -52,7 +57,8 @@ impl HttpSettings {
 
     /// Whether cookies are `Secure` (and `__Host-` prefixed).
     pub fn secure_cookies(&self) -> bool {
-        self.secure_cookies.unwrap_or_else(|| self.public_url().starts_with("https://"))
+        self.secure_cookies
+            .unwrap_or_else(|| self.public_url().starts_with("https://"))
     }
 }
 
@@ -111,7 +117,10 @@ pub struct LogSettings {
 
 impl Default for LogSettings {
     fn default() -> Self {
-        Self { format: "text".into(), filter: "info,surrealdb=warn,surrealkv=warn".into() }
+        Self {
+            format: "text".into(),
+            filter: "info,surrealdb=warn,surrealkv=warn".into(),
+        }
     }
 }
 
@@ -125,7 +134,9 @@ pub struct DemoSettings {
 
 impl Default for DemoSettings {
     fn default() -> Self {
-        Self { seed_on_empty: true }
+        Self {
+            seed_on_empty: true,
+        }
     }
 }
 
@@ -133,7 +144,10 @@ impl Settings {
     /// The store configuration these settings describe.
     pub fn store_config(&self) -> cflows_actors::StoreConfig {
         let url = if self.database.url.is_empty() {
-            format!("surrealkv://{}", self.data_dir().join("cflows.db").display())
+            format!(
+                "surrealkv://{}",
+                self.data_dir().join("cflows.db").display()
+            )
         } else {
             self.database.url.clone()
         };
@@ -149,6 +163,10 @@ impl Settings {
 
     /// `data_dir`, defaulting to `./data`.
     pub fn data_dir(&self) -> PathBuf {
-        if self.data_dir.as_os_str().is_empty() { PathBuf::from("data") } else { self.data_dir.clone() }
+        if self.data_dir.as_os_str().is_empty() {
+            PathBuf::from("data")
+        } else {
+            self.data_dir.clone()
+        }
     }
 }

@@ -249,7 +249,9 @@ impl Store {
             stream: String,
             seq: u64,
         }
-        let rows: Vec<Pos> = self.rows("SELECT stream, seq FROM event", json!({})).await?;
+        let rows: Vec<Pos> = self
+            .rows("SELECT stream, seq FROM event", json!({}))
+            .await?;
         Ok(rows.into_iter().map(|p| (p.stream, p.seq)).collect())
     }
 

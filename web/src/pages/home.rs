@@ -15,14 +15,25 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/", get(home)).route("/switch-org", post(switch_org)).route("/me", get(profile_page).post(profile_submit))
+    Router::new()
+        .route("/", get(home))
+        .route("/switch-org", post(switch_org))
+        .route("/me", get(profile_page).post(profile_submit))
 }
 
 /// The header for `authed`, in `member`'s organization if any.
-pub(crate) async fn chrome(state: &AppState, authed: &Authed, member: Option<&Member>, section: &'static str) -> Result<layout::Chrome, AppError> {
+pub(crate) async fn chrome(
+    state: &AppState,
+    authed: &Authed,
+    member: Option<&Member>,
+    section: &'static str,
+) -> Result<layout::Chrome, AppError> {
     let orgs = state.core.directory.orgs_of(&authed.user_id()).await?;
     let org_name = match (member, &authed.org) {
-        (Some(_), Some(id)) => orgs.iter().find(|(o, _)| &o.id == id).map(|(o, _)| o.name.clone()),
+        (Some(_), Some(id)) => orgs
+            .iter()
+            .find(|(o, _)| &o.id == id)
+            .map(|(o, _)| o.name.clone()),
         _ => None,
     };
     Ok(layout::Chrome {
@@ -31,13 +42,20 @@ pub(crate) async fn chrome(state: &AppState, authed: &Authed, member: Option<&Me
         org_name,
         admin: member.is_some_and(|m| m.role().is_admin()),
         operator: authed.user.platform_operator,
-        orgs: orgs.iter().map(|(o, _)| (o.id.to_string(), o.name.clone())).collect(),
+        orgs: orgs
+            .iter()
+            .map(|(o, _)| (o.id.to_string(), o.name.clone()))
+            .collect(),
         active_org: authed.org.as_ref().map(ToString::to_string),
         section,
     })
 }
 
-async fn home(State(state): State<AppState>, authed: Authed, member: Option<Member>) -> PageResult<Response> {
+async fn home(
+    State(state): State<AppState>,
+    authed: Authed,
+    member: Option<Member>,
+) -> PageResult<Response> {
     let Some(m) = member else {
         if authed.user.platform_operator {
             return Ok(Redirect::to("/platform").into_response());
@@ -51,7 +69,11 @@ async fn home(State(state): State<AppState>, authed: Authed, member: Option<Memb
     };
     let snap = m.org.snapshot().await?;
     let chrome = chrome(&state, &authed, Some(&m), "home").await?;
-    let my_teams: Vec<_> = snap.teams.iter().filter(|t| t.members.contains(&m.member.user.id)).collect();
+    let my_teams: Vec<_> = snap
+        .teams
+        .iter()
+        .filter(|t| t.members.contains(&m.member.user.id))
+        .collect();
     let body = html! {
         h1 { (snap.org.name) }
         div.card {
@@ -76,10 +98,22 @@ async fn home(State(state): State<AppState>, authed: Authed, member: Option<Memb
 ///
 /// # Errors
 /// `NotFound` when the user is not an active member there.
-pub(crate) async fn switch_session_org(state: &AppState, authed: &Authed, org: &OrgId) -> Result<(SessionRecord, OrgView), AppError> {
+pub(crate) async fn switch_session_org(
+    state: &AppState,
+    authed: &Authed,
+    org: &OrgId,
+) -> Result<(SessionRecord, OrgView), AppError> {
     let dir = &state.core.directory;
-    let target = dir.orgs_of(&authed.user_id()).await?.into_iter().find(|(o, _)| &o.id == org).map(|(o, _)| o).ok_or(AppError::NotFound)?;
-    let session = dir.create_session(authed.user_id(), Some(target.id.clone())).await?;
+    let target = dir
+        .orgs_of(&authed.user_id())
+        .await?
+        .into_iter()
+        .find(|(o, _)| &o.id == org)
+        .map(|(o, _)| o)
+        .ok_or(AppError::NotFound)?;
+    let session = dir
+        .create_session(authed.user_id(), Some(target.id.clone()))
+        .await?;
     dir.end_session(&authed.session_id).await?;
     Ok((session, target))
 }
@@ -92,11 +126,20 @@ struct SwitchForm {
     org_id: String,
 }
 
-async fn switch_org(State(state): State<AppState>, authed: Authed, jar: CookieJar, Form(form): Form<SwitchForm>) -> PageResult<Response> {
+async fn switch_org(
+    State(state): State<AppState>,
+    authed: Authed,
+    jar: CookieJar,
+    Form(form): Form<SwitchForm>,
+) -> PageResult<Response> {
     authed.check_csrf(&form.csrf)?;
     let (session, _) = switch_session_org(&state, &authed, &OrgId::new(form.org_id)).await?;
     let secure = state.settings.http.secure_cookies();
-    Ok((jar.add(auth::session_cookie(secure, session.id)), Redirect::to("/")).into_response())
+    Ok((
+        jar.add(auth::session_cookie(secure, session.id)),
+        Redirect::to("/"),
+    )
+        .into_response())
 }
 
 /// The profile form (own profile; admins edit others' on the staff user page).
@@ -138,15 +181,31 @@ pub(crate) struct ProfileForm {
 
 impl ProfileForm {
     pub(crate) fn profile(self) -> ProfileView {
-        ProfileView { title: self.title, location: self.location, timezone: self.timezone, avatar: self.avatar, bio: self.bio }
+        ProfileView {
+            title: self.title,
+            location: self.location,
+            timezone: self.timezone,
+            avatar: self.avatar,
+            bio: self.bio,
+        }
     }
 }
 
-async fn profile_page(State(state): State<AppState>, m: Member, Query(flash): Query<Flash>) -> PageResult<Response> {
+async fn profile_page(
+    State(state): State<AppState>,
+    m: Member,
+    Query(flash): Query<Flash>,
+) -> PageResult<Response> {
     render_profile(&state, &m, &m.member.profile, flash.notice.as_deref(), None).await
 }
 
-async fn render_profile(state: &AppState, m: &Member, p: &ProfileView, notice: Option<&str>, error: Option<&str>) -> PageResult<Response> {
+async fn render_profile(
+    state: &AppState,
+    m: &Member,
+    p: &ProfileView,
+    notice: Option<&str>,
+    error: Option<&str>,
+) -> PageResult<Response> {
     let chrome = chrome(state, &m.authed, Some(m), "me").await?;
     let body = html! {
         h1 { "My profile" }
@@ -156,10 +215,18 @@ async fn render_profile(state: &AppState, m: &Member, p: &ProfileView, notice: O
     Ok(layout::page(&chrome, "My profile", body).into_response())
 }
 
-async fn profile_submit(State(state): State<AppState>, m: Member, Form(form): Form<ProfileForm>) -> PageResult<Response> {
+async fn profile_submit(
+    State(state): State<AppState>,
+    m: Member,
+    Form(form): Form<ProfileForm>,
+) -> PageResult<Response> {
     m.authed.check_csrf(&form.csrf)?;
     let profile = form.profile();
-    match m.org.update_profile(m.caller(), m.member.user.id.clone(), profile.clone()).await {
+    match m
+        .org
+        .update_profile(m.caller(), m.member.user.id.clone(), profile.clone())
+        .await
+    {
         Ok(_) => Ok(see_other_with_notice("/me", "Profile saved")),
         Err(e) => {
             let e = AppError::from(e);

@@ -16,7 +16,9 @@ use maud::html;
 use serde::Deserialize;
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/platform", get(platform_page)).route("/platform/orgs", post(create_org))
+    Router::new()
+        .route("/platform", get(platform_page))
+        .route("/platform/orgs", post(create_org))
 }
 
 /// New organization form fields.
@@ -40,12 +42,26 @@ struct NewOrgForm {
     owner_password: String,
 }
 
-async fn platform_page(State(state): State<AppState>, Operator(a): Operator, Query(flash): Query<Flash>) -> PageResult<Response> {
-    let form = NewOrgForm { timezone: "Europe/Berlin".into(), clock: "h24".into(), ..Default::default() };
+async fn platform_page(
+    State(state): State<AppState>,
+    Operator(a): Operator,
+    Query(flash): Query<Flash>,
+) -> PageResult<Response> {
+    let form = NewOrgForm {
+        timezone: "Europe/Berlin".into(),
+        clock: "h24".into(),
+        ..Default::default()
+    };
     render(&state, &a, flash, &form, axum::http::StatusCode::OK).await
 }
 
-async fn render(state: &AppState, a: &Authed, flash: Flash, f: &NewOrgForm, status: axum::http::StatusCode) -> PageResult<Response> {
+async fn render(
+    state: &AppState,
+    a: &Authed,
+    flash: Flash,
+    f: &NewOrgForm,
+    status: axum::http::StatusCode,
+) -> PageResult<Response> {
     let dir = &state.core.directory;
     let orgs = dir.orgs().await?;
     let store = dir.store();
@@ -99,7 +115,11 @@ async fn render(state: &AppState, a: &Authed, flash: Flash, f: &NewOrgForm, stat
     Ok((status, layout::page(&chrome, "Platform", body)).into_response())
 }
 
-async fn create_org(State(state): State<AppState>, Operator(a): Operator, Form(form): Form<NewOrgForm>) -> PageResult<Response> {
+async fn create_org(
+    State(state): State<AppState>,
+    Operator(a): Operator,
+    Form(form): Form<NewOrgForm>,
+) -> PageResult<Response> {
     a.check_csrf(&form.csrf)?;
     let body = NewOrgBody {
         name: form.name.clone(),
@@ -111,10 +131,23 @@ async fn create_org(State(state): State<AppState>, Operator(a): Operator, Form(f
         owner_password: form.owner_password.clone(),
     };
     match create_org_with_owner(&state, body).await {
-        Ok(org) => Ok(see_other_with_notice("/platform", &format!("{} was created", org.name))),
+        Ok(org) => Ok(see_other_with_notice(
+            "/platform",
+            &format!("{} was created", org.name),
+        )),
         Err(e) => {
             let status = e.status();
-            render(&state, &a, Flash { notice: None, error: Some(e.to_string()) }, &form, status).await
+            render(
+                &state,
+                &a,
+                Flash {
+                    notice: None,
+                    error: Some(e.to_string()),
+                },
+                &form,
+                status,
+            )
+            .await
         }
     }
 }

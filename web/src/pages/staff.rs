@@ -32,7 +32,14 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 /// Renders `body` in the staff frame with `status`.
-async fn staff_page(state: &AppState, m: &Member, section: &'static str, title: &str, status: axum::http::StatusCode, body: Markup) -> PageResult<Response> {
+async fn staff_page(
+    state: &AppState,
+    m: &Member,
+    section: &'static str,
+    title: &str,
+    status: axum::http::StatusCode,
+    body: Markup,
+) -> PageResult<Response> {
     let chrome = chrome(state, &m.authed, Some(m), section).await?;
     Ok((status, layout::page(&chrome, title, body)).into_response())
 }
@@ -44,7 +51,10 @@ where
     Fut: std::future::Future<Output = PageResult<Response>>,
 {
     let e = e.into();
-    if matches!(e, AppError::NotFound | AppError::Csrf | AppError::Unavailable | AppError::Internal(_)) {
+    if matches!(
+        e,
+        AppError::NotFound | AppError::Csrf | AppError::Unavailable | AppError::Internal(_)
+    ) {
         return Err(e.into());
     }
     let status = e.status();
@@ -82,11 +92,20 @@ struct AddUserForm {
     role: String,
 }
 
-async fn users_page(State(state): State<AppState>, Admin(m): Admin, Query(flash): Query<Flash>) -> PageResult<Response> {
+async fn users_page(
+    State(state): State<AppState>,
+    Admin(m): Admin,
+    Query(flash): Query<Flash>,
+) -> PageResult<Response> {
     render_users(&state, &m, flash, &AddUserForm::default()).await
 }
 
-async fn render_users(state: &AppState, m: &Member, flash: Flash, form: &AddUserForm) -> PageResult<Response> {
+async fn render_users(
+    state: &AppState,
+    m: &Member,
+    flash: Flash,
+    form: &AddUserForm,
+) -> PageResult<Response> {
     let snap = m.org.snapshot().await?;
     let body = html! {
         h1 { "Users" }
@@ -126,19 +145,43 @@ async fn render_users(state: &AppState, m: &Member, flash: Flash, form: &AddUser
 }
 
 fn team_names<'a>(snap: &'a OrgSnapshot, mem: &MemberView) -> Vec<&'a str> {
-    snap.teams.iter().filter(|t| mem.teams.contains(&t.id)).map(|t| t.name.as_str()).collect()
+    snap.teams
+        .iter()
+        .filter(|t| mem.teams.contains(&t.id))
+        .map(|t| t.name.as_str())
+        .collect()
 }
 
-async fn add_user(State(state): State<AppState>, Admin(m): Admin, Form(form): Form<AddUserForm>) -> PageResult<Response> {
+async fn add_user(
+    State(state): State<AppState>,
+    Admin(m): Admin,
+    Form(form): Form<AddUserForm>,
+) -> PageResult<Response> {
     m.authed.check_csrf(&form.csrf)?;
     let result = match Role::parse(&form.role) {
         None => Err(AppError::InvalidInput("choose a role".into())),
-        Some(role) => crate::api::add_or_create_member(&state, &m, &form.email, &form.display_name, &form.password, role).await,
+        Some(role) => {
+            crate::api::add_or_create_member(
+                &state,
+                &m,
+                &form.email,
+                &form.display_name,
+                &form.password,
+                role,
+            )
+            .await
+        }
     };
     match result {
-        Ok(view) => Ok(see_other_with_notice("/staff/users", &format!("{} was added", view.user.display_name))),
+        Ok(view) => Ok(see_other_with_notice(
+            "/staff/users",
+            &format!("{} was added", view.user.display_name),
+        )),
         Err(e) => {
-            let flash = Flash { notice: None, error: Some(e.to_string()) };
+            let flash = Flash {
+                notice: None,
+                error: Some(e.to_string()),
+            };
             let status = e.status();
             let mut resp = render_users(&state, &m, flash, &form).await?;
             *resp.status_mut() = status;
@@ -148,14 +191,27 @@ async fn add_user(State(state): State<AppState>, Admin(m): Admin, Form(form): Fo
 }
 
 async fn find_member(m: &Member, user_id: &str) -> Result<MemberView, AppError> {
-    m.org.member(UserId::new(user_id)).await?.ok_or(AppError::NotFound)
+    m.org
+        .member(UserId::new(user_id))
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
-async fn user_page(State(state): State<AppState>, Admin(m): Admin, Path(user_id): Path<String>, Query(flash): Query<Flash>) -> PageResult<Response> {
+async fn user_page(
+    State(state): State<AppState>,
+    Admin(m): Admin,
+    Path(user_id): Path<String>,
+    Query(flash): Query<Flash>,
+) -> PageResult<Response> {
     render_user(&state, &m, &user_id, flash).await
 }
 
-async fn render_user(state: &AppState, m: &Member, user_id: &str, flash: Flash) -> PageResult<Response> {
+async fn render_user(
+    state: &AppState,
+    m: &Member,
+    user_id: &str,
+    flash: Flash,
+) -> PageResult<Response> {
     let target = find_member(m, user_id).await?;
     let snap = m.org.snapshot().await?;
     let base = format!("/staff/users/{}", target.user.id);
@@ -202,7 +258,15 @@ async fn render_user(state: &AppState, m: &Member, user_id: &str, flash: Flash) 
             }
         }
     };
-    staff_page(state, m, "users", &target.user.display_name, axum::http::StatusCode::OK, body).await
+    staff_page(
+        state,
+        m,
+        "users",
+        &target.user.display_name,
+        axum::http::StatusCode::OK,
+        body,
+    )
+    .await
 }
 
 /// Membership form fields.
@@ -216,12 +280,40 @@ struct MembershipForm {
     active: Option<String>,
 }
 
-async fn update_membership(State(state): State<AppState>, Admin(m): Admin, Path(user_id): Path<String>, Form(form): Form<MembershipForm>) -> PageResult<Response> {
+async fn update_membership(
+    State(state): State<AppState>,
+    Admin(m): Admin,
+    Path(user_id): Path<String>,
+    Form(form): Form<MembershipForm>,
+) -> PageResult<Response> {
     m.authed.check_csrf(&form.csrf)?;
-    let change = MemberChange { role: Role::parse(&form.role), active: Some(form.active.is_some()) };
-    match m.org.update_member(m.caller(), UserId::new(&user_id), change).await {
-        Ok(_) => Ok(see_other_with_notice(&format!("/staff/users/{user_id}"), "Membership saved")),
-        Err(e) => failed(e, |error| render_user(&state, &m, &user_id, Flash { notice: None, error })).await,
+    let change = MemberChange {
+        role: Role::parse(&form.role),
+        active: Some(form.active.is_some()),
+    };
+    match m
+        .org
+        .update_member(m.caller(), UserId::new(&user_id), change)
+        .await
+    {
+        Ok(_) => Ok(see_other_with_notice(
+            &format!("/staff/users/{user_id}"),
+            "Membership saved",
+        )),
+        Err(e) => {
+            failed(e, |error| {
+                render_user(
+                    &state,
+                    &m,
+                    &user_id,
+                    Flash {
+                        notice: None,
+                        error,
+                    },
+                )
+            })
+            .await
+        }
     }
 }
 
@@ -234,29 +326,100 @@ struct TeamsForm {
     teams: Vec<String>,
 }
 
-async fn update_user_teams(State(state): State<AppState>, Admin(m): Admin, Path(user_id): Path<String>, axum_extra::extract::Form(form): axum_extra::extract::Form<TeamsForm>) -> PageResult<Response> {
+async fn update_user_teams(
+    State(state): State<AppState>,
+    Admin(m): Admin,
+    Path(user_id): Path<String>,
+    axum_extra::extract::Form(form): axum_extra::extract::Form<TeamsForm>,
+) -> PageResult<Response> {
     m.authed.check_csrf(&form.csrf)?;
     let teams = form.teams.into_iter().map(TeamId::new).collect();
-    match m.org.set_member_teams(m.caller(), UserId::new(&user_id), teams).await {
-        Ok(_) => Ok(see_other_with_notice(&format!("/staff/users/{user_id}"), "Teams saved")),
-        Err(e) => failed(e, |error| render_user(&state, &m, &user_id, Flash { notice: None, error })).await,
+    match m
+        .org
+        .set_member_teams(m.caller(), UserId::new(&user_id), teams)
+        .await
+    {
+        Ok(_) => Ok(see_other_with_notice(
+            &format!("/staff/users/{user_id}"),
+            "Teams saved",
+        )),
+        Err(e) => {
+            failed(e, |error| {
+                render_user(
+                    &state,
+                    &m,
+                    &user_id,
+                    Flash {
+                        notice: None,
+                        error,
+                    },
+                )
+            })
+            .await
+        }
     }
 }
 
-async fn update_user_profile(State(state): State<AppState>, Admin(m): Admin, Path(user_id): Path<String>, Form(form): Form<ProfileForm>) -> PageResult<Response> {
+async fn update_user_profile(
+    State(state): State<AppState>,
+    Admin(m): Admin,
+    Path(user_id): Path<String>,
+    Form(form): Form<ProfileForm>,
+) -> PageResult<Response> {
     m.authed.check_csrf(&form.csrf)?;
-    match m.org.update_profile(m.caller(), UserId::new(&user_id), form.profile()).await {
-        Ok(_) => Ok(see_other_with_notice(&format!("/staff/users/{user_id}"), "Profile saved")),
-        Err(e) => failed(e, |error| render_user(&state, &m, &user_id, Flash { notice: None, error })).await,
+    match m
+        .org
+        .update_profile(m.caller(), UserId::new(&user_id), form.profile())
+        .await
+    {
+        Ok(_) => Ok(see_other_with_notice(
+            &format!("/staff/users/{user_id}"),
+            "Profile saved",
+        )),
+        Err(e) => {
+            failed(e, |error| {
+                render_user(
+                    &state,
+                    &m,
+                    &user_id,
+                    Flash {
+                        notice: None,
+                        error,
+                    },
+                )
+            })
+            .await
+        }
     }
 }
 
-async fn remove_user(State(state): State<AppState>, Admin(m): Admin, Path(user_id): Path<String>, Form(form): Form<super::login::CsrfForm>) -> PageResult<Response> {
+async fn remove_user(
+    State(state): State<AppState>,
+    Admin(m): Admin,
+    Path(user_id): Path<String>,
+    Form(form): Form<super::login::CsrfForm>,
+) -> PageResult<Response> {
     m.authed.check_csrf(&form.csrf)?;
     let name = find_member(&m, &user_id).await?.user.display_name;
     match m.org.remove_member(m.caller(), UserId::new(&user_id)).await {
-        Ok(()) => Ok(see_other_with_notice("/staff/users", &format!("{name} was removed"))),
-        Err(e) => failed(e, |error| render_user(&state, &m, &user_id, Flash { notice: None, error })).await,
+        Ok(()) => Ok(see_other_with_notice(
+            "/staff/users",
+            &format!("{name} was removed"),
+        )),
+        Err(e) => {
+            failed(e, |error| {
+                render_user(
+                    &state,
+                    &m,
+                    &user_id,
+                    Flash {
+                        notice: None,
+                        error,
+                    },
+                )
+            })
+            .await
+        }
     }
 }
 
@@ -289,7 +452,9 @@ impl TeamForm {
         let bookable_count = if count.is_empty() {
             0
         } else {
-            count.parse().map_err(|_| AppError::InvalidInput("bookable count must be a whole number from 0".into()))?
+            count.parse().map_err(|_| {
+                AppError::InvalidInput("bookable count must be a whole number from 0".into())
+            })?
         };
         let some = |s: String| (!s.trim().is_empty()).then_some(s);
         Ok(TeamInput {
@@ -309,16 +474,35 @@ impl TeamForm {
             name: t.name.clone(),
             description: t.description.clone(),
             colour: t.colour.clone(),
-            parent: t.parent.as_ref().map(ToString::to_string).unwrap_or_default(),
+            parent: t
+                .parent
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
             members: t.members.iter().map(ToString::to_string).collect(),
             bookable_count: t.bookable_count.to_string(),
-            manager: t.manager.as_ref().map(ToString::to_string).unwrap_or_default(),
+            manager: t
+                .manager
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
         }
     }
 }
 
-fn team_form(snap: &OrgSnapshot, csrf: &str, action: &str, this: Option<&TeamId>, f: &TeamForm, submit: &str) -> Markup {
-    let colour = if f.colour.is_empty() { "#64748b" } else { f.colour.as_str() };
+fn team_form(
+    snap: &OrgSnapshot,
+    csrf: &str,
+    action: &str,
+    this: Option<&TeamId>,
+    f: &TeamForm,
+    submit: &str,
+) -> Markup {
+    let colour = if f.colour.is_empty() {
+        "#64748b"
+    } else {
+        f.colour.as_str()
+    };
     html! {
         form.stack method="post" action=(action) {
             (layout::csrf_field(csrf))
@@ -355,13 +539,26 @@ fn team_form(snap: &OrgSnapshot, csrf: &str, action: &str, this: Option<&TeamId>
     }
 }
 
-async fn teams_page(State(state): State<AppState>, Admin(m): Admin, Query(flash): Query<Flash>) -> PageResult<Response> {
+async fn teams_page(
+    State(state): State<AppState>,
+    Admin(m): Admin,
+    Query(flash): Query<Flash>,
+) -> PageResult<Response> {
     render_teams(&state, &m, flash, &TeamForm::default()).await
 }
 
-async fn render_teams(state: &AppState, m: &Member, flash: Flash, form: &TeamForm) -> PageResult<Response> {
+async fn render_teams(
+    state: &AppState,
+    m: &Member,
+    flash: Flash,
+    form: &TeamForm,
+) -> PageResult<Response> {
     let snap = m.org.snapshot().await?;
-    let name_of = |id: &Option<TeamId>| id.as_ref().and_then(|p| snap.teams.iter().find(|t| &t.id == p)).map(|t| t.name.clone());
+    let name_of = |id: &Option<TeamId>| {
+        id.as_ref()
+            .and_then(|p| snap.teams.iter().find(|t| &t.id == p))
+            .map(|t| t.name.clone())
+    };
     let body = html! {
         h1 { "Teams" }
         (layout::banners(flash.notice.as_deref(), flash.error.as_deref()))
@@ -387,31 +584,71 @@ async fn render_teams(state: &AppState, m: &Member, flash: Flash, form: &TeamFor
     staff_page(state, m, "teams", "Teams", axum::http::StatusCode::OK, body).await
 }
 
-async fn create_team(State(state): State<AppState>, Admin(m): Admin, axum_extra::extract::Form(form): axum_extra::extract::Form<TeamForm>) -> PageResult<Response> {
+async fn create_team(
+    State(state): State<AppState>,
+    Admin(m): Admin,
+    axum_extra::extract::Form(form): axum_extra::extract::Form<TeamForm>,
+) -> PageResult<Response> {
     m.authed.check_csrf(&form.csrf)?;
     let kept = form.clone();
     let result = match form.input() {
-        Ok(input) => m.org.create_team(m.caller(), input).await.map_err(AppError::from),
+        Ok(input) => m
+            .org
+            .create_team(m.caller(), input)
+            .await
+            .map_err(AppError::from),
         Err(e) => Err(e),
     };
     match result {
-        Ok(t) => Ok(see_other_with_notice("/staff/teams", &format!("Team {} was created", t.name))),
-        Err(e) => failed(e, |error| render_teams(&state, &m, Flash { notice: None, error }, &kept)).await,
+        Ok(t) => Ok(see_other_with_notice(
+            "/staff/teams",
+            &format!("Team {} was created", t.name),
+        )),
+        Err(e) => {
+            failed(e, |error| {
+                render_teams(
+                    &state,
+                    &m,
+                    Flash {
+                        notice: None,
+                        error,
+                    },
+                    &kept,
+                )
+            })
+            .await
+        }
     }
 }
 
 async fn find_team(m: &Member, team_id: &str) -> Result<(OrgSnapshot, TeamView), AppError> {
     let snap = m.org.snapshot().await?;
-    let team = snap.teams.iter().find(|t| t.id.as_str() == team_id).cloned().ok_or(AppError::NotFound)?;
+    let team = snap
+        .teams
+        .iter()
+        .find(|t| t.id.as_str() == team_id)
+        .cloned()
+        .ok_or(AppError::NotFound)?;
     Ok((snap, team))
 }
 
-async fn team_page(State(state): State<AppState>, Admin(m): Admin, Path(team_id): Path<String>, Query(flash): Query<Flash>) -> PageResult<Response> {
+async fn team_page(
+    State(state): State<AppState>,
+    Admin(m): Admin,
+    Path(team_id): Path<String>,
+    Query(flash): Query<Flash>,
+) -> PageResult<Response> {
     let (_, team) = find_team(&m, &team_id).await?;
     render_team(&state, &m, &team_id, flash, &TeamForm::from_team(&team)).await
 }
 
-async fn render_team(state: &AppState, m: &Member, team_id: &str, flash: Flash, form: &TeamForm) -> PageResult<Response> {
+async fn render_team(
+    state: &AppState,
+    m: &Member,
+    team_id: &str,
+    flash: Flash,
+    form: &TeamForm,
+) -> PageResult<Response> {
     let (snap, team) = find_team(m, team_id).await?;
     let base = format!("/staff/teams/{}", team.id);
     let body = html! {
@@ -428,27 +665,69 @@ async fn render_team(state: &AppState, m: &Member, team_id: &str, flash: Flash, 
             }
         }
     };
-    staff_page(state, m, "teams", &team.name, axum::http::StatusCode::OK, body).await
+    staff_page(
+        state,
+        m,
+        "teams",
+        &team.name,
+        axum::http::StatusCode::OK,
+        body,
+    )
+    .await
 }
 
-async fn update_team(State(state): State<AppState>, Admin(m): Admin, Path(team_id): Path<String>, axum_extra::extract::Form(form): axum_extra::extract::Form<TeamForm>) -> PageResult<Response> {
+async fn update_team(
+    State(state): State<AppState>,
+    Admin(m): Admin,
+    Path(team_id): Path<String>,
+    axum_extra::extract::Form(form): axum_extra::extract::Form<TeamForm>,
+) -> PageResult<Response> {
     m.authed.check_csrf(&form.csrf)?;
     let kept = form.clone();
     let result = match form.input() {
-        Ok(input) => m.org.update_team(m.caller(), TeamId::new(&team_id), input).await.map_err(AppError::from),
+        Ok(input) => m
+            .org
+            .update_team(m.caller(), TeamId::new(&team_id), input)
+            .await
+            .map_err(AppError::from),
         Err(e) => Err(e),
     };
     match result {
-        Ok(_) => Ok(see_other_with_notice(&format!("/staff/teams/{team_id}"), "Team saved")),
-        Err(e) => failed(e, |error| render_team(&state, &m, &team_id, Flash { notice: None, error }, &kept)).await,
+        Ok(_) => Ok(see_other_with_notice(
+            &format!("/staff/teams/{team_id}"),
+            "Team saved",
+        )),
+        Err(e) => {
+            failed(e, |error| {
+                render_team(
+                    &state,
+                    &m,
+                    &team_id,
+                    Flash {
+                        notice: None,
+                        error,
+                    },
+                    &kept,
+                )
+            })
+            .await
+        }
     }
 }
 
-async fn delete_team(State(_state): State<AppState>, Admin(m): Admin, Path(team_id): Path<String>, Form(form): Form<super::login::CsrfForm>) -> PageResult<Response> {
+async fn delete_team(
+    State(_state): State<AppState>,
+    Admin(m): Admin,
+    Path(team_id): Path<String>,
+    Form(form): Form<super::login::CsrfForm>,
+) -> PageResult<Response> {
     m.authed.check_csrf(&form.csrf)?;
     let (_, team) = find_team(&m, &team_id).await?;
     m.org.delete_team(m.caller(), team.id).await?;
-    Ok(see_other_with_notice("/staff/teams", &format!("Team {} was deleted", team.name)))
+    Ok(see_other_with_notice(
+        "/staff/teams",
+        &format!("Team {} was deleted", team.name),
+    ))
 }
 
 // ---------------------------------------------------------------- settings
@@ -466,13 +745,27 @@ struct SettingsForm {
     clock: String,
 }
 
-async fn settings_page(State(state): State<AppState>, Admin(m): Admin, Query(flash): Query<Flash>) -> PageResult<Response> {
+async fn settings_page(
+    State(state): State<AppState>,
+    Admin(m): Admin,
+    Query(flash): Query<Flash>,
+) -> PageResult<Response> {
     let org = m.org.snapshot().await?.org;
-    let form = SettingsForm { csrf: String::new(), name: org.name, timezone: org.timezone, clock: org.clock.as_str().into() };
+    let form = SettingsForm {
+        csrf: String::new(),
+        name: org.name,
+        timezone: org.timezone,
+        clock: org.clock.as_str().into(),
+    };
     render_settings(&state, &m, flash, &form).await
 }
 
-async fn render_settings(state: &AppState, m: &Member, flash: Flash, f: &SettingsForm) -> PageResult<Response> {
+async fn render_settings(
+    state: &AppState,
+    m: &Member,
+    flash: Flash,
+    f: &SettingsForm,
+) -> PageResult<Response> {
     let body = html! {
         h1 { "Organization settings" }
         (layout::banners(flash.notice.as_deref(), flash.error.as_deref()))
@@ -493,28 +786,74 @@ async fn render_settings(state: &AppState, m: &Member, flash: Flash, f: &Setting
             }
         }
     };
-    staff_page(state, m, "settings", "Settings", axum::http::StatusCode::OK, body).await
+    staff_page(
+        state,
+        m,
+        "settings",
+        "Settings",
+        axum::http::StatusCode::OK,
+        body,
+    )
+    .await
 }
 
 /// Suggestions for the zone field; any IANA name is accepted.
 const COMMON_ZONES: &[&str] = &[
-    "Europe/Berlin", "Europe/London", "Europe/Paris", "Europe/Madrid", "Europe/Rome", "Europe/Amsterdam", "Europe/Vienna",
-    "Europe/Zurich", "Europe/Warsaw", "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",
-    "Asia/Tokyo", "Asia/Singapore", "Australia/Sydney", "UTC",
+    "Europe/Berlin",
+    "Europe/London",
+    "Europe/Paris",
+    "Europe/Madrid",
+    "Europe/Rome",
+    "Europe/Amsterdam",
+    "Europe/Vienna",
+    "Europe/Zurich",
+    "Europe/Warsaw",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "Asia/Tokyo",
+    "Asia/Singapore",
+    "Australia/Sydney",
+    "UTC",
 ];
 
-async fn update_settings(State(state): State<AppState>, Admin(m): Admin, Form(form): Form<SettingsForm>) -> PageResult<Response> {
+async fn update_settings(
+    State(state): State<AppState>,
+    Admin(m): Admin,
+    Form(form): Form<SettingsForm>,
+) -> PageResult<Response> {
     m.authed.check_csrf(&form.csrf)?;
     let result = match ClockFormat::parse(&form.clock) {
         None => Err(AppError::InvalidInput("choose 12- or 24-hour time".into())),
         Some(clock) => m
             .org
-            .update_settings(m.caller(), SettingsChange { name: form.name.clone(), timezone: form.timezone.clone(), clock })
+            .update_settings(
+                m.caller(),
+                SettingsChange {
+                    name: form.name.clone(),
+                    timezone: form.timezone.clone(),
+                    clock,
+                },
+            )
             .await
             .map_err(AppError::from),
     };
     match result {
         Ok(_) => Ok(see_other_with_notice("/staff/settings", "Settings saved")),
-        Err(e) => failed(e, |error| render_settings(&state, &m, Flash { notice: None, error }, &form)).await,
+        Err(e) => {
+            failed(e, |error| {
+                render_settings(
+                    &state,
+                    &m,
+                    Flash {
+                        notice: None,
+                        error,
+                    },
+                    &form,
+                )
+            })
+            .await
+        }
     }
 }

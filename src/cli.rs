@@ -1,0 +1,299 @@
+//! Subcommands. Each opens the store through [`open`], which refuses politely when
+//! another process holds the embedded database.
+
+use anyhow::Context;
+use cflows_actors::demo::{self, DemoLogin};
+use cflows_actors::{Core, NewOrg, Store};
+use cflows_protocol::{ClockFormat, Role};
+use cflows_web::{AppState, Settings};
+use clap::{Parser, Subcommand};
+use std::fs::File;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// cflows: real-time workflow, calendar and team-capacity server.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+pub struct Args {
+    /// TOML settings file (default: $CFLOWS_CONFIG, else ./cflows.toml if present).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server (the default): migrate, seed the demo on an empty database, serve.
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Seed the dealership demo (idempotent) and print its login.
+    Demo {
+        /// Password for the demo users (default: random, printed once).
+        #[arg(long, env = "CFLOWS_DEMO_PASSWORD")]
+        password: Option<String>,
+    },
+    /// Create an organization.
+    CreateOrg {
+        #[arg(long)]
+        name: String,
+        /// URL slug (default: made from the name).
+        #[arg(long, default_value = "")]
+        slug: String,
+        /// IANA time zone, e.g. Europe/Berlin.
+        #[arg(long, default_value = "UTC")]
+        timezone: String,
+        /// Show times on a 12-hour clock.
+        #[arg(long)]
+        h12: bool,
+        /// Email of an existing user who becomes the owner.
+        #[arg(long)]
+        owner: Option<String>,
+    },
+    /// Create a user, optionally as a member of an organization.
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// Initial password (at least 10 characters).
+        #[arg(long, env = "CFLOWS_NEW_USER_PASSWORD")]
+        password: String,
+        /// Slug of the organization to join.
+        #[arg(long)]
+        org: Option<String>,
+        /// Role in that organization: member, admin or owner.
+        #[arg(long, default_value = "member")]
+        role: String,
+        /// Make the user a platform operator (creates organizations, sees health).
+        #[arg(long)]
+        operator: bool,
+    },
+    /// Check the store's integrity; exits 1 when it finds problems.
+    Check,
+}
+
+/// An exclusive lock on the embedded database, held for the life of the process.
+struct DbLock {
+    _file: File,
+}
+
+fn lock_embedded(settings: &Settings) -> anyhow::Result<Option<DbLock>> {
+    let config = settings.store_config();
+    let Some(path) = config.embedded_path() else {
+        return Ok(None);
+    };
+    let lock_path = PathBuf::from(format!("{path}.lock"));
+    if let Some(parent) = lock_path.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open {}", lock_path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {
+            file.set_len(0)?;
+            write!(file, "{}", std::process::id())?;
+            Ok(Some(DbLock { _file: file }))
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&lock_path).unwrap_or_default();
+            anyhow::bail!(
+                "the database {path} is in use by another cflows process (pid {}). Stop that server first, \
+                 or point this command at a SurrealDB server (database.url = ws://...) that both can share.",
+                holder.trim()
+            )
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", lock_path.display()))
+        }
+    }
+}
+
+async fn open(settings: &Settings) -> anyhow::Result<(Option<DbLock>, Store)> {
+    let lock = lock_embedded(settings)?;
+    let config = settings.store_config();
+    let store = Store::open(&config)
+        .await
+        .with_context(|| format!("cannot open the database {}", config.url))?;
+    let report = store
+        .migrate()
+        .await
+        .context("migrations failed; the server was not started")?;
+    for name in &report.applied {
+        tracing::info!(migration = %name, "migration applied");
+    }
+    Ok((lock, store))
+}
+
+fn print_login(login: &DemoLogin) {
+    println!("demo organization \"Demo Motors\" created; log in with");
+    println!("  email: {}  password: {}", login.email, login.password);
+}
+
+fn random_password() -> String {
+    cflows_actors::directory::random_token()[..16].to_string()
+}
+
+/// Runs the chosen subcommand.
+pub async fn run(args: Args, settings: Settings) -> anyhow::Result<ExitCode> {
+    let (_lock, store) = open(&settings).await?;
+    match args.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings, store).await,
+        Command::Migrate => {
+            println!("migrations are current");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { password } => {
+            let core = Core::start(store).await?;
+            let password = password.unwrap_or_else(random_password);
+            match demo::seed(&core.directory, &password).await? {
+                Some(login) => print_login(&login),
+                None => println!("the demo organization already exists; nothing changed"),
+            }
+            core.shutdown().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CreateOrg {
+            name,
+            slug,
+            timezone,
+            h12,
+            owner,
+        } => {
+            let core = Core::start(store).await?;
+            let owner = match owner {
+                Some(email) => Some(cflows_protocol::UserId::new(
+                    core.directory
+                        .user_by_email(&email)
+                        .await?
+                        .with_context(|| format!("no user with email {email}"))?
+                        .id,
+                )),
+                None => None,
+            };
+            let clock = if h12 {
+                ClockFormat::H12
+            } else {
+                ClockFormat::H24
+            };
+            let org = core
+                .directory
+                .create_org(NewOrg {
+                    name,
+                    slug,
+                    timezone,
+                    clock,
+                    owner,
+                })
+                .await?;
+            println!(
+                "created organization {} (slug {}, id {})",
+                org.name, org.slug, org.id
+            );
+            core.shutdown().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CreateUser {
+            email,
+            name,
+            password,
+            org,
+            role,
+            operator,
+        } => {
+            let role = Role::parse(&role)
+                .with_context(|| format!("unknown role {role}: use member, admin or owner"))?;
+            let core = Core::start(store.clone()).await?;
+            // Resolve the organization before creating anything.
+            let org = match org {
+                Some(slug) => Some(
+                    store
+                        .org_by_slug(&slug)
+                        .await?
+                        .with_context(|| format!("no organization with slug {slug}"))?,
+                ),
+                None => None,
+            };
+            let user = core
+                .directory
+                .create_user(&email, &name, &password, operator)
+                .await?;
+            println!("created user {} ({})", user.email, user.id);
+            if let Some(org) = org {
+                let handle = core
+                    .directory
+                    .org(&cflows_protocol::OrgId::new(org.id))
+                    .await?;
+                handle
+                    .add_member(cflows_actors::Caller::System, user, role)
+                    .await?;
+                println!("added to {} as {}", org.name, role.as_str());
+            }
+            core.shutdown().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check => {
+            let problems = cflows_actors::check::integrity(&store).await?;
+            if problems.is_empty() {
+                println!("ok: no integrity problems");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                for p in &problems {
+                    println!("problem: {p}");
+                }
+                println!("{} problem(s) found", problems.len());
+                Ok(ExitCode::from(1))
+            }
+        }
+    }
+}
+
+async fn serve(settings: Settings, store: Store) -> anyhow::Result<ExitCode> {
+    let core = Core::start(store.clone()).await?;
+    if settings.demo.seed_on_empty && store.count("org").await? == 0 {
+        let password = std::env::var("CFLOWS_DEMO_PASSWORD").unwrap_or_else(|_| random_password());
+        if let Some(login) = demo::seed(&core.directory, &password).await? {
+            print_login(&login);
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(&settings.http.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.http.addr))?;
+    let local = listener.local_addr()?;
+    let public = settings.http.public_url();
+    println!("cflows listening on http://{local} (public URL {public})");
+    let state = AppState::new(settings, core);
+    cflows_web::serve(state, listener, shutdown_signal()).await?;
+    println!("cflows stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

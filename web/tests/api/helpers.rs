@@ -1,0 +1,146 @@
+//! `spawn_app()`: the real server on 127.0.0.1:0 with a fresh in-memory SurrealDB, and
+//! HTTP helpers that behave like a browser (cookie jar, no automatic redirects).
+
+use cflows_actors::{Caller, Core, NewOrg, Store, StoreConfig};
+use cflows_protocol::{ClockFormat, OrgView, Role, UserView};
+use cflows_web::{AppState, Settings};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::sync::Once;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    pub addr: String,
+    pub core: Core,
+}
+
+/// Logs are quiet unless `TEST_LOG` is set.
+fn init_logs() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter("info,cflows=debug")
+                .with_test_writer()
+                .try_init();
+        }
+    });
+}
+
+pub async fn spawn_app() -> TestApp {
+    init_logs();
+    let store = Store::open(&StoreConfig::memory()).await.unwrap();
+    store.migrate().await.unwrap();
+    let core = Core::start(store).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let mut settings = Settings::default();
+    settings.http.addr = addr.clone();
+    let state = AppState::new(settings, core.clone());
+    tokio::spawn(cflows_web::serve(state, listener, std::future::pending()));
+    TestApp { addr, core }
+}
+
+/// An organization with an owner (who is also logged in via [`TestApp::login`]).
+pub struct Org {
+    pub org: OrgView,
+    pub owner: UserView,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// A fresh browser-like client: its own cookie jar, redirects not followed.
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    /// Creates an org whose owner is `owner_email`.
+    pub async fn org(&self, name: &str, owner_email: &str) -> Org {
+        let owner = self
+            .core
+            .directory
+            .create_user(owner_email, "Owner", PASSWORD, false)
+            .await
+            .unwrap();
+        let org = self
+            .core
+            .directory
+            .create_org(NewOrg {
+                name: name.into(),
+                slug: String::new(),
+                timezone: "Europe/Berlin".into(),
+                clock: ClockFormat::H24,
+                owner: Some(owner.id.clone()),
+            })
+            .await
+            .unwrap();
+        Org { org, owner }
+    }
+
+    /// Adds a new user to `org` with `role`.
+    pub async fn member(&self, org: &Org, email: &str, name: &str, role: Role) -> UserView {
+        let user = self
+            .core
+            .directory
+            .create_user(email, name, PASSWORD, false)
+            .await
+            .unwrap();
+        let handle = self.core.directory.org(&org.org.id).await.unwrap();
+        handle
+            .add_member(Caller::System, user.clone(), role)
+            .await
+            .unwrap();
+        user
+    }
+
+    /// Logs in over the JSON API; returns the client (with its session cookie) and CSRF token.
+    pub async fn login(&self, email: &str) -> (reqwest::Client, String) {
+        let client = self.client();
+        let resp = client
+            .post(self.url("/api/v1/session"))
+            .json(&json!({ "email": email, "password": PASSWORD }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "login of {email} failed");
+        let body: Value = resp.json().await.unwrap();
+        (client, body["csrf_token"].as_str().unwrap().to_string())
+    }
+
+    /// Fetches `path` and returns the login-form CSRF token (from the form's hidden field).
+    pub async fn csrf_from_page(&self, client: &reqwest::Client, path: &str) -> String {
+        let html = client
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let marker = "name=\"csrf\" value=\"";
+        let start = html
+            .find(marker)
+            .unwrap_or_else(|| panic!("no csrf field on {path}"))
+            + marker.len();
+        html[start..start + 64].to_string()
+    }
+}
+
+/// Reads an API error body's code.
+pub async fn error_code(resp: reqwest::Response) -> (StatusCode, String, String) {
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap();
+    (
+        status,
+        body["error"]["code"].as_str().unwrap_or("").to_string(),
+        body["error"]["message"].as_str().unwrap_or("").to_string(),
+    )
+}

@@ -1,0 +1,10 @@
+//! Integration tests of the web layer: the real server on a real socket, the real
+//! SurrealDB engine in memory, HTTP like a browser or an API client would send it.
+
+mod helpers;
+
+mod auth;
+mod bad_input;
+mod ops;
+mod staff;
+mod tenancy;
