@@ -293,7 +293,7 @@ impl OrgState {
                 .cmp(&b.user.display_name.to_lowercase())
         });
         let mut teams: Vec<TeamView> = self.teams.values().cloned().collect();
-        teams.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        teams.sort_by_key(|t| t.name.to_lowercase());
         OrgSnapshot {
             org: self.org.clone(),
             members,

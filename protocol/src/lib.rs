@@ -7,6 +7,9 @@ pub mod error;
 pub mod ids;
 pub mod views;
 
+#[cfg(test)]
+mod doc_examples;
+
 pub use error::ErrorCode;
 pub use ids::{OrgId, SessionId, TeamId, UserId};
 pub use views::{

@@ -113,6 +113,9 @@ impl From<surrealdb::Error> for StoreError {
     }
 }
 
+/// How long opening the database may take before start-up gives up.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Result alias for store calls.
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -149,7 +152,17 @@ impl Store {
             std::fs::create_dir_all(parent)
                 .map_err(|e| StoreError::Db(format!("cannot create {}: {e}", parent.display())))?;
         }
-        let db = connect(config.engine_url()).await?;
+        // A remote server that does not answer must not hang start-up.
+        let db = tokio::time::timeout(CONNECT_TIMEOUT, connect(config.engine_url()))
+            .await
+            .map_err(|_| {
+                StoreError::Db(format!(
+                    "could not reach the database at {} within {} s",
+                    config.url,
+                    CONNECT_TIMEOUT.as_secs()
+                ))
+            })?
+            .map_err(|e| StoreError::Db(format!("cannot connect to {}: {e}", config.url)))?;
         if let (Some(username), Some(password)) = (&config.username, &config.password) {
             db.signin(Root {
                 username: username.clone(),
@@ -243,6 +256,16 @@ impl Store {
         sql.push_str("COMMIT TRANSACTION;");
         self.run(&sql, Json::Object(vars)).await?;
         Ok(())
+    }
+
+    /// Runs raw SurrealQL outside the actors. Only for tests that must simulate damage
+    /// (an edited migration, a dangling reference); never called by cflows itself.
+    ///
+    /// # Errors
+    /// The statement fails.
+    #[doc(hidden)]
+    pub async fn tamper_for_tests(&self, sql: &str) -> StoreResult<()> {
+        self.run(sql, json!({})).await.map(|_| ())
     }
 
     /// The highest journal sequence number of `stream` (0 when it has none).

@@ -29,8 +29,13 @@ fn init_logs() {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_on(StoreConfig::memory()).await
+}
+
+/// The app on any store (the remote-mode tests use a SurrealDB server).
+pub async fn spawn_app_on(config: StoreConfig) -> TestApp {
     init_logs();
-    let store = Store::open(&StoreConfig::memory()).await.unwrap();
+    let store = Store::open(&config).await.unwrap();
     store.migrate().await.unwrap();
     let core = Core::start(store).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

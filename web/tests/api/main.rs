@@ -6,5 +6,6 @@ mod helpers;
 mod auth;
 mod bad_input;
 mod ops;
+mod remote;
 mod staff;
 mod tenancy;

@@ -1,0 +1,31 @@
+//! Keeps the hex examples of PROTOCOL.md true: each is encoded here and compared with
+//! the text of the document itself.
+
+use crate::{ErrorCode, OrgEvent, OrgId, UserId};
+
+const SPEC: &str = include_str!("../PROTOCOL.md");
+
+fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn assert_documented(value: &impl serde::Serialize) {
+    let encoded = hex(&rmp_serde::to_vec_named(value).unwrap());
+    assert!(
+        SPEC.contains(&format!("`{encoded}`")),
+        "PROTOCOL.md lacks the example `{encoded}`"
+    );
+}
+
+#[test]
+fn examples_in_the_spec_match_the_encoder() {
+    assert_documented(&OrgId::new("0192abc"));
+    assert_documented(&ErrorCode::NotFound);
+    assert_documented(&OrgEvent::MemberRemoved {
+        user: UserId::new("u1"),
+    });
+}

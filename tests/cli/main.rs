@@ -1,0 +1,331 @@
+//! Tests of the `cflows` binary as an operator runs it: real processes, a real surrealkv
+//! database on disk, real HTTP. Covers first start, durability across `kill -9`, the
+//! single-process lock, migration checksum refusal, graceful shutdown and `check`.
+
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const DEMO_PASSWORD: &str = "demo password for tests";
+
+fn cflows(data: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cflows"));
+    cmd.env("CFLOWS_DATA_DIR", data)
+        .env("CFLOWS_HTTP__ADDR", "127.0.0.1:0")
+        .env("CFLOWS_DEMO_PASSWORD", DEMO_PASSWORD)
+        .env("RUST_LOG", "warn")
+        .env_remove("CFLOWS_DATABASE__URL")
+        .current_dir(data);
+    cmd
+}
+
+/// A running `cflows serve`, with the address it printed and everything it printed before.
+struct Server {
+    child: Child,
+    addr: String,
+    printed: Vec<String>,
+}
+
+fn start(data: &Path) -> Server {
+    let child = cflows(data)
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut server = Server {
+        child,
+        addr: String::new(),
+        printed: Vec::new(),
+    };
+    let mut lines = BufReader::new(server.child.stdout.take().unwrap()).lines();
+    loop {
+        let line = lines
+            .next()
+            .expect("server exited before listening")
+            .unwrap();
+        server.printed.push(line.clone());
+        if let Some(rest) = line.strip_prefix("cflows listening on http://") {
+            server.addr = rest.split_whitespace().next().unwrap().to_string();
+            // Keep draining stdout so the server never blocks on a full pipe.
+            std::thread::spawn(move || for _ in lines {});
+            return server;
+        }
+    }
+}
+
+/// A server left running by a failed test is killed, not leaked.
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn login(addr: &str) -> (reqwest::Client, String) {
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let resp = client
+        .post(format!("http://{addr}/api/v1/session"))
+        .json(&json!({"email": "admin@demo-motors.example", "password": DEMO_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let token = resp.json::<Value>().await.unwrap()["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (client, token)
+}
+
+async fn team_names(client: &reqwest::Client, addr: &str) -> Vec<String> {
+    let teams: Vec<Value> = client
+        .get(format!("http://{addr}/api/v1/teams"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    teams
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn acknowledged_writes_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(dir.path());
+    assert!(
+        server
+            .printed
+            .iter()
+            .any(|l| l.contains("email: admin@demo-motors.example") && l.contains(DEMO_PASSWORD)),
+        "first start prints the demo login: {:?}",
+        server.printed
+    );
+    let (client, token) = login(&server.addr).await;
+    let mut acknowledged = Vec::new();
+    for i in 0..20 {
+        let name = format!("Durable {i}");
+        let r = client
+            .post(format!("http://{}/api/v1/teams", server.addr))
+            .header("x-csrf-token", &token)
+            .json(&json!({"name": name}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        acknowledged.push(name);
+    }
+    // No graceful anything: SIGKILL right after the last acknowledgement.
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+
+    let mut again = start(dir.path());
+    assert!(
+        !again.printed.iter().any(|l| l.contains("password:")),
+        "the demo is seeded only once"
+    );
+    let (client, _) = login(&again.addr).await;
+    let names = team_names(&client, &again.addr).await;
+    for name in &acknowledged {
+        assert!(
+            names.contains(name),
+            "{name} was acknowledged but lost after kill -9"
+        );
+    }
+    again.child.kill().unwrap();
+    again.child.wait().unwrap();
+
+    let check = cflows(dir.path()).arg("check").output().unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+}
+
+#[tokio::test]
+async fn a_second_process_is_refused_while_the_server_holds_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(dir.path());
+    for args in [
+        &["check"][..],
+        &["migrate"],
+        &["demo"],
+        &[
+            "create-user",
+            "--email",
+            "x@example.com",
+            "--name",
+            "X",
+            "--password",
+            "long enough pw",
+        ],
+    ] {
+        let out = cflows(dir.path()).args(args).output().unwrap();
+        assert!(
+            !out.status.success(),
+            "{args:?} ran against a held database"
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("in use by another cflows process"),
+            "{args:?}: {err}"
+        );
+    }
+    // The server is unharmed.
+    let (client, _) = login(&server.addr).await;
+    assert_eq!(team_names(&client, &server.addr).await.len(), 4);
+    // SIGTERM: a graceful stop that exits cleanly.
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(server.child.id().to_string())
+        .status()
+        .unwrap();
+    let status = wait_with_timeout(&mut server.child, Duration::from_secs(20));
+    assert!(
+        status.success(),
+        "graceful shutdown exit status: {status:?}"
+    );
+}
+
+fn wait_with_timeout(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(start.elapsed() < limit, "process did not stop in time");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_migration_stops_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cflows(dir.path()).arg("migrate").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    {
+        // Simulate an applied file that was edited afterwards: its recorded checksum differs.
+        let config = cflows_actors::StoreConfig {
+            url: format!("surrealkv://{}", dir.path().join("cflows.db").display()),
+            ..cflows_actors::StoreConfig::memory()
+        };
+        let store = cflows_actors::Store::open(&config).await.unwrap();
+        store
+            .tamper_for_tests(
+                "UPDATE migration SET checksum = 'edited' WHERE name = '0001_init.surql';",
+            )
+            .await
+            .unwrap();
+    }
+    // The embedded engine closes in the background after its last handle is dropped;
+    // wait until it has released its lock (bounded), then start the server.
+    let mut attempts = 0;
+    let err = loop {
+        let out = cflows(dir.path()).arg("serve").output().unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        attempts += 1;
+        if !err.contains("already locked") || attempts > 100 {
+            break err;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        err.contains("0001_init.surql") && err.contains("checksum"),
+        "{err}"
+    );
+}
+
+#[test]
+fn cli_commands_create_orgs_and_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = cflows(dir.path()).args(args).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (ok, out, _) = run(&[
+        "create-user",
+        "--email",
+        "olga@example.com",
+        "--name",
+        "Olga",
+        "--password",
+        "long enough pw",
+    ]);
+    assert!(ok && out.contains("created user olga@example.com"), "{out}");
+    let (ok, out, _) = run(&[
+        "create-org",
+        "--name",
+        "Olga's Garage",
+        "--timezone",
+        "Europe/Vienna",
+        "--owner",
+        "olga@example.com",
+    ]);
+    assert!(ok && out.contains("slug olga-s-garage"), "{out}");
+    let (ok, out, _) = run(&[
+        "create-user",
+        "--email",
+        "ivan@example.com",
+        "--name",
+        "Ivan",
+        "--password",
+        "long enough pw",
+        "--org",
+        "olga-s-garage",
+        "--role",
+        "admin",
+    ]);
+    assert!(ok && out.contains("as admin"), "{out}");
+    let (ok, _, err) = run(&["create-org", "--name", "Bad", "--timezone", "Nowhere/Land"]);
+    assert!(!ok && err.contains("Nowhere/Land"), "{err}");
+    let (ok, _, err) = run(&[
+        "create-user",
+        "--email",
+        "olga@example.com",
+        "--name",
+        "Dup",
+        "--password",
+        "long enough pw",
+    ]);
+    assert!(!ok && err.contains("already exists"), "{err}");
+    let (ok, _, err) = run(&[
+        "create-user",
+        "--email",
+        "z@example.com",
+        "--name",
+        "Z",
+        "--password",
+        "long enough pw",
+        "--org",
+        "no-such-org",
+    ]);
+    assert!(
+        !ok && err.contains("no organization with slug no-such-org"),
+        "{err}"
+    );
+    let (ok, out, _) = run(&["demo"]);
+    assert!(ok && out.contains("password:"), "{out}");
+    let (ok, out, _) = run(&["demo"]);
+    assert!(ok && out.contains("already exists"), "{out}");
+    let (ok, out, _) = run(&["check"]);
+    assert!(ok && out.contains("ok"), "{out}");
+}
