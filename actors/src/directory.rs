@@ -8,8 +8,10 @@
 
 use crate::domain::{password, validate};
 use crate::error::{CoreError, CoreResult};
+use crate::inbox::{Inbox, InboxArgs, InboxHandle, InboxMsg};
 use crate::org::{Org, OrgArgs, OrgHandle, OrgMsg, org_stream, org_view};
 use crate::store::{JournalRow, SessionRecord, Store, StoreError, UserRecord, new_id};
+use crate::streams::StreamHub;
 use cflows_protocol::{
     ClockFormat, MemberView, OrgEvent, OrgId, OrgView, ProfileView, Role, UserId, UserView,
 };
@@ -60,6 +62,10 @@ pub enum DirectoryMsg {
         password_hash: String,
         reply: RpcReplyPort<CoreResult<()>>,
     },
+    StartInbox {
+        user: UserId,
+        reply: RpcReplyPort<CoreResult<ActorRef<InboxMsg>>>,
+    },
     StartOrg {
         id: OrgId,
         reply: RpcReplyPort<CoreResult<ActorRef<OrgMsg>>>,
@@ -79,6 +85,14 @@ pub enum DirectoryMsg {
 pub struct DirectoryArgs {
     pub store: Store,
     pub registry: Arc<DashMap<OrgId, ActorRef<OrgMsg>>>,
+    pub inboxes: Arc<DashMap<UserId, ActorRef<InboxMsg>>>,
+    pub hub: StreamHub,
+}
+
+/// What a supervised child runs.
+enum Child {
+    Org(OrgId),
+    Inbox(UserId),
 }
 
 /// The Directory's state.
@@ -86,8 +100,11 @@ pub struct DirectoryState {
     store: Store,
     /// Running org actors, shared read-only with handles for lock-free lookups.
     registry: Arc<DashMap<OrgId, ActorRef<OrgMsg>>>,
-    /// Which org a supervised child actor runs, to restart it when it fails.
-    children: HashMap<ActorId, OrgId>,
+    /// Running inboxes, shared read-only with handles.
+    inboxes: Arc<DashMap<UserId, ActorRef<InboxMsg>>>,
+    hub: StreamHub,
+    /// What each supervised child runs, to restart it when it fails.
+    children: HashMap<ActorId, Child>,
     /// Last position of the `platform` journal stream (user creation).
     platform_seq: u64,
 }
@@ -115,9 +132,15 @@ impl Actor for Directory {
             entry.value().stop(Some("directory restarted".into()));
         }
         args.registry.clear();
+        for entry in args.inboxes.iter() {
+            entry.value().stop(Some("directory restarted".into()));
+        }
+        args.inboxes.clear();
         Ok(DirectoryState {
             store: args.store,
             registry: args.registry,
+            inboxes: args.inboxes,
+            hub: args.hub,
             children: HashMap::new(),
             platform_seq,
         })
@@ -146,6 +169,9 @@ impl Actor for Directory {
             DirectoryMsg::StartOrg { id, reply } => {
                 let _ = reply.send(state.on_start_org(&me, id).await);
             }
+            DirectoryMsg::StartInbox { user, reply } => {
+                let _ = reply.send(state.on_start_inbox(&me, user).await);
+            }
             DirectoryMsg::CreateSession { user, org, reply } => {
                 let _ = reply.send(state.on_create_session(user, org).await);
             }
@@ -163,8 +189,9 @@ impl Actor for Directory {
         state: &mut DirectoryState,
     ) -> Result<(), ActorProcessingErr> {
         match evt {
-            SupervisionEvent::ActorFailed(cell, err) => {
-                if let Some(org) = state.children.remove(&cell.get_id()) {
+            SupervisionEvent::ActorFailed(cell, err) => match state.children.remove(&cell.get_id())
+            {
+                Some(Child::Org(org)) => {
                     tracing::error!(%org, error = %err, "org actor failed; restarting it from the store");
                     state.registry.remove(&org);
                     if let Err(e) = state.on_start_org(&me, org.clone()).await {
@@ -172,12 +199,26 @@ impl Actor for Directory {
                         tracing::error!(%org, error = %e, "org actor restart failed");
                     }
                 }
-            }
+                Some(Child::Inbox(user)) => {
+                    // Inboxes restart lazily from the store on their next use.
+                    tracing::error!(%user, error = %err, "inbox actor failed");
+                    state.inboxes.remove(&user);
+                }
+                None => {}
+            },
             SupervisionEvent::ActorTerminated(cell, _, _) => {
-                if let Some(org) = state.children.remove(&cell.get_id()) {
-                    state
-                        .registry
-                        .remove_if(&org, |_, r| r.get_id() == cell.get_id());
+                match state.children.remove(&cell.get_id()) {
+                    Some(Child::Org(org)) => {
+                        state
+                            .registry
+                            .remove_if(&org, |_, r| r.get_id() == cell.get_id());
+                    }
+                    Some(Child::Inbox(user)) => {
+                        state
+                            .inboxes
+                            .remove_if(&user, |_, r| r.get_id() == cell.get_id());
+                    }
+                    None => {}
                 }
             }
             _ => {}
@@ -205,6 +246,7 @@ impl DirectoryState {
             OrgArgs {
                 id: id.clone(),
                 store: self.store.clone(),
+                hub: self.hub.clone(),
             },
             me.get_cell(),
         )
@@ -213,8 +255,36 @@ impl DirectoryState {
             tracing::error!(org = %id, error = %e, "org actor failed to start");
             CoreError::Unavailable
         })?;
-        self.children.insert(actor.get_id(), id.clone());
+        self.children.insert(actor.get_id(), Child::Org(id.clone()));
         self.registry.insert(id, actor.clone());
+        Ok(actor)
+    }
+
+    async fn on_start_inbox(
+        &mut self,
+        me: &ActorRef<DirectoryMsg>,
+        user: UserId,
+    ) -> CoreResult<ActorRef<InboxMsg>> {
+        if let Some(existing) = self.inboxes.get(&user) {
+            return Ok(existing.clone());
+        }
+        if self.store.user(user.as_str()).await?.is_none() {
+            return Err(CoreError::NotFound);
+        }
+        let args = InboxArgs {
+            user: user.clone(),
+            store: self.store.clone(),
+            hub: self.hub.clone(),
+        };
+        let (actor, _) = Actor::spawn_linked(None, Inbox, args, me.get_cell())
+            .await
+            .map_err(|e| {
+                tracing::error!(%user, error = %e, "inbox actor failed to start");
+                CoreError::Unavailable
+            })?;
+        self.children
+            .insert(actor.get_id(), Child::Inbox(user.clone()));
+        self.inboxes.insert(user, actor.clone());
         Ok(actor)
     }
 
@@ -394,6 +464,8 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct DirectoryHandle {
     actor: watch::Receiver<ActorRef<DirectoryMsg>>,
     registry: Arc<DashMap<OrgId, ActorRef<OrgMsg>>>,
+    inboxes: Arc<DashMap<UserId, ActorRef<InboxMsg>>>,
+    hub: StreamHub,
     store: Store,
 }
 
@@ -410,13 +482,37 @@ impl DirectoryHandle {
     pub(crate) fn new(
         actor: watch::Receiver<ActorRef<DirectoryMsg>>,
         registry: Arc<DashMap<OrgId, ActorRef<OrgMsg>>>,
+        inboxes: Arc<DashMap<UserId, ActorRef<InboxMsg>>>,
+        hub: StreamHub,
         store: Store,
     ) -> Self {
         Self {
             actor,
             registry,
+            inboxes,
+            hub,
             store,
         }
+    }
+
+    /// Where actors publish stream events and connections subscribe.
+    pub fn hub(&self) -> &StreamHub {
+        &self.hub
+    }
+
+    /// A user's inbox actor, started on demand.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown user; `Unavailable` if it cannot start.
+    pub async fn inbox(&self, user: &UserId) -> CoreResult<InboxHandle> {
+        if let Some(actor) = self.inboxes.get(user) {
+            return Ok(InboxHandle::new(actor.clone()));
+        }
+        let user = user.clone();
+        let actor = self
+            .call(|reply| DirectoryMsg::StartInbox { user, reply })
+            .await??;
+        Ok(InboxHandle::new(actor))
     }
 
     async fn call<T: Send + 'static>(

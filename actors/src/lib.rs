@@ -5,20 +5,24 @@
 //! Root supervisor                  (root.rs: restarts the Directory)
 //! └── Directory                    (directory.rs: orgs' creation, users, sessions;
 //!     │                             starts org actors on demand, restarts failed ones)
-//!     └── Org(org_id)              (org.rs: settings, members, roles, profiles, teams)
+//!     ├── Org(org_id)              (org.rs: settings, members, roles, profiles, teams)
+//!     └── Inbox(user_id)           (inbox.rs: notifications, unread count, coalescing)
 //! ```
 //!
-//! Later issues add `TeamCalendar`, `Calendar`, `WorkItem`, `Project` under `Org`, and
-//! `Inbox(user_id)` under the root (DESIGN.md).
+//! Every owner publishes its journalled changes to the [`streams::StreamHub`].
+//!
+//! Later issues add `TeamCalendar`, `Calendar`, `WorkItem`, `Project` under `Org` (DESIGN.md).
 
 pub mod check;
 pub mod demo;
 pub mod directory;
 pub mod domain;
 pub mod error;
+pub mod inbox;
 pub mod org;
 pub mod root;
 pub mod store;
+pub mod streams;
 
 pub use directory::{DirectoryHandle, NewOrg, SessionInfo};
 pub use error::{CoreError, CoreResult};
@@ -45,6 +49,8 @@ impl Core {
     /// The Directory could not load its state.
     pub async fn start(store: Store) -> Result<Self, CoreError> {
         let registry = Arc::new(DashMap::new());
+        let inboxes = Arc::new(DashMap::new());
+        let hub = streams::StreamHub::default();
         let (tx, mut rx) = watch::channel(None);
         let (root, _) = Actor::spawn(
             None,
@@ -52,6 +58,8 @@ impl Core {
             RootArgs {
                 store: store.clone(),
                 registry: registry.clone(),
+                inboxes: inboxes.clone(),
+                hub: hub.clone(),
                 directory: tx,
             },
         )
@@ -75,7 +83,7 @@ impl Core {
             }
         });
         Ok(Self {
-            directory: DirectoryHandle::new(dir_rx, registry, store),
+            directory: DirectoryHandle::new(dir_rx, registry, inboxes, hub, store),
             root,
         })
     }

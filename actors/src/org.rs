@@ -8,6 +8,8 @@
 use crate::domain::{permissions, validate};
 use crate::error::{CoreError, CoreResult};
 use crate::store::{JournalRow, MembershipRecord, Store, StoreError, TeamRecord, new_id};
+use crate::streams::StreamHub;
+use cflows_protocol::wire::StreamEvent;
 use cflows_protocol::{
     ClockFormat, MemberView, OrgEvent, OrgId, OrgSnapshot, OrgView, ProfileView, Role, TeamId,
     TeamView, UserId, UserView,
@@ -120,6 +122,7 @@ pub enum OrgMsg {
 pub struct OrgArgs {
     pub id: OrgId,
     pub store: Store,
+    pub hub: StreamHub,
 }
 
 /// A member as held hot (teams are derived from the team map when viewed).
@@ -134,6 +137,7 @@ struct Member {
 /// The organization's hot state, loaded from the store at start.
 pub struct OrgState {
     store: Store,
+    hub: StreamHub,
     org: OrgView,
     members: BTreeMap<UserId, Member>,
     teams: BTreeMap<TeamId, TeamView>,
@@ -154,7 +158,7 @@ impl Actor for Org {
         _me: ActorRef<OrgMsg>,
         args: OrgArgs,
     ) -> Result<OrgState, ActorProcessingErr> {
-        Ok(OrgState::load(args.store, &args.id).await?)
+        Ok(OrgState::load(args.store, args.hub, &args.id).await?)
     }
 
     async fn handle(
@@ -235,7 +239,7 @@ pub fn org_stream(id: &OrgId) -> String {
 }
 
 impl OrgState {
-    async fn load(store: Store, id: &OrgId) -> Result<Self, CoreError> {
+    async fn load(store: Store, hub: StreamHub, id: &OrgId) -> Result<Self, CoreError> {
         let record = store.org(id.as_str()).await?.ok_or(CoreError::NotFound)?;
         let org = org_view(
             &record.id,
@@ -276,6 +280,7 @@ impl OrgState {
         let seq = store.last_seq(&org_stream(id)).await?;
         Ok(Self {
             store,
+            hub,
             org,
             members,
             teams,
@@ -370,6 +375,10 @@ impl OrgState {
                 }
                 other => CoreError::Store(other),
             })?;
+        for (row, ev) in rows.iter().zip(events) {
+            self.hub
+                .publish(&stream, row.seq, StreamEvent::Org(ev.clone()));
+        }
         self.seq += events.len() as u64;
         Ok(())
     }

@@ -2,9 +2,11 @@
 //! if it fails; handles see the new one through a watch channel.
 
 use crate::directory::{Directory, DirectoryArgs, DirectoryMsg};
+use crate::inbox::InboxMsg;
 use crate::org::OrgMsg;
 use crate::store::Store;
-use cflows_protocol::OrgId;
+use crate::streams::StreamHub;
+use cflows_protocol::{OrgId, UserId};
 use dashmap::DashMap;
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use std::sync::Arc;
@@ -17,6 +19,8 @@ pub enum RootMsg {}
 pub struct RootArgs {
     pub store: Store,
     pub registry: Arc<DashMap<OrgId, ActorRef<OrgMsg>>>,
+    pub inboxes: Arc<DashMap<UserId, ActorRef<InboxMsg>>>,
+    pub hub: StreamHub,
     pub directory: watch::Sender<Option<ActorRef<DirectoryMsg>>>,
 }
 
@@ -39,6 +43,8 @@ impl Root {
             DirectoryArgs {
                 store: args.store.clone(),
                 registry: args.registry.clone(),
+                inboxes: args.inboxes.clone(),
+                hub: args.hub.clone(),
             },
             me.get_cell(),
         )

@@ -5,13 +5,16 @@
 
 pub mod error;
 pub mod ids;
+pub mod inbox;
 pub mod views;
+pub mod wire;
 
 #[cfg(test)]
 mod doc_examples;
 
 pub use error::ErrorCode;
 pub use ids::{OrgId, SessionId, TeamId, UserId};
+pub use inbox::{EntityRef, InboxEvent, InboxSnapshot, NotificationKind, NotificationView};
 pub use views::{
     ClockFormat, MemberView, OrgEvent, OrgSnapshot, OrgView, ProfileView, Role, TeamView, UserView,
 };

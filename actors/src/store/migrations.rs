@@ -24,10 +24,16 @@ impl Migration {
 }
 
 /// Every migration, oldest first. Add a file here when you add one to `migrations/`.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    name: "0001_init.surql",
-    sql: include_str!("../../../migrations/0001_init.surql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        name: "0001_init.surql",
+        sql: include_str!("../../../migrations/0001_init.surql"),
+    },
+    Migration {
+        name: "0002_notifications.surql",
+        sql: include_str!("../../../migrations/0002_notifications.surql"),
+    },
+];
 
 /// What [`Store::migrate`] did.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -142,16 +148,23 @@ mod tests {
     async fn applies_once_and_refuses_an_edited_file() {
         let store = Store::open(&StoreConfig::memory()).await.unwrap();
         let first = store.migrate().await.unwrap();
-        assert_eq!(first.applied, vec!["0001_init.surql"]);
+        assert_eq!(
+            first.applied,
+            vec!["0001_init.surql", "0002_notifications.surql"]
+        );
         assert!(store.migrations_current().await.unwrap());
         let second = store.migrate().await.unwrap();
         assert!(second.applied.is_empty());
-        assert_eq!(second.already, vec!["0001_init.surql"]);
+        assert_eq!(
+            second.already,
+            vec!["0001_init.surql", "0002_notifications.surql"]
+        );
 
-        let edited = [Migration {
+        let mut edited = MIGRATIONS.to_vec();
+        edited[0] = Migration {
             name: "0001_init.surql",
             sql: "DEFINE TABLE other SCHEMALESS;",
-        }];
+        };
         let err = store.migrate_with(&edited).await.unwrap_err();
         assert!(matches!(err, StoreError::MigrationChanged { .. }), "{err}");
         assert!(err.to_string().contains("0001_init.surql"));

@@ -68,6 +68,25 @@ pub struct SessionRecord {
     pub expires_at: DateTime<Utc>,
 }
 
+/// A notification row.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NotificationRecord {
+    pub id: String,
+    pub user: String,
+    pub org: String,
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    pub link: String,
+    pub entity_kind: Option<String>,
+    pub entity_id: Option<String>,
+    pub from: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub count: u32,
+    pub read: bool,
+}
+
 /// A journal row.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EventRecord {
@@ -83,6 +102,7 @@ const ORG_FIELDS: &str = "record::id(id) AS id, name, slug, timezone, clock";
 const USER_FIELDS: &str =
     "record::id(id) AS id, email, display_name, password_hash, platform_operator";
 const MEMBERSHIP_FIELDS: &str = "org, user, role, active, title, location, timezone, avatar, bio";
+const NOTIFICATION_FIELDS: &str = "record::id(id) AS id, user, org, kind, title, body, link, entity_kind, entity_id, from, created_at, updated_at, count, read";
 const TEAM_FIELDS: &str = "record::id(id) AS id, org, name, description, colour, parent, members, bookable_count, manager";
 
 impl Store {
@@ -253,6 +273,56 @@ impl Store {
             .rows("SELECT stream, seq FROM event", json!({}))
             .await?;
         Ok(rows.into_iter().map(|p| (p.stream, p.seq)).collect())
+    }
+
+    /// One notification.
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn notification(&self, id: &str) -> StoreResult<Option<NotificationRecord>> {
+        self.row(
+            &format!("SELECT {NOTIFICATION_FIELDS} FROM type::record('notification', $id)"),
+            json!({ "id": id }),
+        )
+        .await
+    }
+
+    /// A user's notifications, newest first, older than `before` (an id) when given.
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn notifications(
+        &self,
+        user: &str,
+        before: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<NotificationRecord>> {
+        // Ids are time-ordered (UUIDv7), so id order is creation order.
+        let filter = if before.is_some() {
+            "AND id < type::record('notification', $before)"
+        } else {
+            ""
+        };
+        self.rows(
+            &format!("SELECT {NOTIFICATION_FIELDS} FROM notification WHERE user = $user {filter} ORDER BY id DESC LIMIT $limit"),
+            json!({ "user": user, "before": before, "limit": limit }),
+        )
+        .await
+    }
+
+    /// How many of a user's notifications are unread.
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn unread_notifications(&self, user: &str) -> StoreResult<u32> {
+        #[derive(Deserialize)]
+        struct Count {
+            count: u32,
+        }
+        let row: Option<Count> = self
+            .row("SELECT count() AS count FROM notification WHERE user = $user AND read = false GROUP ALL", json!({ "user": user }))
+            .await?;
+        Ok(row.map_or(0, |c| c.count))
     }
 
     /// Number of rows in `table` (metrics, demo seeding decisions).

@@ -1,0 +1,546 @@
+//! The WebSocket messages and their MessagePack codec.
+//!
+//! One binary frame carries one message: a MessagePack map with a `type` key (structs as
+//! maps with field names, rmp-serde `to_vec_named`). Incoming frames are checked against
+//! [`Limits`] by walking the MessagePack structure *before* anything is deserialized, so
+//! a hostile frame cannot make the server allocate or recurse beyond the limits.
+
+use crate::error::ErrorCode;
+use crate::ids::{OrgId, UserId};
+use crate::inbox::{InboxEvent, InboxSnapshot, NotificationView};
+use crate::views::{OrgEvent, OrgSnapshot};
+use serde::{Deserialize, Serialize};
+
+/// The protocol version this build speaks. `hello` must name it.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// WebSocket close codes the server uses (besides the standard ones).
+pub mod close {
+    /// Normal closure (server shutting down, or the client said goodbye).
+    pub const NORMAL: u16 = 1000;
+    /// The client sent a text frame; only binary frames are spoken.
+    pub const UNSUPPORTED_DATA: u16 = 1003;
+    /// A frame was larger than `max_frame_bytes`; the payload was not read.
+    pub const TOO_BIG: u16 = 1009;
+    /// No frame from the client within the idle timeout.
+    pub const IDLE: u16 = 4000;
+    /// The session ended (logout, deactivation) or is unknown.
+    pub const UNAUTHENTICATED: u16 = 4001;
+    /// `hello` named a protocol version the server does not speak, or never came.
+    pub const BAD_HELLO: u16 = 4002;
+    /// The client read too slowly: its outbound queue passed `max_queue_bytes`.
+    /// Reconnect and resume from the last `seq` seen.
+    pub const SLOW_CONSUMER: u16 = 4008;
+}
+
+/// Decode limits, announced in `welcome`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Largest frame accepted, in bytes.
+    pub max_frame_bytes: u32,
+    /// Deepest nesting of arrays and maps.
+    pub max_depth: u32,
+    /// Most entries in one array or map, and most bytes in one string or binary.
+    pub max_collection: u32,
+    /// Requests per second per connection (token bucket; bursts up to twice that).
+    pub requests_per_second: u32,
+    /// Bytes the server may queue for a connection before closing it as a slow consumer.
+    pub max_queue_bytes: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_frame_bytes: 64 * 1024,
+            max_depth: 16,
+            max_collection: 4096,
+            requests_per_second: 50,
+            max_queue_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// A stream and the last position the client has seen of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamPosition {
+    pub stream: String,
+    pub seq: u64,
+}
+
+/// Client → server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMsg {
+    /// First message on a connection. `resume` subscribes to each stream and replays
+    /// everything after its `seq`.
+    Hello {
+        version: u16,
+        #[serde(default)]
+        resume: Vec<StreamPosition>,
+    },
+    /// Starts receiving a stream: a `snapshot` first when `after` is absent, otherwise
+    /// every event after `after` (or a `snapshot` with `reset` when too far behind).
+    Subscribe {
+        stream: String,
+        #[serde(default)]
+        after: Option<u64>,
+    },
+    Unsubscribe {
+        stream: String,
+    },
+    /// An operation; answered by exactly one `reply` with the same `id`.
+    Request {
+        id: u32,
+        op: Op,
+    },
+    Ping {
+        #[serde(default)]
+        nonce: u64,
+    },
+}
+
+/// Operations a `request` can carry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    /// The newest notifications first; `before` is a notification id for paging.
+    ListNotifications {
+        #[serde(default)]
+        before: Option<String>,
+        #[serde(default)]
+        limit: Option<u32>,
+    },
+    MarkRead {
+        notification: String,
+    },
+    MarkAllRead,
+    /// A direct message to another member of the active organization.
+    SendMessage {
+        to: UserId,
+        body: String,
+    },
+}
+
+/// Server → client.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    Welcome {
+        version: u16,
+        user: UserId,
+        org: Option<OrgId>,
+        /// The server pings (`pong`-able) at this interval; the client should send
+        /// something at least this often or be closed as idle after three intervals.
+        heartbeat_ms: u32,
+        limits: Limits,
+    },
+    /// The answer to `request` `id`: exactly one of `ok` and `error` is present.
+    Reply {
+        id: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ok: Option<ReplyBody>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<WireError>,
+    },
+    /// One change on a stream; `seq` grows by exactly one per event.
+    Event {
+        stream: String,
+        seq: u64,
+        event: StreamEvent,
+    },
+    /// A stream's whole state as of `seq`. `reset` means the client was too far behind
+    /// to replay: drop what it had and start from this.
+    Snapshot {
+        stream: String,
+        seq: u64,
+        reset: bool,
+        state: StreamState,
+    },
+    /// Subscription confirmed with nothing to send yet (resume already up to date).
+    Subscribed {
+        stream: String,
+        seq: u64,
+    },
+    /// A message that was not a request could not be handled (bad frame, unknown
+    /// stream, not allowed). The connection stays open.
+    Error {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stream: Option<String>,
+        error: WireError,
+    },
+    Pong {
+        nonce: u64,
+    },
+}
+
+/// An error code and a message for people.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// Successful reply bodies.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ReplyBody {
+    Done,
+    Notifications {
+        items: Vec<NotificationView>,
+        unread: u32,
+    },
+}
+
+/// An event of any stream (the stream name says which).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum StreamEvent {
+    Org(OrgEvent),
+    Inbox(InboxEvent),
+}
+
+/// A snapshot of any stream (the stream name says which).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum StreamState {
+    Org(OrgSnapshot),
+    Inbox(InboxSnapshot),
+}
+
+/// Why a frame could not be decoded.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("frame of {0} bytes is over the limit")]
+    TooLarge(usize),
+    #[error("nesting deeper than {0}")]
+    TooDeep(u32),
+    #[error("a collection or string of {0} entries is over the limit")]
+    TooLong(u64),
+    #[error("not valid MessagePack: {0}")]
+    Malformed(String),
+    #[error("unknown message type: {0}")]
+    UnknownType(String),
+    #[error("the message does not have the expected fields: {0}")]
+    Shape(String),
+}
+
+/// Encodes a server message (once; fan-out shares the bytes).
+pub fn encode_server(msg: &ServerMsg) -> Vec<u8> {
+    rmp_serde::to_vec_named(msg).expect("server messages always encode")
+}
+
+/// Encodes a client message.
+pub fn encode_client(msg: &ClientMsg) -> Vec<u8> {
+    rmp_serde::to_vec_named(msg).expect("client messages always encode")
+}
+
+/// Decodes a client frame, enforcing `limits` before deserializing.
+///
+/// # Errors
+/// The frame breaks a limit, is not MessagePack, or is not a known message.
+pub fn decode_client(bytes: &[u8], limits: &Limits) -> Result<ClientMsg, DecodeError> {
+    if bytes.len() > limits.max_frame_bytes as usize {
+        return Err(DecodeError::TooLarge(bytes.len()));
+    }
+    check_structure(bytes, limits)?;
+    rmp_serde::from_slice(bytes).map_err(|e| {
+        let text = e.to_string();
+        if text.contains("unknown variant") {
+            DecodeError::UnknownType(text)
+        } else {
+            DecodeError::Shape(text)
+        }
+    })
+}
+
+/// Decodes a server frame (clients; no limits beyond the structure check).
+///
+/// # Errors
+/// The frame is not a known server message.
+pub fn decode_server(bytes: &[u8]) -> Result<ServerMsg, DecodeError> {
+    rmp_serde::from_slice(bytes).map_err(|e| DecodeError::Shape(e.to_string()))
+}
+
+/// Walks one MessagePack value and everything in it, checking depth and lengths against
+/// the bytes that remain, without building anything. Exactly one value must fill `bytes`.
+fn check_structure(bytes: &[u8], limits: &Limits) -> Result<(), DecodeError> {
+    let mut cursor = bytes;
+    // Values still to read at each open level; an explicit stack, so no recursion.
+    let mut pending: Vec<u64> = vec![1];
+    while let Some(top) = pending.last_mut() {
+        if *top == 0 {
+            pending.pop();
+            continue;
+        }
+        *top -= 1;
+        let children = skip_one(&mut cursor, limits)?;
+        if children > 0 {
+            if pending.len() as u32 > limits.max_depth {
+                return Err(DecodeError::TooDeep(limits.max_depth));
+            }
+            pending.push(children);
+        }
+    }
+    if !cursor.is_empty() {
+        return Err(DecodeError::Malformed(format!(
+            "{} bytes after the message",
+            cursor.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Reads one marker and skips its scalar payload; returns how many child values follow
+/// (array entries, or twice the map entries).
+fn skip_one(cursor: &mut &[u8], limits: &Limits) -> Result<u64, DecodeError> {
+    use rmp::Marker;
+    let marker =
+        rmp::decode::read_marker(cursor).map_err(|_| DecodeError::Malformed("truncated".into()))?;
+    let (skip, children): (u64, u64) = match marker {
+        Marker::FixPos(_) | Marker::FixNeg(_) | Marker::Null | Marker::True | Marker::False => {
+            (0, 0)
+        }
+        Marker::U8 | Marker::I8 => (1, 0),
+        Marker::U16 | Marker::I16 => (2, 0),
+        Marker::U32 | Marker::I32 | Marker::F32 => (4, 0),
+        Marker::U64 | Marker::I64 | Marker::F64 => (8, 0),
+        Marker::FixStr(n) => (u64::from(n), 0),
+        Marker::Str8 | Marker::Bin8 => (read_len(cursor, 1)?, 0),
+        Marker::Str16 | Marker::Bin16 => (read_len(cursor, 2)?, 0),
+        Marker::Str32 | Marker::Bin32 => (read_len(cursor, 4)?, 0),
+        Marker::FixArray(n) => (0, u64::from(n)),
+        Marker::Array16 => (0, read_len(cursor, 2)?),
+        Marker::Array32 => (0, read_len(cursor, 4)?),
+        Marker::FixMap(n) => (0, 2 * u64::from(n)),
+        Marker::Map16 => (0, 2 * read_len(cursor, 2)?),
+        Marker::Map32 => (0, 2 * read_len(cursor, 4)?),
+        Marker::FixExt1 => (2, 0),
+        Marker::FixExt2 => (3, 0),
+        Marker::FixExt4 => (5, 0),
+        Marker::FixExt8 => (9, 0),
+        Marker::FixExt16 => (17, 0),
+        Marker::Ext8 => (read_len(cursor, 1)? + 1, 0),
+        Marker::Ext16 => (read_len(cursor, 2)? + 1, 0),
+        Marker::Ext32 => (read_len(cursor, 4)? + 1, 0),
+        Marker::Reserved => return Err(DecodeError::Malformed("reserved marker 0xc1".into())),
+    };
+    let count = skip.max(children);
+    if count > u64::from(limits.max_collection) {
+        return Err(DecodeError::TooLong(count));
+    }
+    // Every child takes at least one byte: a count larger than what is left is a lie.
+    if skip > cursor.len() as u64 || children > cursor.len() as u64 {
+        return Err(DecodeError::Malformed(
+            "length beyond the end of the frame".into(),
+        ));
+    }
+    *cursor = &cursor[skip as usize..];
+    Ok(children)
+}
+
+fn read_len(cursor: &mut &[u8], width: usize) -> Result<u64, DecodeError> {
+    if cursor.len() < width {
+        return Err(DecodeError::Malformed("truncated length".into()));
+    }
+    let (head, rest) = cursor.split_at(width);
+    *cursor = rest;
+    Ok(head.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ClockFormat;
+    use crate::views::OrgView;
+    use proptest::prelude::*;
+
+    fn limits() -> Limits {
+        Limits::default()
+    }
+
+    fn client_messages() -> Vec<ClientMsg> {
+        vec![
+            ClientMsg::Hello {
+                version: 1,
+                resume: vec![StreamPosition {
+                    stream: "org:o1".into(),
+                    seq: 7,
+                }],
+            },
+            ClientMsg::Subscribe {
+                stream: "inbox:u1".into(),
+                after: None,
+            },
+            ClientMsg::Subscribe {
+                stream: "org:o1".into(),
+                after: Some(3),
+            },
+            ClientMsg::Unsubscribe {
+                stream: "org:o1".into(),
+            },
+            ClientMsg::Request {
+                id: 9,
+                op: Op::ListNotifications {
+                    before: Some("n1".into()),
+                    limit: Some(10),
+                },
+            },
+            ClientMsg::Request {
+                id: 10,
+                op: Op::MarkRead {
+                    notification: "n1".into(),
+                },
+            },
+            ClientMsg::Request {
+                id: 11,
+                op: Op::MarkAllRead,
+            },
+            ClientMsg::Request {
+                id: 12,
+                op: Op::SendMessage {
+                    to: UserId::new("u2"),
+                    body: "hi".into(),
+                },
+            },
+            ClientMsg::Ping { nonce: 5 },
+        ]
+    }
+
+    fn server_messages() -> Vec<ServerMsg> {
+        let org = OrgView {
+            id: OrgId::new("o1"),
+            name: "Demo".into(),
+            slug: "demo".into(),
+            timezone: "UTC".into(),
+            clock: ClockFormat::H24,
+        };
+        vec![
+            ServerMsg::Welcome {
+                version: 1,
+                user: UserId::new("u1"),
+                org: Some(OrgId::new("o1")),
+                heartbeat_ms: 15000,
+                limits: limits(),
+            },
+            ServerMsg::Reply {
+                id: 1,
+                ok: Some(ReplyBody::Done),
+                error: None,
+            },
+            ServerMsg::Reply {
+                id: 2,
+                ok: None,
+                error: Some(WireError {
+                    code: ErrorCode::RateLimited,
+                    message: "slow down".into(),
+                }),
+            },
+            ServerMsg::Event {
+                stream: "org:o1".into(),
+                seq: 4,
+                event: StreamEvent::Org(OrgEvent::SettingsChanged { org: org.clone() }),
+            },
+            ServerMsg::Event {
+                stream: "inbox:u1".into(),
+                seq: 2,
+                event: StreamEvent::Inbox(InboxEvent::AllRead { unread: 0 }),
+            },
+            ServerMsg::Snapshot {
+                stream: "org:o1".into(),
+                seq: 4,
+                reset: false,
+                state: StreamState::Org(OrgSnapshot {
+                    org,
+                    members: vec![],
+                    teams: vec![],
+                    seq: 4,
+                }),
+            },
+            ServerMsg::Snapshot {
+                stream: "inbox:u1".into(),
+                seq: 0,
+                reset: true,
+                state: StreamState::Inbox(InboxSnapshot {
+                    unread: 0,
+                    recent: vec![],
+                    seq: 0,
+                }),
+            },
+            ServerMsg::Subscribed {
+                stream: "org:o1".into(),
+                seq: 4,
+            },
+            ServerMsg::Error {
+                stream: None,
+                error: WireError {
+                    code: ErrorCode::InvalidInput,
+                    message: "bad".into(),
+                },
+            },
+            ServerMsg::Pong { nonce: 5 },
+        ]
+    }
+
+    #[test]
+    fn every_message_round_trips() {
+        for m in client_messages() {
+            assert_eq!(decode_client(&encode_client(&m), &limits()).unwrap(), m);
+        }
+        for m in server_messages() {
+            assert_eq!(decode_server(&encode_server(&m)).unwrap(), m);
+        }
+    }
+
+    #[test]
+    fn limits_are_enforced_before_decoding() {
+        let l = Limits {
+            max_frame_bytes: 100,
+            max_depth: 3,
+            max_collection: 8,
+            ..limits()
+        };
+        assert_eq!(
+            decode_client(&[0x90; 101], &l),
+            Err(DecodeError::TooLarge(101))
+        );
+        // [[[[]]]]: depth 4.
+        assert_eq!(
+            decode_client(&[0x91, 0x91, 0x91, 0x91, 0x90], &l),
+            Err(DecodeError::TooDeep(3))
+        );
+        // An array32 claiming 4 billion entries in a 5-byte frame allocates nothing.
+        assert!(matches!(
+            decode_client(&[0xdd, 0xff, 0xff, 0xff, 0xff], &limits()),
+            Err(DecodeError::TooLong(_))
+        ));
+        assert!(matches!(
+            decode_client(&[0xdd, 0, 0, 0, 9], &limits()),
+            Err(DecodeError::Malformed(_))
+        ));
+        assert!(matches!(
+            decode_client(&[0xc1], &l),
+            Err(DecodeError::Malformed(_))
+        ));
+        assert!(matches!(
+            decode_client(b"\x81\xa4type\xa3bad", &limits()),
+            Err(DecodeError::UnknownType(_))
+        ));
+        assert!(matches!(
+            decode_client(&[0x80, 0x80], &limits()),
+            Err(DecodeError::Malformed(_))
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = decode_client(&bytes, &limits());
+        }
+
+        #[test]
+        fn ping_nonces_round_trip(nonce in any::<u64>()) {
+            let m = ClientMsg::Ping { nonce };
+            prop_assert_eq!(decode_client(&encode_client(&m), &limits()).unwrap(), m);
+        }
+    }
+}
