@@ -1,26 +1,38 @@
-//! cflows-load: a load generator that speaks the cflows wire protocol over real sockets
-//! on loopback. Scenarios (connect storms, fan-out latency, resume, booking contention,
-//! a mixed dealership day) arrive with the real-time issue; for now the binary documents
-//! its interface and refuses to run a scenario it does not have.
+//! cflows-load: runs load scenarios against a cflows server on loopback and prints a
+//! Markdown report. Bounded in connections and time; refuses non-loopback targets.
 
+use cflows_load::scenarios::{self, Target};
 use clap::{Parser, ValueEnum};
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Load generator for cflows (loopback only; bounded in count and time).
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
-    /// The scenario to run.
-    #[arg(value_enum)]
-    scenario: Scenario,
-    /// Base URL of the server under test (must be a loopback address).
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    url: String,
-    /// Number of connections or subscribers.
+    /// The scenarios to run, in order.
+    #[arg(value_enum, required = true)]
+    scenarios: Vec<Scenario>,
+    /// `host:port` of the server under test (loopback only).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: String,
+    /// Login used for every connection (an admin of the organization, e.g. the demo admin).
+    #[arg(long, default_value = "admin@demo-motors.example")]
+    email: String,
+    /// Its password (`CFLOWS_DEMO_PASSWORD` of the server's first start).
+    #[arg(long, env = "CFLOWS_LOAD_PASSWORD")]
+    password: String,
+    /// Connections (connect) or subscribers (fanout, resume).
     #[arg(long, default_value_t = 1000)]
     connections: usize,
-    /// Hard limit on the run's duration, in seconds.
-    #[arg(long, default_value_t = 60)]
+    /// Events the writer publishes (fanout, resume).
+    #[arg(long, default_value_t = 100)]
+    events: usize,
+    /// The server's pid, to report its memory per connection.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Hard limit on each scenario, in seconds.
+    #[arg(long, default_value_t = 120)]
     seconds: u64,
 }
 
@@ -30,15 +42,46 @@ enum Scenario {
     Connect,
     /// One writer, N subscribers on one stream: delivered frames/s and latency percentiles.
     Fanout,
-    /// Connections killed mid-stream reconnect and resume: no gap, no duplicate.
+    /// Connections dropped mid-stream reconnect and resume: no gap, no duplicate.
     Resume,
 }
 
-fn main() -> ExitCode {
+#[tokio::main]
+async fn main() -> ExitCode {
     let args = Args::parse();
-    eprintln!(
-        "scenario {:?} against {} ({} connections, {} s) needs the WebSocket gateway, which is not built yet",
-        args.scenario, args.url, args.connections, args.seconds
+    let target = Target {
+        addr: args.addr.clone(),
+        email: args.email.clone(),
+        password: args.password.clone(),
+        server_pid: args.server_pid,
+        deadline: Duration::from_secs(args.seconds),
+    };
+    if let Err(e) = target.check() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    println!(
+        "# cflows load report\n\nserver {} · {} connections · {} events\n",
+        args.addr, args.connections, args.events
     );
-    ExitCode::from(2)
+    let mut failed = false;
+    for s in &args.scenarios {
+        let result = match s {
+            Scenario::Connect => scenarios::connect(&target, args.connections).await,
+            Scenario::Fanout => scenarios::fanout(&target, args.connections, args.events).await,
+            Scenario::Resume => scenarios::resume(&target, args.connections, args.events).await,
+        };
+        match result {
+            Ok(section) => println!("{section}"),
+            Err(e) => {
+                failed = true;
+                println!("## {s:?}\n\n**FAILED**: {e:#}\n");
+            }
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }

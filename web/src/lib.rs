@@ -5,6 +5,7 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod gateway;
 pub mod ops;
 pub mod pages;
 pub mod settings;
@@ -33,13 +34,20 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub core: Core,
     pub login_limits: Arc<auth::LoginLimits>,
+    /// Direct messages per sender per minute.
+    pub message_limits: Arc<governor::DefaultKeyedRateLimiter<cflows_protocol::UserId>>,
     pub metrics: PrometheusHandle,
 }
 
 impl AppState {
     /// State for a running core.
     pub fn new(settings: Settings, core: Core) -> Self {
+        let per_minute = std::num::NonZeroU32::new(settings.ws.messages_per_minute)
+            .unwrap_or(std::num::NonZeroU32::MIN);
         Self {
+            message_limits: Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(
+                per_minute,
+            ))),
             settings: Arc::new(settings),
             core,
             login_limits: Arc::new(auth::LoginLimits::new()),
@@ -52,6 +60,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(pages::routes())
+        .merge(gateway::routes())
         .nest("/api/v1", api::routes())
         .merge(ops::routes())
         .layer(axum::middleware::from_fn(ops::track_requests))
@@ -77,11 +86,13 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let core = state.core.clone();
     let limits = state.login_limits.clone();
+    let messages = state.message_limits.clone();
     let sweeper = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
             limits.forget_idle();
+            messages.retain_recent();
         }
     });
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();

@@ -15,6 +15,48 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub log: LogSettings,
     pub demo: DemoSettings,
+    pub ws: WsSettings,
+}
+
+/// WebSocket limits (announced to clients in `welcome`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WsSettings {
+    /// Largest frame accepted from a client; larger ones close the connection with 1009.
+    pub max_frame_bytes: u32,
+    /// Bytes queued for one connection before it is closed as a slow consumer (4008).
+    pub max_queue_bytes: u32,
+    /// Requests and subscribes per second per connection (bursts up to twice that).
+    pub requests_per_second: u32,
+    /// Server ping interval; a connection silent for three intervals is closed (4000).
+    pub heartbeat_secs: u64,
+    /// Direct messages a user may send per minute.
+    pub messages_per_minute: u32,
+}
+
+impl Default for WsSettings {
+    fn default() -> Self {
+        let l = cflows_protocol::wire::Limits::default();
+        Self {
+            max_frame_bytes: l.max_frame_bytes,
+            max_queue_bytes: l.max_queue_bytes,
+            requests_per_second: l.requests_per_second,
+            heartbeat_secs: 15,
+            messages_per_minute: 20,
+        }
+    }
+}
+
+impl WsSettings {
+    /// The limits as the protocol announces them.
+    pub fn limits(&self) -> cflows_protocol::wire::Limits {
+        cflows_protocol::wire::Limits {
+            max_frame_bytes: self.max_frame_bytes,
+            max_queue_bytes: self.max_queue_bytes,
+            requests_per_second: self.requests_per_second.max(1),
+            ..cflows_protocol::wire::Limits::default()
+        }
+    }
 }
 
 /// The HTTP listener and how the server is reached from outside.
@@ -52,6 +94,17 @@ impl HttpSettings {
             format!("http://{}", self.addr)
         } else {
             self.public_url.trim_end_matches('/').to_string()
+        }
+    }
+
+    /// The origin (`scheme://host[:port]`) browsers send in `Origin` for this server.
+    pub fn public_origin(&self) -> String {
+        let url = self.public_url();
+        match url.split_once("://") {
+            Some((scheme, rest)) => {
+                format!("{scheme}://{}", rest.split('/').next().unwrap_or(rest))
+            }
+            None => url,
         }
     }
 

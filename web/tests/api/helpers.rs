@@ -34,6 +34,11 @@ pub async fn spawn_app() -> TestApp {
 
 /// The app on any store (the remote-mode tests use a SurrealDB server).
 pub async fn spawn_app_on(config: StoreConfig) -> TestApp {
+    spawn_app_with(config, |_| {}).await
+}
+
+/// The app with adjusted settings.
+pub async fn spawn_app_with(config: StoreConfig, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     init_logs();
     let store = Store::open(&config).await.unwrap();
     store.migrate().await.unwrap();
@@ -42,6 +47,7 @@ pub async fn spawn_app_on(config: StoreConfig) -> TestApp {
     let addr = listener.local_addr().unwrap().to_string();
     let mut settings = Settings::default();
     settings.http.addr = addr.clone();
+    adjust(&mut settings);
     let state = AppState::new(settings, core.clone());
     tokio::spawn(cflows_web::serve(state, listener, std::future::pending()));
     TestApp { addr, core }
@@ -118,6 +124,27 @@ impl TestApp {
         assert_eq!(resp.status(), StatusCode::OK, "login of {email} failed");
         let body: Value = resp.json().await.unwrap();
         (client, body["csrf_token"].as_str().unwrap().to_string())
+    }
+
+    /// Logs in for the WebSocket client.
+    pub async fn ws_session(&self, email: &str) -> cflows_load::client::Session {
+        cflows_load::client::login(&self.addr, email, PASSWORD)
+            .await
+            .unwrap()
+    }
+
+    /// A connected, welcomed protocol client.
+    pub async fn ws(&self, email: &str) -> cflows_load::client::Client {
+        let session = self.ws_session(email).await;
+        cflows_load::client::Client::connect(
+            &self.addr,
+            &session,
+            Some(&format!("http://{}", self.addr)),
+            vec![],
+        )
+        .await
+        .unwrap()
+        .0
     }
 
     /// Fetches `path` and returns the login-form CSRF token (from the form's hidden field).

@@ -9,3 +9,4 @@ mod ops;
 mod remote;
 mod staff;
 mod tenancy;
+mod ws;

@@ -1,0 +1,397 @@
+//! Load scenarios. Each is bounded in connections and time, talks only to the loopback
+//! server it is given, checks its invariants, and returns a Markdown section.
+
+use crate::client::{Client, Received, Session, login};
+use anyhow::{Context, bail, ensure};
+use cflows_protocol::OrgEvent;
+use cflows_protocol::wire::{ClientMsg, ServerMsg, StreamEvent, StreamPosition};
+use hdrhistogram::Histogram;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::Barrier;
+
+/// Where and as whom to run.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// `host:port`; must be a loopback address.
+    pub addr: String,
+    pub email: String,
+    pub password: String,
+    /// The server's process id, to read its memory (Linux `/proc`).
+    pub server_pid: Option<u32>,
+    /// Hard limit on a scenario's duration.
+    pub deadline: Duration,
+}
+
+impl Target {
+    /// Refuses anything but loopback.
+    ///
+    /// # Errors
+    /// A non-loopback address.
+    pub fn check(&self) -> anyhow::Result<()> {
+        let host = self
+            .addr
+            .rsplit_once(':')
+            .map_or(self.addr.as_str(), |(h, _)| h);
+        let loopback = host == "localhost"
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        ensure!(
+            loopback,
+            "load tests only target loopback addresses, not {host}"
+        );
+        Ok(())
+    }
+}
+
+/// The server's resident memory in KiB, from `/proc/{pid}/status`.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+async fn org_stream(target: &Target, session: &Session) -> anyhow::Result<String> {
+    let me: serde_json::Value = reqwest::Client::new()
+        .get(format!("http://{}/api/v1/me", target.addr))
+        .header("cookie", &session.cookie)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let org = me["org"]["org"]["id"]
+        .as_str()
+        .context("the load user has no active organization")?;
+    Ok(format!("org:{org}"))
+}
+
+/// Opens a connection subscribed to `stream` and waits for its snapshot.
+async fn subscriber(
+    target: &Target,
+    session: &Session,
+    stream: &str,
+) -> anyhow::Result<(Client, u64)> {
+    let (mut c, _) = Client::connect(&target.addr, session, None, vec![]).await?;
+    c.send(&ClientMsg::Subscribe {
+        stream: stream.to_string(),
+        after: None,
+    })
+    .await?;
+    loop {
+        if let ServerMsg::Snapshot { seq, .. } = c.recv_within(Duration::from_secs(30)).await? {
+            return Ok((c, seq));
+        }
+    }
+}
+
+fn percentiles(h: &Histogram<u64>) -> String {
+    format!(
+        "p50 {:.2} ms · p99 {:.2} ms · p99.9 {:.2} ms · max {:.2} ms",
+        h.value_at_quantile(0.50) as f64 / 1000.0,
+        h.value_at_quantile(0.99) as f64 / 1000.0,
+        h.value_at_quantile(0.999) as f64 / 1000.0,
+        h.max() as f64 / 1000.0
+    )
+}
+
+/// `connect`: N connections authenticated and subscribed to the org stream.
+///
+/// # Errors
+/// A connection failed or the deadline passed.
+pub async fn connect(target: &Target, n: usize) -> anyhow::Result<String> {
+    let session = login(&target.addr, &target.email, &target.password).await?;
+    let stream = org_stream(target, &session).await?;
+    let before = target.server_pid.and_then(rss_kib);
+    let started = Instant::now();
+    let mut clients = Vec::with_capacity(n);
+    let mut tasks = tokio::task::JoinSet::new();
+    let parallel = Arc::new(tokio::sync::Semaphore::new(256));
+    for _ in 0..n {
+        let (t, s, st, p) = (
+            target.clone(),
+            session.clone(),
+            stream.clone(),
+            parallel.clone(),
+        );
+        tasks.spawn(async move {
+            let _permit = p.acquire().await;
+            subscriber(&t, &s, &st).await
+        });
+    }
+    while let Some(r) = tokio::time::timeout(target.deadline, tasks.join_next())
+        .await
+        .context("deadline passed while connecting")?
+    {
+        clients.push(r??.0);
+    }
+    let elapsed = started.elapsed();
+    // Let the server settle before reading its memory.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = target.server_pid.and_then(rss_kib);
+    let memory = match (before, after) {
+        (Some(b), Some(a)) => format!(
+            "server RSS {b} KiB → {a} KiB: **{:.1} KiB per subscribed connection**",
+            a.saturating_sub(b) as f64 / n as f64
+        ),
+        _ => "server RSS not measured (pass --server-pid)".into(),
+    };
+    let report = format!(
+        "## connect\n\n- {n} connections logged in, welcomed and subscribed to `{stream}` in {:.2} s (**{:.0} connections/s**)\n- {memory}\n",
+        elapsed.as_secs_f64(),
+        n as f64 / elapsed.as_secs_f64()
+    );
+    drop(clients);
+    Ok(report)
+}
+
+fn now_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+/// A team the writer updates; its description carries the send time.
+async fn writer_team(target: &Target, session: &Session) -> anyhow::Result<String> {
+    let http = reqwest::Client::new();
+    let resp = http
+        .post(format!("http://{}/api/v1/teams", target.addr))
+        .header("cookie", &session.cookie)
+        .header("x-csrf-token", &session.csrf)
+        .json(&serde_json::json!({ "name": format!("Load {}", now_micros()) }))
+        .send()
+        .await?;
+    ensure!(
+        resp.status().is_success(),
+        "cannot create the load team: {}",
+        resp.status()
+    );
+    let team: serde_json::Value = resp.json().await?;
+    Ok(team["id"].as_str().context("team id")?.to_string())
+}
+
+async fn write_stamp(
+    http: &reqwest::Client,
+    target: &Target,
+    session: &Session,
+    team: &str,
+    name: &str,
+) -> anyhow::Result<()> {
+    let resp = http
+        .put(format!("http://{}/api/v1/teams/{team}", target.addr))
+        .header("cookie", &session.cookie)
+        .header("x-csrf-token", &session.csrf)
+        .json(&serde_json::json!({ "name": name, "description": format!("t={}", now_micros()) }))
+        .send()
+        .await?;
+    ensure!(
+        resp.status().is_success(),
+        "write failed: {}",
+        resp.status()
+    );
+    Ok(())
+}
+
+/// `fanout`: one writer changes a team `events` times; N subscribers of the org stream
+/// measure publish-to-receive latency from the time stamp in each event.
+///
+/// # Errors
+/// A subscriber missed an event, or the deadline passed.
+pub async fn fanout(target: &Target, n: usize, events: usize) -> anyhow::Result<String> {
+    let session = login(&target.addr, &target.email, &target.password).await?;
+    let stream = org_stream(target, &session).await?;
+    let team = writer_team(target, &session).await?;
+    let mut subs = Vec::with_capacity(n);
+    let parallel = Arc::new(tokio::sync::Semaphore::new(256));
+    let mut opening = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let (t, s, st, p) = (
+            target.clone(),
+            session.clone(),
+            stream.clone(),
+            parallel.clone(),
+        );
+        opening.spawn(async move {
+            let _permit = p.acquire().await;
+            subscriber(&t, &s, &st).await
+        });
+    }
+    while let Some(r) = opening.join_next().await {
+        subs.push(r??);
+    }
+    let barrier = Arc::new(Barrier::new(n + 1));
+    let delivered = Arc::new(AtomicU64::new(0));
+    let mut receivers = tokio::task::JoinSet::new();
+    for (mut c, start) in subs {
+        let (b, d, deadline) = (barrier.clone(), delivered.clone(), target.deadline);
+        receivers.spawn(async move {
+            b.wait().await;
+            let mut h =
+                Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
+            let mut next = start + 1;
+            let mut got = 0;
+            while got < events {
+                let msg = c.recv_within(deadline).await?;
+                if let ServerMsg::Event {
+                    seq,
+                    event: StreamEvent::Org(OrgEvent::TeamChanged { team }),
+                    ..
+                } = msg
+                {
+                    ensure!(seq == next, "gap: expected seq {next}, got {seq}");
+                    next += 1;
+                    if let Some(t) = team
+                        .description
+                        .strip_prefix("t=")
+                        .and_then(|t| t.parse::<u64>().ok())
+                    {
+                        h.record(now_micros().saturating_sub(t).max(1)).ok();
+                        got += 1;
+                        d.fetch_add(1, Ordering::Relaxed);
+                    }
+                } else if let ServerMsg::Event { seq, .. } = msg {
+                    ensure!(seq == next, "gap: expected seq {next}, got {seq}");
+                    next += 1;
+                }
+            }
+            anyhow::Ok(h)
+        });
+    }
+    barrier.wait().await;
+    let started = Instant::now();
+    let http = reqwest::Client::new();
+    for i in 0..events {
+        write_stamp(&http, target, &session, &team, &format!("Load team {i}")).await?;
+    }
+    let mut all = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
+    while let Some(r) = tokio::time::timeout(target.deadline, receivers.join_next())
+        .await
+        .context("deadline passed while receiving")?
+    {
+        all.add(r??).ok();
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let frames = delivered.load(Ordering::Relaxed);
+    ensure!(
+        frames == (n * events) as u64,
+        "delivered {frames} of {} frames",
+        n * events
+    );
+    Ok(format!(
+        "## fanout\n\n- {n} subscribers × {events} events = {frames} frames delivered in {elapsed:.2} s: **{:.0} frames/s**\n- publish-to-receive latency: {}\n- every subscriber saw every event once, in order\n",
+        frames as f64 / elapsed,
+        percentiles(&all)
+    ))
+}
+
+/// `resume`: subscribers are dropped mid-stream and reconnect with their last `seq`;
+/// each must end with every event exactly once, in order.
+///
+/// # Errors
+/// A gap or duplicate, or the deadline passed.
+pub async fn resume(target: &Target, n: usize, events: usize) -> anyhow::Result<String> {
+    let session = login(&target.addr, &target.email, &target.password).await?;
+    let stream = org_stream(target, &session).await?;
+    let team = writer_team(target, &session).await?;
+    let mut subs = Vec::new();
+    for _ in 0..n {
+        subs.push(subscriber(target, &session, &stream).await?);
+    }
+    let writer = {
+        let (t, s, team) = (target.clone(), session.clone(), team.clone());
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            for i in 0..events {
+                write_stamp(&http, &t, &s, &team, &format!("Resume team {i}")).await?;
+            }
+            anyhow::Ok(())
+        })
+    };
+    let reconnects = Arc::new(AtomicU64::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (k, (c, start)) in subs.into_iter().enumerate() {
+        let (t, s, st, r) = (
+            target.clone(),
+            session.clone(),
+            stream.clone(),
+            reconnects.clone(),
+        );
+        tasks.spawn(async move {
+            let mut c = c;
+            let mut last = start;
+            let mut seen: HashMap<u64, u32> = HashMap::new();
+            let mut cut_after = 3 + k % 7;
+            let goal = start + events as u64;
+            while last < goal {
+                match c.recv_within(t.deadline).await? {
+                    ServerMsg::Event { seq, .. } => {
+                        ensure!(
+                            seq == last + 1,
+                            "connection {k}: expected {}, got {seq}",
+                            last + 1
+                        );
+                        *seen.entry(seq).or_default() += 1;
+                        last = seq;
+                        cut_after -= 1;
+                        if cut_after == 0 {
+                            // Drop the connection without a goodbye and resume.
+                            drop(c);
+                            r.fetch_add(1, Ordering::Relaxed);
+                            c = Client::connect(
+                                &t.addr,
+                                &s,
+                                None,
+                                vec![StreamPosition {
+                                    stream: st.clone(),
+                                    seq: last,
+                                }],
+                            )
+                            .await?
+                            .0;
+                            cut_after = 3 + (last as usize + k) % 11;
+                        }
+                    }
+                    ServerMsg::Snapshot { reset: true, .. } => {
+                        bail!("connection {k} was reset instead of resumed")
+                    }
+                    _ => {}
+                }
+            }
+            ensure!(
+                seen.values().all(|n| *n == 1) && seen.len() == events,
+                "connection {k}: duplicates or missing events"
+            );
+            anyhow::Ok(())
+        });
+    }
+    while let Some(r) = tokio::time::timeout(target.deadline, tasks.join_next())
+        .await
+        .context("deadline passed")?
+    {
+        r??;
+    }
+    writer.await??;
+    Ok(format!(
+        "## resume\n\n- {n} subscribers, {events} events, **{} reconnects mid-stream**: every subscriber received every event exactly once, in order\n",
+        reconnects.load(Ordering::Relaxed)
+    ))
+}
+
+/// Sends a raw frame and returns what the server answered (for quick manual checks).
+///
+/// # Errors
+/// The connection failed.
+pub async fn probe(target: &Target, bytes: Vec<u8>) -> anyhow::Result<Received> {
+    let session = login(&target.addr, &target.email, &target.password).await?;
+    let (mut c, _) = Client::connect(&target.addr, &session, None, vec![]).await?;
+    c.send_raw(bytes).await?;
+    c.recv().await
+}
