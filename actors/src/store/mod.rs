@@ -14,6 +14,7 @@ pub use records::*;
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value as Json, json};
+use std::sync::Arc;
 use std::time::Duration;
 use surrealdb::Surreal;
 use surrealdb::engine::any::{Any, connect};
@@ -134,9 +135,14 @@ pub struct JournalRow {
 }
 
 /// A cheap-to-clone handle on the database connection.
+///
+/// The `Surreal` client sits behind an `Arc`: in SDK 3 cloning it opens a new server-side
+/// session (attach, sign in again, select namespace), which against a remote server costs
+/// a password verification per clone. All our statements carry their own transaction, so
+/// one session serves every actor.
 #[derive(Clone)]
 pub struct Store {
-    db: Surreal<Any>,
+    db: Arc<Surreal<Any>>,
 }
 
 impl Store {
@@ -173,7 +179,7 @@ impl Store {
         db.use_ns(&config.namespace)
             .use_db(&config.database)
             .await?;
-        Ok(Self { db })
+        Ok(Self { db: Arc::new(db) })
     }
 
     /// Checks the engine answers.

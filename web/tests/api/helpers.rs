@@ -21,7 +21,12 @@ fn init_logs() {
     ONCE.call_once(|| {
         if std::env::var_os("TEST_LOG").is_some() {
             let _ = tracing_subscriber::fmt()
-                .with_env_filter("info,cflows=debug")
+                .with_env_filter(
+                    std::env::var("TEST_LOG")
+                        .ok()
+                        .filter(|v| v.len() > 1)
+                        .unwrap_or_else(|| "info,cflows=debug".into()),
+                )
                 .with_test_writer()
                 .try_init();
         }

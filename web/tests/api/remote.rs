@@ -76,7 +76,7 @@ fn remote_config(port: u16) -> StoreConfig {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn the_server_works_against_a_surrealdb_server() {
     let Some(surreal) = start_surreal().await else {
         return;
