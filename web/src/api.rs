@@ -46,6 +46,16 @@ pub(crate) fn routes() -> Router<AppState> {
             "/platform/orgs",
             get(platform_orgs).post(platform_create_org),
         )
+        .route("/notifications", get(list_notifications))
+        .route(
+            "/notifications/read-all",
+            axum::routing::post(read_all_notifications),
+        )
+        .route(
+            "/notifications/{id}/read",
+            axum::routing::post(read_notification),
+        )
+        .route("/messages", axum::routing::post(send_message))
         .fallback(|| async { AppError::NotFound })
 }
 
@@ -74,7 +84,11 @@ pub(crate) fn routes() -> Router<AppState> {
         update_team,
         delete_team,
         platform_orgs,
-        platform_create_org
+        platform_create_org,
+        list_notifications,
+        read_notification,
+        read_all_notifications,
+        send_message
     ),
     components(schemas(
         ErrorBody,
@@ -94,7 +108,13 @@ pub(crate) fn routes() -> Router<AppState> {
         UserView,
         ProfileView,
         Role,
-        ClockFormat
+        ClockFormat,
+        NotificationPage,
+        UnreadCount,
+        MessageBody,
+        cflows_protocol::NotificationView,
+        cflows_protocol::NotificationKind,
+        cflows_protocol::EntityRef
     ))
 )]
 struct ApiDoc;
@@ -581,4 +601,102 @@ pub(crate) async fn create_org_with_owner(
             owner: Some(owner),
         })
         .await?)
+}
+
+/// Paging through notifications.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct NotificationQuery {
+    /// A notification id: return older ones.
+    pub before: Option<String>,
+    /// Page size, 1 to 100 (default 20).
+    pub limit: Option<u32>,
+}
+
+/// A page of notifications, newest first, with the unread count.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct NotificationPage {
+    pub items: Vec<cflows_protocol::NotificationView>,
+    pub unread: u32,
+}
+
+/// The unread count after a change.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct UnreadCount {
+    pub unread: u32,
+}
+
+/// The session user's notifications.
+#[utoipa::path(get, path = "/api/v1/notifications", tag = "notifications", params(NotificationQuery),
+    responses((status = 200, body = NotificationPage)))]
+async fn list_notifications(
+    State(state): State<AppState>,
+    m: Member,
+    axum::extract::Query(q): axum::extract::Query<NotificationQuery>,
+) -> ApiResult<Json<NotificationPage>> {
+    let inbox = state.core.directory.inbox(&m.member.user.id).await?;
+    let items = inbox.list(q.before, q.limit.unwrap_or(20)).await?;
+    let unread = inbox.snapshot().await?.unread;
+    Ok(Json(NotificationPage { items, unread }))
+}
+
+/// Marks one notification read.
+#[utoipa::path(post, path = "/api/v1/notifications/{id}/read", tag = "notifications", params(("id" = String, Path)),
+    responses((status = 200, body = UnreadCount), (status = 404, body = ErrorBody)))]
+async fn read_notification(
+    State(state): State<AppState>,
+    m: Member,
+    Path(id): Path<String>,
+) -> ApiResult<Json<UnreadCount>> {
+    let unread = state
+        .core
+        .directory
+        .inbox(&m.member.user.id)
+        .await?
+        .mark_read(id)
+        .await?;
+    Ok(Json(UnreadCount { unread }))
+}
+
+/// Marks every notification read.
+#[utoipa::path(post, path = "/api/v1/notifications/read-all", tag = "notifications", responses((status = 200, body = UnreadCount)))]
+async fn read_all_notifications(
+    State(state): State<AppState>,
+    m: Member,
+) -> ApiResult<Json<UnreadCount>> {
+    let unread = state
+        .core
+        .directory
+        .inbox(&m.member.user.id)
+        .await?
+        .mark_all_read()
+        .await?;
+    Ok(Json(UnreadCount { unread }))
+}
+
+/// A direct message.
+#[derive(Deserialize, ToSchema)]
+pub struct MessageBody {
+    pub to: UserId,
+    pub body: String,
+}
+
+/// Sends a direct message to another active member of the organization (rate-limited
+/// per sender; a burst from one sender coalesces into one unread notification).
+#[utoipa::path(post, path = "/api/v1/messages", tag = "notifications", request_body = MessageBody,
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn send_message(
+    State(state): State<AppState>,
+    m: Member,
+    ApiJson(body): ApiJson<MessageBody>,
+) -> ApiResult<StatusCode> {
+    crate::gateway::send_direct_message(
+        &state,
+        &m.org_id,
+        &m.member.user.id,
+        &m.member.user.display_name,
+        &body.to,
+        &body.body,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -36,8 +36,14 @@ pub(crate) async fn chrome(
             .map(|(o, _)| o.name.clone()),
         _ => None,
     };
+    let unread = match state.core.directory.inbox(&authed.user_id()).await {
+        Ok(inbox) => inbox.snapshot().await.map_or(0, |s| s.unread),
+        Err(_) => 0,
+    };
     Ok(layout::Chrome {
         user_name: authed.user.display_name.clone(),
+        user_id: authed.user.id.clone(),
+        unread,
         csrf: authed.csrf.clone(),
         org_name,
         admin: member.is_some_and(|m| m.role().is_admin()),

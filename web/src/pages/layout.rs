@@ -4,10 +4,20 @@ use maud::{DOCTYPE, Markup, html};
 
 /// The stylesheet, compiled into the binary and served at `/static/app.css`.
 pub const APP_CSS: &str = include_str!("../../static/css/app.css");
+/// The browser protocol client (`/static/js/cflows.js`).
+pub const CLIENT_JS: &str = include_str!("../../static/js/cflows.js");
+/// The notification bell (`/static/js/bell.js`).
+pub const BELL_JS: &str = include_str!("../../static/js/bell.js");
+/// Vendored @msgpack/msgpack UMD build (`/static/vendor/msgpack.min.js`); see scripts/vendor.sh.
+pub const MSGPACK_JS: &str = include_str!("../../static/vendor/msgpack/msgpack.min.js");
 
 /// What the header shows about the viewer.
 pub struct Chrome {
     pub user_name: String,
+    /// For the bell's `inbox:{user}` stream.
+    pub user_id: String,
+    /// Unread notifications when the page was rendered; the bell keeps it live.
+    pub unread: u32,
     pub csrf: String,
     /// Active organization name, if any.
     pub org_name: Option<String>,
@@ -57,6 +67,13 @@ pub fn page(chrome: &Chrome, title: &str, content: Markup) -> Markup {
                             " " button.link type="submit" { "Switch" }
                         }
                     }
+                    a.bell href="/notifications" data-bell data-user=(chrome.user_id) aria-label=(format!("Notifications, {} unread", chrome.unread)) {
+                        "🔔" span.badge data-unread hidden[chrome.unread == 0] { (chrome.unread) }
+                    }
+                    div.bell-panel data-bell-panel hidden {
+                        ul {}
+                        div.actions { a href="/notifications" { "All notifications" } button type="button" data-mark-all { "Mark all read" } }
+                    }
                     span { (chrome.user_name) }
                     form method="post" action="/logout" {
                         input type="hidden" name="csrf" value=(chrome.csrf);
@@ -64,6 +81,8 @@ pub fn page(chrome: &Chrome, title: &str, content: Markup) -> Markup {
                     }
                 }
                 main { (content) }
+                script src="/static/vendor/msgpack.min.js" {}
+                script type="module" src="/static/js/bell.js" {}
             }
         }
     }

@@ -5,6 +5,7 @@
 pub mod home;
 pub mod layout;
 pub mod login;
+pub mod notifications;
 pub mod platform;
 pub mod staff;
 
@@ -19,21 +20,37 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route(
             "/static/app.css",
-            get(|| async {
-                (
-                    [
-                        (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-                        (header::CACHE_CONTROL, "public, max-age=3600"),
-                    ],
-                    layout::APP_CSS,
-                )
-                    .into_response()
-            }),
+            get(|| async { asset("text/css; charset=utf-8", layout::APP_CSS) }),
         )
+        .route(
+            "/static/js/cflows.js",
+            get(|| async { asset("text/javascript; charset=utf-8", layout::CLIENT_JS) }),
+        )
+        .route(
+            "/static/js/bell.js",
+            get(|| async { asset("text/javascript; charset=utf-8", layout::BELL_JS) }),
+        )
+        .route(
+            "/static/vendor/msgpack.min.js",
+            get(|| async { asset("text/javascript; charset=utf-8", layout::MSGPACK_JS) }),
+        )
+        .merge(notifications::routes())
         .merge(login::routes())
         .merge(home::routes())
         .merge(staff::routes())
         .merge(platform::routes())
+}
+
+/// A compiled-in static file.
+fn asset(content_type: &'static str, body: &'static str) -> axum::response::Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// `?notice=` and `?error=` banners after a redirect.

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Vendors the browser libraries from the npm registry at pinned versions, with their
+# licence files, into web/static/vendor/, so `cargo run` needs no Node.js.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+vendor() { # package version file-in-package destination-dir
+  local pkg=$1 version=$2 file=$3 dest=$4
+  (cd "$tmp" && npm pack --silent "$pkg@$version" >/dev/null)
+  local tgz
+  tgz=$(ls "$tmp"/*.tgz | head -n 1)
+  mkdir -p "$tmp/x" "$dest"
+  tar -xzf "$tgz" -C "$tmp/x"
+  cp "$tmp/x/package/$file" "$dest/"
+  cp "$tmp/x/package/LICENSE" "$dest/LICENSE"
+  echo "$pkg@$version" > "$dest/VERSION"
+  rm -rf "$tmp/x" "$tgz"
+}
+
+vendor @msgpack/msgpack 3.1.3 dist.umd/msgpack.min.js web/static/vendor/msgpack
+echo "vendored into web/static/vendor/"

@@ -1,0 +1,177 @@
+//! The live bell in a real browser (headless Chromium driven through chromedriver):
+//! log in with the form, receive a message sent by someone else without reloading, open
+//! the dropdown, mark all read. `.ci/run` installs chromium and chromium-driver.
+
+use crate::helpers::*;
+use cflows_protocol::Role;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn browser() -> Option<(Driver, Client)> {
+    let driver_bin =
+        std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+    if !std::path::Path::new(&driver_bin).exists() {
+        assert!(
+            std::env::var_os("CFLOWS_SKIP_BROWSER").is_some(),
+            "{driver_bin} not found: install chromium and chromium-driver (as .ci/run does), or set CFLOWS_SKIP_BROWSER=1"
+        );
+        eprintln!("BROWSER TEST NOT RUN: CFLOWS_SKIP_BROWSER is set");
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(&driver_bin)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let driver = Driver(child);
+    let profile = tempfile::tempdir().unwrap().keep();
+    let caps = json!({
+        "goog:chromeOptions": {
+            "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                     "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     format!("--user-data-dir={}", profile.display())]
+        }
+    });
+    let caps = caps.as_object().unwrap().clone();
+    for _ in 0..100 {
+        if let Ok(client) =
+            ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+        {
+            return Some((driver, client));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not start");
+}
+
+/// Evaluates `script` until it returns `want` (bounded).
+async fn wait_for(c: &Client, script: &str, want: serde_json::Value) {
+    let mut last = serde_json::Value::Null;
+    for _ in 0..200 {
+        last = c.execute(script, vec![]).await.unwrap();
+        if last == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{script} returned {last}, not {want}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bell_updates_live_in_a_real_browser() {
+    let Some((_driver, c)) = browser().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let org = app.org("Demo Motors", "owner@example.com").await;
+    let mia = app
+        .member(&org, "mia@example.com", "Mia", Role::Member)
+        .await;
+
+    c.goto(&app.url("/login")).await.unwrap();
+    c.find(Locator::Css("#email"))
+        .await
+        .unwrap()
+        .send_keys("mia@example.com")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    c.find(Locator::Css("form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(&c, "return document.title", json!("Demo Motors · cflows")).await;
+    // Connected and showing the inbox snapshot: no unread, badge hidden.
+    wait_for(&c, "const b = document.querySelector('[data-bell]'); return b.dataset.unreadCount === '0' && !b.classList.contains('offline')", json!(true)).await;
+    wait_for(
+        &c,
+        "return document.querySelector('[data-unread]').hidden",
+        json!(true),
+    )
+    .await;
+
+    // Someone else sends Mia a message over the API: the badge changes without a reload.
+    let (owner, csrf) = app.login("owner@example.com").await;
+    let r = owner
+        .post(app.url("/api/v1/messages"))
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"to": mia.id, "body": "Car 17 is ready for photos"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::NO_CONTENT);
+    wait_for(
+        &c,
+        "return document.querySelector('[data-unread]').textContent",
+        json!("1"),
+    )
+    .await;
+    wait_for(
+        &c,
+        "return document.querySelector('[data-unread]').hidden",
+        json!(false),
+    )
+    .await;
+
+    // The dropdown lists it; "Mark all read" clears the badge over the socket.
+    c.find(Locator::Css("[data-bell]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(&c, "return document.querySelector('[data-bell-panel]').innerText.includes('Car 17 is ready for photos')", json!(true)).await;
+    c.find(Locator::Css("[data-mark-all]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(
+        &c,
+        "return document.querySelector('[data-unread]').hidden",
+        json!(true),
+    )
+    .await;
+    assert_eq!(
+        app.core
+            .directory
+            .inbox(&mia.id)
+            .await
+            .unwrap()
+            .snapshot()
+            .await
+            .unwrap()
+            .unread,
+        0
+    );
+    c.close().await.unwrap();
+}
