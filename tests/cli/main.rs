@@ -329,3 +329,78 @@ fn cli_commands_create_orgs_and_users() {
     let (ok, out, _) = run(&["check"]);
     assert!(ok && out.contains("ok"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_resumes_across_a_server_restart() {
+    use cflows_load::client::Client;
+    use cflows_protocol::wire::{ClientMsg, ServerMsg, StreamPosition};
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let session = login_ws(&server.addr).await;
+    let (mut c, welcome) = Client::connect(&server.addr, &session, None, vec![])
+        .await
+        .unwrap();
+    let ServerMsg::Welcome { org: Some(org), .. } = welcome else {
+        panic!("{welcome:?}")
+    };
+    let stream = format!("org:{org}");
+    c.send(&ClientMsg::Subscribe {
+        stream: stream.clone(),
+        after: None,
+    })
+    .await
+    .unwrap();
+    let seen = loop {
+        if let ServerMsg::Snapshot { seq, .. } =
+            c.recv_within(Duration::from_secs(10)).await.unwrap()
+        {
+            break seq;
+        }
+    };
+    // Changes the client does not see: it is gone, then the server restarts.
+    drop(c);
+    let (http, csrf) = login(&server.addr).await;
+    for name in ["Night shift", "Weekend crew"] {
+        let r = http
+            .post(format!("http://{}/api/v1/teams", server.addr))
+            .header("x-csrf-token", &csrf)
+            .json(&json!({"name": name}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    drop(server); // SIGKILL: the hub's memory is gone, only the journal remains.
+
+    let again = start(dir.path());
+    let session = login_ws(&again.addr).await;
+    let (mut c, _) = Client::connect(
+        &again.addr,
+        &session,
+        None,
+        vec![StreamPosition {
+            stream: stream.clone(),
+            seq: seen,
+        }],
+    )
+    .await
+    .unwrap();
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        if let ServerMsg::Event { seq, .. } = c.recv_within(Duration::from_secs(10)).await.unwrap()
+        {
+            got.push(seq);
+        }
+    }
+    assert_eq!(
+        got,
+        vec![seen + 1, seen + 2],
+        "missed events replayed from the journal, in order, once"
+    );
+}
+
+async fn login_ws(addr: &str) -> cflows_load::client::Session {
+    cflows_load::client::login(addr, "admin@demo-motors.example", DEMO_PASSWORD)
+        .await
+        .unwrap()
+}

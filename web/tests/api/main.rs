@@ -11,3 +11,4 @@ mod remote;
 mod staff;
 mod tenancy;
 mod ws;
+mod ws_property;
