@@ -29,6 +29,7 @@ where
 
 /// What the server sent: a message, or the close frame's code.
 #[derive(Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)] // one per frame read; boxing would only add an allocation
 pub enum Received {
     Msg(ServerMsg),
     Closed(u16),

@@ -89,10 +89,10 @@ async fn upgrade(
 ) -> Response {
     // Browsers always send Origin on WebSocket upgrades; a foreign one is a cross-site
     // attempt to ride the session cookie. Non-browser clients may omit it.
-    if let Some(origin) = headers.get("origin") {
-        if origin.to_str().ok() != Some(state.settings.http.public_origin().as_str()) {
-            return (StatusCode::FORBIDDEN, "cross-origin WebSocket refused").into_response();
-        }
+    if let Some(origin) = headers.get("origin")
+        && origin.to_str().ok() != Some(state.settings.http.public_origin().as_str())
+    {
+        return (StatusCode::FORBIDDEN, "cross-origin WebSocket refused").into_response();
     }
     let authed = match authed {
         Ok(a) => a,
