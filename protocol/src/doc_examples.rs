@@ -29,3 +29,39 @@ fn examples_in_the_spec_match_the_encoder() {
         user: UserId::new("u1"),
     });
 }
+
+#[test]
+fn websocket_examples_in_the_spec_match_the_encoder() {
+    use crate::wire::*;
+    assert_documented(&ClientMsg::Hello {
+        version: 1,
+        resume: vec![StreamPosition {
+            stream: "org:o1".into(),
+            seq: 7,
+        }],
+    });
+    assert_documented(&ClientMsg::Subscribe {
+        stream: "inbox:u1".into(),
+        after: None,
+    });
+    assert_documented(&ClientMsg::Request {
+        id: 1,
+        op: Op::MarkAllRead,
+    });
+    assert_documented(&ClientMsg::Ping { nonce: 7 });
+    assert_documented(&ServerMsg::Pong { nonce: 7 });
+    assert_documented(&ServerMsg::Reply {
+        id: 1,
+        ok: Some(ReplyBody::Done),
+        error: None,
+    });
+    assert_documented(&ServerMsg::Event {
+        stream: "inbox:u1".into(),
+        seq: 3,
+        event: StreamEvent::Inbox(crate::InboxEvent::AllRead { unread: 0 }),
+    });
+    assert_documented(&ServerMsg::Subscribed {
+        stream: "org:o1".into(),
+        seq: 7,
+    });
+}

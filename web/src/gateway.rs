@@ -56,6 +56,8 @@ pub enum Principal {
         user: UserId,
         org: Option<OrgId>,
         display_name: String,
+        /// The login session, re-checked every heartbeat.
+        session: String,
     },
 }
 
@@ -71,6 +73,25 @@ impl Principal {
             Principal::User { org, .. } => org.as_ref(),
         }
     }
+
+    /// Whether the login behind this connection still holds (not logged out, not
+    /// expired, still an active member of its organization).
+    async fn still_valid(&self, state: &AppState) -> bool {
+        let Principal::User {
+            user, org, session, ..
+        } = self;
+        let dir = &state.core.directory;
+        if !matches!(dir.session(session).await, Ok(Some(_))) {
+            return false;
+        }
+        match org {
+            None => true,
+            Some(org) => match dir.org(org).await {
+                Ok(handle) => matches!(handle.member(user.clone()).await, Ok(Some(m)) if m.active),
+                Err(_) => false,
+            },
+        }
+    }
 }
 
 fn authenticate(authed: Authed) -> Principal {
@@ -78,6 +99,7 @@ fn authenticate(authed: Authed) -> Principal {
         user: authed.user_id(),
         org: authed.org,
         display_name: authed.user.display_name,
+        session: authed.session_id,
     }
 }
 
@@ -216,7 +238,27 @@ impl Connection {
             requests: RateLimiter::direct(Quota::per_second(rps).allow_burst(burst)),
         };
         metrics::gauge!("cflows_ws_connections").increment(1.0);
+        // A logout, expiry or removal from the organization ends the connection too. A
+        // separate task, so a frame being read is never cancelled half-way.
+        let watchdog = {
+            let (state, principal, outbox) = (
+                conn.state.clone(),
+                conn.principal.clone(),
+                conn.outbox.clone(),
+            );
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(heartbeat);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    if !principal.still_valid(&state).await {
+                        return outbox.close(close::UNAUTHENTICATED, "session ended");
+                    }
+                }
+            })
+        };
         conn.read_loop(&mut reader, heartbeat).await;
+        watchdog.abort();
         drop(reader);
         metrics::gauge!("cflows_ws_connections").decrement(1.0);
         for (_, task) in conn.subscriptions.drain() {

@@ -515,3 +515,31 @@ async fn requests_are_rate_limited_per_connection() {
     }
     assert!(limited >= 5, "only {limited} of 10 requests were limited");
 }
+
+#[tokio::test]
+async fn logging_out_closes_the_socket_with_4001() {
+    let app = spawn_app_with(StoreConfig::memory(), |s| s.ws.heartbeat_secs = 1).await;
+    app.org("Demo Motors", "owner@example.com").await;
+    let session = app.ws_session("owner@example.com").await;
+    let (mut c, _) = Client::connect(&app.addr, &session, None, vec![])
+        .await
+        .unwrap();
+    let r = reqwest::Client::new()
+        .delete(app.url("/api/v1/session"))
+        .header("cookie", &session.cookie)
+        .header("x-csrf-token", &session.csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let closed = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Received::Closed(code) = c.recv().await.unwrap() {
+                return code;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(closed, close::UNAUTHENTICATED);
+}
