@@ -92,6 +92,30 @@ async fn subscriber(
     }
 }
 
+/// Opens `n` subscribers of `stream`, at most 256 handshakes at a time.
+fn open_subscribers(
+    target: &Target,
+    session: &Session,
+    stream: &str,
+    n: usize,
+) -> tokio::task::JoinSet<anyhow::Result<(Client, u64)>> {
+    let parallel = Arc::new(tokio::sync::Semaphore::new(256));
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let (t, s, st, p) = (
+            target.clone(),
+            session.clone(),
+            stream.to_string(),
+            parallel.clone(),
+        );
+        set.spawn(async move {
+            let _permit = p.acquire().await;
+            subscriber(&t, &s, &st).await
+        });
+    }
+    set
+}
+
 fn percentiles(h: &Histogram<u64>) -> String {
     format!(
         "p50 {:.2} ms · p99 {:.2} ms · p99.9 {:.2} ms · max {:.2} ms",
@@ -112,20 +136,7 @@ pub async fn connect(target: &Target, n: usize) -> anyhow::Result<String> {
     let before = target.server_pid.and_then(rss_kib);
     let started = Instant::now();
     let mut clients = Vec::with_capacity(n);
-    let mut tasks = tokio::task::JoinSet::new();
-    let parallel = Arc::new(tokio::sync::Semaphore::new(256));
-    for _ in 0..n {
-        let (t, s, st, p) = (
-            target.clone(),
-            session.clone(),
-            stream.clone(),
-            parallel.clone(),
-        );
-        tasks.spawn(async move {
-            let _permit = p.acquire().await;
-            subscriber(&t, &s, &st).await
-        });
-    }
+    let mut tasks = open_subscribers(target, &session, &stream, n);
     while let Some(r) = tokio::time::timeout(target.deadline, tasks.join_next())
         .await
         .context("deadline passed while connecting")?
@@ -210,20 +221,7 @@ pub async fn fanout(target: &Target, n: usize, events: usize) -> anyhow::Result<
     let stream = org_stream(target, &session).await?;
     let team = writer_team(target, &session).await?;
     let mut subs = Vec::with_capacity(n);
-    let parallel = Arc::new(tokio::sync::Semaphore::new(256));
-    let mut opening = tokio::task::JoinSet::new();
-    for _ in 0..n {
-        let (t, s, st, p) = (
-            target.clone(),
-            session.clone(),
-            stream.clone(),
-            parallel.clone(),
-        );
-        opening.spawn(async move {
-            let _permit = p.acquire().await;
-            subscriber(&t, &s, &st).await
-        });
-    }
+    let mut opening = open_subscribers(target, &session, &stream, n);
     while let Some(r) = opening.join_next().await {
         subs.push(r??);
     }

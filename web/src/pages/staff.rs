@@ -190,6 +190,36 @@ async fn add_user(
     }
 }
 
+/// After a user form: back to the user page with `notice`, or the page again with the error.
+async fn user_outcome<T>(
+    state: &AppState,
+    m: &Member,
+    user_id: &str,
+    result: Result<T, cflows_actors::CoreError>,
+    notice: &str,
+) -> PageResult<Response> {
+    match result {
+        Ok(_) => Ok(see_other_with_notice(
+            &format!("/staff/users/{user_id}"),
+            notice,
+        )),
+        Err(e) => {
+            failed(e, |error| {
+                render_user(
+                    state,
+                    m,
+                    user_id,
+                    Flash {
+                        notice: None,
+                        error,
+                    },
+                )
+            })
+            .await
+        }
+    }
+}
+
 async fn find_member(m: &Member, user_id: &str) -> Result<MemberView, AppError> {
     m.org
         .member(UserId::new(user_id))
@@ -291,30 +321,11 @@ async fn update_membership(
         role: Role::parse(&form.role),
         active: Some(form.active.is_some()),
     };
-    match m
+    let result = m
         .org
         .update_member(m.caller(), UserId::new(&user_id), change)
-        .await
-    {
-        Ok(_) => Ok(see_other_with_notice(
-            &format!("/staff/users/{user_id}"),
-            "Membership saved",
-        )),
-        Err(e) => {
-            failed(e, |error| {
-                render_user(
-                    &state,
-                    &m,
-                    &user_id,
-                    Flash {
-                        notice: None,
-                        error,
-                    },
-                )
-            })
-            .await
-        }
-    }
+        .await;
+    user_outcome(&state, &m, &user_id, result, "Membership saved").await
 }
 
 /// Teams form fields (repeated `teams` keys).
@@ -334,30 +345,11 @@ async fn update_user_teams(
 ) -> PageResult<Response> {
     m.authed.check_csrf(&form.csrf)?;
     let teams = form.teams.into_iter().map(TeamId::new).collect();
-    match m
+    let result = m
         .org
         .set_member_teams(m.caller(), UserId::new(&user_id), teams)
-        .await
-    {
-        Ok(_) => Ok(see_other_with_notice(
-            &format!("/staff/users/{user_id}"),
-            "Teams saved",
-        )),
-        Err(e) => {
-            failed(e, |error| {
-                render_user(
-                    &state,
-                    &m,
-                    &user_id,
-                    Flash {
-                        notice: None,
-                        error,
-                    },
-                )
-            })
-            .await
-        }
-    }
+        .await;
+    user_outcome(&state, &m, &user_id, result, "Teams saved").await
 }
 
 async fn update_user_profile(
@@ -367,30 +359,11 @@ async fn update_user_profile(
     Form(form): Form<ProfileForm>,
 ) -> PageResult<Response> {
     m.authed.check_csrf(&form.csrf)?;
-    match m
+    let result = m
         .org
         .update_profile(m.caller(), UserId::new(&user_id), form.profile())
-        .await
-    {
-        Ok(_) => Ok(see_other_with_notice(
-            &format!("/staff/users/{user_id}"),
-            "Profile saved",
-        )),
-        Err(e) => {
-            failed(e, |error| {
-                render_user(
-                    &state,
-                    &m,
-                    &user_id,
-                    Flash {
-                        notice: None,
-                        error,
-                    },
-                )
-            })
-            .await
-        }
-    }
+        .await;
+    user_outcome(&state, &m, &user_id, result, "Profile saved").await
 }
 
 async fn remove_user(
