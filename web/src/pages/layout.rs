@@ -68,7 +68,7 @@ pub fn page(chrome: &Chrome, title: &str, content: Markup) -> Markup {
                         }
                     }
                     a.bell href="/notifications" data-bell data-user=(chrome.user_id) aria-label=(format!("Notifications, {} unread", chrome.unread)) {
-                        "🔔" span.badge data-unread hidden[chrome.unread == 0] { (chrome.unread) }
+                        (bell_icon()) span.badge data-unread hidden[chrome.unread == 0] { (chrome.unread) }
                     }
                     div.bell-panel data-bell-panel hidden {
                         ul {}
@@ -86,6 +86,13 @@ pub fn page(chrome: &Chrome, title: &str, content: Markup) -> Markup {
             }
         }
     }
+}
+
+/// A bell outline (inline SVG: no icon font or emoji font needed).
+fn bell_icon() -> maud::PreEscaped<&'static str> {
+    maud::PreEscaped(
+        r#"<svg width="20" height="20" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M18 8a6 6 0 0 0-12 0c0 7-3 9-3 9h18s-3-2-3-9"/><path d="M13.73 21a2 2 0 0 1-3.46 0"/></svg>"#,
+    )
 }
 
 fn current(chrome: &Chrome, section: &str) -> Option<&'static str> {

@@ -47,6 +47,12 @@ async fn render(
     let inbox = state.core.directory.inbox(&m.member.user.id).await?;
     let items = inbox.list(p.before.clone(), 25).await?;
     let snap = m.org.snapshot().await?;
+    // Times show in the member's zone (else the organization's) and clock format.
+    let zone = if m.member.profile.timezone.is_empty() {
+        snap.org.timezone.clone()
+    } else {
+        m.member.profile.timezone.clone()
+    };
     let chrome = chrome(state, &m.authed, Some(m), "notifications").await?;
     let csrf = &m.authed.csrf;
     let body = html! {
@@ -57,12 +63,12 @@ async fn render(
             button type="submit" { "Mark all read" }
         }
         table {
-            thead { tr { th { "When (UTC)" } th { "What" } th {} } }
+            thead { tr { th { "When" } th { "What" } th {} } }
             tbody {
                 @if items.is_empty() { tr { td colspan="3" { span.muted { "No notifications." } } } }
                 @for n in &items {
                     tr.unread[!n.read] {
-                        td { (chrono::DateTime::from_timestamp_millis(n.updated_at).map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()) }
+                        td { (local_time(n.updated_at, &zone, snap.org.clock)) }
                         td { strong { (n.title) @if n.count > 1 { " (" (n.count) ")" } } br; (n.body) }
                         td {
                             @if !n.read {
@@ -176,5 +182,38 @@ async fn send_message(
             .await
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Unix milliseconds as wall-clock time in `zone`, 12- or 24-hour.
+fn local_time(ms: i64, zone: &str, clock: cflows_protocol::ClockFormat) -> String {
+    let tz: chrono_tz::Tz = zone.parse().unwrap_or(chrono_tz::UTC);
+    let Some(t) = chrono::DateTime::from_timestamp_millis(ms) else {
+        return String::new();
+    };
+    let local = t.with_timezone(&tz);
+    match clock {
+        cflows_protocol::ClockFormat::H24 => local.format("%Y-%m-%d %H:%M").to_string(),
+        cflows_protocol::ClockFormat::H12 => local.format("%Y-%m-%d %-I:%M %p").to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_time;
+    use cflows_protocol::ClockFormat;
+
+    #[test]
+    fn times_follow_zone_and_clock() {
+        // 2026-07-01 12:30 UTC is 14:30 in Berlin (summer time) and 8:30 AM in New York.
+        let ms = 1_782_909_000_000;
+        assert_eq!(
+            local_time(ms, "Europe/Berlin", ClockFormat::H24),
+            "2026-07-01 14:30"
+        );
+        assert_eq!(
+            local_time(ms, "America/New_York", ClockFormat::H12),
+            "2026-07-01 8:30 AM"
+        );
     }
 }
