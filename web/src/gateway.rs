@@ -247,7 +247,9 @@ impl Connection {
                 conn.outbox.clone(),
             );
             tokio::spawn(async move {
-                let mut tick = tokio::time::interval(heartbeat);
+                // Every fourth heartbeat: one session read and one actor call per
+                // connection per minute at the default heartbeat.
+                let mut tick = tokio::time::interval(heartbeat * 4);
                 tick.tick().await;
                 loop {
                     tick.tick().await;
