@@ -47,6 +47,16 @@ impl Target {
     }
 }
 
+/// CPU seconds (user + system) the server process has used so far, from `/proc/{pid}/stat`.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0) // USER_HZ is 100 on Linux
+}
+
 /// The server's resident memory in KiB, from `/proc/{pid}/status`.
 pub fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -264,10 +274,11 @@ pub async fn fanout(target: &Target, n: usize, events: usize) -> anyhow::Result<
         });
     }
     barrier.wait().await;
+    let cpu_before = target.server_pid.and_then(cpu_seconds);
     let started = Instant::now();
     let http = reqwest::Client::new();
     for i in 0..events {
-        write_stamp(&http, target, &session, &team, &format!("Load team {i}")).await?;
+        write_stamp(&http, target, &session, &team, &format!("Load {team} #{i}")).await?;
     }
     let mut all = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
     while let Some(r) = tokio::time::timeout(target.deadline, receivers.join_next())
@@ -283,8 +294,16 @@ pub async fn fanout(target: &Target, n: usize, events: usize) -> anyhow::Result<
         "delivered {frames} of {} frames",
         n * events
     );
+    let server_cpu = match (cpu_before, target.server_pid.and_then(cpu_seconds)) {
+        (Some(b), Some(a)) if a > b => format!(
+            "- server CPU {:.2} s (the load client shares the machine): **{:.0} frames per server CPU-second**\n",
+            a - b,
+            frames as f64 / (a - b)
+        ),
+        _ => String::new(),
+    };
     Ok(format!(
-        "## fanout\n\n- {n} subscribers × {events} events = {frames} frames delivered in {elapsed:.2} s: **{:.0} frames/s**\n- publish-to-receive latency: {}\n- every subscriber saw every event once, in order\n",
+        "## fanout\n\n- {n} subscribers × {events} events = {frames} frames delivered in {elapsed:.2} s: **{:.0} frames/s**\n{server_cpu}- publish-to-receive latency: {}\n- every subscriber saw every event once, in order\n",
         frames as f64 / elapsed,
         percentiles(&all)
     ))
@@ -308,7 +327,7 @@ pub async fn resume(target: &Target, n: usize, events: usize) -> anyhow::Result<
         tokio::spawn(async move {
             let http = reqwest::Client::new();
             for i in 0..events {
-                write_stamp(&http, &t, &s, &team, &format!("Resume team {i}")).await?;
+                write_stamp(&http, &t, &s, &team, &format!("Resume {team} #{i}")).await?;
             }
             anyhow::Ok(())
         })
