@@ -9,7 +9,7 @@
 use crate::domain::{password, validate};
 use crate::error::{CoreError, CoreResult};
 use crate::inbox::{Inbox, InboxArgs, InboxHandle, InboxMsg};
-use crate::org::{Org, OrgArgs, OrgHandle, OrgMsg, org_stream, org_view};
+use crate::org::{Org, OrgArgs, OrgHandle, OrgMsg, journal_rows, org_stream, org_view};
 use crate::store::{JournalRow, SessionRecord, Store, StoreError, UserRecord, new_id};
 use crate::streams::StreamHub;
 use cflows_protocol::{
@@ -330,18 +330,7 @@ impl DirectoryState {
                 },
             });
         }
-        let stream = org_stream(&org.id);
-        let rows: Vec<JournalRow> = events
-            .iter()
-            .enumerate()
-            .map(|(i, ev)| JournalRow {
-                stream: stream.clone(),
-                seq: i as u64 + 1,
-                kind: ev.kind(),
-                payload: serde_json::to_string(ev).expect("events serialize"),
-                actor: None,
-            })
-            .collect();
+        let rows = journal_rows(&org_stream(&org.id), 0, &events, None);
         self.store
             .commit(
                 &body,

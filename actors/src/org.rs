@@ -355,17 +355,7 @@ impl OrgState {
             Caller::System => None,
             Caller::User(u) => Some(u.to_string()),
         };
-        let rows: Vec<JournalRow> = events
-            .iter()
-            .enumerate()
-            .map(|(i, ev)| JournalRow {
-                stream: stream.clone(),
-                seq: self.seq + 1 + i as u64,
-                kind: ev.kind(),
-                payload: serde_json::to_string(ev).expect("events serialize"),
-                actor: actor.clone(),
-            })
-            .collect();
+        let rows = journal_rows(&stream, self.seq, events, actor);
         self.store
             .commit(body, vars, &rows)
             .await
@@ -755,6 +745,26 @@ fn team_json(t: &TeamView) -> serde_json::Value {
         "id": t.id, "name": t.name, "description": t.description, "colour": t.colour,
         "parent": t.parent, "members": t.members, "bookable_count": t.bookable_count, "manager": t.manager,
     })
+}
+
+/// Journal rows for `events` of `stream`, numbered on from `last_seq`.
+pub(crate) fn journal_rows(
+    stream: &str,
+    last_seq: u64,
+    events: &[OrgEvent],
+    actor: Option<String>,
+) -> Vec<JournalRow> {
+    events
+        .iter()
+        .enumerate()
+        .map(|(i, ev)| JournalRow {
+            stream: stream.to_string(),
+            seq: last_seq + 1 + i as u64,
+            kind: ev.kind(),
+            payload: serde_json::to_string(ev).expect("events serialize"),
+            actor: actor.clone(),
+        })
+        .collect()
 }
 
 /// Builds an [`OrgView`] from stored fields.

@@ -1,7 +1,7 @@
 //! Load scenarios. Each is bounded in connections and time, talks only to the loopback
 //! server it is given, checks its invariants, and returns a Markdown section.
 
-use crate::client::{Client, Received, Session, login};
+use crate::client::{Client, Session, login};
 use anyhow::{Context, bail, ensure};
 use cflows_protocol::OrgEvent;
 use cflows_protocol::wire::{ClientMsg, ServerMsg, StreamEvent, StreamPosition};
@@ -400,15 +400,4 @@ pub async fn resume(target: &Target, n: usize, events: usize) -> anyhow::Result<
         "## resume\n\n- {n} subscribers, {events} events, **{} reconnects mid-stream**: every subscriber received every event exactly once, in order\n",
         reconnects.load(Ordering::Relaxed)
     ))
-}
-
-/// Sends a raw frame and returns what the server answered (for quick manual checks).
-///
-/// # Errors
-/// The connection failed.
-pub async fn probe(target: &Target, bytes: Vec<u8>) -> anyhow::Result<Received> {
-    let session = login(&target.addr, &target.email, &target.password).await?;
-    let (mut c, _) = Client::connect(&target.addr, &session, None, vec![]).await?;
-    c.send_raw(bytes).await?;
-    c.recv().await
 }

@@ -57,6 +57,7 @@ fn ok(b: bool) -> &'static str {
 
 async fn metrics(State(state): State<AppState>) -> Response {
     metrics::gauge!("cflows_org_actors_running").set(state.core.directory.running_orgs() as f64);
+    metrics::gauge!("cflows_streams_live").set(state.core.directory.hub().len() as f64);
     (
         [(
             axum::http::header::CONTENT_TYPE,

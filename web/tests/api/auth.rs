@@ -90,6 +90,49 @@ async fn login_rotates_the_session_id() {
         .await
         .unwrap();
     assert_eq!(me["csrf_token"], second["csrf_token"]);
+
+    // The cookie value itself changes at login, and the old one no longer authenticates
+    // (a fixated or stolen pre-login id is worthless).
+    let cookie_of = |resp: &reqwest::Response| {
+        resp.headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .find(|c| c.starts_with("cflows_session="))
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let fresh = app.client();
+    let body = json!({"email": "owner@example.com", "password": PASSWORD});
+    let a = fresh
+        .post(app.url("/api/v1/session"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let old_cookie = cookie_of(&a);
+    let b = fresh
+        .post(app.url("/api/v1/session"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let new_cookie = cookie_of(&b);
+    assert_ne!(old_cookie, new_cookie);
+    let with = |cookie: &str| {
+        reqwest::Client::new()
+            .get(app.url("/api/v1/me"))
+            .header("cookie", cookie)
+            .send()
+    };
+    assert_eq!(
+        with(&old_cookie).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(with(&new_cookie).await.unwrap().status(), StatusCode::OK);
 }
 
 #[tokio::test]
