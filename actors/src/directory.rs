@@ -643,10 +643,10 @@ impl DirectoryHandle {
         if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(None);
         }
-        let Some(s) = self.store.session(id).await? else {
+        let Some(s) = self.store.session_account(id).await? else {
             return Ok(None);
         };
-        let Some(user) = self.store.user(&s.user).await? else {
+        let Some(user) = s.account else {
             return Ok(None);
         };
         Ok(Some(SessionInfo {

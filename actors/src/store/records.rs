@@ -87,6 +87,16 @@ pub struct NotificationRecord {
     pub read: bool,
 }
 
+/// An unexpired session joined with its user, read in one round trip.
+#[derive(Clone, Debug, Deserialize)]
+pub struct SessionAccount {
+    pub id: String,
+    pub org: Option<String>,
+    pub csrf: String,
+    /// The session's user; none if the user row is gone.
+    pub account: Option<UserRecord>,
+}
+
 /// A journal row.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EventRecord {
@@ -323,6 +333,21 @@ impl Store {
             .row("SELECT count() AS count FROM notification WHERE user = $user AND read = false GROUP ALL", json!({ "user": user }))
             .await?;
         Ok(row.map_or(0, |c| c.count))
+    }
+
+    /// One unexpired session with its user, in a single query (the auth hot path).
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn session_account(&self, id: &str) -> StoreResult<Option<SessionAccount>> {
+        self.row(
+            &format!(
+                "SELECT record::id(id) AS id, org, csrf, (SELECT {USER_FIELDS} FROM ONLY type::record('user', $parent.user)) AS account \
+                 FROM type::record('session', $id) WHERE expires_at > time::now()"
+            ),
+            json!({ "id": id }),
+        )
+        .await
     }
 
     /// Number of rows in `table` (metrics, demo seeding decisions).
