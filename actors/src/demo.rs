@@ -1,7 +1,8 @@
 //! The dealership demo: "Demo Motors" with its Sales, Testers, Mechanics and
 //! Photographers teams. Idempotent: seeding twice changes nothing the second time.
 
-use crate::NewOrg;
+use crate::directory::new_user;
+use crate::{NewOrg, Owner};
 use crate::directory::DirectoryHandle;
 use crate::error::CoreResult;
 use crate::org::{Caller, TeamInput};
@@ -62,7 +63,7 @@ pub async fn seed(dir: &DirectoryHandle, password: &str) -> CoreResult<Option<De
             slug: DEMO_SLUG.into(),
             timezone: "Europe/Berlin".into(),
             clock: ClockFormat::H24,
-            owner: Some(admin.clone()),
+            owner: Some(Owner::Existing(admin.clone())),
         })
         .await?;
     let handle = dir.org(&org.id).await?;
@@ -70,18 +71,21 @@ pub async fn seed(dir: &DirectoryHandle, password: &str) -> CoreResult<Option<De
     let mut members: Vec<(UserId, &str)> = Vec::new();
     for (local, name, team) in PEOPLE {
         let email = format!("{local}@demo-motors.example");
-        let user = match dir.user_by_email(&email).await? {
-            Some(u) => cflows_protocol::UserView {
-                id: UserId::new(u.id),
-                email: u.email,
-                display_name: u.display_name,
-            },
-            None => dir.create_user(&email, name, password, false).await?,
+        let member = match dir.user_by_email(&email).await? {
+            Some(u) => {
+                let user = cflows_protocol::UserView {
+                    id: UserId::new(u.id),
+                    email: u.email,
+                    display_name: u.display_name,
+                };
+                handle.add_member(by.clone(), user, Role::Member).await?
+            }
+            None => {
+                let user = new_user(&email, name, password, false).await?;
+                handle.create_member(by.clone(), user, Role::Member).await?
+            }
         };
-        handle
-            .add_member(by.clone(), user.clone(), Role::Member)
-            .await?;
-        members.push((user.id, team));
+        members.push((member.user.id, team));
     }
     for (name, description, colour, bookable) in TEAMS {
         let team_members: Vec<UserId> = members

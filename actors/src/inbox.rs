@@ -1,18 +1,16 @@
 //! `Inbox(user_id)`: the single writer of one user's notifications — unread count,
-//! coalescing, read marks. Started on demand and supervised by the `Directory`
-//! (DESIGN draws it under the root; the Directory already owns on-demand start and
-//! restart, so it supervises inboxes too). Publishes `inbox:{user_id}`.
+//! coalescing, read marks. Hosted by the kernel (started on demand, stopped when idle).
+//! Publishes `inbox:{user_id}`. Other actors deliver to it with [`InboxHandle::notify`].
 
 use crate::error::{CoreError, CoreResult};
-use crate::store::{JournalRow, NotificationRecord, Store};
-use crate::streams::StreamHub;
+use crate::kernel::{Entity, Journal, Kernel};
+use crate::store::{NotificationRecord, Store, writes};
 use cflows_protocol::wire::StreamEvent;
 use cflows_protocol::{
-    EntityRef, InboxEvent, InboxSnapshot, NotificationKind, NotificationView, OrgId, UserId,
+    EntityRef, InboxEvent, InboxSnapshot, NotificationKind, NotificationView, OrgId, StreamName,
+    UserId,
 };
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use serde_json::json;
-use std::time::Duration;
+use ractor::RpcReplyPort;
 
 /// Notifications kept hot for the snapshot and for coalescing.
 const HOT: usize = 50;
@@ -55,98 +53,83 @@ pub enum InboxMsg {
     Snapshot {
         reply: RpcReplyPort<InboxSnapshot>,
     },
+    /// The stream position and unread count, without the notifications.
+    Head {
+        reply: RpcReplyPort<(u64, u32)>,
+    },
 }
 
-/// Start-up arguments.
-pub struct InboxArgs {
-    pub user: UserId,
-    pub store: Store,
-    pub hub: StreamHub,
-}
-
-/// The inbox's hot state.
-pub struct InboxState {
+/// One user's inbox, hot; hosted by the kernel.
+pub struct Inbox {
     user: UserId,
     store: Store,
-    hub: StreamHub,
-    stream: String,
-    seq: u64,
+    /// Writer of `inbox:{user}`.
+    journal: Journal,
     unread: u32,
     /// Newest first, at most `HOT`.
     recent: Vec<NotificationView>,
 }
 
-/// The actor.
-pub struct Inbox;
-
-/// The stream name of a user's inbox.
-pub fn inbox_stream(user: &UserId) -> String {
-    format!("inbox:{user}")
-}
-
-impl Actor for Inbox {
+impl Entity for Inbox {
+    type Id = UserId;
     type Msg = InboxMsg;
-    type State = InboxState;
-    type Arguments = InboxArgs;
+    const KIND: &'static str = "inbox";
 
-    async fn pre_start(
-        &self,
-        _me: ActorRef<InboxMsg>,
-        args: InboxArgs,
-    ) -> Result<InboxState, ActorProcessingErr> {
-        let stream = inbox_stream(&args.user);
-        let seq = args.store.last_seq(&stream).await?;
-        let unread = args.store.unread_notifications(args.user.as_str()).await?;
-        let recent = args
-            .store
-            .notifications(args.user.as_str(), None, HOT as u32)
+    async fn load(kernel: &Kernel, user: &UserId) -> CoreResult<Self> {
+        let store = kernel.store();
+        if store.user(user.as_str()).await?.is_none() {
+            return Err(CoreError::NotFound);
+        }
+        let journal = Journal::open(kernel, StreamName::Inbox(user.clone())).await?;
+        let unread = store.unread_notifications(user.as_str()).await?;
+        let recent = store
+            .notifications(user.as_str(), None, HOT as u32)
             .await?
             .into_iter()
             .map(view)
             .collect();
-        Ok(InboxState {
-            user: args.user,
-            store: args.store,
-            hub: args.hub,
-            stream,
-            seq,
+        Ok(Self {
+            user: user.clone(),
+            store: store.clone(),
+            journal,
             unread,
             recent,
         })
     }
 
-    async fn handle(
-        &self,
-        _me: ActorRef<InboxMsg>,
-        msg: InboxMsg,
-        state: &mut InboxState,
-    ) -> Result<(), ActorProcessingErr> {
+    async fn handle(&mut self, _kernel: &Kernel, msg: InboxMsg) {
         match msg {
             InboxMsg::Notify { n, reply } => {
-                let _ = reply.send(state.on_notify(n).await);
+                let _ = reply.send(self.on_notify(n).await);
             }
             InboxMsg::MarkRead { id, reply } => {
-                let _ = reply.send(state.on_mark_read(id).await);
+                let _ = reply.send(self.on_mark_read(id).await);
             }
             InboxMsg::MarkAllRead { reply } => {
-                let _ = reply.send(state.on_mark_all_read().await);
+                let _ = reply.send(self.on_mark_all_read().await);
             }
             InboxMsg::List {
                 before,
                 limit,
                 reply,
             } => {
-                let _ = reply.send(state.on_list(before, limit).await);
+                let _ = reply.send(self.on_list(before, limit).await);
             }
             InboxMsg::Snapshot { reply } => {
                 let _ = reply.send(InboxSnapshot {
-                    unread: state.unread,
-                    recent: state.recent.iter().take(20).cloned().collect(),
-                    seq: state.seq,
+                    unread: self.unread,
+                    recent: self.recent.iter().take(20).cloned().collect(),
+                    seq: self.journal.seq(),
                 });
             }
+            InboxMsg::Head { reply } => {
+                let _ = reply.send((self.journal.seq(), self.unread));
+            }
         }
-        Ok(())
+    }
+
+    fn journals(&mut self) -> Vec<&mut Journal> {
+        vec![&mut self.journal]
     }
 }
 
@@ -154,7 +137,7 @@ fn view(r: NotificationRecord) -> NotificationView {
     NotificationView {
         id: r.id,
         org: OrgId::new(r.org),
-        kind: NotificationKind::parse(&r.kind).unwrap_or(NotificationKind::ProjectUpdate),
+        kind: r.kind,
         title: r.title,
         body: r.body,
         link: r.link,
@@ -174,26 +157,12 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-impl InboxState {
-    /// Writes `body` with the journal row for `event`, then publishes it.
-    async fn commit(
-        &mut self,
-        body: &str,
-        vars: serde_json::Value,
-        event: InboxEvent,
-    ) -> CoreResult<()> {
-        let row = JournalRow {
-            stream: self.stream.clone(),
-            seq: self.seq + 1,
-            kind: event.kind(),
-            payload: serde_json::to_string(&event).expect("events serialize"),
-            actor: None,
-        };
-        self.store.commit(body, vars, &[row]).await?;
-        self.seq += 1;
-        self.hub
-            .publish(&self.stream, self.seq, StreamEvent::Inbox(event));
-        Ok(())
+impl Inbox {
+    /// Commits `write` with the journal row for `event` (the kernel's journal writer).
+    async fn commit(&mut self, write: writes::Write, event: InboxEvent) -> CoreResult<()> {
+        self.journal
+            .commit(write, vec![StreamEvent::Inbox(event)], None)
+            .await
     }
 
     fn remember(&mut self, n: NotificationView) {
@@ -223,8 +192,7 @@ impl InboxState {
                 ..existing
             };
             self.commit(
-                "UPDATE type::record('notification', $n.id) SET title = $n.title, body = $n.body, link = $n.link, from = $n.from, updated_at = $n.updated_at, count = $n.count;",
-                json!({ "n": merged }),
+                writes::coalesce_notification(&merged),
                 InboxEvent::NotificationCoalesced { notification: merged.clone(), unread: self.unread },
             )
             .await?;
@@ -246,11 +214,7 @@ impl InboxState {
             read: false,
         };
         self.commit(
-            "CREATE type::record('notification', $n.id) CONTENT { user: $user, org: $n.org, kind: $kind, title: $n.title, body: $n.body, link: $n.link, entity_kind: $ek, entity_id: $eid, from: $n.from, created_at: $n.created_at, updated_at: $n.updated_at, count: 1, read: false };",
-            json!({
-                "n": created, "user": self.user, "kind": created.kind.as_str(),
-                "ek": created.entity.as_ref().map(|e| &e.kind), "eid": created.entity.as_ref().map(|e| &e.id),
-            }),
+            writes::create_notification(&self.user, &created),
             InboxEvent::NotificationAdded { notification: created.clone(), unread: self.unread + 1 },
         )
         .await?;
@@ -271,8 +235,7 @@ impl InboxState {
         }
         let unread = self.unread.saturating_sub(1);
         self.commit(
-            "UPDATE type::record('notification', $id) SET read = true;",
-            json!({ "id": id }),
+            writes::mark_notification_read(&id),
             InboxEvent::NotificationRead {
                 id: id.clone(),
                 unread,
@@ -291,8 +254,7 @@ impl InboxState {
             return Ok(0);
         }
         self.commit(
-            "UPDATE notification SET read = true WHERE user = $user AND read = false;",
-            json!({ "user": self.user }),
+            writes::mark_all_notifications_read(&self.user),
             InboxEvent::AllRead { unread: 0 },
         )
         .await?;
@@ -319,27 +281,39 @@ impl InboxState {
     }
 }
 
-const CALL_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A typed handle on one user's inbox.
+/// A typed handle on one user's inbox (started on demand by the registry).
 #[derive(Clone)]
 pub struct InboxHandle {
-    actor: ActorRef<InboxMsg>,
+    kernel: Kernel,
+    user: UserId,
 }
 
 impl InboxHandle {
-    pub(crate) fn new(actor: ActorRef<InboxMsg>) -> Self {
-        Self { actor }
+    /// A handle on `user`'s inbox, checking the user exists.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown user; `Unavailable` if it cannot start.
+    pub async fn get(kernel: &Kernel, user: &UserId) -> CoreResult<Self> {
+        kernel.inboxes().actor(kernel, user).await?;
+        Ok(Self {
+            kernel: kernel.clone(),
+            user: user.clone(),
+        })
     }
 
     async fn call<T: Send + 'static>(
         &self,
         build: impl FnOnce(RpcReplyPort<T>) -> InboxMsg,
     ) -> CoreResult<T> {
-        match self.actor.call(build, Some(CALL_TIMEOUT)).await {
-            Ok(ractor::rpc::CallResult::Success(v)) => Ok(v),
-            _ => Err(CoreError::Unavailable),
-        }
+        self.kernel.inboxes().call(&self.kernel, &self.user, build).await
+    }
+
+    /// The stream position and unread count.
+    ///
+    /// # Errors
+    /// `Unavailable` when the actor does not answer.
+    pub async fn head(&self) -> CoreResult<(u64, u32)> {
+        self.call(|reply| InboxMsg::Head { reply }).await
     }
 
     /// Delivers a notification (coalescing it into a recent unread one when it matches).
@@ -468,7 +442,7 @@ mod tests {
         let journal = core
             .directory
             .store()
-            .journal(&inbox_stream(&u.id), 0, 100)
+            .journal(&StreamName::Inbox(u.id.clone()), 0, 100)
             .await
             .unwrap();
         assert_eq!(

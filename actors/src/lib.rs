@@ -1,102 +1,67 @@
-//! The cflows core: pure domain rules, one actor per owner of hot state, the supervisor
-//! tree and the SurrealDB store. It knows nothing of HTTP or WebSockets.
+//! The cflows core: pure domain rules, one actor per owner of hot state, the kernel that
+//! hosts them, and the SurrealDB store. It knows nothing of HTTP or WebSockets.
 //!
 //! ```text
-//! Root supervisor                  (root.rs: restarts the Directory)
-//! └── Directory                    (directory.rs: orgs' creation, users, sessions;
-//!     │                             starts org actors on demand, restarts failed ones)
-//!     ├── Org(org_id)              (org.rs: settings, members, roles, profiles, teams)
-//!     └── Inbox(user_id)           (inbox.rs: notifications, unread count, coalescing)
+//! Kernel supervisor            (kernel/: registry per kind, journal writer, exit hooks)
+//! ├── Directory                (directory.rs: orgs' creation, users, sessions; one, never idle)
+//! ├── Org(org_id)              (org.rs: settings, members, roles, profiles, teams)
+//! └── Inbox(user_id)           (inbox.rs: notifications, unread count, coalescing)
 //! ```
 //!
-//! Every owner publishes its journalled changes to the [`streams::StreamHub`].
+//! Every hosted actor is an [`kernel::Entity`]: started on demand from the store by its
+//! registry, stopped after an idle time, started again from the store after a crash. Its
+//! decisions go through the [`kernel::Journal`] writer, which publishes them to the
+//! [`streams::StreamHub`]; [`streams::open`] serves them to subscribers.
 //!
-//! Later issues add `TeamCalendar`, `Calendar`, `WorkItem`, `Project` under `Org` (DESIGN.md).
+//! Later issues add `TeamCalendar`, `Calendar`, `WorkItem`, `Project` (scoped to an `Org`).
 
-pub mod check;
 pub mod demo;
 pub mod directory;
 pub mod domain;
 pub mod error;
 pub mod inbox;
+pub mod kernel;
 pub mod org;
-pub mod root;
 pub mod store;
 pub mod streams;
 
-pub use directory::{DirectoryHandle, NewOrg, SessionInfo};
+pub use directory::{DirectoryHandle, NewOrg, Owner, SessionInfo};
 pub use error::{CoreError, CoreResult};
+pub use kernel::{Kernel, KernelConfig};
 pub use org::{Caller, MemberChange, OrgHandle, SettingsChange, TeamInput};
-pub use store::{Store, StoreConfig, StoreError};
+pub use store::{Store, StoreConfig, StoreError, check};
 
-use dashmap::DashMap;
-use ractor::{Actor, ActorRef};
-use root::{Root, RootArgs, RootMsg};
-use std::sync::Arc;
-use tokio::sync::watch;
-
-/// The running actor system: the root supervisor and a handle on the Directory.
+/// The running actor system: the kernel and a handle on the Directory.
 #[derive(Clone)]
 pub struct Core {
     pub directory: DirectoryHandle,
-    root: ActorRef<RootMsg>,
+    pub kernel: Kernel,
 }
 
 impl Core {
-    /// Starts the supervisor tree on an opened, migrated store.
+    /// Starts the kernel on an opened, migrated store, with default settings.
     ///
     /// # Errors
     /// The Directory could not load its state.
     pub async fn start(store: Store) -> Result<Self, CoreError> {
-        let registry = Arc::new(DashMap::new());
-        let inboxes = Arc::new(DashMap::new());
-        let hub = streams::StreamHub::default();
-        let (tx, mut rx) = watch::channel(None);
-        let (root, _) = Actor::spawn(
-            None,
-            Root,
-            RootArgs {
-                store: store.clone(),
-                registry: registry.clone(),
-                inboxes: inboxes.clone(),
-                hub: hub.clone(),
-                directory: tx,
-            },
-        )
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "actor system failed to start");
-            CoreError::Unavailable
-        })?;
-        let first = rx
-            .wait_for(Option::is_some)
-            .await
-            .map_err(|_| CoreError::Unavailable)?
-            .clone();
-        let (dir_tx, dir_rx) = watch::channel(first.expect("waited for Some"));
-        // Forward restarts of the Directory to the handles.
-        tokio::spawn(async move {
-            while rx.changed().await.is_ok() {
-                if let Some(d) = rx.borrow_and_update().clone() {
-                    dir_tx.send_replace(d);
-                }
-            }
-        });
+        Self::start_with(store, KernelConfig::default()).await
+    }
+
+    /// Starts the kernel with `config`.
+    ///
+    /// # Errors
+    /// The Directory could not load its state.
+    pub async fn start_with(store: Store, config: KernelConfig) -> Result<Self, CoreError> {
+        let kernel = Kernel::start(store, config).await?;
         Ok(Self {
-            directory: DirectoryHandle::new(dir_rx, registry, inboxes, hub, store),
-            root,
+            directory: DirectoryHandle::new(kernel.clone()),
+            kernel,
         })
     }
 
     /// Stops every actor after the message each is handling (in-flight writes finish).
     pub async fn shutdown(&self) {
-        let _ = self
-            .root
-            .stop_and_wait(
-                Some("shutdown".into()),
-                Some(std::time::Duration::from_secs(10)),
-            )
-            .await;
+        self.kernel.shutdown().await;
     }
 }
 

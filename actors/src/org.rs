@@ -1,23 +1,23 @@
 //! `Org(org_id)`: the single writer of one organization's settings, members (roles,
-//! profiles) and teams. Supervised by the `Directory`, which starts it on demand from the
-//! store and restarts it from the store if it fails.
+//! profiles) and teams. Hosted by the kernel: started on demand from the store, stopped
+//! when idle, restarted from the store after a crash.
 //!
-//! Every change follows DESIGN's order: validate on hot state → write rows and journal in
-//! one transaction → apply to hot state → reply. A failed write leaves hot state as it was.
+//! Every change follows DESIGN's order: validate on hot state → commit rows and journal
+//! through the journal writer → apply to hot state → reply (→ the kernel publishes). A
+//! failed write leaves hot state as it was.
 
+use crate::directory::NewUser;
 use crate::domain::{permissions, validate};
 use crate::error::{CoreError, CoreResult};
-use crate::store::{JournalRow, MembershipRecord, Store, StoreError, TeamRecord, new_id};
-use crate::streams::StreamHub;
+use crate::kernel::{Entity, Journal, Kernel, Revocation};
+use crate::store::{MembershipRecord, OrgRecord, TeamRecord, UserRecord, Write, new_id, writes};
 use cflows_protocol::wire::StreamEvent;
 use cflows_protocol::{
-    ClockFormat, MemberView, OrgEvent, OrgId, OrgSnapshot, OrgView, ProfileView, Role, TeamId,
-    TeamView, UserId, UserView,
+    ClockFormat, MemberView, OrgEvent, OrgId, OrgSnapshot, OrgView, ProfileView, Role, StreamName,
+    TeamId, TeamView, UserId, UserView,
 };
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use serde_json::json;
+use ractor::RpcReplyPort;
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 /// Who asks for a change: a member (whose role is looked up here, never trusted from the
 /// caller) or the system itself (CLI, demo seeding, platform operators).
@@ -59,6 +59,16 @@ pub enum OrgMsg {
     Snapshot {
         reply: RpcReplyPort<OrgSnapshot>,
     },
+    Settings {
+        reply: RpcReplyPort<OrgView>,
+    },
+    Head {
+        reply: RpcReplyPort<u64>,
+    },
+    Team {
+        team: TeamId,
+        reply: RpcReplyPort<Option<TeamView>>,
+    },
     Member {
         user: UserId,
         reply: RpcReplyPort<Option<MemberView>>,
@@ -71,6 +81,13 @@ pub enum OrgMsg {
     AddMember {
         by: Caller,
         user: UserView,
+        role: Role,
+        reply: RpcReplyPort<CoreResult<MemberView>>,
+    },
+    /// A new user who becomes a member, in one transaction.
+    CreateMember {
+        by: Caller,
+        user: NewUser,
         role: Role,
         reply: RpcReplyPort<CoreResult<MemberView>>,
     },
@@ -118,13 +135,6 @@ pub enum OrgMsg {
     Crash,
 }
 
-/// Start-up arguments: the org to load.
-pub struct OrgArgs {
-    pub id: OrgId,
-    pub store: Store,
-    pub hub: StreamHub,
-}
-
 /// A member as held hot (teams are derived from the team map when viewed).
 #[derive(Clone, Debug)]
 struct Member {
@@ -134,134 +144,32 @@ struct Member {
     profile: ProfileView,
 }
 
-/// The organization's hot state, loaded from the store at start.
-pub struct OrgState {
-    store: Store,
-    hub: StreamHub,
+/// One organization's hot state, loaded from the store; hosted by the kernel.
+pub struct Org {
+    kernel: Kernel,
     org: OrgView,
     members: BTreeMap<UserId, Member>,
     teams: BTreeMap<TeamId, TeamView>,
-    /// Last journal position of `org:{id}`; the next change gets `seq + 1`.
-    seq: u64,
+    /// Writer of `org:{id}`.
+    journal: Journal,
 }
 
-/// The actor; stateless itself, all state is in [`OrgState`].
-pub struct Org;
-
-impl Actor for Org {
+impl Entity for Org {
+    type Id = OrgId;
     type Msg = OrgMsg;
-    type State = OrgState;
-    type Arguments = OrgArgs;
+    const KIND: &'static str = "org";
 
-    async fn pre_start(
-        &self,
-        _me: ActorRef<OrgMsg>,
-        args: OrgArgs,
-    ) -> Result<OrgState, ActorProcessingErr> {
-        Ok(OrgState::load(args.store, args.hub, &args.id).await?)
-    }
-
-    async fn handle(
-        &self,
-        _me: ActorRef<OrgMsg>,
-        msg: OrgMsg,
-        state: &mut OrgState,
-    ) -> Result<(), ActorProcessingErr> {
-        match msg {
-            OrgMsg::Snapshot { reply } => {
-                let _ = reply.send(state.snapshot());
-            }
-            OrgMsg::Member { user, reply } => {
-                let _ = reply.send(state.members.get(&user).map(|m| state.member_view(m)));
-            }
-            OrgMsg::UpdateSettings { by, change, reply } => {
-                let _ = reply.send(state.on_update_settings(by, change).await);
-            }
-            OrgMsg::AddMember {
-                by,
-                user,
-                role,
-                reply,
-            } => {
-                let _ = reply.send(state.on_add_member(by, user, role).await);
-            }
-            OrgMsg::UpdateMember {
-                by,
-                user,
-                change,
-                reply,
-            } => {
-                let _ = reply.send(state.on_update_member(by, user, change).await);
-            }
-            OrgMsg::UpdateProfile {
-                by,
-                user,
-                profile,
-                reply,
-            } => {
-                let _ = reply.send(state.on_update_profile(by, user, profile).await);
-            }
-            OrgMsg::RemoveMember { by, user, reply } => {
-                let _ = reply.send(state.on_remove_member(by, user).await);
-            }
-            OrgMsg::SetMemberTeams {
-                by,
-                user,
-                teams,
-                reply,
-            } => {
-                let _ = reply.send(state.on_set_member_teams(by, user, teams).await);
-            }
-            OrgMsg::CreateTeam { by, input, reply } => {
-                let _ = reply.send(state.on_create_team(by, input).await);
-            }
-            OrgMsg::UpdateTeam {
-                by,
-                team,
-                input,
-                reply,
-            } => {
-                let _ = reply.send(state.on_update_team(by, team, input).await);
-            }
-            OrgMsg::DeleteTeam { by, team, reply } => {
-                let _ = reply.send(state.on_delete_team(by, team).await);
-            }
-            #[cfg(test)]
-            OrgMsg::Crash => panic!("injected crash"),
-        }
-        Ok(())
-    }
-}
-
-/// The stream name of an organization.
-pub fn org_stream(id: &OrgId) -> String {
-    format!("org:{id}")
-}
-
-impl OrgState {
-    async fn load(store: Store, hub: StreamHub, id: &OrgId) -> Result<Self, CoreError> {
+    async fn load(kernel: &Kernel, id: &OrgId) -> CoreResult<Self> {
+        let store = kernel.store();
         let record = store.org(id.as_str()).await?.ok_or(CoreError::NotFound)?;
-        let org = org_view(
-            &record.id,
-            &record.name,
-            &record.slug,
-            &record.timezone,
-            &record.clock,
-        );
+        let org = org_view(record);
         let memberships = store.memberships_of_org(id.as_str()).await?;
         let user_ids: Vec<String> = memberships.iter().map(|m| m.user.clone()).collect();
         let users: BTreeMap<String, UserView> = store
             .users(&user_ids)
             .await?
             .into_iter()
-            .map(|u| {
-                let view = UserView {
-                    id: UserId::new(u.id.clone()),
-                    email: u.email,
-                    display_name: u.display_name,
-                };
-                (u.id, view)
-            })
+            .map(|u| (u.id.clone(), user_view(&u)))
             .collect();
         let mut members = BTreeMap::new();
         for m in memberships {
@@ -269,7 +177,7 @@ impl OrgState {
                 tracing::warn!(org = %id, user = %m.user, "membership of a missing user skipped");
                 continue;
             };
-            members.insert(user.id.clone(), member_from_record(user.clone(), &m));
+            members.insert(user.id.clone(), member_from_record(user.clone(), m));
         }
         let teams = store
             .teams_of_org(id.as_str())
@@ -277,17 +185,108 @@ impl OrgState {
             .into_iter()
             .map(|t| (TeamId::new(t.id.clone()), team_view(t)))
             .collect();
-        let seq = store.last_seq(&org_stream(id)).await?;
+        let journal = Journal::open(kernel, StreamName::Org(id.clone())).await?;
         Ok(Self {
-            store,
-            hub,
+            kernel: kernel.clone(),
             org,
             members,
             teams,
-            seq,
+            journal,
         })
     }
 
+    async fn handle(&mut self, _kernel: &Kernel, msg: OrgMsg) {
+        match msg {
+            OrgMsg::Snapshot { reply } => {
+                let _ = reply.send(self.snapshot());
+            }
+            OrgMsg::Settings { reply } => {
+                let _ = reply.send(self.org.clone());
+            }
+            OrgMsg::Head { reply } => {
+                let _ = reply.send(self.journal.seq());
+            }
+            OrgMsg::Member { user, reply } => {
+                let _ = reply.send(self.members.get(&user).map(|m| self.member_view(m)));
+            }
+            OrgMsg::Team { team, reply } => {
+                let _ = reply.send(self.teams.get(&team).cloned());
+            }
+            OrgMsg::UpdateSettings { by, change, reply } => {
+                let _ = reply.send(self.on_update_settings(by, change).await);
+            }
+            OrgMsg::AddMember {
+                by,
+                user,
+                role,
+                reply,
+            } => {
+                let _ = reply.send(self.on_add_member(by, user, role).await);
+            }
+            OrgMsg::CreateMember {
+                by,
+                user,
+                role,
+                reply,
+            } => {
+                let _ = reply.send(self.on_create_member(by, user, role).await);
+            }
+            OrgMsg::UpdateMember {
+                by,
+                user,
+                change,
+                reply,
+            } => {
+                let _ = reply.send(self.on_update_member(by, user, change).await);
+            }
+            OrgMsg::UpdateProfile {
+                by,
+                user,
+                profile,
+                reply,
+            } => {
+                let _ = reply.send(self.on_update_profile(by, user, profile).await);
+            }
+            OrgMsg::RemoveMember { by, user, reply } => {
+                let _ = reply.send(self.on_remove_member(by, user).await);
+            }
+            OrgMsg::SetMemberTeams {
+                by,
+                user,
+                teams,
+                reply,
+            } => {
+                let _ = reply.send(self.on_set_member_teams(by, user, teams).await);
+            }
+            OrgMsg::CreateTeam { by, input, reply } => {
+                let _ = reply.send(self.on_create_team(by, input).await);
+            }
+            OrgMsg::UpdateTeam {
+                by,
+                team,
+                input,
+                reply,
+            } => {
+                let _ = reply.send(self.on_update_team(by, team, input).await);
+            }
+            OrgMsg::DeleteTeam { by, team, reply } => {
+                let _ = reply.send(self.on_delete_team(by, team).await);
+            }
+            #[cfg(test)]
+            OrgMsg::Crash => panic!("injected crash"),
+        }
+    }
+
+    fn journals(&mut self) -> Vec<&mut Journal> {
+        vec![&mut self.journal]
+    }
+
+    fn scope(&self) -> Option<&OrgId> {
+        Some(&self.org.id)
+    }
+}
+
+impl Org {
     fn snapshot(&self) -> OrgSnapshot {
         let mut members: Vec<MemberView> =
             self.members.values().map(|m| self.member_view(m)).collect();
@@ -303,7 +302,7 @@ impl OrgState {
             org: self.org.clone(),
             members,
             teams,
-            seq: self.seq,
+            seq: self.journal.seq(),
         }
     }
 
@@ -342,35 +341,15 @@ impl OrgState {
         }
     }
 
-    /// Writes `body` with the journal rows for `events`, then advances `seq`.
-    async fn commit(
-        &mut self,
-        by: &Caller,
-        body: &str,
-        vars: serde_json::Value,
-        events: &[OrgEvent],
-    ) -> CoreResult<()> {
-        let stream = org_stream(&self.org.id);
+    /// Commits `write` with the journal rows for `events` (the kernel's journal writer).
+    async fn commit(&mut self, by: &Caller, write: Write, events: Vec<OrgEvent>) -> CoreResult<()> {
         let actor = match by {
             Caller::System => None,
-            Caller::User(u) => Some(u.to_string()),
+            Caller::User(u) => Some(u),
         };
-        let rows = journal_rows(&stream, self.seq, events, actor);
-        self.store
-            .commit(body, vars, &rows)
+        self.journal
+            .commit(write, events.into_iter().map(StreamEvent::Org).collect(), actor)
             .await
-            .map_err(|e| match e {
-                StoreError::Duplicate(_) => {
-                    CoreError::Conflict("that value is already taken".into())
-                }
-                other => CoreError::Store(other),
-            })?;
-        for (row, ev) in rows.iter().zip(events) {
-            self.hub
-                .publish(&stream, row.seq, StreamEvent::Org(ev.clone()));
-        }
-        self.seq += events.len() as u64;
-        Ok(())
     }
 
     async fn on_update_settings(
@@ -387,9 +366,8 @@ impl OrgState {
         };
         self.commit(
             &by,
-            "UPDATE type::record('org', $id) SET name = $name, timezone = $timezone, clock = $clock;",
-            json!({ "id": next.id, "name": next.name, "timezone": next.timezone, "clock": next.clock.as_str() }),
-            &[OrgEvent::SettingsChanged { org: next.clone() }],
+            writes::update_org_settings(&next),
+            vec![OrgEvent::SettingsChanged { org: next.clone() }],
         )
         .await?;
         self.org = next.clone();
@@ -423,9 +401,56 @@ impl OrgState {
         let view = self.member_view(&member);
         self.commit(
             &by,
-            "CREATE membership CONTENT { org: $org, user: $user, role: $role, active: true, title: '', location: '', timezone: '', avatar: '', bio: '', created_at: time::now() };",
-            json!({ "org": self.org.id, "user": user.id, "role": role.as_str() }),
-            &[OrgEvent::MemberAdded { member: view.clone() }],
+            writes::add_membership(self.org.id.as_str(), &user.id, role),
+            vec![OrgEvent::MemberAdded { member: view.clone() }],
+        )
+        .await?;
+        self.members.insert(user.id, member);
+        Ok(view)
+    }
+
+    async fn on_create_member(
+        &mut self,
+        by: Caller,
+        new: NewUser,
+        role: Role,
+    ) -> CoreResult<MemberView> {
+        let actor_role = self.require_admin(&by)?;
+        if role == Role::Owner && actor_role != Role::Owner {
+            return Err(CoreError::Forbidden(
+                "only an owner can add an owner".into(),
+            ));
+        }
+        let email = validate::email(&new.email)?;
+        let display_name = validate::name("Display name", &new.display_name)?;
+        if self.kernel.store().user_by_email(&email).await?.is_some() {
+            return Err(CoreError::Conflict(format!(
+                "a user with the email {email} already exists"
+            )));
+        }
+        let user = UserView {
+            id: UserId::new(new_id()),
+            email,
+            display_name,
+        };
+        let member = Member {
+            user: user.clone(),
+            role,
+            active: true,
+            profile: ProfileView::default(),
+        };
+        let view = self.member_view(&member);
+        self.commit(
+            &by,
+            writes::create_user_with_membership(
+                self.org.id.as_str(),
+                &user,
+                &new.password_hash,
+                role,
+            ),
+            vec![OrgEvent::MemberAdded {
+                member: view.clone(),
+            }],
         )
         .await?;
         self.members.insert(user.id, member);
@@ -465,13 +490,22 @@ impl OrgState {
         let view = self.member_view(&next);
         self.commit(
             &by,
-            "UPDATE membership SET role = $role, active = $active WHERE org = $org AND user = $user;",
-            json!({ "org": self.org.id, "user": user, "role": next.role.as_str(), "active": next.active }),
-            &[OrgEvent::MemberChanged { member: view.clone() }],
+            writes::update_membership(self.org.id.as_str(), &user, next.role, next.active),
+            vec![OrgEvent::MemberChanged { member: view.clone() }],
         )
         .await?;
+        if !next.active {
+            self.revoke_membership(&user);
+        }
         self.members.insert(user, next);
         Ok(view)
+    }
+
+    /// Closes the user's open connections that act in this organization.
+    fn revoke_membership(&self, user: &UserId) {
+        self.kernel
+            .revocations()
+            .revoke(user, Revocation::Membership(self.org.id.clone()));
     }
 
     async fn on_update_profile(
@@ -502,9 +536,8 @@ impl OrgState {
         let view = self.member_view(&next);
         self.commit(
             &by,
-            "UPDATE membership SET title = $p.title, location = $p.location, timezone = $p.timezone, avatar = $p.avatar, bio = $p.bio WHERE org = $org AND user = $user;",
-            json!({ "org": self.org.id, "user": user, "p": clean }),
-            &[OrgEvent::MemberChanged { member: view.clone() }],
+            writes::update_profile(self.org.id.as_str(), &user, &clean),
+            vec![OrgEvent::MemberChanged { member: view.clone() }],
         )
         .await?;
         self.members.insert(user, next);
@@ -545,16 +578,14 @@ impl OrgState {
                 .iter()
                 .map(|t| OrgEvent::TeamChanged { team: t.clone() }),
         );
-        let teams_json: Vec<_> = changed.iter().map(team_json).collect();
         self.commit(
             &by,
-            "DELETE membership WHERE org = $org AND user = $user;
-             FOR $t IN $teams { UPDATE type::record('team', $t.id) SET members = $t.members, manager = $t.manager, bookable_count = $t.bookable_count; };",
-            json!({ "org": self.org.id, "user": user, "teams": teams_json }),
-            &events,
+            writes::remove_membership(self.org.id.as_str(), &user, &changed),
+            events,
         )
         .await?;
         self.members.remove(&user);
+        self.revoke_membership(&user);
         for t in changed {
             self.teams.insert(t.id.clone(), t);
         }
@@ -595,13 +626,7 @@ impl OrgState {
                 .iter()
                 .map(|t| OrgEvent::TeamChanged { team: t.clone() })
                 .collect();
-            let teams_json: Vec<_> = changed.iter().map(team_json).collect();
-            self.commit(
-                &by,
-                "FOR $t IN $teams { UPDATE type::record('team', $t.id) SET members = $t.members, bookable_count = $t.bookable_count; };",
-                json!({ "teams": teams_json }),
-                &events,
-            )
+            self.commit(&by, writes::set_team_members(&changed), events)
             .await?;
             for t in changed {
                 self.teams.insert(t.id.clone(), t);
@@ -671,9 +696,8 @@ impl OrgState {
         let team = self.clean_team(&TeamId::new(new_id()), input)?;
         self.commit(
             &by,
-            "CREATE type::record('team', $t.id) CONTENT { org: $org, name: $t.name, description: $t.description, colour: $t.colour, parent: $t.parent, members: $t.members, bookable_count: $t.bookable_count, manager: $t.manager, created_at: time::now() };",
-            json!({ "org": self.org.id, "t": team_json(&team) }),
-            &[OrgEvent::TeamCreated { team: team.clone() }],
+            writes::create_team(self.org.id.as_str(), &team),
+            vec![OrgEvent::TeamCreated { team: team.clone() }],
         )
         .await?;
         self.teams.insert(team.id.clone(), team.clone());
@@ -693,9 +717,8 @@ impl OrgState {
         let team = self.clean_team(&id, input)?;
         self.commit(
             &by,
-            "UPDATE type::record('team', $t.id) SET name = $t.name, description = $t.description, colour = $t.colour, parent = $t.parent, members = $t.members, bookable_count = $t.bookable_count, manager = $t.manager;",
-            json!({ "t": team_json(&team) }),
-            &[OrgEvent::TeamChanged { team: team.clone() }],
+            writes::update_team(&team),
+            vec![OrgEvent::TeamChanged { team: team.clone() }],
         )
         .await?;
         self.teams.insert(id, team.clone());
@@ -724,12 +747,11 @@ impl OrgState {
                 .iter()
                 .map(|t| OrgEvent::TeamChanged { team: t.clone() }),
         );
+        let child_ids: Vec<TeamId> = children.iter().map(|t| t.id.clone()).collect();
         self.commit(
             &by,
-            "DELETE type::record('team', $id);
-             FOR $c IN $children { UPDATE type::record('team', $c) SET parent = $parent; };",
-            json!({ "id": id, "children": children.iter().map(|t| &t.id).collect::<Vec<_>>(), "parent": parent }),
-            &events,
+            writes::delete_team(&id, &child_ids, parent.as_ref()),
+            events,
         )
         .await?;
         self.teams.remove(&id);
@@ -740,55 +762,37 @@ impl OrgState {
     }
 }
 
-fn team_json(t: &TeamView) -> serde_json::Value {
-    json!({
-        "id": t.id, "name": t.name, "description": t.description, "colour": t.colour,
-        "parent": t.parent, "members": t.members, "bookable_count": t.bookable_count, "manager": t.manager,
-    })
-}
-
-/// Journal rows for `events` of `stream`, numbered on from `last_seq`.
-pub(crate) fn journal_rows(
-    stream: &str,
-    last_seq: u64,
-    events: &[OrgEvent],
-    actor: Option<String>,
-) -> Vec<JournalRow> {
-    events
-        .iter()
-        .enumerate()
-        .map(|(i, ev)| JournalRow {
-            stream: stream.to_string(),
-            seq: last_seq + 1 + i as u64,
-            kind: ev.kind(),
-            payload: serde_json::to_string(ev).expect("events serialize"),
-            actor: actor.clone(),
-        })
-        .collect()
-}
-
-/// Builds an [`OrgView`] from stored fields.
-pub(crate) fn org_view(id: &str, name: &str, slug: &str, timezone: &str, clock: &str) -> OrgView {
+/// Builds an [`OrgView`] from its row.
+pub(crate) fn org_view(r: OrgRecord) -> OrgView {
     OrgView {
-        id: OrgId::new(id),
-        name: name.to_string(),
-        slug: slug.to_string(),
-        timezone: timezone.to_string(),
-        clock: ClockFormat::parse(clock).unwrap_or(ClockFormat::H24),
+        id: OrgId::new(r.id),
+        name: r.name,
+        slug: r.slug,
+        timezone: r.timezone,
+        clock: r.clock,
     }
 }
 
-fn member_from_record(user: UserView, m: &MembershipRecord) -> Member {
+/// Builds a [`UserView`] from its row.
+pub(crate) fn user_view(u: &UserRecord) -> UserView {
+    UserView {
+        id: UserId::new(u.id.clone()),
+        email: u.email.clone(),
+        display_name: u.display_name.clone(),
+    }
+}
+
+fn member_from_record(user: UserView, m: MembershipRecord) -> Member {
     Member {
         user,
-        role: Role::parse(&m.role).unwrap_or(Role::Member),
+        role: m.role,
         active: m.active,
         profile: ProfileView {
-            title: m.title.clone(),
-            location: m.location.clone(),
-            timezone: m.timezone.clone(),
-            avatar: m.avatar.clone(),
-            bio: m.bio.clone(),
+            title: m.title,
+            location: m.location,
+            timezone: m.timezone,
+            avatar: m.avatar,
+            bio: m.bio,
         },
     }
 }
@@ -806,13 +810,12 @@ fn team_view(t: TeamRecord) -> TeamView {
     }
 }
 
-/// How long a caller waits for an org to answer before reporting `Unavailable`.
-const CALL_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A typed handle on one `Org` actor.
+/// A typed handle on one organization's actor (started on demand by the registry, so
+/// it stays valid across idle stops and restarts).
 #[derive(Clone)]
 pub struct OrgHandle {
-    actor: ActorRef<OrgMsg>,
+    kernel: Kernel,
+    id: OrgId,
 }
 
 macro_rules! org_call {
@@ -822,23 +825,62 @@ macro_rules! org_call {
 }
 
 impl OrgHandle {
-    pub(crate) fn new(actor: ActorRef<OrgMsg>) -> Self {
-        Self { actor }
+    /// A handle on `id`, checking it exists (starting its actor).
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown organization; `Unavailable` if it cannot start.
+    pub async fn get(kernel: &Kernel, id: &OrgId) -> CoreResult<Self> {
+        kernel.orgs().actor(kernel, id).await?;
+        Ok(Self {
+            kernel: kernel.clone(),
+            id: id.clone(),
+        })
     }
 
-    /// The underlying actor (for supervision tests).
-    pub fn actor(&self) -> &ActorRef<OrgMsg> {
-        &self.actor
+    /// The organization's id.
+    pub fn id(&self) -> &OrgId {
+        &self.id
     }
 
     async fn call<T: Send + 'static>(
         &self,
         build: impl FnOnce(RpcReplyPort<T>) -> OrgMsg,
     ) -> CoreResult<T> {
-        match self.actor.call(build, Some(CALL_TIMEOUT)).await {
-            Ok(ractor::rpc::CallResult::Success(v)) => Ok(v),
-            _ => Err(CoreError::Unavailable),
-        }
+        self.kernel.orgs().call(&self.kernel, &self.id, build).await
+    }
+
+    /// Test hook: makes the actor panic inside its handler, as a bug would.
+    #[cfg(test)]
+    pub(crate) async fn crash(&self) {
+        let _ = self
+            .kernel
+            .orgs()
+            .send(&self.kernel, &self.id, OrgMsg::Crash)
+            .await;
+    }
+
+    /// The organization's settings (no members or teams).
+    ///
+    /// # Errors
+    /// `Unavailable` when the actor does not answer.
+    pub async fn settings(&self) -> CoreResult<OrgView> {
+        org_call!(self, Settings {})
+    }
+
+    /// The last journal position of `org:{id}`.
+    ///
+    /// # Errors
+    /// `Unavailable` when the actor does not answer.
+    pub async fn head(&self) -> CoreResult<u64> {
+        org_call!(self, Head {})
+    }
+
+    /// One team.
+    ///
+    /// # Errors
+    /// `Unavailable` when the actor does not answer.
+    pub async fn team(&self, team: TeamId) -> CoreResult<Option<TeamView>> {
+        org_call!(self, Team { team })
     }
 
     /// Settings, members and teams, with the journal position they include.
@@ -876,6 +918,20 @@ impl OrgHandle {
         role: Role,
     ) -> CoreResult<MemberView> {
         org_call!(self, AddMember { by, user, role })?
+    }
+
+    /// Creates a user and makes them a member in one transaction (admins; owners only
+    /// for the owner role): a refused request leaves no user behind.
+    ///
+    /// # Errors
+    /// Invalid or taken email, not allowed, or the store failed.
+    pub async fn create_member(
+        &self,
+        by: Caller,
+        user: NewUser,
+        role: Role,
+    ) -> CoreResult<MemberView> {
+        org_call!(self, CreateMember { by, user, role })?
     }
 
     /// Changes a member's role or active flag.

@@ -1,22 +1,32 @@
-//! The stream hub: where owning actors publish each journalled change, and where
-//! connections pick them up.
+//! Live streams: the hub where the kernel publishes each journalled change, and
+//! [`open`], which decides who may read a stream and yields what a new subscriber needs
+//! (snapshot, or the missed events from memory then from the journal) and its live
+//! frames. The gateway only moves the bytes.
 //!
 //! A change is encoded once into a `ServerMsg::Event` frame; every subscriber gets a
 //! clone of the same `Bytes` (a reference count, not a copy). Each stream keeps its most
 //! recent frames so a client that reconnects shortly after a drop resumes from memory;
-//! older gaps are filled from the journal in the store.
+//! older gaps are filled from the journal. Channels nobody listens to are evicted.
 
+use crate::error::{CoreError, CoreResult};
+use crate::inbox::InboxHandle;
+use crate::kernel::{Kernel, decode_journal};
+use crate::org::OrgHandle;
 use bytes::Bytes;
-use cflows_protocol::wire::{ServerMsg, StreamEvent, encode_server};
+use cflows_protocol::wire::{ServerMsg, StreamEvent, StreamState, encode_server};
+use cflows_protocol::{OrgId, StreamName, UserId};
 use dashmap::DashMap;
 use std::collections::VecDeque;
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
 /// How many recent frames a stream keeps for resume from memory.
 pub const RECENT_FRAMES: usize = 256;
 /// How many frames a subscriber may fall behind in the hub before it counts as lagging.
 pub const CHANNEL_CAPACITY: usize = 1024;
+/// A client further behind than this many events gets a `snapshot` with `reset`.
+pub const MAX_REPLAY: u64 = 1000;
 
 /// One encoded event of one stream.
 #[derive(Debug)]
@@ -29,34 +39,41 @@ pub struct Frame {
 struct Channel {
     tx: broadcast::Sender<Arc<Frame>>,
     recent: RwLock<VecDeque<Arc<Frame>>>,
+    /// Last publish or subscribe, for eviction.
+    touched: RwLock<Instant>,
 }
 
 /// Every live stream. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct StreamHub {
-    streams: Arc<DashMap<String, Arc<Channel>>>,
+    streams: Arc<DashMap<StreamName, Arc<Channel>>>,
 }
 
 impl StreamHub {
-    fn channel(&self, stream: &str) -> Arc<Channel> {
-        if let Some(c) = self.streams.get(stream) {
-            return c.clone();
-        }
-        self.streams
-            .entry(stream.to_string())
-            .or_insert_with(|| {
-                let (tx, _) = broadcast::channel(CHANNEL_CAPACITY);
-                Arc::new(Channel {
-                    tx,
-                    recent: RwLock::new(VecDeque::with_capacity(RECENT_FRAMES)),
+    fn channel(&self, stream: &StreamName) -> Arc<Channel> {
+        let channel = match self.streams.get(stream) {
+            Some(c) => c.clone(),
+            None => self
+                .streams
+                .entry(stream.clone())
+                .or_insert_with(|| {
+                    let (tx, _) = broadcast::channel(CHANNEL_CAPACITY);
+                    Arc::new(Channel {
+                        tx,
+                        recent: RwLock::new(VecDeque::with_capacity(RECENT_FRAMES)),
+                        touched: RwLock::new(Instant::now()),
+                    })
                 })
-            })
-            .clone()
+                .clone(),
+        };
+        *channel.touched.write().expect("touched lock") = Instant::now();
+        channel
     }
 
     /// Encodes `event` once and hands it to every subscriber of `stream`. Called by the
-    /// stream's single owning actor, after the change is durable, in `seq` order.
-    pub fn publish(&self, stream: &str, seq: u64, event: StreamEvent) {
+    /// kernel for the stream's single owning actor, after the change is durable, in
+    /// `seq` order.
+    pub fn publish(&self, stream: &StreamName, seq: u64, event: StreamEvent) {
         let frame = Arc::new(Frame {
             seq,
             bytes: encode_event(stream, seq, event),
@@ -74,12 +91,17 @@ impl StreamHub {
     }
 
     /// A receiver of every frame published from now on.
-    pub fn subscribe(&self, stream: &str) -> broadcast::Receiver<Arc<Frame>> {
+    pub fn subscribe(&self, stream: &StreamName) -> broadcast::Receiver<Arc<Frame>> {
         self.channel(stream).tx.subscribe()
     }
 
     /// The frames after `after` up to `upto`, if memory still holds all of them.
-    pub fn recent_between(&self, stream: &str, after: u64, upto: u64) -> Option<Vec<Arc<Frame>>> {
+    pub fn recent_between(
+        &self,
+        stream: &StreamName,
+        after: u64,
+        upto: u64,
+    ) -> Option<Vec<Arc<Frame>>> {
         if upto <= after {
             return Some(Vec::new());
         }
@@ -97,6 +119,16 @@ impl StreamHub {
         (frames.len() as u64 == upto - after).then_some(frames)
     }
 
+    /// Drops the channels that nobody has subscribed to or published on for `idle`
+    /// (their recent frames too: a later resume reads the journal). Returns how many.
+    pub fn evict_idle(&self, idle: Duration) -> usize {
+        let before = self.streams.len();
+        self.streams.retain(|_, c| {
+            c.tx.receiver_count() > 0 || c.touched.read().expect("touched lock").elapsed() < idle
+        });
+        before - self.streams.len()
+    }
+
     /// Number of streams with a channel (metrics).
     pub fn len(&self) -> usize {
         self.streams.len()
@@ -109,12 +141,167 @@ impl StreamHub {
 }
 
 /// Encodes one event frame.
-pub fn encode_event(stream: &str, seq: u64, event: StreamEvent) -> Bytes {
+pub fn encode_event(stream: &StreamName, seq: u64, event: StreamEvent) -> Bytes {
     Bytes::from(encode_server(&ServerMsg::Event {
-        stream: stream.to_string(),
+        stream: stream.clone(),
         seq,
         event,
     }))
+}
+
+/// Who is reading: a logged-in user acting in one organization (or none). Kiosk
+/// devices will be a second variant, authorized in [`open`].
+#[derive(Clone, Debug)]
+pub enum Principal {
+    User {
+        user: UserId,
+        org: Option<OrgId>,
+        display_name: String,
+        /// The login session behind the connection.
+        session: String,
+    },
+}
+
+impl Principal {
+    /// The user behind the connection.
+    pub fn user(&self) -> &UserId {
+        match self {
+            Principal::User { user, .. } => user,
+        }
+    }
+
+    /// The organization the principal acts in.
+    pub fn org(&self) -> Option<&OrgId> {
+        match self {
+            Principal::User { org, .. } => org.as_ref(),
+        }
+    }
+}
+
+/// The actor that owns an authorized stream.
+enum Source {
+    Org(OrgHandle),
+    Inbox(InboxHandle),
+}
+
+impl Source {
+    async fn head(&self) -> CoreResult<u64> {
+        match self {
+            Source::Org(o) => o.head().await,
+            Source::Inbox(i) => Ok(i.head().await?.0),
+        }
+    }
+
+    async fn snapshot(&self) -> CoreResult<(u64, StreamState)> {
+        match self {
+            Source::Org(o) => o.snapshot().await.map(|s| (s.seq, StreamState::Org(s))),
+            Source::Inbox(i) => i.snapshot().await.map(|s| (s.seq, StreamState::Inbox(s))),
+        }
+    }
+}
+
+/// Who may read which stream: the one place that decides. Unknown, foreign and
+/// forbidden streams are all `NotFound`, so a stream name reveals nothing.
+async fn authorize(kernel: &Kernel, principal: &Principal, stream: &StreamName) -> CoreResult<Source> {
+    match (principal, stream) {
+        (Principal::User { user, org, .. }, StreamName::Org(id)) if org.as_ref() == Some(id) => {
+            crate::directory::active_member(kernel, id, user).await?;
+            Ok(Source::Org(OrgHandle::get(kernel, id).await?))
+        }
+        (Principal::User { user, .. }, StreamName::Inbox(id)) if user == id => {
+            Ok(Source::Inbox(InboxHandle::get(kernel, id).await?))
+        }
+        _ => Err(CoreError::NotFound),
+    }
+}
+
+/// A subscription that was allowed: the first frames to send, then `live`.
+pub struct Opened {
+    /// Encoded messages to send first (a snapshot, a `subscribed`, or replayed events).
+    pub first: Vec<Bytes>,
+    /// The last `seq` included in `first`; live frames at or below it are duplicates.
+    pub head: u64,
+    /// Every frame published after the subscription began.
+    pub live: broadcast::Receiver<Arc<Frame>>,
+}
+
+/// Opens `stream` for `principal`: a snapshot when `after` is `None` (or too far
+/// behind, with `reset`), otherwise every event after `after` (memory, then journal).
+///
+/// # Errors
+/// `NotFound` when the principal may not read it (or it does not exist); `Unavailable`
+/// or a store error when its actor or the journal cannot answer.
+pub async fn open(
+    kernel: &Kernel,
+    principal: &Principal,
+    stream: &StreamName,
+    after: Option<u64>,
+) -> CoreResult<Opened> {
+    let source = authorize(kernel, principal, stream).await?;
+    // Subscribe to live frames before reading the head, so nothing falls in between.
+    let live = kernel.hub().subscribe(stream);
+    let source = &source;
+    let snapshot = |reset: bool| async move {
+        let (seq, state) = source.snapshot().await?;
+        let msg = ServerMsg::Snapshot {
+            stream: stream.clone(),
+            seq,
+            reset,
+            state,
+        };
+        CoreResult::Ok((seq, vec![Bytes::from(encode_server(&msg))]))
+    };
+    let (head, first) = match after {
+        None => snapshot(false).await?,
+        Some(after) => {
+            let head = source.head().await?;
+            if after > head || head - after > MAX_REPLAY {
+                snapshot(true).await?
+            } else if after == head {
+                let msg = ServerMsg::Subscribed {
+                    stream: stream.clone(),
+                    seq: head,
+                };
+                (head, vec![Bytes::from(encode_server(&msg))])
+            } else {
+                (head, replay(kernel, stream, after, head).await?)
+            }
+        }
+    };
+    Ok(Opened { first, head, live })
+}
+
+/// Events `after+1 ..= upto` of `stream`, encoded: from memory when the hub still holds
+/// them, from the journal otherwise.
+///
+/// # Errors
+/// The journal cannot be read, or holds a row that does not parse.
+pub async fn replay(
+    kernel: &Kernel,
+    stream: &StreamName,
+    after: u64,
+    upto: u64,
+) -> CoreResult<Vec<Bytes>> {
+    if let Some(frames) = kernel.hub().recent_between(stream, after, upto) {
+        return Ok(frames.iter().map(|f| f.bytes.clone()).collect());
+    }
+    let mut out = Vec::with_capacity((upto - after) as usize);
+    let mut from = after;
+    while from < upto {
+        let rows = kernel.store().journal(stream, from, 500).await?;
+        if rows.is_empty() {
+            break;
+        }
+        for row in rows.into_iter().take_while(|r| r.seq <= upto) {
+            let event = decode_journal(stream.kind(), &row.payload).map_err(|e| {
+                tracing::error!(%stream, seq = row.seq, error = %e, "journal row does not parse");
+                CoreError::Unavailable
+            })?;
+            out.push(encode_event(stream, row.seq, event));
+            from = row.seq;
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -126,13 +313,18 @@ mod tests {
         StreamEvent::Inbox(InboxEvent::AllRead { unread: n })
     }
 
+    fn inbox(id: &str) -> StreamName {
+        StreamName::Inbox(UserId::new(id))
+    }
+
     #[tokio::test]
     async fn frames_are_shared_and_recent_ones_replayable() {
         let hub = StreamHub::default();
-        let mut a = hub.subscribe("inbox:u");
-        let mut b = hub.subscribe("inbox:u");
+        let s = inbox("u");
+        let mut a = hub.subscribe(&s);
+        let mut b = hub.subscribe(&s);
         for seq in 1..=3 {
-            hub.publish("inbox:u", seq, ev(seq as u32));
+            hub.publish(&s, seq, ev(seq as u32));
         }
         let fa = a.recv().await.unwrap();
         let fb = b.recv().await.unwrap();
@@ -141,21 +333,39 @@ mod tests {
             "one encoded frame for all subscribers"
         );
         assert_eq!(fa.bytes.as_ptr(), fb.bytes.as_ptr());
-        let replay = hub.recent_between("inbox:u", 1, 3).unwrap();
+        let replay = hub.recent_between(&s, 1, 3).unwrap();
         assert_eq!(replay.iter().map(|f| f.seq).collect::<Vec<_>>(), vec![2, 3]);
-        assert!(hub.recent_between("inbox:other", 0, 3).is_none());
+        assert!(hub.recent_between(&inbox("other"), 0, 3).is_none());
     }
 
     #[test]
     fn memory_forgets_old_frames() {
         let hub = StreamHub::default();
+        let s = inbox("s");
         for seq in 1..=(RECENT_FRAMES as u64 + 10) {
-            hub.publish("s", seq, ev(0));
+            hub.publish(&s, seq, ev(0));
         }
         assert!(
-            hub.recent_between("s", 0, 20).is_none(),
+            hub.recent_between(&s, 0, 20).is_none(),
             "the oldest frames are gone: use the journal"
         );
-        assert_eq!(hub.recent_between("s", 100, 110).unwrap().len(), 10);
+        assert_eq!(hub.recent_between(&s, 100, 110).unwrap().len(), 10);
+    }
+
+    #[test]
+    fn channels_nobody_listens_to_are_evicted() {
+        let hub = StreamHub::default();
+        let (watched, idle) = (inbox("watched"), inbox("idle"));
+        let rx = hub.subscribe(&watched);
+        hub.publish(&watched, 1, ev(0));
+        hub.publish(&idle, 1, ev(0));
+        assert_eq!(hub.len(), 2);
+        assert_eq!(hub.evict_idle(Duration::from_secs(60)), 0, "both were just used");
+        assert_eq!(hub.evict_idle(Duration::ZERO), 1, "only the unwatched one goes");
+        assert!(hub.recent_between(&idle, 0, 1).is_none());
+        assert_eq!(hub.recent_between(&watched, 0, 1).unwrap().len(), 1);
+        drop(rx);
+        assert_eq!(hub.evict_idle(Duration::ZERO), 1);
+        assert!(hub.is_empty());
     }
 }

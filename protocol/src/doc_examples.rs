@@ -1,7 +1,7 @@
 //! Keeps the hex examples of PROTOCOL.md true: each is encoded here and compared with
 //! the text of the document itself.
 
-use crate::{ErrorCode, OrgEvent, OrgId, UserId};
+use crate::{ErrorCode, OrgEvent, OrgId, StreamName, UserId};
 
 const SPEC: &str = include_str!("../PROTOCOL.md");
 
@@ -34,14 +34,14 @@ fn examples_in_the_spec_match_the_encoder() {
 fn websocket_examples_in_the_spec_match_the_encoder() {
     use crate::wire::*;
     assert_documented(&ClientMsg::Hello {
-        version: 1,
+        version: 2,
         resume: vec![StreamPosition {
-            stream: "org:o1".into(),
+            stream: StreamName::parse("org:o1").unwrap(),
             seq: 7,
         }],
     });
     assert_documented(&ClientMsg::Subscribe {
-        stream: "inbox:u1".into(),
+        stream: StreamName::parse("inbox:u1").unwrap(),
         after: None,
     });
     assert_documented(&ClientMsg::Request {
@@ -56,12 +56,12 @@ fn websocket_examples_in_the_spec_match_the_encoder() {
         error: None,
     });
     assert_documented(&ServerMsg::Event {
-        stream: "inbox:u1".into(),
+        stream: StreamName::parse("inbox:u1").unwrap(),
         seq: 3,
         event: StreamEvent::Inbox(crate::InboxEvent::AllRead { unread: 0 }),
     });
     assert_documented(&ServerMsg::Subscribed {
-        stream: "org:o1".into(),
+        stream: StreamName::parse("org:o1").unwrap(),
         seq: 7,
     });
 }

@@ -56,6 +56,26 @@ typed_id!(
     /// A server-side login session (the cookie value).
     SessionId
 );
+typed_id!(
+    /// A calendar (personal, team or shared) and its events.
+    CalendarId
+);
+typed_id!(
+    /// An organization-wide workflow definition; its board is `board:{id}`.
+    WorkflowId
+);
+typed_id!(
+    /// One work item (a vehicle moving through a workflow).
+    ItemId
+);
+typed_id!(
+    /// A project with members and tasks.
+    ProjectId
+);
+typed_id!(
+    /// A paired kiosk screen (a read-only principal of its own).
+    KioskId
+);
 
 #[cfg(test)]
 mod tests {

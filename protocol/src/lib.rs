@@ -6,6 +6,7 @@
 pub mod error;
 pub mod ids;
 pub mod inbox;
+pub mod stream;
 pub mod views;
 pub mod wire;
 
@@ -13,8 +14,12 @@ pub mod wire;
 mod doc_examples;
 
 pub use error::ErrorCode;
-pub use ids::{OrgId, SessionId, TeamId, UserId};
+pub use ids::{
+    CalendarId, ItemId, KioskId, OrgId, ProjectId, SessionId, TeamId, UserId, WorkflowId,
+};
+pub use stream::{StreamKind, StreamName};
 pub use inbox::{EntityRef, InboxEvent, InboxSnapshot, NotificationKind, NotificationView};
 pub use views::{
-    ClockFormat, MemberView, OrgEvent, OrgSnapshot, OrgView, ProfileView, Role, TeamView, UserView,
+    ClockFormat, MemberView, OrgEvent, OrgSnapshot, OrgView, PlatformEvent, ProfileView, Role, TeamView,
+    UserView,
 };

@@ -179,6 +179,23 @@ impl OrgEvent {
     }
 }
 
+/// A change on the `platform` journal: platform-level facts kept for audit. Journal
+/// only; no client can subscribe to it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PlatformEvent {
+    UserCreated { user: UserView },
+}
+
+impl PlatformEvent {
+    /// The journal `kind` column.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::UserCreated { .. } => "user_created",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,11 +8,12 @@
 use crate::error::ErrorCode;
 use crate::ids::{OrgId, UserId};
 use crate::inbox::{InboxEvent, InboxSnapshot, NotificationView};
-use crate::views::{OrgEvent, OrgSnapshot};
+use crate::stream::{StreamKind, StreamName};
+use crate::views::{OrgEvent, OrgSnapshot, PlatformEvent};
 use serde::{Deserialize, Serialize};
 
 /// The protocol version this build speaks. `hello` must name it.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// WebSocket close codes the server uses (besides the standard ones).
 pub mod close {
@@ -63,7 +64,7 @@ impl Default for Limits {
 /// A stream and the last position the client has seen of it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StreamPosition {
-    pub stream: String,
+    pub stream: StreamName,
     pub seq: u64,
 }
 
@@ -81,12 +82,12 @@ pub enum ClientMsg {
     /// Starts receiving a stream: a `snapshot` first when `after` is absent, otherwise
     /// every event after `after` (or a `snapshot` with `reset` when too far behind).
     Subscribe {
-        stream: String,
+        stream: StreamName,
         #[serde(default)]
         after: Option<u64>,
     },
     Unsubscribe {
-        stream: String,
+        stream: StreamName,
     },
     /// An operation; answered by exactly one `reply` with the same `id`.
     Request {
@@ -144,28 +145,28 @@ pub enum ServerMsg {
     },
     /// One change on a stream; `seq` grows by exactly one per event.
     Event {
-        stream: String,
+        stream: StreamName,
         seq: u64,
         event: StreamEvent,
     },
     /// A stream's whole state as of `seq`. `reset` means the client was too far behind
     /// to replay: drop what it had and start from this.
     Snapshot {
-        stream: String,
+        stream: StreamName,
         seq: u64,
         reset: bool,
         state: StreamState,
     },
     /// Subscription confirmed with nothing to send yet (resume already up to date).
     Subscribed {
-        stream: String,
+        stream: StreamName,
         seq: u64,
     },
     /// A message that was not a request could not be handled (bad frame, unknown
     /// stream, not allowed). The connection stays open.
     Error {
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        stream: Option<String>,
+        stream: Option<StreamName>,
         error: WireError,
     },
     Pong {
@@ -191,17 +192,52 @@ pub enum ReplyBody {
     },
 }
 
-/// An event of any stream (the stream name says which).
+/// An event of any stream, tagged with its stream kind (`stream_kind`) beside the
+/// event's own `kind`, so event names may repeat across stream kinds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
+#[serde(tag = "stream_kind", rename_all = "snake_case")]
 pub enum StreamEvent {
     Org(OrgEvent),
     Inbox(InboxEvent),
+    /// Journal only: never sent to clients.
+    Platform(PlatformEvent),
 }
 
-/// A snapshot of any stream (the stream name says which).
+impl StreamEvent {
+    /// The kind of stream this event belongs to.
+    pub fn stream_kind(&self) -> StreamKind {
+        match self {
+            Self::Org(_) => StreamKind::Org,
+            Self::Inbox(_) => StreamKind::Inbox,
+            Self::Platform(_) => StreamKind::Platform,
+        }
+    }
+
+    /// The event's own kind (the journal's `kind` column).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Org(e) => e.kind(),
+            Self::Inbox(e) => e.kind(),
+            Self::Platform(e) => e.kind(),
+        }
+    }
+}
+
+impl From<OrgEvent> for StreamEvent {
+    fn from(e: OrgEvent) -> Self {
+        Self::Org(e)
+    }
+}
+
+impl From<InboxEvent> for StreamEvent {
+    fn from(e: InboxEvent) -> Self {
+        Self::Inbox(e)
+    }
+}
+
+/// A snapshot of any stream, tagged with its stream kind (`stream_kind`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
+#[serde(tag = "stream_kind", rename_all = "snake_case")]
 pub enum StreamState {
     Org(OrgSnapshot),
     Inbox(InboxSnapshot),
@@ -361,22 +397,22 @@ mod tests {
     fn client_messages() -> Vec<ClientMsg> {
         vec![
             ClientMsg::Hello {
-                version: 1,
+                version: 2,
                 resume: vec![StreamPosition {
-                    stream: "org:o1".into(),
+                    stream: StreamName::parse("org:o1").unwrap(),
                     seq: 7,
                 }],
             },
             ClientMsg::Subscribe {
-                stream: "inbox:u1".into(),
+                stream: StreamName::parse("inbox:u1").unwrap(),
                 after: None,
             },
             ClientMsg::Subscribe {
-                stream: "org:o1".into(),
+                stream: StreamName::parse("org:o1").unwrap(),
                 after: Some(3),
             },
             ClientMsg::Unsubscribe {
-                stream: "org:o1".into(),
+                stream: StreamName::parse("org:o1").unwrap(),
             },
             ClientMsg::Request {
                 id: 9,
@@ -416,7 +452,7 @@ mod tests {
         };
         vec![
             ServerMsg::Welcome {
-                version: 1,
+                version: 2,
                 user: UserId::new("u1"),
                 org: Some(OrgId::new("o1")),
                 heartbeat_ms: 15000,
@@ -436,17 +472,17 @@ mod tests {
                 }),
             },
             ServerMsg::Event {
-                stream: "org:o1".into(),
+                stream: StreamName::parse("org:o1").unwrap(),
                 seq: 4,
                 event: StreamEvent::Org(OrgEvent::SettingsChanged { org: org.clone() }),
             },
             ServerMsg::Event {
-                stream: "inbox:u1".into(),
+                stream: StreamName::parse("inbox:u1").unwrap(),
                 seq: 2,
                 event: StreamEvent::Inbox(InboxEvent::AllRead { unread: 0 }),
             },
             ServerMsg::Snapshot {
-                stream: "org:o1".into(),
+                stream: StreamName::parse("org:o1").unwrap(),
                 seq: 4,
                 reset: false,
                 state: StreamState::Org(OrgSnapshot {
@@ -457,7 +493,7 @@ mod tests {
                 }),
             },
             ServerMsg::Snapshot {
-                stream: "inbox:u1".into(),
+                stream: StreamName::parse("inbox:u1").unwrap(),
                 seq: 0,
                 reset: true,
                 state: StreamState::Inbox(InboxSnapshot {
@@ -467,7 +503,7 @@ mod tests {
                 }),
             },
             ServerMsg::Subscribed {
-                stream: "org:o1".into(),
+                stream: StreamName::parse("org:o1").unwrap(),
                 seq: 4,
             },
             ServerMsg::Error {

@@ -33,6 +33,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0002_notifications.surql",
         sql: include_str!("../../../migrations/0002_notifications.surql"),
     },
+    Migration {
+        name: "0003_typed_journal.surql",
+        sql: include_str!("../../../migrations/0003_typed_journal.surql"),
+    },
 ];
 
 /// What [`Store::migrate`] did.
@@ -99,8 +103,7 @@ impl Store {
                 m.sql
             );
             self.commit(
-                &body,
-                json!({ "name": m.name, "checksum": m.checksum() }),
+                super::writes::apply_migration(&body, m.name, &m.checksum()),
                 &[],
             )
             .await?;
@@ -150,14 +153,18 @@ mod tests {
         let first = store.migrate().await.unwrap();
         assert_eq!(
             first.applied,
-            vec!["0001_init.surql", "0002_notifications.surql"]
+            vec![
+                "0001_init.surql",
+                "0002_notifications.surql",
+                "0003_typed_journal.surql"
+            ]
         );
         assert!(store.migrations_current().await.unwrap());
         let second = store.migrate().await.unwrap();
         assert!(second.applied.is_empty());
         assert_eq!(
             second.already,
-            vec!["0001_init.surql", "0002_notifications.surql"]
+            MIGRATIONS.iter().map(|m| m.name).collect::<Vec<_>>()
         );
 
         let mut edited = MIGRATIONS.to_vec();

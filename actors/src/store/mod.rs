@@ -6,14 +6,18 @@
 //! ([`Store::commit`]). Rows cross the SDK boundary as JSON values and are (de)serialized
 //! with serde, so domain types need no database-specific derives.
 
+pub mod check;
 mod migrations;
 mod records;
+pub mod writes;
 
 pub use migrations::{MIGRATIONS, Migration, MigrationReport};
 pub use records::*;
+pub use writes::Write;
 
+use cflows_protocol::StreamName;
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value as Json, json};
+use serde_json::{Value as Json, json};
 use std::sync::Arc;
 use std::time::Duration;
 use surrealdb::Surreal;
@@ -86,6 +90,10 @@ pub enum StoreError {
     /// A unique index rejected the write (duplicate email, slug, team name).
     #[error("duplicate value: {0}")]
     Duplicate(String),
+    /// Two transactions touched the same data at once and this one lost; nothing was
+    /// written (another writer may have changed what this one read).
+    #[error("write conflict: {0}")]
+    TxConflict(String),
     /// A row did not have the shape the code expects: a bug or a foreign write.
     #[error("unexpected row shape: {0}")]
     Decode(String),
@@ -108,6 +116,8 @@ impl From<surrealdb::Error> for StoreError {
         let msg = e.to_string();
         if e.is_already_exists() || msg.contains("already contains") {
             StoreError::Duplicate(msg)
+        } else if msg.to_lowercase().contains("conflict") || msg.contains("can be retried") {
+            StoreError::TxConflict(msg)
         } else {
             StoreError::Db(msg)
         }
@@ -123,8 +133,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// One line of the journal, written with the change it describes.
 #[derive(Clone, Debug)]
 pub struct JournalRow {
-    /// Stream name, e.g. `org:{id}`.
-    pub stream: String,
+    /// The stream, e.g. `org:{id}`.
+    pub stream: StreamName,
     /// Gap-free position in the stream, decided by the stream's owning actor.
     pub seq: u64,
     pub kind: &'static str,
@@ -232,19 +242,11 @@ impl Store {
     /// # Errors
     /// Any statement fails (including a unique index), or the commit fails; then nothing
     /// was written.
-    pub async fn commit(&self, body: &str, vars: Json, journal: &[JournalRow]) -> StoreResult<()> {
-        let mut vars = match vars {
-            Json::Object(map) => map,
-            Json::Null => Map::new(),
-            other => {
-                return Err(StoreError::Decode(format!(
-                    "vars must be an object, got {other}"
-                )));
-            }
-        };
+    pub async fn commit(&self, write: Write, journal: &[JournalRow]) -> StoreResult<()> {
+        let Write { sql: body, mut vars } = write;
         let mut sql = String::with_capacity(body.len() + 256);
         sql.push_str("BEGIN TRANSACTION;\n");
-        sql.push_str(body);
+        sql.push_str(&body);
         sql.push('\n');
         for (i, row) in journal.iter().enumerate() {
             let key = format!("__journal{i}");
@@ -254,7 +256,7 @@ impl Store {
             vars.insert(
                 key,
                 json!({
-                    "stream": row.stream, "seq": row.seq, "kind": row.kind,
+                    "stream": row.stream.to_string(), "seq": row.seq, "kind": row.kind,
                     "payload": row.payload, "actor": row.actor,
                 }),
             );
@@ -278,7 +280,7 @@ impl Store {
     ///
     /// # Errors
     /// The query fails.
-    pub async fn last_seq(&self, stream: &str) -> StoreResult<u64> {
+    pub async fn last_seq(&self, stream: &StreamName) -> StoreResult<u64> {
         #[derive(serde::Deserialize)]
         struct Seq {
             seq: u64,
@@ -286,7 +288,7 @@ impl Store {
         let row: Option<Seq> = self
             .row(
                 "SELECT seq FROM event WHERE stream = $stream ORDER BY seq DESC LIMIT 1",
-                json!({ "stream": stream }),
+                json!({ "stream": stream.to_string() }),
             )
             .await?;
         Ok(row.map_or(0, |r| r.seq))
@@ -298,13 +300,13 @@ impl Store {
     /// The query fails.
     pub async fn journal(
         &self,
-        stream: &str,
+        stream: &StreamName,
         after: u64,
         limit: u32,
     ) -> StoreResult<Vec<EventRecord>> {
         self.rows(
             "SELECT stream, seq, kind, payload, actor, at FROM event WHERE stream = $stream AND seq > $after ORDER BY seq LIMIT $limit",
-            json!({ "stream": stream, "after": after, "limit": limit }),
+            json!({ "stream": stream.to_string(), "after": after, "limit": limit }),
         )
         .await
     }
@@ -316,7 +318,14 @@ fn take_rows<T: DeserializeOwned>(
 ) -> StoreResult<Vec<T>> {
     let rows: Vec<Json> = response.take(index)?;
     rows.into_iter()
-        .map(|row| serde_json::from_value(row).map_err(|e| StoreError::Decode(e.to_string())))
+        .map(|row| {
+            serde_json::from_value(row).map_err(|e| {
+                // A stored value that does not parse is never defaulted: it is an error,
+                // logged here and listed by `cflows check`.
+                tracing::error!(error = %e, "a stored row does not parse");
+                StoreError::Decode(e.to_string())
+            })
+        })
         .collect()
 }
 

@@ -5,6 +5,7 @@
 //! the owning actor; the few writes here are the Directory's own (users, sessions).
 
 use super::{Store, StoreResult};
+use cflows_protocol::{ClockFormat, NotificationKind, Role};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -16,7 +17,7 @@ pub struct OrgRecord {
     pub name: String,
     pub slug: String,
     pub timezone: String,
-    pub clock: String,
+    pub clock: ClockFormat,
 }
 
 /// A user row, with the password hash (never leaves the actors crate as a view).
@@ -34,7 +35,7 @@ pub struct UserRecord {
 pub struct MembershipRecord {
     pub org: String,
     pub user: String,
-    pub role: String,
+    pub role: Role,
     pub active: bool,
     pub title: String,
     pub location: String,
@@ -74,7 +75,7 @@ pub struct NotificationRecord {
     pub id: String,
     pub user: String,
     pub org: String,
-    pub kind: String,
+    pub kind: NotificationKind,
     pub title: String,
     pub body: String,
     pub link: String,
@@ -269,20 +270,24 @@ impl Store {
         .await
     }
 
-    /// Every journal row's stream and position (integrity check).
+    /// Every journal row's stream, position and payload (integrity check).
     ///
     /// # Errors
     /// The query fails.
-    pub async fn journal_positions(&self) -> StoreResult<Vec<(String, u64)>> {
+    pub async fn journal_positions(&self) -> StoreResult<Vec<(String, u64, String)>> {
         #[derive(Deserialize)]
         struct Pos {
             stream: String,
             seq: u64,
+            payload: String,
         }
         let rows: Vec<Pos> = self
-            .rows("SELECT stream, seq FROM event", json!({}))
+            .rows("SELECT stream, seq, payload FROM event", json!({}))
             .await?;
-        Ok(rows.into_iter().map(|p| (p.stream, p.seq)).collect())
+        Ok(rows
+            .into_iter()
+            .map(|p| (p.stream, p.seq, p.payload))
+            .collect())
     }
 
     /// One notification.
@@ -366,5 +371,54 @@ impl Store {
             )
             .await?;
         Ok(row.map_or(0, |c| c.count))
+    }
+
+    /// Every row of every table whose stored values do not parse as the records the
+    /// actors read (an unknown role, clock format or notification kind, a missing
+    /// field), one line each. Actors refuse such rows; `cflows check` reports them.
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn undecodable_rows(&self) -> StoreResult<Vec<String>> {
+        let mut problems = Vec::new();
+        problems.extend(self.undecodable::<OrgRecord>("org", ORG_FIELDS).await?);
+        problems.extend(self.undecodable::<UserRecord>("user", USER_FIELDS).await?);
+        problems.extend(
+            self.undecodable::<MembershipRecord>(
+                "membership",
+                &format!("record::id(id) AS row, {MEMBERSHIP_FIELDS}"),
+            )
+            .await?,
+        );
+        problems.extend(self.undecodable::<TeamRecord>("team", TEAM_FIELDS).await?);
+        problems.extend(
+            self.undecodable::<NotificationRecord>("notification", NOTIFICATION_FIELDS)
+                .await?,
+        );
+        Ok(problems)
+    }
+
+    async fn undecodable<T: serde::de::DeserializeOwned>(
+        &self,
+        table: &'static str,
+        fields: &str,
+    ) -> StoreResult<Vec<String>> {
+        let rows: Vec<serde_json::Value> = self
+            .rows(&format!("SELECT {fields} FROM {table}"), json!({}))
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| {
+                let id = row
+                    .get("id")
+                    .or_else(|| row.get("row"))
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("?")
+                    .to_string();
+                serde_json::from_value::<T>(row)
+                    .err()
+                    .map(|e| format!("{table} row {id} does not parse: {e}"))
+            })
+            .collect())
     }
 }

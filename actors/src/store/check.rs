@@ -1,7 +1,10 @@
-//! The integrity check behind `cflows check`: references between rows point at rows
-//! that exist, and every journal stream is gap-free.
+//! The integrity check behind `cflows check`: every stored value parses as what the
+//! actors read, references between rows point at rows that exist, and every journal
+//! stream is gap-free with payloads of its stream's kind.
 
+use crate::kernel::decode_journal;
 use crate::store::{Store, StoreResult};
+use cflows_protocol::StreamName;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Finds every broken reference; an empty list means the store is consistent.
@@ -9,7 +12,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 /// # Errors
 /// The store cannot be read.
 pub async fn integrity(store: &Store) -> StoreResult<Vec<String>> {
-    let mut problems = Vec::new();
+    let mut problems = store.undecodable_rows().await?;
+    if !problems.is_empty() {
+        // The typed reads below would stop at the first bad row.
+        return Ok(problems);
+    }
     let orgs: HashSet<String> = store.orgs().await?.into_iter().map(|o| o.id).collect();
     let users: HashSet<String> = store.all_users().await?.into_iter().map(|u| u.id).collect();
     let memberships = store.all_memberships().await?;
@@ -66,7 +73,15 @@ pub async fn integrity(store: &Store) -> StoreResult<Vec<String>> {
         }
     }
     let mut streams: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    for (stream, seq) in store.journal_positions().await? {
+    for (stream, seq, payload) in store.journal_positions().await? {
+        match StreamName::parse(&stream) {
+            Ok(name) => {
+                if let Err(e) = decode_journal(name.kind(), &payload) {
+                    problems.push(format!("journal row {stream} #{seq} does not parse: {e}"));
+                }
+            }
+            Err(e) => problems.push(format!("journal row with stream '{stream}': {e}")),
+        }
         streams.entry(stream).or_default().push(seq);
     }
     for (stream, mut seqs) in streams {
@@ -85,22 +100,55 @@ pub async fn integrity(store: &Store) -> StoreResult<Vec<String>> {
 mod tests {
     use super::*;
     use crate::StoreConfig;
-    use serde_json::json;
+
+    async fn store() -> Store {
+        let store = Store::open(&StoreConfig::memory()).await.unwrap();
+        store.migrate().await.unwrap();
+        store
+    }
 
     #[tokio::test]
     async fn finds_dangling_references_and_gaps() {
-        let store = Store::open(&StoreConfig::memory()).await.unwrap();
-        store.migrate().await.unwrap();
+        let store = store().await;
         assert!(integrity(&store).await.unwrap().is_empty());
         store
-            .commit(
-                "CREATE membership CONTENT { org: 'ghost-org', user: 'ghost-user', role: 'member', active: true, title: '', location: '', timezone: '', avatar: '', bio: '', created_at: time::now() };",
-                json!({}),
-                &[crate::store::JournalRow { stream: "org:x".into(), seq: 2, kind: "test", payload: "{}".into(), actor: None }],
+            .tamper_for_tests(
+                "CREATE membership CONTENT { org: 'ghost-org', user: 'ghost-user', role: 'member', active: true, title: '', location: '', timezone: '', avatar: '', bio: '', created_at: time::now() };
+                 CREATE event CONTENT { stream: 'org:x', seq: 2, kind: 'member_removed', payload: '{\"kind\":\"member_removed\",\"user\":\"u\"}', actor: NULL, at: time::now() };",
             )
             .await
             .unwrap();
         let problems = integrity(&store).await.unwrap();
         assert_eq!(problems.len(), 3, "{problems:#?}");
+    }
+
+    #[tokio::test]
+    async fn reports_stored_values_that_do_not_parse() {
+        let store = store().await;
+        store
+            .tamper_for_tests(
+                "CREATE notification:n1 CONTENT { user: 'u', org: 'o', kind: 'carrier_pigeon', title: 't', body: '', link: '/', entity_kind: NULL, entity_id: NULL, from: NULL, created_at: 1, updated_at: 1, count: 1, read: false };
+                 CREATE event CONTENT { stream: 'inbox:u', seq: 1, kind: 'x', payload: '{\"kind\":\"member_removed\",\"user\":\"u\"}', actor: NULL, at: time::now() };",
+            )
+            .await
+            .unwrap();
+        let problems = integrity(&store).await.unwrap();
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        assert!(
+            problems[0].contains("notification row n1") && problems[0].contains("carrier_pigeon"),
+            "{problems:#?}"
+        );
+        // The typed read refuses it too: no silent default.
+        assert!(store.notifications("u", None, 10).await.is_err());
+        store
+            .tamper_for_tests("DELETE notification:n1;")
+            .await
+            .unwrap();
+        let problems = integrity(&store).await.unwrap();
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        assert!(
+            problems[0].contains("inbox:u #1") && problems[0].contains("not a inbox event"),
+            "{problems:#?}"
+        );
     }
 }

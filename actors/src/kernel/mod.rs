@@ -1,0 +1,260 @@
+//! The actor kernel: the one way an entity owns hot state, journals its decisions,
+//! streams them and stops when idle. Every state-owning actor kind is an [`Entity`]
+//! hosted by the kernel; nothing outside this module spawns or supervises actors.
+//!
+//! - [`Registry`]: find-or-start by typed id (loading from the store), restart after a
+//!   crash (lazily, from the store; callers of the crashed actor get `Unavailable`),
+//!   stop after an idle time, live count per kind.
+//! - [`Journal`]: the one implementation of a decision's commit: records + journal rows
+//!   in one transaction, then apply, reply, publish; a lost race on the journal's unique
+//!   `(stream, seq)` index reloads the entity and answers `Conflict`.
+//! - [`Revocations`]: sessions and memberships that ended, pushed to open sockets.
+//!
+//! Adding a kind: implement [`Entity`] in its own file and add one registry line to
+//! [`Kernel::start`] (see the README's recipe). The kernel must not know any kind's
+//! business rules.
+
+mod host;
+pub mod journal;
+mod registry;
+mod revocations;
+
+pub use host::HostMsg;
+pub use journal::{Journal, decode_journal};
+pub use registry::{Registry, RegistryStats};
+pub use revocations::{Revocation, Revocations};
+
+use crate::directory::Directory;
+use crate::error::{CoreError, CoreResult};
+use crate::inbox::Inbox;
+use crate::org::Org;
+use crate::store::Store;
+use crate::streams::StreamHub;
+use cflows_protocol::OrgId;
+use dashmap::DashMap;
+use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
+use std::fmt;
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a caller waits for an actor's answer before reporting `Unavailable`.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Kernel settings.
+#[derive(Clone, Debug)]
+pub struct KernelConfig {
+    /// An entity that handled no message for this long stops and frees its memory; the
+    /// next message starts it again from the store.
+    pub idle_after: Duration,
+}
+
+impl Default for KernelConfig {
+    fn default() -> Self {
+        Self {
+            idle_after: Duration::from_secs(600),
+        }
+    }
+}
+
+/// One kind of state-owning actor. The kernel hosts it: it loads it, feeds it one
+/// message at a time, publishes what it journalled after each message, reloads it when
+/// another writer won a race, and stops it when idle.
+pub trait Entity: Sized + Send + 'static {
+    /// The typed id the registry finds it by.
+    type Id: Clone + Eq + Hash + fmt::Display + fmt::Debug + Send + Sync + 'static;
+    /// Its messages (request variants carry an `RpcReplyPort`).
+    type Msg: Send + 'static;
+    /// Its name on `/metrics` and in logs.
+    const KIND: &'static str;
+    /// Whether it stops after [`KernelConfig::idle_after`] without messages.
+    const PASSIVATE: bool = true;
+
+    /// Loads the hot state from the store.
+    ///
+    /// # Errors
+    /// `NotFound` when there is no such entity; a store error otherwise.
+    fn load(kernel: &Kernel, id: &Self::Id) -> impl Future<Output = CoreResult<Self>> + Send;
+
+    /// Handles one message to completion (replying through its port).
+    fn handle(&mut self, kernel: &Kernel, msg: Self::Msg) -> impl Future<Output = ()> + Send;
+
+    /// The journal writers this entity owns, flushed (published) after each message.
+    fn journals(&mut self) -> Vec<&mut Journal>;
+
+    /// The organization this entity belongs to: stopping an organization's scope stops it.
+    fn scope(&self) -> Option<&OrgId> {
+        None
+    }
+}
+
+struct Inner {
+    store: Store,
+    hub: StreamHub,
+    config: KernelConfig,
+    revocations: Revocations,
+    supervisor: ActorRef<()>,
+    /// What to do when a hosted actor exits, by actor id (set by the registry).
+    on_exit: Arc<DashMap<ActorId, Box<dyn FnOnce() + Send + Sync>>>,
+    directory: Arc<Registry<Directory>>,
+    orgs: Arc<Registry<Org>>,
+    inboxes: Arc<Registry<Inbox>>,
+}
+
+/// The running kernel: store, hub and one registry per entity kind. Cheap to clone.
+#[derive(Clone)]
+pub struct Kernel(Arc<Inner>);
+
+/// The supervisor of every hosted actor: it only runs exit hooks.
+struct Supervisor;
+
+impl Actor for Supervisor {
+    type Msg = ();
+    type State = Arc<DashMap<ActorId, Box<dyn FnOnce() + Send + Sync>>>;
+    type Arguments = Self::State;
+
+    async fn pre_start(
+        &self,
+        _me: ActorRef<()>,
+        hooks: Self::State,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        Ok(hooks)
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        _me: ActorRef<()>,
+        evt: SupervisionEvent,
+        hooks: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        let (cell, failure) = match &evt {
+            SupervisionEvent::ActorFailed(cell, err) => (cell, Some(err.to_string())),
+            SupervisionEvent::ActorTerminated(cell, _, _) => (cell, None),
+            _ => return Ok(()),
+        };
+        if let Some(failure) = failure {
+            // Restarted lazily, from the store, by the next message for it.
+            tracing::error!(actor = ?cell.get_name(), error = %failure, "actor failed; it restarts from the store on its next message");
+            metrics::counter!("cflows_actor_failures_total").increment(1);
+        }
+        if let Some((_, hook)) = hooks.remove(&cell.get_id()) {
+            hook();
+        }
+        Ok(())
+    }
+}
+
+impl Kernel {
+    /// Starts the kernel on an opened, migrated store.
+    ///
+    /// # Errors
+    /// The supervisor could not start, or the Directory could not load.
+    pub async fn start(store: Store, config: KernelConfig) -> CoreResult<Self> {
+        let on_exit = Arc::new(DashMap::new());
+        let (supervisor, _) = Actor::spawn(None, Supervisor, on_exit.clone())
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "kernel supervisor failed to start");
+                CoreError::Unavailable
+            })?;
+        let kernel = Kernel(Arc::new(Inner {
+            store,
+            hub: StreamHub::default(),
+            config,
+            revocations: Revocations::default(),
+            supervisor,
+            on_exit,
+            // One line per kind.
+            directory: Registry::new(),
+            orgs: Registry::new(),
+            inboxes: Registry::new(),
+        }));
+        // The Directory is loaded at start so a broken store stops start-up.
+        kernel
+            .0
+            .directory
+            .actor(&kernel, &crate::directory::Platform)
+            .await?;
+        Ok(kernel)
+    }
+
+    /// Every registry, for metrics and scope stops.
+    fn registries(&self) -> [&dyn RegistryStats; 3] {
+        [&*self.0.directory, &*self.0.orgs, &*self.0.inboxes]
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.0.store
+    }
+
+    /// Where journalled changes are published and connections subscribe.
+    pub fn hub(&self) -> &StreamHub {
+        &self.0.hub
+    }
+
+    /// Ended sessions and memberships, for open connections.
+    pub fn revocations(&self) -> &Revocations {
+        &self.0.revocations
+    }
+
+    /// Kernel settings.
+    pub fn config(&self) -> &KernelConfig {
+        &self.0.config
+    }
+
+    /// The Directory's registry (one entity).
+    pub fn directory(&self) -> &Arc<Registry<Directory>> {
+        &self.0.directory
+    }
+
+    /// Organizations.
+    pub fn orgs(&self) -> &Arc<Registry<Org>> {
+        &self.0.orgs
+    }
+
+    /// Inboxes.
+    pub fn inboxes(&self) -> &Arc<Registry<Inbox>> {
+        &self.0.inboxes
+    }
+
+    /// Live actors per kind (for `/metrics`).
+    pub fn live_counts(&self) -> Vec<(&'static str, usize)> {
+        self.registries()
+            .iter()
+            .map(|r| (r.kind(), r.live()))
+            .collect()
+    }
+
+    /// Stops every live actor that belongs to `org` (each finishes what it is handling).
+    pub fn stop_scope(&self, org: &OrgId) {
+        for r in self.registries() {
+            r.stop_scope(org);
+        }
+    }
+
+    pub(crate) fn supervisor(&self) -> ActorCell {
+        self.0.supervisor.get_cell()
+    }
+
+    pub(crate) fn on_exit(&self, actor: ActorId, hook: impl FnOnce() + Send + Sync + 'static) {
+        self.0.on_exit.insert(actor, Box::new(hook));
+    }
+
+    /// Stops every actor after the message each is handling (in-flight writes finish).
+    pub async fn shutdown(&self) {
+        // Children first and gracefully: a supervisor that exits kills its children.
+        self.supervisor()
+            .stop_children_and_wait(Some("shutdown".into()), Some(Duration::from_secs(10)))
+            .await;
+        let _ = self
+            .0
+            .supervisor
+            .stop_and_wait(Some("shutdown".into()), Some(Duration::from_secs(10)))
+            .await;
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,182 @@
+//! The registry of one entity kind: find or start by id, retry a message once when the
+//! actor it reached was stopping, retire idle actors, stop an organization's scope.
+
+use super::host::{Host, HostArgs, HostMsg};
+use super::{CALL_TIMEOUT, Entity, Kernel};
+use crate::error::{CoreError, CoreResult};
+use cflows_protocol::OrgId;
+use dashmap::DashMap;
+use ractor::{Actor, ActorCell, ActorRef, ActorStatus, MessagingErr, RpcReplyPort};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::OnceCell;
+
+/// A running actor and the organization it belongs to.
+struct Started<E: Entity> {
+    actor: ActorRef<HostMsg<E::Msg>>,
+    scope: Option<OrgId>,
+}
+
+/// Filled once by whoever starts the entity; concurrent callers wait on the same cell,
+/// so one process never runs two actors for one entity.
+type Slot<E> = Arc<OnceCell<Started<E>>>;
+
+/// Live actors of one kind.
+pub struct Registry<E: Entity> {
+    live: DashMap<E::Id, Slot<E>>,
+    /// Actors that left `live` (idle) and are finishing their queue; a new start for the
+    /// same id waits for them, so it loads what they committed.
+    retiring: DashMap<E::Id, ActorCell>,
+}
+
+/// What the kernel needs of any registry, whatever its kind.
+pub trait RegistryStats: Send + Sync {
+    /// The kind's name.
+    fn kind(&self) -> &'static str;
+    /// Live actors.
+    fn live(&self) -> usize;
+    /// Stops the live actors that belong to `org`.
+    fn stop_scope(&self, org: &OrgId);
+}
+
+impl<E: Entity> RegistryStats for Registry<E> {
+    fn kind(&self) -> &'static str {
+        E::KIND
+    }
+
+    fn live(&self) -> usize {
+        self.live.iter().filter(|e| e.value().initialized()).count()
+    }
+
+    fn stop_scope(&self, org: &OrgId) {
+        let doomed: Vec<(E::Id, ActorCell)> = self
+            .live
+            .iter()
+            .filter_map(|e| {
+                let started = e.value().get()?;
+                (started.scope.as_ref() == Some(org))
+                    .then(|| (e.key().clone(), started.actor.get_cell()))
+            })
+            .collect();
+        for (id, cell) in doomed {
+            self.retire(&id, cell.clone());
+            let _ = cell.drain();
+        }
+    }
+}
+
+impl<E: Entity> Registry<E> {
+    pub(super) fn new() -> Arc<Self> {
+        Arc::new(Self {
+            live: DashMap::new(),
+            retiring: DashMap::new(),
+        })
+    }
+
+    /// The running actor for `id`, started (loaded from the store) when needed.
+    ///
+    /// # Errors
+    /// `NotFound` when the store has no such entity; `Unavailable` when it cannot start.
+    pub async fn actor(
+        self: &Arc<Self>,
+        kernel: &Kernel,
+        id: &E::Id,
+    ) -> CoreResult<ActorRef<HostMsg<E::Msg>>> {
+        let slot = self
+            .live
+            .entry(id.clone())
+            .or_insert_with(|| Arc::new(OnceCell::new()))
+            .clone();
+        match slot.get_or_try_init(|| self.start(kernel, id)).await {
+            Ok(started) => Ok(started.actor.clone()),
+            Err(e) => {
+                self.live.remove_if(id, |_, s| Arc::ptr_eq(s, &slot));
+                Err(e)
+            }
+        }
+    }
+
+    async fn start(self: &Arc<Self>, kernel: &Kernel, id: &E::Id) -> CoreResult<Started<E>> {
+        let predecessor = self.retiring.get(id).map(|c| c.value().clone());
+        if let Some(old) = predecessor {
+            let _ = old.wait(Some(CALL_TIMEOUT)).await;
+            self.retiring.remove_if(id, |_, c| c.get_id() == old.get_id());
+        }
+        let entity = E::load(kernel, id).await?;
+        let scope = entity.scope().cloned();
+        let args = HostArgs {
+            kernel: kernel.clone(),
+            registry: self.clone(),
+            id: id.clone(),
+            entity,
+        };
+        let (actor, _) = Actor::spawn_linked(None, Host::<E>::new(), args, kernel.supervisor())
+            .await
+            .map_err(|e| {
+                tracing::error!(kind = E::KIND, %id, error = %e, "actor failed to start");
+                CoreError::Unavailable
+            })?;
+        let registry = self.clone();
+        let (id, actor_id) = (id.clone(), actor.get_id());
+        kernel.on_exit(actor_id, move || {
+            registry.live.remove_if(&id, |_, s| {
+                s.get().is_some_and(|st| st.actor.get_id() == actor_id)
+            });
+            registry.retiring.remove_if(&id, |_, c| c.get_id() == actor_id);
+        });
+        Ok(Started { actor, scope })
+    }
+
+    /// Takes `actor` out of the live map (it is stopping); a later start waits for it.
+    pub(super) fn retire(&self, id: &E::Id, actor: ActorCell) {
+        let actor_id = actor.get_id();
+        self.live.remove_if(id, |_, s| {
+            s.get().is_some_and(|st| st.actor.get_id() == actor_id)
+        });
+        if actor.get_status() != ActorStatus::Stopped {
+            self.retiring.insert(id.clone(), actor);
+        }
+    }
+
+    /// Sends a request to entity `id` and waits for the answer. A message that reaches
+    /// an actor already stopping (idle) is sent again to a fresh one; it was never
+    /// handled, so this cannot apply anything twice. A crash while handling answers
+    /// `Unavailable`.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown entity; `Unavailable` when it does not answer in time.
+    pub async fn call<T: Send + 'static>(
+        self: &Arc<Self>,
+        kernel: &Kernel,
+        id: &E::Id,
+        build: impl FnOnce(RpcReplyPort<T>) -> E::Msg,
+    ) -> CoreResult<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.send(kernel, id, build(tx.into())).await?;
+        match tokio::time::timeout(CALL_TIMEOUT, rx).await {
+            Ok(Ok(v)) => Ok(v),
+            _ => Err(CoreError::Unavailable),
+        }
+    }
+
+    /// Sends a message without waiting for anything (actor-to-actor notices).
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown entity; `Unavailable` when no actor takes it.
+    pub async fn send(self: &Arc<Self>, kernel: &Kernel, id: &E::Id, msg: E::Msg) -> CoreResult<()> {
+        let mut msg = HostMsg::Entity(msg);
+        for _ in 0..3 {
+            let actor = self.actor(kernel, id).await?;
+            match actor.send_message(msg) {
+                Ok(()) => return Ok(()),
+                Err(MessagingErr::SendErr(back)) => {
+                    self.retire(id, actor.get_cell());
+                    msg = back;
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                Err(_) => return Err(CoreError::Unavailable),
+            }
+        }
+        Err(CoreError::Unavailable)
+    }
+}

@@ -1,0 +1,191 @@
+//! Kernel tests against the real SurrealDB engine in memory: two nodes racing on one
+//! store, idle stop and restart, scope stops, live counts.
+
+use crate::org::TeamInput;
+use crate::store::{Store, StoreConfig};
+use crate::{Caller, Core, CoreError, KernelConfig, NewOrg, Owner, SettingsChange};
+use cflows_protocol::wire::{ServerMsg, StreamEvent, decode_server};
+use cflows_protocol::{ClockFormat, OrgEvent, OrgId, StreamName, UserId};
+use std::time::Duration;
+
+async fn store() -> Store {
+    let store = Store::open(&StoreConfig::memory()).await.unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
+async fn org(core: &Core) -> (OrgId, UserId) {
+    let owner = core
+        .directory
+        .create_user("owner@example.com", "Olive Owner", "long enough pw", false)
+        .await
+        .unwrap();
+    let org = core
+        .directory
+        .create_org(NewOrg {
+            name: "Demo Motors".into(),
+            slug: String::new(),
+            timezone: "Europe/Berlin".into(),
+            clock: ClockFormat::H24,
+            owner: Some(Owner::Existing(owner.id.clone())),
+        })
+        .await
+        .unwrap();
+    (org.id, owner.id)
+}
+
+fn rename(name: &str) -> SettingsChange {
+    SettingsChange {
+        name: name.into(),
+        timezone: "Europe/Berlin".into(),
+        clock: ClockFormat::H24,
+    }
+}
+
+/// Two kernels on one store are two nodes holding an actor for the same organization.
+/// Exactly one of two racing changes commits; the other answers `Conflict`, reloads,
+/// and its next change succeeds; both end with the store's state.
+pub(crate) async fn two_nodes_race(store: Store) {
+    let a = Core::start(store.clone()).await.unwrap();
+    let b = Core::start(store.clone()).await.unwrap();
+    let (id, owner) = org(&a).await;
+    let by = Caller::User(owner);
+    let (on_a, on_b) = (
+        a.directory.org(&id).await.unwrap(),
+        b.directory.org(&id).await.unwrap(),
+    );
+    // Both hold the organization hot at the same journal position.
+    assert_eq!(on_a.head().await.unwrap(), on_b.head().await.unwrap());
+    let (ra, rb) = tokio::join!(
+        on_a.update_settings(by.clone(), rename("Alpha Motors")),
+        on_b.update_settings(by.clone(), rename("Beta Motors")),
+    );
+    let (winner, loser, loser_handle) = match (&ra, &rb) {
+        (Ok(w), Err(e)) => (w.name.clone(), e, &on_b),
+        (Err(e), Ok(w)) => (w.name.clone(), e, &on_a),
+        other => panic!("exactly one must commit: {other:?}"),
+    };
+    assert!(matches!(loser, CoreError::Conflict(_)), "{loser:?}");
+    let stored = store.org(id.as_str()).await.unwrap().unwrap();
+    assert_eq!(stored.name, winner);
+    for node in [&on_a, &on_b] {
+        assert_eq!(node.settings().await.unwrap().name, winner, "hot state = store");
+        assert_eq!(node.head().await.unwrap(), 3, "org_created, member_added, one change");
+    }
+    // The loser reloaded: its next change goes through, on the next position.
+    let next = loser_handle
+        .update_settings(by.clone(), rename("Gamma Motors"))
+        .await
+        .unwrap();
+    assert_eq!(next.name, "Gamma Motors");
+    assert_eq!(loser_handle.head().await.unwrap(), 4);
+    let seqs: Vec<u64> = store
+        .journal(&StreamName::Org(id.clone()), 0, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.seq)
+        .collect();
+    assert_eq!(seqs, vec![1, 2, 3, 4], "one writer per position");
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn two_registries_on_one_store_race_and_the_loser_recovers() {
+    two_nodes_race(store().await).await;
+}
+
+#[tokio::test]
+async fn an_idle_actor_stops_and_restarts_transparently() {
+    let store = store().await;
+    let core = Core::start_with(
+        store.clone(),
+        KernelConfig {
+            idle_after: Duration::from_millis(200),
+        },
+    )
+    .await
+    .unwrap();
+    let (id, owner) = org(&core).await;
+    let by = Caller::User(owner);
+    let stream = StreamName::Org(id.clone());
+    let mut live = core.kernel.hub().subscribe(&stream);
+    let handle = core.directory.org(&id).await.unwrap();
+    handle
+        .create_team(by.clone(), team("Sales"))
+        .await
+        .unwrap();
+    assert_eq!(live_orgs(&core), 1);
+
+    // Wait for the actor's own exit, not for a clock.
+    let actor = core.kernel.orgs().actor(&core.kernel, &id).await.unwrap();
+    actor
+        .get_cell()
+        .wait(Some(Duration::from_secs(10)))
+        .await
+        .expect("the idle actor stops by itself");
+    assert_eq!(live_orgs(&core), 0, "its memory is freed");
+
+    // The same handle keeps working: a fresh actor loads the committed state.
+    handle
+        .create_team(by.clone(), team("Testers"))
+        .await
+        .unwrap();
+    assert_eq!(live_orgs(&core), 1);
+    let again = core.kernel.orgs().actor(&core.kernel, &id).await.unwrap();
+    assert_ne!(again.get_id(), actor.get_id());
+    let snap = handle.snapshot().await.unwrap();
+    assert_eq!(snap.teams.len(), 2);
+    // No lost or duplicated sequence numbers, in the journal or live.
+    let seqs: Vec<u64> = store
+        .journal(&stream, 0, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.seq)
+        .collect();
+    assert_eq!(seqs, vec![1, 2, 3, 4]);
+    let mut published = Vec::new();
+    for _ in 0..2 {
+        let frame = live.recv().await.unwrap();
+        let ServerMsg::Event { seq, event, .. } = decode_server(&frame.bytes).unwrap() else {
+            panic!("an event frame");
+        };
+        assert!(matches!(event, StreamEvent::Org(OrgEvent::TeamCreated { .. })));
+        published.push(seq);
+    }
+    assert_eq!(published, vec![3, 4]);
+    core.shutdown().await;
+}
+
+#[tokio::test]
+async fn stopping_an_organizations_scope_stops_only_its_actors() {
+    let core = Core::start(store().await).await.unwrap();
+    let (id, owner) = org(&core).await;
+    let inbox = core.directory.inbox(&owner).await.unwrap();
+    let actor = core.kernel.orgs().actor(&core.kernel, &id).await.unwrap();
+    let counts = core.kernel.live_counts();
+    assert!(counts.contains(&("org", 1)) && counts.contains(&("inbox", 1)), "{counts:?}");
+    core.kernel.stop_scope(&id);
+    actor.get_cell().wait(Some(Duration::from_secs(10))).await.unwrap();
+    assert_eq!(live_orgs(&core), 0);
+    assert!(inbox.head().await.is_ok(), "an unscoped inbox is untouched");
+    assert!(core.kernel.live_counts().contains(&("inbox", 1)));
+    core.shutdown().await;
+}
+
+fn team(name: &str) -> TeamInput {
+    TeamInput {
+        name: name.into(),
+        ..Default::default()
+    }
+}
+
+fn live_orgs(core: &Core) -> usize {
+    core.kernel
+        .live_counts()
+        .into_iter()
+        .find(|(k, _)| *k == "org")
+        .map_or(0, |(_, n)| n)
+}
