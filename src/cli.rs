@@ -172,13 +172,13 @@ pub async fn run(args: Args, settings: Settings) -> anyhow::Result<ExitCode> {
         } => {
             let core = Core::start(store).await?;
             let owner = match owner {
-                Some(email) => Some(cflows_protocol::UserId::new(
+                Some(email) => Some(cflows_actors::Owner::Existing(cflows_protocol::UserId::new(
                     core.directory
                         .user_by_email(&email)
                         .await?
                         .with_context(|| format!("no user with email {email}"))?
                         .id,
-                )),
+                ))),
                 None => None,
             };
             let clock = if h12 {
@@ -224,20 +224,28 @@ pub async fn run(args: Args, settings: Settings) -> anyhow::Result<ExitCode> {
                 ),
                 None => None,
             };
-            let user = core
-                .directory
-                .create_user(&email, &name, &password, operator)
-                .await?;
-            println!("created user {} ({})", user.email, user.id);
-            if let Some(org) = org {
-                let handle = core
-                    .directory
-                    .org(&cflows_protocol::OrgId::new(org.id))
-                    .await?;
-                handle
-                    .add_member(cflows_actors::Caller::System, user, role)
-                    .await?;
-                println!("added to {} as {}", org.name, role.as_str());
+            match org {
+                // User and membership in one transaction: a refusal leaves no user.
+                Some(org) => {
+                    let handle = core
+                        .directory
+                        .org(&cflows_protocol::OrgId::new(org.id))
+                        .await?;
+                    let user = cflows_actors::directory::new_user(&email, &name, &password, operator)
+                        .await?;
+                    let member = handle
+                        .create_member(cflows_actors::Caller::System, user, role)
+                        .await?;
+                    println!("created user {} ({})", member.user.email, member.user.id);
+                    println!("added to {} as {}", org.name, role.as_str());
+                }
+                None => {
+                    let user = core
+                        .directory
+                        .create_user(&email, &name, &password, operator)
+                        .await?;
+                    println!("created user {} ({})", user.email, user.id);
+                }
             }
             core.shutdown().await;
             Ok(ExitCode::SUCCESS)

@@ -309,6 +309,7 @@ pub struct SessionInfo {
     pub csrf: String,
     pub user: UserRecord,
     pub org: Option<OrgId>,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl DirectoryHandle {
@@ -475,6 +476,7 @@ impl DirectoryHandle {
             csrf: s.csrf,
             user,
             org: s.org.map(OrgId::new),
+            expires_at: s.expires_at,
         }))
     }
 

@@ -3,7 +3,7 @@
 
 use crate::client::{Client, Session, login};
 use anyhow::{Context, bail, ensure};
-use cflows_protocol::OrgEvent;
+use cflows_protocol::{OrgEvent, OrgId, StreamName};
 use cflows_protocol::wire::{ClientMsg, ServerMsg, StreamEvent, StreamPosition};
 use hdrhistogram::Histogram;
 use std::collections::HashMap;
@@ -69,7 +69,7 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
         .ok()
 }
 
-async fn org_stream(target: &Target, session: &Session) -> anyhow::Result<String> {
+async fn org_stream(target: &Target, session: &Session) -> anyhow::Result<StreamName> {
     let me: serde_json::Value = reqwest::Client::new()
         .get(format!("http://{}/api/v1/me", target.addr))
         .header("cookie", &session.cookie)
@@ -80,18 +80,18 @@ async fn org_stream(target: &Target, session: &Session) -> anyhow::Result<String
     let org = me["org"]["org"]["id"]
         .as_str()
         .context("the load user has no active organization")?;
-    Ok(format!("org:{org}"))
+    Ok(StreamName::Org(OrgId::new(org)))
 }
 
 /// Opens a connection subscribed to `stream` and waits for its snapshot.
 async fn subscriber(
     target: &Target,
     session: &Session,
-    stream: &str,
+    stream: &StreamName,
 ) -> anyhow::Result<(Client, u64)> {
     let (mut c, _) = Client::connect(&target.addr, session, None, vec![]).await?;
     c.send(&ClientMsg::Subscribe {
-        stream: stream.to_string(),
+        stream: stream.clone(),
         after: None,
     })
     .await?;
@@ -106,7 +106,7 @@ async fn subscriber(
 fn open_subscribers(
     target: &Target,
     session: &Session,
-    stream: &str,
+    stream: &StreamName,
     n: usize,
 ) -> tokio::task::JoinSet<anyhow::Result<(Client, u64)>> {
     let parallel = Arc::new(tokio::sync::Semaphore::new(256));
@@ -115,7 +115,7 @@ fn open_subscribers(
         let (t, s, st, p) = (
             target.clone(),
             session.clone(),
-            stream.to_string(),
+            stream.clone(),
             parallel.clone(),
         );
         set.spawn(async move {

@@ -343,7 +343,7 @@ async fn a_client_resumes_across_a_server_restart() {
     let ServerMsg::Welcome { org: Some(org), .. } = welcome else {
         panic!("{welcome:?}")
     };
-    let stream = format!("org:{org}");
+    let stream = cflows_protocol::StreamName::Org(org);
     c.send(&ClientMsg::Subscribe {
         stream: stream.clone(),
         after: None,

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use axum_extra::extract::CookieJar;
-use cflows_actors::{MemberChange, NewOrg, SettingsChange, TeamInput};
+use cflows_actors::{MemberChange, SettingsChange, TeamInput};
 use cflows_protocol::{
     ClockFormat, MemberView, OrgId, OrgView, ProfileView, Role, TeamId, TeamView, UserId, UserView,
 };
@@ -153,7 +153,7 @@ async fn login(
     ApiJson(body): ApiJson<LoginBody>,
 ) -> ApiResult<Response> {
     let (session, user, org) =
-        crate::pages::login::start_session(&state, ip, &jar, &body.email, &body.password).await?;
+        crate::app::start_session(&state, ip, &jar, &body.email, &body.password).await?;
     let secure = state.settings.http.secure_cookies();
     let answer = LoginAnswer {
         user,
@@ -249,7 +249,7 @@ async fn switch_org(
     ApiJson(body): ApiJson<SwitchOrgBody>,
 ) -> ApiResult<Response> {
     let (session, org) =
-        crate::pages::home::switch_session_org(&state, &authed, &body.org_id).await?;
+        crate::app::switch_session_org(&state, &authed, &body.org_id).await?;
     let secure = state.settings.http.secure_cookies();
     let user = UserView {
         id: authed.user_id(),
@@ -271,7 +271,7 @@ async fn switch_org(
 /// The active organization's settings.
 #[utoipa::path(get, path = "/api/v1/org", tag = "org", responses((status = 200, body = OrgView), (status = 403, body = ErrorBody)))]
 async fn get_org(m: Member) -> ApiResult<Json<OrgView>> {
-    Ok(Json(m.org.snapshot().await?.org))
+    Ok(Json(m.org.settings().await?))
 }
 
 /// Settings to change; absent fields keep their value.
@@ -287,7 +287,7 @@ pub struct OrgPatch {
 #[utoipa::path(patch, path = "/api/v1/org", request_body = OrgPatch, tag = "org",
     responses((status = 200, body = OrgView), (status = 422, body = ErrorBody)))]
 async fn update_org(Admin(m): Admin, ApiJson(body): ApiJson<OrgPatch>) -> ApiResult<Json<OrgView>> {
-    let current = m.org.snapshot().await?.org;
+    let current = m.org.settings().await?;
     let change = SettingsChange {
         name: body.name.unwrap_or(current.name),
         timezone: body.timezone.unwrap_or(current.timezone),
@@ -322,7 +322,7 @@ async fn add_member(
     Admin(m): Admin,
     ApiJson(body): ApiJson<NewMemberBody>,
 ) -> ApiResult<(StatusCode, Json<MemberView>)> {
-    let view = add_or_create_member(
+    let view = crate::app::add_member(
         &state,
         &m,
         &body.email,
@@ -334,38 +334,6 @@ async fn add_member(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-/// Adds `email` to the member's organization, creating the user first when unknown.
-pub(crate) async fn add_or_create_member(
-    state: &AppState,
-    m: &Member,
-    email: &str,
-    display_name: &str,
-    password: &str,
-    role: Role,
-) -> Result<MemberView, AppError> {
-    let dir = &state.core.directory;
-    let user = match dir.user_by_email(email).await? {
-        Some(u) => UserView {
-            id: UserId::new(u.id),
-            email: u.email,
-            display_name: u.display_name,
-        },
-        None => {
-            if password.is_empty() {
-                return Err(AppError::InvalidInput(
-                    "a new user needs an initial password".into(),
-                ));
-            }
-            // Check the role first so a refused add does not leave a user behind.
-            if role == Role::Owner && m.role() != Role::Owner {
-                return Err(AppError::Forbidden("only an owner can add an owner".into()));
-            }
-            dir.create_user(email, display_name, password, false)
-                .await?
-        }
-    };
-    Ok(m.org.add_member(m.caller(), user, role).await?)
-}
 
 async fn find_member(m: &Member, user_id: &str) -> ApiResult<MemberView> {
     m.org
@@ -486,13 +454,9 @@ async fn create_team(
 #[utoipa::path(get, path = "/api/v1/teams/{team_id}", tag = "teams", params(("team_id" = String, Path)),
     responses((status = 200, body = TeamView), (status = 404, body = ErrorBody)))]
 async fn get_team(m: Member, Path(team_id): Path<String>) -> ApiResult<Json<TeamView>> {
-    let id = TeamId::new(team_id);
     m.org
-        .snapshot()
+        .team(TeamId::new(team_id))
         .await?
-        .teams
-        .into_iter()
-        .find(|t| t.id == id)
         .map(Json)
         .ok_or(AppError::NotFound)
 }
@@ -546,6 +510,20 @@ pub struct NewOrgBody {
     pub owner_password: String,
 }
 
+impl From<NewOrgBody> for crate::app::NewOrgWithOwner {
+    fn from(b: NewOrgBody) -> Self {
+        Self {
+            name: b.name,
+            slug: b.slug,
+            timezone: b.timezone,
+            clock: b.clock,
+            owner_email: b.owner_email,
+            owner_name: b.owner_name,
+            owner_password: b.owner_password,
+        }
+    }
+}
+
 fn default_clock() -> ClockFormat {
     ClockFormat::H24
 }
@@ -558,50 +536,10 @@ async fn platform_create_org(
     _op: Operator,
     ApiJson(body): ApiJson<NewOrgBody>,
 ) -> ApiResult<(StatusCode, Json<OrgView>)> {
-    let org = create_org_with_owner(&state, body).await?;
+    let org = crate::app::create_org_with_owner(&state, body.into()).await?;
     Ok((StatusCode::CREATED, Json(org)))
 }
 
-/// Creates an organization whose first owner is found or created by email.
-pub(crate) async fn create_org_with_owner(
-    state: &AppState,
-    body: NewOrgBody,
-) -> Result<OrgView, AppError> {
-    let dir = &state.core.directory;
-    // Validate the organization before creating any user for it.
-    cflows_actors::domain::validate::name("Organization name", &body.name)?;
-    cflows_actors::domain::validate::timezone(&body.timezone)?;
-    if !body.slug.trim().is_empty() {
-        cflows_actors::domain::validate::slug(&body.slug)?;
-    }
-    let owner = match dir.user_by_email(&body.owner_email).await? {
-        Some(u) => UserId::new(u.id),
-        None => {
-            if body.owner_password.is_empty() {
-                return Err(AppError::InvalidInput(
-                    "a new owner needs an initial password".into(),
-                ));
-            }
-            dir.create_user(
-                &body.owner_email,
-                &body.owner_name,
-                &body.owner_password,
-                false,
-            )
-            .await?
-            .id
-        }
-    };
-    Ok(dir
-        .create_org(NewOrg {
-            name: body.name,
-            slug: body.slug,
-            timezone: body.timezone,
-            clock: body.clock,
-            owner: Some(owner),
-        })
-        .await?)
-}
 
 /// Paging through notifications.
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -689,7 +627,7 @@ async fn send_message(
     m: Member,
     ApiJson(body): ApiJson<MessageBody>,
 ) -> ApiResult<StatusCode> {
-    crate::gateway::send_direct_message(
+    crate::app::send_direct_message(
         &state,
         &m.org_id,
         &m.member.user.id,

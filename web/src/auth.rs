@@ -101,6 +101,8 @@ pub struct Authed {
     pub user: UserRecord,
     /// The session's active organization, if any.
     pub org: Option<OrgId>,
+    /// When the session ends by itself.
+    pub expires_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Authed {
@@ -153,6 +155,7 @@ impl FromRequestParts<AppState> for Authed {
             csrf: info.csrf,
             user: info.user,
             org: info.org,
+            expires_at: info.expires_at,
         };
         let writes = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if writes && is_api(parts) {
@@ -205,18 +208,13 @@ impl FromRequestParts<AppState> for Member {
         };
         let org_id = authed.org.clone().ok_or_else(no_org)?;
         // A deleted org or a removed/deactivated membership ends access at once.
-        let org = state
-            .core
-            .directory
-            .org(&org_id)
-            .await
-            .map_err(|_| no_org())?;
-        let member = org
-            .member(authed.user_id())
-            .await
-            .map_err(|e| reject(parts, e.into()))?
-            .filter(|m| m.active)
-            .ok_or_else(no_org)?;
+        let dir = &state.core.directory;
+        let member = match dir.active_member(&org_id, &authed.user_id()).await {
+            Ok(m) => m,
+            Err(cflows_actors::CoreError::NotFound) => return Err(no_org()),
+            Err(e) => return Err(reject(parts, e.into())),
+        };
+        let org = dir.org(&org_id).await.map_err(|_| no_org())?;
         Ok(Member {
             authed,
             org_id,

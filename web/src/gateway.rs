@@ -16,16 +16,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
-use cflows_actors::CoreError;
-use cflows_actors::inbox::NewNotification;
-use cflows_actors::streams::Frame as HubFrame;
+use cflows_actors::kernel::Revocation;
+use cflows_actors::streams::{self, Principal};
+use cflows_actors::{CoreError, Kernel};
 use cflows_protocol::wire::{
-    ClientMsg, DecodeError, Limits, Op, PROTOCOL_VERSION, ReplyBody, ServerMsg, StreamEvent,
-    StreamState, WireError, close, decode_client, encode_server,
+    ClientMsg, DecodeError, Limits, Op, PROTOCOL_VERSION, ReplyBody, ServerMsg, WireError, close,
+    decode_client, encode_server,
 };
-use cflows_protocol::{
-    EntityRef, ErrorCode, InboxEvent, NotificationKind, OrgEvent, OrgId, UserId,
-};
+use cflows_protocol::{ErrorCode, StreamName};
 use fastwebsockets::upgrade::IncomingUpgrade;
 use fastwebsockets::{Frame, OpCode, Payload, WebSocketError};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -37,8 +35,7 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 
-/// A client further behind than this many events gets a `snapshot` with `reset`.
-pub const MAX_REPLAY: u64 = 1000;
+pub use cflows_actors::streams::MAX_REPLAY;
 /// How long the close frame may wait for a slow client before the socket is dropped.
 const CLOSE_WAIT: Duration = Duration::from_secs(30);
 /// How long a client has to send `hello`.
@@ -48,59 +45,15 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/ws", get(upgrade))
 }
 
-/// Who is on the other end. Kiosk device tokens (read-only, one board or calendar) will
-/// be a second variant, resolved in [`authenticate`].
-#[derive(Clone, Debug)]
-pub enum Principal {
-    User {
-        user: UserId,
-        org: Option<OrgId>,
-        display_name: String,
-        /// The login session, re-checked every heartbeat.
-        session: String,
-    },
-}
-
-impl Principal {
-    fn user(&self) -> &UserId {
-        match self {
-            Principal::User { user, .. } => user,
-        }
-    }
-
-    fn org(&self) -> Option<&OrgId> {
-        match self {
-            Principal::User { org, .. } => org.as_ref(),
-        }
-    }
-
-    /// Whether the login behind this connection still holds (not logged out, not
-    /// expired, still an active member of its organization).
-    async fn still_valid(&self, state: &AppState) -> bool {
-        let Principal::User {
-            user, org, session, ..
-        } = self;
-        let dir = &state.core.directory;
-        if !matches!(dir.session(session).await, Ok(Some(_))) {
-            return false;
-        }
-        match org {
-            None => true,
-            Some(org) => match dir.org(org).await {
-                Ok(handle) => matches!(handle.member(user.clone()).await, Ok(Some(m)) if m.active),
-                Err(_) => false,
-            },
-        }
-    }
-}
-
-fn authenticate(authed: Authed) -> Principal {
-    Principal::User {
+fn authenticate(authed: Authed) -> (Principal, chrono::DateTime<chrono::Utc>) {
+    let expires = authed.expires_at;
+    let principal = Principal::User {
         user: authed.user_id(),
         org: authed.org,
         display_name: authed.user.display_name,
         session: authed.session_id,
-    }
+    };
+    (principal, expires)
 }
 
 async fn upgrade(
@@ -120,14 +73,14 @@ async fn upgrade(
         Ok(a) => a,
         Err(_) => return AppError::Unauthenticated.into_response(),
     };
-    let principal = authenticate(authed);
+    let (principal, expires) = authenticate(authed);
     let (response, fut) = match upgrade.upgrade() {
         Ok(pair) => pair,
         Err(e) => return (StatusCode::BAD_REQUEST, format!("bad upgrade: {e}")).into_response(),
     };
     tokio::spawn(async move {
         match fut.await {
-            Ok(ws) => Connection::run(state, principal, ws).await,
+            Ok(ws) => Connection::run(state, principal, expires, ws).await,
             Err(e) => tracing::debug!(error = %e, "upgrade did not complete"),
         }
     });
@@ -192,12 +145,17 @@ struct Connection {
     principal: Principal,
     outbox: Outbox,
     limits: Limits,
-    subscriptions: HashMap<String, JoinHandle<()>>,
+    subscriptions: HashMap<StreamName, JoinHandle<()>>,
     requests: DefaultDirectRateLimiter,
 }
 
 impl Connection {
-    async fn run(state: AppState, principal: Principal, ws: fastwebsockets::WebSocket<WsStream>) {
+    async fn run(
+        state: AppState,
+        principal: Principal,
+        expires: chrono::DateTime<chrono::Utc>,
+        ws: fastwebsockets::WebSocket<WsStream>,
+    ) {
         let ws_settings = state.settings.ws.clone();
         let limits = ws_settings.limits();
         let heartbeat = Duration::from_secs(ws_settings.heartbeat_secs.max(1));
@@ -238,22 +196,26 @@ impl Connection {
             requests: RateLimiter::direct(Quota::per_second(rps).allow_burst(burst)),
         };
         metrics::gauge!("cflows_ws_connections").increment(1.0);
-        // A logout, expiry or removal from the organization ends the connection too. A
-        // separate task, so a frame being read is never cancelled half-way.
+        // A logout, expiry or removal from the organization ends the connection too:
+        // pushed by the actor that made the change, never polled. A separate task, so a
+        // frame being read is never cancelled half-way.
         let watchdog = {
-            let (state, principal, outbox) = (
-                conn.state.clone(),
-                conn.principal.clone(),
-                conn.outbox.clone(),
-            );
+            let mut revoked = conn.state.core.kernel.revocations().listen(conn.principal.user());
+            let (principal, outbox) = (conn.principal.clone(), conn.outbox.clone());
+            let until_expiry = (expires - chrono::Utc::now()).to_std().unwrap_or_default();
             tokio::spawn(async move {
-                // Every fourth heartbeat: one session read and one actor call per
-                // connection per minute at the default heartbeat.
-                let mut tick = tokio::time::interval(heartbeat * 4);
-                tick.tick().await;
+                let expiry = tokio::time::sleep(until_expiry);
+                tokio::pin!(expiry);
                 loop {
-                    tick.tick().await;
-                    if !principal.still_valid(&state).await {
+                    let ended = tokio::select! {
+                        _ = &mut expiry => true,
+                        r = revoked.recv() => match r {
+                            Ok(what) => ends(&principal, &what),
+                            // Missed some: assume the worst, the client reconnects.
+                            Err(_) => true,
+                        },
+                    };
+                    if ended {
                         return outbox.close(close::UNAUTHENTICATED, "session ended");
                     }
                 }
@@ -261,6 +223,12 @@ impl Connection {
         };
         conn.read_loop(&mut reader, heartbeat).await;
         watchdog.abort();
+        let _ = watchdog.await;
+        conn.state
+            .core
+            .kernel
+            .revocations()
+            .forget_if_unused(conn.principal.user());
         drop(reader);
         metrics::gauge!("cflows_ws_connections").decrement(1.0);
         for (_, task) in conn.subscriptions.drain() {
@@ -383,7 +351,7 @@ impl Connection {
 
     fn error(
         &self,
-        stream: Option<String>,
+        stream: Option<StreamName>,
         code: ErrorCode,
         message: String,
     ) -> Result<(), Closed> {
@@ -410,7 +378,7 @@ impl Connection {
         Ok(())
     }
 
-    async fn subscribe(&mut self, stream: String, after: Option<u64>) -> Result<(), Closed> {
+    async fn subscribe(&mut self, stream: StreamName, after: Option<u64>) -> Result<(), Closed> {
         if self.requests.check().is_err() {
             return self.error(
                 Some(stream),
@@ -418,49 +386,31 @@ impl Connection {
                 "too many subscribes; slow down".into(),
             );
         }
-        let source = match self.authorize(&stream).await {
-            Ok(s) => s,
-            Err(code) => return self.error(Some(stream), code, "no such stream".into()),
-        };
         if let Some(old) = self.subscriptions.remove(&stream) {
             old.abort();
         }
-        // Subscribe to live frames before reading the head, so nothing falls in between.
-        let live = self.state.core.directory.hub().subscribe(&stream);
+        let kernel = &self.state.core.kernel;
+        let opened = match streams::open(kernel, &self.principal, &stream, after).await {
+            Ok(o) => o,
+            Err(CoreError::NotFound) => {
+                return self.error(Some(stream), ErrorCode::NotFound, "no such stream".into());
+            }
+            Err(e) => {
+                return self.error(
+                    Some(stream),
+                    ErrorCode::Unavailable,
+                    format!("stream unavailable, subscribe again ({})", e.code().as_str()),
+                );
+            }
+        };
         let task = tokio::spawn(forward(
-            self.state.clone(),
-            source,
+            kernel.clone(),
             stream.clone(),
-            after,
-            live,
+            opened,
             self.outbox.clone(),
         ));
         self.subscriptions.insert(stream, task);
         Ok(())
-    }
-
-    /// Who may read which stream. Unknown, foreign and forbidden streams all answer
-    /// `not_found`, so a stream name reveals nothing.
-    async fn authorize(&self, stream: &str) -> Result<Source, ErrorCode> {
-        let dir = &self.state.core.directory;
-        match stream.split_once(':') {
-            Some(("org", id)) if self.principal.org().map(OrgId::as_str) == Some(id) => {
-                let org = dir
-                    .org(&OrgId::new(id))
-                    .await
-                    .map_err(|_| ErrorCode::NotFound)?;
-                match org.member(self.principal.user().clone()).await {
-                    Ok(Some(m)) if m.active => Ok(Source::Org(org)),
-                    _ => Err(ErrorCode::NotFound),
-                }
-            }
-            Some(("inbox", id)) if self.principal.user().as_str() == id => dir
-                .inbox(self.principal.user())
-                .await
-                .map(Source::Inbox)
-                .map_err(|_| ErrorCode::NotFound),
-            _ => Err(ErrorCode::NotFound),
-        }
     }
 
     async fn request(&mut self, id: u32, op: Op) -> Result<(), Closed> {
@@ -518,95 +468,48 @@ impl Connection {
                 let org = org
                     .clone()
                     .ok_or_else(|| AppError::Forbidden("choose an organization first".into()))?;
-                send_direct_message(&self.state, &org, me, display_name, &to, &body).await?;
+                crate::app::send_direct_message(&self.state, &org, me, display_name, &to, &body).await?;
                 Ok(ReplyBody::Done)
             }
         }
     }
 }
 
-/// The actor that owns a subscribed stream.
-enum Source {
-    Org(cflows_actors::OrgHandle),
-    Inbox(cflows_actors::inbox::InboxHandle),
-}
-
-impl Source {
-    async fn head(&self) -> Result<(u64, StreamState), CoreError> {
-        match self {
-            Source::Org(o) => o.snapshot().await.map(|s| (s.seq, StreamState::Org(s))),
-            Source::Inbox(i) => i.snapshot().await.map(|s| (s.seq, StreamState::Inbox(s))),
-        }
-    }
-
-    /// Re-encodes journal rows of this stream as event frames.
-    fn decode(&self, payload: &str) -> Option<StreamEvent> {
-        match self {
-            Source::Org(_) => serde_json::from_str::<OrgEvent>(payload)
-                .ok()
-                .map(StreamEvent::Org),
-            Source::Inbox(_) => serde_json::from_str::<InboxEvent>(payload)
-                .ok()
-                .map(StreamEvent::Inbox),
-        }
-    }
-}
-
-/// Sends what a new subscriber needs (snapshot, or the events it missed) and then every
+/// Sends what a new subscriber needs (prepared by [`streams::open`]) and then every
 /// live frame, each exactly once and in `seq` order.
-async fn forward(
-    state: AppState,
-    source: Source,
-    stream: String,
-    after: Option<u64>,
-    mut live: broadcast::Receiver<Arc<HubFrame>>,
-    outbox: Outbox,
-) {
-    let Ok((head, snapshot)) = source.head().await else {
-        let _ = outbox.send(&ServerMsg::Error {
-            stream: Some(stream),
-            error: WireError {
-                code: ErrorCode::Unavailable,
-                message: "stream unavailable, subscribe again".into(),
-            },
-        });
-        return;
-    };
-    let mut last = head;
-    let start = match after {
-        None => outbox.send(&ServerMsg::Snapshot {
-            stream: stream.clone(),
-            seq: head,
-            reset: false,
-            state: snapshot,
-        }),
-        Some(a) if a > head || head - a > MAX_REPLAY => outbox.send(&ServerMsg::Snapshot {
-            stream: stream.clone(),
-            seq: head,
-            reset: true,
-            state: snapshot,
-        }),
-        Some(a) if a == head => outbox.send(&ServerMsg::Subscribed {
-            stream: stream.clone(),
-            seq: head,
-        }),
-        Some(a) => replay(&state, &source, &stream, a, head, &outbox).await,
-    };
-    if start.is_err() {
-        return;
+async fn forward(kernel: Kernel, stream: StreamName, opened: streams::Opened, outbox: Outbox) {
+    let streams::Opened {
+        first,
+        head,
+        mut live,
+    } = opened;
+    for bytes in first {
+        if outbox.send_bytes(bytes).is_err() {
+            return;
+        }
     }
+    let mut last = head;
     loop {
         match live.recv().await {
             Ok(frame) => {
                 if frame.seq <= last {
                     continue;
                 }
-                if frame.seq > last + 1
-                    && replay(&state, &source, &stream, last, frame.seq - 1, &outbox)
-                        .await
-                        .is_err()
-                {
-                    return;
+                if frame.seq > last + 1 {
+                    // Published before we subscribed but after the head was read.
+                    match streams::replay(&kernel, &stream, last, frame.seq - 1).await {
+                        Ok(missed) => {
+                            for bytes in missed {
+                                if outbox.send_bytes(bytes).is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!(%stream, error = %e, "replay failed");
+                            return outbox.close(close::NORMAL, "replay failed, reconnect");
+                        }
+                    }
                 }
                 if outbox.send_bytes(frame.bytes.clone()).is_err() {
                     return;
@@ -622,53 +525,14 @@ async fn forward(
     }
 }
 
-/// Sends events `after+1 ..= upto`: from memory when the hub still holds them, from the
-/// journal otherwise.
-async fn replay(
-    state: &AppState,
-    source: &Source,
-    stream: &str,
-    after: u64,
-    upto: u64,
-    outbox: &Outbox,
-) -> Result<(), Closed> {
-    let hub = state.core.directory.hub();
-    if let Some(frames) = hub.recent_between(stream, after, upto) {
-        for f in frames {
-            outbox.send_bytes(f.bytes.clone())?;
-        }
-        return Ok(());
+/// Whether `what` ends a connection of `principal`.
+fn ends(principal: &Principal, what: &Revocation) -> bool {
+    let Principal::User { org, session, .. } = principal;
+    match what {
+        Revocation::Session(id) => id == session,
+        Revocation::AllSessions => true,
+        Revocation::Membership(o) => org.as_ref() == Some(o),
     }
-    let mut from = after;
-    while from < upto {
-        let rows = match state
-            .core
-            .directory
-            .store()
-            .journal(stream, from, 500)
-            .await
-        {
-            Ok(rows) => rows,
-            Err(e) => {
-                tracing::error!(%stream, error = %e, "journal replay failed");
-                outbox.close(close::NORMAL, "replay failed, reconnect");
-                return Err(Closed);
-            }
-        };
-        if rows.is_empty() {
-            break;
-        }
-        for row in rows.into_iter().take_while(|r| r.seq <= upto) {
-            let Some(event) = source.decode(&row.payload) else {
-                tracing::error!(%stream, seq = row.seq, "undecodable journal row");
-                outbox.close(close::NORMAL, "replay failed, reconnect");
-                return Err(Closed);
-            };
-            outbox.send_bytes(cflows_actors::streams::encode_event(stream, row.seq, event))?;
-            from = row.seq;
-        }
-    }
-    Ok(())
 }
 
 async fn wait_closed(outbox: &Outbox) {
@@ -720,61 +584,4 @@ async fn write_loop(
     }
 }
 
-/// Longest direct message, in characters.
-pub const MAX_MESSAGE: usize = 2000;
 
-/// Sends a direct message from `from` to `to`, both active members of `org`: a
-/// `direct_message` notification in the recipient's inbox. Rate-limited per sender;
-/// bursts from one sender coalesce into one unread notification.
-///
-/// # Errors
-/// Empty or long body, unknown or foreign recipient (`NotFound`), or over the rate.
-pub async fn send_direct_message(
-    state: &AppState,
-    org: &OrgId,
-    from: &UserId,
-    from_name: &str,
-    to: &UserId,
-    body: &str,
-) -> Result<(), AppError> {
-    let body = body.trim();
-    if body.is_empty() || body.chars().count() > MAX_MESSAGE {
-        return Err(AppError::InvalidInput(format!(
-            "a message must have 1 to {MAX_MESSAGE} characters"
-        )));
-    }
-    if from == to {
-        return Err(AppError::InvalidInput("you cannot message yourself".into()));
-    }
-    let dir = &state.core.directory;
-    let handle = dir.org(org).await?;
-    let sender_ok = handle.member(from.clone()).await?.is_some_and(|m| m.active);
-    if !sender_ok {
-        return Err(AppError::Forbidden("choose an organization first".into()));
-    }
-    if !handle.member(to.clone()).await?.is_some_and(|m| m.active) {
-        return Err(AppError::NotFound);
-    }
-    state
-        .message_limits
-        .check_key(from)
-        .map_err(|_| AppError::RateLimited)?;
-    let title = format!("Message from {from_name}");
-    let preview: String = body.chars().take(280).collect();
-    dir.inbox(to)
-        .await?
-        .notify(NewNotification {
-            org: org.clone(),
-            kind: NotificationKind::DirectMessage,
-            title,
-            body: preview,
-            link: "/notifications".into(),
-            entity: Some(EntityRef {
-                kind: "user".into(),
-                id: from.to_string(),
-            }),
-            from: Some(from.clone()),
-        })
-        .await?;
-    Ok(())
-}

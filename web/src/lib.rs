@@ -3,6 +3,7 @@
 //! an actor handle from `cflows-actors`, and it never writes to the store.
 
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod error;
 pub mod gateway;
@@ -24,6 +25,9 @@ use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+
+/// A stream channel with no subscriber and no publish for this long is evicted.
+pub const STREAM_IDLE_SECS: u64 = 600;
 
 /// Largest request body accepted (an avatar data URL fits; a flood does not).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -85,6 +89,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let core = state.core.clone();
+    let sweep_core = state.core.clone();
     let limits = state.login_limits.clone();
     let messages = state.message_limits.clone();
     let sweeper = tokio::spawn(async move {
@@ -93,6 +98,12 @@ pub async fn serve(
             tick.tick().await;
             limits.forget_idle();
             messages.retain_recent();
+            // Streams nobody watched or wrote for ten minutes (a work item's, a
+            // passivated inbox's) free their channel and recent frames.
+            sweep_core
+                .kernel
+                .hub()
+                .evict_idle(Duration::from_secs(STREAM_IDLE_SECS));
         }
     });
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();

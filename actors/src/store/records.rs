@@ -94,6 +94,7 @@ pub struct SessionAccount {
     pub id: String,
     pub org: Option<String>,
     pub csrf: String,
+    pub expires_at: DateTime<Utc>,
     /// The session's user; none if the user row is gone.
     pub account: Option<UserRecord>,
 }
@@ -347,7 +348,7 @@ impl Store {
     pub async fn session_account(&self, id: &str) -> StoreResult<Option<SessionAccount>> {
         self.row(
             &format!(
-                "SELECT record::id(id) AS id, org, csrf, (SELECT {USER_FIELDS} FROM ONLY type::record('user', $parent.user)) AS account \
+                "SELECT record::id(id) AS id, org, csrf, expires_at, (SELECT {USER_FIELDS} FROM ONLY type::record('user', $parent.user)) AS account \
                  FROM type::record('session', $id) WHERE expires_at > time::now()"
             ),
             json!({ "id": id }),

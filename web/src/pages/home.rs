@@ -9,8 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use axum_extra::extract::CookieJar;
-use cflows_actors::store::SessionRecord;
-use cflows_protocol::{OrgId, OrgView, ProfileView};
+use cflows_protocol::{OrgId, ProfileView};
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -99,30 +98,6 @@ async fn home(
     Ok(layout::page(&chrome, &snap.org.name, body).into_response())
 }
 
-/// Moves the session to another organization the user is an active member of. The
-/// session id and CSRF token rotate, like at login.
-///
-/// # Errors
-/// `NotFound` when the user is not an active member there.
-pub(crate) async fn switch_session_org(
-    state: &AppState,
-    authed: &Authed,
-    org: &OrgId,
-) -> Result<(SessionRecord, OrgView), AppError> {
-    let dir = &state.core.directory;
-    let target = dir
-        .orgs_of(&authed.user_id())
-        .await?
-        .into_iter()
-        .find(|(o, _)| &o.id == org)
-        .map(|(o, _)| o)
-        .ok_or(AppError::NotFound)?;
-    let session = dir
-        .create_session(authed.user_id(), Some(target.id.clone()))
-        .await?;
-    dir.end_session(&authed.session_id).await?;
-    Ok((session, target))
-}
 
 /// The switcher's fields.
 #[derive(Deserialize)]
@@ -139,7 +114,7 @@ async fn switch_org(
     Form(form): Form<SwitchForm>,
 ) -> PageResult<Response> {
     authed.check_csrf(&form.csrf)?;
-    let (session, _) = switch_session_org(&state, &authed, &OrgId::new(form.org_id)).await?;
+    let (session, _) = crate::app::switch_session_org(&state, &authed, &OrgId::new(form.org_id)).await?;
     let secure = state.settings.http.secure_cookies();
     Ok((
         jar.add(auth::session_cookie(secure, session.id)),

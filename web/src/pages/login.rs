@@ -14,11 +14,8 @@ use axum::{Form, Router};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use cflows_actors::directory::random_token;
-use cflows_actors::store::SessionRecord;
-use cflows_protocol::{OrgView, UserId, UserView};
 use maud::html;
 use serde::Deserialize;
-use std::net::IpAddr;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -99,7 +96,7 @@ async fn login_submit(
         )
             .into_response();
     }
-    match start_session(&state, ip, &jar, &form.email, &form.password).await {
+    match crate::app::start_session(&state, ip, &jar, &form.email, &form.password).await {
         Ok((session, _, _)) => {
             let jar = jar
                 .add(auth::session_cookie(secure, session.id))
@@ -115,50 +112,6 @@ async fn login_submit(
     }
 }
 
-/// Checks the rate limits and credentials, ends any session the browser still had, and
-/// starts a new one in the user's first organization.
-///
-/// # Errors
-/// `RateLimited`, `BadCredentials`, or a store failure.
-pub(crate) async fn start_session(
-    state: &AppState,
-    ip: IpAddr,
-    jar: &CookieJar,
-    email: &str,
-    password: &str,
-) -> Result<(SessionRecord, UserView, Option<OrgView>), AppError> {
-    state.login_limits.check(ip, email)?;
-    let dir = &state.core.directory;
-    let user = dir
-        .authenticate(email, password)
-        .await?
-        .ok_or(AppError::BadCredentials)?;
-    let user_id = UserId::new(user.id.clone());
-    let orgs = dir.orgs_of(&user_id).await?;
-    if orgs.is_empty() && !user.platform_operator {
-        // A user removed from every organization has nowhere to go.
-        return Err(AppError::BadCredentials);
-    }
-    if let Some(old) = jar.get(auth::session_cookie_name(
-        state.settings.http.secure_cookies(),
-    )) {
-        let _ = dir.end_session(old.value()).await;
-    }
-    let org = orgs.into_iter().next().map(|(o, _)| o);
-    let session = dir
-        .create_session(user_id.clone(), org.as_ref().map(|o| o.id.clone()))
-        .await?;
-    tracing::info!(user = %user_id, "login");
-    Ok((
-        session,
-        UserView {
-            id: user_id,
-            email: user.email,
-            display_name: user.display_name,
-        },
-        org,
-    ))
-}
 
 /// The logout form's fields.
 #[derive(Deserialize)]

@@ -157,7 +157,7 @@ async fn send_message(
     Form(form): Form<MessageForm>,
 ) -> PageResult<Response> {
     m.authed.check_csrf(&form.csrf)?;
-    let result = crate::gateway::send_direct_message(
+    let result = crate::app::send_direct_message(
         &state,
         &m.org_id,
         &m.member.user.id,

@@ -4,7 +4,7 @@
 use super::home::chrome;
 use super::{Flash, layout, see_other_with_notice};
 use crate::AppState;
-use crate::api::{NewOrgBody, create_org_with_owner};
+use crate::api::NewOrgBody;
 use crate::auth::{Authed, Operator};
 use crate::error::PageResult;
 use axum::extract::{Query, State};
@@ -130,7 +130,7 @@ async fn create_org(
         owner_name: form.owner_name.clone(),
         owner_password: form.owner_password.clone(),
     };
-    match create_org_with_owner(&state, body).await {
+    match crate::app::create_org_with_owner(&state, body.into()).await {
         Ok(org) => Ok(see_other_with_notice(
             "/platform",
             &format!("{} was created", org.name),

@@ -161,7 +161,7 @@ async fn add_user(
     let result = match Role::parse(&form.role) {
         None => Err(AppError::InvalidInput("choose a role".into())),
         Some(role) => {
-            crate::api::add_or_create_member(
+            crate::app::add_member(
                 &state,
                 &m,
                 &form.email,

@@ -3,7 +3,7 @@
 // Spec: protocol/PROTOCOL.md. Needs the vendored MessagePack build (window.MessagePack).
 
 const { encode, decode } = globalThis.MessagePack;
-const PROTOCOL_VERSION = 1;
+const PROTOCOL_VERSION = 2;
 const REQUEST_TIMEOUT_MS = 15000;
 
 export class CflowsClient {

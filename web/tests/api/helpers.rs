@@ -94,7 +94,7 @@ impl TestApp {
                 slug: String::new(),
                 timezone: "Europe/Berlin".into(),
                 clock: ClockFormat::H24,
-                owner: Some(owner.id.clone()),
+                owner: Some(cflows_actors::Owner::Existing(owner.id.clone())),
             })
             .await
             .unwrap();

@@ -8,6 +8,7 @@ use cflows_protocol::wire::{
 };
 use cflows_protocol::{ErrorCode, InboxEvent, OrgEvent, Role};
 use reqwest::StatusCode;
+use cflows_protocol::StreamName;
 use serde_json::json;
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ const WAIT: Duration = Duration::from_secs(10);
 /// Subscribes and returns the snapshot's seq.
 async fn subscribe(c: &mut Client, stream: &str) -> u64 {
     c.send(&ClientMsg::Subscribe {
-        stream: stream.into(),
+        stream: StreamName::parse(stream).unwrap(),
         after: None,
     })
     .await
@@ -33,7 +34,7 @@ async fn subscribe(c: &mut Client, stream: &str) -> u64 {
 async fn next_event(c: &mut Client) -> (String, u64, StreamEvent) {
     loop {
         if let ServerMsg::Event { stream, seq, event } = c.recv_within(WAIT).await.unwrap() {
-            return (stream, seq, event);
+            return (stream.to_string(), seq, event);
         }
     }
 }
@@ -103,7 +104,7 @@ async fn resume_after_reconnect_has_no_gap_and_no_duplicate() {
         &session,
         None,
         vec![StreamPosition {
-            stream: stream.clone(),
+            stream: StreamName::parse(&stream).unwrap(),
             seq: seen,
         }],
     )
@@ -136,7 +137,7 @@ async fn resume_after_reconnect_has_no_gap_and_no_duplicate() {
         &session,
         None,
         vec![StreamPosition {
-            stream: stream.clone(),
+            stream: StreamName::parse(&stream).unwrap(),
             seq: start + 5,
         }],
     )
@@ -145,7 +146,7 @@ async fn resume_after_reconnect_has_no_gap_and_no_duplicate() {
     assert_eq!(
         d.recv_within(WAIT).await.unwrap(),
         ServerMsg::Subscribed {
-            stream: stream.clone(),
+            stream: StreamName::parse(&stream).unwrap(),
             seq: start + 5
         }
     );
@@ -155,7 +156,7 @@ async fn resume_after_reconnect_has_no_gap_and_no_duplicate() {
         &session,
         None,
         vec![StreamPosition {
-            stream: stream.clone(),
+            stream: StreamName::parse(&stream).unwrap(),
             seq: 999,
         }],
     )
@@ -214,7 +215,7 @@ async fn foreign_streams_answer_like_unknown_ones() {
     let mut c = app.ws("alpha@example.com").await;
     async fn answer(c: &mut Client, stream: String) -> (ErrorCode, String) {
         c.send(&ClientMsg::Subscribe {
-            stream: stream.clone(),
+            stream: StreamName::parse(&stream).unwrap(),
             after: None,
         })
         .await
@@ -224,7 +225,7 @@ async fn foreign_streams_answer_like_unknown_ones() {
                 stream: Some(s),
                 error,
             } => {
-                assert_eq!(s, stream);
+                assert_eq!(s.to_string(), stream);
                 (error.code, error.message)
             }
             other => panic!("expected an error for {stream}, got {other:?}"),
@@ -381,7 +382,7 @@ async fn notifications_flow_live_with_unread_counts() {
     let stream = format!("inbox:{}", mia.id);
     inbox
         .send(&ClientMsg::Subscribe {
-            stream: stream.clone(),
+            stream: StreamName::parse(&stream).unwrap(),
             after: None,
         })
         .await

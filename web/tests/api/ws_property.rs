@@ -5,6 +5,7 @@
 use crate::helpers::*;
 use cflows_actors::{Caller, TeamInput};
 use cflows_load::client::Client;
+use cflows_protocol::StreamName;
 use cflows_protocol::wire::{ClientMsg, ServerMsg, StreamPosition};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -73,7 +74,7 @@ fn any_interleaving_delivers_every_event_once_in_order() {
                     .await
                     .unwrap();
                 c.send(&ClientMsg::Subscribe {
-                    stream: stream.clone(),
+                    stream: StreamName::parse(&stream).unwrap(),
                     after: None,
                 })
                 .await
@@ -112,7 +113,7 @@ fn any_interleaving_delivers_every_event_once_in_order() {
                         Step::Resume => {
                             if conn.is_none() {
                                 let pos = vec![StreamPosition {
-                                    stream: stream.clone(),
+                                    stream: StreamName::parse(&stream).unwrap(),
                                     seq: last,
                                 }];
                                 conn = Some(
@@ -132,7 +133,7 @@ fn any_interleaving_delivers_every_event_once_in_order() {
                 }
                 if conn.is_none() {
                     let pos = vec![StreamPosition {
-                        stream: stream.clone(),
+                        stream: StreamName::parse(&stream).unwrap(),
                         seq: last,
                     }];
                     conn = Some(

@@ -1,0 +1,222 @@
+//! The application layer: the business steps the JSON API, the pages and the WebSocket
+//! gateway share — log in, switch organization, add a member, create an organization,
+//! send a message. Each lives here once; transports parse input, call a step and render
+//! its answer, and never call each other.
+
+use crate::AppState;
+use crate::auth::{self, Authed, Member};
+use crate::error::AppError;
+use axum_extra::extract::CookieJar;
+use cflows_actors::directory::new_user;
+use cflows_actors::inbox::NewNotification;
+use cflows_actors::store::SessionRecord;
+use cflows_actors::{NewOrg, Owner};
+use cflows_protocol::{
+    ClockFormat, EntityRef, MemberView, NotificationKind, OrgId, OrgView, Role, UserId, UserView,
+};
+use std::net::IpAddr;
+
+/// Longest direct message, in characters.
+pub const MAX_MESSAGE: usize = 2000;
+
+/// Checks the rate limits and credentials, ends any session the browser still had, and
+/// starts a new one in the user's first organization.
+///
+/// # Errors
+/// `RateLimited`, `BadCredentials`, or a store failure.
+pub async fn start_session(
+    state: &AppState,
+    ip: IpAddr,
+    jar: &CookieJar,
+    email: &str,
+    password: &str,
+) -> Result<(SessionRecord, UserView, Option<OrgView>), AppError> {
+    state.login_limits.check(ip, email)?;
+    let dir = &state.core.directory;
+    let user = dir
+        .authenticate(email, password)
+        .await?
+        .ok_or(AppError::BadCredentials)?;
+    let user_id = UserId::new(user.id.clone());
+    let orgs = dir.orgs_of(&user_id).await?;
+    if orgs.is_empty() && !user.platform_operator {
+        // A user removed from every organization has nowhere to go.
+        return Err(AppError::BadCredentials);
+    }
+    if let Some(old) = jar.get(auth::session_cookie_name(
+        state.settings.http.secure_cookies(),
+    )) {
+        let _ = dir.end_session(old.value()).await;
+    }
+    let org = orgs.into_iter().next().map(|(o, _)| o);
+    let session = dir
+        .create_session(user_id.clone(), org.as_ref().map(|o| o.id.clone()))
+        .await?;
+    tracing::info!(user = %user_id, "login");
+    Ok((
+        session,
+        UserView {
+            id: user_id,
+            email: user.email,
+            display_name: user.display_name,
+        },
+        org,
+    ))
+}
+
+/// Moves the session to another organization the user is an active member of. The
+/// session id and CSRF token rotate, like at login.
+///
+/// # Errors
+/// `NotFound` when the user is not an active member there.
+pub async fn switch_session_org(
+    state: &AppState,
+    authed: &Authed,
+    org: &OrgId,
+) -> Result<(SessionRecord, OrgView), AppError> {
+    let dir = &state.core.directory;
+    let target = dir
+        .orgs_of(&authed.user_id())
+        .await?
+        .into_iter()
+        .find(|(o, _)| &o.id == org)
+        .map(|(o, _)| o)
+        .ok_or(AppError::NotFound)?;
+    let session = dir
+        .create_session(authed.user_id(), Some(target.id.clone()))
+        .await?;
+    dir.end_session(&authed.session_id).await?;
+    Ok((session, target))
+}
+
+/// Adds `email` to the member's organization. An existing account becomes a member; an
+/// unknown email becomes a new user and member in one transaction (nothing is left
+/// behind when the organization refuses).
+///
+/// # Errors
+/// Not allowed, already a member, invalid input, or the store failed.
+pub async fn add_member(
+    state: &AppState,
+    m: &Member,
+    email: &str,
+    display_name: &str,
+    password: &str,
+    role: Role,
+) -> Result<MemberView, AppError> {
+    let dir = &state.core.directory;
+    match dir.user_by_email(email).await? {
+        Some(u) => {
+            let user = UserView {
+                id: UserId::new(u.id),
+                email: u.email,
+                display_name: u.display_name,
+            };
+            Ok(m.org.add_member(m.caller(), user, role).await?)
+        }
+        None => {
+            if password.is_empty() {
+                return Err(AppError::InvalidInput(
+                    "a new user needs an initial password".into(),
+                ));
+            }
+            let user = new_user(email, display_name, password, false).await?;
+            Ok(m.org.create_member(m.caller(), user, role).await?)
+        }
+    }
+}
+
+/// A new organization and its first owner (found by email, or created with it).
+pub struct NewOrgWithOwner {
+    pub name: String,
+    pub slug: String,
+    pub timezone: String,
+    pub clock: ClockFormat,
+    pub owner_email: String,
+    pub owner_name: String,
+    /// Needed when the owner's email is new.
+    pub owner_password: String,
+}
+
+/// Creates an organization whose first owner is found or created by email, in one
+/// transaction: a refused organization leaves no user behind.
+///
+/// # Errors
+/// Invalid input, a taken slug, or the store failed.
+pub async fn create_org_with_owner(
+    state: &AppState,
+    new: NewOrgWithOwner,
+) -> Result<OrgView, AppError> {
+    let dir = &state.core.directory;
+    let owner = match dir.user_by_email(&new.owner_email).await? {
+        Some(u) => Owner::Existing(UserId::new(u.id)),
+        None => {
+            if new.owner_password.is_empty() {
+                return Err(AppError::InvalidInput(
+                    "a new owner needs an initial password".into(),
+                ));
+            }
+            Owner::New(new_user(&new.owner_email, &new.owner_name, &new.owner_password, false).await?)
+        }
+    };
+    Ok(dir
+        .create_org(NewOrg {
+            name: new.name,
+            slug: new.slug,
+            timezone: new.timezone,
+            clock: new.clock,
+            owner: Some(owner),
+        })
+        .await?)
+}
+
+/// Sends a direct message from `from` to `to`, both active members of `org`: a
+/// `direct_message` notification in the recipient's inbox. Rate-limited per sender;
+/// bursts from one sender coalesce into one unread notification.
+///
+/// # Errors
+/// Empty or long body, unknown or foreign recipient (`NotFound`), or over the rate.
+pub async fn send_direct_message(
+    state: &AppState,
+    org: &OrgId,
+    from: &UserId,
+    from_name: &str,
+    to: &UserId,
+    body: &str,
+) -> Result<(), AppError> {
+    let body = body.trim();
+    if body.is_empty() || body.chars().count() > MAX_MESSAGE {
+        return Err(AppError::InvalidInput(format!(
+            "a message must have 1 to {MAX_MESSAGE} characters"
+        )));
+    }
+    if from == to {
+        return Err(AppError::InvalidInput("you cannot message yourself".into()));
+    }
+    let dir = &state.core.directory;
+    if dir.active_member(org, from).await.is_err() {
+        return Err(AppError::Forbidden("choose an organization first".into()));
+    }
+    dir.active_member(org, to).await?;
+    state
+        .message_limits
+        .check_key(from)
+        .map_err(|_| AppError::RateLimited)?;
+    let title = format!("Message from {from_name}");
+    let preview: String = body.chars().take(280).collect();
+    dir.inbox(to)
+        .await?
+        .notify(NewNotification {
+            org: org.clone(),
+            kind: NotificationKind::DirectMessage,
+            title,
+            body: preview,
+            link: "/notifications".into(),
+            entity: Some(EntityRef {
+                kind: "user".into(),
+                id: from.to_string(),
+            }),
+            from: Some(from.clone()),
+        })
+        .await?;
+    Ok(())
+}
