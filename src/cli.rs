@@ -172,13 +172,15 @@ pub async fn run(args: Args, settings: Settings) -> anyhow::Result<ExitCode> {
         } => {
             let core = Core::start(store).await?;
             let owner = match owner {
-                Some(email) => Some(cflows_actors::Owner::Existing(cflows_protocol::UserId::new(
-                    core.directory
-                        .user_by_email(&email)
-                        .await?
-                        .with_context(|| format!("no user with email {email}"))?
-                        .id,
-                ))),
+                Some(email) => Some(cflows_actors::Owner::Existing(
+                    cflows_protocol::UserId::new(
+                        core.directory
+                            .user_by_email(&email)
+                            .await?
+                            .with_context(|| format!("no user with email {email}"))?
+                            .id,
+                    ),
+                )),
                 None => None,
             };
             let clock = if h12 {
@@ -231,8 +233,9 @@ pub async fn run(args: Args, settings: Settings) -> anyhow::Result<ExitCode> {
                         .directory
                         .org(&cflows_protocol::OrgId::new(org.id))
                         .await?;
-                    let user = cflows_actors::directory::new_user(&email, &name, &password, operator)
-                        .await?;
+                    let user =
+                        cflows_actors::directory::new_user(&email, &name, &password, operator)
+                            .await?;
                     let member = handle
                         .create_member(cflows_actors::Caller::System, user, role)
                         .await?;
@@ -267,7 +270,7 @@ pub async fn run(args: Args, settings: Settings) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(settings: Settings, store: Store) -> anyhow::Result<ExitCode> {
-    let core = Core::start(store.clone()).await?;
+    let core = Core::start_with(store.clone(), settings.actors.kernel()).await?;
     if settings.demo.seed_on_empty && store.count("org").await? == 0 {
         let password = std::env::var("CFLOWS_DEMO_PASSWORD").unwrap_or_else(|_| random_password());
         if let Some(login) = demo::seed(&core.directory, &password).await? {

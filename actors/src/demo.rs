@@ -1,11 +1,11 @@
 //! The dealership demo: "Demo Motors" with its Sales, Testers, Mechanics and
 //! Photographers teams. Idempotent: seeding twice changes nothing the second time.
 
-use crate::directory::new_user;
-use crate::{NewOrg, Owner};
 use crate::directory::DirectoryHandle;
+use crate::directory::new_user;
 use crate::error::CoreResult;
 use crate::org::{Caller, TeamInput};
+use crate::{NewOrg, Owner};
 use cflows_protocol::{ClockFormat, Role, UserId};
 
 /// The demo organization's slug.

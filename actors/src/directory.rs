@@ -5,6 +5,7 @@
 //! Password hashing never runs inside the actor: the handle hashes and verifies on the
 //! blocking pool, so one slow login cannot stall everyone else's requests.
 
+use crate::Store;
 use crate::domain::{password, validate};
 use crate::error::{CoreError, CoreResult};
 use crate::inbox::InboxHandle;
@@ -12,7 +13,6 @@ use crate::kernel::{Entity, Journal, Kernel, Revocation, journal};
 use crate::org::{OrgHandle, org_view, user_view};
 use crate::store::{SessionRecord, UserRecord, new_id, writes};
 use crate::streams::StreamHub;
-use crate::Store;
 use cflows_protocol::wire::StreamEvent;
 use cflows_protocol::{
     ClockFormat, MemberView, OrgEvent, OrgId, OrgView, ProfileView, Role, StreamName, UserId,
@@ -180,8 +180,9 @@ impl Directory {
                     }
                     Owner::New(user) => {
                         let view = self.new_user_view(&user).await?;
-                        let write = writes::create_org(&org, Some(&view.id))
-                            .and(writes::create_user(&view, &user.password_hash, user.platform_operator));
+                        let write = writes::create_org(&org, Some(&view.id)).and(
+                            writes::create_user(&view, &user.password_hash, user.platform_operator),
+                        );
                         platform_events.push(user_created(&view));
                         (view, write)
                     }
@@ -267,7 +268,10 @@ impl Directory {
                 &[],
             )
             .await?;
-        self.store().session(&id).await?.ok_or(CoreError::Unavailable)
+        self.store()
+            .session(&id)
+            .await?
+            .ok_or(CoreError::Unavailable)
     }
 
     async fn on_end_session(&mut self, id: String) -> CoreResult<()> {
@@ -294,7 +298,6 @@ pub fn random_token() -> String {
     rand::rng().fill_bytes(&mut bytes);
     hex::encode(bytes)
 }
-
 
 /// A typed handle on the Directory, plus the read paths that need no actor.
 #[derive(Clone)]
@@ -508,10 +511,7 @@ impl DirectoryHandle {
                 continue;
             }
             if let Some(o) = self.store().org(&m.org).await? {
-                out.push((
-                    org_view(o),
-                    m.role,
-                ));
+                out.push((org_view(o), m.role));
             }
         }
         out.sort_by(|a, b| a.0.name.cmp(&b.0.name));

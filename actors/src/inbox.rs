@@ -193,7 +193,10 @@ impl Inbox {
             };
             self.commit(
                 writes::coalesce_notification(&merged),
-                InboxEvent::NotificationCoalesced { notification: merged.clone(), unread: self.unread },
+                InboxEvent::NotificationCoalesced {
+                    notification: merged.clone(),
+                    unread: self.unread,
+                },
             )
             .await?;
             self.remember(merged.clone());
@@ -215,7 +218,10 @@ impl Inbox {
         };
         self.commit(
             writes::create_notification(&self.user, &created),
-            InboxEvent::NotificationAdded { notification: created.clone(), unread: self.unread + 1 },
+            InboxEvent::NotificationAdded {
+                notification: created.clone(),
+                unread: self.unread + 1,
+            },
         )
         .await?;
         self.unread += 1;
@@ -305,7 +311,10 @@ impl InboxHandle {
         &self,
         build: impl FnOnce(RpcReplyPort<T>) -> InboxMsg,
     ) -> CoreResult<T> {
-        self.kernel.inboxes().call(&self.kernel, &self.user, build).await
+        self.kernel
+            .inboxes()
+            .call(&self.kernel, &self.user, build)
+            .await
     }
 
     /// The stream position and unread count.

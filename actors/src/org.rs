@@ -348,7 +348,11 @@ impl Org {
             Caller::User(u) => Some(u),
         };
         self.journal
-            .commit(write, events.into_iter().map(StreamEvent::Org).collect(), actor)
+            .commit(
+                write,
+                events.into_iter().map(StreamEvent::Org).collect(),
+                actor,
+            )
             .await
     }
 
@@ -402,7 +406,9 @@ impl Org {
         self.commit(
             &by,
             writes::add_membership(self.org.id.as_str(), &user.id, role),
-            vec![OrgEvent::MemberAdded { member: view.clone() }],
+            vec![OrgEvent::MemberAdded {
+                member: view.clone(),
+            }],
         )
         .await?;
         self.members.insert(user.id, member);
@@ -491,7 +497,9 @@ impl Org {
         self.commit(
             &by,
             writes::update_membership(self.org.id.as_str(), &user, next.role, next.active),
-            vec![OrgEvent::MemberChanged { member: view.clone() }],
+            vec![OrgEvent::MemberChanged {
+                member: view.clone(),
+            }],
         )
         .await?;
         if !next.active {
@@ -537,7 +545,9 @@ impl Org {
         self.commit(
             &by,
             writes::update_profile(self.org.id.as_str(), &user, &clean),
-            vec![OrgEvent::MemberChanged { member: view.clone() }],
+            vec![OrgEvent::MemberChanged {
+                member: view.clone(),
+            }],
         )
         .await?;
         self.members.insert(user, next);
@@ -627,7 +637,7 @@ impl Org {
                 .map(|t| OrgEvent::TeamChanged { team: t.clone() })
                 .collect();
             self.commit(&by, writes::set_team_members(&changed), events)
-            .await?;
+                .await?;
             for t in changed {
                 self.teams.insert(t.id.clone(), t);
             }

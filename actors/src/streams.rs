@@ -202,7 +202,11 @@ impl Source {
 
 /// Who may read which stream: the one place that decides. Unknown, foreign and
 /// forbidden streams are all `NotFound`, so a stream name reveals nothing.
-async fn authorize(kernel: &Kernel, principal: &Principal, stream: &StreamName) -> CoreResult<Source> {
+async fn authorize(
+    kernel: &Kernel,
+    principal: &Principal,
+    stream: &StreamName,
+) -> CoreResult<Source> {
     match (principal, stream) {
         (Principal::User { user, org, .. }, StreamName::Org(id)) if org.as_ref() == Some(id) => {
             crate::directory::active_member(kernel, id, user).await?;
@@ -360,8 +364,16 @@ mod tests {
         hub.publish(&watched, 1, ev(0));
         hub.publish(&idle, 1, ev(0));
         assert_eq!(hub.len(), 2);
-        assert_eq!(hub.evict_idle(Duration::from_secs(60)), 0, "both were just used");
-        assert_eq!(hub.evict_idle(Duration::ZERO), 1, "only the unwatched one goes");
+        assert_eq!(
+            hub.evict_idle(Duration::from_secs(60)),
+            0,
+            "both were just used"
+        );
+        assert_eq!(
+            hub.evict_idle(Duration::ZERO),
+            1,
+            "only the unwatched one goes"
+        );
         assert!(hub.recent_between(&idle, 0, 1).is_none());
         assert_eq!(hub.recent_between(&watched, 0, 1).unwrap().len(), 1);
         drop(rx);

@@ -3,8 +3,8 @@
 
 use crate::client::{Client, Session, login};
 use anyhow::{Context, bail, ensure};
-use cflows_protocol::{OrgEvent, OrgId, StreamName};
 use cflows_protocol::wire::{ClientMsg, ServerMsg, StreamEvent, StreamPosition};
+use cflows_protocol::{OrgEvent, OrgId, StreamName};
 use hdrhistogram::Histogram;
 use std::collections::HashMap;
 use std::sync::Arc;

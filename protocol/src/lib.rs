@@ -17,9 +17,9 @@ pub use error::ErrorCode;
 pub use ids::{
     CalendarId, ItemId, KioskId, OrgId, ProjectId, SessionId, TeamId, UserId, WorkflowId,
 };
-pub use stream::{StreamKind, StreamName};
 pub use inbox::{EntityRef, InboxEvent, InboxSnapshot, NotificationKind, NotificationView};
+pub use stream::{StreamKind, StreamName};
 pub use views::{
-    ClockFormat, MemberView, OrgEvent, OrgSnapshot, OrgView, PlatformEvent, ProfileView, Role, TeamView,
-    UserView,
+    ClockFormat, MemberView, OrgEvent, OrgSnapshot, OrgView, PlatformEvent, ProfileView, Role,
+    TeamView, UserView,
 };

@@ -6,7 +6,7 @@
 use crate::AppState;
 use crate::auth::{self, Admin, Authed, ClientIp, Member, Operator};
 use crate::error::{ApiResult, AppError, ErrorBody};
-use axum::extract::{FromRequest, Path, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
@@ -18,6 +18,11 @@ use cflows_protocol::{
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
+
+/// Query parameters with errors in the API's shape (400 with the JSON error body).
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(AppError))]
+pub struct ApiQuery<T>(pub T);
 
 /// JSON input with errors in the API's shape (bad syntax 400, wrong shape 422, too big 413).
 #[derive(FromRequest)]
@@ -248,8 +253,7 @@ async fn switch_org(
     jar: CookieJar,
     ApiJson(body): ApiJson<SwitchOrgBody>,
 ) -> ApiResult<Response> {
-    let (session, org) =
-        crate::app::switch_session_org(&state, &authed, &body.org_id).await?;
+    let (session, org) = crate::app::switch_session_org(&state, &authed, &body.org_id).await?;
     let secure = state.settings.http.secure_cookies();
     let user = UserView {
         id: authed.user_id(),
@@ -333,7 +337,6 @@ async fn add_member(
     .await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
-
 
 async fn find_member(m: &Member, user_id: &str) -> ApiResult<MemberView> {
     m.org
@@ -540,9 +543,9 @@ async fn platform_create_org(
     Ok((StatusCode::CREATED, Json(org)))
 }
 
-
 /// Paging through notifications.
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct NotificationQuery {
     /// A notification id: return older ones.
     pub before: Option<String>,
@@ -569,7 +572,7 @@ pub struct UnreadCount {
 async fn list_notifications(
     State(state): State<AppState>,
     m: Member,
-    axum::extract::Query(q): axum::extract::Query<NotificationQuery>,
+    ApiQuery(q): ApiQuery<NotificationQuery>,
 ) -> ApiResult<Json<NotificationPage>> {
     let inbox = state.core.directory.inbox(&m.member.user.id).await?;
     let items = inbox.list(q.before, q.limit.unwrap_or(20)).await?;

@@ -155,7 +155,15 @@ pub async fn create_org_with_owner(
                     "a new owner needs an initial password".into(),
                 ));
             }
-            Owner::New(new_user(&new.owner_email, &new.owner_name, &new.owner_password, false).await?)
+            Owner::New(
+                new_user(
+                    &new.owner_email,
+                    &new.owner_name,
+                    &new.owner_password,
+                    false,
+                )
+                .await?,
+            )
         }
     };
     Ok(dir

@@ -273,7 +273,11 @@ impl FromRequestParts<AppState> for Operator {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let a = Authed::from_request_parts(parts, state).await?;
+        // Not a 403 and not a login redirect: the platform area does not exist for
+        // anyone but operators, logged in or not.
+        let Ok(a) = Authed::from_request_parts(parts, state).await else {
+            return Err(reject(parts, AppError::NotFound));
+        };
         if a.user.platform_operator {
             Ok(Operator(a))
         } else {
@@ -298,7 +302,7 @@ impl FromRequestParts<AppState> for ClientIp {
             .get::<ConnectInfo<SocketAddr>>()
             .map_or(IpAddr::from([127, 0, 0, 1]), |c| c.0.ip());
         if state.settings.http.trust_forwarded
-            && let Some(ip) = forwarded_ip(&parts.headers)
+            && let Some(ip) = forwarded_ip(&parts.headers, state.settings.http.trusted_proxies)
         {
             return Ok(ClientIp(ip));
         }
@@ -306,16 +310,47 @@ impl FromRequestParts<AppState> for ClientIp {
     }
 }
 
-fn forwarded_ip(headers: &HeaderMap) -> Option<IpAddr> {
-    headers
-        .get("x-forwarded-for")?
-        .to_str()
-        .ok()?
-        .split(',')
-        .next()?
-        .trim()
-        .parse()
-        .ok()
+/// The address the outermost trusted proxy saw: `hops` entries from the right of
+/// `X-Forwarded-For` (over all such headers, in order). What a client wrote to the left
+/// of that is ignored; too few entries means the header did not come through the
+/// proxies, and the socket address is used instead.
+fn forwarded_ip(headers: &HeaderMap, hops: u32) -> Option<IpAddr> {
+    let entries: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let hops = hops.max(1) as usize;
+    let at = entries.len().checked_sub(hops)?;
+    entries[at].parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn xff(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append("x-forwarded-for", v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn the_client_cannot_choose_its_forwarded_address() {
+        // The client sent a made-up entry; the proxy appended what it saw.
+        let h = xff(&["203.0.113.9, 198.51.100.7"]);
+        assert_eq!(forwarded_ip(&h, 1), Some("198.51.100.7".parse().unwrap()));
+        assert_eq!(forwarded_ip(&h, 2), Some("203.0.113.9".parse().unwrap()));
+        assert_eq!(forwarded_ip(&h, 3), None, "fewer entries than proxies");
+        // Several header lines count as one list.
+        let h = xff(&["1.1.1.1", "198.51.100.7"]);
+        assert_eq!(forwarded_ip(&h, 1), Some("198.51.100.7".parse().unwrap()));
+        assert_eq!(forwarded_ip(&xff(&["not an ip"]), 1), None);
+    }
 }
 
 /// Login attempt limits, per client IP and per account (email).

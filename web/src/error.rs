@@ -110,6 +110,12 @@ impl From<axum::extract::rejection::JsonRejection> for AppError {
     }
 }
 
+impl From<axum::extract::rejection::QueryRejection> for AppError {
+    fn from(r: axum::extract::rejection::QueryRejection) -> Self {
+        Self::Malformed(StatusCode::BAD_REQUEST, r.body_text())
+    }
+}
+
 impl From<axum::extract::rejection::FormRejection> for AppError {
     fn from(r: axum::extract::rejection::FormRejection) -> Self {
         Self::Malformed(StatusCode::BAD_REQUEST, r.body_text())
@@ -145,7 +151,24 @@ impl IntoResponse for AppError {
                 message: self.to_string(),
             },
         };
-        (self.status(), axum::Json(body)).into_response()
+        let mut response = (self.status(), axum::Json(body)).into_response();
+        self.retry_after(&mut response);
+        response
+    }
+}
+
+/// How long a rate-limited client should wait: the limits refill per minute.
+pub const RETRY_AFTER_SECS: u64 = 60;
+
+impl AppError {
+    /// Adds `Retry-After` to a 429.
+    fn retry_after(&self, response: &mut Response) {
+        if matches!(self, Self::RateLimited) {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(RETRY_AFTER_SECS),
+            );
+        }
     }
 }
 
@@ -175,7 +198,9 @@ impl IntoResponse for PageError {
                 p { a href="/" { "Back to the start page" } }
             },
         );
-        (status, page).into_response()
+        let mut response = (status, page).into_response();
+        self.0.retry_after(&mut response);
+        response
     }
 }
 

@@ -200,7 +200,12 @@ impl Connection {
         // pushed by the actor that made the change, never polled. A separate task, so a
         // frame being read is never cancelled half-way.
         let watchdog = {
-            let mut revoked = conn.state.core.kernel.revocations().listen(conn.principal.user());
+            let mut revoked = conn
+                .state
+                .core
+                .kernel
+                .revocations()
+                .listen(conn.principal.user());
             let (principal, outbox) = (conn.principal.clone(), conn.outbox.clone());
             let until_expiry = (expires - chrono::Utc::now()).to_std().unwrap_or_default();
             tokio::spawn(async move {
@@ -399,7 +404,10 @@ impl Connection {
                 return self.error(
                     Some(stream),
                     ErrorCode::Unavailable,
-                    format!("stream unavailable, subscribe again ({})", e.code().as_str()),
+                    format!(
+                        "stream unavailable, subscribe again ({})",
+                        e.code().as_str()
+                    ),
                 );
             }
         };
@@ -468,7 +476,8 @@ impl Connection {
                 let org = org
                     .clone()
                     .ok_or_else(|| AppError::Forbidden("choose an organization first".into()))?;
-                crate::app::send_direct_message(&self.state, &org, me, display_name, &to, &body).await?;
+                crate::app::send_direct_message(&self.state, &org, me, display_name, &to, &body)
+                    .await?;
                 Ok(ReplyBody::Done)
             }
         }
@@ -583,5 +592,3 @@ async fn write_loop(
         .await;
     }
 }
-
-

@@ -7,6 +7,7 @@ pub mod app;
 pub mod auth;
 pub mod error;
 pub mod gateway;
+pub mod headers;
 pub mod ops;
 pub mod pages;
 pub mod settings;
@@ -67,6 +68,9 @@ pub fn router(state: AppState) -> Router {
         .merge(gateway::routes())
         .nest("/api/v1", api::routes())
         .merge(ops::routes())
+        // Unknown paths answer exactly like a page that is not there for you.
+        .fallback(|| async { error::PageError(error::AppError::NotFound) })
+        .layer(axum::middleware::from_fn(headers::security_headers))
         .layer(axum::middleware::from_fn(ops::track_requests))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(

@@ -16,6 +16,31 @@ pub struct Settings {
     pub log: LogSettings,
     pub demo: DemoSettings,
     pub ws: WsSettings,
+    pub actors: ActorSettings,
+}
+
+/// The actor kernel.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ActorSettings {
+    /// An actor (organization, inbox, …) that handled nothing for this many seconds stops
+    /// and frees its memory; the next use starts it again from the store.
+    pub idle_secs: u64,
+}
+
+impl Default for ActorSettings {
+    fn default() -> Self {
+        Self { idle_secs: 600 }
+    }
+}
+
+impl ActorSettings {
+    /// The kernel's configuration.
+    pub fn kernel(&self) -> cflows_actors::KernelConfig {
+        cflows_actors::KernelConfig {
+            idle_after: std::time::Duration::from_secs(self.idle_secs.max(1)),
+        }
+    }
 }
 
 /// WebSocket limits (announced to clients in `welcome`).
@@ -74,6 +99,10 @@ pub struct HttpSettings {
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy such as
     /// the Traefik of docker-compose.yml). Used by the login rate limit.
     pub trust_forwarded: bool,
+    /// How many trusted proxies stand in front of cflows, each appending the address it
+    /// saw to `X-Forwarded-For`: the client is that many entries from the right. Entries
+    /// further left are whatever the client sent and are never trusted.
+    pub trusted_proxies: u32,
 }
 
 impl Default for HttpSettings {
@@ -83,6 +112,7 @@ impl Default for HttpSettings {
             public_url: String::new(),
             secure_cookies: None,
             trust_forwarded: false,
+            trusted_proxies: 1,
         }
     }
 }

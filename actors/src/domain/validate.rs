@@ -39,7 +39,33 @@ pub fn name(field: &str, raw: &str) -> CoreResult<String> {
             "{field} must be a single line of text"
         )));
     }
+    if v.chars().any(is_bidi_control) {
+        return Err(CoreError::invalid(format!(
+            "{field} must not contain text-direction overrides"
+        )));
+    }
+    if v.chars().all(|c| c.is_whitespace() || is_invisible(c)) {
+        return Err(CoreError::invalid(format!("{field} must not be empty")));
+    }
     Ok(v.to_string())
+}
+
+/// Bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069):
+/// they make a name display as something else than it is.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Characters that render as nothing: Unicode's Default_Ignorable_Code_Point set
+/// (zero-width space and joiners, word joiner, BOM, soft hyphen, variation selectors,
+/// Hangul fillers, tags). A name made only of these looks empty.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}'
+        | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}'
+        | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}'
+        | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
 }
 
 /// Optional single-line text (title, location): trimmed, at most `MAX_NAME` characters.
@@ -306,5 +332,32 @@ mod tests {
                 prop_assert!(!n.is_empty() && n.chars().count() <= MAX_NAME);
             }
         }
+    }
+
+    #[test]
+    fn invisible_and_direction_tricks_are_refused_like_empty_names() {
+        for raw in [
+            "\u{200B}",
+            "\u{FEFF}\u{200B}\u{2060}",
+            " \u{200C}\u{200D} ",
+            "\u{00AD}",
+            "\u{3164}",
+        ] {
+            let err = name("Team name", raw).unwrap_err().to_string();
+            assert!(err.contains("must not be empty"), "{raw:?}: {err}");
+        }
+        for raw in ["Sales\u{202E}txt.exe", "\u{2066}Admin\u{2069}"] {
+            let err = name("Display name", raw).unwrap_err().to_string();
+            assert!(err.contains("direction"), "{raw:?}: {err}");
+        }
+        // Visible text with a joiner inside (emoji sequences, Persian) is fine.
+        assert!(name("Team name", "Mechanics \u{1F469}\u{200D}\u{1F527}").is_ok());
+        assert!(
+            name(
+                "Team name",
+                "\u{0645}\u{06CC}\u{200C}\u{0634}\u{0648}\u{062F}"
+            )
+            .is_ok()
+        );
     }
 }

@@ -53,7 +53,8 @@ impl<E: Entity> Actor for Host<E> {
         args: HostArgs<E>,
     ) -> Result<HostState<E>, ActorProcessingErr> {
         let idle_timer = E::PASSIVATE.then(|| {
-            let every = (args.kernel.config().idle_after / 4).max(std::time::Duration::from_millis(10));
+            let every =
+                (args.kernel.config().idle_after / 4).max(std::time::Duration::from_millis(10));
             me.send_interval(every, || HostMsg::IdleCheck)
         });
         Ok(HostState {
@@ -97,7 +98,8 @@ impl<E: Entity> Actor for Host<E> {
                     // stale. Reload before the next message; if that fails, fail (the
                     // next message starts a fresh actor from the store).
                     tracing::warn!(kind = E::KIND, id = %state.id, "lost a journal race; reloading from the store");
-                    metrics::counter!("cflows_journal_conflicts_total", "kind" => E::KIND).increment(1);
+                    metrics::counter!("cflows_journal_conflicts_total", "kind" => E::KIND)
+                        .increment(1);
                     state.entity = E::load(&state.kernel, &state.id).await?;
                 }
             }

@@ -128,7 +128,9 @@ impl Journal {
 }
 
 fn stale() -> CoreError {
-    CoreError::Conflict("this was changed at the same time by someone else; reload and try again".into())
+    CoreError::Conflict(
+        "this was changed at the same time by someone else; reload and try again".into(),
+    )
 }
 
 /// Journal rows for `events` of `stream`, numbered on from `last_seq`. Used by

@@ -100,7 +100,8 @@ impl<E: Entity> Registry<E> {
         let predecessor = self.retiring.get(id).map(|c| c.value().clone());
         if let Some(old) = predecessor {
             let _ = old.wait(Some(CALL_TIMEOUT)).await;
-            self.retiring.remove_if(id, |_, c| c.get_id() == old.get_id());
+            self.retiring
+                .remove_if(id, |_, c| c.get_id() == old.get_id());
         }
         let entity = E::load(kernel, id).await?;
         let scope = entity.scope().cloned();
@@ -122,7 +123,9 @@ impl<E: Entity> Registry<E> {
             registry.live.remove_if(&id, |_, s| {
                 s.get().is_some_and(|st| st.actor.get_id() == actor_id)
             });
-            registry.retiring.remove_if(&id, |_, c| c.get_id() == actor_id);
+            registry
+                .retiring
+                .remove_if(&id, |_, c| c.get_id() == actor_id);
         });
         Ok(Started { actor, scope })
     }
@@ -163,7 +166,12 @@ impl<E: Entity> Registry<E> {
     ///
     /// # Errors
     /// `NotFound` for an unknown entity; `Unavailable` when no actor takes it.
-    pub async fn send(self: &Arc<Self>, kernel: &Kernel, id: &E::Id, msg: E::Msg) -> CoreResult<()> {
+    pub async fn send(
+        self: &Arc<Self>,
+        kernel: &Kernel,
+        id: &E::Id,
+        msg: E::Msg,
+    ) -> CoreResult<()> {
         let mut msg = HostMsg::Entity(msg);
         for _ in 0..3 {
             let actor = self.actor(kernel, id).await?;

@@ -40,7 +40,8 @@ impl Revocations {
 
     /// Drops `user`'s channel if nobody listens any more (a connection closing).
     pub fn forget_if_unused(&self, user: &UserId) {
-        self.by_user.remove_if(user, |_, tx| tx.receiver_count() == 0);
+        self.by_user
+            .remove_if(user, |_, tx| tx.receiver_count() == 0);
     }
 
     /// Users with a listening connection.

@@ -69,8 +69,16 @@ pub(crate) async fn two_nodes_race(store: Store) {
     let stored = store.org(id.as_str()).await.unwrap().unwrap();
     assert_eq!(stored.name, winner);
     for node in [&on_a, &on_b] {
-        assert_eq!(node.settings().await.unwrap().name, winner, "hot state = store");
-        assert_eq!(node.head().await.unwrap(), 3, "org_created, member_added, one change");
+        assert_eq!(
+            node.settings().await.unwrap().name,
+            winner,
+            "hot state = store"
+        );
+        assert_eq!(
+            node.head().await.unwrap(),
+            3,
+            "org_created, member_added, one change"
+        );
     }
     // The loser reloaded: its next change goes through, on the next position.
     let next = loser_handle
@@ -112,10 +120,7 @@ async fn an_idle_actor_stops_and_restarts_transparently() {
     let stream = StreamName::Org(id.clone());
     let mut live = core.kernel.hub().subscribe(&stream);
     let handle = core.directory.org(&id).await.unwrap();
-    handle
-        .create_team(by.clone(), team("Sales"))
-        .await
-        .unwrap();
+    handle.create_team(by.clone(), team("Sales")).await.unwrap();
     assert_eq!(live_orgs(&core), 1);
 
     // Wait for the actor's own exit, not for a clock.
@@ -152,7 +157,10 @@ async fn an_idle_actor_stops_and_restarts_transparently() {
         let ServerMsg::Event { seq, event, .. } = decode_server(&frame.bytes).unwrap() else {
             panic!("an event frame");
         };
-        assert!(matches!(event, StreamEvent::Org(OrgEvent::TeamCreated { .. })));
+        assert!(matches!(
+            event,
+            StreamEvent::Org(OrgEvent::TeamCreated { .. })
+        ));
         published.push(seq);
     }
     assert_eq!(published, vec![3, 4]);
@@ -166,9 +174,16 @@ async fn stopping_an_organizations_scope_stops_only_its_actors() {
     let inbox = core.directory.inbox(&owner).await.unwrap();
     let actor = core.kernel.orgs().actor(&core.kernel, &id).await.unwrap();
     let counts = core.kernel.live_counts();
-    assert!(counts.contains(&("org", 1)) && counts.contains(&("inbox", 1)), "{counts:?}");
+    assert!(
+        counts.contains(&("org", 1)) && counts.contains(&("inbox", 1)),
+        "{counts:?}"
+    );
     core.kernel.stop_scope(&id);
-    actor.get_cell().wait(Some(Duration::from_secs(10))).await.unwrap();
+    actor
+        .get_cell()
+        .wait(Some(Duration::from_secs(10)))
+        .await
+        .unwrap();
     assert_eq!(live_orgs(&core), 0);
     assert!(inbox.head().await.is_ok(), "an unscoped inbox is untouched");
     assert!(core.kernel.live_counts().contains(&("inbox", 1)));

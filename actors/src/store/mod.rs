@@ -243,7 +243,10 @@ impl Store {
     /// Any statement fails (including a unique index), or the commit fails; then nothing
     /// was written.
     pub async fn commit(&self, write: Write, journal: &[JournalRow]) -> StoreResult<()> {
-        let Write { sql: body, mut vars } = write;
+        let Write {
+            sql: body,
+            mut vars,
+        } = write;
         let mut sql = String::with_capacity(body.len() + 256);
         sql.push_str("BEGIN TRANSACTION;\n");
         sql.push_str(&body);

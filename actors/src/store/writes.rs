@@ -2,7 +2,9 @@
 //! owning actor decides; this module only says how a decision is stored. Each
 //! [`Write`] is committed by the kernel's journal writer together with its journal rows.
 
-use cflows_protocol::{NotificationView, OrgView, ProfileView, Role, TeamId, TeamView, UserId, UserView};
+use cflows_protocol::{
+    NotificationView, OrgView, ProfileView, Role, TeamId, TeamView, UserId, UserView,
+};
 use serde_json::{Map, Value as Json, json};
 
 /// SurrealQL statements and their variables, committed in one transaction.
@@ -100,7 +102,13 @@ pub fn set_password(user: &UserId, password_hash: &str) -> Write {
 }
 
 /// A login session lasting `ttl_days`.
-pub fn create_session(id: &str, user: &UserId, org: Option<&str>, csrf: &str, ttl_days: i64) -> Write {
+pub fn create_session(
+    id: &str,
+    user: &UserId,
+    org: Option<&str>,
+    csrf: &str,
+    ttl_days: i64,
+) -> Write {
     Write::new(
         &format!(
             "CREATE type::record('session', $id) CONTENT {{ user: $user, org: $org, csrf: $csrf, created_at: time::now(), expires_at: time::now() + {ttl_days}d }};"
@@ -124,7 +132,10 @@ pub fn update_org_settings(org: &OrgView) -> Write {
 
 /// An existing user joins `org`.
 pub fn add_membership(org: &str, user: &UserId, role: Role) -> Write {
-    Write::new(NEW_MEMBERSHIP, json!({ "org": org, "user": user, "role": role }))
+    Write::new(
+        NEW_MEMBERSHIP,
+        json!({ "org": org, "user": user, "role": role }),
+    )
 }
 
 /// Role and active flag of a membership.

@@ -98,7 +98,6 @@ async fn home(
     Ok(layout::page(&chrome, &snap.org.name, body).into_response())
 }
 
-
 /// The switcher's fields.
 #[derive(Deserialize)]
 struct SwitchForm {
@@ -114,7 +113,8 @@ async fn switch_org(
     Form(form): Form<SwitchForm>,
 ) -> PageResult<Response> {
     authed.check_csrf(&form.csrf)?;
-    let (session, _) = crate::app::switch_session_org(&state, &authed, &OrgId::new(form.org_id)).await?;
+    let (session, _) =
+        crate::app::switch_session_org(&state, &authed, &OrgId::new(form.org_id)).await?;
     let secure = state.settings.http.secure_cookies();
     Ok((
         jar.add(auth::session_cookie(secure, session.id)),

@@ -112,7 +112,6 @@ async fn login_submit(
     }
 }
 
-
 /// The logout form's fields.
 #[derive(Deserialize)]
 pub struct CsrfForm {

@@ -47,12 +47,14 @@ pub async fn spawn_app_with(config: StoreConfig, adjust: impl FnOnce(&mut Settin
     init_logs();
     let store = Store::open(&config).await.unwrap();
     store.migrate().await.unwrap();
-    let core = Core::start(store).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let mut settings = Settings::default();
     settings.http.addr = addr.clone();
     adjust(&mut settings);
+    let core = Core::start_with(store, settings.actors.kernel())
+        .await
+        .unwrap();
     let state = AppState::new(settings, core.clone());
     tokio::spawn(cflows_web::serve(state, listener, std::future::pending()));
     TestApp { addr, core }

@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod bad_input;
 mod browser;
+mod hardening;
 mod notifications;
 mod ops;
 mod remote;

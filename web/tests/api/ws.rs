@@ -3,12 +3,12 @@
 use crate::helpers::*;
 use cflows_actors::{Caller, StoreConfig, TeamInput};
 use cflows_load::client::{Client, Received};
+use cflows_protocol::StreamName;
 use cflows_protocol::wire::{
     ClientMsg, Op, ReplyBody, ServerMsg, StreamEvent, StreamPosition, StreamState, close,
 };
 use cflows_protocol::{ErrorCode, InboxEvent, OrgEvent, Role};
 use reqwest::StatusCode;
-use cflows_protocol::StreamName;
 use serde_json::json;
 use std::time::Duration;
 

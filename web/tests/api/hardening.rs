@@ -1,0 +1,167 @@
+//! What a black-box probe found, each with the test that would have caught it.
+
+use crate::helpers::*;
+use cflows_actors::StoreConfig;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn a_made_up_forwarded_for_entry_does_not_dodge_the_ip_limit() {
+    let app = spawn_app_with(StoreConfig::memory(), |s| {
+        s.http.trust_forwarded = true;
+        s.http.trusted_proxies = 1;
+    })
+    .await;
+    let client = app.client();
+    let mut last = None;
+    for i in 0..21 {
+        // The attacker writes a fresh address each time; the proxy appends the real one.
+        let r = client
+            .post(app.url("/api/v1/session"))
+            .header("x-forwarded-for", format!("10.0.0.{i}, 198.51.100.7"))
+            .json(&json!({"email": format!("user{i}@example.com"), "password": "whatever pw"}))
+            .send()
+            .await
+            .unwrap();
+        last = Some(r);
+    }
+    let last = last.unwrap();
+    assert_eq!(last.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        last.headers()["retry-after"],
+        "60",
+        "a 429 says when to come back"
+    );
+    // Another client behind the same proxy is a different address.
+    let other = client
+        .post(app.url("/api/v1/session"))
+        .header("x-forwarded-for", "198.51.100.8")
+        .json(&json!({"email": "someone@example.com", "password": "whatever pw"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn names_of_invisible_characters_or_direction_overrides_are_refused() {
+    let app = spawn_app().await;
+    let org = app.org("Demo Motors", "owner@example.com").await;
+    let (client, csrf) = app.login(&org.owner.email).await;
+    for name in ["\u{200B}", "\u{FEFF}\u{2060}", "\u{200C} \u{200D}"] {
+        let r = client
+            .post(app.url("/api/v1/teams"))
+            .header("x-csrf-token", &csrf)
+            .json(&json!({ "name": name }))
+            .send()
+            .await
+            .unwrap();
+        let (status, code, message) = error_code(r).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input")
+        );
+        assert!(message.contains("must not be empty"), "{message}");
+    }
+    let r = client
+        .patch(app.url("/api/v1/org"))
+        .header("x-csrf-token", &csrf)
+        .json(&json!({ "name": "Motors\u{202E}gnp.exe" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = client
+        .put(app.url(&format!("/api/v1/members/{}/profile", org.owner.id)))
+        .header("x-csrf-token", &csrf)
+        .json(&json!({ "title": "\u{2066}Owner\u{2069}", "location": "", "timezone": "", "avatar": "", "bio": "" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let me: Value = client
+        .get(app.url("/api/v1/org"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["name"], "Demo Motors", "nothing changed");
+}
+
+#[tokio::test]
+async fn malformed_query_parameters_answer_in_the_json_error_shape() {
+    let app = spawn_app().await;
+    let org = app.org("Demo Motors", "owner@example.com").await;
+    let (client, _) = app.login(&org.owner.email).await;
+    let r = client
+        .get(app.url("/api/v1/notifications?limit=abc"))
+        .send()
+        .await
+        .unwrap();
+    let (status, code, _) = error_code(r).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_input")
+    );
+    let doc: Value = client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let params = doc["paths"]["/api/v1/notifications"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    assert_eq!(params.len(), 2);
+    assert!(params.iter().all(|p| p["in"] == "query"), "{params:#?}");
+}
+
+#[tokio::test]
+async fn the_platform_area_is_a_plain_404_for_everyone_but_operators() {
+    let app = spawn_app().await;
+    let org = app.org("Demo Motors", "owner@example.com").await;
+    let anonymous = app.client();
+    let unknown = anonymous
+        .get(app.url("/no-such-page"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    let unknown = unknown.text().await.unwrap();
+    let (member, _) = app.login(&org.owner.email).await;
+    for (who, client) in [("anonymous", &anonymous), ("an owner", &member)] {
+        for path in ["/platform"] {
+            let r = client.get(app.url(path)).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::NOT_FOUND, "{who} {path}");
+            assert_eq!(
+                r.text().await.unwrap(),
+                unknown,
+                "{who} {path}: same page as any missing path"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn pages_and_the_api_cannot_be_framed_sniffed_or_cached() {
+    let app = spawn_app().await;
+    let client = app.client();
+    for path in ["/login", "/api/v1/me", "/no-such-page"] {
+        let r = client.get(app.url(path)).send().await.unwrap();
+        let h = r.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"),
+            "{path}: {csp}"
+        );
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["cache-control"], "no-store", "{path}");
+    }
+    let css = client.get(app.url("/static/app.css")).send().await.unwrap();
+    assert_eq!(css.headers()["cache-control"], "public, max-age=300");
+}
