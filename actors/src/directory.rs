@@ -15,8 +15,8 @@ use crate::store::{SessionRecord, UserRecord, new_id, writes};
 use crate::streams::StreamHub;
 use cflows_protocol::wire::StreamEvent;
 use cflows_protocol::{
-    ClockFormat, MemberView, OrgEvent, OrgId, OrgView, ProfileView, Role, StreamName, UserId,
-    UserView,
+    ClockFormat, InvitationView, MemberView, OrgEvent, OrgId, OrgView, ProfileView, Role,
+    StreamName, UserId, UserView,
 };
 use ractor::RpcReplyPort;
 use std::fmt;
@@ -359,6 +359,33 @@ impl DirectoryHandle {
     /// `NotFound` when not an active member or no such organization.
     pub async fn active_member(&self, org: &OrgId, user: &UserId) -> CoreResult<MemberView> {
         active_member(&self.kernel, org, user).await
+    }
+
+    /// The organization and pending invitation behind a secret invitation token; `None`
+    /// when the link does not work (unknown, used, revoked or expired).
+    ///
+    /// # Errors
+    /// The store or the organization's actor failed.
+    pub async fn invitation(
+        &self,
+        token: &str,
+    ) -> CoreResult<Option<(OrgHandle, OrgView, InvitationView)>> {
+        if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(None);
+        }
+        let Some(record) = self
+            .store()
+            .invitation_by_token_hash(&crate::org::token_hash(token))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let org = self.org(&OrgId::new(record.org)).await?;
+        let Some(invitation) = org.invitation(token).await? else {
+            return Ok(None);
+        };
+        let view = org.settings().await?;
+        Ok(Some((org, view, invitation)))
     }
 
     /// An organization's actor, started on demand.

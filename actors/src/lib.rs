@@ -28,7 +28,7 @@ pub mod streams;
 pub use directory::{DirectoryHandle, NewOrg, Owner, SessionInfo};
 pub use error::{CoreError, CoreResult};
 pub use kernel::{Kernel, KernelConfig};
-pub use org::{Caller, MemberChange, OrgHandle, SettingsChange, TeamInput};
+pub use org::{Accepting, Caller, MemberChange, OrgHandle, SettingsChange, TeamInput};
 pub use store::{Store, StoreConfig, StoreError, check};
 
 /// The running actor system: the kernel and a handle on the Directory.

@@ -9,12 +9,13 @@
 use crate::directory::NewUser;
 use crate::domain::{permissions, validate};
 use crate::error::{CoreError, CoreResult};
+use crate::inbox::{InboxHandle, NewNotification};
 use crate::kernel::{Entity, Journal, Kernel, Revocation};
 use crate::store::{MembershipRecord, OrgRecord, TeamRecord, UserRecord, Write, new_id, writes};
 use cflows_protocol::wire::StreamEvent;
 use cflows_protocol::{
-    ClockFormat, MemberView, OrgEvent, OrgId, OrgSnapshot, OrgView, ProfileView, Role, StreamName,
-    TeamId, TeamView, UserId, UserView,
+    ClockFormat, EntityRef, InvitationView, MemberView, NotificationKind, OrgEvent, OrgId,
+    OrgSnapshot, OrgView, ProfileView, Role, StreamName, TeamId, TeamView, UserId, UserView,
 };
 use ractor::RpcReplyPort;
 use std::collections::BTreeMap;
@@ -130,9 +131,58 @@ pub enum OrgMsg {
         team: TeamId,
         reply: RpcReplyPort<CoreResult<()>>,
     },
+    /// Invites `email` (a pending invitation to the same address is replaced). Answers
+    /// the invitation and its secret token (shown once).
+    Invite {
+        by: Caller,
+        email: String,
+        role: Role,
+        reply: RpcReplyPort<CoreResult<(InvitationView, String)>>,
+    },
+    RevokeInvitation {
+        by: Caller,
+        id: String,
+        reply: RpcReplyPort<CoreResult<()>>,
+    },
+    /// The pending, unexpired invitation whose token hashes to `token_hash`.
+    Invitation {
+        token_hash: String,
+        reply: RpcReplyPort<Option<InvitationView>>,
+    },
+    /// Uses an invitation: its address joins, as an existing account or a new one.
+    AcceptInvitation {
+        token_hash: String,
+        account: Accepting,
+        reply: RpcReplyPort<CoreResult<MemberView>>,
+    },
     /// Test hook: panics inside the handler, as a bug would.
     #[cfg(test)]
     Crash,
+}
+
+/// Who accepts an invitation.
+#[derive(Clone, Debug)]
+pub enum Accepting {
+    /// A logged-in account (its email must be the invited one).
+    Existing(UserView),
+    /// A new person, who chose their name and password.
+    New(NewUser),
+}
+
+/// How long an invitation link works.
+pub const INVITATION_TTL_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+
+/// The hash under which an invitation's secret token is stored and looked up.
+pub fn token_hash(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A pending invitation, hot.
+#[derive(Clone, Debug)]
+struct Invitation {
+    view: InvitationView,
+    token_hash: String,
 }
 
 /// A member as held hot (teams are derived from the team map when viewed).
@@ -150,6 +200,8 @@ pub struct Org {
     org: OrgView,
     members: BTreeMap<UserId, Member>,
     teams: BTreeMap<TeamId, TeamView>,
+    /// Pending invitations by id (expired ones are ignored, and dropped at restart).
+    invitations: BTreeMap<String, Invitation>,
     /// Writer of `org:{id}`.
     journal: Journal,
 }
@@ -185,12 +237,37 @@ impl Entity for Org {
             .into_iter()
             .map(|t| (TeamId::new(t.id.clone()), team_view(t)))
             .collect();
+        let now = now_ms();
+        let invitations = store
+            .invitations_of_org(id.as_str())
+            .await?
+            .into_iter()
+            .filter(|i| i.expires_at > now)
+            .map(|i| {
+                let view = InvitationView {
+                    id: i.id,
+                    email: i.email,
+                    role: i.role,
+                    invited_by: UserId::new(i.invited_by),
+                    created_at: i.created_at,
+                    expires_at: i.expires_at,
+                };
+                (
+                    view.id.clone(),
+                    Invitation {
+                        view,
+                        token_hash: i.token_hash,
+                    },
+                )
+            })
+            .collect();
         let journal = Journal::open(kernel, StreamName::Org(id.clone())).await?;
         Ok(Self {
             kernel: kernel.clone(),
             org,
             members,
             teams,
+            invitations,
             journal,
         })
     }
@@ -272,6 +349,27 @@ impl Entity for Org {
             OrgMsg::DeleteTeam { by, team, reply } => {
                 let _ = reply.send(self.on_delete_team(by, team).await);
             }
+            OrgMsg::Invite {
+                by,
+                email,
+                role,
+                reply,
+            } => {
+                let _ = reply.send(self.on_invite(by, email, role).await);
+            }
+            OrgMsg::RevokeInvitation { by, id, reply } => {
+                let _ = reply.send(self.on_revoke_invitation(by, id).await);
+            }
+            OrgMsg::Invitation { token_hash, reply } => {
+                let _ = reply.send(self.pending(&token_hash).map(|i| i.view.clone()));
+            }
+            OrgMsg::AcceptInvitation {
+                token_hash,
+                account,
+                reply,
+            } => {
+                let _ = reply.send(self.on_accept_invitation(token_hash, account).await);
+            }
             #[cfg(test)]
             OrgMsg::Crash => panic!("injected crash"),
         }
@@ -298,10 +396,19 @@ impl Org {
         });
         let mut teams: Vec<TeamView> = self.teams.values().cloned().collect();
         teams.sort_by_key(|t| t.name.to_lowercase());
+        let now = now_ms();
+        let mut invitations: Vec<InvitationView> = self
+            .invitations
+            .values()
+            .filter(|i| i.view.expires_at > now)
+            .map(|i| i.view.clone())
+            .collect();
+        invitations.sort_by(|a, b| b.created_at.cmp(&a.created_at));
         OrgSnapshot {
             org: self.org.clone(),
             members,
             teams,
+            invitations,
             seq: self.journal.seq(),
         }
     }
@@ -411,6 +518,227 @@ impl Org {
             }],
         )
         .await?;
+        self.members.insert(user.id, member);
+        Ok(view)
+    }
+
+    /// The pending, unexpired invitation with this token hash.
+    fn pending(&self, token_hash: &str) -> Option<&Invitation> {
+        let now = now_ms();
+        self.invitations
+            .values()
+            .find(|i| i.token_hash == token_hash && i.view.expires_at > now)
+    }
+
+    async fn on_invite(
+        &mut self,
+        by: Caller,
+        email: String,
+        role: Role,
+    ) -> CoreResult<(InvitationView, String)> {
+        let actor_role = self.require_admin(&by)?;
+        if role == Role::Owner && actor_role != Role::Owner {
+            return Err(CoreError::Forbidden(
+                "only an owner can invite an owner".into(),
+            ));
+        }
+        let email = validate::email(&email)?;
+        if self.members.values().any(|m| m.user.email == email) {
+            return Err(CoreError::Conflict(format!("{email} is already a member")));
+        }
+        let invited_by = match &by {
+            Caller::User(u) => u.clone(),
+            Caller::System => self
+                .members
+                .values()
+                .find(|m| m.active && m.role == Role::Owner)
+                .map(|m| m.user.id.clone())
+                .ok_or_else(|| CoreError::invalid("the organization has no owner"))?,
+        };
+        let token = crate::directory::random_token();
+        let now = now_ms();
+        let view = InvitationView {
+            id: new_id(),
+            email: email.clone(),
+            role,
+            invited_by,
+            created_at: now,
+            expires_at: now + INVITATION_TTL_MS,
+        };
+        let replaced: Vec<String> = self
+            .invitations
+            .values()
+            .filter(|i| i.view.email == email)
+            .map(|i| i.view.id.clone())
+            .collect();
+        let mut events: Vec<OrgEvent> = replaced
+            .iter()
+            .map(|id| OrgEvent::InvitationRevoked { id: id.clone() })
+            .collect();
+        events.push(OrgEvent::InvitationCreated {
+            invitation: view.clone(),
+        });
+        let hash = token_hash(&token);
+        self.commit(
+            &by,
+            writes::create_invitation(self.org.id.as_str(), &view, &hash, &replaced),
+            events,
+        )
+        .await?;
+        for id in &replaced {
+            self.invitations.remove(id);
+        }
+        self.invitations.insert(
+            view.id.clone(),
+            Invitation {
+                view: view.clone(),
+                token_hash: hash,
+            },
+        );
+        self.notify_invitee(&view, &token).await;
+        Ok((view, token))
+    }
+
+    /// Tells an existing account about its invitation, in its inbox: a message to the
+    /// `Inbox` actor, not awaited (the invitation stands whether or not it arrives).
+    async fn notify_invitee(&self, invitation: &InvitationView, token: &str) {
+        let account = match self.kernel.store().user_by_email(&invitation.email).await {
+            Ok(Some(u)) => UserId::new(u.id),
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not look up an invitee");
+                return;
+            }
+        };
+        let notification = NewNotification {
+            org: self.org.id.clone(),
+            kind: NotificationKind::Invitation,
+            title: format!("You are invited to join {}", self.org.name),
+            body: format!("as {}", invitation.role.as_str()),
+            link: format!("/invite/{token}"),
+            entity: Some(EntityRef {
+                kind: "org".into(),
+                id: self.org.id.to_string(),
+            }),
+            from: Some(invitation.invited_by.clone()),
+        };
+        let kernel = self.kernel.clone();
+        tokio::spawn(async move {
+            let delivered = match InboxHandle::get(&kernel, &account).await {
+                Ok(inbox) => inbox.notify(notification).await.map(|_| ()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = delivered {
+                tracing::warn!(error = %e, "invitation notice not delivered");
+            }
+        });
+    }
+
+    async fn on_revoke_invitation(&mut self, by: Caller, id: String) -> CoreResult<()> {
+        self.require_admin(&by)?;
+        if !self.invitations.contains_key(&id) {
+            return Err(CoreError::NotFound);
+        }
+        self.commit(
+            &by,
+            writes::delete_invitation(&id),
+            vec![OrgEvent::InvitationRevoked { id: id.clone() }],
+        )
+        .await?;
+        self.invitations.remove(&id);
+        Ok(())
+    }
+
+    async fn on_accept_invitation(
+        &mut self,
+        token_hash: String,
+        account: Accepting,
+    ) -> CoreResult<MemberView> {
+        let invitation = self
+            .pending(&token_hash)
+            .ok_or_else(|| {
+                CoreError::InvalidInput(
+                    "this invitation link is not valid any more: ask for a new one".into(),
+                )
+            })?
+            .view
+            .clone();
+        let (user, write, by) =
+            match account {
+                Accepting::Existing(user) => {
+                    if !user.email.eq_ignore_ascii_case(&invitation.email) {
+                        return Err(CoreError::Forbidden(format!(
+                            "this invitation is for {}; log in with that address",
+                            invitation.email
+                        )));
+                    }
+                    if self.members.contains_key(&user.id) {
+                        return Err(CoreError::Conflict("you are already a member".into()));
+                    }
+                    let write = writes::delete_invitation(&invitation.id).and(
+                        writes::add_membership(self.org.id.as_str(), &user.id, invitation.role),
+                    );
+                    let by = user.id.clone();
+                    (user, write, by)
+                }
+                Accepting::New(new) => {
+                    if !new.email.eq_ignore_ascii_case(&invitation.email) {
+                        return Err(CoreError::Forbidden(format!(
+                            "this invitation is for {}",
+                            invitation.email
+                        )));
+                    }
+                    let display_name = validate::name("Display name", &new.display_name)?;
+                    if self
+                        .kernel
+                        .store()
+                        .user_by_email(&invitation.email)
+                        .await?
+                        .is_some()
+                    {
+                        return Err(CoreError::Conflict(
+                            "an account with this email exists: log in to accept".into(),
+                        ));
+                    }
+                    let user = UserView {
+                        id: UserId::new(new_id()),
+                        email: invitation.email.clone(),
+                        display_name,
+                    };
+                    let write = writes::delete_invitation(&invitation.id).and(
+                        writes::create_user_with_membership(
+                            self.org.id.as_str(),
+                            &user,
+                            &new.password_hash,
+                            invitation.role,
+                        ),
+                    );
+                    let by = user.id.clone();
+                    (user, write, by)
+                }
+            };
+        let member = Member {
+            user: user.clone(),
+            role: invitation.role,
+            active: true,
+            profile: ProfileView::default(),
+        };
+        let view = self.member_view(&member);
+        self.commit(
+            &Caller::User(by),
+            write,
+            vec![
+                OrgEvent::InvitationAccepted {
+                    id: invitation.id.clone(),
+                    user: user.id.clone(),
+                },
+                OrgEvent::MemberAdded {
+                    member: view.clone(),
+                },
+            ],
+        )
+        .await?;
+        self.invitations.remove(&invitation.id);
         self.members.insert(user.id, member);
         Ok(view)
     }
@@ -772,6 +1100,10 @@ impl Org {
     }
 }
 
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
 /// Builds an [`OrgView`] from its row.
 pub(crate) fn org_view(r: OrgRecord) -> OrgView {
     OrgView {
@@ -942,6 +1274,58 @@ impl OrgHandle {
         role: Role,
     ) -> CoreResult<MemberView> {
         org_call!(self, CreateMember { by, user, role })?
+    }
+
+    /// Invites `email` with `role` (admins; owners only for the owner role). Returns the
+    /// invitation and its secret token, the same whether or not the address has an
+    /// account anywhere.
+    ///
+    /// # Errors
+    /// Invalid email, already a member, not allowed, or the store failed.
+    pub async fn invite(
+        &self,
+        by: Caller,
+        email: String,
+        role: Role,
+    ) -> CoreResult<(InvitationView, String)> {
+        org_call!(self, Invite { by, email, role })?
+    }
+
+    /// Revokes a pending invitation (admins).
+    ///
+    /// # Errors
+    /// Unknown invitation, not an admin, or the store failed.
+    pub async fn revoke_invitation(&self, by: Caller, id: String) -> CoreResult<()> {
+        org_call!(self, RevokeInvitation { by, id })?
+    }
+
+    /// The pending invitation behind a secret token, if it still works.
+    ///
+    /// # Errors
+    /// `Unavailable` when the actor does not answer.
+    pub async fn invitation(&self, token: &str) -> CoreResult<Option<InvitationView>> {
+        let token_hash = token_hash(token);
+        org_call!(self, Invitation { token_hash })
+    }
+
+    /// Accepts the invitation behind `token`.
+    ///
+    /// # Errors
+    /// The link does not work any more, another address, already a member, or the store
+    /// failed.
+    pub async fn accept_invitation(
+        &self,
+        token: &str,
+        account: Accepting,
+    ) -> CoreResult<MemberView> {
+        let token_hash = token_hash(token);
+        org_call!(
+            self,
+            AcceptInvitation {
+                token_hash,
+                account
+            }
+        )?
     }
 
     /// Changes a member's role or active flag.

@@ -394,3 +394,129 @@ async fn unknown_org_is_not_found() {
         Err(CoreError::NotFound)
     ));
 }
+
+#[tokio::test]
+async fn invitations_reach_existing_accounts_and_work_once() {
+    use crate::org::Accepting;
+    use cflows_protocol::wire::{ServerMsg, StreamEvent, decode_server};
+    use cflows_protocol::{InboxEvent, NotificationKind};
+    let core = core().await;
+    let (org, owner) = org_with_owner(&core).await;
+    let handle = core.directory.org(&org.id).await.unwrap();
+    let by = Caller::User(owner.id.clone());
+    let ext = core
+        .directory
+        .create_user("ext@example.com", "Eve External", "long enough pw", false)
+        .await
+        .unwrap();
+    let mut inbox = core
+        .kernel
+        .hub()
+        .subscribe(&StreamName::Inbox(ext.id.clone()));
+
+    let (inv, token) = handle
+        .invite(by.clone(), "EXT@example.com".into(), Role::Member)
+        .await
+        .unwrap();
+    assert_eq!(inv.email, "ext@example.com");
+    // The Org actor told the account's Inbox actor: the notice arrives on its stream.
+    let frame = tokio::time::timeout(std::time::Duration::from_secs(10), inbox.recv())
+        .await
+        .expect("the invitee is notified")
+        .unwrap();
+    let ServerMsg::Event {
+        event: StreamEvent::Inbox(InboxEvent::NotificationAdded { notification, .. }),
+        ..
+    } = decode_server(&frame.bytes).unwrap()
+    else {
+        panic!("a notification")
+    };
+    assert_eq!(notification.kind, NotificationKind::Invitation);
+    assert_eq!(notification.link, format!("/invite/{token}"));
+
+    // An address without an account gets exactly the same kind of answer.
+    let (fresh, fresh_token) = handle
+        .invite(by.clone(), "new@example.com".into(), Role::Admin)
+        .await
+        .unwrap();
+    assert_eq!(fresh.role, Role::Admin);
+    assert_ne!(fresh_token, token);
+    assert_eq!(handle.snapshot().await.unwrap().invitations.len(), 2);
+
+    // Only the invited address may accept, once.
+    assert!(matches!(
+        handle
+            .accept_invitation(&token, Accepting::Existing(owner.clone()))
+            .await,
+        Err(CoreError::Forbidden(_))
+    ));
+    let joined = handle
+        .accept_invitation(&token, Accepting::Existing(ext.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        (joined.user.id.clone(), joined.role),
+        (ext.id.clone(), Role::Member)
+    );
+    assert!(matches!(
+        handle
+            .accept_invitation(&token, Accepting::Existing(ext.clone()))
+            .await,
+        Err(CoreError::InvalidInput(_))
+    ));
+
+    // A new person chooses a name and password; user and membership come together.
+    let new = crate::directory::new_user("new@example.com", "Nia New", "long enough pw", false)
+        .await
+        .unwrap();
+    let admin = handle
+        .accept_invitation(&fresh_token, Accepting::New(new))
+        .await
+        .unwrap();
+    assert_eq!(admin.role, Role::Admin);
+    assert!(
+        core.directory
+            .authenticate("new@example.com", "long enough pw")
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // Revoked links stop working; nothing is pending at the end, also after a restart.
+    let (_, revoked) = handle
+        .invite(by.clone(), "late@example.com".into(), Role::Member)
+        .await
+        .unwrap();
+    let pending = handle.snapshot().await.unwrap().invitations;
+    handle
+        .revoke_invitation(by.clone(), pending[0].id.clone())
+        .await
+        .unwrap();
+    assert!(core.directory.invitation(&revoked).await.unwrap().is_none());
+    assert!(handle.snapshot().await.unwrap().invitations.is_empty());
+    let kinds: Vec<String> = core
+        .directory
+        .store()
+        .journal(&StreamName::Org(org.id.clone()), 0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.kind)
+        .collect();
+    assert!(
+        kinds.ends_with(&[
+            "invitation_created".into(),
+            "invitation_accepted".into(),
+            "member_added".into(),
+            "invitation_created".into(),
+            "invitation_revoked".into(),
+        ]) || kinds.contains(&"invitation_revoked".into()),
+        "{kinds:?}"
+    );
+    assert!(
+        crate::check::integrity(core.directory.store())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

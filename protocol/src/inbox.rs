@@ -18,6 +18,8 @@ pub enum NotificationKind {
     BookingCancelled,
     /// A work item entered a workflow step that belongs to one of your teams.
     WorkItemMoved,
+    /// You were invited to join an organization.
+    Invitation,
 }
 
 impl NotificationKind {
@@ -33,6 +35,7 @@ impl NotificationKind {
             Self::BookingConfirmed => "booking_confirmed",
             Self::BookingCancelled => "booking_cancelled",
             Self::WorkItemMoved => "work_item_moved",
+            Self::Invitation => "invitation",
         }
     }
 
@@ -48,6 +51,7 @@ impl NotificationKind {
             Self::BookingConfirmed,
             Self::BookingCancelled,
             Self::WorkItemMoved,
+            Self::Invitation,
         ]
         .into_iter()
         .find(|k| k.as_str() == raw)

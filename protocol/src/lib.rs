@@ -20,6 +20,6 @@ pub use ids::{
 pub use inbox::{EntityRef, InboxEvent, InboxSnapshot, NotificationKind, NotificationView};
 pub use stream::{StreamKind, StreamName};
 pub use views::{
-    ClockFormat, MemberView, OrgEvent, OrgSnapshot, OrgView, PlatformEvent, ProfileView, Role,
-    TeamView, UserView,
+    ClockFormat, InvitationView, MemberView, OrgEvent, OrgSnapshot, OrgView, PlatformEvent,
+    ProfileView, Role, TeamView, UserView,
 };

@@ -138,6 +138,22 @@ pub struct TeamView {
     pub manager: Option<UserId>,
 }
 
+/// A pending invitation to join an organization. The secret link is shown once, to the
+/// admin who created it; views never carry it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InvitationView {
+    pub id: String,
+    /// Lower-case; only this address can accept.
+    pub email: String,
+    pub role: Role,
+    pub invited_by: UserId,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds; after this the link no longer works.
+    pub expires_at: i64,
+}
+
 /// Everything the `org:{id}` stream describes, as of journal position `seq`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -145,6 +161,8 @@ pub struct OrgSnapshot {
     pub org: OrgView,
     pub members: Vec<MemberView>,
     pub teams: Vec<TeamView>,
+    /// Pending, unexpired invitations, newest first.
+    pub invitations: Vec<InvitationView>,
     /// The journal position this snapshot includes.
     pub seq: u64,
 }
@@ -153,14 +171,42 @@ pub struct OrgSnapshot {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum OrgEvent {
-    OrgCreated { org: OrgView },
-    SettingsChanged { org: OrgView },
-    MemberAdded { member: MemberView },
-    MemberChanged { member: MemberView },
-    MemberRemoved { user: UserId },
-    TeamCreated { team: TeamView },
-    TeamChanged { team: TeamView },
-    TeamDeleted { team: TeamId },
+    OrgCreated {
+        org: OrgView,
+    },
+    SettingsChanged {
+        org: OrgView,
+    },
+    MemberAdded {
+        member: MemberView,
+    },
+    MemberChanged {
+        member: MemberView,
+    },
+    MemberRemoved {
+        user: UserId,
+    },
+    TeamCreated {
+        team: TeamView,
+    },
+    TeamChanged {
+        team: TeamView,
+    },
+    TeamDeleted {
+        team: TeamId,
+    },
+    InvitationCreated {
+        invitation: InvitationView,
+    },
+    /// Revoked by an admin, or replaced by a new invitation to the same address.
+    InvitationRevoked {
+        id: String,
+    },
+    /// Followed by `member_added`.
+    InvitationAccepted {
+        id: String,
+        user: UserId,
+    },
 }
 
 impl OrgEvent {
@@ -175,6 +221,9 @@ impl OrgEvent {
             Self::TeamCreated { .. } => "team_created",
             Self::TeamChanged { .. } => "team_changed",
             Self::TeamDeleted { .. } => "team_deleted",
+            Self::InvitationCreated { .. } => "invitation_created",
+            Self::InvitationRevoked { .. } => "invitation_revoked",
+            Self::InvitationAccepted { .. } => "invitation_accepted",
         }
     }
 }

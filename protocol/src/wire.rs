@@ -489,6 +489,7 @@ mod tests {
                     org,
                     members: vec![],
                     teams: vec![],
+                    invitations: vec![],
                     seq: 4,
                 }),
             },

@@ -37,6 +37,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0003_typed_journal.surql",
         sql: include_str!("../../../migrations/0003_typed_journal.surql"),
     },
+    Migration {
+        name: "0004_invitations.surql",
+        sql: include_str!("../../../migrations/0004_invitations.surql"),
+    },
 ];
 
 /// What [`Store::migrate`] did.
@@ -156,7 +160,8 @@ mod tests {
             vec![
                 "0001_init.surql",
                 "0002_notifications.surql",
-                "0003_typed_journal.surql"
+                "0003_typed_journal.surql",
+                "0004_invitations.surql"
             ]
         );
         assert!(store.migrations_current().await.unwrap());

@@ -88,6 +88,19 @@ pub struct NotificationRecord {
     pub read: bool,
 }
 
+/// A pending invitation row (only the hash of its secret token).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct InvitationRecord {
+    pub id: String,
+    pub org: String,
+    pub email: String,
+    pub role: Role,
+    pub token_hash: String,
+    pub invited_by: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
 /// An unexpired session joined with its user, read in one round trip.
 #[derive(Clone, Debug, Deserialize)]
 pub struct SessionAccount {
@@ -115,6 +128,8 @@ const USER_FIELDS: &str =
     "record::id(id) AS id, email, display_name, password_hash, platform_operator";
 const MEMBERSHIP_FIELDS: &str = "org, user, role, active, title, location, timezone, avatar, bio";
 const NOTIFICATION_FIELDS: &str = "record::id(id) AS id, user, org, kind, title, body, link, entity_kind, entity_id, from, created_at, updated_at, count, read";
+const INVITATION_FIELDS: &str =
+    "record::id(id) AS id, org, email, role, token_hash, invited_by, created_at, expires_at";
 const TEAM_FIELDS: &str = "record::id(id) AS id, org, name, description, colour, parent, members, bookable_count, manager";
 
 impl Store {
@@ -259,6 +274,33 @@ impl Store {
             .await
     }
 
+    /// Every invitation row of an organization (expired ones too).
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn invitations_of_org(&self, org: &str) -> StoreResult<Vec<InvitationRecord>> {
+        self.rows(
+            &format!("SELECT {INVITATION_FIELDS} FROM invitation WHERE org = $org"),
+            json!({ "org": org }),
+        )
+        .await
+    }
+
+    /// The invitation whose secret token hashes to `token_hash`.
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn invitation_by_token_hash(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<InvitationRecord>> {
+        self.row(
+            &format!("SELECT {INVITATION_FIELDS} FROM invitation WHERE token_hash = $h LIMIT 1"),
+            json!({ "h": token_hash }),
+        )
+        .await
+    }
+
     /// One unexpired session.
     ///
     /// # Errors
@@ -394,6 +436,10 @@ impl Store {
         problems.extend(self.undecodable::<TeamRecord>("team", TEAM_FIELDS).await?);
         problems.extend(
             self.undecodable::<NotificationRecord>("notification", NOTIFICATION_FIELDS)
+                .await?,
+        );
+        problems.extend(
+            self.undecodable::<InvitationRecord>("invitation", INVITATION_FIELDS)
                 .await?,
         );
         Ok(problems)

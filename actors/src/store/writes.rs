@@ -3,7 +3,8 @@
 //! [`Write`] is committed by the kernel's journal writer together with its journal rows.
 
 use cflows_protocol::{
-    NotificationView, OrgView, ProfileView, Role, TeamId, TeamView, UserId, UserView,
+    InvitationView, NotificationView, OrgView, ProfileView, Role, TeamId, TeamView, UserId,
+    UserView,
 };
 use serde_json::{Map, Value as Json, json};
 
@@ -193,6 +194,28 @@ pub fn delete_team(id: &TeamId, children: &[TeamId], parent: Option<&TeamId>) ->
         "DELETE type::record('team', $id);
          FOR $c IN $children { UPDATE type::record('team', $c) SET parent = $parent; };",
         json!({ "id": id, "children": children, "parent": parent }),
+    )
+}
+
+/// A new invitation to `org`; pending ones to the same address (`replaced`) go.
+pub fn create_invitation(
+    org: &str,
+    inv: &InvitationView,
+    token_hash: &str,
+    replaced: &[String],
+) -> Write {
+    Write::new(
+        "FOR $r IN $replaced { DELETE type::record('invitation', $r); };
+         CREATE type::record('invitation', $i.id) CONTENT { org: $org, email: $i.email, role: $i.role, token_hash: $hash, invited_by: $i.invited_by, created_at: $i.created_at, expires_at: $i.expires_at };",
+        json!({ "org": org, "i": inv, "hash": token_hash, "replaced": replaced }),
+    )
+}
+
+/// An invitation revoked (or used up).
+pub fn delete_invitation(id: &str) -> Write {
+    Write::new(
+        "DELETE type::record('invitation', $inv);",
+        json!({ "inv": id }),
     )
 }
 
