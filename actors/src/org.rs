@@ -403,7 +403,7 @@ impl Org {
             .filter(|i| i.view.expires_at > now)
             .map(|i| i.view.clone())
             .collect();
-        invitations.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        invitations.sort_by_key(|i| std::cmp::Reverse(i.created_at));
         OrgSnapshot {
             org: self.org.clone(),
             members,

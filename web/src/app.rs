@@ -10,9 +10,10 @@ use axum_extra::extract::CookieJar;
 use cflows_actors::directory::new_user;
 use cflows_actors::inbox::NewNotification;
 use cflows_actors::store::SessionRecord;
-use cflows_actors::{NewOrg, Owner};
+use cflows_actors::{Accepting, NewOrg, Owner};
 use cflows_protocol::{
-    ClockFormat, EntityRef, MemberView, NotificationKind, OrgId, OrgView, Role, UserId, UserView,
+    ClockFormat, EntityRef, InvitationView, NotificationKind, OrgId, OrgView, Role, UserId,
+    UserView,
 };
 use std::net::IpAddr;
 
@@ -89,40 +90,81 @@ pub async fn switch_session_org(
     Ok((session, target))
 }
 
-/// Adds `email` to the member's organization. An existing account becomes a member; an
-/// unknown email becomes a new user and member in one transaction (nothing is left
-/// behind when the organization refuses).
+/// How long an invitation link works, in days (for people; the actor enforces it).
+pub const INVITATION_DAYS: i64 = cflows_actors::org::INVITATION_TTL_MS / 86_400_000;
+
+/// Invites `email` to the member's organization with `role`. The answer is the same
+/// whether or not the address has an account anywhere: the pending invitation and a
+/// one-time link for the admin to pass on. An existing account also finds the invitation
+/// in its notifications.
 ///
 /// # Errors
-/// Not allowed, already a member, invalid input, or the store failed.
-pub async fn add_member(
+/// Not allowed, already a member, invalid email, or the store failed.
+pub async fn invite(
     state: &AppState,
     m: &Member,
     email: &str,
-    display_name: &str,
-    password: &str,
     role: Role,
-) -> Result<MemberView, AppError> {
+) -> Result<(InvitationView, String), AppError> {
+    let (invitation, token) = m.org.invite(m.caller(), email.to_string(), role).await?;
+    let link = format!("{}/invite/{token}", state.settings.http.public_url());
+    Ok((invitation, link))
+}
+
+/// Who accepts an invitation.
+pub enum Acceptor<'a> {
+    /// The logged-in account (its email must be the invited one).
+    Session(&'a Authed),
+    /// A new person choosing their display name and password.
+    NewAccount {
+        display_name: &'a str,
+        password: &'a str,
+    },
+}
+
+/// Accepts the invitation behind `token` and starts a session in its organization (the
+/// previous session, if any, ends: sessions rotate like at login).
+///
+/// # Errors
+/// The link does not work any more, the account's address is not the invited one,
+/// already a member, invalid name or password, or the store failed.
+pub async fn accept_invitation(
+    state: &AppState,
+    token: &str,
+    acceptor: Acceptor<'_>,
+) -> Result<(SessionRecord, UserView, OrgView), AppError> {
     let dir = &state.core.directory;
-    match dir.user_by_email(email).await? {
-        Some(u) => {
-            let user = UserView {
-                id: UserId::new(u.id),
-                email: u.email,
-                display_name: u.display_name,
-            };
-            Ok(m.org.add_member(m.caller(), user, role).await?)
-        }
-        None => {
-            if password.is_empty() {
-                return Err(AppError::InvalidInput(
-                    "a new user needs an initial password".into(),
-                ));
-            }
-            let user = new_user(email, display_name, password, false).await?;
-            Ok(m.org.create_member(m.caller(), user, role).await?)
-        }
+    let (org, org_view, invitation) = dir.invitation(token).await?.ok_or_else(|| {
+        AppError::InvalidInput(
+            "this invitation link does not work any more: ask for a new one".into(),
+        )
+    })?;
+    let (account, old_session) = match acceptor {
+        Acceptor::Session(authed) => (
+            Accepting::Existing(UserView {
+                id: authed.user_id(),
+                email: authed.user.email.clone(),
+                display_name: authed.user.display_name.clone(),
+            }),
+            Some(authed.session_id.as_str()),
+        ),
+        Acceptor::NewAccount {
+            display_name,
+            password,
+        } => (
+            Accepting::New(new_user(&invitation.email, display_name, password, false).await?),
+            None,
+        ),
+    };
+    let member = org.accept_invitation(token, account).await?;
+    let session = dir
+        .create_session(member.user.id.clone(), Some(org_view.id.clone()))
+        .await?;
+    if let Some(old) = old_session {
+        dir.end_session(old).await?;
     }
+    tracing::info!(user = %member.user.id, org = %org_view.id, "invitation accepted");
+    Ok((session, member.user, org_view))
 }
 
 /// A new organization and its first owner (found by email, or created with it).

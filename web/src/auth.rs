@@ -327,32 +327,6 @@ fn forwarded_ip(headers: &HeaderMap, hops: u32) -> Option<IpAddr> {
     entries[at].parse().ok()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn xff(values: &[&str]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for v in values {
-            h.append("x-forwarded-for", v.parse().unwrap());
-        }
-        h
-    }
-
-    #[test]
-    fn the_client_cannot_choose_its_forwarded_address() {
-        // The client sent a made-up entry; the proxy appended what it saw.
-        let h = xff(&["203.0.113.9, 198.51.100.7"]);
-        assert_eq!(forwarded_ip(&h, 1), Some("198.51.100.7".parse().unwrap()));
-        assert_eq!(forwarded_ip(&h, 2), Some("203.0.113.9".parse().unwrap()));
-        assert_eq!(forwarded_ip(&h, 3), None, "fewer entries than proxies");
-        // Several header lines count as one list.
-        let h = xff(&["1.1.1.1", "198.51.100.7"]);
-        assert_eq!(forwarded_ip(&h, 1), Some("198.51.100.7".parse().unwrap()));
-        assert_eq!(forwarded_ip(&xff(&["not an ip"]), 1), None);
-    }
-}
-
 /// Login attempt limits, per client IP and per account (email).
 pub struct LoginLimits {
     by_ip: DefaultKeyedRateLimiter<IpAddr>,
@@ -401,5 +375,31 @@ impl LoginLimits {
 impl Default for LoginLimits {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn xff(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append("x-forwarded-for", v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn the_client_cannot_choose_its_forwarded_address() {
+        // The client sent a made-up entry; the proxy appended what it saw.
+        let h = xff(&["203.0.113.9, 198.51.100.7"]);
+        assert_eq!(forwarded_ip(&h, 1), Some("198.51.100.7".parse().unwrap()));
+        assert_eq!(forwarded_ip(&h, 2), Some("203.0.113.9".parse().unwrap()));
+        assert_eq!(forwarded_ip(&h, 3), None, "fewer entries than proxies");
+        // Several header lines count as one list.
+        let h = xff(&["1.1.1.1", "198.51.100.7"]);
+        assert_eq!(forwarded_ip(&h, 1), Some("198.51.100.7".parse().unwrap()));
+        assert_eq!(forwarded_ip(&xff(&["not an ip"]), 1), None);
     }
 }

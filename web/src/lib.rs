@@ -66,7 +66,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(pages::routes())
         .merge(gateway::routes())
-        .nest("/api/v1", api::routes())
+        .merge(api::routes())
         .merge(ops::routes())
         // Unknown paths answer exactly like a page that is not there for you.
         .fallback(|| async { error::PageError(error::AppError::NotFound) })

@@ -23,7 +23,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/logout", post(logout))
 }
 
-fn login_form(csrf: &str, email: &str, error: Option<&str>) -> maud::Markup {
+fn login_form(csrf: &str, email: &str, next: &str, error: Option<&str>) -> maud::Markup {
     layout::bare(
         "Log in",
         html! {
@@ -32,6 +32,7 @@ fn login_form(csrf: &str, email: &str, error: Option<&str>) -> maud::Markup {
                 (layout::banners(None, error))
                 form.stack method="post" action="/login" {
                     input type="hidden" name="csrf" value=(csrf);
+                    @if !next.is_empty() { input type="hidden" name="next" value=(next); }
                     label for="email" { "Email" }
                     input #email type="email" name="email" value=(email) required autocomplete="username" autofocus;
                     label for="password" { "Password" }
@@ -43,8 +44,9 @@ fn login_form(csrf: &str, email: &str, error: Option<&str>) -> maud::Markup {
     )
 }
 
-/// A fresh login CSRF cookie and its value.
-fn login_csrf(jar: CookieJar, secure: bool) -> (CookieJar, String) {
+/// The CSRF token of a form posted before there is a session (login, accepting an
+/// invitation as a new person): a double-submit cookie scoped to `path`.
+pub(crate) fn pre_session_csrf(jar: CookieJar, secure: bool, path: &str) -> (CookieJar, String) {
     if let Some(existing) = jar.get(LOGIN_CSRF_COOKIE).map(|c| c.value().to_string())
         && existing.len() == 64
     {
@@ -55,14 +57,46 @@ fn login_csrf(jar: CookieJar, secure: bool) -> (CookieJar, String) {
         .http_only(true)
         .secure(secure)
         .same_site(SameSite::Strict)
-        .path("/login")
+        .path(path.to_string())
         .build();
     (jar.add(cookie), token)
 }
 
-async fn login_page(State(state): State<AppState>, jar: CookieJar) -> Response {
+/// Whether a pre-session form's `csrf` field matches its cookie.
+pub(crate) fn pre_session_csrf_ok(jar: &CookieJar, submitted: &str) -> bool {
+    jar.get(LOGIN_CSRF_COOKIE)
+        .is_some_and(|c| !c.value().is_empty() && c.value() == submitted)
+}
+
+fn login_csrf(jar: CookieJar, secure: bool) -> (CookieJar, String) {
+    pre_session_csrf(jar, secure, "/login")
+}
+
+/// Where to go after logging in: `?next=`, only a path on this server.
+#[derive(Deserialize, Default)]
+pub struct Next {
+    #[serde(default)]
+    next: String,
+}
+
+impl Next {
+    fn safe(&self) -> &str {
+        let n = self.next.as_str();
+        if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') {
+            n
+        } else {
+            ""
+        }
+    }
+}
+
+async fn login_page(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    axum::extract::Query(next): axum::extract::Query<Next>,
+) -> Response {
     let (jar, token) = login_csrf(jar, state.settings.http.secure_cookies());
-    (jar, login_form(&token, "", None)).into_response()
+    (jar, login_form(&token, "", next.safe(), None)).into_response()
 }
 
 /// The login form's fields.
@@ -74,6 +108,8 @@ pub struct LoginForm {
     email: String,
     #[serde(default)]
     password: String,
+    #[serde(flatten)]
+    next: Next,
 }
 
 async fn login_submit(
@@ -87,12 +123,18 @@ async fn login_submit(
         .get(LOGIN_CSRF_COOKIE)
         .map(|c| c.value().to_string())
         .unwrap_or_default();
+    let next = form.next.safe().to_string();
     if cookie_token.is_empty() || cookie_token != form.csrf {
         let (jar, token) = login_csrf(jar.remove(Cookie::from(LOGIN_CSRF_COOKIE)), secure);
         return (
             StatusCode::FORBIDDEN,
             jar,
-            login_form(&token, &form.email, Some(&AppError::Csrf.to_string())),
+            login_form(
+                &token,
+                &form.email,
+                &next,
+                Some(&AppError::Csrf.to_string()),
+            ),
         )
             .into_response();
     }
@@ -101,12 +143,13 @@ async fn login_submit(
             let jar = jar
                 .add(auth::session_cookie(secure, session.id))
                 .remove(Cookie::build(LOGIN_CSRF_COOKIE).path("/login"));
-            (jar, Redirect::to("/")).into_response()
+            let to = if next.is_empty() { "/" } else { next.as_str() };
+            (jar, Redirect::to(to)).into_response()
         }
         Err(e) => (
             e.status(),
             jar,
-            login_form(&cookie_token, &form.email, Some(&e.to_string())),
+            login_form(&cookie_token, &form.email, &next, Some(&e.to_string())),
         )
             .into_response(),
     }

@@ -3,6 +3,7 @@
 //! the error on failure.
 
 pub mod home;
+pub mod invite;
 pub mod layout;
 pub mod login;
 pub mod notifications;
@@ -36,6 +37,7 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .merge(notifications::routes())
         .merge(login::routes())
+        .merge(invite::routes())
         .merge(home::routes())
         .merge(staff::routes())
         .merge(platform::routes())

@@ -10,8 +10,16 @@ async fn bad_json_and_bad_values_change_nothing() {
     let org = app.org("Demo Motors", "owner@example.com").await;
     let (client, csrf) = app.login("owner@example.com").await;
     let handle = app.core.directory.org(&org.org.id).await.unwrap();
+    let token = invite(&app, &client, &csrf, "n@example.com", "member").await;
     let before = handle.snapshot().await.unwrap();
     let post = |path: &str| client.post(app.url(path)).header("x-csrf-token", &csrf);
+    // Accepting an invitation without a session creates the account: its fields are checked.
+    let anonymous = app.client();
+    let accept = |body: serde_json::Value| {
+        anonymous
+            .post(app.url("/api/v1/invitations/accept"))
+            .json(&body)
+    };
 
     let cases: Vec<(reqwest::RequestBuilder, StatusCode, &str)> = vec![
         (post("/api/v1/teams").header("content-type", "application/json").body("{\"name\": "), StatusCode::BAD_REQUEST, "malformed JSON"),
@@ -26,10 +34,11 @@ async fn bad_json_and_bad_values_change_nothing() {
         (client.patch(app.url("/api/v1/org")).header("x-csrf-token", &csrf).json(&json!({"timezone": "Europe/Atlantis"})), StatusCode::UNPROCESSABLE_ENTITY, "invalid timezone"),
         (client.patch(app.url("/api/v1/org")).header("x-csrf-token", &csrf).json(&json!({"clock": "h36"})), StatusCode::UNPROCESSABLE_ENTITY, "unknown clock"),
         (post("/api/v1/members").json(&json!({"email": "owner@example.com", "role": "member"})), StatusCode::CONFLICT, "already a member"),
-        (post("/api/v1/members").json(&json!({"email": "not-an-email", "display_name": "X", "password": "long enough pw", "role": "member"})), StatusCode::UNPROCESSABLE_ENTITY, "invalid email"),
-        (post("/api/v1/members").json(&json!({"email": "n@example.com", "display_name": "", "password": "long enough pw", "role": "member"})), StatusCode::UNPROCESSABLE_ENTITY, "empty display name"),
-        (post("/api/v1/members").json(&json!({"email": "n@example.com", "display_name": "N", "password": "short", "role": "member"})), StatusCode::UNPROCESSABLE_ENTITY, "short password"),
-        (post("/api/v1/members").json(&json!({"email": "n@example.com", "display_name": "N", "password": "long enough pw", "role": "king"})), StatusCode::UNPROCESSABLE_ENTITY, "unknown role"),
+        (post("/api/v1/members").json(&json!({"email": "not-an-email", "role": "member"})), StatusCode::UNPROCESSABLE_ENTITY, "invalid email"),
+        (accept(json!({"token": token, "display_name": "", "password": "long enough pw"})), StatusCode::UNPROCESSABLE_ENTITY, "empty display name"),
+        (accept(json!({"token": token, "display_name": "N", "password": "short"})), StatusCode::UNPROCESSABLE_ENTITY, "short password"),
+        (accept(json!({"token": "0".repeat(64), "display_name": "N", "password": "long enough pw"})), StatusCode::UNPROCESSABLE_ENTITY, "unknown invitation"),
+        (post("/api/v1/members").json(&json!({"email": "n@example.com", "role": "king"})), StatusCode::UNPROCESSABLE_ENTITY, "unknown role"),
         (client.put(app.url(&format!("/api/v1/members/{}/profile", org.owner.id))).header("x-csrf-token", &csrf).json(&json!({"title": "", "location": "", "timezone": "", "avatar": "javascript:alert(1)", "bio": ""})), StatusCode::UNPROCESSABLE_ENTITY, "bad avatar"),
     ];
     for (req, status, what) in cases {
@@ -58,16 +67,19 @@ async fn a_second_user_with_the_same_email_is_a_conflict() {
     let a = app.org("Alpha", "alpha@example.com").await;
     let b = app.org("Beta", "beta@example.com").await;
     let (client, csrf) = app.login("alpha@example.com").await;
-    // The email belongs to a user of another org: they are added, not duplicated.
-    let r = client
-        .post(app.url("/api/v1/members"))
-        .header("x-csrf-token", &csrf)
-        .json(&json!({"email": "beta@example.com", "role": "member"}))
+    // The email belongs to a user of another org: invited, then added, not duplicated.
+    let token = invite(&app, &client, &csrf, "beta@example.com", "member").await;
+    let (beta, beta_csrf) = app.login("beta@example.com").await;
+    let r = beta
+        .post(app.url("/api/v1/invitations/accept"))
+        .header("x-csrf-token", &beta_csrf)
+        .json(&json!({"token": token}))
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(r.status(), StatusCode::OK);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["user"]["id"], b.owner.id.as_str());
+    assert_eq!(body["org"]["id"], a.org.id.as_str());
     let _ = a;
 }

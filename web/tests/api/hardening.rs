@@ -165,3 +165,153 @@ async fn pages_and_the_api_cannot_be_framed_sniffed_or_cached() {
     let css = client.get(app.url("/static/app.css")).send().await.unwrap();
     assert_eq!(css.headers()["cache-control"], "public, max-age=300");
 }
+
+#[tokio::test]
+async fn inviting_an_address_reveals_nothing_and_adds_nobody() {
+    let app = spawn_app().await;
+    let org = app.org("Demo Motors", "owner@example.com").await;
+    let other = app.org("Other Garage", "elsewhere@example.com").await;
+    let (client, csrf) = app.login(&org.owner.email).await;
+    let mut answers = Vec::new();
+    for email in ["elsewhere@example.com", "nobody@example.com"] {
+        let r = client
+            .post(app.url("/api/v1/members"))
+            .header("x-csrf-token", &csrf)
+            .json(&json!({ "email": email, "role": "member" }))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let body: Value = r.json().await.unwrap();
+        answers.push((status, shape(&body)));
+    }
+    assert_eq!(
+        answers[0], answers[1],
+        "the same answer with or without an account"
+    );
+    assert_eq!(answers[0].0, StatusCode::CREATED);
+    let members: Value = client
+        .get(app.url("/api/v1/members"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        members.as_array().unwrap().len(),
+        1,
+        "nobody joins without accepting"
+    );
+    let pending: Value = client
+        .get(app.url("/api/v1/invitations"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(pending.as_array().unwrap().len(), 2);
+
+    // The existing account finds the invitation among its notifications.
+    let (them, _) = app.login(&other.owner.email).await;
+    let page: Value = them
+        .get(app.url("/api/v1/notifications"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let items = page["items"].as_array().unwrap();
+    assert!(
+        items
+            .iter()
+            .any(|n| n["kind"] == "invitation"
+                && n["link"].as_str().unwrap().starts_with("/invite/")),
+        "{page:#}"
+    );
+}
+
+/// Every key of a JSON value, recursively, with the values' types: the answer's shape.
+fn shape(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), shape(v))).collect()),
+        Value::Array(a) => Value::Array(a.iter().map(shape).collect()),
+        Value::String(_) => json!("string"),
+        Value::Number(_) => json!("number"),
+        Value::Bool(_) => json!("bool"),
+        Value::Null => Value::Null,
+    }
+}
+
+#[tokio::test]
+async fn invitations_expire_and_can_be_revoked() {
+    let app = spawn_app().await;
+    let org = app.org("Demo Motors", "owner@example.com").await;
+    let (client, csrf) = app.login(&org.owner.email).await;
+    let revoked = invite(&app, &client, &csrf, "r@example.com", "member").await;
+    let expired = invite(&app, &client, &csrf, "e@example.com", "member").await;
+    let pending: Value = client
+        .get(app.url("/api/v1/invitations"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = pending
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["email"] == "r@example.com")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = client
+        .delete(app.url(&format!("/api/v1/invitations/{id}")))
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    // Time passes for the other one: its stored expiry is in the past after a restart.
+    app.core
+        .directory
+        .store()
+        .tamper_for_tests("UPDATE invitation SET expires_at = 1 WHERE email = 'e@example.com';")
+        .await
+        .unwrap();
+    app.core.kernel.stop_scope(&org.org.id);
+    for token in [revoked, expired] {
+        let page = app
+            .client()
+            .get(app.url(&format!("/invite/{token}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::NOT_FOUND);
+        let r = app
+            .client()
+            .post(app.url("/api/v1/invitations/accept"))
+            .json(&json!({ "token": token, "display_name": "X", "password": "long enough pw" }))
+            .send()
+            .await
+            .unwrap();
+        let (status, code, _) = error_code(r).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input")
+        );
+    }
+    let pending: Value = client
+        .get(app.url("/api/v1/invitations"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(pending, json!([]));
+}

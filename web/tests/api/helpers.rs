@@ -183,3 +183,28 @@ pub async fn error_code(resp: reqwest::Response) -> (StatusCode, String, String)
         body["error"]["message"].as_str().unwrap_or("").to_string(),
     )
 }
+
+/// Invites `email` over the API as the logged-in admin; returns the token of the link.
+pub async fn invite(
+    app: &TestApp,
+    admin: &reqwest::Client,
+    csrf: &str,
+    email: &str,
+    role: &str,
+) -> String {
+    let r = admin
+        .post(app.url("/api/v1/members"))
+        .header("x-csrf-token", csrf)
+        .json(&json!({ "email": email, "role": role }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "invitation of {email}");
+    let body: Value = r.json().await.unwrap();
+    token_of(body["link"].as_str().unwrap())
+}
+
+/// The secret token at the end of an invitation link.
+pub fn token_of(link: &str) -> String {
+    link.rsplit('/').next().unwrap().to_string()
+}

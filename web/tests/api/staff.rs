@@ -26,6 +26,7 @@ async fn users_are_created_edited_and_removed() {
     let (client, csrf) = app.login("owner@example.com").await;
     let handle = app.core.directory.org(&org.org.id).await.unwrap();
 
+    // The admin invites; the page shows the one-time link to pass on.
     let r = form_post(
         &client,
         &app,
@@ -33,13 +34,57 @@ async fn users_are_created_edited_and_removed() {
         &[
             ("csrf", &csrf),
             ("email", "max@example.com"),
-            ("display_name", "Max Mechanic"),
-            ("password", "initial password"),
             ("role", "member"),
         ],
     )
     .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    let link = page
+        .split("id=\"invite-link\"")
+        .nth(1)
+        .and_then(|rest| rest.split("value=\"").nth(1))
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page shows the invitation link")
+        .to_string();
+    assert!(link.starts_with(&app.url("/invite/")), "{link}");
+    let list = client
+        .get(app.url("/staff/users"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(list.contains("Pending invitations") && list.contains("max@example.com"));
+    assert!(
+        !list.contains(&link),
+        "the link is shown once, not on later pages"
+    );
+    assert_eq!(
+        handle.snapshot().await.unwrap().members.len(),
+        1,
+        "nobody is added yet"
+    );
+
+    // Max opens the link in his own browser and chooses a name and password.
+    let browser = app.client();
+    let invite_path = link.trim_start_matches(&app.url(""));
+    let csrf_field = app.csrf_from_page(&browser, invite_path).await;
+    let r = form_post(
+        &browser,
+        &app,
+        invite_path,
+        &[
+            ("csrf", &csrf_field),
+            ("display_name", "Max Mechanic"),
+            ("password", "initial password"),
+        ],
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let home = browser.get(app.url("/")).send().await.unwrap();
+    assert_eq!(home.status(), StatusCode::OK, "Max is logged in");
     let list = client
         .get(app.url("/staff/users"))
         .send()
@@ -49,6 +94,10 @@ async fn users_are_created_edited_and_removed() {
         .await
         .unwrap();
     assert!(list.contains("Max Mechanic") && list.contains("max@example.com"));
+    assert!(
+        !list.contains("Pending invitations"),
+        "the invitation was used"
+    );
     let max = handle
         .snapshot()
         .await
@@ -57,7 +106,7 @@ async fn users_are_created_edited_and_removed() {
         .into_iter()
         .find(|m| m.user.email == "max@example.com")
         .unwrap();
-    // The new user can log in with the initial password.
+    // The new user can log in with the password they chose.
     assert!(
         app.core
             .directory
@@ -66,6 +115,9 @@ async fn users_are_created_edited_and_removed() {
             .unwrap()
             .is_some()
     );
+    // The link worked once.
+    let again = browser.get(app.url(invite_path)).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_FOUND);
 
     // The same email again is a conflict, with the message on the page and nothing added.
     let dup = form_post(
@@ -75,8 +127,6 @@ async fn users_are_created_edited_and_removed() {
         &[
             ("csrf", &csrf),
             ("email", "MAX@example.com"),
-            ("display_name", "Max 2"),
-            ("password", "initial password"),
             ("role", "member"),
         ],
     )

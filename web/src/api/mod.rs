@@ -1,0 +1,78 @@
+//! The JSON API under `/api/v1`, session-authenticated. Writes need the `x-csrf-token`
+//! header (the token comes with the login answer and from `GET /api/v1/me`). Errors are
+//! `{ "error": { "code", "message" } }`.
+//!
+//! One module per resource; each declares its routes together with their OpenAPI paths
+//! (utoipa-axum), so the document at `/api/v1/openapi.json` is exactly what is routed.
+//! Handlers parse and render; shared business steps live in [`crate::app`].
+
+mod members;
+mod notifications;
+mod org;
+mod platform;
+mod session;
+mod teams;
+
+pub use members::{InvitationCreated, NewMemberBody};
+pub use platform::NewOrgBody;
+pub use session::LoginAnswer;
+
+use crate::AppState;
+use crate::error::{AppError, ErrorBody};
+use axum::extract::{FromRequest, FromRequestParts};
+use axum::routing::get;
+use axum::{Json, Router};
+use std::sync::Arc;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+/// Query parameters with errors in the API's shape (400 with the JSON error body).
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(AppError))]
+pub struct ApiQuery<T>(pub T);
+
+/// JSON input with errors in the API's shape (bad syntax 400, wrong shape 422, too big 413).
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(AppError))]
+pub struct ApiJson<T>(pub T);
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "cflows API",
+        description = "Session-authenticated JSON API of cflows. Writes need the x-csrf-token header."
+    ),
+    components(schemas(ErrorBody))
+)]
+struct ApiDoc;
+
+/// Every resource, under `/api/v1`.
+fn api() -> OpenApiRouter<AppState> {
+    let resources = OpenApiRouter::new()
+        .merge(session::routes())
+        .merge(org::routes())
+        .merge(members::routes())
+        .merge(teams::routes())
+        .merge(platform::routes())
+        .merge(notifications::routes())
+        .fallback(|| async { AppError::NotFound });
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", resources)
+}
+
+/// The OpenAPI document of this API.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    api().into_openapi()
+}
+
+/// The API's routes (already under `/api/v1`) and its OpenAPI document.
+pub(crate) fn routes() -> Router<AppState> {
+    let (router, doc) = api().split_for_parts();
+    let doc = Arc::new(doc);
+    router.route(
+        "/api/v1/openapi.json",
+        get(move || {
+            let doc = doc.clone();
+            async move { Json(doc.as_ref().clone()) }
+        }),
+    )
+}

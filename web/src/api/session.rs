@@ -1,0 +1,163 @@
+//! `/api/v1/session` and `/api/v1/me`: log in and out, switch organization, who am I.
+
+use super::ApiJson;
+use crate::AppState;
+use crate::auth::{self, Authed, ClientIp};
+use crate::error::{ApiResult, ErrorBody};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::CookieJar;
+use cflows_protocol::{OrgId, OrgView, Role, UserView};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// This resource's routes, with their OpenAPI paths.
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login, logout))
+        .routes(routes!(switch_org))
+        .routes(routes!(me))
+}
+
+/// Email and password.
+#[derive(Deserialize, ToSchema)]
+pub struct LoginBody {
+    pub email: String,
+    pub password: String,
+}
+
+/// Who logged in, and the token to send as `x-csrf-token` on writes.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct LoginAnswer {
+    pub user: UserView,
+    pub org: Option<OrgView>,
+    pub csrf_token: String,
+}
+
+/// Logs in: sets the session cookie (a new session id every time).
+#[utoipa::path(post, path = "/session", request_body = LoginBody, tag = "session",
+    responses((status = 200, body = LoginAnswer), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    jar: CookieJar,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> ApiResult<Response> {
+    let (session, user, org) =
+        crate::app::start_session(&state, ip, &jar, &body.email, &body.password).await?;
+    let secure = state.settings.http.secure_cookies();
+    let answer = LoginAnswer {
+        user,
+        org,
+        csrf_token: session.csrf,
+    };
+    Ok((
+        jar.add(auth::session_cookie(secure, session.id)),
+        Json(answer),
+    )
+        .into_response())
+}
+
+/// Logs out: ends the session.
+#[utoipa::path(delete, path = "/session", tag = "session", responses((status = 204), (status = 401, body = ErrorBody)))]
+async fn logout(
+    State(state): State<AppState>,
+    authed: Authed,
+    jar: CookieJar,
+) -> ApiResult<Response> {
+    state.core.directory.end_session(&authed.session_id).await?;
+    let secure = state.settings.http.secure_cookies();
+    Ok((
+        jar.add(auth::clear_session_cookie(secure)),
+        StatusCode::NO_CONTENT,
+    )
+        .into_response())
+}
+
+/// An organization the user belongs to, with their role there.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct OrgRole {
+    pub org: OrgView,
+    pub role: Role,
+}
+
+/// The session: user, active organization, the organizations they can switch to.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct MeAnswer {
+    pub user: UserView,
+    pub platform_operator: bool,
+    pub org: Option<OrgRole>,
+    pub orgs: Vec<OrgRole>,
+    pub csrf_token: String,
+}
+
+/// The current session.
+#[utoipa::path(get, path = "/me", tag = "session", responses((status = 200, body = MeAnswer), (status = 401, body = ErrorBody)))]
+async fn me(State(state): State<AppState>, authed: Authed) -> ApiResult<Json<MeAnswer>> {
+    let orgs: Vec<OrgRole> = state
+        .core
+        .directory
+        .orgs_of(&authed.user_id())
+        .await?
+        .into_iter()
+        .map(|(org, role)| OrgRole { org, role })
+        .collect();
+    let active = authed
+        .org
+        .as_ref()
+        .and_then(|id| orgs.iter().find(|o| &o.org.id == id))
+        .map(|o| OrgRole {
+            org: o.org.clone(),
+            role: o.role,
+        });
+    Ok(Json(MeAnswer {
+        user: UserView {
+            id: authed.user_id(),
+            email: authed.user.email.clone(),
+            display_name: authed.user.display_name.clone(),
+        },
+        platform_operator: authed.user.platform_operator,
+        org: active,
+        orgs,
+        csrf_token: authed.csrf,
+    }))
+}
+
+/// Which organization to make active.
+#[derive(Deserialize, ToSchema)]
+pub struct SwitchOrgBody {
+    pub org_id: OrgId,
+}
+
+/// Switches the session's active organization (one the user is an active member of).
+#[utoipa::path(put, path = "/session/org", request_body = SwitchOrgBody, tag = "session",
+    responses((status = 200, body = LoginAnswer), (status = 404, body = ErrorBody)))]
+async fn switch_org(
+    State(state): State<AppState>,
+    ClientIp(_): ClientIp,
+    authed: Authed,
+    jar: CookieJar,
+    ApiJson(body): ApiJson<SwitchOrgBody>,
+) -> ApiResult<Response> {
+    let (session, org) = crate::app::switch_session_org(&state, &authed, &body.org_id).await?;
+    let secure = state.settings.http.secure_cookies();
+    let user = UserView {
+        id: authed.user_id(),
+        email: authed.user.email.clone(),
+        display_name: authed.user.display_name.clone(),
+    };
+    let answer = LoginAnswer {
+        user,
+        org: Some(org),
+        csrf_token: session.csrf,
+    };
+    Ok((
+        jar.add(auth::session_cookie(secure, session.id)),
+        Json(answer),
+    )
+        .into_response())
+}
