@@ -20,4 +20,6 @@ vendor() { # package version file-in-package destination-dir
 }
 
 vendor @msgpack/msgpack 3.1.3 dist.umd/msgpack.min.js web/static/vendor/msgpack
-echo "vendored into web/static/vendor/"
+# Test-only: the accessibility checker the browser tests run on every page (never served).
+vendor axe-core 4.14.1 axe.min.js web/tests/api/vendor/axe-core
+echo "vendored into web/static/vendor/ and web/tests/api/vendor/"

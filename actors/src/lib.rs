@@ -24,6 +24,8 @@ pub mod kernel;
 pub mod org;
 pub mod store;
 pub mod streams;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 
 pub use directory::{DirectoryHandle, NewOrg, Owner, SessionInfo};
 pub use error::{CoreError, CoreResult};

@@ -34,74 +34,10 @@ async fn org(core: &Core) -> (OrgId, UserId) {
     (org.id, owner.id)
 }
 
-fn rename(name: &str) -> SettingsChange {
-    SettingsChange {
-        name: name.into(),
-        timezone: "Europe/Berlin".into(),
-        clock: ClockFormat::H24,
-    }
-}
-
-/// Two kernels on one store are two nodes holding an actor for the same organization.
-/// Exactly one of two racing changes commits; the other answers `Conflict`, reloads,
-/// and its next change succeeds; both end with the store's state.
-pub(crate) async fn two_nodes_race(store: Store) {
-    let a = Core::start(store.clone()).await.unwrap();
-    let b = Core::start(store.clone()).await.unwrap();
-    let (id, owner) = org(&a).await;
-    let by = Caller::User(owner);
-    let (on_a, on_b) = (
-        a.directory.org(&id).await.unwrap(),
-        b.directory.org(&id).await.unwrap(),
-    );
-    // Both hold the organization hot at the same journal position.
-    assert_eq!(on_a.head().await.unwrap(), on_b.head().await.unwrap());
-    let (ra, rb) = tokio::join!(
-        on_a.update_settings(by.clone(), rename("Alpha Motors")),
-        on_b.update_settings(by.clone(), rename("Beta Motors")),
-    );
-    let (winner, loser, loser_handle) = match (&ra, &rb) {
-        (Ok(w), Err(e)) => (w.name.clone(), e, &on_b),
-        (Err(e), Ok(w)) => (w.name.clone(), e, &on_a),
-        other => panic!("exactly one must commit: {other:?}"),
-    };
-    assert!(matches!(loser, CoreError::Conflict(_)), "{loser:?}");
-    let stored = store.org(id.as_str()).await.unwrap().unwrap();
-    assert_eq!(stored.name, winner);
-    for node in [&on_a, &on_b] {
-        assert_eq!(
-            node.settings().await.unwrap().name,
-            winner,
-            "hot state = store"
-        );
-        assert_eq!(
-            node.head().await.unwrap(),
-            3,
-            "org_created, member_added, one change"
-        );
-    }
-    // The loser reloaded: its next change goes through, on the next position.
-    let next = loser_handle
-        .update_settings(by.clone(), rename("Gamma Motors"))
-        .await
-        .unwrap();
-    assert_eq!(next.name, "Gamma Motors");
-    assert_eq!(loser_handle.head().await.unwrap(), 4);
-    let seqs: Vec<u64> = store
-        .journal(&StreamName::Org(id.clone()), 0, 100)
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.seq)
-        .collect();
-    assert_eq!(seqs, vec![1, 2, 3, 4], "one writer per position");
-    a.shutdown().await;
-    b.shutdown().await;
-}
-
 #[tokio::test]
 async fn two_registries_on_one_store_race_and_the_loser_recovers() {
-    two_nodes_race(store().await).await;
+    let store = store().await;
+    crate::testing::two_nodes_race(store.clone(), store).await;
 }
 
 #[tokio::test]

@@ -63,13 +63,13 @@ async fn render(
             button type="submit" { "Mark all read" }
         }
         table {
-            thead { tr { th { "When" } th { "What" } th {} } }
+            thead { tr { th { "When" } th { "What" } th { span.visually-hidden { "Actions" } } } }
             tbody {
                 @if items.is_empty() { tr { td colspan="3" { span.muted { "No notifications." } } } }
                 @for n in &items {
                     tr.unread[!n.read] {
-                        td { (local_time(n.updated_at, &zone, snap.org.clock)) }
-                        td { strong { (n.title) @if n.count > 1 { " (" (n.count) ")" } } br; (n.body) }
+                        td data-label="When" { (local_time(n.updated_at, &zone, snap.org.clock)) }
+                        td data-label="What" { strong { (n.title) @if n.count > 1 { " (" (n.count) ")" } } br; (n.body) }
                         td {
                             @if !n.read {
                                 form method="post" action=(format!("/notifications/{}/read", n.id)) {

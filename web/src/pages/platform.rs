@@ -85,7 +85,7 @@ async fn render(
         h2 { "Organizations" }
         table {
             thead { tr { th { "Name" } th { "Slug" } th { "Time zone" } th { "Clock" } } }
-            tbody { @for o in &orgs { tr { td { (o.name) } td { (o.slug) } td { (o.timezone) } td { (o.clock.as_str()) } } } }
+            tbody { @for o in &orgs { tr { td data-label="Name" { (o.name) } td data-label="Slug" { (o.slug) } td data-label="Time zone" { (o.timezone) } td data-label="Clock" { (o.clock.as_str()) } } } }
         }
         div.card {
             h2 { "Create an organization" }

@@ -9,7 +9,7 @@ use serde_json::json;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-struct Driver(Child);
+pub struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
@@ -18,7 +18,7 @@ impl Drop for Driver {
     }
 }
 
-async fn browser() -> Option<(Driver, Client)> {
+pub async fn browser() -> Option<(Driver, Client)> {
     let driver_bin =
         std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
     if !std::path::Path::new(&driver_bin).exists() {
@@ -66,7 +66,7 @@ async fn browser() -> Option<(Driver, Client)> {
 }
 
 /// Evaluates `script` until it returns `want` (bounded).
-async fn wait_for(c: &Client, script: &str, want: serde_json::Value) {
+pub async fn wait_for(c: &Client, script: &str, want: serde_json::Value) {
     let mut last = serde_json::Value::Null;
     for _ in 0..200 {
         last = c.execute(script, vec![]).await.unwrap();

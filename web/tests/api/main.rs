@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod a11y;
 mod auth;
 mod bad_input;
 mod browser;

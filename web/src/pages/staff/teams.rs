@@ -163,11 +163,11 @@ async fn render_teams(
             tbody {
                 @for t in &snap.teams {
                     tr {
-                        td { (layout::swatch(&t.colour)) a href=(format!("/staff/teams/{}", t.id)) { (t.name) } }
-                        td { (name_of(&t.parent).unwrap_or_default()) }
-                        td { (t.members.len()) }
-                        td { (t.bookable_count) }
-                        td { (t.manager.as_ref().and_then(|u| snap.members.iter().find(|m| &m.user.id == u)).map(|m| m.user.display_name.clone()).unwrap_or_default()) }
+                        td data-label="Team" { (layout::swatch(&t.colour)) a href=(format!("/staff/teams/{}", t.id)) { (t.name) } }
+                        td data-label="Parent" { (name_of(&t.parent).unwrap_or_default()) }
+                        td data-label="Members" { (t.members.len()) }
+                        td data-label="Bookable" { (t.bookable_count) }
+                        td data-label="Manager" { (t.manager.as_ref().and_then(|u| snap.members.iter().find(|m| &m.user.id == u)).map(|m| m.user.display_name.clone()).unwrap_or_default()) }
                     }
                 }
             }

@@ -76,11 +76,11 @@ async fn render_users(
                 tbody {
                     @for mem in &snap.members {
                         tr {
-                            td { a href=(format!("/staff/users/{}", mem.user.id)) { (mem.user.display_name) } }
-                            td { (mem.user.email) }
-                            td { (mem.role.as_str()) }
-                            td { @if mem.active { "active" } @else { span.muted { "deactivated" } } }
-                            td { @for t in team_names(&snap, mem) { span.tag { (t) } } }
+                            td data-label="Name" { a href=(format!("/staff/users/{}", mem.user.id)) { (mem.user.display_name) } }
+                            td data-label="Email" { (mem.user.email) }
+                            td data-label="Role" { (mem.role.as_str()) }
+                            td data-label="Status" { @if mem.active { "active" } @else { span.muted { "deactivated" } } }
+                            td data-label="Teams" { @for t in team_names(&snap, mem) { span.tag { (t) } } }
                         }
                     }
                 }
@@ -107,9 +107,9 @@ async fn render_users(
                         tbody {
                             @for inv in &snap.invitations {
                                 tr {
-                                    td { (inv.email) }
-                                    td { (inv.role.as_str()) }
-                                    td { (expiry(inv.expires_at, &snap.org.timezone)) }
+                                    td data-label="Email" { (inv.email) }
+                                    td data-label="Role" { (inv.role.as_str()) }
+                                    td data-label="Expires" { (expiry(inv.expires_at, &snap.org.timezone)) }
                                     td {
                                         form method="post" action=(format!("/staff/invitations/{}/revoke", inv.id)) {
                                             (layout::csrf_field(&m.authed.csrf))

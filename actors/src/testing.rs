@@ -1,0 +1,93 @@
+//! Test scenarios shared by this crate's tests and the web crate's remote-mode tests
+//! (feature `test-support`), so one scenario runs on the embedded engine and against a
+//! real SurrealDB server. Not part of the server.
+
+use crate::store::Store;
+use crate::{Caller, Core, CoreError, NewOrg, Owner, SettingsChange};
+use cflows_protocol::{ClockFormat, OrgId, StreamName, UserId};
+
+async fn org(core: &Core) -> (OrgId, UserId) {
+    let owner = core
+        .directory
+        .create_user("racer@example.com", "Rita Racer", "long enough pw", false)
+        .await
+        .unwrap();
+    let org = core
+        .directory
+        .create_org(NewOrg {
+            name: "Race Motors".into(),
+            slug: String::new(),
+            timezone: "Europe/Berlin".into(),
+            clock: ClockFormat::H24,
+            owner: Some(Owner::Existing(owner.id.clone())),
+        })
+        .await
+        .unwrap();
+    (org.id, owner.id)
+}
+
+fn rename(name: &str) -> SettingsChange {
+    SettingsChange {
+        name: name.into(),
+        timezone: "Europe/Berlin".into(),
+        clock: ClockFormat::H24,
+    }
+}
+
+/// Two kernels on one store are two nodes holding an actor for the same organization.
+/// Exactly one of two racing changes commits; the other answers `Conflict`, reloads,
+/// and its next change succeeds; both end with the store's state.
+pub async fn two_nodes_race(node_a: Store, node_b: Store) {
+    let store = node_a.clone();
+    let a = Core::start(node_a).await.unwrap();
+    let b = Core::start(node_b).await.unwrap();
+    let (id, owner) = org(&a).await;
+    let by = Caller::User(owner);
+    let (on_a, on_b) = (
+        a.directory.org(&id).await.unwrap(),
+        b.directory.org(&id).await.unwrap(),
+    );
+    // Both hold the organization hot at the same journal position.
+    assert_eq!(on_a.head().await.unwrap(), on_b.head().await.unwrap());
+    let (ra, rb) = tokio::join!(
+        on_a.update_settings(by.clone(), rename("Alpha Motors")),
+        on_b.update_settings(by.clone(), rename("Beta Motors")),
+    );
+    let (winner, loser, loser_handle) = match (&ra, &rb) {
+        (Ok(w), Err(e)) => (w.name.clone(), e, &on_b),
+        (Err(e), Ok(w)) => (w.name.clone(), e, &on_a),
+        other => panic!("exactly one must commit: {other:?}"),
+    };
+    assert!(matches!(loser, CoreError::Conflict(_)), "{loser:?}");
+    let stored = store.org(id.as_str()).await.unwrap().unwrap();
+    assert_eq!(stored.name, winner);
+    for node in [&on_a, &on_b] {
+        assert_eq!(
+            node.settings().await.unwrap().name,
+            winner,
+            "hot state = store"
+        );
+        assert_eq!(
+            node.head().await.unwrap(),
+            3,
+            "org_created, member_added, one change"
+        );
+    }
+    // The loser reloaded: its next change goes through, on the next position.
+    let next = loser_handle
+        .update_settings(by.clone(), rename("Gamma Motors"))
+        .await
+        .unwrap();
+    assert_eq!(next.name, "Gamma Motors");
+    assert_eq!(loser_handle.head().await.unwrap(), 4);
+    let seqs: Vec<u64> = store
+        .journal(&StreamName::Org(id.clone()), 0, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.seq)
+        .collect();
+    assert_eq!(seqs, vec![1, 2, 3, 4], "one writer per position");
+    a.shutdown().await;
+    b.shutdown().await;
+}

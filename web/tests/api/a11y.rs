@@ -1,0 +1,204 @@
+//! Every page, checked by axe-core (WCAG 2.1 A and AA rules) in a real headless
+//! Chromium, at desktop width and at phone width (390 px), where the header must also
+//! keep the bell and the account controls on screen and nothing may scroll sideways.
+
+use crate::browser::{browser, wait_for};
+use crate::helpers::*;
+use cflows_actors::{Caller, NewOrg, Owner, TeamInput};
+use cflows_protocol::{ClockFormat, Role};
+use fantoccini::{Client, Locator};
+use serde_json::{Value, json};
+
+const AXE: &str = include_str!("vendor/axe-core/axe.min.js");
+
+/// Runs axe on the loaded page; returns its violations as `id (impact): targets`.
+async fn violations(c: &Client) -> Vec<String> {
+    c.execute(AXE, vec![]).await.unwrap();
+    let result = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
+               .then(r => done(r.violations.map(v => v.id + ' (' + v.impact + '): ' + v.nodes.map(n => n.target.join(' ')).join(', '))))
+               .catch(e => done(['axe failed: ' + e]));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(result).unwrap()
+}
+
+/// At phone width: nothing wider than the screen, and the bell and "Log out" reachable.
+async fn phone_layout_problems(c: &Client, logged_in: bool) -> Vec<String> {
+    let mut problems = Vec::new();
+    let wide: Value = c
+        .execute(
+            "return document.documentElement.scrollWidth - window.innerWidth",
+            vec![],
+        )
+        .await
+        .unwrap();
+    if wide.as_i64().unwrap_or(0) > 0 {
+        problems.push(format!("the page is {wide} px wider than the screen"));
+    }
+    if logged_in {
+        for sel in ["[data-bell]", "header.top form[action='/logout'] button"] {
+            let inside: Value = c
+                .execute(
+                    "if (!document.querySelector('header.top')) return true; // a bare page (404)
+                     const el = document.querySelector(arguments[0]);
+                     if (!el) return false;
+                     const r = el.getBoundingClientRect();
+                     return r.width > 0 && r.left >= 0 && r.right <= window.innerWidth;",
+                    vec![json!(sel)],
+                )
+                .await
+                .unwrap();
+            if inside != json!(true) {
+                problems.push(format!("{sel} is off screen"));
+            }
+        }
+    }
+    problems
+}
+
+async fn log_in(c: &Client, app: &TestApp, email: &str) {
+    c.goto(&app.url("/login")).await.unwrap();
+    c.find(Locator::Css("#email"))
+        .await
+        .unwrap()
+        .send_keys(email)
+        .await
+        .unwrap();
+    c.find(Locator::Css("#password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    c.find(Locator::Css("form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(c, "return location.pathname", json!("/")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_passes_axe_at_desktop_and_phone_width() {
+    let Some((_driver, c)) = browser().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    // An operator who owns a busy organization, so every page has content to check.
+    let op = app
+        .core
+        .directory
+        .create_user("op@example.com", "Oli Operator", PASSWORD, true)
+        .await
+        .unwrap();
+    let org = app
+        .core
+        .directory
+        .create_org(NewOrg {
+            name: "Demo Motors".into(),
+            slug: String::new(),
+            timezone: "Europe/Berlin".into(),
+            clock: ClockFormat::H24,
+            owner: Some(Owner::Existing(op.id.clone())),
+        })
+        .await
+        .unwrap();
+    let wrapped = Org {
+        org: org.clone(),
+        owner: op.clone(),
+    };
+    let mia = app
+        .member(
+            &wrapped,
+            "mia.mechanic.with.a.long.address@example.com",
+            "Mia Mechanic",
+            Role::Member,
+        )
+        .await;
+    let handle = app.core.directory.org(&org.id).await.unwrap();
+    let team = handle
+        .create_team(
+            Caller::System,
+            TeamInput {
+                name: "Mechanics".into(),
+                description: "Repairs found in inspection".into(),
+                members: vec![mia.id.clone()],
+                bookable_count: 1,
+                manager: Some(mia.id.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let (_, token) = handle
+        .invite(
+            Caller::System,
+            "new.person@example.com".into(),
+            Role::Member,
+        )
+        .await
+        .unwrap();
+    let (mia_client, mia_csrf) = app.login(&mia.email).await;
+    let r = mia_client
+        .post(app.url("/api/v1/messages"))
+        .header("x-csrf-token", &mia_csrf)
+        .json(&json!({"to": op.id, "body": "Car 17 is ready"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::NO_CONTENT);
+
+    let logged_in = [
+        "/".to_string(),
+        "/me".into(),
+        "/notifications".into(),
+        "/staff/users".into(),
+        format!("/staff/users/{}", mia.id),
+        "/staff/teams".into(),
+        format!("/staff/teams/{}", team.id),
+        "/staff/settings".into(),
+        "/platform".into(),
+        "/no-such-page".into(),
+    ];
+    let logged_out = ["/login".to_string(), format!("/invite/{token}")];
+    let mut problems = Vec::new();
+    for (width, height) in [(1280, 900), (390, 844)] {
+        c.set_window_size(width, height).await.unwrap();
+        c.delete_all_cookies().await.unwrap();
+        for path in &logged_out {
+            c.goto(&app.url(path)).await.unwrap();
+            for v in violations(&c).await {
+                problems.push(format!("{width}px {path}: {v}"));
+            }
+            if width < 500 {
+                for p in phone_layout_problems(&c, false).await {
+                    problems.push(format!("{width}px {path}: {p}"));
+                }
+            }
+        }
+        log_in(&c, &app, "op@example.com").await;
+        for path in &logged_in {
+            c.goto(&app.url(path)).await.unwrap();
+            for v in violations(&c).await {
+                problems.push(format!("{width}px {path}: {v}"));
+            }
+            if width < 500 {
+                for p in phone_layout_problems(&c, true).await {
+                    problems.push(format!("{width}px {path}: {p}"));
+                }
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "accessibility problems:\n{}",
+        problems.join("\n")
+    );
+    c.close().await.unwrap();
+}
