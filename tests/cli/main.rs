@@ -404,3 +404,45 @@ async fn login_ws(addr: &str) -> cflows_load::client::Session {
         .await
         .unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reports_a_stored_value_that_does_not_parse() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cflows(dir.path()).arg("demo").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    {
+        // A foreign write the actors would never make: a notification of an unknown kind.
+        let config = cflows_actors::StoreConfig {
+            url: format!("surrealkv://{}", dir.path().join("cflows.db").display()),
+            ..cflows_actors::StoreConfig::memory()
+        };
+        let store = cflows_actors::Store::open(&config).await.unwrap();
+        store
+            .tamper_for_tests(
+                "CREATE notification:bad CONTENT { user: 'u', org: 'o', kind: 'carrier_pigeon', title: 't', body: '', link: '/', entity_kind: NULL, entity_id: NULL, from: NULL, created_at: 1, updated_at: 1, count: 1, read: false };",
+            )
+            .await
+            .unwrap();
+    }
+    // Wait (bounded) for the embedded engine to release its lock, then check.
+    let mut attempts = 0;
+    let out = loop {
+        let out = cflows(dir.path()).arg("check").output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        attempts += 1;
+        if !err.contains("already locked") || attempts > 100 {
+            break out;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("notification row bad does not parse") && stdout.contains("carrier_pigeon"),
+        "{stdout}"
+    );
+}

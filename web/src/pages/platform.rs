@@ -4,7 +4,6 @@
 use super::home::chrome;
 use super::{Flash, layout, see_other_with_notice};
 use crate::AppState;
-use crate::api::NewOrgBody;
 use crate::auth::{Authed, Operator};
 use crate::error::PageResult;
 use axum::extract::{Query, State};
@@ -121,7 +120,7 @@ async fn create_org(
     Form(form): Form<NewOrgForm>,
 ) -> PageResult<Response> {
     a.check_csrf(&form.csrf)?;
-    let body = NewOrgBody {
+    let body = crate::app::NewOrgWithOwner {
         name: form.name.clone(),
         slug: form.slug.clone(),
         timezone: form.timezone.clone(),
@@ -130,7 +129,7 @@ async fn create_org(
         owner_name: form.owner_name.clone(),
         owner_password: form.owner_password.clone(),
     };
-    match crate::app::create_org_with_owner(&state, body.into()).await {
+    match crate::app::create_org_with_owner(&state, body).await {
         Ok(org) => Ok(see_other_with_notice(
             "/platform",
             &format!("{} was created", org.name),

@@ -519,7 +519,8 @@ async fn requests_are_rate_limited_per_connection() {
 
 #[tokio::test]
 async fn logging_out_closes_the_socket_with_4001() {
-    let app = spawn_app_with(StoreConfig::memory(), |s| s.ws.heartbeat_secs = 1).await;
+    // An hour between heartbeats: only a pushed session end can close it in time.
+    let app = spawn_app_with(StoreConfig::memory(), |s| s.ws.heartbeat_secs = 3600).await;
     app.org("Demo Motors", "owner@example.com").await;
     let session = app.ws_session("owner@example.com").await;
     let (mut c, _) = Client::connect(&app.addr, &session, None, vec![])
@@ -542,5 +543,73 @@ async fn logging_out_closes_the_socket_with_4001() {
     })
     .await
     .unwrap();
+    assert_eq!(closed, close::UNAUTHENTICATED);
+}
+
+#[tokio::test]
+async fn deactivation_and_a_new_password_close_only_the_affected_sockets() {
+    let app = spawn_app_with(StoreConfig::memory(), |s| s.ws.heartbeat_secs = 3600).await;
+    let org = app.org("Demo Motors", "owner@example.com").await;
+    let mia = app
+        .member(&org, "mia@example.com", "Mia", Role::Member)
+        .await;
+    app.member(&org, "max@example.com", "Max", Role::Member)
+        .await;
+    let mut mia_socket = app.ws("mia@example.com").await;
+    let mut max_socket = app.ws("max@example.com").await;
+    let (owner, csrf) = app.login("owner@example.com").await;
+    let r = owner
+        .patch(app.url(&format!("/api/v1/members/{}", mia.id)))
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"active": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let closed = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Received::Closed(code) = mia_socket.recv().await.unwrap() {
+                return code;
+            }
+        }
+    })
+    .await
+    .expect("the deactivated member's socket closes at once");
+    assert_eq!(closed, close::UNAUTHENTICATED);
+    // Max's socket is untouched: it still answers.
+    max_socket
+        .send(&ClientMsg::Ping { nonce: 9 })
+        .await
+        .unwrap();
+    loop {
+        if let ServerMsg::Pong { nonce } = max_socket.recv_within(WAIT).await.unwrap() {
+            assert_eq!(nonce, 9);
+            break;
+        }
+    }
+    // A new password ends every session of that user, and their sockets.
+    app.core
+        .directory
+        .set_password(
+            app.core
+                .directory
+                .user_by_email("max@example.com")
+                .await
+                .unwrap()
+                .map(|u| cflows_protocol::UserId::new(u.id))
+                .unwrap(),
+            "a brand new password",
+        )
+        .await
+        .unwrap();
+    let closed = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Received::Closed(code) = max_socket.recv().await.unwrap() {
+                return code;
+            }
+        }
+    })
+    .await
+    .expect("a new password closes the socket");
     assert_eq!(closed, close::UNAUTHENTICATED);
 }
