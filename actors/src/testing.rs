@@ -4,18 +4,33 @@
 
 use crate::store::Store;
 use crate::{Caller, Core, CoreError, NewOrg, Owner, SettingsChange};
-use cflows_protocol::{ClockFormat, OrgId, StreamName, UserId};
+use cflows_protocol::{ClockFormat, OrgView, StreamName, UserView};
 
-async fn org(core: &Core) -> (OrgId, UserId) {
+/// A fresh in-memory store, migrated.
+///
+/// # Panics
+/// The engine cannot start (a test failure).
+pub async fn memory_store() -> Store {
+    let store = Store::open(&crate::StoreConfig::memory()).await.unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
+/// "Demo Motors" (Europe/Berlin, 24-hour clock) and its owner Olive
+/// (`owner@example.com`, password `long enough pw`).
+///
+/// # Panics
+/// Creating them fails (a test failure).
+pub async fn org_with_owner(core: &Core) -> (OrgView, UserView) {
     let owner = core
         .directory
-        .create_user("racer@example.com", "Rita Racer", "long enough pw", false)
+        .create_user("owner@example.com", "Olive Owner", "long enough pw", false)
         .await
         .unwrap();
     let org = core
         .directory
         .create_org(NewOrg {
-            name: "Race Motors".into(),
+            name: "Demo Motors".into(),
             slug: String::new(),
             timezone: "Europe/Berlin".into(),
             clock: ClockFormat::H24,
@@ -23,7 +38,7 @@ async fn org(core: &Core) -> (OrgId, UserId) {
         })
         .await
         .unwrap();
-    (org.id, owner.id)
+    (org, owner)
 }
 
 fn rename(name: &str) -> SettingsChange {
@@ -41,8 +56,8 @@ pub async fn two_nodes_race(node_a: Store, node_b: Store) {
     let store = node_a.clone();
     let a = Core::start(node_a).await.unwrap();
     let b = Core::start(node_b).await.unwrap();
-    let (id, owner) = org(&a).await;
-    let by = Caller::User(owner);
+    let (org, owner) = org_with_owner(&a).await;
+    let (id, by) = (org.id, Caller::User(owner.id));
     let (on_a, on_b) = (
         a.directory.org(&id).await.unwrap(),
         b.directory.org(&id).await.unwrap(),

@@ -1,34 +1,11 @@
 //! Tests of the actor tree against the real SurrealDB engine in memory.
 
-use crate::{
-    Caller, Core, CoreError, MemberChange, NewOrg, SettingsChange, Store, StoreConfig, TeamInput,
-};
+use crate::testing::{memory_store, org_with_owner};
+use crate::{Caller, Core, CoreError, MemberChange, SettingsChange, TeamInput};
 use cflows_protocol::{ClockFormat, OrgEvent, Role, StreamName, TeamId};
 
 async fn core() -> Core {
-    let store = Store::open(&StoreConfig::memory()).await.unwrap();
-    store.migrate().await.unwrap();
-    Core::start(store).await.unwrap()
-}
-
-async fn org_with_owner(core: &Core) -> (cflows_protocol::OrgView, cflows_protocol::UserView) {
-    let owner = core
-        .directory
-        .create_user("owner@example.com", "Olive Owner", "long enough pw", false)
-        .await
-        .unwrap();
-    let org = core
-        .directory
-        .create_org(NewOrg {
-            name: "Demo Motors".into(),
-            slug: String::new(),
-            timezone: "Europe/Berlin".into(),
-            clock: ClockFormat::H24,
-            owner: Some(crate::Owner::Existing(owner.id.clone())),
-        })
-        .await
-        .unwrap();
-    (org, owner)
+    Core::start(memory_store().await).await.unwrap()
 }
 
 #[tokio::test]

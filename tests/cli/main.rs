@@ -208,6 +208,19 @@ fn wait_with_timeout(child: &mut Child, limit: Duration) -> std::process::ExitSt
     }
 }
 
+/// Runs `cflows {command}` once the embedded engine a test opened has released its lock
+/// (it closes in the background after its last handle is dropped; bounded wait).
+async fn when_unlocked(dir: &Path, command: &str) -> std::process::Output {
+    for _ in 0..100 {
+        let out = cflows(dir).arg(command).output().unwrap();
+        if !String::from_utf8_lossy(&out.stderr).contains("already locked") {
+            return out;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the database stayed locked");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edited_migration_stops_start_up() {
     let dir = tempfile::tempdir().unwrap();
@@ -231,19 +244,9 @@ async fn an_edited_migration_stops_start_up() {
             .await
             .unwrap();
     }
-    // The embedded engine closes in the background after its last handle is dropped;
-    // wait until it has released its lock (bounded), then start the server.
-    let mut attempts = 0;
-    let err = loop {
-        let out = cflows(dir.path()).arg("serve").output().unwrap();
-        assert!(!out.status.success());
-        let err = String::from_utf8_lossy(&out.stderr).to_string();
-        attempts += 1;
-        if !err.contains("already locked") || attempts > 100 {
-            break err;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let out = when_unlocked(dir.path(), "serve").await;
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(
         err.contains("0001_init.surql") && err.contains("checksum"),
         "{err}"
@@ -428,17 +431,7 @@ async fn check_reports_a_stored_value_that_does_not_parse() {
             .await
             .unwrap();
     }
-    // Wait (bounded) for the embedded engine to release its lock, then check.
-    let mut attempts = 0;
-    let out = loop {
-        let out = cflows(dir.path()).arg("check").output().unwrap();
-        let err = String::from_utf8_lossy(&out.stderr).to_string();
-        attempts += 1;
-        if !err.contains("already locked") || attempts > 100 {
-            break out;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let out = when_unlocked(dir.path(), "check").await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(

@@ -12,10 +12,27 @@ use cflows_actors::inbox::NewNotification;
 use cflows_actors::store::SessionRecord;
 use cflows_actors::{Accepting, NewOrg, Owner};
 use cflows_protocol::{
-    ClockFormat, EntityRef, InvitationView, NotificationKind, OrgId, OrgView, Role, UserId,
-    UserView,
+    ClockFormat, EntityRef, InvitationView, NotificationKind, NotificationView, OrgId, OrgView,
+    Role, UserId, UserView,
 };
 use std::net::IpAddr;
+
+/// A page of `user`'s notifications (newest first, older than `before`), with the
+/// unread count.
+///
+/// # Errors
+/// The inbox or the store failed.
+pub async fn notification_page(
+    state: &AppState,
+    user: &UserId,
+    before: Option<String>,
+    limit: u32,
+) -> Result<(Vec<NotificationView>, u32), AppError> {
+    let inbox = state.core.directory.inbox(user).await?;
+    let items = inbox.list(before, limit).await?;
+    let (_, unread) = inbox.head().await?;
+    Ok((items, unread))
+}
 
 /// Longest direct message, in characters.
 pub const MAX_MESSAGE: usize = 2000;

@@ -456,9 +456,9 @@ impl Connection {
         let me = self.principal.user();
         match op {
             Op::ListNotifications { before, limit } => {
-                let inbox = dir.inbox(me).await?;
-                let items = inbox.list(before, limit.unwrap_or(20)).await?;
-                let unread = inbox.snapshot().await?.unread;
+                let (items, unread) =
+                    crate::app::notification_page(&self.state, me, before, limit.unwrap_or(20))
+                        .await?;
                 Ok(ReplyBody::Notifications { items, unread })
             }
             Op::MarkRead { notification } => {

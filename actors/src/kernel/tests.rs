@@ -2,35 +2,19 @@
 //! store, idle stop and restart, scope stops, live counts.
 
 use crate::org::TeamInput;
-use crate::store::{Store, StoreConfig};
-use crate::{Caller, Core, CoreError, KernelConfig, NewOrg, Owner, SettingsChange};
+use crate::store::Store;
+use crate::testing::{memory_store, org_with_owner};
+use crate::{Caller, Core, KernelConfig};
 use cflows_protocol::wire::{ServerMsg, StreamEvent, decode_server};
-use cflows_protocol::{ClockFormat, OrgEvent, OrgId, StreamName, UserId};
+use cflows_protocol::{OrgEvent, OrgId, StreamName, UserId};
 use std::time::Duration;
 
 async fn store() -> Store {
-    let store = Store::open(&StoreConfig::memory()).await.unwrap();
-    store.migrate().await.unwrap();
-    store
+    memory_store().await
 }
 
 async fn org(core: &Core) -> (OrgId, UserId) {
-    let owner = core
-        .directory
-        .create_user("owner@example.com", "Olive Owner", "long enough pw", false)
-        .await
-        .unwrap();
-    let org = core
-        .directory
-        .create_org(NewOrg {
-            name: "Demo Motors".into(),
-            slug: String::new(),
-            timezone: "Europe/Berlin".into(),
-            clock: ClockFormat::H24,
-            owner: Some(Owner::Existing(owner.id.clone())),
-        })
-        .await
-        .unwrap();
+    let (org, owner) = org_with_owner(core).await;
     (org.id, owner.id)
 }
 

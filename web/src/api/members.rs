@@ -2,12 +2,12 @@
 
 use super::ApiJson;
 use crate::AppState;
-use crate::auth::{self, Admin, Authed, Member};
+use crate::auth::{Admin, Authed, Member};
 use crate::error::{ApiResult, AppError, ErrorBody};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum_extra::extract::CookieJar;
 use cflows_actors::MemberChange;
 use cflows_protocol::{InvitationView, MemberView, ProfileView, Role, UserId};
@@ -110,17 +110,13 @@ async fn accept_invitation(
         },
     };
     let (session, user, org) = crate::app::accept_invitation(&state, &body.token, acceptor).await?;
-    let secure = state.settings.http.secure_cookies();
-    let answer = super::LoginAnswer {
+    Ok(super::LoginAnswer::started(
+        &state,
+        jar,
+        session,
         user,
-        org: Some(org),
-        csrf_token: session.csrf,
-    };
-    Ok((
-        jar.add(auth::session_cookie(secure, session.id)),
-        Json(answer),
-    )
-        .into_response())
+        Some(org),
+    ))
 }
 
 async fn find_member(m: &Member, user_id: &str) -> ApiResult<MemberView> {

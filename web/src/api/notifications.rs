@@ -53,9 +53,9 @@ async fn list_notifications(
     m: Member,
     ApiQuery(q): ApiQuery<NotificationQuery>,
 ) -> ApiResult<Json<NotificationPage>> {
-    let inbox = state.core.directory.inbox(&m.member.user.id).await?;
-    let items = inbox.list(q.before, q.limit.unwrap_or(20)).await?;
-    let unread = inbox.snapshot().await?.unread;
+    let (items, unread) =
+        crate::app::notification_page(&state, &m.member.user.id, q.before, q.limit.unwrap_or(20))
+            .await?;
     Ok(Json(NotificationPage { items, unread }))
 }
 

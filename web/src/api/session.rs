@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
+use cflows_actors::store::SessionRecord;
 use cflows_protocol::{OrgId, OrgView, Role, UserView};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -38,6 +39,29 @@ pub struct LoginAnswer {
     pub csrf_token: String,
 }
 
+impl LoginAnswer {
+    /// The answer for a session just started: its cookie set, its CSRF token in the body.
+    pub(super) fn started(
+        state: &AppState,
+        jar: CookieJar,
+        session: SessionRecord,
+        user: UserView,
+        org: Option<OrgView>,
+    ) -> Response {
+        let secure = state.settings.http.secure_cookies();
+        let answer = LoginAnswer {
+            user,
+            org,
+            csrf_token: session.csrf,
+        };
+        (
+            jar.add(auth::session_cookie(secure, session.id)),
+            Json(answer),
+        )
+            .into_response()
+    }
+}
+
 /// Logs in: sets the session cookie (a new session id every time).
 #[utoipa::path(post, path = "/session", request_body = LoginBody, tag = "session",
     responses((status = 200, body = LoginAnswer), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
@@ -49,17 +73,7 @@ async fn login(
 ) -> ApiResult<Response> {
     let (session, user, org) =
         crate::app::start_session(&state, ip, &jar, &body.email, &body.password).await?;
-    let secure = state.settings.http.secure_cookies();
-    let answer = LoginAnswer {
-        user,
-        org,
-        csrf_token: session.csrf,
-    };
-    Ok((
-        jar.add(auth::session_cookie(secure, session.id)),
-        Json(answer),
-    )
-        .into_response())
+    Ok(LoginAnswer::started(&state, jar, session, user, org))
 }
 
 /// Logs out: ends the session.
@@ -144,20 +158,11 @@ async fn switch_org(
     ApiJson(body): ApiJson<SwitchOrgBody>,
 ) -> ApiResult<Response> {
     let (session, org) = crate::app::switch_session_org(&state, &authed, &body.org_id).await?;
-    let secure = state.settings.http.secure_cookies();
+    let _secure = state.settings.http.secure_cookies();
     let user = UserView {
         id: authed.user_id(),
         email: authed.user.email.clone(),
         display_name: authed.user.display_name.clone(),
     };
-    let answer = LoginAnswer {
-        user,
-        org: Some(org),
-        csrf_token: session.csrf,
-    };
-    Ok((
-        jar.add(auth::session_cookie(secure, session.id)),
-        Json(answer),
-    )
-        .into_response())
+    Ok(LoginAnswer::started(&state, jar, session, user, Some(org)))
 }
