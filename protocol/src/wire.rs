@@ -568,6 +568,30 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn events_decode_by_stream_kind_first() {
+        #[derive(Serialize)]
+        struct Raw {
+            stream_kind: &'static str,
+            kind: &'static str,
+            unread: u32,
+        }
+        let raw = |stream_kind| {
+            rmp_serde::to_vec_named(&Raw {
+                stream_kind,
+                kind: "all_read",
+                unread: 0,
+            })
+            .unwrap()
+        };
+        let inbox: StreamEvent = rmp_serde::from_slice(&raw("inbox")).unwrap();
+        assert_eq!(inbox, StreamEvent::Inbox(InboxEvent::AllRead { unread: 0 }));
+        // The same event name under another stream kind is that kind's event or nothing:
+        // never silently the other kind's.
+        assert!(rmp_serde::from_slice::<StreamEvent>(&raw("org")).is_err());
+        assert!(rmp_serde::from_slice::<StreamEvent>(&raw("weather")).is_err());
+    }
+
     proptest! {
         #[test]
         fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
