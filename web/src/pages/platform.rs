@@ -120,16 +120,24 @@ async fn create_org(
     Form(form): Form<NewOrgForm>,
 ) -> PageResult<Response> {
     a.check_csrf(&form.csrf)?;
-    let body = crate::app::NewOrgWithOwner {
-        name: form.name.clone(),
-        slug: form.slug.clone(),
-        timezone: form.timezone.clone(),
-        clock: ClockFormat::parse(&form.clock).unwrap_or(ClockFormat::H24),
-        owner_email: form.owner_email.clone(),
-        owner_name: form.owner_name.clone(),
-        owner_password: form.owner_password.clone(),
+    let result = match ClockFormat::parse(&form.clock) {
+        None => Err(crate::error::AppError::InvalidInput(
+            "choose a time display: h12 or h24".into(),
+        )),
+        Some(clock) => {
+            let body = crate::app::NewOrgWithOwner {
+                name: form.name.clone(),
+                slug: form.slug.clone(),
+                timezone: form.timezone.clone(),
+                clock,
+                owner_email: form.owner_email.clone(),
+                owner_name: form.owner_name.clone(),
+                owner_password: form.owner_password.clone(),
+            };
+            crate::app::create_org_with_owner(&state, body).await
+        }
     };
-    match crate::app::create_org_with_owner(&state, body).await {
+    match result {
         Ok(org) => Ok(see_other_with_notice(
             "/platform",
             &format!("{} was created", org.name),

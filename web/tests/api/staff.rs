@@ -520,12 +520,32 @@ async fn operators_create_organizations() {
             ("csrf", &csrf),
             ("name", "South"),
             ("timezone", "Mars/Base"),
+            ("clock", "h24"),
             ("owner_email", "sam@example.com"),
+            ("owner_name", "Sam"),
             ("owner_password", "sam password"),
         ],
     )
     .await;
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.text().await.unwrap().contains("Mars/Base"));
+    // A form without a clock format is refused too, not defaulted.
+    let no_clock = form_post(
+        &client,
+        &app,
+        "/platform/orgs",
+        &[
+            ("csrf", &csrf),
+            ("name", "South"),
+            ("timezone", "Europe/Berlin"),
+            ("clock", "h36"),
+            ("owner_email", "sam@example.com"),
+            ("owner_name", "Sam"),
+            ("owner_password", "sam password"),
+        ],
+    )
+    .await;
+    assert_eq!(no_clock.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         app.core
             .directory
