@@ -221,7 +221,8 @@ async fn authorize(
 
 /// A subscription that was allowed: the first frames to send, then `live`.
 pub struct Opened {
-    /// Encoded messages to send first (a snapshot, a `subscribed`, or replayed events).
+    /// Encoded messages to send first: a snapshot; or the missed events followed by
+    /// `subscribed` at the head (also alone when nothing was missed).
     pub first: Vec<Bytes>,
     /// The last `seq` included in `first`; live frames at or below it are duplicates.
     pub head: u64,
@@ -268,7 +269,14 @@ pub async fn open(
                 };
                 (head, vec![Bytes::from(encode_server(&msg))])
             } else {
-                (head, replay(kernel, stream, after, head).await?)
+                // The missed events, then `subscribed` at the head: "caught up".
+                let mut frames = replay(kernel, stream, after, head).await?;
+                let caught_up = ServerMsg::Subscribed {
+                    stream: stream.clone(),
+                    seq: head,
+                };
+                frames.push(Bytes::from(encode_server(&caught_up)));
+                (head, frames)
             }
         }
     };

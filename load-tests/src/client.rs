@@ -171,6 +171,52 @@ impl Client {
         Ok(())
     }
 
+    /// Sends a WebSocket ping frame with `payload` (at most 125 bytes).
+    ///
+    /// # Errors
+    /// The connection is gone.
+    pub async fn send_ping(&mut self, payload: &[u8]) -> anyhow::Result<()> {
+        self.ws
+            .write_frame(Frame::new(
+                true,
+                OpCode::Ping,
+                None,
+                Payload::Owned(payload.to_vec()),
+            ))
+            .await?;
+        Ok(())
+    }
+
+    /// Sends a text frame of raw bytes (not necessarily UTF-8).
+    ///
+    /// # Errors
+    /// The connection is gone.
+    pub async fn send_text_bytes(&mut self, bytes: Vec<u8>) -> anyhow::Result<()> {
+        self.ws
+            .write_frame(Frame::text(Payload::Owned(bytes)))
+            .await?;
+        Ok(())
+    }
+
+    /// Waits (bounded) for a pong frame and returns its payload; messages are skipped.
+    ///
+    /// # Errors
+    /// None came in time, or the connection closed.
+    pub async fn recv_pong_within(&mut self, limit: Duration) -> anyhow::Result<Vec<u8>> {
+        tokio::time::timeout(limit, async {
+            loop {
+                let frame = self.ws.read_frame().await?;
+                match frame.opcode {
+                    OpCode::Pong => return Ok(frame.payload.to_vec()),
+                    OpCode::Close => bail!("closed while waiting for a pong"),
+                    _ => {}
+                }
+            }
+        })
+        .await
+        .context("no pong in time")?
+    }
+
     /// The next message or close; pings are answered and skipped.
     ///
     /// # Errors

@@ -19,8 +19,14 @@ pub const PROTOCOL_VERSION: u16 = 2;
 pub mod close {
     /// Normal closure (server shutting down, or the client said goodbye).
     pub const NORMAL: u16 = 1000;
-    /// The client sent a text frame; only binary frames are spoken.
+    /// A frame broke RFC 6455 (reserved bits set, a fragmented control frame, a bad
+    /// continuation, an invalid close frame).
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    /// The client sent a text frame, or a fragmented message; only single binary frames
+    /// are spoken.
     pub const UNSUPPORTED_DATA: u16 = 1003;
+    /// A text frame (or close reason) that is not valid UTF-8.
+    pub const INVALID_PAYLOAD: u16 = 1007;
     /// A frame was larger than `max_frame_bytes`; the payload was not read.
     pub const TOO_BIG: u16 = 1009;
     /// No frame from the client within the idle timeout.
@@ -37,12 +43,16 @@ pub mod close {
 /// Decode limits, announced in `welcome`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
-    /// Largest frame accepted, in bytes.
+    /// Largest frame payload accepted, in bytes (a frame of exactly this size is fine).
     pub max_frame_bytes: u32,
     /// Deepest nesting of arrays and maps.
     pub max_depth: u32,
-    /// Most entries in one array or map, and most bytes in one string or binary.
+    /// Most elements in one array, or entries (key-value pairs) in one map.
     pub max_collection: u32,
+    /// Most bytes (not characters) in one string or binary value. Large enough for every
+    /// text field at its documented character limit in any script (4 bytes a character).
+    #[serde(default = "default_max_string_bytes")]
+    pub max_string_bytes: u32,
     /// Requests per second per connection (token bucket; bursts up to twice that).
     pub requests_per_second: u32,
     /// Bytes the server may queue for a connection before closing it as a slow consumer.
@@ -55,10 +65,15 @@ impl Default for Limits {
             max_frame_bytes: 64 * 1024,
             max_depth: 16,
             max_collection: 4096,
+            max_string_bytes: default_max_string_bytes(),
             requests_per_second: 50,
             max_queue_bytes: 4 * 1024 * 1024,
         }
     }
+}
+
+fn default_max_string_bytes() -> u32 {
+    16 * 1024
 }
 
 /// A stream and the last position the client has seen of it.
@@ -289,6 +304,20 @@ pub fn decode_client(bytes: &[u8], limits: &Limits) -> Result<ClientMsg, DecodeE
     })
 }
 
+/// The `id` of a `request` frame that could not be decoded as a whole (a bad `op`, a
+/// field of the wrong type), so the error can answer that request: `None` when the frame
+/// is not a map with `type: "request"` and an unsigned 32-bit `id`.
+pub fn request_id(bytes: &[u8]) -> Option<u32> {
+    #[derive(Deserialize)]
+    struct Peek {
+        #[serde(rename = "type")]
+        kind: String,
+        id: u32,
+    }
+    let peek: Peek = rmp_serde::from_slice(bytes).ok()?;
+    (peek.kind == "request").then_some(peek.id)
+}
+
 /// Decodes a server frame (clients; no limits beyond the structure check).
 ///
 /// # Errors
@@ -360,8 +389,30 @@ fn skip_one(cursor: &mut &[u8], limits: &Limits) -> Result<u64, DecodeError> {
         Marker::Ext32 => (read_len(cursor, 4)? + 1, 0),
         Marker::Reserved => return Err(DecodeError::Malformed("reserved marker 0xc1".into())),
     };
-    let count = skip.max(children);
-    if count > u64::from(limits.max_collection) {
+    let is_bytes = matches!(
+        marker,
+        Marker::FixStr(_)
+            | Marker::Str8
+            | Marker::Str16
+            | Marker::Str32
+            | Marker::Bin8
+            | Marker::Bin16
+            | Marker::Bin32
+    );
+    let limit = if is_bytes {
+        limits.max_string_bytes
+    } else {
+        limits.max_collection
+    };
+    // Maps count entries (a key and its value are one), arrays their elements, strings
+    // and binaries their bytes.
+    let is_map = matches!(marker, Marker::FixMap(_) | Marker::Map16 | Marker::Map32);
+    let count = if is_map {
+        children / 2
+    } else {
+        skip.max(children)
+    };
+    if count > u64::from(limit) {
         return Err(DecodeError::TooLong(count));
     }
     // Every child takes at least one byte: a count larger than what is left is a lie.
@@ -566,6 +617,64 @@ mod tests {
             decode_client(&[0x80, 0x80], &limits()),
             Err(DecodeError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn strings_are_limited_in_bytes_and_collections_in_entries() {
+        // 2,000 characters of a 3-byte script: 6,000 bytes, within the string limit.
+        let body: String = "€".repeat(2000);
+        let m = ClientMsg::Request {
+            id: 3,
+            op: Op::SendMessage {
+                to: UserId::new("u2"),
+                body,
+            },
+        };
+        assert_eq!(decode_client(&encode_client(&m), &limits()).unwrap(), m);
+        #[derive(Serialize)]
+        struct Padded {
+            #[serde(rename = "type")]
+            kind: &'static str,
+            pad: String,
+        }
+        let raw = rmp_serde::to_vec_named(&Padded {
+            kind: "ping",
+            pad: "x".repeat(limits().max_string_bytes as usize + 1),
+        })
+        .unwrap();
+        assert!(matches!(
+            decode_client(&raw, &limits()),
+            Err(DecodeError::TooLong(_))
+        ));
+    }
+
+    #[test]
+    fn a_malformed_request_still_has_its_id() {
+        #[derive(Serialize)]
+        struct Raw {
+            #[serde(rename = "type")]
+            kind: &'static str,
+            id: u32,
+            op: Bad,
+        }
+        #[derive(Serialize)]
+        struct Bad {
+            op: &'static str,
+        }
+        let raw = |kind| {
+            rmp_serde::to_vec_named(&Raw {
+                kind,
+                id: 42,
+                op: Bad {
+                    op: "fly_to_the_moon",
+                },
+            })
+            .unwrap()
+        };
+        assert!(decode_client(&raw("request"), &limits()).is_err());
+        assert_eq!(request_id(&raw("request")), Some(42));
+        assert_eq!(request_id(&raw("ping")), None);
+        assert_eq!(request_id(&[0xc1]), None);
     }
 
     #[test]

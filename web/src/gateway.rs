@@ -21,7 +21,7 @@ use cflows_actors::streams::{self, Principal};
 use cflows_actors::{CoreError, Kernel};
 use cflows_protocol::wire::{
     ClientMsg, DecodeError, Limits, Op, PROTOCOL_VERSION, ReplyBody, ServerMsg, WireError, close,
-    decode_client, encode_server,
+    decode_client, encode_server, request_id,
 };
 use cflows_protocol::{ErrorCode, StreamName};
 use fastwebsockets::upgrade::IncomingUpgrade;
@@ -127,7 +127,17 @@ impl Outbox {
         self.send_bytes(Bytes::from(encode_server(msg)))
     }
 
+    /// Queues a control frame (a pong, a close echo). It counts against the byte limit
+    /// like data, so a client that pings faster than it reads is a slow consumer too.
     fn control(&self, op: OpCode, payload: Vec<u8>) {
+        if self.closed.load(Ordering::Relaxed) {
+            return;
+        }
+        let len = payload.len() + 2;
+        if self.queued.fetch_add(len, Ordering::AcqRel) + len > self.limit {
+            metrics::counter!("cflows_ws_slow_consumers_total").increment(1);
+            return self.close(close::SLOW_CONSUMER, "slow consumer: reconnect and resume");
+        }
         let _ = self.tx.send(Out::Control(op, payload));
     }
 
@@ -166,9 +176,13 @@ impl Connection {
             write_half,
             fastwebsockets::Role::Server,
         );
-        reader.set_max_message_size(limits.max_frame_bytes as usize);
+        // fastwebsockets refuses a payload of `max` bytes or more; ours refuses only what is
+        // larger than `max_frame_bytes`.
+        reader.set_max_message_size(limits.max_frame_bytes as usize + 1);
         reader.set_auto_close(true);
-        reader.set_auto_pong(false);
+        // A client's ping is answered with a pong carrying its payload (RFC 6455 §5.5.2),
+        // through the writer like every frame.
+        reader.set_auto_pong(true);
         let (tx, rx) = mpsc::unbounded_channel();
         let (closing, closing_rx) = watch::channel(None);
         let outbox = Outbox {
@@ -283,6 +297,23 @@ impl Connection {
                 Ok(Err(WebSocketError::FrameTooLarge)) => {
                     return self.outbox.close(close::TOO_BIG, "frame too large");
                 }
+                Ok(Err(WebSocketError::InvalidUTF8)) => {
+                    return self
+                        .outbox
+                        .close(close::INVALID_PAYLOAD, "text is not UTF-8");
+                }
+                Ok(Err(
+                    WebSocketError::ReservedBitsNotZero
+                    | WebSocketError::ControlFrameFragmented
+                    | WebSocketError::PingFrameTooLarge
+                    | WebSocketError::InvalidFragment
+                    | WebSocketError::InvalidContinuationFrame
+                    | WebSocketError::InvalidCloseFrame
+                    | WebSocketError::InvalidCloseCode
+                    | WebSocketError::InvalidValue,
+                )) => {
+                    return self.outbox.close(close::PROTOCOL_ERROR, "protocol error");
+                }
                 Ok(Err(e)) => {
                     tracing::debug!(error = %e, "websocket read ended");
                     return self.outbox.close(close::NORMAL, "");
@@ -311,10 +342,20 @@ impl Connection {
                     return self.outbox.close(close::TOO_BIG, "frame too large");
                 }
                 Err(e) => {
-                    if self
-                        .error(None, ErrorCode::InvalidInput, e.to_string())
-                        .is_err()
-                    {
+                    // A request whose id can be read gets its own reply, so a client with
+                    // several requests in flight knows which one failed.
+                    let sent = match request_id(&frame.payload) {
+                        Some(id) => self.outbox.send(&ServerMsg::Reply {
+                            id,
+                            ok: None,
+                            error: Some(WireError {
+                                code: ErrorCode::InvalidInput,
+                                message: e.to_string(),
+                            }),
+                        }),
+                        None => self.error(None, ErrorCode::InvalidInput, e.to_string()),
+                    };
+                    if sent.is_err() {
                         return;
                     }
                     continue;
@@ -572,7 +613,12 @@ async fn write_loop(
                     queued.fetch_sub(bytes.len(), Ordering::AcqRel);
                     r
                 }
-                Some(Out::Control(op, payload)) => writer.write_frame(Frame::new(true, op, None, Payload::Owned(payload))).await,
+                Some(Out::Control(op, payload)) => {
+                    let len = payload.len() + 2;
+                    let r = writer.write_frame(Frame::new(true, op, None, Payload::Owned(payload))).await;
+                    queued.fetch_sub(len, Ordering::AcqRel);
+                    r
+                }
                 None => break,
             },
             _ = ping.tick() => writer.write_frame(Frame::new(true, OpCode::Ping, None, Payload::Borrowed(b"hb"))).await,
