@@ -2,4 +2,5 @@
 //! and receive typed messages. Used by the load generator and by the integration tests.
 
 pub mod client;
+pub mod pin;
 pub mod scenarios;

@@ -34,6 +34,18 @@ struct Args {
     /// Hard limit on each scenario, in seconds.
     #[arg(long, default_value_t = 120)]
     seconds: u64,
+    /// fanout: events per second the writer publishes (0: back to back, a burst).
+    #[arg(long, default_value_t = 0.0)]
+    rate: f64,
+    /// soak: how long the idle sockets are held, in seconds.
+    #[arg(long, default_value_t = 60)]
+    hold: u64,
+    /// Pin every thread of the server (`--server-pid`) to this CPU.
+    #[arg(long, requires = "server_pid")]
+    pin_server: Option<usize>,
+    /// Pin this load generator to this CPU (use another one than the server's).
+    #[arg(long)]
+    pin_client: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -44,6 +56,8 @@ enum Scenario {
     Fanout,
     /// Connections dropped mid-stream reconnect and resume: no gap, no duplicate.
     Resume,
+    /// N idle subscribed sockets held with heartbeats: server memory and CPU per 10k.
+    Soak,
 }
 
 #[tokio::main]
@@ -60,15 +74,41 @@ async fn main() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
+    let mut pinning = String::new();
+    if let (Some(cpu), Some(pid)) = (args.pin_server, args.server_pid) {
+        match cflows_load::pin::pin_process(pid, cpu) {
+            Ok(threads) => pinning.push_str(&format!(
+                "server pinned to CPU {cpu} ({threads} threads) · "
+            )),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if let Some(cpu) = args.pin_client {
+        match cflows_load::pin::pin_self(cpu) {
+            Ok(_) => pinning.push_str(&format!("load generator pinned to CPU {cpu} · ")),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     println!(
-        "# cflows load report\n\nserver {} · {} connections · {} events\n",
+        "# cflows load report\n\n{pinning}server {} · {} connections · {} events\n",
         args.addr, args.connections, args.events
     );
     let mut failed = false;
     for s in &args.scenarios {
         let result = match s {
             Scenario::Connect => scenarios::connect(&target, args.connections).await,
-            Scenario::Fanout => scenarios::fanout(&target, args.connections, args.events).await,
+            Scenario::Fanout => {
+                scenarios::fanout(&target, args.connections, args.events, args.rate).await
+            }
+            Scenario::Soak => {
+                scenarios::soak(&target, args.connections, Duration::from_secs(args.hold)).await
+            }
             Scenario::Resume => scenarios::resume(&target, args.connections, args.events).await,
         };
         match result {

@@ -221,12 +221,14 @@ async fn write_stamp(
     Ok(())
 }
 
-/// `fanout`: one writer changes a team `events` times; N subscribers of the org stream
-/// measure publish-to-receive latency from the time stamp in each event.
+/// `fanout`: one writer changes a team `events` times — back to back (`rate` 0: a burst,
+/// the elapsed time is the drain time) or at `rate` events per second — and N
+/// subscribers of the org stream measure publish-to-receive latency from the time stamp
+/// in each event.
 ///
 /// # Errors
 /// A subscriber missed an event, or the deadline passed.
-pub async fn fanout(target: &Target, n: usize, events: usize) -> anyhow::Result<String> {
+pub async fn fanout(target: &Target, n: usize, events: usize, rate: f64) -> anyhow::Result<String> {
     let session = login(&target.addr, &target.email, &target.password).await?;
     let stream = org_stream(target, &session).await?;
     let team = writer_team(target, &session).await?;
@@ -277,7 +279,15 @@ pub async fn fanout(target: &Target, n: usize, events: usize) -> anyhow::Result<
     let cpu_before = target.server_pid.and_then(cpu_seconds);
     let started = Instant::now();
     let http = reqwest::Client::new();
+    let mut tick = (rate > 0.0).then(|| {
+        let mut t = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        t
+    });
     for i in 0..events {
+        if let Some(t) = tick.as_mut() {
+            t.tick().await;
+        }
         write_stamp(&http, target, &session, &team, &format!("Load {team} #{i}")).await?;
     }
     let mut all = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
@@ -302,8 +312,13 @@ pub async fn fanout(target: &Target, n: usize, events: usize) -> anyhow::Result<
         ),
         _ => String::new(),
     };
+    let pace = if rate > 0.0 {
+        format!("at {rate} events/s")
+    } else {
+        format!("as one burst, drained in {elapsed:.2} s")
+    };
     Ok(format!(
-        "## fanout\n\n- {n} subscribers × {events} events = {frames} frames delivered in {elapsed:.2} s: **{:.0} frames/s**\n{server_cpu}- publish-to-receive latency: {}\n- every subscriber saw every event once, in order\n",
+        "## fanout\n\n- {n} subscribers × {events} events {pace} = {frames} frames delivered in {elapsed:.2} s: **{:.0} frames/s**\n{server_cpu}- publish-to-receive latency: {}\n- every subscriber saw every event once, in order\n",
         frames as f64 / elapsed,
         percentiles(&all)
     ))
@@ -399,5 +414,68 @@ pub async fn resume(target: &Target, n: usize, events: usize) -> anyhow::Result<
     Ok(format!(
         "## resume\n\n- {n} subscribers, {events} events, **{} reconnects mid-stream**: every subscriber received every event exactly once, in order\n",
         reconnects.load(Ordering::Relaxed)
+    ))
+}
+
+/// Keeps reading a socket (which answers the server's pings); a close is a failure.
+async fn hold_open(mut c: Client) -> anyhow::Result<()> {
+    loop {
+        if let crate::client::Received::Closed(code) = c.recv().await? {
+            bail!("a socket was closed during the hold with {code}");
+        }
+    }
+}
+
+/// `soak`: N subscribed sockets held idle for `hold`, answering the server's heartbeat
+/// pings; reports the server's memory per socket and its CPU while idle, also per 10k.
+///
+/// # Errors
+/// A connection failed or was closed during the hold.
+pub async fn soak(target: &Target, n: usize, hold: Duration) -> anyhow::Result<String> {
+    let session = login(&target.addr, &target.email, &target.password).await?;
+    let stream = org_stream(target, &session).await?;
+    let rss_before = target.server_pid.and_then(rss_kib);
+    let mut opening = open_subscribers(target, &session, &stream, n);
+    let mut readers = tokio::task::JoinSet::new();
+    while let Some(r) = tokio::time::timeout(target.deadline, opening.join_next())
+        .await
+        .context("deadline passed while connecting")?
+    {
+        readers.spawn(hold_open(r??.0));
+    }
+    // Let the server settle, then measure an idle stretch.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_after = target.server_pid.and_then(rss_kib);
+    let cpu_before = target.server_pid.and_then(cpu_seconds);
+    let started = Instant::now();
+    if let Ok(Some(r)) = tokio::time::timeout(hold, readers.join_next()).await {
+        r??;
+    }
+    let held = started.elapsed().as_secs_f64();
+    let cpu_after = target.server_pid.and_then(cpu_seconds);
+    let memory = match (rss_before, rss_after) {
+        (Some(b), Some(a)) => {
+            let per = a.saturating_sub(b) as f64 / n as f64;
+            format!(
+                "server RSS {b} KiB → {a} KiB: **{per:.1} KiB per idle subscribed socket** ({:.0} MiB per 10k)",
+                per * 10_000.0 / 1024.0
+            )
+        }
+        _ => "server RSS not measured (pass --server-pid)".into(),
+    };
+    let cpu = match (cpu_before, cpu_after) {
+        (Some(b), Some(a)) => {
+            let percent = (a - b) / held * 100.0;
+            format!(
+                "server CPU while idle: {:.2} s in {held:.0} s = **{percent:.2}% of one core** ({:.2}% per 10k sockets)",
+                a - b,
+                percent * 10_000.0 / n as f64
+            )
+        }
+        _ => "server CPU not measured (pass --server-pid)".into(),
+    };
+    readers.abort_all();
+    Ok(format!(
+        "## soak\n\n- {n} subscribed sockets held idle for {held:.0} s, answering heartbeats; none was closed\n- {memory}\n- {cpu}\n"
     ))
 }
