@@ -208,6 +208,23 @@ fn wait_with_timeout(child: &mut Child, limit: Duration) -> std::process::ExitSt
     }
 }
 
+/// Runs `cflows {setup}` on a fresh data dir, then writes `sql` straight into its
+/// database, as damage from outside cflows would.
+async fn damaged(dir: &Path, setup: &str, sql: &str) {
+    let out = cflows(dir).arg(setup).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let config = cflows_actors::StoreConfig {
+        url: format!("surrealkv://{}", dir.join("cflows.db").display()),
+        ..cflows_actors::StoreConfig::memory()
+    };
+    let store = cflows_actors::Store::open(&config).await.unwrap();
+    store.tamper_for_tests(sql).await.unwrap();
+}
+
 /// Runs `cflows {command}` once the embedded engine a test opened has released its lock
 /// (it closes in the background after its last handle is dropped; bounded wait).
 async fn when_unlocked(dir: &Path, command: &str) -> std::process::Output {
@@ -224,26 +241,13 @@ async fn when_unlocked(dir: &Path, command: &str) -> std::process::Output {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edited_migration_stops_start_up() {
     let dir = tempfile::tempdir().unwrap();
-    let out = cflows(dir.path()).arg("migrate").output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    {
-        // Simulate an applied file that was edited afterwards: its recorded checksum differs.
-        let config = cflows_actors::StoreConfig {
-            url: format!("surrealkv://{}", dir.path().join("cflows.db").display()),
-            ..cflows_actors::StoreConfig::memory()
-        };
-        let store = cflows_actors::Store::open(&config).await.unwrap();
-        store
-            .tamper_for_tests(
-                "UPDATE migration SET checksum = 'edited' WHERE name = '0001_init.surql';",
-            )
-            .await
-            .unwrap();
-    }
+    // Simulate an applied file that was edited afterwards: its recorded checksum differs.
+    damaged(
+        dir.path(),
+        "migrate",
+        "UPDATE migration SET checksum = 'edited' WHERE name = '0001_init.surql';",
+    )
+    .await;
     let out = when_unlocked(dir.path(), "serve").await;
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr).to_string();
@@ -411,26 +415,13 @@ async fn login_ws(addr: &str) -> cflows_load::client::Session {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_reports_a_stored_value_that_does_not_parse() {
     let dir = tempfile::tempdir().unwrap();
-    let out = cflows(dir.path()).arg("demo").output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    {
-        // A foreign write the actors would never make: a notification of an unknown kind.
-        let config = cflows_actors::StoreConfig {
-            url: format!("surrealkv://{}", dir.path().join("cflows.db").display()),
-            ..cflows_actors::StoreConfig::memory()
-        };
-        let store = cflows_actors::Store::open(&config).await.unwrap();
-        store
-            .tamper_for_tests(
-                "CREATE notification:bad CONTENT { user: 'u', org: 'o', kind: 'carrier_pigeon', title: 't', body: '', link: '/', entity_kind: NULL, entity_id: NULL, from: NULL, created_at: 1, updated_at: 1, count: 1, read: false };",
-            )
-            .await
-            .unwrap();
-    }
+    // A foreign write the actors would never make: a notification of an unknown kind.
+    damaged(
+        dir.path(),
+        "demo",
+        "CREATE notification:bad CONTENT { user: 'u', org: 'o', kind: 'carrier_pigeon', title: 't', body: '', link: '/', entity_kind: NULL, entity_id: NULL, from: NULL, created_at: 1, updated_at: 1, count: 1, read: false };",
+    )
+    .await;
     let out = when_unlocked(dir.path(), "check").await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");

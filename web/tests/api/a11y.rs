@@ -2,11 +2,11 @@
 //! Chromium, at desktop width and at phone width (390 px), where the header must also
 //! keep the bell and the account controls on screen and nothing may scroll sideways.
 
-use crate::browser::{browser, wait_for};
+use crate::browser::{browser, log_in};
 use crate::helpers::*;
 use cflows_actors::{Caller, NewOrg, Owner, TeamInput};
 use cflows_protocol::{ClockFormat, Role};
-use fantoccini::{Client, Locator};
+use fantoccini::Client;
 use serde_json::{Value, json};
 
 const AXE: &str = include_str!("vendor/axe-core/axe.min.js");
@@ -59,29 +59,6 @@ async fn phone_layout_problems(c: &Client, logged_in: bool) -> Vec<String> {
         }
     }
     problems
-}
-
-async fn log_in(c: &Client, app: &TestApp, email: &str) {
-    c.goto(&app.url("/login")).await.unwrap();
-    c.find(Locator::Css("#email"))
-        .await
-        .unwrap()
-        .send_keys(email)
-        .await
-        .unwrap();
-    c.find(Locator::Css("#password"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
-    c.find(Locator::Css("form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    wait_for(c, "return location.pathname", json!("/")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

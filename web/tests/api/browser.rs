@@ -65,6 +65,30 @@ pub async fn browser() -> Option<(Driver, Client)> {
     panic!("chromedriver did not start");
 }
 
+/// Logs in with the login form as a person would, and waits for the start page.
+pub async fn log_in(c: &Client, app: &TestApp, email: &str) {
+    c.goto(&app.url("/login")).await.unwrap();
+    c.find(Locator::Css("#email"))
+        .await
+        .unwrap()
+        .send_keys(email)
+        .await
+        .unwrap();
+    c.find(Locator::Css("#password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    c.find(Locator::Css("form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(c, "return location.pathname", json!("/")).await;
+}
+
 /// Evaluates `script` until it returns `want` (bounded).
 pub async fn wait_for(c: &Client, script: &str, want: serde_json::Value) {
     let mut last = serde_json::Value::Null;
@@ -89,25 +113,7 @@ async fn the_bell_updates_live_in_a_real_browser() {
         .member(&org, "mia@example.com", "Mia", Role::Member)
         .await;
 
-    c.goto(&app.url("/login")).await.unwrap();
-    c.find(Locator::Css("#email"))
-        .await
-        .unwrap()
-        .send_keys("mia@example.com")
-        .await
-        .unwrap();
-    c.find(Locator::Css("#password"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
-    c.find(Locator::Css("form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    log_in(&c, &app, "mia@example.com").await;
     wait_for(&c, "return document.title", json!("Demo Motors · cflows")).await;
     // Connected and showing the inbox snapshot: no unread, badge hidden.
     wait_for(&c, "const b = document.querySelector('[data-bell]'); return b.dataset.unreadCount === '0' && !b.classList.contains('offline')", json!(true)).await;
