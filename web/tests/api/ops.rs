@@ -29,6 +29,33 @@ async fn health_readiness_and_metrics() {
         .unwrap();
     assert!(metrics.contains("cflows_http_requests_total"), "{metrics}");
     assert!(metrics.contains("route=\"/readyz\""));
+    // Live actors per kind: the Directory always, an organization once it was used.
+    app.org("Demo Motors", "owner@example.com").await;
+    app.core
+        .directory
+        .org(&app.core.directory.orgs().await.unwrap()[0].id)
+        .await
+        .unwrap();
+    let metrics = client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("cflows_actors_live{kind=\"directory\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("cflows_actors_live{kind=\"org\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("cflows_actors_live{kind=\"inbox\"}"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
