@@ -320,11 +320,6 @@ impl DirectoryHandle {
         Self { kernel }
     }
 
-    /// The kernel (registries, hub, store).
-    pub fn kernel(&self) -> &Kernel {
-        &self.kernel
-    }
-
     /// Where actors publish stream events and connections subscribe.
     pub fn hub(&self) -> &StreamHub {
         self.kernel.hub()
@@ -353,12 +348,12 @@ impl DirectoryHandle {
         self.kernel.store()
     }
 
-    /// `user` as an active member of `org` (see [`active_member`]).
+    /// `user` as an active member of `org` (see [`OrgHandle::active_member`]).
     ///
     /// # Errors
     /// `NotFound` when not an active member or no such organization.
     pub async fn active_member(&self, org: &OrgId, user: &UserId) -> CoreResult<MemberView> {
-        active_member(&self.kernel, org, user).await
+        self.org(org).await?.active_member(user).await
     }
 
     /// The organization and pending invitation behind a secret invitation token; `None`
@@ -564,21 +559,6 @@ impl DirectoryHandle {
         use crate::kernel::RegistryStats;
         self.kernel.orgs().live()
     }
-}
-
-/// `user` as an active member of `org` — the one membership check every transport and
-/// stream uses.
-///
-/// # Errors
-/// `NotFound` when the organization does not exist or `user` is not an active member
-/// of it (the same answer: another organization's ids look missing).
-pub async fn active_member(kernel: &Kernel, org: &OrgId, user: &UserId) -> CoreResult<MemberView> {
-    OrgHandle::get(kernel, org)
-        .await?
-        .member(user.clone())
-        .await?
-        .filter(|m| m.active)
-        .ok_or(CoreError::NotFound)
 }
 
 /// A new user's fields, checked, with the password hashed (off the actors, on the

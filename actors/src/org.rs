@@ -595,21 +595,14 @@ impl Org {
                 token_hash: hash,
             },
         );
-        self.notify_invitee(&view, &token).await;
+        self.notify_invitee(&view, &token);
         Ok((view, token))
     }
 
     /// Tells an existing account about its invitation, in its inbox: a message to the
-    /// `Inbox` actor, not awaited (the invitation stands whether or not it arrives).
-    async fn notify_invitee(&self, invitation: &InvitationView, token: &str) {
-        let account = match self.kernel.store().user_by_email(&invitation.email).await {
-            Ok(Some(u)) => UserId::new(u.id),
-            Ok(None) => return,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not look up an invitee");
-                return;
-            }
-        };
+    /// `Inbox` actor from a task of its own (the account lookup and the delivery never hold
+    /// up this organization; the invitation stands whether or not the notice arrives).
+    fn notify_invitee(&self, invitation: &InvitationView, token: &str) {
         let notification = NewNotification {
             org: self.org.id.clone(),
             kind: NotificationKind::Invitation,
@@ -622,13 +615,19 @@ impl Org {
             }),
             from: Some(invitation.invited_by.clone()),
         };
-        let kernel = self.kernel.clone();
+        let (kernel, email) = (self.kernel.clone(), invitation.email.clone());
         tokio::spawn(async move {
-            let delivered = match InboxHandle::get(&kernel, &account).await {
-                Ok(inbox) => inbox.notify(notification).await.map(|_| ()),
-                Err(e) => Err(e),
+            let delivered = async {
+                let Some(account) = kernel.store().user_by_email(&email).await? else {
+                    return Ok(());
+                };
+                InboxHandle::get(&kernel, &UserId::new(account.id))
+                    .await?
+                    .notify(notification)
+                    .await
+                    .map(|_| ())
             };
-            if let Err(e) = delivered {
+            if let Err(e) = delivered.await {
                 tracing::warn!(error = %e, "invitation notice not delivered");
             }
         });
@@ -1179,11 +1178,6 @@ impl OrgHandle {
         })
     }
 
-    /// The organization's id.
-    pub fn id(&self) -> &OrgId {
-        &self.id
-    }
-
     async fn call<T: Send + 'static>(
         &self,
         build: impl FnOnce(RpcReplyPort<T>) -> OrgMsg,
@@ -1199,6 +1193,20 @@ impl OrgHandle {
             .orgs()
             .send(&self.kernel, &self.id, OrgMsg::Crash)
             .await;
+    }
+
+    /// `user` as an active member — the one membership check every transport and stream
+    /// uses.
+    ///
+    /// # Errors
+    /// `NotFound` when `user` is not an active member (the same answer as an unknown
+    /// organization: another organization's ids look missing); `Unavailable` when the
+    /// actor does not answer.
+    pub async fn active_member(&self, user: &UserId) -> CoreResult<MemberView> {
+        self.member(user.clone())
+            .await?
+            .filter(|m| m.active)
+            .ok_or(CoreError::NotFound)
     }
 
     /// The organization's settings (no members or teams).

@@ -209,8 +209,9 @@ async fn authorize(
 ) -> CoreResult<Source> {
     match (principal, stream) {
         (Principal::User { user, org, .. }, StreamName::Org(id)) if org.as_ref() == Some(id) => {
-            crate::directory::active_member(kernel, id, user).await?;
-            Ok(Source::Org(OrgHandle::get(kernel, id).await?))
+            let org = OrgHandle::get(kernel, id).await?;
+            org.active_member(user).await?;
+            Ok(Source::Org(org))
         }
         (Principal::User { user, .. }, StreamName::Inbox(id)) if user == id => {
             Ok(Source::Inbox(InboxHandle::get(kernel, id).await?))

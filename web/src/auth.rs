@@ -208,13 +208,17 @@ impl FromRequestParts<AppState> for Member {
         };
         let org_id = authed.org.clone().ok_or_else(no_org)?;
         // A deleted org or a removed/deactivated membership ends access at once.
-        let dir = &state.core.directory;
-        let member = match dir.active_member(&org_id, &authed.user_id()).await {
+        let org = state
+            .core
+            .directory
+            .org(&org_id)
+            .await
+            .map_err(|_| no_org())?;
+        let member = match org.active_member(&authed.user_id()).await {
             Ok(m) => m,
             Err(cflows_actors::CoreError::NotFound) => return Err(no_org()),
             Err(e) => return Err(reject(parts, e.into())),
         };
-        let org = dir.org(&org_id).await.map_err(|_| no_org())?;
         Ok(Member {
             authed,
             org_id,

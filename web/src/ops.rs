@@ -56,7 +56,6 @@ fn ok(b: bool) -> &'static str {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    metrics::gauge!("cflows_org_actors_running").set(state.core.directory.running_orgs() as f64);
     for (kind, live) in state.core.kernel.live_counts() {
         metrics::gauge!("cflows_actors_live", "kind" => kind).set(live as f64);
     }

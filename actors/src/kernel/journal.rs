@@ -47,11 +47,6 @@ impl Journal {
         })
     }
 
-    /// The stream written.
-    pub fn stream(&self) -> &StreamName {
-        &self.stream
-    }
-
     /// The last committed position.
     pub fn seq(&self) -> u64 {
         self.seq

@@ -1,5 +1,6 @@
-//! The registry of one entity kind: find or start by id, retry a message once when the
-//! actor it reached was stopping, retire idle actors, stop an organization's scope.
+//! The registry of one entity kind: find or start by id, send a message again to a fresh
+//! actor when the one it reached was stopping, retire idle actors, stop an organization's
+//! scope.
 
 use super::host::{Host, HostArgs, HostMsg};
 use super::{CALL_TIMEOUT, Entity, Kernel};
@@ -8,7 +9,6 @@ use cflows_protocol::OrgId;
 use dashmap::DashMap;
 use ractor::{Actor, ActorCell, ActorRef, ActorStatus, MessagingErr, RpcReplyPort};
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::OnceCell;
 
 /// A running actor and the organization it belongs to.
@@ -178,9 +178,9 @@ impl<E: Entity> Registry<E> {
             match actor.send_message(msg) {
                 Ok(()) => return Ok(()),
                 Err(MessagingErr::SendErr(back)) => {
+                    // Stopping or stopped: the next `actor` starts a fresh one, after it.
                     self.retire(id, actor.get_cell());
                     msg = back;
-                    tokio::time::sleep(Duration::from_millis(1)).await;
                 }
                 Err(_) => return Err(CoreError::Unavailable),
             }

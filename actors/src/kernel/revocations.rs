@@ -43,14 +43,4 @@ impl Revocations {
         self.by_user
             .remove_if(user, |_, tx| tx.receiver_count() == 0);
     }
-
-    /// Users with a listening connection.
-    pub fn len(&self) -> usize {
-        self.by_user.len()
-    }
-
-    /// Whether nobody listens.
-    pub fn is_empty(&self) -> bool {
-        self.by_user.is_empty()
-    }
 }

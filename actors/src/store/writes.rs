@@ -9,7 +9,7 @@ use cflows_protocol::{
 use serde_json::{Map, Value as Json, json};
 
 /// SurrealQL statements and their variables, committed in one transaction.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Write {
     pub(super) sql: String,
     pub(super) vars: Map<String, Json>,
@@ -24,11 +24,6 @@ impl Write {
             sql: sql.to_string(),
             vars,
         }
-    }
-
-    /// Nothing but the journal rows.
-    pub fn none() -> Self {
-        Self::default()
     }
 
     /// Both writes, in order, in one transaction. Their variable names must differ.
