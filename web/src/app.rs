@@ -1,7 +1,7 @@
 //! The application layer: the business steps the JSON API, the pages and the WebSocket
-//! gateway share — log in, switch organization, add a member, create an organization,
-//! send a message. Each lives here once; transports parse input, call a step and render
-//! its answer, and never call each other.
+//! gateway share — log in, switch organization, invite and accept, create an
+//! organization, list notifications, send a message. Each lives here once; transports
+//! parse input, call a step and render its answer, and never call each other.
 
 use crate::AppState;
 use crate::auth::{self, Authed, Member};
@@ -33,9 +33,6 @@ pub async fn notification_page(
     let (_, unread) = inbox.head().await?;
     Ok((items, unread))
 }
-
-/// Longest direct message, in characters.
-pub const MAX_MESSAGE: usize = 2000;
 
 /// Checks the rate limits and credentials, ends any session the browser still had, and
 /// starts a new one in the user's first organization.
@@ -100,11 +97,30 @@ pub async fn switch_session_org(
         .find(|(o, _)| &o.id == org)
         .map(|(o, _)| o)
         .ok_or(AppError::NotFound)?;
-    let session = dir
-        .create_session(authed.user_id(), Some(target.id.clone()))
-        .await?;
-    dir.end_session(&authed.session_id).await?;
+    let session = rotate_session(
+        state,
+        authed.user_id(),
+        &target.id,
+        Some(&authed.session_id),
+    )
+    .await?;
     Ok((session, target))
+}
+
+/// A new session for `user` in `org`, ending `replacing` (sessions rotate whenever what
+/// they grant changes).
+async fn rotate_session(
+    state: &AppState,
+    user: UserId,
+    org: &OrgId,
+    replacing: Option<&str>,
+) -> Result<SessionRecord, AppError> {
+    let dir = &state.core.directory;
+    let session = dir.create_session(user, Some(org.clone())).await?;
+    if let Some(old) = replacing {
+        dir.end_session(old).await?;
+    }
+    Ok(session)
 }
 
 /// How long an invitation link works, in days (for people; the actor enforces it).
@@ -174,12 +190,7 @@ pub async fn accept_invitation(
         ),
     };
     let member = org.accept_invitation(token, account).await?;
-    let session = dir
-        .create_session(member.user.id.clone(), Some(org_view.id.clone()))
-        .await?;
-    if let Some(old) = old_session {
-        dir.end_session(old).await?;
-    }
+    let session = rotate_session(state, member.user.id.clone(), &org_view.id, old_session).await?;
     tracing::info!(user = %member.user.id, org = %org_view.id, "invitation accepted");
     Ok((session, member.user, org_view))
 }
@@ -235,6 +246,9 @@ pub async fn create_org_with_owner(
         })
         .await?)
 }
+
+/// Longest direct message, in characters.
+pub const MAX_MESSAGE: usize = 2000;
 
 /// Sends a direct message from `from` to `to`, both active members of `org`: a
 /// `direct_message` notification in the recipient's inbox. Rate-limited per sender;

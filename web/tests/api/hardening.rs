@@ -79,14 +79,7 @@ async fn names_of_invisible_characters_or_direction_overrides_are_refused() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let me: Value = client
-        .get(app.url("/api/v1/org"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me = get_json(&app, &client, "/api/v1/org").await;
     assert_eq!(me["name"], "Demo Motors", "nothing changed");
 }
 
@@ -105,14 +98,7 @@ async fn malformed_query_parameters_answer_in_the_json_error_shape() {
         (status, code.as_str()),
         (StatusCode::BAD_REQUEST, "invalid_input")
     );
-    let doc: Value = client
-        .get(app.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = get_json(&app, &client, "/api/v1/openapi.json").await;
     let params = doc["paths"]["/api/v1/notifications"]["get"]["parameters"]
         .as_array()
         .unwrap();
@@ -190,39 +176,18 @@ async fn inviting_an_address_reveals_nothing_and_adds_nobody() {
         "the same answer with or without an account"
     );
     assert_eq!(answers[0].0, StatusCode::CREATED);
-    let members: Value = client
-        .get(app.url("/api/v1/members"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let members = get_json(&app, &client, "/api/v1/members").await;
     assert_eq!(
         members.as_array().unwrap().len(),
         1,
         "nobody joins without accepting"
     );
-    let pending: Value = client
-        .get(app.url("/api/v1/invitations"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let pending = get_json(&app, &client, "/api/v1/invitations").await;
     assert_eq!(pending.as_array().unwrap().len(), 2);
 
     // The existing account finds the invitation among its notifications.
     let (them, _) = app.login(&other.owner.email).await;
-    let page: Value = them
-        .get(app.url("/api/v1/notifications"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = get_json(&app, &them, "/api/v1/notifications").await;
     let items = page["items"].as_array().unwrap();
     assert!(
         items
@@ -252,14 +217,7 @@ async fn invitations_expire_and_can_be_revoked() {
     let (client, csrf) = app.login(&org.owner.email).await;
     let revoked = invite(&app, &client, &csrf, "r@example.com", "member").await;
     let expired = invite(&app, &client, &csrf, "e@example.com", "member").await;
-    let pending: Value = client
-        .get(app.url("/api/v1/invitations"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let pending = get_json(&app, &client, "/api/v1/invitations").await;
     let id = pending
         .as_array()
         .unwrap()
@@ -305,13 +263,6 @@ async fn invitations_expire_and_can_be_revoked() {
             (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input")
         );
     }
-    let pending: Value = client
-        .get(app.url("/api/v1/invitations"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let pending = get_json(&app, &client, "/api/v1/invitations").await;
     assert_eq!(pending, json!([]));
 }

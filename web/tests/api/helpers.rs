@@ -208,3 +208,15 @@ pub async fn invite(
 pub fn token_of(link: &str) -> String {
     link.rsplit('/').next().unwrap().to_string()
 }
+
+/// GETs `path` with `client` and reads the JSON answer.
+pub async fn get_json(app: &TestApp, client: &reqwest::Client, path: &str) -> Value {
+    client
+        .get(app.url(path))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
