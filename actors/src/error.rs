@@ -2,7 +2,23 @@
 //! and protocol error codes in one place.
 
 use crate::store::StoreError;
-use cflows_protocol::ErrorCode;
+use cflows_protocol::{CapacityRefusal, ErrorCode};
+
+fn no_capacity_message(r: &CapacityRefusal) -> String {
+    let mut msg = match &r.conflict {
+        Some(c) => format!(
+            "not enough capacity: {} of {} members are already booked from {}",
+            r.booked,
+            r.capacity,
+            crate::team_calendar::describe(c)
+        ),
+        None => "that time is outside the team's working hours".to_string(),
+    };
+    if r.waitlisted.is_some() {
+        msg.push_str("; you are on the waitlist for it");
+    }
+    msg
+}
 
 /// Why a request to the core was not carried out. Nothing was changed in any case.
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +32,9 @@ pub enum CoreError {
     /// The change clashes with existing state.
     #[error("{0}")]
     Conflict(String),
+    /// A booking does not fit the team's capacity or working hours.
+    #[error("{}", no_capacity_message(.0))]
+    NoCapacity(Box<CapacityRefusal>),
     /// The caller's role does not allow this.
     #[error("{0}")]
     Forbidden(String),
@@ -40,6 +59,7 @@ impl CoreError {
             Self::NotFound => ErrorCode::NotFound,
             Self::Conflict(_) | Self::Store(StoreError::Duplicate(_)) => ErrorCode::Conflict,
             Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::NoCapacity(_) => ErrorCode::NoCapacity,
             Self::Store(_) => ErrorCode::Internal,
             Self::Unavailable => ErrorCode::Unavailable,
         }

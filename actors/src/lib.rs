@@ -5,6 +5,7 @@
 //! Kernel supervisor            (kernel/: registry per kind, journal writer, exit hooks)
 //! ├── Directory                (directory.rs: orgs' creation, users, sessions; one, never idle)
 //! ├── Org(org_id)              (org.rs: settings, members, roles, profiles, teams)
+//! ├── TeamCalendar(team_id)    (team_calendar.rs: bookings, holds, waitlist, capacity)
 //! └── Inbox(user_id)           (inbox.rs: notifications, unread count, coalescing)
 //! ```
 //!
@@ -13,7 +14,7 @@
 //! decisions go through the [`kernel::Journal`] writer, which publishes them to the
 //! [`streams::StreamHub`]; [`streams::open`] serves them to subscribers.
 //!
-//! Later issues add `TeamCalendar`, `Calendar`, `WorkItem`, `Project` (scoped to an `Org`).
+//! Later issues add `Calendar`, `WorkItem`, `Project` (scoped to an `Org`).
 
 pub mod demo;
 pub mod directory;
@@ -24,13 +25,16 @@ pub mod kernel;
 pub mod org;
 pub mod store;
 pub mod streams;
+pub mod team_calendar;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 
 pub use directory::{DirectoryHandle, NewOrg, Owner, SessionInfo};
 pub use error::{CoreError, CoreResult};
 pub use kernel::{Kernel, KernelConfig};
-pub use org::{Accepting, Caller, MemberChange, OrgHandle, SettingsChange, TeamInput};
+pub use org::{
+    Accepting, Caller, JobTypeInput, MemberChange, OrgHandle, SettingsChange, TeamInput,
+};
 pub use store::{Store, StoreConfig, StoreError, check};
 
 /// The running actor system: the kernel and a handle on the Directory.

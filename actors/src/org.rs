@@ -12,10 +12,12 @@ use crate::error::{CoreError, CoreResult};
 use crate::inbox::{InboxHandle, NewNotification};
 use crate::kernel::{Entity, Journal, Kernel, Revocation};
 use crate::store::{MembershipRecord, OrgRecord, TeamRecord, UserRecord, Write, new_id, writes};
+use crate::team_calendar;
 use cflows_protocol::wire::StreamEvent;
 use cflows_protocol::{
-    ClockFormat, EntityRef, InvitationView, MemberView, NotificationKind, OrgEvent, OrgId,
-    OrgSnapshot, OrgView, ProfileView, Role, StreamName, TeamId, TeamView, UserId, UserView,
+    BookingView, ClockFormat, EntityRef, InvitationView, JobTypeView, MemberView, NotificationKind,
+    OrgEvent, OrgId, OrgSnapshot, OrgView, ProfileView, Role, StreamName, TeamId, TeamView, UserId,
+    UserView,
 };
 use ractor::RpcReplyPort;
 use std::collections::BTreeMap;
@@ -155,9 +157,36 @@ pub enum OrgMsg {
         account: Accepting,
         reply: RpcReplyPort<CoreResult<MemberView>>,
     },
+    JobTypes {
+        reply: RpcReplyPort<Vec<JobTypeView>>,
+    },
+    CreateJobType {
+        by: Caller,
+        input: JobTypeInput,
+        reply: RpcReplyPort<CoreResult<JobTypeView>>,
+    },
+    UpdateJobType {
+        by: Caller,
+        id: String,
+        input: JobTypeInput,
+        reply: RpcReplyPort<CoreResult<JobTypeView>>,
+    },
+    DeleteJobType {
+        by: Caller,
+        id: String,
+        reply: RpcReplyPort<CoreResult<()>>,
+    },
     /// Test hook: panics inside the handler, as a bug would.
     #[cfg(test)]
     Crash,
+}
+
+/// A job type's editable fields.
+#[derive(Clone, Debug)]
+pub struct JobTypeInput {
+    pub name: String,
+    pub duration_minutes: u32,
+    pub colour: String,
 }
 
 /// Who accepts an invitation.
@@ -202,6 +231,8 @@ pub struct Org {
     teams: BTreeMap<TeamId, TeamView>,
     /// Pending invitations by id (expired ones are ignored, and dropped at restart).
     invitations: BTreeMap<String, Invitation>,
+    /// Job types by id.
+    job_types: BTreeMap<String, JobTypeView>,
     /// Writer of `org:{id}`.
     journal: Journal,
 }
@@ -261,6 +292,12 @@ impl Entity for Org {
                 )
             })
             .collect();
+        let job_types = store
+            .job_types_of_org(id.as_str())
+            .await?
+            .into_iter()
+            .map(|j| (j.id.clone(), JobTypeView::from(j)))
+            .collect();
         let journal = Journal::open(kernel, StreamName::Org(id.clone())).await?;
         Ok(Self {
             kernel: kernel.clone(),
@@ -268,6 +305,7 @@ impl Entity for Org {
             members,
             teams,
             invitations,
+            job_types,
             journal,
         })
     }
@@ -370,6 +408,25 @@ impl Entity for Org {
             } => {
                 let _ = reply.send(self.on_accept_invitation(token_hash, account).await);
             }
+            OrgMsg::JobTypes { reply } => {
+                let mut all: Vec<JobTypeView> = self.job_types.values().cloned().collect();
+                all.sort_by_key(|j| j.name.to_lowercase());
+                let _ = reply.send(all);
+            }
+            OrgMsg::CreateJobType { by, input, reply } => {
+                let _ = reply.send(self.on_save_job_type(by, None, input).await);
+            }
+            OrgMsg::UpdateJobType {
+                by,
+                id,
+                input,
+                reply,
+            } => {
+                let _ = reply.send(self.on_save_job_type(by, Some(id), input).await);
+            }
+            OrgMsg::DeleteJobType { by, id, reply } => {
+                let _ = reply.send(self.on_delete_job_type(by, id).await);
+            }
             #[cfg(test)]
             OrgMsg::Crash => panic!("injected crash"),
         }
@@ -404,11 +461,14 @@ impl Org {
             .map(|i| i.view.clone())
             .collect();
         invitations.sort_by_key(|i| std::cmp::Reverse(i.created_at));
+        let mut job_types: Vec<JobTypeView> = self.job_types.values().cloned().collect();
+        job_types.sort_by_key(|j| j.name.to_lowercase());
         OrgSnapshot {
             org: self.org.clone(),
             members,
             teams,
             invitations,
+            job_types,
             seq: self.journal.seq(),
         }
     }
@@ -461,6 +521,133 @@ impl Org {
                 actor,
             )
             .await
+    }
+
+    /// Commits a change that rewrites `changed` teams. A team whose bookable count
+    /// drops asks its calendar first: refused (nothing changes) when its bookings would
+    /// no longer fit. Every calendar whose count changed hears the committed figure.
+    async fn commit_team_change(
+        &mut self,
+        by: &Caller,
+        write: Write,
+        events: Vec<OrgEvent>,
+        changed: &[TeamView],
+    ) -> CoreResult<()> {
+        let kernel = self.kernel.clone();
+        let before_counts: Vec<u32> = changed
+            .iter()
+            .map(|t| {
+                self.teams
+                    .get(&t.id)
+                    .map_or(t.bookable_count, |o| o.bookable_count)
+            })
+            .collect();
+        let mut reserved: Vec<(TeamId, u32)> = Vec::new();
+        let mut refusal = None;
+        for (t, &before) in changed.iter().zip(&before_counts) {
+            if t.bookable_count >= before {
+                continue;
+            }
+            match team_calendar::reserve_capacity(&kernel, &t.id, t.bookable_count).await {
+                Ok(Ok(())) => reserved.push((t.id.clone(), before)),
+                Ok(Err(affected)) => {
+                    refusal = Some(CoreError::Conflict(capacity_refusal(t, &affected)));
+                    break;
+                }
+                Err(e) => {
+                    refusal = Some(e);
+                    break;
+                }
+            }
+        }
+        let result = match refusal {
+            Some(e) => Err(e),
+            None => self.commit(by, write, events).await,
+        };
+        match result {
+            Ok(()) => {
+                for (t, &before) in changed.iter().zip(&before_counts) {
+                    if t.bookable_count != before {
+                        team_calendar::capacity_committed(&kernel, &t.id, t.bookable_count).await;
+                    }
+                }
+                Ok(())
+            }
+            Err(e) => {
+                for (team, before) in reserved {
+                    team_calendar::capacity_committed(&kernel, &team, before).await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn on_save_job_type(
+        &mut self,
+        by: Caller,
+        id: Option<String>,
+        input: JobTypeInput,
+    ) -> CoreResult<JobTypeView> {
+        self.require_admin(&by)?;
+        if let Some(id) = &id
+            && !self.job_types.contains_key(id)
+        {
+            return Err(CoreError::NotFound);
+        }
+        let name = validate::name("Job type name", &input.name)?;
+        if self
+            .job_types
+            .values()
+            .any(|j| Some(&j.id) != id.as_ref() && j.name.eq_ignore_ascii_case(&name))
+        {
+            return Err(CoreError::Conflict(format!(
+                "a job type named '{name}' already exists"
+            )));
+        }
+        if !(5..=1440).contains(&input.duration_minutes) {
+            return Err(CoreError::invalid(
+                "duration_minutes must be 5..=1440 (5 minutes to 24 hours)",
+            ));
+        }
+        let job_type = JobTypeView {
+            id: id.clone().unwrap_or_else(new_id),
+            name,
+            duration_minutes: input.duration_minutes,
+            colour: validate::colour(&input.colour)?,
+        };
+        let (write, event) = if id.is_some() {
+            (
+                writes::update_job_type(&job_type),
+                OrgEvent::JobTypeChanged {
+                    job_type: job_type.clone(),
+                },
+            )
+        } else {
+            (
+                writes::create_job_type(self.org.id.as_str(), &job_type),
+                OrgEvent::JobTypeCreated {
+                    job_type: job_type.clone(),
+                },
+            )
+        };
+        self.commit(&by, write, vec![event]).await?;
+        self.job_types.insert(job_type.id.clone(), job_type.clone());
+        Ok(job_type)
+    }
+
+    async fn on_delete_job_type(&mut self, by: Caller, id: String) -> CoreResult<()> {
+        self.require_admin(&by)?;
+        if !self.job_types.contains_key(&id) {
+            return Err(CoreError::NotFound);
+        }
+        self.commit(
+            &by,
+            writes::delete_job_type(&id),
+            vec![OrgEvent::JobTypeDeleted { id: id.clone() }],
+        )
+        .await?;
+        self.job_types.remove(&id);
+        Ok(())
     }
 
     async fn on_update_settings(
@@ -915,10 +1102,11 @@ impl Org {
                 .iter()
                 .map(|t| OrgEvent::TeamChanged { team: t.clone() }),
         );
-        self.commit(
+        self.commit_team_change(
             &by,
             writes::remove_membership(self.org.id.as_str(), &user, &changed),
             events,
+            &changed,
         )
         .await?;
         self.members.remove(&user);
@@ -963,7 +1151,7 @@ impl Org {
                 .iter()
                 .map(|t| OrgEvent::TeamChanged { team: t.clone() })
                 .collect();
-            self.commit(&by, writes::set_team_members(&changed), events)
+            self.commit_team_change(&by, writes::set_team_members(&changed), events, &changed)
                 .await?;
             for t in changed {
                 self.teams.insert(t.id.clone(), t);
@@ -1052,10 +1240,11 @@ impl Org {
             return Err(CoreError::NotFound);
         }
         let team = self.clean_team(&id, input)?;
-        self.commit(
+        self.commit_team_change(
             &by,
             writes::update_team(&team),
             vec![OrgEvent::TeamChanged { team: team.clone() }],
+            std::slice::from_ref(&team),
         )
         .await?;
         self.teams.insert(id, team.clone());
@@ -1101,6 +1290,32 @@ impl Org {
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+/// Why a team's bookable count cannot drop: the bookings that would no longer fit.
+fn capacity_refusal(team: &TeamView, affected: &[BookingView]) -> String {
+    let list: Vec<String> = affected
+        .iter()
+        .take(20)
+        .map(|b| {
+            format!(
+                "{} '{}' {}",
+                b.id,
+                b.title,
+                team_calendar::describe(&cflows_protocol::Interval {
+                    start: b.start,
+                    end: b.end
+                })
+            )
+        })
+        .collect();
+    format!(
+        "team '{}' cannot drop to {} bookable members: these bookings need more ({}{}); move or cancel them first",
+        team.name,
+        team.bookable_count,
+        list.join("; "),
+        if affected.len() > 20 { "; …" } else { "" }
+    )
 }
 
 /// Builds an [`OrgView`] from its row.
@@ -1402,6 +1617,59 @@ impl OrgHandle {
         input: TeamInput,
     ) -> CoreResult<TeamView> {
         org_call!(self, UpdateTeam { by, team, input })?
+    }
+
+    /// The organization's job types, by name.
+    ///
+    /// # Errors
+    /// `Unavailable` when the actor does not answer.
+    pub async fn job_types(&self) -> CoreResult<Vec<JobTypeView>> {
+        org_call!(self, JobTypes {})
+    }
+
+    /// One job type.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown id.
+    pub async fn job_type(&self, id: &str) -> CoreResult<JobTypeView> {
+        self.job_types()
+            .await?
+            .into_iter()
+            .find(|j| j.id == id)
+            .ok_or(CoreError::NotFound)
+    }
+
+    /// A new job type (admins).
+    ///
+    /// # Errors
+    /// `Forbidden`, `InvalidInput`, `Conflict` for a taken name.
+    pub async fn create_job_type(
+        &self,
+        by: Caller,
+        input: JobTypeInput,
+    ) -> CoreResult<JobTypeView> {
+        org_call!(self, CreateJobType { by, input })?
+    }
+
+    /// Changes a job type (admins); existing bookings keep their length.
+    ///
+    /// # Errors
+    /// As [`OrgHandle::create_job_type`], and `NotFound`.
+    pub async fn update_job_type(
+        &self,
+        by: Caller,
+        id: String,
+        input: JobTypeInput,
+    ) -> CoreResult<JobTypeView> {
+        org_call!(self, UpdateJobType { by, id, input })?
+    }
+
+    /// Deletes a job type (admins); existing bookings keep their id.
+    ///
+    /// # Errors
+    /// `Forbidden`, `NotFound`.
+    pub async fn delete_job_type(&self, by: Caller, id: String) -> CoreResult<()> {
+        org_call!(self, DeleteJobType { by, id })?
     }
 
     /// Deletes a team; its child teams move to its parent.

@@ -12,6 +12,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::inbox::InboxHandle;
 use crate::kernel::{Kernel, decode_journal};
 use crate::org::OrgHandle;
+use crate::team_calendar::TeamCalendarHandle;
 use bytes::Bytes;
 use cflows_protocol::wire::{ServerMsg, StreamEvent, StreamState, encode_server};
 use cflows_protocol::{OrgId, StreamName, UserId};
@@ -182,6 +183,7 @@ impl Principal {
 enum Source {
     Org(OrgHandle),
     Inbox(InboxHandle),
+    Team(TeamCalendarHandle),
 }
 
 impl Source {
@@ -189,6 +191,7 @@ impl Source {
         match self {
             Source::Org(o) => o.head().await,
             Source::Inbox(i) => Ok(i.head().await?.0),
+            Source::Team(t) => t.head().await,
         }
     }
 
@@ -196,6 +199,7 @@ impl Source {
         match self {
             Source::Org(o) => o.snapshot().await.map(|s| (s.seq, StreamState::Org(s))),
             Source::Inbox(i) => i.snapshot().await.map(|s| (s.seq, StreamState::Inbox(s))),
+            Source::Team(t) => t.snapshot().await.map(|s| (s.seq, StreamState::Team(s))),
         }
     }
 }
@@ -212,6 +216,23 @@ async fn authorize(
             let org = OrgHandle::get(kernel, id).await?;
             org.active_member(user).await?;
             Ok(Source::Org(org))
+        }
+        (
+            Principal::User {
+                user,
+                org: Some(org),
+                ..
+            },
+            StreamName::Team(team),
+        ) => {
+            OrgHandle::get(kernel, org)
+                .await?
+                .active_member(user)
+                .await?;
+            let calendar = TeamCalendarHandle::new(kernel, org, team);
+            // A foreign or unknown team answers NotFound here.
+            calendar.head().await?;
+            Ok(Source::Team(calendar))
         }
         (Principal::User { user, .. }, StreamName::Inbox(id)) if user == id => {
             Ok(Source::Inbox(InboxHandle::get(kernel, id).await?))

@@ -106,3 +106,78 @@ pub async fn two_nodes_race(node_a: Store, node_b: Store) {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+/// A team of `size` new members (Member role; they cannot log in) with `bookable`
+/// capacity, open around the clock in UTC.
+///
+/// # Panics
+/// Creating them fails (a test failure).
+pub async fn team_with_capacity(
+    core: &Core,
+    org: &cflows_protocol::OrgId,
+    by: &Caller,
+    name: &str,
+    size: usize,
+    bookable: u32,
+) -> cflows_protocol::TeamView {
+    let handle = core.directory.org(org).await.unwrap();
+    let mut members = Vec::new();
+    for i in 0..size {
+        let m = handle
+            .create_member(
+                by.clone(),
+                crate::directory::NewUser {
+                    email: format!("{}-{i}@example.com", name.to_lowercase().replace(' ', "-")),
+                    display_name: format!("{name} {i}"),
+                    password_hash: "not a hash: cannot log in".into(),
+                    platform_operator: false,
+                },
+                cflows_protocol::Role::Member,
+            )
+            .await
+            .unwrap();
+        members.push(m.user.id);
+    }
+    let team = handle
+        .create_team(
+            by.clone(),
+            crate::TeamInput {
+                name: name.into(),
+                colour: "#336699".into(),
+                members,
+                bookable_count: bookable,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let calendar = crate::team_calendar::TeamCalendarHandle::new(&core.kernel, org, &team.id);
+    calendar
+        .set_hours(
+            crate::team_calendar::Booker {
+                user: cflows_protocol::UserId::new("system"),
+                name: "System".into(),
+                admin: true,
+            },
+            around_the_clock("UTC"),
+        )
+        .await
+        .unwrap();
+    team
+}
+
+/// Working hours open all day, every day, in `zone`.
+pub fn around_the_clock(zone: &str) -> cflows_protocol::WorkingHours {
+    cflows_protocol::WorkingHours {
+        zone: zone.into(),
+        weekly: (1..=7)
+            .map(|weekday| cflows_protocol::WorkingPeriod {
+                weekday,
+                start: "00:00".into(),
+                end: "24:00".into(),
+            })
+            .collect(),
+        closed: vec![],
+        hold_minutes: 60,
+    }
+}

@@ -20,6 +20,9 @@ pub enum ErrorCode {
     NotFound,
     /// The change clashes with existing state (duplicate email, slug or team name).
     Conflict,
+    /// The booking does not fit the team's capacity or working hours; the error's
+    /// `refusal` says where it clashes and suggests free slots.
+    NoCapacity,
     /// Too many attempts; try again later.
     RateLimited,
     /// The request's CSRF token is missing or wrong.
@@ -39,6 +42,7 @@ impl ErrorCode {
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
             Self::Conflict => "conflict",
+            Self::NoCapacity => "no_capacity",
             Self::RateLimited => "rate_limited",
             Self::CsrfRejected => "csrf_rejected",
             Self::Internal => "internal",
@@ -59,6 +63,7 @@ mod tests {
             ErrorCode::Forbidden,
             ErrorCode::NotFound,
             ErrorCode::Conflict,
+            ErrorCode::NoCapacity,
             ErrorCode::RateLimited,
             ErrorCode::CsrfRejected,
             ErrorCode::Internal,

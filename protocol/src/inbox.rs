@@ -16,6 +16,8 @@ pub enum NotificationKind {
     EventInvite,
     BookingConfirmed,
     BookingCancelled,
+    /// A slot you waited for is held for you.
+    BookingHeld,
     /// A work item entered a workflow step that belongs to one of your teams.
     WorkItemMoved,
     /// You were invited to join an organization.
@@ -34,6 +36,7 @@ impl NotificationKind {
             Self::EventInvite => "event_invite",
             Self::BookingConfirmed => "booking_confirmed",
             Self::BookingCancelled => "booking_cancelled",
+            Self::BookingHeld => "booking_held",
             Self::WorkItemMoved => "work_item_moved",
             Self::Invitation => "invitation",
         }
@@ -50,6 +53,7 @@ impl NotificationKind {
             Self::EventInvite,
             Self::BookingConfirmed,
             Self::BookingCancelled,
+            Self::BookingHeld,
             Self::WorkItemMoved,
             Self::Invitation,
         ]

@@ -3,6 +3,7 @@
 //! Everything a client needs to talk to the server lives here and nothing else: no tokio,
 //! no axum, no database. The web crate, the actors and the load generator all speak it.
 
+pub mod capacity;
 pub mod error;
 pub mod ids;
 pub mod inbox;
@@ -13,6 +14,11 @@ pub mod wire;
 #[cfg(test)]
 mod doc_examples;
 
+pub use capacity::{
+    BookingState, BookingView, CapacityRefusal, ClosedDay, Interval, JobTypeView, SlotAvailability,
+    TeamCalendarSnapshot, TeamEvent, WaitlistEntry, WorkingHours, WorkingPeriod, Workload,
+    WorkloadPeriod,
+};
 pub use error::ErrorCode;
 pub use ids::{
     CalendarId, ItemId, KioskId, OrgId, ProjectId, SessionId, TeamId, UserId, WorkflowId,

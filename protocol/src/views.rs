@@ -2,6 +2,7 @@
 //!
 //! Views never carry secrets (no password hashes, no session ids).
 
+use crate::capacity::JobTypeView;
 use crate::ids::{OrgId, TeamId, UserId};
 use serde::{Deserialize, Serialize};
 
@@ -163,6 +164,9 @@ pub struct OrgSnapshot {
     pub teams: Vec<TeamView>,
     /// Pending, unexpired invitations, newest first.
     pub invitations: Vec<InvitationView>,
+    /// Job types (what teams are booked for), by name.
+    #[serde(default)]
+    pub job_types: Vec<JobTypeView>,
     /// The journal position this snapshot includes.
     pub seq: u64,
 }
@@ -207,6 +211,15 @@ pub enum OrgEvent {
         id: String,
         user: UserId,
     },
+    JobTypeCreated {
+        job_type: JobTypeView,
+    },
+    JobTypeChanged {
+        job_type: JobTypeView,
+    },
+    JobTypeDeleted {
+        id: String,
+    },
 }
 
 impl OrgEvent {
@@ -224,6 +237,9 @@ impl OrgEvent {
             Self::InvitationCreated { .. } => "invitation_created",
             Self::InvitationRevoked { .. } => "invitation_revoked",
             Self::InvitationAccepted { .. } => "invitation_accepted",
+            Self::JobTypeCreated { .. } => "job_type_created",
+            Self::JobTypeChanged { .. } => "job_type_changed",
+            Self::JobTypeDeleted { .. } => "job_type_deleted",
         }
     }
 }

@@ -5,8 +5,11 @@
 //! [`Limits`] by walking the MessagePack structure *before* anything is deserialized, so
 //! a hostile frame cannot make the server allocate or recurse beyond the limits.
 
+use crate::capacity::{
+    BookingView, CapacityRefusal, SlotAvailability, TeamCalendarSnapshot, TeamEvent,
+};
 use crate::error::ErrorCode;
-use crate::ids::{OrgId, UserId};
+use crate::ids::{ItemId, OrgId, TeamId, UserId};
 use crate::inbox::{InboxEvent, InboxSnapshot, NotificationView};
 use crate::stream::{StreamKind, StreamName};
 use crate::views::{OrgEvent, OrgSnapshot, PlatformEvent};
@@ -135,6 +138,72 @@ pub enum Op {
         to: UserId,
         body: String,
     },
+    /// Takes capacity on a team: a `held` booking (or `confirmed` when `confirm`).
+    /// Refused with `no_capacity` (and `refusal`) when it does not fit.
+    HoldBooking {
+        #[serde(flatten)]
+        request: BookingRequest,
+    },
+    /// Turns a hold into a confirmed booking.
+    ConfirmBooking {
+        team: TeamId,
+        booking: String,
+    },
+    /// Releases a held or confirmed booking.
+    CancelBooking {
+        team: TeamId,
+        booking: String,
+    },
+    /// Moves and/or resizes a booking atomically: the new interval is taken or nothing
+    /// changes.
+    MoveBooking {
+        team: TeamId,
+        booking: String,
+        start: i64,
+        #[serde(default)]
+        end: Option<i64>,
+    },
+    /// Free capacity per slot of a team over `[from, to)` (at most 31 days).
+    Availability {
+        team: TeamId,
+        from: i64,
+        to: i64,
+        #[serde(default)]
+        slot_minutes: Option<u32>,
+    },
+}
+
+/// What a client asks of a team's capacity (`hold_booking`, `POST …/bookings`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BookingRequest {
+    pub team: TeamId,
+    pub job_type: String,
+    /// Unix ms.
+    pub start: i64,
+    /// Unix ms; the job type's duration after `start` when absent.
+    #[serde(default)]
+    pub end: Option<i64>,
+    /// Members taken from capacity; 1 when absent.
+    #[serde(default)]
+    pub members_required: Option<u32>,
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Confirm at once instead of holding.
+    #[serde(default)]
+    pub confirm: bool,
+    /// How long the hold lasts (1..=86400 s); the team's `hold_minutes` when absent.
+    #[serde(default)]
+    pub hold_seconds: Option<u32>,
+    /// Join the slot's waitlist when it is full.
+    #[serde(default)]
+    pub waitlist: bool,
+    #[serde(default)]
+    pub assigned: Vec<UserId>,
+    #[serde(default)]
+    pub work_item: Option<ItemId>,
+    #[serde(default)]
+    pub step: Option<String>,
 }
 
 /// Server → client.
@@ -194,6 +263,20 @@ pub enum ServerMsg {
 pub struct WireError {
     pub code: ErrorCode,
     pub message: String,
+    /// With `no_capacity`: the conflicting interval and suggested free slots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<Box<CapacityRefusal>>,
+}
+
+impl WireError {
+    /// An error without details.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            refusal: None,
+        }
+    }
 }
 
 /// Successful reply bodies.
@@ -205,6 +288,12 @@ pub enum ReplyBody {
         items: Vec<NotificationView>,
         unread: u32,
     },
+    Booking {
+        booking: BookingView,
+    },
+    Availability {
+        slots: Vec<SlotAvailability>,
+    },
 }
 
 /// An event of any stream, tagged with its stream kind (`stream_kind`) beside the
@@ -214,6 +303,7 @@ pub enum ReplyBody {
 pub enum StreamEvent {
     Org(OrgEvent),
     Inbox(InboxEvent),
+    Team(TeamEvent),
     /// Journal only: never sent to clients.
     Platform(PlatformEvent),
 }
@@ -224,6 +314,7 @@ impl StreamEvent {
         match self {
             Self::Org(_) => StreamKind::Org,
             Self::Inbox(_) => StreamKind::Inbox,
+            Self::Team(_) => StreamKind::Team,
             Self::Platform(_) => StreamKind::Platform,
         }
     }
@@ -233,6 +324,7 @@ impl StreamEvent {
         match self {
             Self::Org(e) => e.kind(),
             Self::Inbox(e) => e.kind(),
+            Self::Team(e) => e.kind(),
             Self::Platform(e) => e.kind(),
         }
     }
@@ -241,6 +333,12 @@ impl StreamEvent {
 impl From<OrgEvent> for StreamEvent {
     fn from(e: OrgEvent) -> Self {
         Self::Org(e)
+    }
+}
+
+impl From<TeamEvent> for StreamEvent {
+    fn from(e: TeamEvent) -> Self {
+        Self::Team(e)
     }
 }
 
@@ -256,6 +354,7 @@ impl From<InboxEvent> for StreamEvent {
 pub enum StreamState {
     Org(OrgSnapshot),
     Inbox(InboxSnapshot),
+    Team(TeamCalendarSnapshot),
 }
 
 /// Why a frame could not be decoded.
@@ -489,6 +588,43 @@ mod tests {
                     body: "hi".into(),
                 },
             },
+            ClientMsg::Request {
+                id: 13,
+                op: Op::HoldBooking {
+                    request: BookingRequest {
+                        team: TeamId::new("t1"),
+                        job_type: "j1".into(),
+                        start: 1_764_000_000_000,
+                        end: None,
+                        members_required: Some(2),
+                        title: Some("Test drive".into()),
+                        confirm: false,
+                        hold_seconds: Some(300),
+                        waitlist: true,
+                        assigned: vec![UserId::new("u2")],
+                        work_item: Some(ItemId::new("i1")),
+                        step: None,
+                    },
+                },
+            },
+            ClientMsg::Request {
+                id: 14,
+                op: Op::MoveBooking {
+                    team: TeamId::new("t1"),
+                    booking: "b1".into(),
+                    start: 1_764_000_000_000,
+                    end: Some(1_764_003_600_000),
+                },
+            },
+            ClientMsg::Request {
+                id: 15,
+                op: Op::Availability {
+                    team: TeamId::new("t1"),
+                    from: 0,
+                    to: 86_400_000,
+                    slot_minutes: None,
+                },
+            },
             ClientMsg::Ping { nonce: 5 },
         ]
     }
@@ -517,10 +653,7 @@ mod tests {
             ServerMsg::Reply {
                 id: 2,
                 ok: None,
-                error: Some(WireError {
-                    code: ErrorCode::RateLimited,
-                    message: "slow down".into(),
-                }),
+                error: Some(WireError::new(ErrorCode::RateLimited, "slow down")),
             },
             ServerMsg::Event {
                 stream: StreamName::parse("org:o1").unwrap(),
@@ -541,6 +674,7 @@ mod tests {
                     members: vec![],
                     teams: vec![],
                     invitations: vec![],
+                    job_types: vec![],
                     seq: 4,
                 }),
             },
@@ -560,10 +694,7 @@ mod tests {
             },
             ServerMsg::Error {
                 stream: None,
-                error: WireError {
-                    code: ErrorCode::InvalidInput,
-                    message: "bad".into(),
-                },
+                error: WireError::new(ErrorCode::InvalidInput, "bad"),
             },
             ServerMsg::Pong { nonce: 5 },
         ]

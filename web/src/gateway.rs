@@ -348,10 +348,7 @@ impl Connection {
                         Some(id) => self.outbox.send(&ServerMsg::Reply {
                             id,
                             ok: None,
-                            error: Some(WireError {
-                                code: ErrorCode::InvalidInput,
-                                message: e.to_string(),
-                            }),
+                            error: Some(WireError::new(ErrorCode::InvalidInput, e.to_string())),
                         }),
                         None => self.error(None, ErrorCode::InvalidInput, e.to_string()),
                     };
@@ -467,10 +464,10 @@ impl Connection {
             return self.outbox.send(&ServerMsg::Reply {
                 id,
                 ok: None,
-                error: Some(WireError {
-                    code: ErrorCode::RateLimited,
-                    message: "too many requests; slow down".into(),
-                }),
+                error: Some(WireError::new(
+                    ErrorCode::RateLimited,
+                    "too many requests; slow down",
+                )),
             });
         }
         let result = self.execute(op).await;
@@ -483,10 +480,7 @@ impl Connection {
             Err(e) => ServerMsg::Reply {
                 id,
                 ok: None,
-                error: Some(WireError {
-                    code: e.code(),
-                    message: e.to_string(),
-                }),
+                error: Some(WireError::new(e.code(), e.to_string())),
             },
         };
         self.outbox.send(&reply)

@@ -16,6 +16,8 @@ pub enum HostMsg<M> {
     Entity(M),
     /// Timer tick: stop if idle long enough.
     IdleCheck,
+    /// The entity's [`Entity::wake_at`] time came.
+    Wake,
 }
 
 pub(super) struct Host<E>(PhantomData<fn() -> E>);
@@ -40,6 +42,48 @@ pub(super) struct HostState<E: Entity> {
     entity: E,
     last_message: Instant,
     idle_timer: Option<JoinHandle<()>>,
+    /// The pending wake-up: when (Unix ms) and its timer task.
+    wake_timer: Option<(i64, JoinHandle<()>)>,
+}
+
+impl<E: Entity> HostState<E> {
+    /// Publishes what the entity journalled; reloads it when another writer won a race.
+    async fn after(&mut self) -> Result<(), ActorProcessingErr> {
+        let mut fenced = false;
+        for journal in self.entity.journals() {
+            journal.publish();
+            fenced |= journal.fenced();
+        }
+        if fenced {
+            // Another writer committed on one of our streams: our hot state is
+            // stale. Reload before the next message; if that fails, fail (the
+            // next message starts a fresh actor from the store).
+            tracing::warn!(kind = E::KIND, id = %self.id, "lost a journal race; reloading from the store");
+            metrics::counter!("cflows_journal_conflicts_total", "kind" => E::KIND).increment(1);
+            self.entity = E::load(&self.kernel, &self.id).await?;
+        }
+        Ok(())
+    }
+
+    /// (Re)arms the wake-up timer for the entity's next `wake_at`.
+    fn arm(&mut self, me: &ActorRef<HostMsg<E::Msg>>) {
+        let want = self.entity.wake_at();
+        if self.wake_timer.as_ref().map(|(at, _)| *at) == want {
+            return;
+        }
+        if let Some((_, t)) = self.wake_timer.take() {
+            t.abort();
+        }
+        if let Some(at) = want {
+            let delay = (at - chrono::Utc::now().timestamp_millis()).max(0);
+            let me = me.clone();
+            let task = tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_millis(delay as u64)).await;
+                let _ = me.cast(HostMsg::Wake);
+            });
+            self.wake_timer = Some((at, task));
+        }
+    }
 }
 
 impl<E: Entity> Actor for Host<E> {
@@ -57,14 +101,17 @@ impl<E: Entity> Actor for Host<E> {
                 (args.kernel.config().idle_after / 4).max(std::time::Duration::from_millis(10));
             me.send_interval(every, || HostMsg::IdleCheck)
         });
-        Ok(HostState {
+        let mut state = HostState {
             kernel: args.kernel,
             registry: args.registry,
             id: args.id,
             entity: args.entity,
             last_message: Instant::now(),
             idle_timer,
-        })
+            wake_timer: None,
+        };
+        state.arm(&me);
+        Ok(state)
     }
 
     async fn post_stop(
@@ -73,6 +120,9 @@ impl<E: Entity> Actor for Host<E> {
         state: &mut HostState<E>,
     ) -> Result<(), ActorProcessingErr> {
         if let Some(t) = state.idle_timer.take() {
+            t.abort();
+        }
+        if let Some((_, t)) = state.wake_timer.take() {
             t.abort();
         }
         Ok(())
@@ -88,23 +138,19 @@ impl<E: Entity> Actor for Host<E> {
             HostMsg::Entity(msg) => {
                 state.last_message = Instant::now();
                 state.entity.handle(&state.kernel, msg).await;
-                let mut fenced = false;
-                for journal in state.entity.journals() {
-                    journal.publish();
-                    fenced |= journal.fenced();
-                }
-                if fenced {
-                    // Another writer committed on one of our streams: our hot state is
-                    // stale. Reload before the next message; if that fails, fail (the
-                    // next message starts a fresh actor from the store).
-                    tracing::warn!(kind = E::KIND, id = %state.id, "lost a journal race; reloading from the store");
-                    metrics::counter!("cflows_journal_conflicts_total", "kind" => E::KIND)
-                        .increment(1);
-                    state.entity = E::load(&state.kernel, &state.id).await?;
-                }
+                state.after().await?;
+                state.arm(&me);
+            }
+            HostMsg::Wake => {
+                state.wake_timer = None;
+                state.entity.wake(&state.kernel).await;
+                state.after().await?;
+                state.arm(&me);
             }
             HostMsg::IdleCheck => {
-                if state.last_message.elapsed() >= state.kernel.config().idle_after {
+                if state.last_message.elapsed() >= state.kernel.config().idle_after
+                    && state.wake_timer.is_none()
+                {
                     // Out of the registry first: new callers start a fresh actor (which
                     // waits for this one to finish); messages already queued are handled.
                     state.registry.retire(&state.id, me.get_cell());

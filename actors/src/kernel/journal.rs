@@ -52,6 +52,11 @@ impl Journal {
         self.seq
     }
 
+    /// The store it writes to.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// Whether another writer committed on this stream since it was opened.
     pub fn fenced(&self) -> bool {
         self.fenced

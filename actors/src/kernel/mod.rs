@@ -30,6 +30,7 @@ use crate::inbox::Inbox;
 use crate::org::Org;
 use crate::store::Store;
 use crate::streams::StreamHub;
+use crate::team_calendar::{StepBookingCompleted, TeamCalendar};
 use cflows_protocol::OrgId;
 use dashmap::DashMap;
 use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
@@ -87,6 +88,19 @@ pub trait Entity: Sized + Send + 'static {
     fn scope(&self) -> Option<&OrgId> {
         None
     }
+
+    /// When (Unix ms) this entity next wants [`Entity::wake`] — a hold that runs out, a
+    /// reminder. Asked after every message; while it is set the entity is not stopped
+    /// for idleness.
+    fn wake_at(&self) -> Option<i64> {
+        None
+    }
+
+    /// Called at (or soon after) [`Entity::wake_at`]; what it journals is published like
+    /// a message's.
+    fn wake(&mut self, _kernel: &Kernel) -> impl Future<Output = ()> + Send {
+        async {}
+    }
 }
 
 struct Inner {
@@ -100,6 +114,9 @@ struct Inner {
     directory: Arc<Registry<Directory>>,
     orgs: Arc<Registry<Org>>,
     inboxes: Arc<Registry<Inbox>>,
+    team_calendars: Arc<Registry<TeamCalendar>>,
+    /// Completed bookings that served a work item's step, for the workflow engine.
+    work_signals: tokio::sync::broadcast::Sender<StepBookingCompleted>,
 }
 
 /// The running kernel: store, hub and one registry per entity kind. Cheap to clone.
@@ -169,6 +186,8 @@ impl Kernel {
             directory: Registry::new(),
             orgs: Registry::new(),
             inboxes: Registry::new(),
+            team_calendars: Registry::new(),
+            work_signals: tokio::sync::broadcast::channel(1024).0,
         }));
         // The Directory is loaded at start so a broken store stops start-up.
         kernel
@@ -180,8 +199,13 @@ impl Kernel {
     }
 
     /// Every registry, for metrics and scope stops.
-    fn registries(&self) -> [&dyn RegistryStats; 3] {
-        [&*self.0.directory, &*self.0.orgs, &*self.0.inboxes]
+    fn registries(&self) -> [&dyn RegistryStats; 4] {
+        [
+            &*self.0.directory,
+            &*self.0.orgs,
+            &*self.0.inboxes,
+            &*self.0.team_calendars,
+        ]
     }
 
     /// The store.
@@ -217,6 +241,22 @@ impl Kernel {
     /// Inboxes.
     pub fn inboxes(&self) -> &Arc<Registry<Inbox>> {
         &self.0.inboxes
+    }
+
+    /// Team calendars (capacity).
+    pub fn team_calendars(&self) -> &Arc<Registry<TeamCalendar>> {
+        &self.0.team_calendars
+    }
+
+    /// Completed bookings linked to work items: what the workflow engine advances
+    /// items on. Subscribe before the bookings complete.
+    pub fn work_signals(&self) -> tokio::sync::broadcast::Receiver<StepBookingCompleted> {
+        self.0.work_signals.subscribe()
+    }
+
+    pub(crate) fn signal_step_booking_completed(&self, signal: StepBookingCompleted) {
+        // No receiver yet is fine: the booking's journal row records the completion.
+        let _ = self.0.work_signals.send(signal);
     }
 
     /// Live actors per kind (for `/metrics`).

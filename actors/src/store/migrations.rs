@@ -41,6 +41,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0004_invitations.surql",
         sql: include_str!("../../../migrations/0004_invitations.surql"),
     },
+    Migration {
+        name: "0005_capacity.surql",
+        sql: include_str!("../../../migrations/0005_capacity.surql"),
+    },
 ];
 
 /// What [`Store::migrate`] did.
@@ -161,7 +165,8 @@ mod tests {
                 "0001_init.surql",
                 "0002_notifications.surql",
                 "0003_typed_journal.surql",
-                "0004_invitations.surql"
+                "0004_invitations.surql",
+                "0005_capacity.surql"
             ]
         );
         assert!(store.migrations_current().await.unwrap());

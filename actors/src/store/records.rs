@@ -265,6 +265,18 @@ impl Store {
         .await
     }
 
+    /// One team by id.
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn team(&self, id: &str) -> StoreResult<Option<TeamRecord>> {
+        self.row(
+            &format!("SELECT {TEAM_FIELDS} FROM type::record('team', $id)"),
+            json!({ "id": id }),
+        )
+        .await
+    }
+
     /// Every team (integrity check).
     ///
     /// # Errors
@@ -440,6 +452,22 @@ impl Store {
         );
         problems.extend(
             self.undecodable::<InvitationRecord>("invitation", INVITATION_FIELDS)
+                .await?,
+        );
+        use super::capacity::{
+            BOOKING_FIELDS, BookingRecord, JOB_TYPE_FIELDS, JobTypeRecord, WAITLIST_FIELDS,
+            WaitlistRecord,
+        };
+        problems.extend(
+            self.undecodable::<JobTypeRecord>("job_type", JOB_TYPE_FIELDS)
+                .await?,
+        );
+        problems.extend(
+            self.undecodable::<BookingRecord>("booking", BOOKING_FIELDS)
+                .await?,
+        );
+        problems.extend(
+            self.undecodable::<WaitlistRecord>("waitlist", WAITLIST_FIELDS)
                 .await?,
         );
         Ok(problems)

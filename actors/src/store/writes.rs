@@ -8,6 +8,11 @@ use cflows_protocol::{
 };
 use serde_json::{Map, Value as Json, json};
 
+pub use super::capacity::{
+    add_waiter, create_job_type, delete_job_type, nothing, put_bookings, remove_waiters,
+    set_team_hours, update_job_type,
+};
+
 /// SurrealQL statements and their variables, committed in one transaction.
 #[derive(Clone, Debug)]
 pub struct Write {
@@ -16,7 +21,7 @@ pub struct Write {
 }
 
 impl Write {
-    fn new(sql: &str, vars: Json) -> Self {
+    pub(super) fn new(sql: &str, vars: Json) -> Self {
         let Json::Object(vars) = vars else {
             unreachable!("write variables are always a JSON object")
         };

@@ -1,0 +1,1319 @@
+//! `TeamCalendar(team_id)`: the only place a team's capacity is decided. It owns the
+//! team's bookings, holds, waitlist and working hours, decides one request at a time,
+//! and publishes `team:{id}`.
+//!
+//! Capacity is the team's bookable count (the Org actor's field). The Org asks this
+//! actor before lowering it ([`TeamCalendarHandle::reserve_capacity`]: refused with the
+//! affected bookings, or the lower figure applies here at once) and tells it the figure
+//! it committed ([`TeamCalendarHandle::capacity_committed`]); in between the lower of
+//! the two applies, so no moment exists in which more could be booked than either allows.
+//!
+//! Two processes holding the same team cannot overbook either: each decision commits
+//! the journal's next `(stream, seq)`, which only one of them can take (the kernel's
+//! fence); the loser reloads and answers `conflict`.
+
+use crate::domain::capacity::{Ledger, takes};
+use crate::domain::time::{self, OpenHours};
+use crate::error::{CoreError, CoreResult};
+use crate::inbox::{InboxHandle, NewNotification};
+use crate::kernel::{Entity, Journal, Kernel};
+use crate::store::{Write, new_id, writes};
+use cflows_protocol::wire::StreamEvent;
+use cflows_protocol::{
+    BookingState, BookingView, CapacityRefusal, EntityRef, Interval, ItemId, NotificationKind,
+    OrgId, SlotAvailability, StreamName, TeamCalendarSnapshot, TeamEvent, TeamId, UserId,
+    WaitlistEntry, WorkingHours, Workload, WorkloadPeriod,
+};
+use ractor::RpcReplyPort;
+use std::collections::BTreeMap;
+
+/// Bookings that ended longer ago than this are not kept hot (ms): 7 days.
+const KEEP_HOT_MS: i64 = 7 * 24 * 3_600_000;
+/// Most entries on one team's waitlist.
+pub const MAX_WAITLIST: usize = 500;
+/// Longest availability or workload query (ms): 62 days.
+pub const MAX_RANGE_MS: i64 = 62 * 24 * 3_600_000;
+/// Longest booking (ms): 24 hours.
+pub const MAX_BOOKING_MS: i64 = 24 * 3_600_000;
+/// How many free slots a refusal suggests.
+pub const SUGGESTIONS: usize = 3;
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Who asks: an active member of the organization (checked by the caller), or the system.
+#[derive(Clone, Debug)]
+pub struct Booker {
+    pub user: UserId,
+    pub name: String,
+    /// Admins may change working hours.
+    pub admin: bool,
+}
+
+/// A booking request, with the job type's length already resolved by the caller.
+#[derive(Clone, Debug)]
+pub struct BookingSpec {
+    pub job_type: String,
+    pub start: i64,
+    pub end: i64,
+    pub members_required: u32,
+    pub title: String,
+    pub confirm: bool,
+    /// How long a hold lasts; the team's `hold_minutes` when `None`.
+    pub hold_ms: Option<i64>,
+    pub waitlist: bool,
+    pub assigned: Vec<UserId>,
+    pub work_item: Option<ItemId>,
+    pub step: Option<String>,
+}
+
+/// A finished booking that served a work item's step: the message the workflow engine
+/// advances the item on (published on [`Kernel::work_signals`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepBookingCompleted {
+    pub org: OrgId,
+    pub item: ItemId,
+    pub step: Option<String>,
+    pub booking: String,
+    pub by: UserId,
+}
+
+/// Messages the `TeamCalendar` handles. Every request names the organization; another
+/// organization's team answers `NotFound`.
+pub enum TeamMsg {
+    Snapshot {
+        org: OrgId,
+        reply: RpcReplyPort<CoreResult<TeamCalendarSnapshot>>,
+    },
+    Head {
+        org: OrgId,
+        reply: RpcReplyPort<CoreResult<u64>>,
+    },
+    Hold {
+        org: OrgId,
+        by: Booker,
+        spec: BookingSpec,
+        reply: RpcReplyPort<CoreResult<BookingView>>,
+    },
+    Confirm {
+        org: OrgId,
+        by: Booker,
+        id: String,
+        reply: RpcReplyPort<CoreResult<BookingView>>,
+    },
+    Cancel {
+        org: OrgId,
+        by: Booker,
+        id: String,
+        reply: RpcReplyPort<CoreResult<BookingView>>,
+    },
+    Complete {
+        org: OrgId,
+        by: Booker,
+        id: String,
+        reply: RpcReplyPort<CoreResult<BookingView>>,
+    },
+    Move {
+        org: OrgId,
+        by: Booker,
+        id: String,
+        start: i64,
+        end: Option<i64>,
+        reply: RpcReplyPort<CoreResult<BookingView>>,
+    },
+    Booking {
+        org: OrgId,
+        id: String,
+        reply: RpcReplyPort<CoreResult<BookingView>>,
+    },
+    Bookings {
+        org: OrgId,
+        from: i64,
+        to: i64,
+        reply: RpcReplyPort<CoreResult<Vec<BookingView>>>,
+    },
+    LeaveWaitlist {
+        org: OrgId,
+        by: Booker,
+        id: String,
+        reply: RpcReplyPort<CoreResult<()>>,
+    },
+    SetHours {
+        org: OrgId,
+        by: Booker,
+        hours: WorkingHours,
+        reply: RpcReplyPort<CoreResult<WorkingHours>>,
+    },
+    Availability {
+        org: OrgId,
+        from: i64,
+        to: i64,
+        slot_minutes: u32,
+        reply: RpcReplyPort<CoreResult<Vec<SlotAvailability>>>,
+    },
+    Workload {
+        org: OrgId,
+        from: i64,
+        to: i64,
+        reply: RpcReplyPort<CoreResult<Workload>>,
+    },
+    /// From the Org, before it lowers the bookable count: refused with the bookings
+    /// that would no longer fit, or applied here at once.
+    ReserveCapacity {
+        capacity: u32,
+        reply: RpcReplyPort<Result<(), Vec<BookingView>>>,
+    },
+    /// From the Org, after it committed (or gave up) a change of the bookable count.
+    CapacityCommitted { capacity: u32 },
+}
+
+/// One team's capacity, hot; hosted by the kernel.
+pub struct TeamCalendar {
+    org: OrgId,
+    team: TeamId,
+    capacity: u32,
+    hours: WorkingHours,
+    open: OpenHours,
+    ledger: Ledger,
+    waitlist: Vec<WaitlistEntry>,
+    journal: Journal,
+}
+
+impl Entity for TeamCalendar {
+    type Id = TeamId;
+    type Msg = TeamMsg;
+    const KIND: &'static str = "team_calendar";
+
+    async fn load(kernel: &Kernel, team: &TeamId) -> CoreResult<Self> {
+        let store = kernel.store();
+        let record = store
+            .team(team.as_str())
+            .await?
+            .ok_or(CoreError::NotFound)?;
+        let hours = match store.team_hours(team.as_str()).await? {
+            Some(h) => h,
+            None => {
+                let zone = store
+                    .org(&record.org)
+                    .await?
+                    .map_or_else(|| "UTC".to_string(), |o| o.timezone);
+                time::default_hours(&zone)
+            }
+        };
+        let open = time::compile(&hours)?;
+        let journal = Journal::open(kernel, StreamName::Team(team.clone())).await?;
+        let bookings = store
+            .live_bookings(team.as_str(), now_ms() - KEEP_HOT_MS)
+            .await?;
+        let waitlist = store.waitlist(team.as_str()).await?;
+        Ok(Self {
+            org: OrgId::new(record.org),
+            team: team.clone(),
+            capacity: record.bookable_count,
+            hours,
+            open,
+            ledger: Ledger::new(bookings.into_iter().map(BookingView::from)),
+            waitlist: waitlist.into_iter().map(WaitlistEntry::from).collect(),
+            journal,
+        })
+    }
+
+    async fn handle(&mut self, kernel: &Kernel, msg: TeamMsg) {
+        match msg {
+            TeamMsg::Snapshot { org, reply } => {
+                let _ = reply.send(self.scoped(&org).map(|()| self.snapshot()));
+            }
+            TeamMsg::Head { org, reply } => {
+                let _ = reply.send(self.scoped(&org).map(|()| self.journal.seq()));
+            }
+            TeamMsg::Hold {
+                org,
+                by,
+                spec,
+                reply,
+            } => {
+                let r = match self.scoped(&org) {
+                    Ok(()) => self.on_hold(&by, spec).await,
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(r);
+            }
+            TeamMsg::Confirm { org, by, id, reply } => {
+                let r = match self.scoped(&org) {
+                    Ok(()) => self.on_confirm(&by, &id).await,
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(r);
+            }
+            TeamMsg::Cancel { org, by, id, reply } => {
+                let r = match self.scoped(&org) {
+                    Ok(()) => self.on_cancel(&by, &id).await,
+                    Err(e) => Err(e),
+                };
+                let freed = r.is_ok();
+                let _ = reply.send(r);
+                if freed {
+                    self.promote_waiters(kernel).await;
+                }
+            }
+            TeamMsg::Complete { org, by, id, reply } => {
+                let r = match self.scoped(&org) {
+                    Ok(()) => self.on_complete(kernel, &by, &id).await,
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(r);
+            }
+            TeamMsg::Move {
+                org,
+                by,
+                id,
+                start,
+                end,
+                reply,
+            } => {
+                let r = match self.scoped(&org) {
+                    Ok(()) => self.on_move(&by, &id, start, end).await,
+                    Err(e) => Err(e),
+                };
+                let moved = r.is_ok();
+                let _ = reply.send(r);
+                if moved {
+                    self.promote_waiters(kernel).await;
+                }
+            }
+            TeamMsg::Booking { org, id, reply } => {
+                let r = match self.scoped(&org) {
+                    Ok(()) => self.find(&id).await,
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(r);
+            }
+            TeamMsg::Bookings {
+                org,
+                from,
+                to,
+                reply,
+            } => {
+                let r = match self.scoped(&org) {
+                    Ok(()) => self.on_bookings(kernel, from, to).await,
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(r);
+            }
+            TeamMsg::LeaveWaitlist { org, by, id, reply } => {
+                let r = match self.scoped(&org) {
+                    Ok(()) => self.on_leave_waitlist(&by, &id).await,
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(r);
+            }
+            TeamMsg::SetHours {
+                org,
+                by,
+                hours,
+                reply,
+            } => {
+                let r = match self.scoped(&org) {
+                    Ok(()) => self.on_set_hours(&by, hours).await,
+                    Err(e) => Err(e),
+                };
+                let ok = r.is_ok();
+                let _ = reply.send(r);
+                if ok {
+                    self.promote_waiters(kernel).await;
+                }
+            }
+            TeamMsg::Availability {
+                org,
+                from,
+                to,
+                slot_minutes,
+                reply,
+            } => {
+                let r = self
+                    .scoped(&org)
+                    .and_then(|()| self.on_availability(from, to, slot_minutes));
+                let _ = reply.send(r);
+            }
+            TeamMsg::Workload {
+                org,
+                from,
+                to,
+                reply,
+            } => {
+                let r = self.scoped(&org).and_then(|()| self.on_workload(from, to));
+                let _ = reply.send(r);
+            }
+            TeamMsg::ReserveCapacity { capacity, reply } => {
+                let over = if capacity < self.capacity {
+                    self.ledger.over(capacity, now_ms())
+                } else {
+                    Vec::new()
+                };
+                if over.is_empty() {
+                    self.capacity = self.capacity.min(capacity);
+                    let _ = reply.send(Ok(()));
+                } else {
+                    let _ = reply.send(Err(over));
+                }
+            }
+            TeamMsg::CapacityCommitted { capacity } => {
+                self.on_capacity_committed(capacity).await;
+                self.promote_waiters(kernel).await;
+            }
+        }
+    }
+
+    fn journals(&mut self) -> Vec<&mut Journal> {
+        vec![&mut self.journal]
+    }
+
+    fn scope(&self) -> Option<&OrgId> {
+        Some(&self.org)
+    }
+
+    fn wake_at(&self) -> Option<i64> {
+        let holds = self
+            .ledger
+            .iter()
+            .filter(|b| b.state == BookingState::Held)
+            .filter_map(|b| b.hold_expires_at);
+        holds.min()
+    }
+
+    async fn wake(&mut self, kernel: &Kernel) {
+        self.expire_holds().await;
+        self.promote_waiters(kernel).await;
+    }
+}
+
+/// The refusal error of a request that does not fit.
+fn refusal(r: CapacityRefusal) -> CoreError {
+    CoreError::NoCapacity(Box::new(r))
+}
+
+impl TeamCalendar {
+    fn scoped(&self, org: &OrgId) -> CoreResult<()> {
+        if org == &self.org {
+            Ok(())
+        } else {
+            Err(CoreError::NotFound)
+        }
+    }
+
+    fn snapshot(&self) -> TeamCalendarSnapshot {
+        let now = now_ms();
+        TeamCalendarSnapshot {
+            team: self.team.clone(),
+            capacity: self.capacity,
+            hours: self.hours.clone(),
+            bookings: self
+                .ledger
+                .iter()
+                .filter(|b| b.state != BookingState::Held || takes(b, now))
+                .cloned()
+                .collect(),
+            waitlist: self.waitlist.clone(),
+            seq: self.journal.seq(),
+        }
+    }
+
+    async fn commit(
+        &mut self,
+        write: Write,
+        events: Vec<TeamEvent>,
+        by: Option<&UserId>,
+    ) -> CoreResult<()> {
+        self.journal
+            .commit(
+                write,
+                events.into_iter().map(StreamEvent::Team).collect(),
+                by,
+            )
+            .await
+    }
+
+    fn hot(&self, id: &str) -> CoreResult<BookingView> {
+        self.ledger.get(id).cloned().ok_or(CoreError::NotFound)
+    }
+
+    async fn find(&self, id: &str) -> CoreResult<BookingView> {
+        if let Some(b) = self.ledger.get(id) {
+            return Ok(b.clone());
+        }
+        self.journal_store()
+            .booking(self.team.as_str(), id)
+            .await?
+            .map(BookingView::from)
+            .ok_or(CoreError::NotFound)
+    }
+
+    fn journal_store(&self) -> &crate::store::Store {
+        self.journal.store()
+    }
+
+    /// Refusal details for `[start, end)` × `need` (skipping `skip`), or `None` if it fits.
+    fn does_not_fit(
+        &self,
+        start: i64,
+        end: i64,
+        need: u32,
+        now: i64,
+        skip: Option<&str>,
+    ) -> Option<CapacityRefusal> {
+        let suggest = || {
+            self.ledger.suggestions(
+                &self.open,
+                self.capacity,
+                end - start,
+                need,
+                start,
+                now,
+                skip,
+                SUGGESTIONS,
+            )
+        };
+        if !self.open.covers(start, end) {
+            return Some(CapacityRefusal {
+                conflict: None,
+                booked: 0,
+                capacity: self.capacity,
+                suggestions: suggest(),
+                waitlisted: None,
+            });
+        }
+        match self
+            .ledger
+            .check(start, end, need, self.capacity, now, skip)
+        {
+            Ok(()) => None,
+            Err(clash) => Some(CapacityRefusal {
+                conflict: Some(clash.conflict),
+                booked: clash.booked,
+                capacity: self.capacity,
+                suggestions: suggest(),
+                waitlisted: None,
+            }),
+        }
+    }
+
+    fn check_shape(&self, start: i64, end: i64, need: u32, now: i64) -> CoreResult<()> {
+        if end <= start {
+            return Err(CoreError::invalid("a booking must end after it starts"));
+        }
+        if end - start > MAX_BOOKING_MS {
+            return Err(CoreError::invalid("a booking lasts at most 24 hours"));
+        }
+        if start % 60_000 != 0 || end % 60_000 != 0 {
+            return Err(CoreError::invalid(
+                "bookings start and end on whole minutes",
+            ));
+        }
+        if end <= now {
+            return Err(CoreError::invalid("that time is already over"));
+        }
+        if need == 0 {
+            return Err(CoreError::invalid("members_required must be at least 1"));
+        }
+        if need > self.capacity {
+            return Err(CoreError::invalid(format!(
+                "this team can take at most {} members at once",
+                self.capacity
+            )));
+        }
+        Ok(())
+    }
+
+    fn hold_ms(&self, spec: Option<i64>) -> CoreResult<i64> {
+        match spec {
+            Some(ms) if (1_000..=86_400_000).contains(&ms) => Ok(ms),
+            Some(_) => Err(CoreError::invalid("hold_seconds must be 1..=86400")),
+            None => Ok(i64::from(self.hours.hold_minutes) * 60_000),
+        }
+    }
+
+    async fn on_hold(&mut self, by: &Booker, spec: BookingSpec) -> CoreResult<BookingView> {
+        let now = now_ms();
+        self.check_shape(spec.start, spec.end, spec.members_required, now)?;
+        if spec.assigned.len() > spec.members_required as usize {
+            return Err(CoreError::invalid(
+                "more members assigned than the booking requires",
+            ));
+        }
+        let hold_ms = self.hold_ms(spec.hold_ms)?;
+        if let Some(mut refused) =
+            self.does_not_fit(spec.start, spec.end, spec.members_required, now, None)
+        {
+            if spec.waitlist && refused.conflict.is_some() {
+                refused.waitlisted = Some(self.join_waitlist(by, &spec, now).await?);
+            }
+            return Err(refusal(refused));
+        }
+        let booking = BookingView {
+            id: new_id(),
+            team: self.team.clone(),
+            job_type: spec.job_type,
+            title: spec.title,
+            start: spec.start,
+            end: spec.end,
+            members_required: spec.members_required,
+            state: if spec.confirm {
+                BookingState::Confirmed
+            } else {
+                BookingState::Held
+            },
+            hold_expires_at: (!spec.confirm).then_some(now + hold_ms),
+            booked_by: by.user.clone(),
+            booked_by_name: by.name.clone(),
+            assigned: spec.assigned,
+            work_item: spec.work_item,
+            step: spec.step,
+            completed_by: None,
+            completed_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        self.commit(
+            writes::put_bookings(self.org.as_str(), &[&booking], ""),
+            vec![TeamEvent::BookingCreated {
+                booking: booking.clone(),
+            }],
+            Some(&by.user),
+        )
+        .await?;
+        self.ledger.put(booking.clone());
+        Ok(booking)
+    }
+
+    async fn join_waitlist(
+        &mut self,
+        by: &Booker,
+        spec: &BookingSpec,
+        now: i64,
+    ) -> CoreResult<WaitlistEntry> {
+        if self.waitlist.len() >= MAX_WAITLIST {
+            return Err(CoreError::Conflict("this team's waitlist is full".into()));
+        }
+        let entry = WaitlistEntry {
+            id: new_id(),
+            team: self.team.clone(),
+            job_type: spec.job_type.clone(),
+            title: spec.title.clone(),
+            start: spec.start,
+            end: spec.end,
+            members_required: spec.members_required,
+            user: by.user.clone(),
+            work_item: spec.work_item.clone(),
+            step: spec.step.clone(),
+            created_at: now,
+        };
+        self.commit(
+            writes::add_waiter(self.org.as_str(), &entry),
+            vec![TeamEvent::WaitlistJoined {
+                entry: entry.clone(),
+            }],
+            Some(&by.user),
+        )
+        .await?;
+        self.waitlist.push(entry.clone());
+        Ok(entry)
+    }
+
+    /// A changed copy of a hot booking, written and journalled with `event`.
+    async fn change(
+        &mut self,
+        by: &UserId,
+        next: BookingView,
+        event: fn(BookingView) -> TeamEvent,
+    ) -> CoreResult<BookingView> {
+        self.commit(
+            writes::put_bookings(self.org.as_str(), &[&next], ""),
+            vec![event(next.clone())],
+            Some(by),
+        )
+        .await?;
+        self.ledger.put(next.clone());
+        Ok(next)
+    }
+
+    async fn on_confirm(&mut self, by: &Booker, id: &str) -> CoreResult<BookingView> {
+        let now = now_ms();
+        let b = self.hot(id)?;
+        match b.state {
+            BookingState::Confirmed => return Ok(b),
+            BookingState::Held if takes(&b, now) => {}
+            BookingState::Held => {
+                return Err(CoreError::Conflict(
+                    "the hold has run out; book the slot again".into(),
+                ));
+            }
+            _ => {
+                return Err(CoreError::Conflict(format!(
+                    "a {} booking cannot be confirmed",
+                    b.state.as_str()
+                )));
+            }
+        }
+        let next = BookingView {
+            state: BookingState::Confirmed,
+            hold_expires_at: None,
+            updated_at: now,
+            ..b
+        };
+        self.change(&by.user, next, |booking| TeamEvent::BookingConfirmed {
+            booking,
+        })
+        .await
+    }
+
+    async fn on_cancel(&mut self, by: &Booker, id: &str) -> CoreResult<BookingView> {
+        let now = now_ms();
+        let b = self.hot(id)?;
+        if !matches!(b.state, BookingState::Held | BookingState::Confirmed) {
+            return Err(CoreError::Conflict(format!(
+                "a {} booking cannot be cancelled",
+                b.state.as_str()
+            )));
+        }
+        let next = BookingView {
+            state: BookingState::Cancelled,
+            hold_expires_at: None,
+            updated_at: now,
+            ..b
+        };
+        self.change(&by.user, next, |booking| TeamEvent::BookingCancelled {
+            booking,
+        })
+        .await
+    }
+
+    async fn on_complete(
+        &mut self,
+        kernel: &Kernel,
+        by: &Booker,
+        id: &str,
+    ) -> CoreResult<BookingView> {
+        let now = now_ms();
+        let b = self.hot(id)?;
+        match b.state {
+            BookingState::Completed => return Ok(b),
+            BookingState::Confirmed => {}
+            _ => {
+                return Err(CoreError::Conflict(
+                    "only a confirmed booking can be completed".into(),
+                ));
+            }
+        }
+        let next = BookingView {
+            state: BookingState::Completed,
+            completed_by: Some(by.user.clone()),
+            completed_at: Some(now),
+            updated_at: now,
+            ..b
+        };
+        let done = self
+            .change(&by.user, next, |booking| TeamEvent::BookingCompleted {
+                booking,
+            })
+            .await?;
+        if let Some(item) = &done.work_item {
+            kernel.signal_step_booking_completed(StepBookingCompleted {
+                org: self.org.clone(),
+                item: item.clone(),
+                step: done.step.clone(),
+                booking: done.id.clone(),
+                by: by.user.clone(),
+            });
+        }
+        Ok(done)
+    }
+
+    async fn on_move(
+        &mut self,
+        by: &Booker,
+        id: &str,
+        start: i64,
+        end: Option<i64>,
+    ) -> CoreResult<BookingView> {
+        let now = now_ms();
+        let b = self.hot(id)?;
+        if !(b.state == BookingState::Confirmed
+            || (b.state == BookingState::Held && takes(&b, now)))
+        {
+            return Err(CoreError::Conflict(format!(
+                "a {} booking cannot be moved",
+                if b.state == BookingState::Held {
+                    "lapsed"
+                } else {
+                    b.state.as_str()
+                }
+            )));
+        }
+        let end = end.unwrap_or(start + (b.end - b.start));
+        self.check_shape(start, end, b.members_required, now)?;
+        if let Some(refused) = self.does_not_fit(start, end, b.members_required, now, Some(id)) {
+            return Err(refusal(refused));
+        }
+        if (start, end) == (b.start, b.end) {
+            return Ok(b);
+        }
+        let next = BookingView {
+            start,
+            end,
+            updated_at: now,
+            ..b
+        };
+        self.change(&by.user, next, |booking| TeamEvent::BookingChanged {
+            booking,
+        })
+        .await
+    }
+
+    async fn on_bookings(
+        &self,
+        kernel: &Kernel,
+        from: i64,
+        to: i64,
+    ) -> CoreResult<Vec<BookingView>> {
+        check_range(from, to)?;
+        if from >= now_ms() - KEEP_HOT_MS {
+            let now = now_ms();
+            return Ok(self
+                .ledger
+                .iter()
+                .filter(|b| b.start < to && b.end > from)
+                .filter(|b| b.state != BookingState::Held || takes(b, now))
+                .cloned()
+                .collect());
+        }
+        Ok(kernel
+            .store()
+            .bookings_between(self.team.as_str(), from, to)
+            .await?
+            .into_iter()
+            .map(BookingView::from)
+            .filter(|b| b.state != BookingState::Held)
+            .collect())
+    }
+
+    async fn on_leave_waitlist(&mut self, by: &Booker, id: &str) -> CoreResult<()> {
+        let entry = self
+            .waitlist
+            .iter()
+            .find(|w| w.id == id)
+            .ok_or(CoreError::NotFound)?;
+        if entry.user != by.user && !by.admin {
+            return Err(CoreError::Forbidden(
+                "only the waiter or an admin can withdraw it".into(),
+            ));
+        }
+        self.commit(
+            writes::remove_waiters(&[id.to_string()]),
+            vec![TeamEvent::WaitlistLeft {
+                id: id.to_string(),
+                booking: None,
+            }],
+            Some(&by.user),
+        )
+        .await?;
+        self.waitlist.retain(|w| w.id != id);
+        Ok(())
+    }
+
+    async fn on_set_hours(&mut self, by: &Booker, hours: WorkingHours) -> CoreResult<WorkingHours> {
+        if !by.admin {
+            return Err(CoreError::Forbidden(
+                "only admins can change working hours".into(),
+            ));
+        }
+        let open = time::compile(&hours)?;
+        let hours = time::normalize(hours);
+        self.commit(
+            writes::set_team_hours(self.org.as_str(), &self.team, &hours),
+            vec![TeamEvent::HoursChanged {
+                hours: hours.clone(),
+            }],
+            Some(&by.user),
+        )
+        .await?;
+        // Existing bookings stay where they are: hours bound new requests only.
+        self.hours = hours.clone();
+        self.open = open;
+        Ok(hours)
+    }
+
+    fn on_availability(
+        &self,
+        from: i64,
+        to: i64,
+        slot_minutes: u32,
+    ) -> CoreResult<Vec<SlotAvailability>> {
+        check_range(from, to)?;
+        if !(5..=1440).contains(&slot_minutes) {
+            return Err(CoreError::invalid("slot_minutes must be 5..=1440"));
+        }
+        let slot = i64::from(slot_minutes) * 60_000;
+        if (to - from) / slot > 20_000 {
+            return Err(CoreError::invalid(
+                "too many slots; use longer slots or a shorter range",
+            ));
+        }
+        Ok(self
+            .ledger
+            .availability(&self.open, self.capacity, from, to, slot, now_ms()))
+    }
+
+    fn on_workload(&self, from: i64, to: i64) -> CoreResult<Workload> {
+        check_range(from, to)?;
+        let now = now_ms();
+        let mut days: BTreeMap<chrono::NaiveDate, WorkloadPeriod> = BTreeMap::new();
+        let first = self.open.local_date(from);
+        let last = self.open.local_date(to - 1);
+        let mut d = first;
+        while d <= last {
+            days.insert(d, period(d.to_string()));
+            d += chrono::Duration::days(1);
+        }
+        let minutes = |ms: i64| (ms / 60_000) as u64;
+        for (s, e) in self.open.open_intervals(from, to) {
+            let day = days
+                .entry(self.open.local_date(s))
+                .or_insert_with(|| period(String::new()));
+            day.capacity_minutes += u64::from(self.capacity) * minutes(e - s);
+        }
+        for (s, e, held, confirmed) in self.ledger.profile(from, to, now, None) {
+            if held + confirmed == 0 {
+                continue;
+            }
+            // Split the piece at local midnights.
+            let mut cursor = s;
+            while cursor < e {
+                let date = self.open.local_date(cursor);
+                let next_midnight = self.open.day_start(date + chrono::Duration::days(1));
+                let piece_end = e.min(next_midnight.max(cursor + 60_000));
+                if let Some(day) = days.get_mut(&date) {
+                    day.held_minutes += u64::from(held) * minutes(piece_end - cursor);
+                    day.confirmed_minutes += u64::from(confirmed) * minutes(piece_end - cursor);
+                }
+                cursor = piece_end;
+            }
+        }
+        let mut weeks: BTreeMap<String, WorkloadPeriod> = BTreeMap::new();
+        for (date, day) in &days {
+            let w = weeks
+                .entry(time::iso_week(*date))
+                .or_insert_with(|| period(time::iso_week(*date)));
+            w.capacity_minutes += day.capacity_minutes;
+            w.held_minutes += day.held_minutes;
+            w.confirmed_minutes += day.confirmed_minutes;
+        }
+        let finish = |mut p: WorkloadPeriod| {
+            p.utilization = if p.capacity_minutes == 0 {
+                0.0
+            } else {
+                (p.held_minutes + p.confirmed_minutes) as f64 / p.capacity_minutes as f64
+            };
+            p
+        };
+        Ok(Workload {
+            team: self.team.clone(),
+            days: days.into_values().map(finish).collect(),
+            weeks: weeks.into_values().map(finish).collect(),
+        })
+    }
+
+    async fn on_capacity_committed(&mut self, capacity: u32) {
+        if capacity == self.capacity {
+            return;
+        }
+        let done = self
+            .commit(
+                writes::nothing(),
+                vec![TeamEvent::CapacityChanged { capacity }],
+                None,
+            )
+            .await;
+        match done {
+            Ok(()) => self.capacity = capacity,
+            Err(e) => {
+                // Keep the lower figure (safe); the next load reads the team's row.
+                tracing::warn!(team = %self.team, error = %e, "could not journal a capacity change");
+                self.capacity = self.capacity.min(capacity);
+            }
+        }
+    }
+
+    /// Releases every hold that ran out, in one commit.
+    async fn expire_holds(&mut self) {
+        let now = now_ms();
+        let expired: Vec<BookingView> = self
+            .ledger
+            .iter()
+            .filter(|b| b.state == BookingState::Held && !takes(b, now))
+            .map(|b| BookingView {
+                state: BookingState::Cancelled,
+                hold_expires_at: None,
+                updated_at: now,
+                ..b.clone()
+            })
+            .collect();
+        if expired.is_empty() {
+            return;
+        }
+        let refs: Vec<&BookingView> = expired.iter().collect();
+        let events = expired
+            .iter()
+            .map(|b| TeamEvent::HoldExpired { booking: b.clone() })
+            .collect();
+        match self
+            .commit(
+                writes::put_bookings(self.org.as_str(), &refs, ""),
+                events,
+                None,
+            )
+            .await
+        {
+            Ok(()) => {
+                for b in expired {
+                    self.ledger.put(b);
+                }
+            }
+            Err(e) => {
+                // They take no capacity anyway; tried again at the next wake-up.
+                tracing::warn!(team = %self.team, error = %e, "could not release expired holds");
+            }
+        }
+        self.ledger.forget_before(now - KEEP_HOT_MS);
+    }
+
+    /// Gives freed capacity to the waitlist, first come first served: each waiter whose
+    /// slot now fits gets a hold (of the team's hold length) and a notification. Waiters
+    /// for slots that have begun leave the list.
+    async fn promote_waiters(&mut self, kernel: &Kernel) {
+        let now = now_ms();
+        let hold_ms = i64::from(self.hours.hold_minutes) * 60_000;
+        let mut i = 0;
+        while i < self.waitlist.len() {
+            let w = self.waitlist[i].clone();
+            if w.start <= now {
+                if self
+                    .commit(
+                        writes::remove_waiters(std::slice::from_ref(&w.id)),
+                        vec![TeamEvent::WaitlistLeft {
+                            id: w.id.clone(),
+                            booking: None,
+                        }],
+                        None,
+                    )
+                    .await
+                    .is_ok()
+                {
+                    self.waitlist.remove(i);
+                } else {
+                    i += 1;
+                }
+                continue;
+            }
+            if self
+                .does_not_fit(w.start, w.end, w.members_required, now, None)
+                .is_some()
+            {
+                i += 1;
+                continue;
+            }
+            let booking = BookingView {
+                id: new_id(),
+                team: self.team.clone(),
+                job_type: w.job_type.clone(),
+                title: w.title.clone(),
+                start: w.start,
+                end: w.end,
+                members_required: w.members_required,
+                state: BookingState::Held,
+                hold_expires_at: Some(now + hold_ms),
+                booked_by: w.user.clone(),
+                booked_by_name: String::new(),
+                assigned: Vec::new(),
+                work_item: w.work_item.clone(),
+                step: w.step.clone(),
+                completed_by: None,
+                completed_at: None,
+                created_at: now,
+                updated_at: now,
+            };
+            let write = writes::put_bookings(self.org.as_str(), &[&booking], "")
+                .and(writes::remove_waiters(std::slice::from_ref(&w.id)));
+            let events = vec![
+                TeamEvent::WaitlistLeft {
+                    id: w.id.clone(),
+                    booking: Some(booking.id.clone()),
+                },
+                TeamEvent::BookingCreated {
+                    booking: booking.clone(),
+                },
+            ];
+            if let Err(e) = self.commit(write, events, None).await {
+                tracing::warn!(team = %self.team, error = %e, "could not promote a waiter");
+                return;
+            }
+            self.ledger.put(booking.clone());
+            self.waitlist.remove(i);
+            notify_waiter(kernel, &self.org, &booking);
+        }
+    }
+}
+
+fn period(name: String) -> WorkloadPeriod {
+    WorkloadPeriod {
+        period: name,
+        capacity_minutes: 0,
+        held_minutes: 0,
+        confirmed_minutes: 0,
+        utilization: 0.0,
+    }
+}
+
+fn check_range(from: i64, to: i64) -> CoreResult<()> {
+    if to <= from {
+        return Err(CoreError::invalid("`to` must be after `from`"));
+    }
+    if to - from > MAX_RANGE_MS {
+        return Err(CoreError::invalid("a range spans at most 62 days"));
+    }
+    time::from_ms(from)?;
+    time::from_ms(to)?;
+    Ok(())
+}
+
+/// Tells a waiter their slot is held for them (off the team's mailbox: the inbox is
+/// another actor and must not slow capacity decisions).
+fn notify_waiter(kernel: &Kernel, org: &OrgId, booking: &BookingView) {
+    let kernel = kernel.clone();
+    let n = NewNotification {
+        org: org.clone(),
+        kind: NotificationKind::BookingHeld,
+        title: "A slot you waited for is held for you".into(),
+        body: format!(
+            "Confirm it before the hold runs out{}.",
+            if booking.title.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", booking.title)
+            }
+        ),
+        link: format!("/calendar?team={}&booking={}", booking.team, booking.id),
+        entity: Some(EntityRef {
+            kind: "booking".into(),
+            id: booking.id.clone(),
+        }),
+        from: None,
+    };
+    let user = booking.booked_by.clone();
+    tokio::spawn(async move {
+        match InboxHandle::get(&kernel, &user).await {
+            Ok(inbox) => {
+                if let Err(e) = inbox.notify(n).await {
+                    tracing::warn!(%user, error = %e, "waitlist notification failed");
+                }
+            }
+            Err(e) => tracing::warn!(%user, error = %e, "waitlist notification failed"),
+        }
+    });
+}
+
+/// A typed handle on one team's calendar (started on demand by the registry). Every
+/// call names the caller's organization: another organization's team is `NotFound`.
+#[derive(Clone)]
+pub struct TeamCalendarHandle {
+    kernel: Kernel,
+    org: OrgId,
+    team: TeamId,
+}
+
+macro_rules! team_call {
+    ($self:ident, $variant:ident { $($field:ident $(: $value:expr)?),* }) => {
+        $self
+            .kernel
+            .team_calendars()
+            .call(&$self.kernel, &$self.team, |reply| TeamMsg::$variant {
+                org: $self.org.clone(),
+                $($field $(: $value)?,)*
+                reply,
+            })
+            .await?
+    };
+}
+
+impl TeamCalendarHandle {
+    /// A handle on `team` of `org` (nothing is checked until the first call).
+    pub fn new(kernel: &Kernel, org: &OrgId, team: &TeamId) -> Self {
+        Self {
+            kernel: kernel.clone(),
+            org: org.clone(),
+            team: team.clone(),
+        }
+    }
+
+    /// The team's stream state.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown or foreign team.
+    pub async fn snapshot(&self) -> CoreResult<TeamCalendarSnapshot> {
+        team_call!(self, Snapshot {})
+    }
+
+    /// The last position of `team:{id}`.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown or foreign team.
+    pub async fn head(&self) -> CoreResult<u64> {
+        team_call!(self, Head {})
+    }
+
+    /// Holds (or confirms) capacity.
+    ///
+    /// # Errors
+    /// `NoCapacity` with the clash and suggestions; `InvalidInput` for a bad request.
+    pub async fn hold(&self, by: Booker, spec: BookingSpec) -> CoreResult<BookingView> {
+        team_call!(self, Hold { by, spec })
+    }
+
+    /// Confirms a hold.
+    ///
+    /// # Errors
+    /// `NotFound`; `Conflict` when the hold ran out or the booking is not held.
+    pub async fn confirm(&self, by: Booker, id: String) -> CoreResult<BookingView> {
+        team_call!(self, Confirm { by, id })
+    }
+
+    /// Cancels a held or confirmed booking.
+    ///
+    /// # Errors
+    /// `NotFound`; `Conflict` for a completed or cancelled one.
+    pub async fn cancel(&self, by: Booker, id: String) -> CoreResult<BookingView> {
+        team_call!(self, Cancel { by, id })
+    }
+
+    /// Marks a confirmed booking done (telling the workflow when linked to a work item).
+    ///
+    /// # Errors
+    /// `NotFound`; `Conflict` when not confirmed.
+    pub async fn complete(&self, by: Booker, id: String) -> CoreResult<BookingView> {
+        team_call!(self, Complete { by, id })
+    }
+
+    /// Moves and/or resizes a booking: the new interval is taken or nothing changes.
+    ///
+    /// # Errors
+    /// `NoCapacity` with the clash and suggestions; `NotFound`; `Conflict`.
+    pub async fn move_to(
+        &self,
+        by: Booker,
+        id: String,
+        start: i64,
+        end: Option<i64>,
+    ) -> CoreResult<BookingView> {
+        team_call!(self, Move { by, id, start, end })
+    }
+
+    /// One booking, in any state.
+    ///
+    /// # Errors
+    /// `NotFound`.
+    pub async fn booking(&self, id: String) -> CoreResult<BookingView> {
+        team_call!(self, Booking { id })
+    }
+
+    /// Bookings overlapping `[from, to)` (at most 62 days), without cancelled ones.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a bad range.
+    pub async fn bookings(&self, from: i64, to: i64) -> CoreResult<Vec<BookingView>> {
+        team_call!(self, Bookings { from, to })
+    }
+
+    /// Withdraws a waitlist entry.
+    ///
+    /// # Errors
+    /// `NotFound`; `Forbidden` for someone else's entry (unless admin).
+    pub async fn leave_waitlist(&self, by: Booker, id: String) -> CoreResult<()> {
+        team_call!(self, LeaveWaitlist { by, id })
+    }
+
+    /// Replaces the team's working hours (admins).
+    ///
+    /// # Errors
+    /// `Forbidden`; `InvalidInput` for bad hours.
+    pub async fn set_hours(&self, by: Booker, hours: WorkingHours) -> CoreResult<WorkingHours> {
+        team_call!(self, SetHours { by, hours })
+    }
+
+    /// Free capacity per slot.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a bad range or slot length.
+    pub async fn availability(
+        &self,
+        from: i64,
+        to: i64,
+        slot_minutes: u32,
+    ) -> CoreResult<Vec<SlotAvailability>> {
+        team_call!(
+            self,
+            Availability {
+                from,
+                to,
+                slot_minutes
+            }
+        )
+    }
+
+    /// Utilization per day and ISO week.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a bad range.
+    pub async fn workload(&self, from: i64, to: i64) -> CoreResult<Workload> {
+        team_call!(self, Workload { from, to })
+    }
+}
+
+/// The Org's side of capacity changes.
+pub(crate) async fn reserve_capacity(
+    kernel: &Kernel,
+    team: &TeamId,
+    capacity: u32,
+) -> CoreResult<Result<(), Vec<BookingView>>> {
+    kernel
+        .team_calendars()
+        .call(kernel, team, |reply| TeamMsg::ReserveCapacity {
+            capacity,
+            reply,
+        })
+        .await
+}
+
+/// Tells a live team calendar the capacity the Org committed (or kept).
+pub(crate) async fn capacity_committed(kernel: &Kernel, team: &TeamId, capacity: u32) {
+    if let Err(e) = kernel
+        .team_calendars()
+        .send(kernel, team, TeamMsg::CapacityCommitted { capacity })
+        .await
+    {
+        // Not live or gone: it reads the committed figure when it next starts.
+        tracing::debug!(%team, error = %e, "capacity notice not delivered");
+    }
+}
+
+/// The interval a refusal reports, for messages.
+pub fn describe(i: &Interval) -> String {
+    let f = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_default()
+    };
+    format!("{} – {}", f(i.start), f(i.end))
+}
+
+#[cfg(test)]
+mod tests;
