@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cflows_actors::CoreError;
-use cflows_protocol::ErrorCode;
+use cflows_protocol::{CapacityRefusal, ErrorCode};
 use serde::Serialize;
 
 /// An error answered to a client. Internal causes are logged, never sent.
@@ -34,6 +34,10 @@ pub enum AppError {
     /// 409: clashes with existing state.
     #[error("{0}")]
     Conflict(String),
+    /// 409 `no_capacity`: a booking does not fit; the body's `refusal` says where it
+    /// clashes and suggests free slots.
+    #[error("{1}")]
+    NoCapacity(Box<CapacityRefusal>, String),
     /// 429: too many attempts.
     #[error("too many attempts; wait a minute and try again")]
     RateLimited,
@@ -54,7 +58,7 @@ impl AppError {
             Self::Unauthenticated | Self::BadCredentials => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) | Self::Csrf => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::NoCapacity(..) => StatusCode::CONFLICT,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -70,6 +74,7 @@ impl AppError {
             Self::Csrf => ErrorCode::CsrfRejected,
             Self::NotFound => ErrorCode::NotFound,
             Self::Conflict(_) => ErrorCode::Conflict,
+            Self::NoCapacity(..) => ErrorCode::NoCapacity,
             Self::RateLimited => ErrorCode::RateLimited,
             Self::Unavailable => ErrorCode::Unavailable,
             Self::Internal(_) => ErrorCode::Internal,
@@ -90,6 +95,13 @@ impl From<CoreError> for AppError {
             CoreError::NotFound => Self::NotFound,
             CoreError::Conflict(m) => Self::Conflict(m),
             CoreError::Forbidden(m) => Self::Forbidden(m),
+            e @ CoreError::NoCapacity(_) => {
+                let message = e.to_string();
+                let CoreError::NoCapacity(r) = e else {
+                    unreachable!()
+                };
+                Self::NoCapacity(r, message)
+            }
             CoreError::Unavailable => Self::Unavailable,
             CoreError::Store(cflows_actors::StoreError::Duplicate(_)) => {
                 Self::Conflict("that value is already taken".into())
@@ -140,6 +152,9 @@ pub struct ErrorDetail {
     /// One of the codes in PROTOCOL.md (`invalid_input`, `not_found`, ...).
     pub code: String,
     pub message: String,
+    /// With `no_capacity`: the clash and suggested free slots.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<CapacityRefusal>,
 }
 
 impl IntoResponse for AppError {
@@ -149,6 +164,10 @@ impl IntoResponse for AppError {
             error: ErrorDetail {
                 code: self.code().as_str().into(),
                 message: self.to_string(),
+                refusal: match &self {
+                    Self::NoCapacity(r, _) => Some((**r).clone()),
+                    _ => None,
+                },
             },
         };
         let mut response = (self.status(), axum::Json(body)).into_response();

@@ -400,7 +400,7 @@ impl Connection {
     ) -> Result<(), Closed> {
         self.outbox.send(&ServerMsg::Error {
             stream,
-            error: WireError { code, message },
+            error: WireError::new(code, message),
         })
     }
 
@@ -480,7 +480,14 @@ impl Connection {
             Err(e) => ServerMsg::Reply {
                 id,
                 ok: None,
-                error: Some(WireError::new(e.code(), e.to_string())),
+                error: Some(WireError {
+                    code: e.code(),
+                    message: e.to_string(),
+                    refusal: match e {
+                        AppError::NoCapacity(r, _) => Some(r),
+                        _ => None,
+                    },
+                }),
             },
         };
         self.outbox.send(&reply)
@@ -515,6 +522,84 @@ impl Connection {
                     .await?;
                 Ok(ReplyBody::Done)
             }
+            Op::HoldBooking { request } => {
+                let (org, member) = self.member().await?;
+                let booking = self.acting(&org, &member).hold(request).await?;
+                Ok(ReplyBody::Booking { booking })
+            }
+            Op::ConfirmBooking { team, booking } => {
+                let (org, member) = self.member().await?;
+                let a = self.acting(&org, &member);
+                let booking = a.calendar(&team).confirm(a.booker(), booking).await?;
+                Ok(ReplyBody::Booking { booking })
+            }
+            Op::CancelBooking { team, booking } => {
+                let (org, member) = self.member().await?;
+                let a = self.acting(&org, &member);
+                let booking = a.calendar(&team).cancel(a.booker(), booking).await?;
+                Ok(ReplyBody::Booking { booking })
+            }
+            Op::MoveBooking {
+                team,
+                booking,
+                start,
+                end,
+            } => {
+                let (org, member) = self.member().await?;
+                let a = self.acting(&org, &member);
+                let booking = a
+                    .calendar(&team)
+                    .move_to(a.booker(), booking, start, end)
+                    .await?;
+                Ok(ReplyBody::Booking { booking })
+            }
+            Op::Availability {
+                team,
+                from,
+                to,
+                slot_minutes,
+            } => {
+                let (org, member) = self.member().await?;
+                let slots = self
+                    .acting(&org, &member)
+                    .calendar(&team)
+                    .availability(
+                        from,
+                        to,
+                        slot_minutes.unwrap_or(crate::bookings::DEFAULT_SLOT_MINUTES),
+                    )
+                    .await?;
+                Ok(ReplyBody::Availability { slots })
+            }
+        }
+    }
+
+    /// The connection's user as an active member of its organization (checked per
+    /// request: a membership can end while the socket is open).
+    async fn member(
+        &self,
+    ) -> Result<(cflows_actors::OrgHandle, cflows_protocol::MemberView), AppError> {
+        crate::bookings::member_of(
+            &self.state.core.kernel,
+            self.principal.org(),
+            self.principal.user(),
+        )
+        .await
+    }
+
+    fn acting<'a>(
+        &'a self,
+        org: &'a cflows_actors::OrgHandle,
+        member: &'a cflows_protocol::MemberView,
+    ) -> crate::bookings::Acting<'a> {
+        crate::bookings::Acting {
+            kernel: &self.state.core.kernel,
+            org_id: self
+                .principal
+                .org()
+                .expect("member() checked the organization"),
+            org,
+            member,
         }
     }
 }

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod bookings;
 pub mod error;
 pub mod gateway;
 pub mod headers;

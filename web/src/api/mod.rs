@@ -6,6 +6,7 @@
 //! (utoipa-axum), so the document at `/api/v1/openapi.json` is exactly what is routed.
 //! Handlers parse and render; shared business steps live in [`crate::app`].
 
+mod capacity;
 mod members;
 mod notifications;
 mod org;
@@ -53,6 +54,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(org::routes())
         .merge(members::routes())
         .merge(teams::routes())
+        .merge(capacity::routes())
         .merge(platform::routes())
         .merge(notifications::routes())
         .fallback(|| async { AppError::NotFound });

@@ -1,0 +1,111 @@
+//! Team capacity, the application layer: turns a member's booking request (API or
+//! socket) into a decision of the team's `TeamCalendar` actor. The job type's length,
+//! the default title and the assignees are resolved here against the Org; capacity is
+//! decided only by the team calendar.
+
+use crate::error::AppError;
+use cflows_actors::Kernel;
+use cflows_actors::org::OrgHandle;
+use cflows_actors::team_calendar::{Booker, BookingSpec, TeamCalendarHandle};
+use cflows_protocol::wire::BookingRequest;
+use cflows_protocol::{BookingView, MemberView, OrgId, TeamId};
+
+/// Longest booking title, in characters.
+pub const MAX_TITLE: usize = 200;
+/// Default slot length of availability queries, in minutes.
+pub const DEFAULT_SLOT_MINUTES: u32 = 30;
+
+/// An active member acting on team calendars of their organization.
+pub struct Acting<'a> {
+    pub kernel: &'a Kernel,
+    pub org_id: &'a OrgId,
+    pub org: &'a OrgHandle,
+    pub member: &'a MemberView,
+}
+
+impl Acting<'_> {
+    /// Who books, as the team calendar sees it.
+    pub fn booker(&self) -> Booker {
+        Booker {
+            user: self.member.user.id.clone(),
+            name: self.member.user.display_name.clone(),
+            admin: self.member.role.is_admin(),
+        }
+    }
+
+    /// The calendar of `team` (another organization's team answers `not_found`).
+    pub fn calendar(&self, team: &TeamId) -> TeamCalendarHandle {
+        TeamCalendarHandle::new(self.kernel, self.org_id, team)
+    }
+
+    /// Holds (or confirms) capacity for `req`.
+    ///
+    /// # Errors
+    /// `no_capacity` with the clash and suggestions; `invalid_input`; `not_found` for an
+    /// unknown team or job type.
+    pub async fn hold(&self, req: BookingRequest) -> Result<BookingView, AppError> {
+        let job =
+            self.org.job_type(&req.job_type).await.map_err(|_| {
+                AppError::InvalidInput(format!("unknown job type '{}'", req.job_type))
+            })?;
+        let team = self
+            .org
+            .team(req.team.clone())
+            .await?
+            .ok_or(AppError::NotFound)?;
+        if let Some(stranger) = req.assigned.iter().find(|u| !team.members.contains(u)) {
+            return Err(AppError::InvalidInput(format!(
+                "{stranger} is not a member of team '{}'",
+                team.name
+            )));
+        }
+        let title = req.title.unwrap_or_else(|| job.name.clone());
+        let title = title.trim();
+        if title.chars().count() > MAX_TITLE {
+            return Err(AppError::InvalidInput(format!(
+                "a title has at most {MAX_TITLE} characters"
+            )));
+        }
+        if req.step.as_ref().is_some_and(|s| s.len() > 64) {
+            return Err(AppError::InvalidInput(
+                "a step id has at most 64 bytes".into(),
+            ));
+        }
+        let end = match req.end {
+            Some(end) => end,
+            None => req
+                .start
+                .checked_add(i64::from(job.duration_minutes) * 60_000)
+                .ok_or_else(|| AppError::InvalidInput("start out of range".into()))?,
+        };
+        let spec = BookingSpec {
+            job_type: job.id,
+            start: req.start,
+            end,
+            members_required: req.members_required.unwrap_or(1),
+            title: title.to_string(),
+            confirm: req.confirm,
+            hold_ms: req.hold_seconds.map(|s| i64::from(s) * 1000),
+            waitlist: req.waitlist,
+            assigned: req.assigned,
+            work_item: req.work_item,
+            step: req.step,
+        };
+        Ok(self.calendar(&req.team).hold(self.booker(), spec).await?)
+    }
+}
+
+/// The acting member of `org` for a socket request: checks the membership is active.
+///
+/// # Errors
+/// `forbidden` without an organization; `not_found` when not an active member.
+pub async fn member_of(
+    kernel: &Kernel,
+    org: Option<&OrgId>,
+    user: &cflows_protocol::UserId,
+) -> Result<(OrgHandle, MemberView), AppError> {
+    let org = org.ok_or_else(|| AppError::Forbidden("choose an organization first".into()))?;
+    let handle = OrgHandle::get(kernel, org).await?;
+    let member = handle.active_member(user).await?;
+    Ok((handle, member))
+}
