@@ -43,6 +43,9 @@ struct Args {
     /// Pin every thread of the server (`--server-pid`) to this CPU.
     #[arg(long, requires = "server_pid")]
     pin_server: Option<usize>,
+    /// booking: teams created for the run.
+    #[arg(long, default_value_t = 100)]
+    teams: usize,
     /// Pin this load generator to this CPU (use another one than the server's).
     #[arg(long)]
     pin_client: Option<usize>,
@@ -58,6 +61,9 @@ enum Scenario {
     Resume,
     /// N idle subscribed sockets held with heartbeats: server memory and CPU per 10k.
     Soak,
+    /// N clients hold/confirm/cancel/move on `--teams` small-capacity teams: decisions/s,
+    /// latency; fails if capacity is ever exceeded or an acknowledged booking is missing.
+    Booking,
 }
 
 #[tokio::main]
@@ -110,6 +116,17 @@ async fn main() -> ExitCode {
                 scenarios::soak(&target, args.connections, Duration::from_secs(args.hold)).await
             }
             Scenario::Resume => scenarios::resume(&target, args.connections, args.events).await,
+            Scenario::Booking => {
+                cflows_load::booking::booking(
+                    &target,
+                    cflows_load::booking::BookingLoad {
+                        teams: args.teams,
+                        clients: args.connections,
+                        decisions: args.events,
+                    },
+                )
+                .await
+            }
         };
         match result {
             Ok(section) => println!("{section}"),

@@ -126,7 +126,8 @@ fn open_subscribers(
     set
 }
 
-fn percentiles(h: &Histogram<u64>) -> String {
+/// `p50 … · p99 … · p99.9 … · max …` in milliseconds.
+pub fn percentiles(h: &Histogram<u64>) -> String {
     format!(
         "p50 {:.2} ms · p99 {:.2} ms · p99.9 {:.2} ms · max {:.2} ms",
         h.value_at_quantile(0.50) as f64 / 1000.0,

@@ -333,3 +333,32 @@ async fn book_over_the_api_and_watch_it_on_the_socket() {
     .unwrap();
     assert_eq!(cancelled["state"], "cancelled");
 }
+
+/// The `booking` load scenario, small, against a real server: its own invariant checks
+/// (capacity never exceeded on any stream event, every acknowledged booking stored) pass.
+#[tokio::test]
+async fn the_booking_load_scenario_holds_its_invariants() {
+    let app = spawn_app().await;
+    let org = app.org("Demo Motors", "owner@example.com").await;
+    app.member(&org, "a@example.com", "A", Role::Member).await;
+    app.member(&org, "b@example.com", "B", Role::Member).await;
+    let target = cflows_load::scenarios::Target {
+        addr: app.addr.clone(),
+        email: "owner@example.com".into(),
+        password: PASSWORD.into(),
+        server_pid: None,
+        deadline: Duration::from_secs(60),
+    };
+    let report = cflows_load::booking::booking(
+        &target,
+        cflows_load::booking::BookingLoad {
+            teams: 3,
+            clients: 8,
+            decisions: 40,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(report.contains("capacity never exceeded"), "{report}");
+    assert!(report.contains("320 decisions"), "{report}");
+}
