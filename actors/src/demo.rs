@@ -87,13 +87,14 @@ pub async fn seed(dir: &DirectoryHandle, password: &str) -> CoreResult<Option<De
         };
         members.push((member.user.id, team));
     }
+    let mut teams = Vec::new();
     for (name, description, colour, bookable) in TEAMS {
         let team_members: Vec<UserId> = members
             .iter()
             .filter(|(_, t)| t == name)
             .map(|(u, _)| u.clone())
             .collect();
-        handle
+        let team = handle
             .create_team(
                 by.clone(),
                 TeamInput {
@@ -107,11 +108,127 @@ pub async fn seed(dir: &DirectoryHandle, password: &str) -> CoreResult<Option<De
                 },
             )
             .await?;
+        teams.push(team);
     }
+    seed_capacity(dir, &handle, &org.id, &admin, &teams).await?;
     Ok(Some(DemoLogin {
         email: DEMO_ADMIN_EMAIL.into(),
         password: password.into(),
     }))
+}
+
+/// Job types: (name, minutes, colour, the team that does them).
+const JOB_TYPES: &[(&str, u32, &str, &str)] = &[
+    ("Test drive", 60, "#16a34a", "Testers"),
+    ("Inspection", 90, "#0891b2", "Testers"),
+    ("Repair", 240, "#ea580c", "Mechanics"),
+    ("Photo shoot", 30, "#9333ea", "Photographers"),
+    ("Sales meeting", 60, "#2563eb", "Sales"),
+];
+
+/// Bookings of each working day: (job type, local start "HH:MM", members, confirmed).
+const DAY_PLAN: &[(&str, &str, u32, bool)] = &[
+    ("Test drive", "09:00", 1, true),
+    ("Test drive", "10:30", 2, true),
+    ("Inspection", "13:00", 1, false),
+    ("Repair", "08:00", 2, true),
+    ("Repair", "13:00", 1, true),
+    ("Photo shoot", "11:00", 1, true),
+    ("Photo shoot", "15:30", 1, false),
+    ("Sales meeting", "09:00", 2, true),
+];
+
+/// Job types, working hours (Monday–Friday 08:00–17:00 in the organization's zone,
+/// Saturday morning for Sales and Testers) and a week of bookings from tomorrow.
+async fn seed_capacity(
+    dir: &DirectoryHandle,
+    org: &crate::org::OrgHandle,
+    org_id: &cflows_protocol::OrgId,
+    admin: &UserId,
+    teams: &[cflows_protocol::TeamView],
+) -> CoreResult<()> {
+    use crate::domain::time;
+    use crate::team_calendar::{Booker, BookingSpec, TeamCalendarHandle};
+    let by = Caller::User(admin.clone());
+    let mut job_types = Vec::new();
+    for (name, minutes, colour, team) in JOB_TYPES {
+        let j = org
+            .create_job_type(
+                by.clone(),
+                crate::org::JobTypeInput {
+                    name: (*name).into(),
+                    duration_minutes: *minutes,
+                    colour: (*colour).into(),
+                },
+            )
+            .await?;
+        job_types.push((j, *team));
+    }
+    let zone = org.settings().await?.timezone;
+    let tz = time::zone(&zone)?;
+    let booker = Booker {
+        user: admin.clone(),
+        name: "Alex Admin".into(),
+        admin: true,
+    };
+    for team in teams {
+        let cal = TeamCalendarHandle::new(dir.kernel(), org_id, &team.id);
+        let mut hours = time::default_hours(&zone);
+        if team.name == "Sales" || team.name == "Testers" {
+            hours.weekly.push(cflows_protocol::WorkingPeriod {
+                weekday: 6,
+                start: "09:00".into(),
+                end: "13:00".into(),
+            });
+        }
+        cal.set_hours(booker.clone(), hours).await?;
+    }
+    let today = time::local(tz, chrono::Utc::now()).date();
+    let mut day = today;
+    let mut booked_days = 0;
+    while booked_days < 5 {
+        day += chrono::Duration::days(1);
+        if chrono::Datelike::weekday(&day).number_from_monday() > 5 {
+            continue;
+        }
+        booked_days += 1;
+        for (job_name, start, members, confirmed) in DAY_PLAN {
+            let Some((job, team_name)) = job_types.iter().find(|(j, _)| j.name == *job_name) else {
+                continue;
+            };
+            let Some(team) = teams.iter().find(|t| t.name == *team_name) else {
+                continue;
+            };
+            let local =
+                chrono::NaiveDateTime::parse_from_str(&format!("{day} {start}"), "%Y-%m-%d %H:%M")
+                    .expect("demo times parse");
+            let start = time::resolve(tz, local).timestamp_millis();
+            let cal = TeamCalendarHandle::new(dir.kernel(), org_id, &team.id);
+            let result = cal
+                .hold(
+                    booker.clone(),
+                    BookingSpec {
+                        job_type: job.id.clone(),
+                        start,
+                        end: start + i64::from(job.duration_minutes) * 60_000,
+                        members_required: (*members).min(team.bookable_count).max(1),
+                        title: job.name.clone(),
+                        confirm: *confirmed,
+                        // Demo holds last a day so visitors see them.
+                        hold_ms: Some(24 * 3_600_000),
+                        waitlist: false,
+                        assigned: Vec::new(),
+                        work_item: None,
+                        step: None,
+                    },
+                )
+                .await;
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "demo booking skipped");
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -152,6 +269,10 @@ mod tests {
                 ("Testers", 2, 2)
             ]
         );
+        assert_eq!(store.job_types_of_org(&org.id).await.unwrap().len(), 5);
+        let mechanics = teams.iter().find(|t| t.name == "Mechanics").unwrap();
+        let booked = store.live_bookings(&mechanics.id, 0).await.unwrap();
+        assert_eq!(booked.len(), 10, "two repairs a day for a working week");
         assert!(
             core.directory
                 .authenticate(DEMO_ADMIN_EMAIL, "demo password 1")

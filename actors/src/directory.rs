@@ -348,6 +348,11 @@ impl DirectoryHandle {
         self.kernel.store()
     }
 
+    /// The kernel this handle talks to.
+    pub fn kernel(&self) -> &Kernel {
+        &self.kernel
+    }
+
     /// `user` as an active member of `org` (see [`OrgHandle::active_member`]).
     ///
     /// # Errors

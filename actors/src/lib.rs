@@ -5,6 +5,7 @@
 //! Kernel supervisor            (kernel/: registry per kind, journal writer, exit hooks)
 //! ├── Directory                (directory.rs: orgs' creation, users, sessions; one, never idle)
 //! ├── Org(org_id)              (org.rs: settings, members, roles, profiles, teams)
+//! ├── Calendar(calendar_id)    (calendar.rs: personal, team and shared calendars' events)
 //! ├── TeamCalendar(team_id)    (team_calendar.rs: bookings, holds, waitlist, capacity)
 //! └── Inbox(user_id)           (inbox.rs: notifications, unread count, coalescing)
 //! ```
@@ -14,8 +15,9 @@
 //! decisions go through the [`kernel::Journal`] writer, which publishes them to the
 //! [`streams::StreamHub`]; [`streams::open`] serves them to subscribers.
 //!
-//! Later issues add `Calendar`, `WorkItem`, `Project` (scoped to an `Org`).
+//! Later issues add `WorkItem`, `Project` (scoped to an `Org`).
 
+pub mod calendar;
 pub mod demo;
 pub mod directory;
 pub mod domain;

@@ -8,6 +8,7 @@
 //! recent frames so a client that reconnects shortly after a drop resumes from memory;
 //! older gaps are filled from the journal. Channels nobody listens to are evicted.
 
+use crate::calendar::{CalendarHandle, Viewer};
 use crate::error::{CoreError, CoreResult};
 use crate::inbox::InboxHandle;
 use crate::kernel::{Kernel, decode_journal};
@@ -181,6 +182,7 @@ impl Principal {
 
 /// The actor that owns an authorized stream.
 enum Source {
+    Calendar(CalendarHandle),
     Org(OrgHandle),
     Inbox(InboxHandle),
     Team(TeamCalendarHandle),
@@ -192,6 +194,7 @@ impl Source {
             Source::Org(o) => o.head().await,
             Source::Inbox(i) => Ok(i.head().await?.0),
             Source::Team(t) => t.head().await,
+            Source::Calendar(c) => c.head().await,
         }
     }
 
@@ -200,6 +203,10 @@ impl Source {
             Source::Org(o) => o.snapshot().await.map(|s| (s.seq, StreamState::Org(s))),
             Source::Inbox(i) => i.snapshot().await.map(|s| (s.seq, StreamState::Inbox(s))),
             Source::Team(t) => t.snapshot().await.map(|s| (s.seq, StreamState::Team(s))),
+            Source::Calendar(c) => c
+                .snapshot()
+                .await
+                .map(|s| (s.seq, StreamState::Calendar(s))),
         }
     }
 }
@@ -233,6 +240,30 @@ async fn authorize(
             // A foreign or unknown team answers NotFound here.
             calendar.head().await?;
             Ok(Source::Team(calendar))
+        }
+        (
+            Principal::User {
+                user,
+                org: Some(org),
+                display_name,
+                ..
+            },
+            StreamName::Calendar(id),
+        ) => {
+            let member = OrgHandle::get(kernel, org)
+                .await?
+                .active_member(user)
+                .await?;
+            let viewer = Viewer {
+                user: user.clone(),
+                name: display_name.clone(),
+                admin: member.role.is_admin(),
+                teams: member.teams,
+            };
+            let calendar = CalendarHandle::new(kernel, org, id, viewer);
+            // Hidden, foreign or unknown calendars answer NotFound here.
+            calendar.head().await?;
+            Ok(Source::Calendar(calendar))
         }
         (Principal::User { user, .. }, StreamName::Inbox(id)) if user == id => {
             Ok(Source::Inbox(InboxHandle::get(kernel, id).await?))

@@ -7,7 +7,9 @@
 use crate::client::{Client, Session, login};
 use crate::scenarios::{Target, cpu_seconds, percentiles};
 use anyhow::{Context, bail, ensure};
-use cflows_protocol::wire::{BookingRequest, ClientMsg, Op, ReplyBody, ServerMsg, StreamEvent, StreamState};
+use cflows_protocol::wire::{
+    BookingRequest, ClientMsg, Op, ReplyBody, ServerMsg, StreamEvent, StreamState,
+};
 use cflows_protocol::{BookingState, BookingView, ErrorCode, StreamName, TeamEvent, TeamId};
 use hdrhistogram::Histogram;
 use rand::Rng;
@@ -111,7 +113,15 @@ async fn setup(target: &Target, session: &Session, load: BookingLoad) -> anyhow:
         )
         .await?;
         let id = team["id"].as_str().context("team id")?.to_string();
-        api(&http, target, session, Method::PUT, &format!("/teams/{id}/hours"), Some(hours.clone())).await?;
+        api(
+            &http,
+            target,
+            session,
+            Method::PUT,
+            &format!("/teams/{id}/hours"),
+            Some(hours.clone()),
+        )
+        .await?;
         teams.push((TeamId::new(id), capacity));
     }
     // A day nobody has booked yet: ~3 years out, moved by the run's stamp.
@@ -271,7 +281,11 @@ pub async fn booking(target: &Target, load: BookingLoad) -> anyhow::Result<Strin
     });
     let mut clients = Vec::with_capacity(load.clients);
     for _ in 0..load.clients {
-        clients.push(Client::connect(&target.addr, &session, None, vec![]).await?.0);
+        clients.push(
+            Client::connect(&target.addr, &session, None, vec![])
+                .await?
+                .0,
+        );
     }
     let cpu_before = target.server_pid.and_then(cpu_seconds);
     let started = Instant::now();
@@ -397,7 +411,11 @@ pub async fn booking(target: &Target, load: BookingLoad) -> anyhow::Result<Strin
             target,
             &session,
             reqwest::Method::GET,
-            &format!("/teams/{team}/bookings?from={}&to={}", setup.day, setup.day + 24 * HOUR),
+            &format!(
+                "/teams/{team}/bookings?from={}&to={}",
+                setup.day,
+                setup.day + 24 * HOUR
+            ),
             None,
         )
         .await?;
@@ -412,7 +430,9 @@ pub async fn booking(target: &Target, load: BookingLoad) -> anyhow::Result<Strin
     for (id, b) in &acknowledged {
         match (b.state, stored.get(id)) {
             (BookingState::Cancelled, None) => {}
-            (BookingState::Cancelled, Some(s)) => bail!("cancelled booking {id} is stored as {:?}", s.state),
+            (BookingState::Cancelled, Some(s)) => {
+                bail!("cancelled booking {id} is stored as {:?}", s.state)
+            }
             (_, None) => bail!("acknowledged booking {id} is missing"),
             (_, Some(s)) => ensure!(
                 (s.start, s.end, s.state) == (b.start, b.end, b.state),

@@ -3,6 +3,7 @@
 //! Everything a client needs to talk to the server lives here and nothing else: no tokio,
 //! no axum, no database. The web crate, the actors and the load generator all speak it.
 
+pub mod calendar;
 pub mod capacity;
 pub mod error;
 pub mod ids;
@@ -14,6 +15,10 @@ pub mod wire;
 #[cfg(test)]
 mod doc_examples;
 
+pub use calendar::{
+    CalendarEvent, CalendarKind, CalendarMember, CalendarSnapshot, CalendarView, EventView,
+    Frequency, Invitee, Occurrence, OccurrenceException, Recurrence, Rsvp,
+};
 pub use capacity::{
     BookingState, BookingView, CapacityRefusal, ClosedDay, Interval, JobTypeView, SlotAvailability,
     TeamCalendarSnapshot, TeamEvent, WaitlistEntry, WorkingHours, WorkingPeriod, Workload,

@@ -5,6 +5,7 @@
 //! [`Limits`] by walking the MessagePack structure *before* anything is deserialized, so
 //! a hostile frame cannot make the server allocate or recurse beyond the limits.
 
+use crate::calendar::{CalendarEvent, CalendarSnapshot};
 use crate::capacity::{
     BookingView, CapacityRefusal, SlotAvailability, TeamCalendarSnapshot, TeamEvent,
 };
@@ -304,6 +305,7 @@ pub enum StreamEvent {
     Org(OrgEvent),
     Inbox(InboxEvent),
     Team(TeamEvent),
+    Calendar(CalendarEvent),
     /// Journal only: never sent to clients.
     Platform(PlatformEvent),
 }
@@ -315,6 +317,7 @@ impl StreamEvent {
             Self::Org(_) => StreamKind::Org,
             Self::Inbox(_) => StreamKind::Inbox,
             Self::Team(_) => StreamKind::Team,
+            Self::Calendar(_) => StreamKind::Calendar,
             Self::Platform(_) => StreamKind::Platform,
         }
     }
@@ -325,6 +328,7 @@ impl StreamEvent {
             Self::Org(e) => e.kind(),
             Self::Inbox(e) => e.kind(),
             Self::Team(e) => e.kind(),
+            Self::Calendar(e) => e.kind(),
             Self::Platform(e) => e.kind(),
         }
     }
@@ -333,6 +337,12 @@ impl StreamEvent {
 impl From<OrgEvent> for StreamEvent {
     fn from(e: OrgEvent) -> Self {
         Self::Org(e)
+    }
+}
+
+impl From<CalendarEvent> for StreamEvent {
+    fn from(e: CalendarEvent) -> Self {
+        Self::Calendar(e)
     }
 }
 
@@ -355,6 +365,7 @@ pub enum StreamState {
     Org(OrgSnapshot),
     Inbox(InboxSnapshot),
     Team(TeamCalendarSnapshot),
+    Calendar(CalendarSnapshot),
 }
 
 /// Why a frame could not be decoded.

@@ -1,7 +1,9 @@
 //! Pure business rules: no actors, no I/O. Actors call these; tests exercise them directly.
 
 pub mod capacity;
+pub mod ics;
 pub mod password;
 pub mod permissions;
+pub mod recurrence;
 pub mod time;
 pub mod validate;

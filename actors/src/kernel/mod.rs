@@ -24,6 +24,7 @@ pub use journal::{Journal, decode_journal};
 pub use registry::{Registry, RegistryStats};
 pub use revocations::{Revocation, Revocations};
 
+use crate::calendar::Calendar;
 use crate::directory::Directory;
 use crate::error::{CoreError, CoreResult};
 use crate::inbox::Inbox;
@@ -115,6 +116,7 @@ struct Inner {
     orgs: Arc<Registry<Org>>,
     inboxes: Arc<Registry<Inbox>>,
     team_calendars: Arc<Registry<TeamCalendar>>,
+    calendars: Arc<Registry<Calendar>>,
     /// Completed bookings that served a work item's step, for the workflow engine.
     work_signals: tokio::sync::broadcast::Sender<StepBookingCompleted>,
 }
@@ -187,6 +189,7 @@ impl Kernel {
             orgs: Registry::new(),
             inboxes: Registry::new(),
             team_calendars: Registry::new(),
+            calendars: Registry::new(),
             work_signals: tokio::sync::broadcast::channel(1024).0,
         }));
         // The Directory is loaded at start so a broken store stops start-up.
@@ -199,12 +202,13 @@ impl Kernel {
     }
 
     /// Every registry, for metrics and scope stops.
-    fn registries(&self) -> [&dyn RegistryStats; 4] {
+    fn registries(&self) -> [&dyn RegistryStats; 5] {
         [
             &*self.0.directory,
             &*self.0.orgs,
             &*self.0.inboxes,
             &*self.0.team_calendars,
+            &*self.0.calendars,
         ]
     }
 
@@ -246,6 +250,11 @@ impl Kernel {
     /// Team calendars (capacity).
     pub fn team_calendars(&self) -> &Arc<Registry<TeamCalendar>> {
         &self.0.team_calendars
+    }
+
+    /// Personal, team and shared calendars (events).
+    pub fn calendars(&self) -> &Arc<Registry<Calendar>> {
+        &self.0.calendars
     }
 
     /// Completed bookings linked to work items: what the workflow engine advances

@@ -45,6 +45,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0005_capacity.surql",
         sql: include_str!("../../../migrations/0005_capacity.surql"),
     },
+    Migration {
+        name: "0006_calendars.surql",
+        sql: include_str!("../../../migrations/0006_calendars.surql"),
+    },
 ];
 
 /// What [`Store::migrate`] did.
@@ -166,7 +170,8 @@ mod tests {
                 "0002_notifications.surql",
                 "0003_typed_journal.surql",
                 "0004_invitations.surql",
-                "0005_capacity.surql"
+                "0005_capacity.surql",
+                "0006_calendars.surql"
             ]
         );
         assert!(store.migrations_current().await.unwrap());

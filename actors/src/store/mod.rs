@@ -6,12 +6,14 @@
 //! ([`Store::commit`]). Rows cross the SDK boundary as JSON values and are (de)serialized
 //! with serde, so domain types need no database-specific derives.
 
+mod calendars;
 mod capacity;
 pub mod check;
 mod migrations;
 mod records;
 pub mod writes;
 
+pub use calendars::{CalEventRecord, CalendarRecord, FeedRecord, feed_id};
 pub use capacity::{BookingRecord, JobTypeRecord, WaitlistRecord};
 pub use migrations::{MIGRATIONS, Migration, MigrationReport};
 pub use records::*;

@@ -470,6 +470,15 @@ impl Store {
             self.undecodable::<WaitlistRecord>("waitlist", WAITLIST_FIELDS)
                 .await?,
         );
+        use super::calendars::{CAL_EVENT_FIELDS, CALENDAR_FIELDS, CalEventRecord, CalendarRecord};
+        problems.extend(
+            self.undecodable::<CalendarRecord>("calendar", CALENDAR_FIELDS)
+                .await?,
+        );
+        problems.extend(
+            self.undecodable::<CalEventRecord>("cal_event", CAL_EVENT_FIELDS)
+                .await?,
+        );
         Ok(problems)
     }
 

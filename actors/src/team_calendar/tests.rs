@@ -881,3 +881,23 @@ mod model {
         }
     }
 }
+
+#[tokio::test]
+async fn working_hours_survive_a_restart() {
+    let w = world(1).await;
+    let by = booker(&w.owner);
+    let mut hours = crate::domain::time::default_hours("America/Santiago");
+    hours.closed.push(cflows_protocol::ClosedDay {
+        date: "2027-01-01".into(),
+        reason: "New Year".into(),
+    });
+    let saved = w.cal.set_hours(by, hours).await.unwrap();
+    let stored = w
+        .core
+        .kernel
+        .store()
+        .team_hours(w.team.id.as_str())
+        .await
+        .unwrap();
+    assert_eq!(stored, Some(saved));
+}
