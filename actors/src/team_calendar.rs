@@ -158,6 +158,13 @@ pub enum TeamMsg {
         to: i64,
         reply: RpcReplyPort<CoreResult<Workload>>,
     },
+    /// A new secret feed token (replacing the old one), or revokes the team's feed.
+    Feed {
+        org: OrgId,
+        by: Booker,
+        revoke: bool,
+        reply: RpcReplyPort<CoreResult<Option<String>>>,
+    },
     /// From the Org, before it lowers the bookable count: refused with the bookings
     /// that would no longer fit, or applied here at once.
     ReserveCapacity {
@@ -343,6 +350,18 @@ impl Entity for TeamCalendar {
                 reply,
             } => {
                 let r = self.scoped(&org).and_then(|()| self.on_workload(from, to));
+                let _ = reply.send(r);
+            }
+            TeamMsg::Feed {
+                org,
+                by,
+                revoke,
+                reply,
+            } => {
+                let r = match self.scoped(&org) {
+                    Ok(()) => self.on_feed(&by, revoke).await,
+                    Err(e) => Err(e),
+                };
                 let _ = reply.send(r);
             }
             TeamMsg::ReserveCapacity { capacity, reply } => {
@@ -923,6 +942,31 @@ impl TeamCalendar {
         })
     }
 
+    async fn on_feed(&mut self, by: &Booker, revoke: bool) -> CoreResult<Option<String>> {
+        let target = self.team.to_string();
+        if revoke {
+            self.journal
+                .commit(writes::delete_feed("team", &target), vec![], Some(&by.user))
+                .await?;
+            return Ok(None);
+        }
+        let token = crate::directory::random_token();
+        self.journal
+            .commit(
+                writes::put_feed(
+                    self.org.as_str(),
+                    "team",
+                    &target,
+                    &crate::org::token_hash(&token),
+                    now_ms(),
+                ),
+                vec![],
+                Some(&by.user),
+            )
+            .await?;
+        Ok(Some(token))
+    }
+
     async fn on_capacity_committed(&mut self, capacity: u32) {
         if capacity == self.capacity {
             return;
@@ -1267,6 +1311,15 @@ impl TeamCalendarHandle {
                 slot_minutes
             }
         )
+    }
+
+    /// A new secret `.ics` feed token for the team (the old one stops working), or
+    /// `None` after revoking it.
+    ///
+    /// # Errors
+    /// `NotFound`.
+    pub async fn feed(&self, by: Booker, revoke: bool) -> CoreResult<Option<String>> {
+        team_call!(self, Feed { by, revoke })
     }
 
     /// Utilization per day and ISO week.

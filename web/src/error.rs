@@ -111,6 +111,12 @@ impl From<CoreError> for AppError {
     }
 }
 
+impl From<cflows_actors::StoreError> for AppError {
+    fn from(e: cflows_actors::StoreError) -> Self {
+        CoreError::from(e).into()
+    }
+}
+
 impl From<axum::extract::rejection::JsonRejection> for AppError {
     fn from(r: axum::extract::rejection::JsonRejection) -> Self {
         let status = match r.status() {

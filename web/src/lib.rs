@@ -6,6 +6,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod bookings;
+pub mod calendars;
 pub mod error;
 pub mod gateway;
 pub mod headers;

@@ -6,6 +6,7 @@
 //! (utoipa-axum), so the document at `/api/v1/openapi.json` is exactly what is routed.
 //! Handlers parse and render; shared business steps live in [`crate::app`].
 
+mod calendars;
 mod capacity;
 mod members;
 mod notifications;
@@ -55,6 +56,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(members::routes())
         .merge(teams::routes())
         .merge(capacity::routes())
+        .merge(calendars::routes())
         .merge(platform::routes())
         .merge(notifications::routes())
         .fallback(|| async { AppError::NotFound });

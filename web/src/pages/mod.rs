@@ -2,6 +2,7 @@
 //! CSRF field, answered by a redirect on success (with a notice) or the same page with
 //! the error on failure.
 
+pub mod feeds;
 pub mod home;
 pub mod invite;
 pub mod layout;
@@ -35,6 +36,7 @@ pub(crate) fn routes() -> Router<AppState> {
             "/static/vendor/msgpack.min.js",
             get(|| async { asset("text/javascript; charset=utf-8", layout::MSGPACK_JS) }),
         )
+        .merge(feeds::routes())
         .merge(notifications::routes())
         .merge(login::routes())
         .merge(invite::routes())
