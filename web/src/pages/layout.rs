@@ -32,6 +32,17 @@ pub struct Chrome {
 
 /// A page for a logged-in user.
 pub fn page(chrome: &Chrome, title: &str, content: Markup) -> Markup {
+    page_with(chrome, title, content, html! {}, html! {})
+}
+
+/// [`page`] with extra stylesheets in the head and scripts after the content.
+pub fn page_with(
+    chrome: &Chrome,
+    title: &str,
+    content: Markup,
+    head: Markup,
+    scripts: Markup,
+) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -39,6 +50,7 @@ pub fn page(chrome: &Chrome, title: &str, content: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · cflows" }
+                (head)
                 link rel="stylesheet" href="/static/app.css";
             }
             body {
@@ -52,6 +64,8 @@ pub fn page(chrome: &Chrome, title: &str, content: Markup) -> Markup {
                             a href="/staff/settings" aria-current=[current(chrome, "settings")] { "Settings" }
                         }
                         @if chrome.org_name.is_some() {
+                            a href="/calendar" aria-current=[current(chrome, "calendar")] { "Calendar" }
+                            a href="/calendar/board" aria-current=[current(chrome, "board")] { "Capacity" }
                             a href="/me" aria-current=[current(chrome, "me")] { "My profile" }
                         }
                         @if chrome.operator { a href="/platform" aria-current=[current(chrome, "platform")] { "Platform" } }
@@ -83,6 +97,7 @@ pub fn page(chrome: &Chrome, title: &str, content: Markup) -> Markup {
                 main { (content) }
                 script src="/static/vendor/msgpack.min.js" {}
                 script type="module" src="/static/js/bell.js" {}
+                (scripts)
             }
         }
     }

@@ -2,6 +2,7 @@
 //! CSRF field, answered by a redirect on success (with a notice) or the same page with
 //! the error on failure.
 
+pub mod calendar;
 pub mod feeds;
 pub mod home;
 pub mod invite;
@@ -36,6 +37,7 @@ pub(crate) fn routes() -> Router<AppState> {
             "/static/vendor/msgpack.min.js",
             get(|| async { asset("text/javascript; charset=utf-8", layout::MSGPACK_JS) }),
         )
+        .merge(calendar::routes())
         .merge(feeds::routes())
         .merge(notifications::routes())
         .merge(login::routes())
@@ -46,7 +48,7 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 /// A compiled-in static file.
-fn asset(content_type: &'static str, body: &'static str) -> axum::response::Response {
+pub(crate) fn asset(content_type: &'static str, body: &'static str) -> axum::response::Response {
     (
         [
             (header::CONTENT_TYPE, content_type),

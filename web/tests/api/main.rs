@@ -7,6 +7,7 @@ mod a11y;
 mod auth;
 mod bad_input;
 mod browser;
+mod calendar_page;
 mod calendars;
 mod capacity;
 mod conformance;

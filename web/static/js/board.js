@@ -1,0 +1,141 @@
+// The team capacity board: one lane per team, free / held / booked capacity per slot
+// (half-hours of a day, or the days of a week), live over the cflows socket — a
+// booking, hold, expiry or capacity change anywhere redraws that team's lane.
+
+import { CflowsClient } from "./cflows.js";
+import { addDays, dateIn, formatTime, zonedToEpoch } from "./zones.js";
+
+const boot = JSON.parse(document.getElementById("board-boot").textContent);
+const zone = boot.org_zone;
+const table = document.getElementById("board");
+const headRow = table.querySelector("thead tr");
+const title = document.getElementById("board-title");
+const statusEl = document.getElementById("board-status");
+const client = new CflowsClient({
+  onStatus: (s) => {
+    document.body.dataset.live = s;
+    statusEl.textContent = s === "online" ? "Live" : "Reconnecting…";
+  },
+});
+
+let date = boot.date && /^\d{4}-\d{2}-\d{2}$/.test(boot.date) ? boot.date : dateIn(Date.now(), zone);
+const DAY_FROM = 6;
+const DAY_TO = 20;
+const SLOT_MIN = 30;
+
+function mondayOf(d) {
+  const [y, m, day] = d.split("-").map(Number);
+  const weekday = (new Date(Date.UTC(y, m - 1, day)).getUTCDay() + 6) % 7;
+  return addDays(d, -weekday);
+}
+
+/** The board's columns: `{ from, to, label }` instants. */
+function columns() {
+  if (boot.week) {
+    const monday = mondayOf(date);
+    return Array.from({ length: 7 }, (_, i) => {
+      const d = addDays(monday, i);
+      const from = zonedToEpoch(`${d}T00:00`, zone);
+      const to = zonedToEpoch(`${addDays(d, 1)}T00:00`, zone);
+      const label = new Intl.DateTimeFormat(undefined, { timeZone: zone, weekday: "short", day: "numeric", month: "short" }).format(new Date(from + 43200000));
+      return { from, to, label };
+    });
+  }
+  const cols = [];
+  for (let minute = DAY_FROM * 60; minute < DAY_TO * 60; minute += SLOT_MIN) {
+    const hh = String(Math.floor(minute / 60)).padStart(2, "0");
+    const mm = String(minute % 60).padStart(2, "0");
+    const from = zonedToEpoch(`${date}T${hh}:${mm}`, zone);
+    cols.push({ from, to: from + SLOT_MIN * 60000, label: formatTime(from, zone, boot.h12) });
+  }
+  return cols;
+}
+
+let cols = columns();
+
+function drawHead() {
+  cols = columns();
+  headRow.replaceChildren(headRow.firstElementChild);
+  for (const c of cols) {
+    const th = document.createElement("th");
+    th.scope = "col";
+    th.textContent = c.label;
+    headRow.append(th);
+  }
+  const shown = boot.week ? `Week of ${mondayOf(date)}` : new Intl.DateTimeFormat(undefined, { timeZone: zone, dateStyle: "full" }).format(new Date(zonedToEpoch(`${date}T12:00`, zone)));
+  title.textContent = `${shown} · times in ${zone}`;
+}
+
+async function slotsFor(team) {
+  if (boot.week) {
+    // One request per day: days are 23 to 25 hours long across DST changes.
+    return Promise.all(
+      cols.map(async (c) => {
+        const r = await client.request({ op: "availability", team, from: c.from, to: c.to, slot_minutes: Math.round((c.to - c.from) / 60000) });
+        return r.slots[0];
+      }),
+    );
+  }
+  const r = await client.request({ op: "availability", team, from: cols[0].from, to: cols[cols.length - 1].to, slot_minutes: SLOT_MIN });
+  return r.slots;
+}
+
+async function drawLane(team) {
+  const row = table.querySelector(`tr[data-team="${team}"]`);
+  if (!row) return;
+  let slots;
+  try {
+    slots = await slotsFor(team);
+  } catch (err) {
+    statusEl.textContent = err.message;
+    return;
+  }
+  const name = row.querySelector("th").textContent.trim();
+  row.replaceChildren(row.firstElementChild);
+  slots.forEach((s, i) => {
+    const td = document.createElement("td");
+    const booked = s.held + s.confirmed;
+    const kind = s.capacity === 0 ? "closed" : s.free === 0 ? "full" : booked > 0 ? "partial" : "free";
+    td.className = `cell ${kind}`;
+    td.dataset.free = String(s.free);
+    td.dataset.held = String(s.held);
+    td.dataset.confirmed = String(s.confirmed);
+    td.textContent = s.capacity === 0 ? "–" : `${s.free}/${s.capacity}${s.held ? ` H${s.held}` : ""}`;
+    td.title = `${name}, ${cols[i]?.label ?? ""}: ${s.capacity === 0 ? "closed" : `${s.free} of ${s.capacity} free, ${s.confirmed} booked, ${s.held} held`}`;
+    row.append(td);
+  });
+  row.dataset.drawn = String(Date.now());
+}
+
+const timers = new Map();
+function laneSoon(team) {
+  clearTimeout(timers.get(team));
+  timers.set(team, setTimeout(() => drawLane(team), 150));
+}
+
+function drawAll() {
+  drawHead();
+  for (const t of boot.teams) laneSoon(t.id);
+  const url = new URL(location.href);
+  url.searchParams.set("date", date);
+  history.replaceState(null, "", url);
+}
+
+for (const t of boot.teams) {
+  client.subscribe(`team:${t.id}`, {
+    onSnapshot: () => laneSoon(t.id),
+    onEvent: () => laneSoon(t.id),
+  });
+}
+for (const b of document.querySelectorAll("[data-shift]")) {
+  b.addEventListener("click", () => {
+    date = addDays(date, Number(b.dataset.shift) * (boot.week ? 7 : 1));
+    drawAll();
+  });
+}
+document.querySelector("[data-today]").addEventListener("click", () => {
+  date = dateIn(Date.now(), zone);
+  drawAll();
+});
+drawHead();
+document.body.dataset.board = "ready";

@@ -1,0 +1,468 @@
+// The calendar page: the member's calendars and team bookings in FullCalendar, live
+// over the cflows socket (every change on a shown calendar or team refetches it), drag
+// to create, drag or resize to move (a refused move snaps back with the reason), a
+// quick-create dialog that shows a team's free capacity while choosing a slot.
+
+import { CflowsClient } from "./cflows.js";
+import { addDays, dateIn, formatTime, formatWhen, toLocalInput, zonedToEpoch } from "./zones.js";
+
+const boot = JSON.parse(document.getElementById("cal-boot").textContent);
+const statusEl = document.getElementById("cal-status");
+const csrf = document.querySelector("input[name=csrf]")?.value ?? "";
+const zone = boot.zone;
+const h12 = boot.h12;
+const teams = new Map(boot.teams.map((t) => [t.id, t]));
+const calendars = new Map(boot.calendars.map((c) => [c.id, c]));
+const jobs = new Map(boot.job_types.map((j) => [j.id, j]));
+
+function say(message, bad = false) {
+  statusEl.textContent = message;
+  statusEl.classList.toggle("bad", bad);
+}
+
+async function api(method, path, body) {
+  const resp = await fetch(path, {
+    method,
+    headers: { "content-type": "application/json", "x-csrf-token": csrf },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: "same-origin",
+  });
+  if (resp.status === 204) return null;
+  const data = await resp.json().catch(() => ({}));
+  if (!resp.ok) {
+    const e = data.error ?? { code: "internal", message: resp.statusText };
+    throw Object.assign(new Error(e.message), { code: e.code, refusal: e.refusal });
+  }
+  return data;
+}
+
+/** Why something was refused, with the free slots the server suggests. */
+function reason(err) {
+  let text = err.message || "refused";
+  const r = err.refusal;
+  if (r && r.suggestions && r.suggestions.length) {
+    text += ". Free: " + r.suggestions.map((s) => formatWhen(s.start, zone, h12)).join(", ");
+  }
+  return text;
+}
+
+const client = new CflowsClient({
+  onStatus: (s) => {
+    document.body.dataset.live = s;
+  },
+});
+
+// --- event sources -------------------------------------------------------------
+
+function calendarEvents(c) {
+  return async (info) => {
+    const occ = await api("GET", `/api/v1/calendars/${c.id}/occurrences?from=${info.start.valueOf()}&to=${info.end.valueOf()}`);
+    return occ.map((o) => ({
+      id: `ev:${o.event}:${o.occurrence ?? ""}`,
+      title: o.title,
+      start: o.all_day ? dateIn(o.start + 43200000, zone) : o.start,
+      end: o.all_day ? addDays(dateIn(o.end - 43200000, zone), 1) : o.end,
+      allDay: o.all_day,
+      backgroundColor: o.colour || c.colour,
+      borderColor: o.colour || c.colour,
+      classNames: ["cal-event"],
+      editable: c.editable,
+      durationEditable: c.editable && !o.all_day,
+      extendedProps: { kind: "event", calendar: c.id, event: o.event, occurrence: o.occurrence },
+    }));
+  };
+}
+
+function teamEvents(t) {
+  return async (info) => {
+    const from = info.start.valueOf();
+    const to = Math.min(info.end.valueOf(), from + 62 * 86400000);
+    const list = await api("GET", `/api/v1/teams/${t.id}/bookings?from=${from}&to=${to}`);
+    return list.map((b) => ({
+      id: `bk:${b.id}`,
+      title: `${b.title} · ${t.name}${b.members_required > 1 ? ` ×${b.members_required}` : ""}`,
+      start: b.start,
+      end: b.end,
+      backgroundColor: t.colour,
+      borderColor: t.colour,
+      classNames: ["booking", `state-${b.state}`],
+      editable: b.state === "held" || b.state === "confirmed",
+      extendedProps: { kind: "booking", team: t.id, booking: b.id, state: b.state, expires: b.hold_expires_at, by: b.booked_by_name },
+    }));
+  };
+}
+
+async function invitedEvents(info) {
+  const occ = await api("GET", `/api/v1/invited-events?from=${info.start.valueOf()}&to=${info.end.valueOf()}`);
+  return occ
+    .filter((o) => !calendars.has(o.calendar))
+    .map((o) => ({
+      id: `inv:${o.event}:${o.occurrence ?? ""}`,
+      title: `${o.title} (invited)`,
+      start: o.start,
+      end: o.end,
+      allDay: o.all_day,
+      classNames: ["invited"],
+      editable: false,
+      extendedProps: { kind: "invited", calendar: o.calendar, event: o.event },
+    }));
+}
+
+/** An event source function whose failures are reported, not swallowed. */
+function reported(fetcher) {
+  return async (info) => {
+    try {
+      return await fetcher(info);
+    } catch (err) {
+      say(`Could not load: ${err.message}`, true);
+      throw err;
+    }
+  };
+}
+
+function sourceFor(key) {
+  const [kind, id] = key.split(":");
+  if (kind === "calendar") return { id: key, events: reported(calendarEvents(calendars.get(id))) };
+  if (kind === "team") return { id: key, events: reported(teamEvents(teams.get(id))) };
+  return null;
+}
+
+// --- the calendar --------------------------------------------------------------
+
+const narrow = window.matchMedia("(max-width: 700px)").matches;
+const calendarEl = document.getElementById("calendar");
+const calendar = new FullCalendar.Calendar(calendarEl, {
+  initialView: narrow ? "listWeek" : "timeGridWeek",
+  headerToolbar: {
+    start: "prev,next today newEvent",
+    center: "title",
+    end: narrow ? "listWeek,timeGridDay" : "dayGridMonth,timeGridWeek,timeGridDay,listWeek",
+  },
+  customButtons: {
+    newEvent: { text: "New…", click: () => openDialog(roundedNow(), null, false) },
+  },
+  timeZone: zone,
+  firstDay: 1,
+  nowIndicator: true,
+  selectable: true,
+  selectMirror: true,
+  editable: true,
+  height: "auto",
+  eventTimeFormat: { hour: "numeric", minute: "2-digit", hour12: h12 },
+  slotHeaderFormat: { hour: "numeric", minute: "2-digit", hour12: h12 },
+  select: (info) => {
+    calendar.unselect();
+    openDialog(info.start.valueOf(), info.end.valueOf(), info.allDay);
+  },
+  eventDrop: onMove,
+  eventResize: onMove,
+  eventClick: (info) => openDetails(info.event),
+  eventDidMount: (arg) => {
+    const p = arg.event.extendedProps;
+    arg.el.dataset.kind = p.kind;
+    if (p.booking) arg.el.dataset.booking = p.booking;
+    if (p.state) arg.el.dataset.state = p.state;
+    if (p.kind === "booking" && p.state === "held") {
+      const note = document.createElement("span");
+      note.className = "hold-note";
+      arg.el.append(note);
+      holds.set(arg.el, { note, expires: p.expires, by: p.by });
+      tickHold(arg.el);
+    }
+  },
+  eventWillUnmount: (arg) => holds.delete(arg.el),
+  eventSources: [],
+});
+calendar.render();
+// For tests and the console: the FullCalendar instance.
+window.cflowsCalendar = calendar;
+document.body.dataset.calendar = "ready";
+
+// "held by Anna, 4:32 left", ticking.
+const holds = new Map();
+function tickHold(el) {
+  const h = holds.get(el);
+  if (!h) return;
+  const left = Math.max(0, Math.round((h.expires - Date.now()) / 1000));
+  const m = Math.floor(left / 60);
+  const s = String(left % 60).padStart(2, "0");
+  h.note.textContent = left > 0 ? ` · held by ${h.by || "someone"}, ${m}:${s} left` : " · hold running out";
+}
+setInterval(() => {
+  for (const el of holds.keys()) tickHold(el);
+}, 1000);
+
+function roundedNow() {
+  const q = 15 * 60000;
+  return Math.ceil(Date.now() / q) * q;
+}
+
+// Which sources are shown: the checkboxes, remembered per browser.
+const shown = new Set();
+const refetchTimers = new Map();
+function refetchSoon(key) {
+  clearTimeout(refetchTimers.get(key));
+  refetchTimers.set(key, setTimeout(() => calendar.getEventSourceById(key)?.refetch(), 100));
+}
+function setShown(key, on) {
+  if (on && !shown.has(key)) {
+    const src = sourceFor(key);
+    if (!src) return;
+    calendar.addEventSource(src);
+    shown.add(key);
+  } else if (!on && shown.has(key)) {
+    calendar.getEventSourceById(key)?.remove();
+    shown.delete(key);
+  }
+}
+for (const box of document.querySelectorAll("[data-source]")) {
+  const key = box.dataset.source;
+  const saved = localStorage.getItem(`cflows.source.${key}`);
+  if (saved !== null) box.checked = saved === "1";
+  setShown(key, box.checked);
+  box.addEventListener("change", () => {
+    localStorage.setItem(`cflows.source.${key}`, box.checked ? "1" : "0");
+    setShown(key, box.checked);
+  });
+  // Live: any change on the stream refetches the source (if shown).
+  client.subscribe(key, {
+    onSnapshot: () => shown.has(key) && refetchSoon(key),
+    onEvent: () => {
+      if (shown.has(key)) refetchSoon(key);
+      if (key.startsWith("team:")) {
+        workloadSoon();
+        // Capacity taken or freed while the dialog is open shows at once.
+        if (dialog.open && key === `team:${qTeam.value}`) preview();
+      }
+    },
+  });
+}
+calendar.addEventSource({ id: "invited", events: reported(invitedEvents) });
+
+// --- moving --------------------------------------------------------------------
+
+async function onMove(info) {
+  const p = info.event.extendedProps;
+  const start = info.event.start.valueOf();
+  const end = info.event.end ? info.event.end.valueOf() : undefined;
+  try {
+    if (p.kind === "booking") {
+      await client.request({ op: "move_booking", team: p.team, booking: p.booking, start, end });
+    } else if (p.occurrence) {
+      await api("PATCH", `/api/v1/calendars/${p.calendar}/events/${p.event}/occurrences/${encodeURIComponent(p.occurrence)}`, { start, end: end ?? start + 3600000 });
+    } else {
+      const e = await api("GET", `/api/v1/calendars/${p.calendar}/events/${p.event}`);
+      const length = e.end - e.start;
+      await api("PUT", `/api/v1/calendars/${p.calendar}/events/${p.event}`, {
+        title: e.title, description: e.description, location: e.location, zone: e.zone, colour: e.colour,
+        all_day: e.all_day, invitees: e.invitees.map((i) => i.user), recurrence: e.recurrence,
+        start, end: end ?? start + length,
+      });
+    }
+    say(`Moved to ${formatWhen(start, zone, h12)}.`);
+  } catch (err) {
+    info.revert();
+    say(`Not moved: ${reason(err)}`, true);
+  }
+}
+
+// --- the quick-create dialog ------------------------------------------------------
+
+const dialog = document.getElementById("quick");
+const form = document.getElementById("quick-form");
+const qStart = document.getElementById("q-start");
+const qEnd = document.getElementById("q-end");
+const qTitle = document.getElementById("q-title");
+const qTeam = document.getElementById("q-team");
+const qJob = document.getElementById("q-job");
+const qMembers = document.getElementById("q-members");
+const qFree = document.getElementById("q-free");
+const qError = document.getElementById("q-error");
+const qCalendar = document.getElementById("q-calendar");
+let allDay = false;
+
+function what() {
+  return form.querySelector("input[name=what]:checked")?.value ?? "event";
+}
+function showWhat() {
+  for (const el of form.querySelectorAll("[data-when]")) el.hidden = el.dataset.when !== what();
+  preview();
+}
+for (const r of form.querySelectorAll("input[name=what]")) r.addEventListener("change", showWhat);
+
+function jobMinutes() {
+  return jobs.get(qJob.value)?.duration_minutes ?? 60;
+}
+
+let previewSeq = 0;
+async function preview() {
+  if (what() !== "booking" || !qStart.value || !qTeam.value) {
+    qFree.textContent = "";
+    return;
+  }
+  const seq = ++previewSeq;
+  const start = zonedToEpoch(qStart.value, zone);
+  const minutes = jobMinutes();
+  try {
+    const reply = await client.request({ op: "availability", team: qTeam.value, from: start, to: start + minutes * 60000, slot_minutes: Math.min(1440, Math.max(5, minutes)) });
+    if (seq !== previewSeq) return;
+    const slots = reply.slots;
+    const capacity = Math.min(...slots.map((s) => s.capacity));
+    const free = Math.min(...slots.map((s) => s.free));
+    const need = Number(qMembers.value || 1);
+    qFree.textContent = capacity === 0
+      ? "The team is closed then."
+      : `${free} of ${capacity} free from ${formatTime(start, zone, h12)} for ${minutes} min${free < need ? " — full: it will be refused" : ""}.`;
+    qFree.classList.toggle("bad", capacity === 0 || free < need);
+  } catch (err) {
+    if (seq === previewSeq) qFree.textContent = reason(err);
+  }
+}
+for (const el of [qStart, qTeam, qJob, qMembers]) el.addEventListener("change", preview);
+
+function openDialog(start, end, isAllDay) {
+  allDay = isAllDay;
+  qError.hidden = true;
+  qTitle.value = "";
+  qStart.value = toLocalInput(start, zone);
+  qEnd.value = toLocalInput(end ?? start + 3600000, zone);
+  showWhat();
+  dialog.showModal();
+  qTitle.focus();
+}
+document.getElementById("q-cancel").addEventListener("click", () => dialog.close());
+
+form.addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  qError.hidden = true;
+  const start = zonedToEpoch(qStart.value, zone);
+  try {
+    if (what() === "booking") {
+      const reply = await client.request({
+        op: "hold_booking", team: qTeam.value, job_type: qJob.value, start,
+        members_required: Number(qMembers.value || 1), title: qTitle.value.trim() || undefined,
+      });
+      const b = reply.booking;
+      say(`Held ${b.title} until ${formatTime(b.hold_expires_at, zone, h12)}: open it to confirm.`);
+      refetchSoon(`team:${qTeam.value}`);
+    } else {
+      const end = zonedToEpoch(qEnd.value, zone);
+      await api("POST", `/api/v1/calendars/${qCalendar.value}/events`, {
+        title: qTitle.value.trim() || "New event", start, end, all_day: allDay, zone,
+      });
+      refetchSoon(`calendar:${qCalendar.value}`);
+      say("Event added.");
+    }
+    dialog.close();
+  } catch (err) {
+    qError.textContent = reason(err);
+    qError.hidden = false;
+  }
+});
+
+// --- details of an event or booking --------------------------------------------------
+
+const details = document.createElement("dialog");
+details.id = "details";
+details.setAttribute("aria-labelledby", "details-title");
+document.body.append(details);
+
+function button(text, onClick) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = text;
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+function openDetails(ev) {
+  const p = ev.extendedProps;
+  details.replaceChildren();
+  const h = document.createElement("h2");
+  h.id = "details-title";
+  h.textContent = ev.title;
+  const when = document.createElement("p");
+  when.textContent = `${formatWhen(ev.start.valueOf(), zone, h12)} – ${ev.end ? formatTime(ev.end.valueOf(), zone, h12) : ""}`;
+  const actions = document.createElement("div");
+  actions.className = "actions";
+  const act = (label, fn) =>
+    actions.append(button(label, async () => {
+      try {
+        await fn();
+        details.close();
+      } catch (err) {
+        say(reason(err), true);
+        details.close();
+      }
+    }));
+  if (p.kind === "booking") {
+    const state = document.createElement("p");
+    state.textContent = p.state === "held" ? `Held by ${p.by} until ${formatTime(p.expires, zone, h12)}` : `${p.state[0].toUpperCase()}${p.state.slice(1)} · booked by ${p.by}`;
+    details.append(h, when, state, actions);
+    if (p.state === "held") act("Confirm", () => api("POST", `/api/v1/teams/${p.team}/bookings/${p.booking}/confirm`).then(() => say("Confirmed.")));
+    if (p.state === "confirmed") act("Mark done", () => api("POST", `/api/v1/teams/${p.team}/bookings/${p.booking}/complete`).then(() => say("Marked done.")));
+    if (p.state === "held" || p.state === "confirmed") act("Cancel booking", () => api("POST", `/api/v1/teams/${p.team}/bookings/${p.booking}/cancel`).then(() => say("Cancelled.")));
+  } else {
+    details.append(h, when, actions);
+    const link = document.createElement("a");
+    link.href = `/api/v1/calendars/${p.calendar}/events/${p.event}/ics`;
+    link.textContent = "Download .ics";
+    actions.append(link);
+    if (p.kind === "invited") {
+      for (const [label, rsvp] of [["Accept", "accepted"], ["Tentative", "tentative"], ["Decline", "declined"]]) {
+        act(label, () => api("POST", `/api/v1/calendars/${p.calendar}/events/${p.event}/rsvp`, { rsvp }).then(() => say(`Answered: ${rsvp}.`)));
+      }
+    } else if (calendars.get(p.calendar)?.editable) {
+      if (p.occurrence) {
+        act("Cancel this occurrence", () => api("POST", `/api/v1/calendars/${p.calendar}/events/${p.event}/occurrences/${encodeURIComponent(p.occurrence)}/cancel`));
+      }
+      act(p.occurrence ? "Delete the series" : "Delete", () => api("DELETE", `/api/v1/calendars/${p.calendar}/events/${p.event}`));
+    }
+  }
+  actions.append(button("Close", () => details.close()));
+  details.showModal();
+}
+
+// --- workload beside the calendar -------------------------------------------------
+
+const workloadBody = document.querySelector("[data-workload]");
+let workloadTimer;
+function workloadSoon() {
+  clearTimeout(workloadTimer);
+  workloadTimer = setTimeout(loadWorkload, 300);
+}
+async function loadWorkload() {
+  const today = dateIn(Date.now(), boot.org_zone);
+  const [y, m, d] = today.split("-").map(Number);
+  const weekday = (new Date(Date.UTC(y, m - 1, d)).getUTCDay() + 6) % 7;
+  const monday = new Date(Date.UTC(y, m - 1, d - weekday)).toISOString().slice(0, 10);
+  const from = zonedToEpoch(`${monday}T00:00`, boot.org_zone);
+  const to = from + 7 * 86400000;
+  const rows = [];
+  for (const t of boot.teams.filter((t) => t.mine || boot.admin)) {
+    try {
+      const w = await api("GET", `/api/v1/teams/${t.id}/workload?from=${from}&to=${to}`);
+      const total = w.weeks.reduce((a, p) => ({ cap: a.cap + p.capacity_minutes, used: a.used + p.held_minutes + p.confirmed_minutes }), { cap: 0, used: 0 });
+      rows.push([t, total.cap ? Math.round((100 * total.used) / total.cap) : 0]);
+    } catch {
+      /* a team that went away */
+    }
+  }
+  workloadBody.replaceChildren(
+    ...rows.map(([t, pct]) => {
+      const tr = document.createElement("tr");
+      const name = document.createElement("td");
+      name.textContent = t.name;
+      const value = document.createElement("td");
+      const meter = document.createElement("meter");
+      meter.min = 0;
+      meter.max = 100;
+      meter.value = pct;
+      meter.setAttribute("aria-label", `${t.name} ${pct}% booked`);
+      value.append(meter, ` ${pct}%`);
+      tr.append(name, value);
+      return tr;
+    }),
+  );
+}
+loadWorkload();
