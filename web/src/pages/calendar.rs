@@ -313,7 +313,7 @@ async fn board_page(
                 p.status #board-status role="status" aria-live="polite" {}
             }
             p #board-title {}
-            div.board-scroll {
+            div.board-scroll tabindex="0" role="region" aria-label="Capacity by team and time" {
                 table.board #board aria-describedby="board-title" {
                     thead { tr { th scope="col" { "Team" } } }
                     tbody {

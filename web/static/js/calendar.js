@@ -142,6 +142,9 @@ const calendar = new FullCalendar.Calendar(calendarEl, {
     newEvent: { text: "New…", click: () => openDialog(roundedNow(), null, false) },
   },
   timeZone: zone,
+  // Accessible names that contain the visible text.
+  buttonText: { today: "Today" },
+  todayHint: (unitText) => `Today: this ${unitText}`,
   firstDay: 1,
   nowIndicator: true,
   selectable: true,

@@ -141,6 +141,9 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
         format!("/staff/teams/{}", team.id),
         "/staff/settings".into(),
         "/platform".into(),
+        "/calendar".into(),
+        "/calendar/board".into(),
+        "/calendar/board?view=week".into(),
         "/no-such-page".into(),
     ];
     let logged_out = ["/login".to_string(), format!("/invite/{token}")];
