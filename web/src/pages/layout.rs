@@ -61,6 +61,7 @@ pub fn page_with(
                         @if chrome.admin {
                             a href="/staff/users" aria-current=[current(chrome, "users")] { "Users" }
                             a href="/staff/teams" aria-current=[current(chrome, "teams")] { "Teams" }
+                            a href="/staff/capacity" aria-current=[current(chrome, "capacity")] { "Job types & hours" }
                             a href="/staff/settings" aria-current=[current(chrome, "settings")] { "Settings" }
                         }
                         @if chrome.org_name.is_some() {

@@ -140,6 +140,8 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
         "/staff/teams".into(),
         format!("/staff/teams/{}", team.id),
         "/staff/settings".into(),
+        "/staff/capacity".into(),
+        format!("/staff/capacity/hours/{}", team.id),
         "/platform".into(),
         "/calendar".into(),
         "/calendar/board".into(),

@@ -555,3 +555,122 @@ async fn operators_create_organizations() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn job_types_and_working_hours_from_the_staff_panel() {
+    let app = spawn_app().await;
+    let org = app.org("Demo Motors", "owner@example.com").await;
+    let (client, csrf) = app.login("owner@example.com").await;
+    let handle = app.core.directory.org(&org.org.id).await.unwrap();
+    let team = handle
+        .create_team(
+            cflows_actors::Caller::System,
+            cflows_actors::TeamInput {
+                name: "Testers".into(),
+                members: vec![org.owner.id.clone()],
+                bookable_count: 1,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let r = form_post(
+        &client,
+        &app,
+        "/staff/capacity/job-types",
+        &[
+            ("csrf", &csrf),
+            ("name", "Test drive"),
+            ("duration_minutes", "60"),
+            ("colour", "#22aa55"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let bad = form_post(
+        &client,
+        &app,
+        "/staff/capacity/job-types",
+        &[
+            ("csrf", &csrf),
+            ("name", "Instant"),
+            ("duration_minutes", "0"),
+            ("colour", "#22aa55"),
+        ],
+    )
+    .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        bad.text()
+            .await
+            .unwrap()
+            .contains("duration_minutes must be 5..=1440")
+    );
+    let page = client
+        .get(app.url("/staff/capacity"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Test drive") && page.contains("60 min"));
+    assert!(
+        page.contains(&format!("data-workload-team=\"{}\"", team.id)),
+        "a workload row per team"
+    );
+
+    // Hours: Monday to Friday 07:30–16:00, a holiday, 15-minute holds.
+    let hours_path = format!("/staff/capacity/hours/{}", team.id);
+    let mut fields: Vec<(String, String)> = vec![
+        ("csrf".into(), csrf.clone()),
+        ("zone".into(), "Europe/Stockholm".into()),
+        ("closed".into(), "2030-12-24 Christmas Eve".into()),
+        ("hold_minutes".into(), "15".into()),
+    ];
+    for n in 1..=5 {
+        fields.push((format!("open{n}"), "1".into()));
+        fields.push((format!("start{n}"), "07:30".into()));
+        fields.push((format!("end{n}"), "16:00".into()));
+    }
+    let r = client
+        .post(app.url(&hours_path))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let hours = cflows_actors::team_calendar::TeamCalendarHandle::new(
+        &app.core.kernel,
+        &org.org.id,
+        &team.id,
+    )
+    .snapshot()
+    .await
+    .unwrap()
+    .hours;
+    assert_eq!(
+        (hours.zone.as_str(), hours.weekly.len(), hours.hold_minutes),
+        ("Europe/Stockholm", 5, 15)
+    );
+    assert_eq!(hours.closed[0].reason, "Christmas Eve");
+    // A period that ends before it starts is refused on the same page.
+    fields.push(("open6".into(), "1".into()));
+    fields.push(("start6".into(), "12:00".into()));
+    fields.push(("end6".into(), "09:00".into()));
+    let r = client
+        .post(app.url(&hours_path))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("must end after it starts"));
+    // Another organization's team id is a 404, like a missing one.
+    let r = client
+        .get(app.url("/staff/capacity/hours/nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}

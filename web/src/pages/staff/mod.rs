@@ -14,6 +14,7 @@ use axum::routing::get;
 use cflows_protocol::Role;
 use maud::{Markup, html};
 
+mod capacity;
 mod settings;
 mod teams;
 mod users;
@@ -24,6 +25,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(users::routes())
         .merge(teams::routes())
         .merge(settings::routes())
+        .merge(capacity::routes())
 }
 
 /// Renders `body` in the staff frame with `status`.
