@@ -361,7 +361,7 @@ pub async fn booking(target: &Target, load: BookingLoad) -> anyhow::Result<Strin
                         ..
                     } if got == id => {
                         tally.accepted.fetch_add(1, Ordering::Relaxed);
-                        mine.insert(booking.id.clone(), booking);
+                        mine.insert(booking.id.clone(), *booking);
                     }
                     ServerMsg::Reply {
                         id: got,

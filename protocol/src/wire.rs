@@ -290,7 +290,7 @@ pub enum ReplyBody {
         unread: u32,
     },
     Booking {
-        booking: BookingView,
+        booking: Box<BookingView>,
     },
     Availability {
         slots: Vec<SlotAvailability>,

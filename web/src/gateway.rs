@@ -525,19 +525,25 @@ impl Connection {
             Op::HoldBooking { request } => {
                 let (org, member) = self.member().await?;
                 let booking = self.acting(&org, &member).hold(request).await?;
-                Ok(ReplyBody::Booking { booking })
+                Ok(ReplyBody::Booking {
+                    booking: Box::new(booking),
+                })
             }
             Op::ConfirmBooking { team, booking } => {
                 let (org, member) = self.member().await?;
                 let a = self.acting(&org, &member);
                 let booking = a.calendar(&team).confirm(a.booker(), booking).await?;
-                Ok(ReplyBody::Booking { booking })
+                Ok(ReplyBody::Booking {
+                    booking: Box::new(booking),
+                })
             }
             Op::CancelBooking { team, booking } => {
                 let (org, member) = self.member().await?;
                 let a = self.acting(&org, &member);
                 let booking = a.calendar(&team).cancel(a.booker(), booking).await?;
-                Ok(ReplyBody::Booking { booking })
+                Ok(ReplyBody::Booking {
+                    booking: Box::new(booking),
+                })
             }
             Op::MoveBooking {
                 team,
@@ -551,7 +557,9 @@ impl Connection {
                     .calendar(&team)
                     .move_to(a.booker(), booking, start, end)
                     .await?;
-                Ok(ReplyBody::Booking { booking })
+                Ok(ReplyBody::Booking {
+                    booking: Box::new(booking),
+                })
             }
             Op::Availability {
                 team,

@@ -190,7 +190,7 @@ async fn book_over_the_api_and_watch_it_on_the_socket() {
                 id: 8,
                 ok: Some(ReplyBody::Booking { booking }),
                 ..
-            } => mine = Some(booking),
+            } => mine = Some(*booking),
             ServerMsg::Event { .. } => {}
             other => panic!("{other:?}"),
         }
