@@ -61,6 +61,10 @@ impl Core {
     /// The Directory could not load its state.
     pub async fn start_with(store: Store, config: KernelConfig) -> Result<Self, CoreError> {
         let kernel = Kernel::start(store, config).await?;
+        {
+            let kernel = kernel.clone();
+            tokio::spawn(async move { team_calendar::wake_pending_holds(&kernel).await });
+        }
         Ok(Self {
             directory: DirectoryHandle::new(kernel.clone()),
             kernel,

@@ -1331,6 +1331,27 @@ impl TeamCalendarHandle {
     }
 }
 
+/// Starts the team calendars that have holds in the store, so those holds run out (and
+/// pass to waiters) on time after a restart, not when someone next books that team.
+pub async fn wake_pending_holds(kernel: &Kernel) {
+    let teams = match kernel.store().teams_with_holds().await {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not list teams with holds");
+            return;
+        }
+    };
+    for team in teams {
+        if let Err(e) = kernel
+            .team_calendars()
+            .actor(kernel, &TeamId::new(team.clone()))
+            .await
+        {
+            tracing::debug!(%team, error = %e, "team with holds not started");
+        }
+    }
+}
+
 /// The Org's side of capacity changes.
 pub(crate) async fn reserve_capacity(
     kernel: &Kernel,

@@ -181,3 +181,76 @@ pub fn around_the_clock(zone: &str) -> cflows_protocol::WorkingHours {
         hold_minutes: 60,
     }
 }
+
+/// Two kernels on one store hold the same team of capacity 3 (two nodes); 64 requests
+/// for one slot race through both. However they interleave, the journal's unique
+/// `(stream, seq)` index lets only one of two racing decisions commit: capacity is never
+/// exceeded, every acknowledged booking is stored, the losers answer `conflict` or
+/// `no_capacity`, and filling up through both nodes stops at exactly the capacity.
+///
+/// # Panics
+/// On any of those failing (a test failure).
+pub async fn two_nodes_booking_race(node_a: Store, node_b: Store) {
+    use crate::team_calendar::{Booker, BookingSpec, TeamCalendarHandle};
+    let store = node_a.clone();
+    let a = Core::start(node_a).await.unwrap();
+    let b = Core::start(node_b).await.unwrap();
+    let (org, owner) = org_with_owner(&a).await;
+    let by = Caller::User(owner.id.clone());
+    let team = team_with_capacity(&a, &org.id, &by, "Workshop", 3, 3).await;
+    let now = chrono::Utc::now().timestamp_millis();
+    let t0 = now - now.rem_euclid(86_400_000) + 86_400_000 + 12 * 3_600_000;
+    let spec = || BookingSpec {
+        job_type: "job".into(),
+        start: t0,
+        end: t0 + 3_600_000,
+        members_required: 1,
+        title: "Race".into(),
+        confirm: true,
+        hold_ms: None,
+        waitlist: false,
+        assigned: vec![],
+        work_item: None,
+        step: None,
+    };
+    let booker = || Booker {
+        user: owner.id.clone(),
+        name: "Olive".into(),
+        admin: true,
+    };
+    let on_a = TeamCalendarHandle::new(&a.kernel, &org.id, &team.id);
+    let on_b = TeamCalendarHandle::new(&b.kernel, &org.id, &team.id);
+    // Both nodes hold the team hot.
+    assert_eq!(on_a.head().await.unwrap(), on_b.head().await.unwrap());
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let cal = if i % 2 == 0 {
+                on_a.clone()
+            } else {
+                on_b.clone()
+            };
+            let (by, spec) = (booker(), spec());
+            tokio::spawn(async move { cal.hold(by, spec).await })
+        })
+        .collect();
+    let mut won = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => won += 1,
+            Err(CoreError::NoCapacity(_) | CoreError::Conflict(_)) => {}
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    let stored = store.live_bookings(team.id.as_str(), 0).await.unwrap();
+    assert!(won <= 3, "won {won}");
+    assert_eq!(stored.len(), won, "every acknowledged booking is stored");
+    // Fill up what is left through both nodes; never more than capacity.
+    for _ in 0..6 {
+        let _ = on_a.hold(booker(), spec()).await;
+        let _ = on_b.hold(booker(), spec()).await;
+    }
+    let stored = store.live_bookings(team.id.as_str(), 0).await.unwrap();
+    assert_eq!(stored.len(), 3, "filled to capacity, never beyond");
+    a.shutdown().await;
+    b.shutdown().await;
+}

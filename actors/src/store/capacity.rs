@@ -196,6 +196,25 @@ impl Store {
         .await
     }
 
+    /// Teams with bookings still in the `held` state (their holds must run out live,
+    /// also after a restart).
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn teams_with_holds(&self) -> StoreResult<Vec<String>> {
+        #[derive(Deserialize)]
+        struct Row {
+            team: String,
+        }
+        let rows: Vec<Row> = self
+            .rows(
+                "SELECT team FROM booking WHERE state = 'held' GROUP BY team",
+                json!({}),
+            )
+            .await?;
+        Ok(rows.into_iter().map(|r| r.team).collect())
+    }
+
     /// A team's waitlist, oldest first.
     ///
     /// # Errors

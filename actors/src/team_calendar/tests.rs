@@ -568,54 +568,12 @@ async fn sixty_four_racers_for_the_last_slots() {
     assert_eq!(stored.len(), 3);
 }
 
-/// Two kernels on one store hold the same team (two nodes): however the 64 requests
-/// interleave, the journal's unique (stream, seq) index lets only one of two racing
-/// decisions commit, so capacity is never exceeded; the losers answer `conflict` or
-/// `no_capacity`.
+/// Two kernels on one store hold the same team (two nodes): see
+/// [`crate::testing::two_nodes_booking_race`] (also run against a SurrealDB server).
 #[tokio::test]
 async fn two_nodes_never_overbook() {
     let store = memory_store().await;
-    let a = Core::start(store.clone()).await.unwrap();
-    let b = Core::start(store.clone()).await.unwrap();
-    let (org, owner) = org_with_owner(&a).await;
-    let by = Caller::User(owner.id.clone());
-    let team = team_with_capacity(&a, &org.id, &by, "Workshop", 3, 3).await;
-    let t0 = tomorrow() + 12 * HOUR;
-    let on_a = TeamCalendarHandle::new(&a.kernel, &org.id, &team.id);
-    let on_b = TeamCalendarHandle::new(&b.kernel, &org.id, &team.id);
-    // Both nodes hold the team hot.
-    assert_eq!(on_a.head().await.unwrap(), on_b.head().await.unwrap());
-    let tasks: Vec<_> = (0..64)
-        .map(|i| {
-            let cal = if i % 2 == 0 {
-                on_a.clone()
-            } else {
-                on_b.clone()
-            };
-            let by = booker(&owner.id);
-            tokio::spawn(async move { cal.hold(by, spec(t0, HOUR, 1)).await })
-        })
-        .collect();
-    let mut won = 0;
-    for t in tasks {
-        match t.await.unwrap() {
-            Ok(_) => won += 1,
-            Err(CoreError::NoCapacity(_) | CoreError::Conflict(_)) => {}
-            Err(e) => panic!("{e:?}"),
-        }
-    }
-    let stored = store.live_bookings(team.id.as_str(), 0).await.unwrap();
-    assert!(won <= 3, "won {won}");
-    assert_eq!(stored.len(), won, "every acknowledged booking is stored");
-    // Fill up what is left through both nodes; never more than capacity.
-    for _ in 0..6 {
-        let _ = on_a.hold(booker(&owner.id), spec(t0, HOUR, 1)).await;
-        let _ = on_b.hold(booker(&owner.id), spec(t0, HOUR, 1)).await;
-    }
-    let stored = store.live_bookings(team.id.as_str(), 0).await.unwrap();
-    assert_eq!(stored.len(), 3, "filled to capacity, never beyond");
-    a.shutdown().await;
-    b.shutdown().await;
+    crate::testing::two_nodes_booking_race(store.clone(), store).await;
 }
 
 mod model {
@@ -900,4 +858,38 @@ async fn working_hours_survive_a_restart() {
         .await
         .unwrap();
     assert_eq!(stored, Some(saved));
+}
+
+/// A hold that ran out while the server was down is released right after start, without
+/// anyone booking that team (and its waiter gets the slot).
+#[tokio::test]
+async fn holds_expire_after_a_restart_without_new_requests() {
+    let store = memory_store().await;
+    let core = Core::start(store.clone()).await.unwrap();
+    let (org, owner) = org_with_owner(&core).await;
+    let by = Caller::User(owner.id.clone());
+    let team = team_with_capacity(&core, &org.id, &by, "Workshop", 2, 1).await;
+    let cal = TeamCalendarHandle::new(&core.kernel, &org.id, &team.id);
+    let mut s = spec(tomorrow() + 9 * HOUR, HOUR, 1);
+    s.hold_ms = Some(1_000);
+    let held = cal.hold(booker(&owner.id), s).await.unwrap();
+    core.shutdown().await;
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    // A new process on the same store.
+    let core = Core::start(store.clone()).await.unwrap();
+    let mut state = BookingState::Held;
+    for _ in 0..200 {
+        state = store
+            .booking(team.id.as_str(), &held.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .state;
+        if state == BookingState::Cancelled {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(state, BookingState::Cancelled, "released on start");
+    core.shutdown().await;
 }

@@ -155,6 +155,19 @@ async fn two_nodes_on_one_surrealdb_server_race_and_the_loser_recovers() {
     cflows_actors::testing::two_nodes_race(a, b).await;
 }
 
+#[tokio::test]
+async fn two_nodes_on_one_surrealdb_server_never_overbook_a_team() {
+    let Some(surreal) = start_surreal().await else {
+        return;
+    };
+    let mut config = remote_config(surreal.port);
+    config.database = "booking_race".into();
+    let a = Store::open(&config).await.unwrap();
+    a.migrate().await.unwrap();
+    let b = Store::open(&config).await.unwrap();
+    cflows_actors::testing::two_nodes_booking_race(a, b).await;
+}
+
 /// Two cflows processes on one SurrealDB server, as users meet them: a change through one
 /// makes the other's copy stale; the stale one answers one conflict, reloads, and then
 /// serves and changes the current state (it used to answer 409 until restarted).
