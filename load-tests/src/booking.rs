@@ -31,7 +31,14 @@ pub struct BookingLoad {
     pub clients: usize,
     /// Decisions each client asks for.
     pub decisions: usize,
+    /// Decisions per second all clients together aim at (0: as fast as each client's
+    /// connection allows — never above the server's per-connection request limit).
+    pub rate: f64,
 }
+
+/// Requests per second one client sends at most: under the server's default limit of
+/// 50 per connection (PROTOCOL.md), so the generator never trips it.
+const PER_CLIENT_MAX: f64 = 45.0;
 
 struct Setup {
     teams: Vec<(TeamId, u32)>,
@@ -292,12 +299,20 @@ pub async fn booking(target: &Target, load: BookingLoad) -> anyhow::Result<Strin
     let mut workers = tokio::task::JoinSet::new();
     for mut c in clients {
         let (setup, tally, deadline) = (setup.clone(), tally.clone(), target.deadline);
+        let per_client = if load.rate > 0.0 {
+            (load.rate / load.clients as f64).min(PER_CLIENT_MAX)
+        } else {
+            PER_CLIENT_MAX
+        };
         workers.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / per_client));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
             // What this client was told: booking id → (team, booking).
             let mut mine: HashMap<String, BookingView> = HashMap::new();
             let mut id = 0u32;
             for _ in 0..load.decisions {
+                tick.tick().await;
                 let op = {
                     let mut rng = rand::rng();
                     let live: Vec<&BookingView> = mine
@@ -457,10 +472,15 @@ pub async fn booking(target: &Target, load: BookingLoad) -> anyhow::Result<Strin
         )
     });
     Ok(format!(
-        "## booking\n\n- {} teams (capacities 1–3, {SLOTS} one-hour slots each) · {} clients × {} decisions\n- {decisions} decisions in {elapsed:.2} s: **{:.0} decisions/s** ({accepted} accepted and durable, {refused} refused for capacity, {conflicts} conflicts)\n{cpu_line}- request → reply latency: {}\n- {events} stream events checked one by one: capacity never exceeded; {} acknowledged bookings all in the final state as acknowledged\n",
+        "## booking\n\n- {} teams (capacities 1–3, {SLOTS} one-hour slots each) · {} clients × {} decisions, {}\n- {decisions} decisions in {elapsed:.2} s: **{:.0} decisions/s** ({accepted} accepted and durable, {refused} refused for capacity, {conflicts} conflicts)\n{cpu_line}- request → reply latency: {}\n- {events} stream events checked one by one: capacity never exceeded; {} acknowledged bookings all in the final state as acknowledged\n",
         load.teams,
         load.clients,
         load.decisions,
+        if load.rate > 0.0 {
+            format!("paced at {} decisions/s in all", load.rate)
+        } else {
+            format!("each client at most {PER_CLIENT_MAX} per second")
+        },
         decisions as f64 / elapsed,
         percentiles(&latency),
         acknowledged.len(),

@@ -35,6 +35,8 @@ struct Args {
     #[arg(long, default_value_t = 120)]
     seconds: u64,
     /// fanout: events per second the writer publishes (0: back to back, a burst).
+    /// booking: decisions per second all clients together aim at (0: each client as fast
+    /// as its connection's request limit allows).
     #[arg(long, default_value_t = 0.0)]
     rate: f64,
     /// soak: how long the idle sockets are held, in seconds.
@@ -123,6 +125,7 @@ async fn main() -> ExitCode {
                         teams: args.teams,
                         clients: args.connections,
                         decisions: args.events,
+                        rate: args.rate,
                     },
                 )
                 .await

@@ -271,8 +271,14 @@ fn booking_json(org: &str, b: &BookingView) -> serde_json::Value {
 }
 
 /// Writes bookings as given (new or changed); `suffix` keeps variable names apart when
-/// joined with [`Write::and`].
+/// joined with [`Write::and`]. One booking (the common case) is one `UPSERT`.
 pub fn put_bookings(org: &str, bookings: &[&BookingView], suffix: &str) -> Write {
+    if let [b] = bookings {
+        return Write::new(
+            &format!("UPSERT type::record('booking', $booking{suffix}) CONTENT $content{suffix};"),
+            json!({ format!("booking{suffix}"): b.id, format!("content{suffix}"): booking_json(org, b) }),
+        );
+    }
     let rows: Vec<_> = bookings
         .iter()
         .map(|b| json!({ "id": b.id, "content": booking_json(org, b) }))

@@ -8,7 +8,10 @@ if (table) {
   const from = table.dataset.workloadFrom;
   const to = table.dataset.workloadTo;
   const client = new CflowsClient({ onStatus: (s) => (document.body.dataset.live = s) });
-  const pct = (p) => `${Math.round(p.utilization * 100)}%`;
+  const pct = (p) =>
+    p.capacity_minutes === 0
+      ? "closed"
+      : `${Math.round(p.utilization * 100)}% (${Math.round((100 * p.held_minutes) / p.capacity_minutes)}% held)`;
   const timers = new Map();
   async function refresh(team) {
     const row = table.querySelector(`tr[data-workload-team="${team}"]`);

@@ -297,6 +297,43 @@ async fn book_over_the_api_and_watch_it_on_the_socket() {
         .unwrap();
     assert_eq!(bad_range.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
+    // The team's subscription feed carries the bookings, in the team's zone.
+    let feed: Value = post(
+        &owner,
+        &csrf,
+        &format!("/api/v1/teams/{team_id}/feed"),
+        json!({}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let path = feed["path"].as_str().unwrap().to_string();
+    let ics = reqwest::get(app.url(&path))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        ics.contains("BEGIN:VTIMEZONE\r\nTZID:UTC")
+            && ics.contains("SUMMARY:Test drive (Workshop)")
+            && ics.contains("STATUS:CONFIRMED"),
+        "{ics}"
+    );
+    let revoke = owner
+        .delete(app.url(&format!("/api/v1/teams/{team_id}/feed")))
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoke.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        reqwest::get(app.url(&path)).await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+
     // Another organization's admin sees none of it.
     let _other = app.org("Other Cars", "other@example.com").await;
     let (stranger, stranger_csrf) = app.login("other@example.com").await;
@@ -355,6 +392,7 @@ async fn the_booking_load_scenario_holds_its_invariants() {
             teams: 3,
             clients: 8,
             decisions: 40,
+            rate: 0.0,
         },
     )
     .await

@@ -87,7 +87,13 @@ async fn render(
         let w = a.calendar(&t.id).workload(from, to).await.ok();
         loads.push((t, w));
     }
-    let pct = |p: &cflows_protocol::WorkloadPeriod| format!("{:.0}%", p.utilization * 100.0);
+    let pct = |p: &cflows_protocol::WorkloadPeriod| {
+        if p.capacity_minutes == 0 {
+            return "closed".to_string();
+        }
+        let held = 100.0 * p.held_minutes as f64 / p.capacity_minutes as f64;
+        format!("{:.0}% ({held:.0}% held)", p.utilization * 100.0)
+    };
     let body = html! {
         h1 { "Capacity" }
         (layout::banners(notice, error))
