@@ -7,7 +7,7 @@
 use crate::domain::recurrence::{self, OCCURRENCE_FORMAT};
 use crate::domain::{time, validate};
 use crate::error::{CoreError, CoreResult};
-use crate::inbox::{InboxHandle, NewNotification};
+use crate::inbox::{NewNotification, deliver_later};
 use crate::kernel::{Entity, Journal, Kernel};
 use crate::store::{Write, new_id, writes};
 use cflows_protocol::wire::StreamEvent;
@@ -944,31 +944,15 @@ impl Calendar {
 
     async fn on_feed(&mut self, v: &Viewer, revoke: bool) -> CoreResult<Option<String>> {
         let target = self.view.id.to_string();
-        if revoke {
-            self.journal
-                .commit(
-                    writes::delete_feed("calendar", &target),
-                    vec![],
-                    Some(&v.user),
-                )
-                .await?;
-            return Ok(None);
-        }
-        let token = crate::directory::random_token();
-        self.journal
-            .commit(
-                writes::put_feed(
-                    self.org.as_str(),
-                    "calendar",
-                    &target,
-                    &crate::org::token_hash(&token),
-                    now_ms(),
-                ),
-                vec![],
-                Some(&v.user),
-            )
-            .await?;
-        Ok(Some(token))
+        crate::feeds::issue(
+            &mut self.journal,
+            &self.org,
+            crate::feeds::FeedTarget::Calendar,
+            &target,
+            &v.user,
+            revoke,
+        )
+        .await
     }
 }
 
@@ -1006,16 +990,7 @@ fn invite(kernel: &Kernel, org: &OrgId, by: &Viewer, event: &EventView, before: 
             }),
             from: Some(by.user.clone()),
         };
-        let (kernel, user) = (kernel.clone(), invitee.user.clone());
-        tokio::spawn(async move {
-            let result = match InboxHandle::get(&kernel, &user).await {
-                Ok(inbox) => inbox.notify(n).await.map(|_| ()),
-                Err(e) => Err(e),
-            };
-            if let Err(e) = result {
-                tracing::warn!(%user, error = %e, "event invitation not delivered");
-            }
-        });
+        deliver_later(kernel, invitee.user.clone(), n, "event invitation");
     }
 }
 

@@ -287,6 +287,21 @@ impl Inbox {
     }
 }
 
+/// Delivers `n` to `user`'s inbox without waiting: another actor's decision must not
+/// wait on an inbox (nor risk a call cycle). A failure is logged with `what`.
+pub fn deliver_later(kernel: &Kernel, user: UserId, n: NewNotification, what: &'static str) {
+    let kernel = kernel.clone();
+    tokio::spawn(async move {
+        let result = match InboxHandle::get(&kernel, &user).await {
+            Ok(inbox) => inbox.notify(n).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            tracing::warn!(%user, error = %e, "{what} not delivered");
+        }
+    });
+}
+
 /// A typed handle on one user's inbox (started on demand by the registry).
 #[derive(Clone)]
 pub struct InboxHandle {

@@ -22,6 +22,7 @@ pub mod demo;
 pub mod directory;
 pub mod domain;
 pub mod error;
+pub mod feeds;
 pub mod inbox;
 pub mod kernel;
 pub mod org;

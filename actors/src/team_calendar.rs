@@ -15,7 +15,7 @@
 use crate::domain::capacity::{Ledger, takes};
 use crate::domain::time::{self, OpenHours};
 use crate::error::{CoreError, CoreResult};
-use crate::inbox::{InboxHandle, NewNotification};
+use crate::inbox::{NewNotification, deliver_later};
 use crate::kernel::{Entity, Journal, Kernel};
 use crate::store::{Write, new_id, writes};
 use cflows_protocol::wire::StreamEvent;
@@ -944,27 +944,15 @@ impl TeamCalendar {
 
     async fn on_feed(&mut self, by: &Booker, revoke: bool) -> CoreResult<Option<String>> {
         let target = self.team.to_string();
-        if revoke {
-            self.journal
-                .commit(writes::delete_feed("team", &target), vec![], Some(&by.user))
-                .await?;
-            return Ok(None);
-        }
-        let token = crate::directory::random_token();
-        self.journal
-            .commit(
-                writes::put_feed(
-                    self.org.as_str(),
-                    "team",
-                    &target,
-                    &crate::org::token_hash(&token),
-                    now_ms(),
-                ),
-                vec![],
-                Some(&by.user),
-            )
-            .await?;
-        Ok(Some(token))
+        crate::feeds::issue(
+            &mut self.journal,
+            &self.org,
+            crate::feeds::FeedTarget::Team,
+            &target,
+            &by.user,
+            revoke,
+        )
+        .await
     }
 
     async fn on_capacity_committed(&mut self, capacity: u32) {
@@ -1133,7 +1121,6 @@ fn check_range(from: i64, to: i64) -> CoreResult<()> {
 /// Tells a waiter their slot is held for them (off the team's mailbox: the inbox is
 /// another actor and must not slow capacity decisions).
 fn notify_waiter(kernel: &Kernel, org: &OrgId, booking: &BookingView) {
-    let kernel = kernel.clone();
     let n = NewNotification {
         org: org.clone(),
         kind: NotificationKind::BookingHeld,
@@ -1153,17 +1140,12 @@ fn notify_waiter(kernel: &Kernel, org: &OrgId, booking: &BookingView) {
         }),
         from: None,
     };
-    let user = booking.booked_by.clone();
-    tokio::spawn(async move {
-        match InboxHandle::get(&kernel, &user).await {
-            Ok(inbox) => {
-                if let Err(e) = inbox.notify(n).await {
-                    tracing::warn!(%user, error = %e, "waitlist notification failed");
-                }
-            }
-            Err(e) => tracing::warn!(%user, error = %e, "waitlist notification failed"),
-        }
-    });
+    deliver_later(
+        kernel,
+        booking.booked_by.clone(),
+        n,
+        "waitlist notification",
+    );
 }
 
 /// A typed handle on one team's calendar (started on demand by the registry). Every
