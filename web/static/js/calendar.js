@@ -63,8 +63,8 @@ function calendarEvents(c) {
       start: o.all_day ? dateIn(o.start + 43200000, zone) : o.start,
       end: o.all_day ? addDays(dateIn(o.end - 43200000, zone), 1) : o.end,
       allDay: o.all_day,
-      backgroundColor: o.colour || c.colour,
-      borderColor: o.colour || c.colour,
+      color: o.colour || c.colour,
+      contrastColor: "#ffffff",
       classNames: ["cal-event"],
       editable: c.editable,
       durationEditable: c.editable && !o.all_day,
@@ -83,8 +83,8 @@ function teamEvents(t) {
       title: `${b.title} · ${t.name}${b.members_required > 1 ? ` ×${b.members_required}` : ""}`,
       start: b.start,
       end: b.end,
-      backgroundColor: t.colour,
-      borderColor: t.colour,
+      color: t.colour,
+      contrastColor: "#ffffff",
       classNames: ["booking", `state-${b.state}`],
       editable: b.state === "held" || b.state === "confirmed",
       extendedProps: { kind: "booking", team: t.id, booking: b.id, state: b.state, expires: b.hold_expires_at, by: b.booked_by_name },
@@ -138,19 +138,21 @@ const calendar = new FullCalendar.Calendar(calendarEl, {
     center: "title",
     end: narrow ? "listWeek,timeGridDay" : "dayGridMonth,timeGridWeek,timeGridDay,listWeek",
   },
-  customButtons: {
-    newEvent: { text: "New…", click: () => openDialog(roundedNow(), null, false) },
+  buttons: {
+    newEvent: { text: "New…", hint: "New… event or booking", click: () => openDialog(roundedNow(), null, false) },
+    today: { text: "Today" },
   },
   timeZone: zone,
   // Accessible names that contain the visible text.
-  buttonText: { today: "Today" },
   todayHint: (unitText) => `Today: this ${unitText}`,
   firstDay: 1,
   nowIndicator: true,
   selectable: true,
   selectMirror: true,
   editable: true,
-  height: "auto",
+  // A scrolling grid that opens on the working morning.
+  height: narrow ? "auto" : Math.max(520, window.innerHeight - 200),
+  scrollTime: "07:00:00",
   eventTimeFormat: { hour: "numeric", minute: "2-digit", hour12: h12 },
   slotHeaderFormat: { hour: "numeric", minute: "2-digit", hour12: h12 },
   select: (info) => {
@@ -187,9 +189,11 @@ function tickHold(el) {
   const h = holds.get(el);
   if (!h) return;
   const left = Math.max(0, Math.round((h.expires - Date.now()) / 1000));
-  const m = Math.floor(left / 60);
+  const hours = Math.floor(left / 3600);
+  const m = Math.floor((left % 3600) / 60);
   const s = String(left % 60).padStart(2, "0");
-  h.note.textContent = left > 0 ? ` · held by ${h.by || "someone"}, ${m}:${s} left` : " · hold running out";
+  const shown = hours > 0 ? `${hours}h ${String(m).padStart(2, "0")}m` : `${m}:${s}`;
+  h.note.textContent = left > 0 ? ` · held by ${h.by || "someone"}, ${shown} left` : " · hold running out";
 }
 setInterval(() => {
   for (const el of holds.keys()) tickHold(el);
@@ -401,7 +405,25 @@ function openDetails(ev) {
   if (p.kind === "booking") {
     const state = document.createElement("p");
     state.textContent = p.state === "held" ? `Held by ${p.by} until ${formatTime(p.expires, zone, h12)}` : `${p.state[0].toUpperCase()}${p.state.slice(1)} · booked by ${p.by}`;
-    details.append(h, when, state, actions);
+    details.append(h, when, state);
+    if (p.state === "held" || p.state === "confirmed") {
+      // Moving from the keyboard: a new start, same length.
+      const label = document.createElement("label");
+      label.htmlFor = "d-start";
+      label.textContent = "Move to";
+      const input = document.createElement("input");
+      input.type = "datetime-local";
+      input.id = "d-start";
+      input.value = toLocalInput(ev.start.valueOf(), zone);
+      details.append(label, input);
+      const length = ev.end.valueOf() - ev.start.valueOf();
+      act("Move", async () => {
+        const start = zonedToEpoch(input.value, zone);
+        await client.request({ op: "move_booking", team: p.team, booking: p.booking, start, end: start + length });
+        say(`Moved to ${formatWhen(start, zone, h12)}.`);
+      });
+    }
+    details.append(actions);
     if (p.state === "held") act("Confirm", () => api("POST", `/api/v1/teams/${p.team}/bookings/${p.booking}/confirm`).then(() => say("Confirmed.")));
     if (p.state === "confirmed") act("Mark done", () => api("POST", `/api/v1/teams/${p.team}/bookings/${p.booking}/complete`).then(() => say("Marked done.")));
     if (p.state === "held" || p.state === "confirmed") act("Cancel booking", () => api("POST", `/api/v1/teams/${p.team}/bookings/${p.booking}/cancel`).then(() => say("Cancelled.")));

@@ -208,6 +208,50 @@ async fn bookings_appear_live_and_a_refused_drag_snaps_back() {
         .unwrap();
     assert_eq!(stored["start"], noon);
 
+    // The booking dialog shows the chosen slot's free capacity while choosing.
+    c.find(Locator::XPath("//button[normalize-space()='New…']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(
+        &c,
+        "return document.getElementById('quick').open",
+        json!(true),
+    )
+    .await;
+    c.execute(
+        &format!("const s = document.getElementById('q-start'); s.value = '{day}T10:00'; s.dispatchEvent(new Event('change'))"),
+        vec![],
+    )
+    .await
+    .unwrap();
+    wait_for(
+        &c,
+        "return document.getElementById('q-free').textContent.startsWith('0 of 1 free')",
+        json!(true),
+    )
+    .await;
+    c.execute(
+        &format!("const s = document.getElementById('q-start'); s.value = '{day}T14:00'; s.dispatchEvent(new Event('change'))"),
+        vec![],
+    )
+    .await
+    .unwrap();
+    wait_for(
+        &c,
+        "return document.getElementById('q-free').textContent.startsWith('1 of 1 free')",
+        json!(true),
+    )
+    .await;
+    c.find(Locator::Id("q-cancel"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
     // The capacity board: the owner cancels the hold, the 10:00 lane frees up live.
     c.goto(&app.url(&format!("/calendar/board?date={day}")))
         .await
