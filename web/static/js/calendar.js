@@ -150,9 +150,11 @@ const calendar = new FullCalendar.Calendar(calendarEl, {
   selectable: true,
   selectMirror: true,
   editable: true,
-  // A scrolling grid that opens on the working morning.
-  height: narrow ? "auto" : Math.max(520, window.innerHeight - 200),
-  scrollTime: "07:00:00",
+  // The working day without a scrolling region inside the page (night hours are in the
+  // month and list views).
+  height: "auto",
+  slotMinTime: "06:00:00",
+  slotMaxTime: "22:00:00",
   eventTimeFormat: { hour: "numeric", minute: "2-digit", hour12: h12 },
   slotHeaderFormat: { hour: "numeric", minute: "2-digit", hour12: h12 },
   select: (info) => {
@@ -179,6 +181,7 @@ const calendar = new FullCalendar.Calendar(calendarEl, {
   eventSources: [],
 });
 calendar.render();
+
 // For tests and the console: the FullCalendar instance.
 window.cflowsCalendar = calendar;
 document.body.dataset.calendar = "ready";

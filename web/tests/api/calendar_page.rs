@@ -147,10 +147,12 @@ async fn bookings_appear_live_and_a_refused_drag_snaps_back() {
         .unwrap()
         .as_f64()
         .unwrap();
-    // Its place in the grid (relative to the calendar: the page may scroll while dragging).
+    // Its place in the grid, relative to the other booking (the grid may scroll while
+    // dragging; both scroll together).
     let place = format!(
-        "return Math.round({}.getBoundingClientRect().top - document.getElementById('calendar').getBoundingClientRect().top)",
-        sel(&mine_id)
+        "return Math.round({}.getBoundingClientRect().top - {}.getBoundingClientRect().top)",
+        sel(&mine_id),
+        sel(&held_id)
     );
     let top_before = c.execute(&place, vec![]).await.unwrap();
     let element = c
