@@ -68,6 +68,14 @@ pub struct BookingSpec {
     pub step: Option<String>,
 }
 
+/// A step of a booking's life the API and the socket offer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BookingStep {
+    Confirm,
+    Cancel,
+    Complete,
+}
+
 /// A finished booking that served a work item's step: the message the workflow engine
 /// advances the item on (published on [`Kernel::work_signals`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -1227,6 +1235,19 @@ impl TeamCalendarHandle {
     /// `NotFound`; `Conflict` when not confirmed.
     pub async fn complete(&self, by: Booker, id: String) -> CoreResult<BookingView> {
         team_call!(self, Complete { by, id })
+    }
+
+    /// One step of a booking's life: confirm, cancel or complete.
+    ///
+    /// # Errors
+    /// As [`TeamCalendarHandle::confirm`], [`TeamCalendarHandle::cancel`] and
+    /// [`TeamCalendarHandle::complete`].
+    pub async fn step(&self, by: Booker, id: String, step: BookingStep) -> CoreResult<BookingView> {
+        match step {
+            BookingStep::Confirm => self.confirm(by, id).await,
+            BookingStep::Cancel => self.cancel(by, id).await,
+            BookingStep::Complete => self.complete(by, id).await,
+        }
     }
 
     /// Moves and/or resizes a booking: the new interval is taken or nothing changes.

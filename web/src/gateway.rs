@@ -18,6 +18,7 @@ use axum::routing::get;
 use bytes::Bytes;
 use cflows_actors::kernel::Revocation;
 use cflows_actors::streams::{self, Principal};
+use cflows_actors::team_calendar::BookingStep;
 use cflows_actors::{CoreError, Kernel};
 use cflows_protocol::wire::{
     ClientMsg, DecodeError, Limits, Op, PROTOCOL_VERSION, ReplyBody, ServerMsg, WireError, close,
@@ -530,20 +531,10 @@ impl Connection {
                 })
             }
             Op::ConfirmBooking { team, booking } => {
-                let (org, member) = self.member().await?;
-                let a = self.acting(&org, &member);
-                let booking = a.calendar(&team).confirm(a.booker(), booking).await?;
-                Ok(ReplyBody::Booking {
-                    booking: Box::new(booking),
-                })
+                self.step(team, booking, BookingStep::Confirm).await
             }
             Op::CancelBooking { team, booking } => {
-                let (org, member) = self.member().await?;
-                let a = self.acting(&org, &member);
-                let booking = a.calendar(&team).cancel(a.booker(), booking).await?;
-                Ok(ReplyBody::Booking {
-                    booking: Box::new(booking),
-                })
+                self.step(team, booking, BookingStep::Cancel).await
             }
             Op::MoveBooking {
                 team,
@@ -580,6 +571,20 @@ impl Connection {
                 Ok(ReplyBody::Availability { slots })
             }
         }
+    }
+
+    async fn step(
+        &self,
+        team: cflows_protocol::TeamId,
+        booking: String,
+        which: BookingStep,
+    ) -> Result<ReplyBody, AppError> {
+        let (org, member) = self.member().await?;
+        let a = self.acting(&org, &member);
+        let booking = a.calendar(&team).step(a.booker(), booking, which).await?;
+        Ok(ReplyBody::Booking {
+            booking: Box::new(booking),
+        })
     }
 
     /// The connection's user as an active member of its organization (checked per

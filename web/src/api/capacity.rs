@@ -13,6 +13,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use cflows_actors::JobTypeInput;
+use cflows_actors::team_calendar::BookingStep;
 use cflows_protocol::wire::BookingRequest;
 use cflows_protocol::{
     BookingView, ItemId, JobTypeView, SlotAvailability, TeamCalendarSnapshot, TeamId, UserId,
@@ -286,6 +287,21 @@ async fn move_booking(
     ))
 }
 
+async fn step(
+    state: &AppState,
+    m: &Member,
+    team: String,
+    id: String,
+    which: BookingStep,
+) -> ApiResult<Json<BookingView>> {
+    let a = acting(state, m);
+    Ok(Json(
+        a.calendar(&TeamId::new(team))
+            .step(a.booker(), id, which)
+            .await?,
+    ))
+}
+
 /// Confirms a hold (409 when it ran out).
 #[utoipa::path(post, path = "/teams/{team_id}/bookings/{booking_id}/confirm", tag = "capacity", params(("team_id" = String, Path), ("booking_id" = String, Path)),
     responses((status = 200, body = BookingView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
@@ -294,12 +310,7 @@ async fn confirm_booking(
     m: Member,
     Path((team, id)): Path<(String, String)>,
 ) -> ApiResult<Json<BookingView>> {
-    let a = acting(&state, &m);
-    Ok(Json(
-        a.calendar(&TeamId::new(team))
-            .confirm(a.booker(), id)
-            .await?,
-    ))
+    step(&state, &m, team, id, BookingStep::Confirm).await
 }
 
 /// Cancels a held or confirmed booking; freed capacity goes to the waitlist.
@@ -310,12 +321,7 @@ async fn cancel_booking(
     m: Member,
     Path((team, id)): Path<(String, String)>,
 ) -> ApiResult<Json<BookingView>> {
-    let a = acting(&state, &m);
-    Ok(Json(
-        a.calendar(&TeamId::new(team))
-            .cancel(a.booker(), id)
-            .await?,
-    ))
+    step(&state, &m, team, id, BookingStep::Cancel).await
 }
 
 /// Marks a confirmed booking done; a booking linked to a work item tells the workflow.
@@ -326,12 +332,7 @@ async fn complete_booking(
     m: Member,
     Path((team, id)): Path<(String, String)>,
 ) -> ApiResult<Json<BookingView>> {
-    let a = acting(&state, &m);
-    Ok(Json(
-        a.calendar(&TeamId::new(team))
-            .complete(a.booker(), id)
-            .await?,
-    ))
+    step(&state, &m, team, id, BookingStep::Complete).await
 }
 
 /// Withdraws a waitlist entry (its owner or an admin).
