@@ -220,9 +220,23 @@ function setShown(key, on) {
     if (!src) return;
     calendar.addEventSource(src);
     shown.add(key);
+    // Live: any change on the stream refetches the source. Only shown sources are
+    // followed, so a page with many teams stays under the socket's request limit.
+    client.subscribe(key, {
+      onSnapshot: () => refetchSoon(key),
+      onEvent: () => {
+        refetchSoon(key);
+        if (key.startsWith("team:")) {
+          workloadSoon();
+          // Capacity taken or freed while the dialog is open shows at once.
+          if (dialog.open && key === `team:${qTeam.value}`) preview();
+        }
+      },
+    });
   } else if (!on && shown.has(key)) {
     calendar.getEventSourceById(key)?.remove();
     shown.delete(key);
+    client.unsubscribe(key);
   }
 }
 for (const box of document.querySelectorAll("[data-source]")) {
@@ -233,18 +247,6 @@ for (const box of document.querySelectorAll("[data-source]")) {
   box.addEventListener("change", () => {
     localStorage.setItem(`cflows.source.${key}`, box.checked ? "1" : "0");
     setShown(key, box.checked);
-  });
-  // Live: any change on the stream refetches the source (if shown).
-  client.subscribe(key, {
-    onSnapshot: () => shown.has(key) && refetchSoon(key),
-    onEvent: () => {
-      if (shown.has(key)) refetchSoon(key);
-      if (key.startsWith("team:")) {
-        workloadSoon();
-        // Capacity taken or freed while the dialog is open shows at once.
-        if (dialog.open && key === `team:${qTeam.value}`) preview();
-      }
-    },
   });
 }
 calendar.addEventSource({ id: "invited", events: reported(invitedEvents) });

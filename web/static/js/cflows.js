@@ -109,6 +109,11 @@ export class CflowsClient {
     if (this.ready) this.send({ type: "subscribe", stream });
   }
 
+  /** Stops following `stream`. */
+  unsubscribe(stream) {
+    if (this.streams.delete(stream) && this.ready) this.send({ type: "unsubscribe", stream });
+  }
+
   /** Sends an operation (`{ op: "mark_all_read" }`, ...); resolves with the reply body. */
   request(op) {
     const id = this.nextId++;
