@@ -71,7 +71,8 @@ pub async fn ensure_team_calendar(
     Ok(id)
 }
 
-/// Every calendar `member` can see, their personal and team calendars created if new.
+/// Every calendar `member` can see, their personal and team calendars created if new
+/// (one query when nothing is missing).
 ///
 /// # Errors
 /// A store failure.
@@ -82,8 +83,18 @@ pub async fn list(
     member: &MemberView,
 ) -> Result<Vec<CalendarView>, AppError> {
     let me = &member.user;
+    let admin = member.role.is_admin();
+    let teams: Vec<String> = member.teams.iter().map(ToString::to_string).collect();
+    let read = || {
+        kernel
+            .store()
+            .calendars_for(org_id.as_str(), me.id.as_str(), &teams, admin)
+    };
+    let found = read().await?;
+    let has = |id: &CalendarId| found.iter().any(|c| c.id == id.as_str());
+    let mut created = false;
     let personal = calendar::personal_id(org_id, &me.id);
-    if kernel.store().calendar(personal.as_str()).await?.is_none() {
+    if !has(&personal) {
         let view = CalendarView {
             id: personal,
             kind: CalendarKind::Personal,
@@ -94,29 +105,21 @@ pub async fn list(
             members: Vec::new(),
         };
         ensure(kernel, org_id, view, &me.id).await?;
+        created = true;
     }
     let snapshot = org.snapshot().await?;
-    let visible: Vec<&TeamView> = snapshot
+    for team in snapshot
         .teams
         .iter()
-        .filter(|t| member.role.is_admin() || member.teams.contains(&t.id))
-        .collect();
-    for team in &visible {
-        ensure_team_calendar(kernel, org_id, team, &me.id).await?;
+        .filter(|t| admin || member.teams.contains(&t.id))
+    {
+        if !has(&calendar::team_calendar_id(&team.id)) {
+            ensure_team_calendar(kernel, org_id, team, &me.id).await?;
+            created = true;
+        }
     }
-    let teams: Vec<String> = member.teams.iter().map(ToString::to_string).collect();
-    Ok(kernel
-        .store()
-        .calendars_for(
-            org_id.as_str(),
-            me.id.as_str(),
-            &teams,
-            member.role.is_admin(),
-        )
-        .await?
-        .into_iter()
-        .map(CalendarView::from)
-        .collect())
+    let all = if created { read().await? } else { found };
+    Ok(all.into_iter().map(CalendarView::from).collect())
 }
 
 /// Checks that every invitee or calendar member is an active member of the organization.
