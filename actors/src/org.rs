@@ -160,6 +160,12 @@ pub enum OrgMsg {
     JobTypes {
         reply: RpcReplyPort<Vec<JobTypeView>>,
     },
+    /// A team and a job type in one round trip (what a booking request needs).
+    TeamAndJobType {
+        team: TeamId,
+        job_type: String,
+        reply: RpcReplyPort<(Option<TeamView>, Option<JobTypeView>)>,
+    },
     CreateJobType {
         by: Caller,
         input: JobTypeInput,
@@ -412,6 +418,16 @@ impl Entity for Org {
                 let mut all: Vec<JobTypeView> = self.job_types.values().cloned().collect();
                 all.sort_by_key(|j| j.name.to_lowercase());
                 let _ = reply.send(all);
+            }
+            OrgMsg::TeamAndJobType {
+                team,
+                job_type,
+                reply,
+            } => {
+                let _ = reply.send((
+                    self.teams.get(&team).cloned(),
+                    self.job_types.get(&job_type).cloned(),
+                ));
             }
             OrgMsg::CreateJobType { by, input, reply } => {
                 let _ = reply.send(self.on_save_job_type(by, None, input).await);
@@ -1625,6 +1641,18 @@ impl OrgHandle {
     /// `Unavailable` when the actor does not answer.
     pub async fn job_types(&self) -> CoreResult<Vec<JobTypeView>> {
         org_call!(self, JobTypes {})
+    }
+
+    /// A team and a job type, in one call (a booking request's lookups).
+    ///
+    /// # Errors
+    /// `Unavailable` when the actor does not answer.
+    pub async fn team_and_job_type(
+        &self,
+        team: TeamId,
+        job_type: String,
+    ) -> CoreResult<(Option<TeamView>, Option<JobTypeView>)> {
+        org_call!(self, TeamAndJobType { team, job_type })
     }
 
     /// One job type.
