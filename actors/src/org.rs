@@ -1655,18 +1655,6 @@ impl OrgHandle {
         org_call!(self, TeamAndJobType { team, job_type })
     }
 
-    /// One job type.
-    ///
-    /// # Errors
-    /// `NotFound` for an unknown id.
-    pub async fn job_type(&self, id: &str) -> CoreResult<JobTypeView> {
-        self.job_types()
-            .await?
-            .into_iter()
-            .find(|j| j.id == id)
-            .ok_or(CoreError::NotFound)
-    }
-
     /// A new job type (admins).
     ///
     /// # Errors

@@ -44,15 +44,14 @@ impl Acting<'_> {
     /// `no_capacity` with the clash and suggestions; `invalid_input`; `not_found` for an
     /// unknown team or job type.
     pub async fn hold(&self, req: BookingRequest) -> Result<BookingView, AppError> {
-        let job =
-            self.org.job_type(&req.job_type).await.map_err(|_| {
-                AppError::InvalidInput(format!("unknown job type '{}'", req.job_type))
-            })?;
-        let team = self
+        let (team, job) = self
             .org
-            .team(req.team.clone())
-            .await?
-            .ok_or(AppError::NotFound)?;
+            .team_and_job_type(req.team.clone(), req.job_type.clone())
+            .await?;
+        let team = team.ok_or(AppError::NotFound)?;
+        let job = job.ok_or_else(|| {
+            AppError::InvalidInput(format!("unknown job type '{}'", req.job_type))
+        })?;
         if let Some(stranger) = req.assigned.iter().find(|u| !team.members.contains(u)) {
             return Err(AppError::InvalidInput(format!(
                 "{stranger} is not a member of team '{}'",
