@@ -1,7 +1,7 @@
 // The notification bell in every page header: a live unread badge and a dropdown of the
 // newest notifications. Without JavaScript the bell is a plain link to /notifications.
 
-import { CflowsClient } from "./cflows.js";
+import { sharedClient } from "./cflows.js";
 
 const bell = document.querySelector("[data-bell]");
 if (bell) {
@@ -40,7 +40,7 @@ if (bell) {
     }
   };
 
-  const client = new CflowsClient({
+  const client = sharedClient({
     onStatus: (status) => bell.classList.toggle("offline", status !== "online"),
   });
   client.subscribe(`inbox:${bell.dataset.user}`, {

@@ -2,7 +2,7 @@
 // (half-hours of a day, or the days of a week), live over the cflows socket — a
 // booking, hold, expiry or capacity change anywhere redraws that team's lane.
 
-import { CflowsClient } from "./cflows.js";
+import { sharedClient } from "./cflows.js";
 import { addDays, dateIn, formatTime, zonedToEpoch } from "./zones.js";
 
 const boot = JSON.parse(document.getElementById("board-boot").textContent);
@@ -11,7 +11,7 @@ const table = document.getElementById("board");
 const headRow = table.querySelector("thead tr");
 const title = document.getElementById("board-title");
 const statusEl = document.getElementById("board-status");
-const client = new CflowsClient({
+const client = sharedClient({
   onStatus: (s) => {
     document.body.dataset.live = s;
     statusEl.textContent = s === "online" ? "Live" : "Reconnecting…";

@@ -3,7 +3,7 @@
 // to create, drag or resize to move (a refused move snaps back with the reason), a
 // quick-create dialog that shows a team's free capacity while choosing a slot.
 
-import { CflowsClient } from "./cflows.js";
+import { sharedClient } from "./cflows.js";
 import { addDays, dateIn, formatTime, formatWhen, toLocalInput, zonedToEpoch } from "./zones.js";
 
 const boot = JSON.parse(document.getElementById("cal-boot").textContent);
@@ -46,7 +46,7 @@ function reason(err) {
   return text;
 }
 
-const client = new CflowsClient({
+const client = sharedClient({
   onStatus: (s) => {
     document.body.dataset.live = s;
   },

@@ -10,7 +10,8 @@ export class CflowsClient {
   constructor({ url, onStatus } = {}) {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     this.url = url ?? `${scheme}://${location.host}/ws`;
-    this.onStatus = onStatus ?? (() => {});
+    this.listeners = onStatus ? [onStatus] : [];
+    this.status = "connecting";
     this.streams = new Map(); // name -> { seq: number|null, onSnapshot, onEvent }
     this.pending = new Map(); // request id -> { resolve, reject, timer }
     this.nextId = 1;
@@ -35,7 +36,7 @@ export class CflowsClient {
     ws.onmessage = (ev) => this.dispatch(decode(new Uint8Array(ev.data)));
     ws.onclose = (ev) => {
       this.ready = false;
-      this.onStatus("offline", ev.code);
+      this.emit("offline", ev.code);
       for (const [, p] of this.pending) {
         clearTimeout(p.timer);
         p.reject(new Error("connection lost"));
@@ -48,6 +49,17 @@ export class CflowsClient {
     };
   }
 
+  emit(status, code) {
+    this.status = status;
+    for (const listener of this.listeners) listener(status, code);
+  }
+
+  /** Calls `listener(status)` on every change of `"online"` / `"offline"`, and now. */
+  addStatusListener(listener) {
+    this.listeners.push(listener);
+    if (this.status !== "connecting") listener(this.status);
+  }
+
   send(msg) {
     if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(encode(msg));
   }
@@ -57,7 +69,7 @@ export class CflowsClient {
       case "welcome":
         this.ready = true;
         this.backoff = 500;
-        this.onStatus("online");
+        this.emit("online");
         for (const [stream, s] of this.streams) {
           if (s.seq === null) this.send({ type: "subscribe", stream });
         }
@@ -126,4 +138,13 @@ export class CflowsClient {
       this.send({ type: "request", id, op });
     });
   }
+}
+
+let shared = null;
+
+/** The page's one connection, shared by every script on it (the bell, the calendar, …). */
+export function sharedClient({ onStatus } = {}) {
+  shared ??= new CflowsClient();
+  if (onStatus) shared.addStatusListener(onStatus);
+  return shared;
 }

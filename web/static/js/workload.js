@@ -1,13 +1,13 @@
 // The staff panel's workload table, live: every change on a team's stream refetches
 // that team's utilization for the week shown.
 
-import { CflowsClient } from "./cflows.js";
+import { sharedClient } from "./cflows.js";
 
 const table = document.querySelector("[data-workload-from]");
 if (table) {
   const from = table.dataset.workloadFrom;
   const to = table.dataset.workloadTo;
-  const client = new CflowsClient({ onStatus: (s) => (document.body.dataset.live = s) });
+  const client = sharedClient({ onStatus: (s) => (document.body.dataset.live = s) });
   const pct = (p) =>
     p.capacity_minutes === 0
       ? "closed"
