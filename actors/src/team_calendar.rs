@@ -135,6 +135,15 @@ pub enum TeamMsg {
         id: String,
         reply: RpcReplyPort<CoreResult<BookingView>>,
     },
+    /// Replaces the members assigned to a held or confirmed booking (team members, checked
+    /// by the caller; at most `members_required`).
+    Assign {
+        org: OrgId,
+        by: Booker,
+        id: String,
+        assigned: Vec<UserId>,
+        reply: RpcReplyPort<CoreResult<BookingView>>,
+    },
     Bookings {
         org: OrgId,
         from: i64,
@@ -296,6 +305,19 @@ impl Entity for TeamCalendar {
                 if moved {
                     self.promote_waiters(kernel).await;
                 }
+            }
+            TeamMsg::Assign {
+                org,
+                by,
+                id,
+                assigned,
+                reply,
+            } => {
+                let r = match self.scoped(&org) {
+                    Ok(()) => self.on_assign(&by, &id, assigned).await,
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(r);
             }
             TeamMsg::Booking { org, id, reply } => {
                 let r = match self.scoped(&org) {
@@ -797,6 +819,44 @@ impl TeamCalendar {
         .await
     }
 
+    async fn on_assign(
+        &mut self,
+        by: &Booker,
+        id: &str,
+        assigned: Vec<UserId>,
+    ) -> CoreResult<BookingView> {
+        let b = self.hot(id)?;
+        if !matches!(b.state, BookingState::Held | BookingState::Confirmed) {
+            return Err(CoreError::Conflict(format!(
+                "a {} booking cannot be reassigned",
+                b.state.as_str()
+            )));
+        }
+        let mut unique: Vec<UserId> = Vec::with_capacity(assigned.len());
+        for u in assigned {
+            if !unique.contains(&u) {
+                unique.push(u);
+            }
+        }
+        if unique.len() > b.members_required as usize {
+            return Err(CoreError::invalid(
+                "more members assigned than the booking requires",
+            ));
+        }
+        if unique == b.assigned {
+            return Ok(b);
+        }
+        let next = BookingView {
+            assigned: unique,
+            updated_at: now_ms(),
+            ..b
+        };
+        self.change(&by.user, next, |booking| TeamEvent::BookingChanged {
+            booking,
+        })
+        .await
+    }
+
     async fn on_bookings(
         &self,
         kernel: &Kernel,
@@ -1262,6 +1322,20 @@ impl TeamCalendarHandle {
         end: Option<i64>,
     ) -> CoreResult<BookingView> {
         team_call!(self, Move { by, id, start, end })
+    }
+
+    /// Replaces the members assigned to a held or confirmed booking.
+    ///
+    /// # Errors
+    /// `NotFound`; `Conflict` when not held or confirmed; `InvalidInput` when more than
+    /// `members_required`.
+    pub async fn assign(
+        &self,
+        by: Booker,
+        id: String,
+        assigned: Vec<UserId>,
+    ) -> CoreResult<BookingView> {
+        team_call!(self, Assign { by, id, assigned })
     }
 
     /// One booking, in any state.

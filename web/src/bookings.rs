@@ -94,6 +94,35 @@ impl Acting<'_> {
     }
 }
 
+impl Acting<'_> {
+    /// Replaces a booking's assigned members (members of its team).
+    ///
+    /// # Errors
+    /// `invalid_input` for someone outside the team or too many; `not_found`.
+    pub async fn assign(
+        &self,
+        team: &TeamId,
+        booking: String,
+        assigned: Vec<cflows_protocol::UserId>,
+    ) -> Result<BookingView, AppError> {
+        let view = self
+            .org
+            .team(team.clone())
+            .await?
+            .ok_or(AppError::NotFound)?;
+        if let Some(stranger) = assigned.iter().find(|u| !view.members.contains(u)) {
+            return Err(AppError::InvalidInput(format!(
+                "{stranger} is not a member of team '{}'",
+                view.name
+            )));
+        }
+        Ok(self
+            .calendar(team)
+            .assign(self.booker(), booking, assigned)
+            .await?)
+    }
+}
+
 /// The acting member of `org` for a socket request: checks the membership is active.
 ///
 /// # Errors

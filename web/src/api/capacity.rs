@@ -33,6 +33,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_hours, set_hours))
         .routes(routes!(list_bookings, create_booking))
         .routes(routes!(get_booking, move_booking))
+        .routes(routes!(assign_booking))
         .routes(routes!(confirm_booking))
         .routes(routes!(cancel_booking))
         .routes(routes!(complete_booking))
@@ -298,6 +299,29 @@ async fn step(
     Ok(Json(
         a.calendar(&TeamId::new(team))
             .step(a.booker(), id, which)
+            .await?,
+    ))
+}
+
+/// Members assigned to a booking.
+#[derive(Deserialize, ToSchema)]
+pub struct AssignBody {
+    /// Members of the booking's team, at most `members_required`.
+    pub assigned: Vec<UserId>,
+}
+
+/// Replaces the members assigned to a held or confirmed booking.
+#[utoipa::path(put, path = "/teams/{team_id}/bookings/{booking_id}/assigned", tag = "capacity", params(("team_id" = String, Path), ("booking_id" = String, Path)), request_body = AssignBody,
+    responses((status = 200, body = BookingView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn assign_booking(
+    State(state): State<AppState>,
+    m: Member,
+    Path((team, id)): Path<(String, String)>,
+    ApiJson(b): ApiJson<AssignBody>,
+) -> ApiResult<Json<BookingView>> {
+    Ok(Json(
+        acting(&state, &m)
+            .assign(&TeamId::new(team), id, b.assigned)
             .await?,
     ))
 }

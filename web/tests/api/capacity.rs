@@ -240,6 +240,32 @@ async fn book_over_the_api_and_watch_it_on_the_socket() {
         .unwrap();
     assert_eq!(forbidden.status(), StatusCode::FORBIDDEN);
 
+    // Assign Mia to the owner's booking; a stranger cannot be assigned.
+    let assign = |who: Value| {
+        owner
+            .put(app.url(&format!(
+                "/api/v1/teams/{team_id}/bookings/{}/assigned",
+                held["id"].as_str().unwrap()
+            )))
+            .header("x-csrf-token", &csrf)
+            .json(&json!({"assigned": who}))
+            .send()
+    };
+    let assigned: Value = assign(json!([mia.id])).await.unwrap().json().await.unwrap();
+    assert_eq!(assigned["assigned"], json!([mia.id]));
+    assert_eq!(
+        assign(json!(["nobody"])).await.unwrap().status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        assign(json!([mia.id, org.owner.id]))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "one member required, two assigned"
+    );
+
     // Confirm, availability, workload, cancel.
     let confirmed: Value = post(
         &owner,
