@@ -112,52 +112,45 @@ pub struct CalendarInput {
     pub members: Vec<CalendarMember>,
 }
 
-/// Messages the `Calendar` handles. Each names the organization and the viewer.
+/// Messages the `Calendar` handles, each with its viewer (access is checked per viewer;
+/// tenancy before sending, by [`crate::kernel::Registry::call_in`]).
 pub enum CalendarMsg {
     Snapshot {
-        org: OrgId,
         viewer: Viewer,
         reply: RpcReplyPort<CoreResult<CalendarSnapshot>>,
     },
     Head {
-        org: OrgId,
         viewer: Viewer,
         reply: RpcReplyPort<CoreResult<u64>>,
     },
     Occurrences {
-        org: OrgId,
         viewer: Viewer,
         from: i64,
         to: i64,
         reply: RpcReplyPort<CoreResult<Vec<Occurrence>>>,
     },
     Event {
-        org: OrgId,
         viewer: Viewer,
         id: String,
         reply: RpcReplyPort<CoreResult<EventView>>,
     },
     CreateEvent {
-        org: OrgId,
         viewer: Viewer,
         input: EventInput,
         reply: RpcReplyPort<CoreResult<EventView>>,
     },
     UpdateEvent {
-        org: OrgId,
         viewer: Viewer,
         id: String,
         input: EventInput,
         reply: RpcReplyPort<CoreResult<EventView>>,
     },
     DeleteEvent {
-        org: OrgId,
         viewer: Viewer,
         id: String,
         reply: RpcReplyPort<CoreResult<()>>,
     },
     ChangeOccurrence {
-        org: OrgId,
         viewer: Viewer,
         id: String,
         occurrence: String,
@@ -167,7 +160,6 @@ pub enum CalendarMsg {
     /// "This and following": the series ends before `occurrence`; a new series with
     /// `input` starts there. Answers the new event.
     SplitSeries {
-        org: OrgId,
         viewer: Viewer,
         id: String,
         occurrence: String,
@@ -175,21 +167,18 @@ pub enum CalendarMsg {
         reply: RpcReplyPort<CoreResult<EventView>>,
     },
     Rsvp {
-        org: OrgId,
         user: UserId,
         id: String,
         rsvp: Rsvp,
         reply: RpcReplyPort<CoreResult<EventView>>,
     },
     Update {
-        org: OrgId,
         viewer: Viewer,
         input: CalendarInput,
         reply: RpcReplyPort<CoreResult<CalendarView>>,
     },
     /// A new secret feed token (replacing the old one), or revokes the feed.
     Feed {
-        org: OrgId,
         viewer: Viewer,
         revoke: bool,
         reply: RpcReplyPort<CoreResult<Option<String>>>,
@@ -239,147 +228,93 @@ impl Entity for Calendar {
 
     async fn handle(&mut self, kernel: &Kernel, msg: CalendarMsg) {
         match msg {
-            CalendarMsg::Snapshot { org, viewer, reply } => {
-                let r = self
-                    .allow(&org, &viewer, Access::View)
-                    .map(|()| self.snapshot());
+            CalendarMsg::Snapshot { viewer, reply } => {
+                let r = self.allow(&viewer, Access::View).map(|()| self.snapshot());
                 let _ = reply.send(r);
             }
-            CalendarMsg::Head { org, viewer, reply } => {
+            CalendarMsg::Head { viewer, reply } => {
                 let r = self
-                    .allow(&org, &viewer, Access::View)
+                    .allow(&viewer, Access::View)
                     .map(|()| self.journal.seq());
                 let _ = reply.send(r);
             }
             CalendarMsg::Occurrences {
-                org,
                 viewer,
                 from,
                 to,
                 reply,
             } => {
                 let r = self
-                    .allow(&org, &viewer, Access::View)
-                    .and_then(|()| self.occurrences(from, to, |_| true));
+                    .allow(&viewer, Access::View)
+                    .and_then(|()| self.occurrences(from, to));
                 let _ = reply.send(r);
             }
-            CalendarMsg::Event {
-                org,
-                viewer,
-                id,
-                reply,
-            } => {
-                let r = self.readable_event(&org, &viewer, &id);
-                let _ = reply.send(r);
+            CalendarMsg::Event { viewer, id, reply } => {
+                let _ = reply.send(self.readable_event(&viewer, &id));
             }
             CalendarMsg::CreateEvent {
-                org,
                 viewer,
                 input,
                 reply,
             } => {
-                let r = match self.allow(&org, &viewer, Access::Edit) {
-                    Ok(()) => self.on_create(kernel, &viewer, input).await,
-                    Err(e) => Err(e),
-                };
-                let _ = reply.send(r);
+                let _ = reply.send(self.on_create(kernel, &viewer, input).await);
             }
             CalendarMsg::UpdateEvent {
-                org,
                 viewer,
                 id,
                 input,
                 reply,
             } => {
-                let r = match self.allow(&org, &viewer, Access::Edit) {
-                    Ok(()) => self.on_update(kernel, &viewer, &id, input).await,
-                    Err(e) => Err(e),
-                };
-                let _ = reply.send(r);
+                let _ = reply.send(self.on_update(kernel, &viewer, &id, input).await);
             }
-            CalendarMsg::DeleteEvent {
-                org,
-                viewer,
-                id,
-                reply,
-            } => {
-                let r = match self.allow(&org, &viewer, Access::Edit) {
-                    Ok(()) => self.on_delete(&viewer, &id).await,
-                    Err(e) => Err(e),
-                };
-                let _ = reply.send(r);
+            CalendarMsg::DeleteEvent { viewer, id, reply } => {
+                let _ = reply.send(self.on_delete(&viewer, &id).await);
             }
             CalendarMsg::ChangeOccurrence {
-                org,
                 viewer,
                 id,
                 occurrence,
                 change,
                 reply,
             } => {
-                let r = match self.allow(&org, &viewer, Access::Edit) {
-                    Ok(()) => {
-                        self.on_change_occurrence(&viewer, &id, &occurrence, change)
-                            .await
-                    }
-                    Err(e) => Err(e),
-                };
+                let r = self
+                    .on_change_occurrence(&viewer, &id, &occurrence, change)
+                    .await;
                 let _ = reply.send(r);
             }
             CalendarMsg::SplitSeries {
-                org,
                 viewer,
                 id,
                 occurrence,
                 input,
                 reply,
             } => {
-                let r = match self.allow(&org, &viewer, Access::Edit) {
-                    Ok(()) => {
-                        self.on_split(kernel, &viewer, &id, &occurrence, input)
-                            .await
-                    }
-                    Err(e) => Err(e),
-                };
+                let r = self
+                    .on_split(kernel, &viewer, &id, &occurrence, input)
+                    .await;
                 let _ = reply.send(r);
             }
             CalendarMsg::Rsvp {
-                org,
                 user,
                 id,
                 rsvp,
                 reply,
             } => {
-                let r = if org == self.org {
-                    self.on_rsvp(&user, &id, rsvp).await
-                } else {
-                    Err(CoreError::NotFound)
-                };
-                let _ = reply.send(r);
+                let _ = reply.send(self.on_rsvp(&user, &id, rsvp).await);
             }
             CalendarMsg::Update {
-                org,
                 viewer,
                 input,
                 reply,
             } => {
-                let r = match self.allow(&org, &viewer, Access::Edit) {
-                    Ok(()) => self.on_update_calendar(&viewer, input).await,
-                    Err(e) => Err(e),
-                };
-                let _ = reply.send(r);
+                let _ = reply.send(self.on_update_calendar(&viewer, input).await);
             }
             CalendarMsg::Feed {
-                org,
                 viewer,
                 revoke,
                 reply,
             } => {
-                let r = match self.allow(&org, &viewer, Access::Edit) {
-                    Ok(()) => self.on_feed(&viewer, revoke).await,
-                    Err(e) => Err(e),
-                };
-                let _ = reply.send(r);
+                let _ = reply.send(self.on_feed(&viewer, revoke).await);
             }
         }
     }
@@ -512,11 +447,9 @@ impl Calendar {
         }
     }
 
-    /// Another organization, no access: `NotFound`; view-only asked to edit: `Forbidden`.
-    fn allow(&self, org: &OrgId, v: &Viewer, need: Access) -> CoreResult<()> {
-        if org != &self.org {
-            return Err(CoreError::NotFound);
-        }
+    /// No access: `NotFound` (like a missing calendar); view-only asked to edit:
+    /// `Forbidden`.
+    fn allow(&self, v: &Viewer, need: Access) -> CoreResult<()> {
         match self.access(v) {
             Access::None => Err(CoreError::NotFound),
             a if a >= need => Ok(()),
@@ -527,10 +460,7 @@ impl Calendar {
     }
 
     /// An event the viewer may read: on a calendar they see, or one they are invited to.
-    fn readable_event(&self, org: &OrgId, v: &Viewer, id: &str) -> CoreResult<EventView> {
-        if org != &self.org {
-            return Err(CoreError::NotFound);
-        }
+    fn readable_event(&self, v: &Viewer, id: &str) -> CoreResult<EventView> {
         let e = self.events.get(id).ok_or(CoreError::NotFound)?;
         if self.access(v) >= Access::View || e.invitees.iter().any(|i| i.user == v.user) {
             Ok(e.clone())
@@ -547,16 +477,11 @@ impl Calendar {
         }
     }
 
-    /// Occurrences of events matching `keep`, overlapping `[from, to)`.
-    fn occurrences(
-        &self,
-        from: i64,
-        to: i64,
-        keep: impl Fn(&EventView) -> bool,
-    ) -> CoreResult<Vec<Occurrence>> {
+    /// Occurrences of every event overlapping `[from, to)`.
+    fn occurrences(&self, from: i64, to: i64) -> CoreResult<Vec<Occurrence>> {
         check_range(from, to)?;
         let mut out = Vec::new();
-        for e in self.events.values().filter(|e| keep(e)) {
+        for e in self.events.values() {
             out.extend(event_occurrences(e, from, to)?);
             if out.len() > recurrence::MAX_OCCURRENCES {
                 return Err(CoreError::invalid(
@@ -670,6 +595,7 @@ impl Calendar {
         v: &Viewer,
         input: EventInput,
     ) -> CoreResult<EventView> {
+        self.allow(v, Access::Edit)?;
         if self.events.len() >= MAX_EVENTS {
             return Err(CoreError::Conflict("this calendar is full".into()));
         }
@@ -694,6 +620,7 @@ impl Calendar {
         id: &str,
         input: EventInput,
     ) -> CoreResult<EventView> {
+        self.allow(v, Access::Edit)?;
         let previous = self.events.get(id).cloned().ok_or(CoreError::NotFound)?;
         let mut event = self.clean(id.to_string(), input, Some(&previous), &v.user)?;
         // A new series shape invalidates exceptions named by the old occurrences.
@@ -717,6 +644,7 @@ impl Calendar {
     }
 
     async fn on_delete(&mut self, v: &Viewer, id: &str) -> CoreResult<()> {
+        self.allow(v, Access::Edit)?;
         if !self.events.contains_key(id) {
             return Err(CoreError::NotFound);
         }
@@ -758,6 +686,7 @@ impl Calendar {
         occurrence: &str,
         change: OccurrenceChange,
     ) -> CoreResult<EventView> {
+        self.allow(v, Access::Edit)?;
         let mut event = self.events.get(id).cloned().ok_or(CoreError::NotFound)?;
         Self::check_occurrence(&event, occurrence)?;
         let mut ex = event
@@ -816,6 +745,7 @@ impl Calendar {
         occurrence: &str,
         input: EventInput,
     ) -> CoreResult<EventView> {
+        self.allow(v, Access::Edit)?;
         let old = self.events.get(id).cloned().ok_or(CoreError::NotFound)?;
         let at = Self::check_occurrence(&old, occurrence)?;
         let rule = old.recurrence.clone().expect("checked: it repeats");
@@ -911,6 +841,7 @@ impl Calendar {
         v: &Viewer,
         input: CalendarInput,
     ) -> CoreResult<CalendarView> {
+        self.allow(v, Access::Edit)?;
         let mut next = self.view.clone();
         next.colour = validate::colour(&input.colour)?;
         if self.view.kind == CalendarKind::Shared {
@@ -943,6 +874,7 @@ impl Calendar {
     }
 
     async fn on_feed(&mut self, v: &Viewer, revoke: bool) -> CoreResult<Option<String>> {
+        self.allow(v, Access::Edit)?;
         let target = self.view.id.to_string();
         crate::feeds::issue(
             &mut self.journal,
@@ -1056,8 +988,7 @@ macro_rules! cal_call {
         $self
             .kernel
             .calendars()
-            .call(&$self.kernel, &$self.id, |reply| CalendarMsg::$variant {
-                org: $self.org.clone(),
+            .call_in(&$self.kernel, &$self.org, &$self.id, |reply| CalendarMsg::$variant {
                 viewer: $self.viewer.clone(),
                 $($field $(: $value)?,)*
                 reply,
@@ -1185,12 +1116,13 @@ impl CalendarHandle {
     pub async fn rsvp(&self, id: String, rsvp: Rsvp) -> CoreResult<EventView> {
         self.kernel
             .calendars()
-            .call(&self.kernel, &self.id, |reply| CalendarMsg::Rsvp {
-                org: self.org.clone(),
-                user: self.viewer.user.clone(),
-                id,
-                rsvp,
-                reply,
+            .call_in(&self.kernel, &self.org, &self.id, |reply| {
+                CalendarMsg::Rsvp {
+                    user: self.viewer.user.clone(),
+                    id,
+                    rsvp,
+                    reply,
+                }
             })
             .await?
     }

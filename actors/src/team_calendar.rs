@@ -87,43 +87,36 @@ pub struct StepBookingCompleted {
     pub by: UserId,
 }
 
-/// Messages the `TeamCalendar` handles. Every request names the organization; another
-/// organization's team answers `NotFound`.
+/// Messages the `TeamCalendar` handles. Tenancy is checked before a message is sent
+/// ([`crate::kernel::Registry::call_in`]): another organization's team answers `NotFound`.
 pub enum TeamMsg {
     Snapshot {
-        org: OrgId,
         reply: RpcReplyPort<CoreResult<TeamCalendarSnapshot>>,
     },
     Head {
-        org: OrgId,
         reply: RpcReplyPort<CoreResult<u64>>,
     },
     Hold {
-        org: OrgId,
         by: Booker,
         spec: BookingSpec,
         reply: RpcReplyPort<CoreResult<BookingView>>,
     },
     Confirm {
-        org: OrgId,
         by: Booker,
         id: String,
         reply: RpcReplyPort<CoreResult<BookingView>>,
     },
     Cancel {
-        org: OrgId,
         by: Booker,
         id: String,
         reply: RpcReplyPort<CoreResult<BookingView>>,
     },
     Complete {
-        org: OrgId,
         by: Booker,
         id: String,
         reply: RpcReplyPort<CoreResult<BookingView>>,
     },
     Move {
-        org: OrgId,
         by: Booker,
         id: String,
         start: i64,
@@ -131,53 +124,45 @@ pub enum TeamMsg {
         reply: RpcReplyPort<CoreResult<BookingView>>,
     },
     Booking {
-        org: OrgId,
         id: String,
         reply: RpcReplyPort<CoreResult<BookingView>>,
     },
     /// Replaces the members assigned to a held or confirmed booking (team members, checked
     /// by the caller; at most `members_required`).
     Assign {
-        org: OrgId,
         by: Booker,
         id: String,
         assigned: Vec<UserId>,
         reply: RpcReplyPort<CoreResult<BookingView>>,
     },
     Bookings {
-        org: OrgId,
         from: i64,
         to: i64,
         reply: RpcReplyPort<CoreResult<Vec<BookingView>>>,
     },
     LeaveWaitlist {
-        org: OrgId,
         by: Booker,
         id: String,
         reply: RpcReplyPort<CoreResult<()>>,
     },
     SetHours {
-        org: OrgId,
         by: Booker,
         hours: WorkingHours,
         reply: RpcReplyPort<CoreResult<WorkingHours>>,
     },
     Availability {
-        org: OrgId,
         from: i64,
         to: i64,
         slot_minutes: u32,
         reply: RpcReplyPort<CoreResult<Vec<SlotAvailability>>>,
     },
     Workload {
-        org: OrgId,
         from: i64,
         to: i64,
         reply: RpcReplyPort<CoreResult<Workload>>,
     },
     /// A new secret feed token (replacing the old one), or revokes the team's feed.
     Feed {
-        org: OrgId,
         by: Booker,
         revoke: bool,
         reply: RpcReplyPort<CoreResult<Option<String>>>,
@@ -244,155 +229,75 @@ impl Entity for TeamCalendar {
     }
 
     async fn handle(&mut self, kernel: &Kernel, msg: TeamMsg) {
+        // Whether the change may have freed capacity for the waitlist.
+        let mut freed = false;
         match msg {
-            TeamMsg::Snapshot { org, reply } => {
-                let _ = reply.send(self.scoped(&org).map(|()| self.snapshot()));
+            TeamMsg::Snapshot { reply } => {
+                let _ = reply.send(Ok(self.snapshot()));
             }
-            TeamMsg::Head { org, reply } => {
-                let _ = reply.send(self.scoped(&org).map(|()| self.journal.seq()));
+            TeamMsg::Head { reply } => {
+                let _ = reply.send(Ok(self.journal.seq()));
             }
-            TeamMsg::Hold {
-                org,
-                by,
-                spec,
-                reply,
-            } => {
-                let r = match self.scoped(&org) {
-                    Ok(()) => self.on_hold(&by, spec).await,
-                    Err(e) => Err(e),
-                };
+            TeamMsg::Hold { by, spec, reply } => {
+                let _ = reply.send(self.on_hold(&by, spec).await);
+            }
+            TeamMsg::Confirm { by, id, reply } => {
+                let _ = reply.send(self.on_confirm(&by, &id).await);
+            }
+            TeamMsg::Cancel { by, id, reply } => {
+                let r = self.on_cancel(&by, &id).await;
+                freed = r.is_ok();
                 let _ = reply.send(r);
             }
-            TeamMsg::Confirm { org, by, id, reply } => {
-                let r = match self.scoped(&org) {
-                    Ok(()) => self.on_confirm(&by, &id).await,
-                    Err(e) => Err(e),
-                };
-                let _ = reply.send(r);
-            }
-            TeamMsg::Cancel { org, by, id, reply } => {
-                let r = match self.scoped(&org) {
-                    Ok(()) => self.on_cancel(&by, &id).await,
-                    Err(e) => Err(e),
-                };
-                let freed = r.is_ok();
-                let _ = reply.send(r);
-                if freed {
-                    self.promote_waiters(kernel).await;
-                }
-            }
-            TeamMsg::Complete { org, by, id, reply } => {
-                let r = match self.scoped(&org) {
-                    Ok(()) => self.on_complete(kernel, &by, &id).await,
-                    Err(e) => Err(e),
-                };
-                let _ = reply.send(r);
+            TeamMsg::Complete { by, id, reply } => {
+                let _ = reply.send(self.on_complete(kernel, &by, &id).await);
             }
             TeamMsg::Move {
-                org,
                 by,
                 id,
                 start,
                 end,
                 reply,
             } => {
-                let r = match self.scoped(&org) {
-                    Ok(()) => self.on_move(&by, &id, start, end).await,
-                    Err(e) => Err(e),
-                };
-                let moved = r.is_ok();
+                let r = self.on_move(&by, &id, start, end).await;
+                freed = r.is_ok();
                 let _ = reply.send(r);
-                if moved {
-                    self.promote_waiters(kernel).await;
-                }
             }
             TeamMsg::Assign {
-                org,
                 by,
                 id,
                 assigned,
                 reply,
             } => {
-                let r = match self.scoped(&org) {
-                    Ok(()) => self.on_assign(&by, &id, assigned).await,
-                    Err(e) => Err(e),
-                };
-                let _ = reply.send(r);
+                let _ = reply.send(self.on_assign(&by, &id, assigned).await);
             }
-            TeamMsg::Booking { org, id, reply } => {
-                let r = match self.scoped(&org) {
-                    Ok(()) => self.find(&id).await,
-                    Err(e) => Err(e),
-                };
-                let _ = reply.send(r);
+            TeamMsg::Booking { id, reply } => {
+                let _ = reply.send(self.find(&id).await);
             }
-            TeamMsg::Bookings {
-                org,
-                from,
-                to,
-                reply,
-            } => {
-                let r = match self.scoped(&org) {
-                    Ok(()) => self.on_bookings(kernel, from, to).await,
-                    Err(e) => Err(e),
-                };
-                let _ = reply.send(r);
+            TeamMsg::Bookings { from, to, reply } => {
+                let _ = reply.send(self.on_bookings(kernel, from, to).await);
             }
-            TeamMsg::LeaveWaitlist { org, by, id, reply } => {
-                let r = match self.scoped(&org) {
-                    Ok(()) => self.on_leave_waitlist(&by, &id).await,
-                    Err(e) => Err(e),
-                };
-                let _ = reply.send(r);
+            TeamMsg::LeaveWaitlist { by, id, reply } => {
+                let _ = reply.send(self.on_leave_waitlist(&by, &id).await);
             }
-            TeamMsg::SetHours {
-                org,
-                by,
-                hours,
-                reply,
-            } => {
-                let r = match self.scoped(&org) {
-                    Ok(()) => self.on_set_hours(&by, hours).await,
-                    Err(e) => Err(e),
-                };
-                let ok = r.is_ok();
+            TeamMsg::SetHours { by, hours, reply } => {
+                let r = self.on_set_hours(&by, hours).await;
+                freed = r.is_ok();
                 let _ = reply.send(r);
-                if ok {
-                    self.promote_waiters(kernel).await;
-                }
             }
             TeamMsg::Availability {
-                org,
                 from,
                 to,
                 slot_minutes,
                 reply,
             } => {
-                let r = self
-                    .scoped(&org)
-                    .and_then(|()| self.on_availability(from, to, slot_minutes));
-                let _ = reply.send(r);
+                let _ = reply.send(self.on_availability(from, to, slot_minutes));
             }
-            TeamMsg::Workload {
-                org,
-                from,
-                to,
-                reply,
-            } => {
-                let r = self.scoped(&org).and_then(|()| self.on_workload(from, to));
-                let _ = reply.send(r);
+            TeamMsg::Workload { from, to, reply } => {
+                let _ = reply.send(self.on_workload(from, to));
             }
-            TeamMsg::Feed {
-                org,
-                by,
-                revoke,
-                reply,
-            } => {
-                let r = match self.scoped(&org) {
-                    Ok(()) => self.on_feed(&by, revoke).await,
-                    Err(e) => Err(e),
-                };
-                let _ = reply.send(r);
+            TeamMsg::Feed { by, revoke, reply } => {
+                let _ = reply.send(self.on_feed(&by, revoke).await);
             }
             TeamMsg::ReserveCapacity { capacity, reply } => {
                 let over = if capacity < self.capacity {
@@ -409,8 +314,12 @@ impl Entity for TeamCalendar {
             }
             TeamMsg::CapacityCommitted { capacity } => {
                 self.on_capacity_committed(capacity).await;
-                self.promote_waiters(kernel).await;
+                freed = true;
             }
+        }
+        if freed {
+            // After the reply: the waiters' holds are separate decisions.
+            self.promote_waiters(kernel).await;
         }
     }
 
@@ -443,14 +352,6 @@ fn refusal(r: CapacityRefusal) -> CoreError {
 }
 
 impl TeamCalendar {
-    fn scoped(&self, org: &OrgId) -> CoreResult<()> {
-        if org == &self.org {
-            Ok(())
-        } else {
-            Err(CoreError::NotFound)
-        }
-    }
-
     fn snapshot(&self) -> TeamCalendarSnapshot {
         let now = now_ms();
         TeamCalendarSnapshot {
@@ -1216,8 +1117,8 @@ fn notify_waiter(kernel: &Kernel, org: &OrgId, booking: &BookingView) {
     );
 }
 
-/// A typed handle on one team's calendar (started on demand by the registry). Every
-/// call names the caller's organization: another organization's team is `NotFound`.
+/// A typed handle on one team's calendar of one organization (started on demand by the
+/// registry); another organization's team is `NotFound`.
 #[derive(Clone)]
 pub struct TeamCalendarHandle {
     kernel: Kernel,
@@ -1230,8 +1131,7 @@ macro_rules! team_call {
         $self
             .kernel
             .team_calendars()
-            .call(&$self.kernel, &$self.team, |reply| TeamMsg::$variant {
-                org: $self.org.clone(),
+            .call_in(&$self.kernel, &$self.org, &$self.team, |reply| TeamMsg::$variant {
                 $($field $(: $value)?,)*
                 reply,
             })

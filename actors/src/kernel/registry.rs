@@ -82,18 +82,47 @@ impl<E: Entity> Registry<E> {
         kernel: &Kernel,
         id: &E::Id,
     ) -> CoreResult<ActorRef<HostMsg<E::Msg>>> {
+        Ok(self.started(kernel, id).await?.0)
+    }
+
+    /// The running actor for `id` and the organization its entity belongs to.
+    async fn started(
+        self: &Arc<Self>,
+        kernel: &Kernel,
+        id: &E::Id,
+    ) -> CoreResult<(ActorRef<HostMsg<E::Msg>>, Option<OrgId>)> {
         let slot = self
             .live
             .entry(id.clone())
             .or_insert_with(|| Arc::new(OnceCell::new()))
             .clone();
         match slot.get_or_try_init(|| self.start(kernel, id)).await {
-            Ok(started) => Ok(started.actor.clone()),
+            Ok(started) => Ok((started.actor.clone(), started.scope.clone())),
             Err(e) => {
                 self.live.remove_if(id, |_, s| Arc::ptr_eq(s, &slot));
                 Err(e)
             }
         }
+    }
+
+    /// [`Registry::call`] for an entity of organization `org`: an entity of another
+    /// organization (or of none) answers `NotFound`, like a missing one, without being
+    /// asked. The one tenancy check of every organization-scoped kind.
+    ///
+    /// # Errors
+    /// As [`Registry::call`], and `NotFound` for another organization's entity.
+    pub async fn call_in<T: Send + 'static>(
+        self: &Arc<Self>,
+        kernel: &Kernel,
+        org: &OrgId,
+        id: &E::Id,
+        build: impl FnOnce(RpcReplyPort<T>) -> E::Msg,
+    ) -> CoreResult<T> {
+        let (_, scope) = self.started(kernel, id).await?;
+        if scope.as_ref() != Some(org) {
+            return Err(CoreError::NotFound);
+        }
+        self.call(kernel, id, build).await
     }
 
     async fn start(self: &Arc<Self>, kernel: &Kernel, id: &E::Id) -> CoreResult<Started<E>> {
