@@ -23,6 +23,18 @@ pub struct Acting<'a> {
     pub member: &'a MemberView,
 }
 
+impl crate::auth::Member {
+    /// This member acting on the team calendars of their organization.
+    pub fn acting<'a>(&'a self, state: &'a crate::AppState) -> Acting<'a> {
+        Acting {
+            kernel: &state.core.kernel,
+            org_id: &self.org_id,
+            org: &self.org,
+            member: &self.member,
+        }
+    }
+}
+
 impl Acting<'_> {
     /// Who books, as the team calendar sees it.
     pub fn booker(&self) -> Booker {

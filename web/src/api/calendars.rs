@@ -6,7 +6,6 @@
 use super::{ApiJson, ApiQuery};
 use crate::AppState;
 use crate::auth::Member;
-use crate::bookings::Acting;
 use crate::calendars;
 use crate::error::{ApiResult, ErrorBody};
 use axum::Json;
@@ -417,15 +416,6 @@ async fn revoke_calendar_feed(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn acting<'a>(state: &'a AppState, m: &'a Member) -> Acting<'a> {
-    Acting {
-        kernel: &state.core.kernel,
-        org_id: &m.org_id,
-        org: &m.org,
-        member: &m.member,
-    }
-}
-
 /// Creates (or replaces) the team's `.ics` subscription link (its bookings and team
 /// events).
 #[utoipa::path(post, path = "/teams/{team_id}/feed", tag = "capacity", params(("team_id" = String, Path)),
@@ -435,7 +425,7 @@ async fn team_feed(
     m: Member,
     Path(team): Path<String>,
 ) -> ApiResult<Json<FeedLink>> {
-    let a = acting(&state, &m);
+    let a = m.acting(&state);
     link(
         a.calendar(&TeamId::new(team))
             .feed(a.booker(), false)
@@ -451,7 +441,7 @@ async fn revoke_team_feed(
     m: Member,
     Path(team): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let a = acting(&state, &m);
+    let a = m.acting(&state);
     a.calendar(&TeamId::new(team))
         .feed(a.booker(), true)
         .await?;

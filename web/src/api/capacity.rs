@@ -7,7 +7,7 @@
 use super::{ApiJson, ApiQuery};
 use crate::AppState;
 use crate::auth::{Admin, Member};
-use crate::bookings::{Acting, DEFAULT_SLOT_MINUTES};
+use crate::bookings::DEFAULT_SLOT_MINUTES;
 use crate::error::{ApiResult, ErrorBody};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -40,15 +40,6 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(leave_waitlist))
         .routes(routes!(availability))
         .routes(routes!(workload))
-}
-
-fn acting<'a>(state: &'a AppState, m: &'a Member) -> Acting<'a> {
-    Acting {
-        kernel: &state.core.kernel,
-        org_id: &m.org_id,
-        org: &m.org,
-        member: &m.member,
-    }
 }
 
 /// Job types of the active organization, by name.
@@ -121,7 +112,7 @@ async fn team_calendar(
     Path(team): Path<String>,
 ) -> ApiResult<Json<TeamCalendarSnapshot>> {
     Ok(Json(
-        acting(&state, &m)
+        m.acting(&state)
             .calendar(&TeamId::new(team))
             .snapshot()
             .await?,
@@ -136,7 +127,7 @@ async fn get_hours(
     m: Member,
     Path(team): Path<String>,
 ) -> ApiResult<Json<WorkingHours>> {
-    let snap = acting(&state, &m)
+    let snap = m.acting(&state)
         .calendar(&TeamId::new(team))
         .snapshot()
         .await?;
@@ -152,7 +143,7 @@ async fn set_hours(
     Path(team): Path<String>,
     ApiJson(hours): ApiJson<WorkingHours>,
 ) -> ApiResult<Json<WorkingHours>> {
-    let a = acting(&state, &m);
+    let a = m.acting(&state);
     Ok(Json(
         a.calendar(&TeamId::new(team))
             .set_hours(a.booker(), hours)
@@ -182,7 +173,7 @@ async fn list_bookings(
     ApiQuery(q): ApiQuery<RangeQuery>,
 ) -> ApiResult<Json<Vec<BookingView>>> {
     Ok(Json(
-        acting(&state, &m)
+        m.acting(&state)
             .calendar(&TeamId::new(team))
             .bookings(q.from, q.to)
             .await?,
@@ -241,7 +232,7 @@ async fn create_booking(
     };
     Ok((
         StatusCode::CREATED,
-        Json(acting(&state, &m).hold(req).await?),
+        Json(m.acting(&state).hold(req).await?),
     ))
 }
 
@@ -254,7 +245,7 @@ async fn get_booking(
     Path((team, id)): Path<(String, String)>,
 ) -> ApiResult<Json<BookingView>> {
     Ok(Json(
-        acting(&state, &m)
+        m.acting(&state)
             .calendar(&TeamId::new(team))
             .booking(id)
             .await?,
@@ -280,7 +271,7 @@ async fn move_booking(
     Path((team, id)): Path<(String, String)>,
     ApiJson(b): ApiJson<MoveBody>,
 ) -> ApiResult<Json<BookingView>> {
-    let a = acting(&state, &m);
+    let a = m.acting(&state);
     Ok(Json(
         a.calendar(&TeamId::new(team))
             .move_to(a.booker(), id, b.start, b.end)
@@ -295,7 +286,7 @@ async fn step(
     id: String,
     which: BookingStep,
 ) -> ApiResult<Json<BookingView>> {
-    let a = acting(state, m);
+    let a = m.acting(state);
     Ok(Json(
         a.calendar(&TeamId::new(team))
             .step(a.booker(), id, which)
@@ -320,7 +311,7 @@ async fn assign_booking(
     ApiJson(b): ApiJson<AssignBody>,
 ) -> ApiResult<Json<BookingView>> {
     Ok(Json(
-        acting(&state, &m)
+        m.acting(&state)
             .assign(&TeamId::new(team), id, b.assigned)
             .await?,
     ))
@@ -367,7 +358,7 @@ async fn leave_waitlist(
     m: Member,
     Path((team, id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let a = acting(&state, &m);
+    let a = m.acting(&state);
     a.calendar(&TeamId::new(team))
         .leave_waitlist(a.booker(), id)
         .await?;
@@ -384,7 +375,7 @@ async fn availability(
     ApiQuery(q): ApiQuery<RangeQuery>,
 ) -> ApiResult<Json<Vec<SlotAvailability>>> {
     Ok(Json(
-        acting(&state, &m)
+        m.acting(&state)
             .calendar(&TeamId::new(team))
             .availability(q.from, q.to, q.slot_minutes.unwrap_or(DEFAULT_SLOT_MINUTES))
             .await?,
@@ -401,7 +392,7 @@ async fn workload(
     ApiQuery(q): ApiQuery<RangeQuery>,
 ) -> ApiResult<Json<Workload>> {
     Ok(Json(
-        acting(&state, &m)
+        m.acting(&state)
             .calendar(&TeamId::new(team))
             .workload(q.from, q.to)
             .await?,

@@ -4,7 +4,6 @@
 use super::{failed, staff_page};
 use crate::AppState;
 use crate::auth::{Admin, Member};
-use crate::bookings::Acting;
 use crate::error::{AppError, PageResult};
 use crate::pages::{Flash, layout, see_other_with_notice};
 use axum::extract::{Path, Query, State};
@@ -47,15 +46,6 @@ const DAYS: [&str; 7] = [
     "Sunday",
 ];
 
-fn acting<'a>(state: &'a AppState, m: &'a Member) -> Acting<'a> {
-    Acting {
-        kernel: &state.core.kernel,
-        org_id: &m.org_id,
-        org: &m.org,
-        member: &m.member,
-    }
-}
-
 async fn capacity_page(
     State(state): State<AppState>,
     Admin(m): Admin,
@@ -81,7 +71,7 @@ async fn render(
         (monday + Duration::days(7)).and_time(chrono::NaiveTime::MIN),
     )
     .timestamp_millis();
-    let a = acting(state, m);
+    let a = m.acting(state);
     let mut loads = Vec::new();
     for t in &snap.teams {
         let w = a.calendar(&t.id).workload(from, to).await.ok();
@@ -244,7 +234,7 @@ async fn hours_page(
     Query(flash): Query<Flash>,
 ) -> PageResult<Response> {
     let team = TeamId::new(team);
-    let hours = acting(&state, &m).calendar(&team).snapshot().await?.hours;
+    let hours = m.acting(&state).calendar(&team).snapshot().await?.hours;
     render_hours(
         &state,
         &m,
@@ -363,7 +353,7 @@ async fn save_hours(
             .and_then(|v| v.parse().ok())
             .unwrap_or(0),
     };
-    let a = acting(&state, &m);
+    let a = m.acting(&state);
     match a.calendar(&team).set_hours(a.booker(), hours.clone()).await {
         Ok(_) => Ok(see_other_with_notice(
             &format!("/staff/capacity/hours/{team}"),
