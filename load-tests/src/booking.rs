@@ -8,7 +8,7 @@ use crate::client::{Client, Session, login};
 use crate::scenarios::{Target, cpu_seconds, percentiles};
 use anyhow::{Context, bail, ensure};
 use cflows_protocol::wire::{
-    BookingRequest, ClientMsg, Op, ReplyBody, ServerMsg, StreamEvent, StreamState,
+    ClientMsg, NewBooking, Op, ReplyBody, ServerMsg, StreamEvent, StreamState,
 };
 use cflows_protocol::{BookingState, BookingView, ErrorCode, StreamName, TeamEvent, TeamId};
 use hdrhistogram::Histogram;
@@ -323,8 +323,8 @@ pub async fn booking(target: &Target, load: BookingLoad) -> anyhow::Result<Strin
                     if live.is_empty() || roll < 45 {
                         let (team, _) = &setup.teams[rng.random_range(0..setup.teams.len())];
                         Op::HoldBooking {
-                            request: BookingRequest {
-                                team: team.clone(),
+                            team: team.clone(),
+                            booking: NewBooking {
                                 job_type: setup.job_type.clone(),
                                 start: setup.day + rng.random_range(0..SLOTS) * HOUR,
                                 end: None,

@@ -142,8 +142,9 @@ pub enum Op {
     /// Takes capacity on a team: a `held` booking (or `confirmed` when `confirm`).
     /// Refused with `no_capacity` (and `refusal`) when it does not fit.
     HoldBooking {
+        team: TeamId,
         #[serde(flatten)]
-        request: BookingRequest,
+        booking: NewBooking,
     },
     /// Turns a hold into a confirmed booking.
     ConfirmBooking {
@@ -174,13 +175,13 @@ pub enum Op {
     },
 }
 
-/// What a client asks of a team's capacity (`hold_booking`, `POST …/bookings`).
+/// A booking a client asks a team for (the fields of `hold_booking` beside `team`; the
+/// body of `POST /api/v1/teams/{team}/bookings`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct BookingRequest {
-    pub team: TeamId,
+pub struct NewBooking {
     pub job_type: String,
-    /// Unix ms.
+    /// Unix ms, on a whole minute.
     pub start: i64,
     /// Unix ms; the job type's duration after `start` when absent.
     #[serde(default)]
@@ -188,6 +189,7 @@ pub struct BookingRequest {
     /// Members taken from capacity; 1 when absent.
     #[serde(default)]
     pub members_required: Option<u32>,
+    /// Default: the job type's name. At most 200 characters.
     #[serde(default)]
     pub title: Option<String>,
     /// Confirm at once instead of holding.
@@ -199,6 +201,7 @@ pub struct BookingRequest {
     /// Join the slot's waitlist when it is full.
     #[serde(default)]
     pub waitlist: bool,
+    /// Team members assigned (at most `members_required`).
     #[serde(default)]
     pub assigned: Vec<UserId>,
     #[serde(default)]
@@ -602,8 +605,8 @@ mod tests {
             ClientMsg::Request {
                 id: 13,
                 op: Op::HoldBooking {
-                    request: BookingRequest {
-                        team: TeamId::new("t1"),
+                    team: TeamId::new("t1"),
+                    booking: NewBooking {
                         job_type: "j1".into(),
                         start: 1_764_000_000_000,
                         end: None,

@@ -7,7 +7,7 @@ use crate::error::AppError;
 use cflows_actors::Kernel;
 use cflows_actors::org::OrgHandle;
 use cflows_actors::team_calendar::{Booker, BookingSpec, TeamCalendarHandle};
-use cflows_protocol::wire::BookingRequest;
+use cflows_protocol::wire::NewBooking;
 use cflows_protocol::{BookingView, MemberView, OrgId, TeamId};
 
 /// Longest booking title, in characters.
@@ -50,15 +50,15 @@ impl Acting<'_> {
         TeamCalendarHandle::new(self.kernel, self.org_id, team)
     }
 
-    /// Holds (or confirms) capacity for `req`.
+    /// Holds (or confirms) capacity on `team` for `req`.
     ///
     /// # Errors
     /// `no_capacity` with the clash and suggestions; `invalid_input`; `not_found` for an
     /// unknown team or job type.
-    pub async fn hold(&self, req: BookingRequest) -> Result<BookingView, AppError> {
+    pub async fn hold(&self, team_id: &TeamId, req: NewBooking) -> Result<BookingView, AppError> {
         let (team, job) = self
             .org
-            .team_and_job_type(req.team.clone(), req.job_type.clone())
+            .team_and_job_type(team_id.clone(), req.job_type.clone())
             .await?;
         let team = team.ok_or(AppError::NotFound)?;
         let job = job.ok_or_else(|| {
@@ -102,7 +102,7 @@ impl Acting<'_> {
             work_item: req.work_item,
             step: req.step,
         };
-        Ok(self.calendar(&req.team).hold(self.booker(), spec).await?)
+        Ok(self.calendar(team_id).hold(self.booker(), spec).await?)
     }
 }
 

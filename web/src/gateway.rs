@@ -523,9 +523,9 @@ impl Connection {
                     .await?;
                 Ok(ReplyBody::Done)
             }
-            Op::HoldBooking { request } => {
+            Op::HoldBooking { team, booking } => {
                 let (org, member) = self.member().await?;
-                let booking = self.acting(&org, &member).hold(request).await?;
+                let booking = self.acting(&org, &member).hold(&team, booking).await?;
                 Ok(ReplyBody::Booking {
                     booking: Box::new(booking),
                 })

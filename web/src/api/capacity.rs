@@ -14,10 +14,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use cflows_actors::JobTypeInput;
 use cflows_actors::team_calendar::BookingStep;
-use cflows_protocol::wire::BookingRequest;
+use cflows_protocol::wire::NewBooking;
 use cflows_protocol::{
-    BookingView, ItemId, JobTypeView, SlotAvailability, TeamCalendarSnapshot, TeamId, UserId,
-    WorkingHours, Workload,
+    BookingView, JobTypeView, SlotAvailability, TeamCalendarSnapshot, TeamId, UserId, WorkingHours,
+    Workload,
 };
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -127,7 +127,8 @@ async fn get_hours(
     m: Member,
     Path(team): Path<String>,
 ) -> ApiResult<Json<WorkingHours>> {
-    let snap = m.acting(&state)
+    let snap = m
+        .acting(&state)
         .calendar(&TeamId::new(team))
         .snapshot()
         .await?;
@@ -180,59 +181,18 @@ async fn list_bookings(
     ))
 }
 
-/// A booking request on one team (the `hold_booking` operation without `team`).
-#[derive(Deserialize, ToSchema)]
-pub struct BookingBody {
-    pub job_type: String,
-    /// Unix ms, on a whole minute.
-    pub start: i64,
-    /// Unix ms; `start` + the job type's duration when absent.
-    pub end: Option<i64>,
-    /// Members taken from capacity (default 1).
-    pub members_required: Option<u32>,
-    /// Default: the job type's name. At most 200 characters.
-    pub title: Option<String>,
-    /// Confirm at once instead of holding.
-    #[serde(default)]
-    pub confirm: bool,
-    /// Hold length, 1..=86400 s (default: the team's `hold_minutes`).
-    pub hold_seconds: Option<u32>,
-    /// Join the slot's waitlist when it is full.
-    #[serde(default)]
-    pub waitlist: bool,
-    /// Team members assigned (at most `members_required`).
-    #[serde(default)]
-    pub assigned: Vec<UserId>,
-    pub work_item: Option<ItemId>,
-    pub step: Option<String>,
-}
-
 /// Holds (or confirms) capacity. 409 `no_capacity` with a `refusal` when it does not fit.
-#[utoipa::path(post, path = "/teams/{team_id}/bookings", tag = "capacity", params(("team_id" = String, Path)), request_body = BookingBody,
+#[utoipa::path(post, path = "/teams/{team_id}/bookings", tag = "capacity", params(("team_id" = String, Path)), request_body = NewBooking,
     responses((status = 201, body = BookingView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_booking(
     State(state): State<AppState>,
     m: Member,
     Path(team): Path<String>,
-    ApiJson(b): ApiJson<BookingBody>,
+    ApiJson(b): ApiJson<NewBooking>,
 ) -> ApiResult<(StatusCode, Json<BookingView>)> {
-    let req = BookingRequest {
-        team: TeamId::new(team),
-        job_type: b.job_type,
-        start: b.start,
-        end: b.end,
-        members_required: b.members_required,
-        title: b.title,
-        confirm: b.confirm,
-        hold_seconds: b.hold_seconds,
-        waitlist: b.waitlist,
-        assigned: b.assigned,
-        work_item: b.work_item,
-        step: b.step,
-    };
     Ok((
         StatusCode::CREATED,
-        Json(m.acting(&state).hold(req).await?),
+        Json(m.acting(&state).hold(&TeamId::new(team), b).await?),
     ))
 }
 

@@ -2,7 +2,7 @@
 
 use crate::helpers::*;
 use cflows_protocol::wire::{
-    BookingRequest, ClientMsg, Op, ReplyBody, ServerMsg, StreamEvent, StreamState,
+    ClientMsg, NewBooking, Op, ReplyBody, ServerMsg, StreamEvent, StreamState,
 };
 use cflows_protocol::{ErrorCode, Role, StreamName, TeamEvent, TeamId};
 use reqwest::StatusCode;
@@ -136,8 +136,8 @@ async fn book_over_the_api_and_watch_it_on_the_socket() {
     }
 
     // Mia asks for the same hour over her socket: refused with the clash and suggestions.
-    let request = BookingRequest {
-        team: TeamId::new(team_id.clone()),
+    let team = TeamId::new(team_id.clone());
+    let request = NewBooking {
         job_type: job_id.clone(),
         start: t0 + HOUR / 2,
         end: None,
@@ -153,7 +153,8 @@ async fn book_over_the_api_and_watch_it_on_the_socket() {
     ws.send(&ClientMsg::Request {
         id: 7,
         op: Op::HoldBooking {
-            request: request.clone(),
+            team: team.clone(),
+            booking: request.clone(),
         },
     })
     .await
@@ -175,7 +176,8 @@ async fn book_over_the_api_and_watch_it_on_the_socket() {
     ws.send(&ClientMsg::Request {
         id: 8,
         op: Op::HoldBooking {
-            request: BookingRequest {
+            team: team.clone(),
+            booking: NewBooking {
                 start: t0 + HOUR,
                 ..request.clone()
             },
