@@ -71,24 +71,24 @@ pub async fn ensure_team_calendar(
     Ok(id)
 }
 
-/// Every calendar `member` can see, their personal and team calendars created if new
-/// (one query when nothing is missing).
+/// Every calendar `member` can see (of the organization's `teams`), their personal and
+/// team calendars created if new (one query when nothing is missing).
 ///
 /// # Errors
 /// A store failure.
 pub async fn list(
     kernel: &Kernel,
     org_id: &OrgId,
-    org: &OrgHandle,
     member: &MemberView,
+    teams: &[TeamView],
 ) -> Result<Vec<CalendarView>, AppError> {
     let me = &member.user;
     let admin = member.role.is_admin();
-    let teams: Vec<String> = member.teams.iter().map(ToString::to_string).collect();
+    let mine: Vec<String> = member.teams.iter().map(ToString::to_string).collect();
     let read = || {
         kernel
             .store()
-            .calendars_for(org_id.as_str(), me.id.as_str(), &teams, admin)
+            .calendars_for(org_id.as_str(), me.id.as_str(), &mine, admin)
     };
     let found = read().await?;
     let has = |id: &CalendarId| found.iter().any(|c| c.id == id.as_str());
@@ -107,9 +107,7 @@ pub async fn list(
         ensure(kernel, org_id, view, &me.id).await?;
         created = true;
     }
-    let snapshot = org.snapshot().await?;
-    for team in snapshot
-        .teams
+    for team in teams
         .iter()
         .filter(|t| admin || member.teams.contains(&t.id))
     {

@@ -58,7 +58,13 @@ async fn list_calendars(
     m: Member,
 ) -> ApiResult<Json<Vec<CalendarView>>> {
     Ok(Json(
-        calendars::list(&state.core.kernel, &m.org_id, &m.org, &m.member).await?,
+        calendars::list(
+            &state.core.kernel,
+            &m.org_id,
+            &m.member,
+            &m.org.snapshot().await?.teams,
+        )
+        .await?,
     ))
 }
 

@@ -16,60 +16,14 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use cflows_protocol::{ClockFormat, TeamView};
+use cflows_protocol::{ClockFormat, OrgSnapshot};
 use maud::{Markup, PreEscaped, html};
 use serde::{Deserialize, Serialize};
 
-/// FullCalendar's no-bundler build and the classic theme (see scripts/vendor.sh).
-const FC_JS: &str = include_str!("../../static/vendor/fullcalendar/all-global.js");
-const FC_THEME_JS: &str = include_str!("../../static/vendor/fullcalendar/themes-classic-global.js");
-const FC_SKELETON_CSS: &str = include_str!("../../static/vendor/fullcalendar/skeleton.css");
-const FC_THEME_CSS: &str =
-    include_str!("../../static/vendor/fullcalendar/themes-classic-theme.css");
-const FC_PALETTE_CSS: &str =
-    include_str!("../../static/vendor/fullcalendar/themes-classic-palette.css");
-const CALENDAR_JS: &str = include_str!("../../static/js/calendar.js");
-const BOARD_JS: &str = include_str!("../../static/js/board.js");
-const ZONES_JS: &str = include_str!("../../static/js/zones.js");
-
 pub(crate) fn routes() -> Router<AppState> {
-    let js = "text/javascript; charset=utf-8";
-    let css = "text/css; charset=utf-8";
     Router::new()
         .route("/calendar", get(calendar_page))
         .route("/calendar/board", get(board_page))
-        .route(
-            "/static/vendor/fullcalendar/global.js",
-            get(move || async move { super::asset(js, FC_JS) }),
-        )
-        .route(
-            "/static/vendor/fullcalendar/classic.js",
-            get(move || async move { super::asset(js, FC_THEME_JS) }),
-        )
-        .route(
-            "/static/vendor/fullcalendar/skeleton.css",
-            get(move || async move { super::asset(css, FC_SKELETON_CSS) }),
-        )
-        .route(
-            "/static/vendor/fullcalendar/classic.css",
-            get(move || async move { super::asset(css, FC_THEME_CSS) }),
-        )
-        .route(
-            "/static/vendor/fullcalendar/palette.css",
-            get(move || async move { super::asset(css, FC_PALETTE_CSS) }),
-        )
-        .route(
-            "/static/js/calendar.js",
-            get(move || async move { super::asset(js, CALENDAR_JS) }),
-        )
-        .route(
-            "/static/js/board.js",
-            get(move || async move { super::asset(js, BOARD_JS) }),
-        )
-        .route(
-            "/static/js/zones.js",
-            get(move || async move { super::asset(js, ZONES_JS) }),
-        )
 }
 
 /// What the scripts boot from.
@@ -113,15 +67,10 @@ fn json_block(id: &str, value: &impl Serialize) -> Markup {
     html! { script #(id) type="application/json" { (PreEscaped(text)) } }
 }
 
-async fn boot<'a>(
-    state: &AppState,
-    m: &'a Member,
-    teams: &'a [TeamView],
-    org_zone: &'a str,
-    clock: ClockFormat,
-) -> PageResult<Boot<'a>> {
-    let calendars =
-        crate::calendars::list(&state.core.kernel, &m.org_id, &m.org, &m.member).await?;
+/// What the scripts boot from, out of one organization snapshot.
+async fn boot<'a>(state: &AppState, m: &'a Member, snap: &'a OrgSnapshot) -> PageResult<Boot<'a>> {
+    let (teams, org_zone) = (&snap.teams, snap.org.timezone.as_str());
+    let calendars = crate::calendars::list(&state.core.kernel, &m.org_id, &m.member, teams).await?;
     let me = &m.member.user.id;
     let admin = m.role().is_admin();
     Ok(Boot {
@@ -132,7 +81,7 @@ async fn boot<'a>(
             m.member.profile.timezone.clone()
         },
         org_zone,
-        h12: clock == ClockFormat::H12,
+        h12: snap.org.clock == ClockFormat::H12,
         admin,
         calendars: calendars
             .into_iter()
@@ -169,7 +118,7 @@ async fn boot<'a>(
                 mine: t.members.contains(me),
             })
             .collect(),
-        job_types: m.org.job_types().await?,
+        job_types: snap.job_types.clone(),
     })
 }
 
@@ -184,7 +133,7 @@ fn fullcalendar_head() -> Markup {
 async fn calendar_page(State(state): State<AppState>, m: Member) -> PageResult<Response> {
     let snap = m.org.snapshot().await?;
     let chrome = chrome(&state, &m.authed, Some(&m), "calendar").await?;
-    let boot = boot(&state, &m, &snap.teams, &snap.org.timezone, snap.org.clock).await?;
+    let boot = boot(&state, &m, &snap).await?;
     let body = html! {
         div.calendar-page {
             aside.cal-sidebar aria-label="Calendars and teams" {
@@ -290,7 +239,7 @@ async fn board_page(
 ) -> PageResult<Response> {
     let snap = m.org.snapshot().await?;
     let chrome = chrome(&state, &m.authed, Some(&m), "board").await?;
-    let boot = boot(&state, &m, &snap.teams, &snap.org.timezone, snap.org.clock).await?;
+    let boot = boot(&state, &m, &snap).await?;
     let week = q.view.as_deref() == Some("week");
     #[derive(Serialize)]
     struct BoardBoot<'a> {

@@ -19,24 +19,70 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use serde::Deserialize;
 
+const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+
+/// Every compiled-in static file: path, content type, body. Vendored libraries come
+/// from `scripts/vendor.sh`.
+const ASSETS: &[(&str, &str, &str)] = &[
+    ("/static/app.css", CSS, layout::APP_CSS),
+    ("/static/js/cflows.js", JS, layout::CLIENT_JS),
+    ("/static/js/bell.js", JS, layout::BELL_JS),
+    (
+        "/static/js/zones.js",
+        JS,
+        include_str!("../../static/js/zones.js"),
+    ),
+    (
+        "/static/js/calendar.js",
+        JS,
+        include_str!("../../static/js/calendar.js"),
+    ),
+    (
+        "/static/js/board.js",
+        JS,
+        include_str!("../../static/js/board.js"),
+    ),
+    (
+        "/static/js/workload.js",
+        JS,
+        include_str!("../../static/js/workload.js"),
+    ),
+    ("/static/vendor/msgpack.min.js", JS, layout::MSGPACK_JS),
+    // FullCalendar 7's no-bundler build and its classic theme.
+    (
+        "/static/vendor/fullcalendar/global.js",
+        JS,
+        include_str!("../../static/vendor/fullcalendar/all-global.js"),
+    ),
+    (
+        "/static/vendor/fullcalendar/classic.js",
+        JS,
+        include_str!("../../static/vendor/fullcalendar/themes-classic-global.js"),
+    ),
+    (
+        "/static/vendor/fullcalendar/skeleton.css",
+        CSS,
+        include_str!("../../static/vendor/fullcalendar/skeleton.css"),
+    ),
+    (
+        "/static/vendor/fullcalendar/classic.css",
+        CSS,
+        include_str!("../../static/vendor/fullcalendar/themes-classic-theme.css"),
+    ),
+    (
+        "/static/vendor/fullcalendar/palette.css",
+        CSS,
+        include_str!("../../static/vendor/fullcalendar/themes-classic-palette.css"),
+    ),
+];
+
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/static/app.css",
-            get(|| async { asset("text/css; charset=utf-8", layout::APP_CSS) }),
-        )
-        .route(
-            "/static/js/cflows.js",
-            get(|| async { asset("text/javascript; charset=utf-8", layout::CLIENT_JS) }),
-        )
-        .route(
-            "/static/js/bell.js",
-            get(|| async { asset("text/javascript; charset=utf-8", layout::BELL_JS) }),
-        )
-        .route(
-            "/static/vendor/msgpack.min.js",
-            get(|| async { asset("text/javascript; charset=utf-8", layout::MSGPACK_JS) }),
-        )
+    let mut router = Router::new();
+    for &(path, content_type, body) in ASSETS {
+        router = router.route(path, get(move || async move { asset(content_type, body) }));
+    }
+    router
         .merge(calendar::routes())
         .merge(feeds::routes())
         .merge(notifications::routes())
@@ -48,7 +94,7 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 /// A compiled-in static file.
-pub(crate) fn asset(content_type: &'static str, body: &'static str) -> axum::response::Response {
+fn asset(content_type: &'static str, body: &'static str) -> axum::response::Response {
     (
         [
             (header::CONTENT_TYPE, content_type),

@@ -16,8 +16,6 @@ use chrono::{Datelike, Duration};
 use maud::html;
 use serde::Deserialize;
 
-const WORKLOAD_JS: &str = include_str!("../../../static/js/workload.js");
-
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/staff/capacity", get(capacity_page))
@@ -29,10 +27,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route(
             "/staff/capacity/hours/{team}",
             get(hours_page).post(save_hours),
-        )
-        .route(
-            "/static/js/workload.js",
-            get(|| async { crate::pages::asset("text/javascript; charset=utf-8", WORKLOAD_JS) }),
         )
 }
 
