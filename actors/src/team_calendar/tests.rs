@@ -857,7 +857,16 @@ async fn working_hours_survive_a_restart() {
         .team_hours(w.team.id.as_str())
         .await
         .unwrap();
-    assert_eq!(stored, Some(saved));
+    assert_eq!(stored, Some(saved.clone()));
+    // A new process on the same store: the team calendar loads them back.
+    w.core.shutdown().await;
+    let core = Core::start(w.core.kernel.store().clone()).await.unwrap();
+    let reloaded = TeamCalendarHandle::new(&core.kernel, &w.org, &w.team.id)
+        .snapshot()
+        .await
+        .unwrap();
+    assert_eq!(reloaded.hours, saved);
+    core.shutdown().await;
 }
 
 /// A hold that ran out while the server was down is released right after start, without
