@@ -556,6 +556,7 @@ impl TeamCalendar {
             user: by.user.clone(),
             work_item: spec.work_item.clone(),
             step: spec.step.clone(),
+            hold_seconds: spec.hold_ms.map(|ms| (ms / 1000) as u32),
             created_at: now,
         };
         self.commit(
@@ -993,7 +994,7 @@ impl TeamCalendar {
     /// for slots that have begun leave the list.
     async fn promote_waiters(&mut self, kernel: &Kernel) {
         let now = now_ms();
-        let hold_ms = i64::from(self.hours.hold_minutes) * 60_000;
+        let team_hold_ms = i64::from(self.hours.hold_minutes) * 60_000;
         let mut i = 0;
         while i < self.waitlist.len() {
             let w = self.waitlist[i].clone();
@@ -1032,7 +1033,9 @@ impl TeamCalendar {
                 end: w.end,
                 members_required: w.members_required,
                 state: BookingState::Held,
-                hold_expires_at: Some(now + hold_ms),
+                hold_expires_at: Some(
+                    now + w.hold_seconds.map_or(team_hold_ms, |s| i64::from(s) * 1000),
+                ),
                 booked_by: w.user.clone(),
                 booked_by_name: String::new(),
                 assigned: Vec::new(),

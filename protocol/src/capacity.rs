@@ -138,6 +138,10 @@ pub struct WaitlistEntry {
     pub user: UserId,
     pub work_item: Option<ItemId>,
     pub step: Option<String>,
+    /// How long the hold lasts when the slot frees up (the request's `hold_seconds`);
+    /// the team's `hold_minutes` when absent.
+    #[serde(default)]
+    pub hold_seconds: Option<u32>,
     pub created_at: i64,
 }
 

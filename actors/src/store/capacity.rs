@@ -92,6 +92,7 @@ pub struct WaitlistRecord {
     pub user: String,
     pub work_item: Option<String>,
     pub step: Option<String>,
+    pub hold_seconds: Option<u32>,
     pub created_at: i64,
 }
 
@@ -108,6 +109,7 @@ impl From<WaitlistRecord> for WaitlistEntry {
             user: UserId::new(r.user),
             work_item: r.work_item.map(ItemId::new),
             step: r.step,
+            hold_seconds: r.hold_seconds,
             created_at: r.created_at,
         }
     }
@@ -116,7 +118,7 @@ impl From<WaitlistRecord> for WaitlistEntry {
 pub(super) const JOB_TYPE_FIELDS: &str =
     "record::id(id) AS id, org, name, duration_minutes, colour";
 pub(super) const BOOKING_FIELDS: &str = "record::id(id) AS id, org, team, job_type, title, start_at, end_at, members_required, state, hold_expires_at, booked_by, booked_by_name, assigned, work_item, step, completed_by, completed_at, created_at, updated_at";
-pub(super) const WAITLIST_FIELDS: &str = "record::id(id) AS id, team, job_type, title, start_at, end_at, members_required, user, work_item, step, created_at";
+pub(super) const WAITLIST_FIELDS: &str = "record::id(id) AS id, team, job_type, title, start_at, end_at, members_required, user, work_item, step, hold_seconds, created_at";
 
 impl Store {
     /// An organization's job types, by name.
@@ -294,7 +296,7 @@ pub fn put_bookings(org: &str, bookings: &[&BookingView], suffix: &str) -> Write
 /// Adds a waitlist entry.
 pub fn add_waiter(org: &str, w: &WaitlistEntry) -> Write {
     Write::new(
-        "CREATE type::record('waitlist', $w.id) CONTENT { org: $org, team: $w.team, job_type: $w.job_type, title: $w.title, start_at: $w.start, end_at: $w.end, members_required: $w.members_required, user: $w.user, work_item: $w.work_item, step: $w.step, created_at: $w.created_at };",
+        "CREATE type::record('waitlist', $w.id) CONTENT { org: $org, team: $w.team, job_type: $w.job_type, title: $w.title, start_at: $w.start, end_at: $w.end, members_required: $w.members_required, user: $w.user, work_item: $w.work_item, step: $w.step, hold_seconds: $w.hold_seconds, created_at: $w.created_at };",
         json!({ "org": org, "w": w }),
     )
 }

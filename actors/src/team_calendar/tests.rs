@@ -902,3 +902,64 @@ async fn holds_expire_after_a_restart_without_new_requests() {
     assert_eq!(state, BookingState::Cancelled, "released on start");
     core.shutdown().await;
 }
+
+/// A waiter's hold that runs out passes the slot on to the next waiter, in order.
+#[tokio::test]
+async fn an_expired_waiter_hold_passes_to_the_next_waiter() {
+    let w = world(1).await;
+    let t0 = tomorrow() + 8 * HOUR;
+    let mut first = spec(t0, HOUR, 1);
+    first.hold_ms = Some(1_000);
+    w.cal.hold(booker(&w.owner), first).await.unwrap();
+    let mut waiters = Vec::new();
+    for (name, hold_ms) in [("w1@example.com", 1_000), ("w2@example.com", 600_000)] {
+        let u = w
+            .core
+            .directory
+            .create_user(name, name, "long enough pw", false)
+            .await
+            .unwrap();
+        let mut wanted = spec(t0, HOUR, 1);
+        wanted.waitlist = true;
+        wanted.hold_ms = Some(hold_ms);
+        let by = Booker {
+            user: u.id.clone(),
+            name: name.into(),
+            admin: false,
+        };
+        let refused = no_capacity(w.cal.hold(by, wanted).await.unwrap_err());
+        assert!(refused.waitlisted.is_some());
+        waiters.push(u.id);
+    }
+    // The first hold runs out → the first waiter holds for 1 s → it runs out → the
+    // second waiter holds.
+    let mut holder = None;
+    for _ in 0..200 {
+        let snap = w.cal.snapshot().await.unwrap();
+        if snap.waitlist.is_empty()
+            && let [b] = snap.bookings.as_slice()
+            && b.booked_by == waiters[1]
+        {
+            holder = Some(b.clone());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let holder = holder.expect("the second waiter gets the slot");
+    assert_eq!((holder.state, holder.start), (BookingState::Held, t0));
+    let journal: Vec<String> = w
+        .core
+        .kernel
+        .store()
+        .journal(&StreamName::Team(w.team.id.clone()), 0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.kind)
+        .collect();
+    assert_eq!(
+        journal.iter().filter(|k| *k == "hold_expired").count(),
+        2,
+        "the first booking's hold and the first waiter's: {journal:?}"
+    );
+}
