@@ -11,6 +11,7 @@ pub mod inbox;
 pub mod stream;
 pub mod views;
 pub mod wire;
+pub mod workflow;
 
 #[cfg(test)]
 mod doc_examples;
@@ -30,6 +31,11 @@ pub use ids::{
 };
 pub use inbox::{EntityRef, InboxEvent, InboxSnapshot, NotificationKind, NotificationView};
 pub use stream::{StreamKind, StreamName};
+pub use workflow::{
+    BoardEvent, BoardSnapshot, CardView, CommentView, Condition, ConditionOp, FieldDef,
+    FieldKind, FieldValue, HistoryEntry, ItemBooking, ItemChange, ItemEvent, ItemSnapshot,
+    MoveRequest, NewItem, Priority, StepDef, TransitionDef, WorkItemView, WorkflowView,
+};
 pub use views::{
     ClockFormat, InvitationView, MemberView, OrgEvent, OrgSnapshot, OrgView, PlatformEvent,
     ProfileView, Role, TeamView, UserView,

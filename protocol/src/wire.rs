@@ -14,6 +14,9 @@ use crate::ids::{ItemId, OrgId, TeamId, UserId};
 use crate::inbox::{InboxEvent, InboxSnapshot, NotificationView};
 use crate::stream::{StreamKind, StreamName};
 use crate::views::{OrgEvent, OrgSnapshot, PlatformEvent};
+use crate::workflow::{
+    BoardEvent, BoardSnapshot, CommentView, ItemEvent, ItemSnapshot, MoveRequest, WorkItemView,
+};
 use serde::{Deserialize, Serialize};
 
 /// The protocol version this build speaks. `hello` must name it.
@@ -173,6 +176,18 @@ pub enum Op {
         #[serde(default)]
         slot_minutes: Option<u32>,
     },
+    /// Moves a work item along a transition of its workflow. Refused with `conflict`
+    /// (naming the step it is in now) when it is no longer in `from`.
+    MoveItem {
+        item: ItemId,
+        #[serde(flatten)]
+        change: MoveRequest,
+    },
+    /// Comments on a work item; `@handle` mentions notify those members.
+    CommentItem {
+        item: ItemId,
+        body: String,
+    },
 }
 
 /// A booking a client asks a team for (the fields of `hold_booking` beside `team`; the
@@ -298,6 +313,12 @@ pub enum ReplyBody {
     Availability {
         slots: Vec<SlotAvailability>,
     },
+    Item {
+        item: Box<WorkItemView>,
+    },
+    Comment {
+        comment: CommentView,
+    },
 }
 
 /// An event of any stream, tagged with its stream kind (`stream_kind`) beside the
@@ -309,6 +330,8 @@ pub enum StreamEvent {
     Inbox(InboxEvent),
     Team(TeamEvent),
     Calendar(CalendarEvent),
+    Board(BoardEvent),
+    Item(ItemEvent),
     /// Journal only: never sent to clients.
     Platform(PlatformEvent),
 }
@@ -321,6 +344,8 @@ impl StreamEvent {
             Self::Inbox(_) => StreamKind::Inbox,
             Self::Team(_) => StreamKind::Team,
             Self::Calendar(_) => StreamKind::Calendar,
+            Self::Board(_) => StreamKind::Board,
+            Self::Item(_) => StreamKind::Item,
             Self::Platform(_) => StreamKind::Platform,
         }
     }
@@ -332,6 +357,8 @@ impl StreamEvent {
             Self::Inbox(e) => e.kind(),
             Self::Team(e) => e.kind(),
             Self::Calendar(e) => e.kind(),
+            Self::Board(e) => e.kind(),
+            Self::Item(e) => e.kind(),
             Self::Platform(e) => e.kind(),
         }
     }
@@ -355,6 +382,18 @@ impl From<TeamEvent> for StreamEvent {
     }
 }
 
+impl From<BoardEvent> for StreamEvent {
+    fn from(e: BoardEvent) -> Self {
+        Self::Board(e)
+    }
+}
+
+impl From<ItemEvent> for StreamEvent {
+    fn from(e: ItemEvent) -> Self {
+        Self::Item(e)
+    }
+}
+
 impl From<InboxEvent> for StreamEvent {
     fn from(e: InboxEvent) -> Self {
         Self::Inbox(e)
@@ -369,6 +408,8 @@ pub enum StreamState {
     Inbox(InboxSnapshot),
     Team(TeamCalendarSnapshot),
     Calendar(CalendarSnapshot),
+    Board(BoardSnapshot),
+    Item(Box<ItemSnapshot>),
 }
 
 /// Why a frame could not be decoded.

@@ -7,3 +7,4 @@ pub mod permissions;
 pub mod recurrence;
 pub mod time;
 pub mod validate;
+pub mod workflow;
