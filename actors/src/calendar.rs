@@ -216,7 +216,12 @@ impl Entity for Calendar {
             .into_iter()
             .map(|e| (e.id.clone(), EventView::from(e)))
             .collect();
-        let journal = Journal::open(kernel, StreamName::Calendar(id.clone())).await?;
+        let journal = Journal::open_in(
+            kernel,
+            StreamName::Calendar(id.clone()),
+            &OrgId::new(record.org.clone()),
+        )
+        .await?;
         Ok(Self {
             org: OrgId::new(record.org.clone()),
             view: record.into(),
@@ -960,6 +965,7 @@ pub async fn create(
             calendar: view.clone(),
         })],
         by,
+        Some(org),
     );
     match kernel
         .store()

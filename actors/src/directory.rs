@@ -200,7 +200,7 @@ impl Directory {
             }
         };
         // A new stream: its first rows ride along in the same transaction.
-        let first_rows = journal::rows(&StreamName::Org(org.id.clone()), 0, &events, None);
+        let first_rows = journal::rows(&StreamName::Org(org.id.clone()), 0, &events, None, Some(&org.id));
         self.journal
             .commit_with(write, platform_events, None, first_rows)
             .await?;

@@ -304,7 +304,7 @@ impl Entity for Org {
             .into_iter()
             .map(|j| (j.id.clone(), JobTypeView::from(j)))
             .collect();
-        let journal = Journal::open(kernel, StreamName::Org(id.clone())).await?;
+        let journal = Journal::open_in(kernel, StreamName::Org(id.clone()), id).await?;
         Ok(Self {
             kernel: kernel.clone(),
             org,

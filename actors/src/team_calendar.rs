@@ -211,7 +211,12 @@ impl Entity for TeamCalendar {
             }
         };
         let open = time::compile(&hours)?;
-        let journal = Journal::open(kernel, StreamName::Team(team.clone())).await?;
+        let journal = Journal::open_in(
+            kernel,
+            StreamName::Team(team.clone()),
+            &OrgId::new(record.org.clone()),
+        )
+        .await?;
         let bookings = store
             .live_bookings(team.as_str(), now_ms() - KEEP_HOT_MS)
             .await?;

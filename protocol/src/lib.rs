@@ -32,8 +32,8 @@ pub use ids::{
 pub use inbox::{EntityRef, InboxEvent, InboxSnapshot, NotificationKind, NotificationView};
 pub use stream::{StreamKind, StreamName};
 pub use workflow::{
-    BoardEvent, BoardSnapshot, CardView, CommentView, Condition, ConditionOp, FieldDef,
-    FieldKind, FieldValue, HistoryEntry, ItemBooking, ItemChange, ItemEvent, ItemSnapshot,
+    BoardEvent, BoardFilter, BoardSnapshot, CardView, CommentView, Condition, ConditionOp, FieldDef,
+    FieldKind, FieldValue, HistoryEntry, ItemBooking, ItemChange, ItemEvent, ItemSnapshot, KioskScope, KioskView,
     MoveRequest, NewItem, Priority, StepDef, TransitionDef, WorkItemView, WorkflowView,
 };
 pub use views::{

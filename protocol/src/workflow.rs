@@ -460,6 +460,55 @@ pub struct MoveRequest {
     pub booking_start: Option<i64>,
 }
 
+/// A saved board filter: every set member must match.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BoardFilter {
+    /// Items in steps of this team.
+    #[serde(default)]
+    pub team: Option<TeamId>,
+    #[serde(default)]
+    pub assignee: Option<UserId>,
+    #[serde(default)]
+    pub priority: Option<Priority>,
+}
+
+/// What a kiosk screen shows: it may read these and nothing else.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct KioskScope {
+    /// Work boards (`board:{workflow}` streams).
+    #[serde(default)]
+    pub boards: Vec<WorkflowId>,
+    /// Team capacity boards (`team:{id}` streams).
+    #[serde(default)]
+    pub teams: Vec<TeamId>,
+    /// A list of today's bookings of `teams`.
+    #[serde(default)]
+    pub today_bookings: bool,
+    /// Seconds each view stays on screen before the next (5–3600; 20 when absent).
+    #[serde(default = "default_cycle")]
+    pub cycle_seconds: u32,
+}
+
+fn default_cycle() -> u32 {
+    20
+}
+
+/// A kiosk screen of an organization.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct KioskView {
+    pub id: crate::ids::KioskId,
+    /// 1–80 characters.
+    pub name: String,
+    pub scope: KioskScope,
+    pub created_by: UserId,
+    pub created_at: i64,
+    /// When a screen last opened a connection with it (Unix ms).
+    pub last_seen: Option<i64>,
+}
+
 /// Distinguishes an absent member from an explicit `null`.
 mod double_option {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};

@@ -15,7 +15,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::store::{JournalRow, Store, StoreError, Write};
 use crate::streams::StreamHub;
 use cflows_protocol::wire::StreamEvent;
-use cflows_protocol::{StreamKind, StreamName, UserId};
+use cflows_protocol::{OrgId, StreamKind, StreamName, UserId};
 
 /// Writes one stream's journal for its single owning entity.
 pub struct Journal {
@@ -28,6 +28,8 @@ pub struct Journal {
     pending: Vec<(u64, StreamEvent)>,
     /// Set when another writer won a race on this stream: hot state is stale.
     fenced: bool,
+    /// The organization the stream belongs to, written on each journal row (audit log).
+    org: Option<OrgId>,
 }
 
 impl Journal {
@@ -44,7 +46,18 @@ impl Journal {
             hub: kernel.hub().clone(),
             pending: Vec::new(),
             fenced: false,
+            org: None,
         })
+    }
+
+    /// Opens the writer of an organization's stream (its rows carry `org`).
+    ///
+    /// # Errors
+    /// The store cannot be read.
+    pub async fn open_in(kernel: &Kernel, stream: StreamName, org: &OrgId) -> CoreResult<Self> {
+        let mut journal = Self::open(kernel, stream).await?;
+        journal.org = Some(org.clone());
+        Ok(journal)
     }
 
     /// The last committed position.
@@ -94,7 +107,7 @@ impl Journal {
         if self.fenced {
             return Err(stale());
         }
-        let rows = rows(&self.stream, self.seq, &events, actor);
+        let rows = rows(&self.stream, self.seq, &events, actor, self.org.as_ref());
         let all: Vec<JournalRow> = rows.iter().cloned().chain(new_stream_rows).collect();
         match self.store.commit(write, &all).await {
             Ok(()) => {}
@@ -140,6 +153,7 @@ pub fn rows(
     last_seq: u64,
     events: &[StreamEvent],
     actor: Option<&UserId>,
+    org: Option<&OrgId>,
 ) -> Vec<JournalRow> {
     events
         .iter()
@@ -150,6 +164,7 @@ pub fn rows(
             kind: event.kind(),
             payload: payload(event),
             actor: actor.map(|u| u.to_string()),
+            org: org.map(|o| o.to_string()),
         })
         .collect()
 }

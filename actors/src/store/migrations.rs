@@ -49,6 +49,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0006_calendars.surql",
         sql: include_str!("../../../migrations/0006_calendars.surql"),
     },
+    Migration {
+        name: "0007_workflows.surql",
+        sql: include_str!("../../../migrations/0007_workflows.surql"),
+    },
 ];
 
 /// What [`Store::migrate`] did.
@@ -171,7 +175,8 @@ mod tests {
                 "0003_typed_journal.surql",
                 "0004_invitations.surql",
                 "0005_capacity.surql",
-                "0006_calendars.surql"
+                "0006_calendars.surql",
+                "0007_workflows.surql"
             ]
         );
         assert!(store.migrations_current().await.unwrap());

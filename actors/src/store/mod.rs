@@ -12,11 +12,16 @@ pub mod check;
 mod migrations;
 mod records;
 pub mod writes;
+mod workflows;
 
 pub use calendars::{CalEventRecord, CalendarRecord, FeedRecord, feed_id};
 pub use capacity::{BookingRecord, JobTypeRecord, WaitlistRecord};
 pub use migrations::{MIGRATIONS, Migration, MigrationReport};
 pub use records::*;
+pub use workflows::{
+    AuditQuery, AuditRecord, BoardCardRecord, BoardRecord, CommentRecord,
+    EntryRecord, FilterRecord, KioskRecord, WorkItemRecord, WorkflowRecord,
+};
 pub use writes::Write;
 
 use cflows_protocol::StreamName;
@@ -146,6 +151,8 @@ pub struct JournalRow {
     pub payload: String,
     /// The user who caused the change (none for system changes).
     pub actor: Option<String>,
+    /// The organization the stream belongs to (none for platform and inbox streams).
+    pub org: Option<String>,
 }
 
 /// A cheap-to-clone handle on the database connection.
@@ -258,13 +265,13 @@ impl Store {
         for (i, row) in journal.iter().enumerate() {
             let key = format!("__journal{i}");
             sql.push_str(&format!(
-                "CREATE event CONTENT {{ stream: ${key}.stream, seq: ${key}.seq, kind: ${key}.kind, payload: ${key}.payload, actor: ${key}.actor, at: time::now() }};\n"
+                "CREATE event CONTENT {{ stream: ${key}.stream, seq: ${key}.seq, kind: ${key}.kind, payload: ${key}.payload, actor: ${key}.actor, org: ${key}.org, at: time::now() }};\n"
             ));
             vars.insert(
                 key,
                 json!({
                     "stream": row.stream.to_string(), "seq": row.seq, "kind": row.kind,
-                    "payload": row.payload, "actor": row.actor,
+                    "payload": row.payload, "actor": row.actor, "org": row.org,
                 }),
             );
         }

@@ -470,6 +470,26 @@ impl Store {
             self.undecodable::<WaitlistRecord>("waitlist", WAITLIST_FIELDS)
                 .await?,
         );
+        use super::workflows::{
+            COMMENT_FIELDS, CommentRecord, KIOSK_FIELDS, KioskRecord, WORK_ITEM_FIELDS,
+            WORKFLOW_FIELDS, WorkItemRecord, WorkflowRecord,
+        };
+        problems.extend(
+            self.undecodable::<WorkflowRecord>("workflow", WORKFLOW_FIELDS)
+                .await?,
+        );
+        problems.extend(
+            self.undecodable::<WorkItemRecord>("work_item", WORK_ITEM_FIELDS)
+                .await?,
+        );
+        problems.extend(
+            self.undecodable::<CommentRecord>("item_comment", COMMENT_FIELDS)
+                .await?,
+        );
+        problems.extend(
+            self.undecodable::<KioskRecord>("kiosk", KIOSK_FIELDS)
+                .await?,
+        );
         use super::calendars::{CAL_EVENT_FIELDS, CALENDAR_FIELDS, CalEventRecord, CalendarRecord};
         problems.extend(
             self.undecodable::<CalendarRecord>("calendar", CALENDAR_FIELDS)
