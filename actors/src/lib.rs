@@ -7,6 +7,8 @@
 //! ├── Org(org_id)              (org.rs: settings, members, roles, profiles, teams)
 //! ├── Calendar(calendar_id)    (calendar.rs: personal, team and shared calendars' events)
 //! ├── TeamCalendar(team_id)    (team_calendar.rs: bookings, holds, waitlist, capacity)
+//! ├── Board(workflow_id)       (board.rs: a workflow's cards, item numbers, saved filters)
+//! ├── WorkItem(item_id)        (work_item.rs: step, fields, history, comments of one item)
 //! └── Inbox(user_id)           (inbox.rs: notifications, unread count, coalescing)
 //! ```
 //!
@@ -15,8 +17,9 @@
 //! decisions go through the [`kernel::Journal`] writer, which publishes them to the
 //! [`streams::StreamHub`]; [`streams::open`] serves them to subscribers.
 //!
-//! Later issues add `WorkItem`, `Project` (scoped to an `Org`).
+//! A later issue adds `Project` (scoped to an `Org`).
 
+pub mod board;
 pub mod calendar;
 pub mod demo;
 pub mod directory;
@@ -29,6 +32,7 @@ pub mod org;
 pub mod store;
 pub mod streams;
 pub mod team_calendar;
+pub mod work_item;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 

@@ -22,6 +22,9 @@ use cflows_protocol::{
 use ractor::RpcReplyPort;
 use std::collections::BTreeMap;
 
+mod workflows;
+pub use workflows::{KioskInput, MAX_KIOSKS, WorkflowInput, WorkflowMsg};
+
 /// Who asks for a change: a member (whose role is looked up here, never trusted from the
 /// caller) or the system itself (CLI, demo seeding, platform operators).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -182,6 +185,8 @@ pub enum OrgMsg {
         id: String,
         reply: RpcReplyPort<CoreResult<()>>,
     },
+    /// Workflow definitions and kiosks (`org/workflows.rs`).
+    Workflow(WorkflowMsg),
     /// Test hook: panics inside the handler, as a bug would.
     #[cfg(test)]
     Crash,
@@ -239,6 +244,10 @@ pub struct Org {
     invitations: BTreeMap<String, Invitation>,
     /// Job types by id.
     job_types: BTreeMap<String, JobTypeView>,
+    /// Workflows by id, with whether they are archived.
+    workflows: BTreeMap<cflows_protocol::WorkflowId, (cflows_protocol::WorkflowView, bool)>,
+    /// Kiosks by id.
+    kiosks: BTreeMap<cflows_protocol::KioskId, workflows::Kiosk>,
     /// Writer of `org:{id}`.
     journal: Journal,
 }
@@ -304,6 +313,26 @@ impl Entity for Org {
             .into_iter()
             .map(|j| (j.id.clone(), JobTypeView::from(j)))
             .collect();
+        let workflows = store
+            .workflows_of_org(id.as_str())
+            .await?
+            .into_iter()
+            .map(|w| {
+                let archived = w.archived;
+                let view = cflows_protocol::WorkflowView::from(w);
+                (view.id.clone(), (view, archived))
+            })
+            .collect();
+        let kiosks = store
+            .kiosks_of_org(id.as_str())
+            .await?
+            .into_iter()
+            .map(|k| {
+                let token_hash = k.token_hash.clone();
+                let view = cflows_protocol::KioskView::from(k);
+                (view.id.clone(), workflows::Kiosk { view, token_hash })
+            })
+            .collect();
         let journal = Journal::open_in(kernel, StreamName::Org(id.clone()), id).await?;
         Ok(Self {
             kernel: kernel.clone(),
@@ -312,6 +341,8 @@ impl Entity for Org {
             teams,
             invitations,
             job_types,
+            workflows,
+            kiosks,
             journal,
         })
     }
@@ -414,6 +445,7 @@ impl Entity for Org {
             } => {
                 let _ = reply.send(self.on_accept_invitation(token_hash, account).await);
             }
+            OrgMsg::Workflow(msg) => self.on_workflow_msg(msg).await,
             OrgMsg::JobTypes { reply } => {
                 let mut all: Vec<JobTypeView> = self.job_types.values().cloned().collect();
                 all.sort_by_key(|j| j.name.to_lowercase());
@@ -485,6 +517,7 @@ impl Org {
             teams,
             invitations,
             job_types,
+            workflows: self.live_workflows(),
             seq: self.journal.seq(),
         }
     }
@@ -1397,6 +1430,14 @@ macro_rules! org_call {
 }
 
 impl OrgHandle {
+    /// A handle on `id` without checking it exists (the first call does).
+    pub fn new(kernel: &Kernel, id: &OrgId) -> Self {
+        Self {
+            kernel: kernel.clone(),
+            id: id.clone(),
+        }
+    }
+
     /// A handle on `id`, checking it exists (starting its actor).
     ///
     /// # Errors

@@ -76,17 +76,6 @@ pub enum BookingStep {
     Complete,
 }
 
-/// A finished booking that served a work item's step: the message the workflow engine
-/// advances the item on (published on [`Kernel::work_signals`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StepBookingCompleted {
-    pub org: OrgId,
-    pub item: ItemId,
-    pub step: Option<String>,
-    pub booking: String,
-    pub by: UserId,
-}
-
 /// Messages the `TeamCalendar` handles. Tenancy is checked before a message is sent
 /// ([`crate::kernel::Registry::call_in`]): another organization's team answers `NotFound`.
 pub enum TeamMsg {
@@ -179,6 +168,7 @@ pub enum TeamMsg {
 
 /// One team's capacity, hot; hosted by the kernel.
 pub struct TeamCalendar {
+    kernel: Kernel,
     org: OrgId,
     team: TeamId,
     capacity: u32,
@@ -222,6 +212,7 @@ impl Entity for TeamCalendar {
             .await?;
         let waitlist = store.waitlist(team.as_str()).await?;
         Ok(Self {
+            kernel: kernel.clone(),
             org: OrgId::new(record.org),
             team: team.clone(),
             capacity: record.bookable_count,
@@ -255,7 +246,7 @@ impl Entity for TeamCalendar {
                 let _ = reply.send(r);
             }
             TeamMsg::Complete { by, id, reply } => {
-                let _ = reply.send(self.on_complete(kernel, &by, &id).await);
+                let _ = reply.send(self.on_complete(&by, &id).await);
             }
             TeamMsg::Move {
                 by,
@@ -380,13 +371,32 @@ impl TeamCalendar {
         events: Vec<TeamEvent>,
         by: Option<&UserId>,
     ) -> CoreResult<()> {
+        // Bookings serving a work item's step: the item hears each change of them.
+        let linked: Vec<BookingView> = events
+            .iter()
+            .filter_map(|e| match e {
+                TeamEvent::BookingCreated { booking }
+                | TeamEvent::BookingConfirmed { booking }
+                | TeamEvent::BookingChanged { booking }
+                | TeamEvent::BookingCancelled { booking }
+                | TeamEvent::BookingCompleted { booking }
+                | TeamEvent::HoldExpired { booking } => {
+                    booking.work_item.is_some().then(|| booking.clone())
+                }
+                _ => None,
+            })
+            .collect();
         self.journal
             .commit(
                 write,
                 events.into_iter().map(StreamEvent::Team).collect(),
                 by,
             )
-            .await
+            .await?;
+        for booking in linked {
+            crate::work_item::booking_changed(&self.kernel, &self.org, booking).await;
+        }
+        Ok(())
     }
 
     fn hot(&self, id: &str) -> CoreResult<BookingView> {
@@ -644,12 +654,7 @@ impl TeamCalendar {
         .await
     }
 
-    async fn on_complete(
-        &mut self,
-        kernel: &Kernel,
-        by: &Booker,
-        id: &str,
-    ) -> CoreResult<BookingView> {
+    async fn on_complete(&mut self, by: &Booker, id: &str) -> CoreResult<BookingView> {
         let now = now_ms();
         let b = self.hot(id)?;
         match b.state {
@@ -673,15 +678,6 @@ impl TeamCalendar {
                 booking,
             })
             .await?;
-        if let Some(item) = &done.work_item {
-            kernel.signal_step_booking_completed(StepBookingCompleted {
-                org: self.org.clone(),
-                item: item.clone(),
-                step: done.step.clone(),
-                booking: done.id.clone(),
-                by: by.user.clone(),
-            });
-        }
         Ok(done)
     }
 

@@ -34,7 +34,7 @@ pub use stream::{StreamKind, StreamName};
 pub use workflow::{
     BoardEvent, BoardFilter, BoardSnapshot, CardView, CommentView, Condition, ConditionOp, FieldDef,
     FieldKind, FieldValue, HistoryEntry, ItemBooking, ItemChange, ItemEvent, ItemSnapshot, KioskScope, KioskView,
-    MoveRequest, NewItem, Priority, StepDef, TransitionDef, WorkItemView, WorkflowView,
+    MoveRequest, NewItem, Priority, SavedFilter, StepDef, TransitionDef, WorkItemView, WorkflowView,
 };
 pub use views::{
     ClockFormat, InvitationView, MemberView, OrgEvent, OrgSnapshot, OrgView, PlatformEvent,

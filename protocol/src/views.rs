@@ -167,6 +167,9 @@ pub struct OrgSnapshot {
     /// Job types (what teams are booked for), by name.
     #[serde(default)]
     pub job_types: Vec<JobTypeView>,
+    /// Workflows not archived, by name.
+    #[serde(default)]
+    pub workflows: Vec<crate::workflow::WorkflowView>,
     /// The journal position this snapshot includes.
     pub seq: u64,
 }
@@ -220,6 +223,21 @@ pub enum OrgEvent {
     JobTypeDeleted {
         id: String,
     },
+    /// A workflow was created or a new version of it saved.
+    WorkflowSaved {
+        workflow: crate::workflow::WorkflowView,
+    },
+    /// Archived: no new items; its board stays readable.
+    WorkflowArchived {
+        id: crate::ids::WorkflowId,
+    },
+    /// A kiosk screen was paired or created, or its name or scope changed.
+    KioskSaved {
+        kiosk: crate::workflow::KioskView,
+    },
+    KioskRevoked {
+        id: crate::ids::KioskId,
+    },
 }
 
 impl OrgEvent {
@@ -240,6 +258,10 @@ impl OrgEvent {
             Self::JobTypeCreated { .. } => "job_type_created",
             Self::JobTypeChanged { .. } => "job_type_changed",
             Self::JobTypeDeleted { .. } => "job_type_deleted",
+            Self::WorkflowSaved { .. } => "workflow_saved",
+            Self::WorkflowArchived { .. } => "workflow_archived",
+            Self::KioskSaved { .. } => "kiosk_saved",
+            Self::KioskRevoked { .. } => "kiosk_revoked",
         }
     }
 }

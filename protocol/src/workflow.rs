@@ -473,6 +473,15 @@ pub struct BoardFilter {
     pub priority: Option<Priority>,
 }
 
+/// A saved filter of one member.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SavedFilter {
+    pub id: String,
+    pub name: String,
+    pub filter: BoardFilter,
+}
+
 /// What a kiosk screen shows: it may read these and nothing else.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -31,7 +31,9 @@ use crate::inbox::Inbox;
 use crate::org::Org;
 use crate::store::Store;
 use crate::streams::StreamHub;
-use crate::team_calendar::{StepBookingCompleted, TeamCalendar};
+use crate::board::Board;
+use crate::team_calendar::TeamCalendar;
+use crate::work_item::WorkItem;
 use cflows_protocol::OrgId;
 use dashmap::DashMap;
 use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
@@ -117,8 +119,8 @@ struct Inner {
     inboxes: Arc<Registry<Inbox>>,
     team_calendars: Arc<Registry<TeamCalendar>>,
     calendars: Arc<Registry<Calendar>>,
-    /// Completed bookings that served a work item's step, for the workflow engine.
-    work_signals: tokio::sync::broadcast::Sender<StepBookingCompleted>,
+    boards: Arc<Registry<Board>>,
+    work_items: Arc<Registry<WorkItem>>,
 }
 
 /// The running kernel: store, hub and one registry per entity kind. Cheap to clone.
@@ -190,7 +192,8 @@ impl Kernel {
             inboxes: Registry::new(),
             team_calendars: Registry::new(),
             calendars: Registry::new(),
-            work_signals: tokio::sync::broadcast::channel(1024).0,
+            boards: Registry::new(),
+            work_items: Registry::new(),
         }));
         // The Directory is loaded at start so a broken store stops start-up.
         kernel
@@ -202,13 +205,15 @@ impl Kernel {
     }
 
     /// Every registry, for metrics and scope stops.
-    fn registries(&self) -> [&dyn RegistryStats; 5] {
+    fn registries(&self) -> [&dyn RegistryStats; 7] {
         [
             &*self.0.directory,
             &*self.0.orgs,
             &*self.0.inboxes,
             &*self.0.team_calendars,
             &*self.0.calendars,
+            &*self.0.boards,
+            &*self.0.work_items,
         ]
     }
 
@@ -257,15 +262,14 @@ impl Kernel {
         &self.0.calendars
     }
 
-    /// Completed bookings linked to work items: what the workflow engine advances
-    /// items on. Subscribe before the bookings complete.
-    pub fn work_signals(&self) -> tokio::sync::broadcast::Receiver<StepBookingCompleted> {
-        self.0.work_signals.subscribe()
+    /// Workflow boards (cards, item numbers, saved filters).
+    pub fn boards(&self) -> &Arc<Registry<Board>> {
+        &self.0.boards
     }
 
-    pub(crate) fn signal_step_booking_completed(&self, signal: StepBookingCompleted) {
-        // No receiver yet is fine: the booking's journal row records the completion.
-        let _ = self.0.work_signals.send(signal);
+    /// Work items.
+    pub fn work_items(&self) -> &Arc<Registry<WorkItem>> {
+        &self.0.work_items
     }
 
     /// Live actors per kind (for `/metrics`).

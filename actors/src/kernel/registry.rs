@@ -125,6 +125,24 @@ impl<E: Entity> Registry<E> {
         self.call(kernel, id, build).await
     }
 
+    /// [`Registry::send`] for an entity of organization `org` (`NotFound` otherwise).
+    ///
+    /// # Errors
+    /// As [`Registry::send`], and `NotFound` for another organization's entity.
+    pub async fn send_in(
+        self: &Arc<Self>,
+        kernel: &Kernel,
+        org: &OrgId,
+        id: &E::Id,
+        msg: E::Msg,
+    ) -> CoreResult<()> {
+        let (_, scope) = self.started(kernel, id).await?;
+        if scope.as_ref() != Some(org) {
+            return Err(CoreError::NotFound);
+        }
+        self.send(kernel, id, msg).await
+    }
+
     async fn start(self: &Arc<Self>, kernel: &Kernel, id: &E::Id) -> CoreResult<Started<E>> {
         let predecessor = self.retiring.get(id).map(|c| c.value().clone());
         if let Some(old) = predecessor {

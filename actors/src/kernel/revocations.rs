@@ -1,7 +1,7 @@
 //! Ended sessions and memberships, pushed to the connections of the user they concern
 //! (instead of each socket polling the store).
 
-use cflows_protocol::{OrgId, UserId};
+use cflows_protocol::{KioskId, OrgId, UserId};
 use dashmap::DashMap;
 use tokio::sync::broadcast;
 
@@ -14,12 +14,15 @@ pub enum Revocation {
     AllSessions,
     /// The user is no longer an active member of this organization.
     Membership(OrgId),
+    /// A kiosk was revoked or its scope changed: its screens must reconnect.
+    Kiosk,
 }
 
 /// Per-user channels, created when a connection listens and dropped with the last one.
 #[derive(Default)]
 pub struct Revocations {
     by_user: DashMap<UserId, broadcast::Sender<Revocation>>,
+    by_kiosk: DashMap<KioskId, broadcast::Sender<Revocation>>,
 }
 
 impl Revocations {
@@ -36,6 +39,27 @@ impl Revocations {
         if let Some(tx) = self.by_user.get(user) {
             let _ = tx.send(what);
         }
+    }
+
+    /// Listens for the revocation or rescoping of kiosk `id`.
+    pub fn listen_kiosk(&self, id: &KioskId) -> broadcast::Receiver<Revocation> {
+        self.by_kiosk
+            .entry(id.clone())
+            .or_insert_with(|| broadcast::channel(4).0)
+            .subscribe()
+    }
+
+    /// Tells kiosk `id`'s open screens (after the change is durable).
+    pub fn revoke_kiosk(&self, id: &KioskId) {
+        if let Some(tx) = self.by_kiosk.get(id) {
+            let _ = tx.send(Revocation::Kiosk);
+        }
+    }
+
+    /// Drops kiosk `id`'s channel if no screen listens any more.
+    pub fn forget_kiosk_if_unused(&self, id: &KioskId) {
+        self.by_kiosk
+            .remove_if(id, |_, tx| tx.receiver_count() == 0);
     }
 
     /// Drops `user`'s channel if nobody listens any more (a connection closing).

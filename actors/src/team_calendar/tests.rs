@@ -294,39 +294,6 @@ async fn holds_run_out_live_and_pass_to_the_waitlist() {
 }
 
 #[tokio::test]
-async fn completing_a_linked_booking_signals_the_workflow() {
-    let w = world(2).await;
-    let by = booker(&w.owner);
-    let mut signals = w.core.kernel.work_signals();
-    let mut s = spec(tomorrow(), HOUR, 1);
-    s.confirm = true;
-    s.work_item = Some(ItemId::new("car-42"));
-    s.step = Some("inspect".into());
-    let b = w.cal.hold(by.clone(), s).await.unwrap();
-    assert!(w.cal.complete(by.clone(), "unknown".into()).await.is_err());
-    let done = w.cal.complete(by.clone(), b.id.clone()).await.unwrap();
-    assert_eq!(done.state, BookingState::Completed);
-    assert_eq!(done.completed_by.as_ref(), Some(&w.owner));
-    let signal = signals.try_recv().expect("sent with the completion");
-    assert_eq!(
-        signal,
-        StepBookingCompleted {
-            org: w.org.clone(),
-            item: ItemId::new("car-42"),
-            step: Some("inspect".into()),
-            booking: b.id.clone(),
-            by: w.owner.clone(),
-        }
-    );
-    // An unlinked booking sends nothing.
-    let mut s = spec(tomorrow() + 2 * HOUR, HOUR, 1);
-    s.confirm = true;
-    let plain = w.cal.hold(by.clone(), s).await.unwrap();
-    w.cal.complete(by, plain.id).await.unwrap();
-    assert!(signals.try_recv().is_err());
-}
-
-#[tokio::test]
 async fn lowering_the_bookable_count_asks_the_team_calendar() {
     let w = world(3).await;
     let by = booker(&w.owner);
