@@ -6,7 +6,11 @@ use crate::directory::new_user;
 use crate::error::CoreResult;
 use crate::org::{Caller, TeamInput};
 use crate::{NewOrg, Owner};
-use cflows_protocol::{ClockFormat, Role, UserId};
+use crate::org::WorkflowInput;
+use cflows_protocol::{
+    ClockFormat, Condition, ConditionOp, FieldDef, FieldKind, Role, StepDef, TeamId,
+    TransitionDef, UserId,
+};
 
 /// The demo organization's slug.
 pub const DEMO_SLUG: &str = "demo-motors";
@@ -115,6 +119,93 @@ pub async fn seed(dir: &DirectoryHandle, password: &str) -> CoreResult<Option<De
         email: DEMO_ADMIN_EMAIL.into(),
         password: password.into(),
     }))
+}
+
+/// The dealership's vehicle workflow: Request Test → Test & Inspect → Repair /
+/// Recondition → Publish → Sold. `team` and `job_type` look up ids by name; a name they
+/// do not know leaves that step without a team or booking requirement.
+pub fn vehicle_workflow(
+    team: impl Fn(&str) -> Option<TeamId>,
+    job_type: impl Fn(&str) -> Option<String>,
+) -> WorkflowInput {
+    let field = |key: &str, label: &str, kind: FieldKind, required: bool| FieldDef {
+        key: key.into(),
+        label: label.into(),
+        kind,
+        required,
+        options: Vec::new(),
+    };
+    let step = |id: &str, name: &str, team_name: &str, job: Option<&str>, target: u32| StepDef {
+        id: id.into(),
+        name: name.into(),
+        description: String::new(),
+        team: team(team_name),
+        start: false,
+        terminal: false,
+        booking_job_type: job.and_then(&job_type),
+        target_minutes: Some(target),
+        fields: Vec::new(),
+    };
+    let mut request = step("request", "Request Test", "Sales", None, 8 * 60);
+    request.start = true;
+    request.description = "Sales asks for a test of a vehicle taken in.".into();
+    request.fields = vec![
+        field("vin", "VIN", FieldKind::Text, true),
+        field("mileage", "Mileage (km)", FieldKind::Number, false),
+    ];
+    let mut test = step("test", "Test & Inspect", "Testers", Some("Inspection"), 2 * 24 * 60);
+    test.description = "Test drive and inspection; book the inspection.".into();
+    test.fields = vec![
+        field("passed", "Passed inspection", FieldKind::Checkbox, false),
+        field("findings", "Findings", FieldKind::Text, false),
+    ];
+    let mut repair = step("repair", "Repair / Recondition", "Mechanics", Some("Repair"), 3 * 24 * 60);
+    repair.fields = vec![field("repair_cost", "Repair cost (EUR)", FieldKind::Number, false)];
+    let mut publish = step("publish", "Publish", "Photographers", Some("Photo shoot"), 24 * 60);
+    publish.fields = vec![
+        field("price", "Price (EUR)", FieldKind::Number, false),
+        FieldDef {
+            options: vec!["Used".into(), "Certified".into(), "Classic".into()],
+            ..field("grade", "Listing grade", FieldKind::Select, false)
+        },
+    ];
+    let mut sold = step("sold", "Sold", "Sales", None, 60);
+    sold.terminal = true;
+    sold.target_minutes = None;
+    let t = |from: &str, to: &str, label: &str, back: bool, condition: Option<Condition>| {
+        TransitionDef {
+            from: from.into(),
+            to: to.into(),
+            label: label.into(),
+            condition,
+            back,
+        }
+    };
+    WorkflowInput {
+        name: "Vehicles".into(),
+        key: "VH".into(),
+        steps: vec![request, test, repair, publish, sold],
+        transitions: vec![
+            t("request", "test", "Send to test", false, None),
+            t(
+                "test",
+                "publish",
+                "Passed",
+                false,
+                Some(Condition {
+                    field: "passed".into(),
+                    op: ConditionOp::Set,
+                    value: None,
+                }),
+            ),
+            t("test", "repair", "Needs repair", false, None),
+            t("repair", "test", "Re-inspect", true, None),
+            t("repair", "publish", "Repaired", false, None),
+            t("publish", "repair", "Back to workshop", true, None),
+            t("publish", "sold", "Sold", false, None),
+        ],
+        relocate: Default::default(),
+    }
 }
 
 /// Job types: (name, minutes, colour, the team that does them).

@@ -16,7 +16,9 @@ use crate::org::OrgHandle;
 use crate::team_calendar::TeamCalendarHandle;
 use bytes::Bytes;
 use cflows_protocol::wire::{ServerMsg, StreamEvent, StreamState, encode_server};
-use cflows_protocol::{OrgId, StreamName, UserId};
+use crate::board::BoardHandle;
+use crate::work_item::WorkItemHandle;
+use cflows_protocol::{KioskId, KioskScope, OrgId, StreamName, UserId};
 use dashmap::DashMap;
 use std::collections::VecDeque;
 use std::sync::{Arc, RwLock};
@@ -151,8 +153,8 @@ pub fn encode_event(stream: &StreamName, seq: u64, event: StreamEvent) -> Bytes 
     }))
 }
 
-/// Who is reading: a logged-in user acting in one organization (or none). Kiosk
-/// devices will be a second variant, authorized in [`open`].
+/// Who is reading: a logged-in user acting in one organization (or none), or a kiosk
+/// screen that may read only the streams of its scope.
 #[derive(Clone, Debug)]
 pub enum Principal {
     User {
@@ -162,13 +164,19 @@ pub enum Principal {
         /// The login session behind the connection.
         session: String,
     },
+    Kiosk {
+        kiosk: KioskId,
+        org: OrgId,
+        scope: KioskScope,
+    },
 }
 
 impl Principal {
-    /// The user behind the connection.
-    pub fn user(&self) -> &UserId {
+    /// The user behind the connection (none for a kiosk).
+    pub fn user(&self) -> Option<&UserId> {
         match self {
-            Principal::User { user, .. } => user,
+            Principal::User { user, .. } => Some(user),
+            Principal::Kiosk { .. } => None,
         }
     }
 
@@ -176,6 +184,7 @@ impl Principal {
     pub fn org(&self) -> Option<&OrgId> {
         match self {
             Principal::User { org, .. } => org.as_ref(),
+            Principal::Kiosk { org, .. } => Some(org),
         }
     }
 }
@@ -186,6 +195,8 @@ enum Source {
     Org(OrgHandle),
     Inbox(InboxHandle),
     Team(TeamCalendarHandle),
+    Board(BoardHandle),
+    Item(WorkItemHandle),
 }
 
 impl Source {
@@ -195,6 +206,8 @@ impl Source {
             Source::Inbox(i) => Ok(i.head().await?.0),
             Source::Team(t) => t.head().await,
             Source::Calendar(c) => c.head().await,
+            Source::Board(b) => b.head().await,
+            Source::Item(i) => i.head().await,
         }
     }
 
@@ -207,6 +220,11 @@ impl Source {
                 .snapshot()
                 .await
                 .map(|s| (s.seq, StreamState::Calendar(s))),
+            Source::Board(b) => b.snapshot().await.map(|s| (s.seq, StreamState::Board(s))),
+            Source::Item(i) => i
+                .snapshot()
+                .await
+                .map(|s| (s.seq, StreamState::Item(Box::new(s)))),
         }
     }
 }
@@ -267,6 +285,51 @@ async fn authorize(
         }
         (Principal::User { user, .. }, StreamName::Inbox(id)) if user == id => {
             Ok(Source::Inbox(InboxHandle::get(kernel, id).await?))
+        }
+        (
+            Principal::User {
+                user,
+                org: Some(org),
+                ..
+            },
+            StreamName::Board(id),
+        ) => {
+            OrgHandle::get(kernel, org)
+                .await?
+                .active_member(user)
+                .await?;
+            let board = BoardHandle::new(kernel, org, id);
+            board.head().await?;
+            Ok(Source::Board(board))
+        }
+        (
+            Principal::User {
+                user,
+                org: Some(org),
+                ..
+            },
+            StreamName::Item(id),
+        ) => {
+            OrgHandle::get(kernel, org)
+                .await?
+                .active_member(user)
+                .await?;
+            let item = WorkItemHandle::new(kernel, org, id);
+            item.head().await?;
+            Ok(Source::Item(item))
+        }
+        // A kiosk reads the boards and teams of its scope, nothing else.
+        (Principal::Kiosk { org, scope, .. }, StreamName::Board(id))
+            if scope.boards.contains(id) =>
+        {
+            let board = BoardHandle::new(kernel, org, id);
+            board.head().await?;
+            Ok(Source::Board(board))
+        }
+        (Principal::Kiosk { org, scope, .. }, StreamName::Team(id)) if scope.teams.contains(id) => {
+            let calendar = TeamCalendarHandle::new(kernel, org, id);
+            calendar.head().await?;
+            Ok(Source::Team(calendar))
         }
         _ => Err(CoreError::NotFound),
     }

@@ -721,3 +721,6 @@ impl WorkItemHandle {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
