@@ -88,10 +88,7 @@ impl Entity for Board {
             .await?
             .ok_or(CoreError::NotFound)?;
         let org = OrgId::new(record.org.clone());
-        let next_number = store
-            .board(id.as_str())
-            .await?
-            .map_or(1, |b| b.next_number);
+        let next_number = store.board(id.as_str()).await?.map_or(1, |b| b.next_number);
         let items = store
             .items_of_workflow(id.as_str(), now_ms() - DONE_VISIBLE_MS)
             .await?;
@@ -223,7 +220,9 @@ impl Board {
             .ok_or_else(|| CoreError::Conflict("this workflow is archived".into()))?;
         let title = validate::name("Title", &input.title)?;
         if title.chars().count() > 200 {
-            return Err(CoreError::invalid("the title is longer than 200 characters"));
+            return Err(CoreError::invalid(
+                "the title is longer than 200 characters",
+            ));
         }
         if let Some(due) = &input.due {
             validate_due(due)?;
@@ -406,7 +405,11 @@ impl BoardHandle {
     /// Sends without waiting for the board to handle it (in order, from one sender).
     async fn tell(&self, msg: BoardMsg) {
         let (kernel, workflow) = (&self.kernel, &self.workflow);
-        if let Err(e) = kernel.boards().send_in(kernel, &self.org, workflow, msg).await {
+        if let Err(e) = kernel
+            .boards()
+            .send_in(kernel, &self.org, workflow, msg)
+            .await
+        {
             tracing::warn!(%workflow, error = %e, "board not told; it catches up when it next loads");
         }
     }

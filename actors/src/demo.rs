@@ -4,12 +4,12 @@
 use crate::directory::DirectoryHandle;
 use crate::directory::new_user;
 use crate::error::CoreResult;
+use crate::org::WorkflowInput;
 use crate::org::{Caller, TeamInput};
 use crate::{NewOrg, Owner};
-use crate::org::WorkflowInput;
 use cflows_protocol::{
-    ClockFormat, Condition, ConditionOp, FieldDef, FieldKind, Role, StepDef, TeamId,
-    TransitionDef, UserId,
+    ClockFormat, Condition, ConditionOp, FieldDef, FieldKind, Role, StepDef, TeamId, TransitionDef,
+    UserId,
 };
 
 /// The demo organization's slug.
@@ -153,15 +153,38 @@ pub fn vehicle_workflow(
         field("vin", "VIN", FieldKind::Text, true),
         field("mileage", "Mileage (km)", FieldKind::Number, false),
     ];
-    let mut test = step("test", "Test & Inspect", "Testers", Some("Inspection"), 2 * 24 * 60);
+    let mut test = step(
+        "test",
+        "Test & Inspect",
+        "Testers",
+        Some("Inspection"),
+        2 * 24 * 60,
+    );
     test.description = "Test drive and inspection; book the inspection.".into();
     test.fields = vec![
         field("passed", "Passed inspection", FieldKind::Checkbox, false),
         field("findings", "Findings", FieldKind::Text, false),
     ];
-    let mut repair = step("repair", "Repair / Recondition", "Mechanics", Some("Repair"), 3 * 24 * 60);
-    repair.fields = vec![field("repair_cost", "Repair cost (EUR)", FieldKind::Number, false)];
-    let mut publish = step("publish", "Publish", "Photographers", Some("Photo shoot"), 24 * 60);
+    let mut repair = step(
+        "repair",
+        "Repair / Recondition",
+        "Mechanics",
+        Some("Repair"),
+        3 * 24 * 60,
+    );
+    repair.fields = vec![field(
+        "repair_cost",
+        "Repair cost (EUR)",
+        FieldKind::Number,
+        false,
+    )];
+    let mut publish = step(
+        "publish",
+        "Publish",
+        "Photographers",
+        Some("Photo shoot"),
+        24 * 60,
+    );
     publish.fields = vec![
         field("price", "Price (EUR)", FieldKind::Number, false),
         FieldDef {

@@ -77,7 +77,12 @@ pub enum DirectoryMsg {
         id: String,
         reply: RpcReplyPort<CoreResult<()>>,
     },
+    /// Kiosk screen pairing (`directory/pairing.rs`).
+    Pairing(pairing::PairingMsg),
 }
+
+mod pairing;
+pub use pairing::{CODE_LENGTH, PAIRING_TTL_MS, PairingState};
 
 /// The Directory's id: there is one, the platform.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -94,6 +99,8 @@ pub struct Directory {
     kernel: Kernel,
     /// Writer of the `platform` stream (user creation).
     journal: Journal,
+    /// Screens waiting to be paired as kiosks (memory only).
+    pairings: pairing::Pairings,
 }
 
 impl Entity for Directory {
@@ -106,6 +113,7 @@ impl Entity for Directory {
         Ok(Self {
             kernel: kernel.clone(),
             journal: Journal::open(kernel, StreamName::Platform).await?,
+            pairings: Default::default(),
         })
     }
 
@@ -130,6 +138,7 @@ impl Entity for Directory {
             DirectoryMsg::EndSession { id, reply } => {
                 let _ = reply.send(self.on_end_session(id).await);
             }
+            DirectoryMsg::Pairing(msg) => self.on_pairing(msg),
         }
     }
 
@@ -200,7 +209,13 @@ impl Directory {
             }
         };
         // A new stream: its first rows ride along in the same transaction.
-        let first_rows = journal::rows(&StreamName::Org(org.id.clone()), 0, &events, None, Some(&org.id));
+        let first_rows = journal::rows(
+            &StreamName::Org(org.id.clone()),
+            0,
+            &events,
+            None,
+            Some(&org.id),
+        );
         self.journal
             .commit_with(write, platform_events, None, first_rows)
             .await?;

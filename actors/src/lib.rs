@@ -32,9 +32,9 @@ pub mod org;
 pub mod store;
 pub mod streams;
 pub mod team_calendar;
-pub mod work_item;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
+pub mod work_item;
 
 pub use directory::{DirectoryHandle, NewOrg, Owner, SessionInfo};
 pub use error::{CoreError, CoreResult};

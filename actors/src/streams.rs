@@ -8,16 +8,16 @@
 //! recent frames so a client that reconnects shortly after a drop resumes from memory;
 //! older gaps are filled from the journal. Channels nobody listens to are evicted.
 
+use crate::board::BoardHandle;
 use crate::calendar::{CalendarHandle, Viewer};
 use crate::error::{CoreError, CoreResult};
 use crate::inbox::InboxHandle;
 use crate::kernel::{Kernel, decode_journal};
 use crate::org::OrgHandle;
 use crate::team_calendar::TeamCalendarHandle;
+use crate::work_item::WorkItemHandle;
 use bytes::Bytes;
 use cflows_protocol::wire::{ServerMsg, StreamEvent, StreamState, encode_server};
-use crate::board::BoardHandle;
-use crate::work_item::WorkItemHandle;
 use cflows_protocol::{KioskId, KioskScope, OrgId, StreamName, UserId};
 use dashmap::DashMap;
 use std::collections::VecDeque;

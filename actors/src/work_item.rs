@@ -60,7 +60,11 @@ pub enum ItemMsg {
     /// From the `TeamCalendar`: a booking linked to this item changed.
     BookingChanged { booking: Box<BookingView> },
     /// From the Org: a new workflow version removed step `from`; items there go to `to`.
-    Relocate { from: String, to: String, by: UserId },
+    Relocate {
+        from: String,
+        to: String,
+        by: UserId,
+    },
 }
 
 /// One work item, hot; hosted by the kernel.
@@ -253,17 +257,13 @@ impl WorkItem {
             data: &self.item.data,
             booking: self.item.booking.as_ref().map(|b| b.state),
         };
-        let transition = workflow::check_move(
-            &workflow.steps,
-            &workflow.transitions,
-            &facts,
-            &change.to,
-        )
-        .map_err(|r| match r {
-            MoveRefusal::NoTransition(m) => CoreError::InvalidInput(m),
-            MoveRefusal::Blocked(m) => CoreError::Conflict(m),
-        })?
-        .clone();
+        let transition =
+            workflow::check_move(&workflow.steps, &workflow.transitions, &facts, &change.to)
+                .map_err(|r| match r {
+                    MoveRefusal::NoTransition(m) => CoreError::InvalidInput(m),
+                    MoveRefusal::Blocked(m) => CoreError::Conflict(m),
+                })?
+                .clone();
         let target = workflow
             .steps
             .iter()
@@ -388,7 +388,9 @@ impl WorkItem {
         if let Some(title) = change.title {
             let title = crate::domain::validate::name("Title", &title)?;
             if title.chars().count() > 200 {
-                return Err(CoreError::invalid("the title is longer than 200 characters"));
+                return Err(CoreError::invalid(
+                    "the title is longer than 200 characters",
+                ));
             }
             next.title = title;
         }
@@ -611,7 +613,10 @@ impl WorkItem {
             from: Some(from),
             to,
             label: "relocated".into(),
-            comment: Some(format!("its step was removed in version {}", workflow.version)),
+            comment: Some(format!(
+                "its step was removed in version {}",
+                workflow.version
+            )),
         };
         match self.commit(next, Some(entry), Some(&by)).await {
             Ok(()) => self.tell_board(self.item.clone()).await,

@@ -31,12 +31,13 @@ pub use ids::{
 };
 pub use inbox::{EntityRef, InboxEvent, InboxSnapshot, NotificationKind, NotificationView};
 pub use stream::{StreamKind, StreamName};
-pub use workflow::{
-    BoardEvent, BoardFilter, BoardSnapshot, CardView, CommentView, Condition, ConditionOp, FieldDef,
-    FieldKind, FieldValue, HistoryEntry, ItemBooking, ItemChange, ItemEvent, ItemSnapshot, KioskScope, KioskView,
-    MoveRequest, NewItem, Priority, SavedFilter, StepDef, TransitionDef, WorkItemView, WorkflowView,
-};
 pub use views::{
     ClockFormat, InvitationView, MemberView, OrgEvent, OrgSnapshot, OrgView, PlatformEvent,
     ProfileView, Role, TeamView, UserView,
+};
+pub use workflow::{
+    BoardEvent, BoardFilter, BoardSnapshot, CardView, CommentView, Condition, ConditionOp,
+    FieldDef, FieldKind, FieldValue, HistoryEntry, ItemBooking, ItemChange, ItemEvent,
+    ItemSnapshot, KioskScope, KioskView, MoveRequest, NewItem, Priority, SavedFilter, StepDef,
+    TransitionDef, WorkItemView, WorkflowView,
 };

@@ -730,6 +730,7 @@ mod tests {
                     teams: vec![],
                     invitations: vec![],
                     job_types: vec![],
+                    workflows: vec![],
                     seq: 4,
                 }),
             },

@@ -4,8 +4,8 @@
 //!
 //! Instants are Unix milliseconds (UTC); due dates are `YYYY-MM-DD` calendar dates.
 
-use crate::ids::{ItemId, TeamId, UserId, WorkflowId};
 use crate::capacity::BookingState;
+use crate::ids::{ItemId, TeamId, UserId, WorkflowId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -195,7 +195,9 @@ impl ConditionOp {
 }
 
 /// How urgent a work item is.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
@@ -352,12 +354,20 @@ pub struct BoardSnapshot {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum BoardEvent {
-    CardAdded { card: CardView },
+    CardAdded {
+        card: CardView,
+    },
     /// Moved, or its title, assignee, priority, due date or booking changed.
-    CardChanged { card: CardView },
-    CardRemoved { id: ItemId },
+    CardChanged {
+        card: CardView,
+    },
+    CardRemoved {
+        id: ItemId,
+    },
     /// A new version of the workflow was saved.
-    WorkflowChanged { workflow: WorkflowView },
+    WorkflowChanged {
+        workflow: WorkflowView,
+    },
 }
 
 impl BoardEvent {
@@ -387,11 +397,21 @@ pub struct ItemSnapshot {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ItemEvent {
-    ItemCreated { item: WorkItemView, entry: HistoryEntry },
-    ItemMoved { item: WorkItemView, entry: HistoryEntry },
+    ItemCreated {
+        item: WorkItemView,
+        entry: HistoryEntry,
+    },
+    ItemMoved {
+        item: WorkItemView,
+        entry: HistoryEntry,
+    },
     /// Title, assignee, priority, due date, field data or booking changed.
-    ItemChanged { item: WorkItemView },
-    Commented { comment: CommentView },
+    ItemChanged {
+        item: WorkItemView,
+    },
+    Commented {
+        comment: CommentView,
+    },
 }
 
 impl ItemEvent {
@@ -431,15 +451,24 @@ pub struct ItemChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// `null` clears it (send `{"assignee": null}`); absent keeps it.
-    #[serde(default, with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub assignee: Option<Option<UserId>>,
     #[serde(default)]
     pub priority: Option<Priority>,
     /// `null` clears it.
-    #[serde(default, with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub due: Option<Option<String>>,
     /// Field values to set; a `null` value clears that field.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub data: BTreeMap<String, Option<FieldValue>>,
 }
 
@@ -549,7 +578,8 @@ mod tests {
         assert_eq!(c.assignee, Some(None));
         let c: ItemChange = serde_json::from_str(r#"{"title": "x"}"#).unwrap();
         assert_eq!(c.assignee, None);
-        let c: ItemChange = serde_json::from_str(r#"{"data": {"km": 12, "ok": true, "x": null}}"#).unwrap();
+        let c: ItemChange =
+            serde_json::from_str(r#"{"data": {"km": 12, "ok": true, "x": null}}"#).unwrap();
         assert_eq!(c.data["km"], Some(FieldValue::Number(12.0)));
         assert_eq!(c.data["ok"], Some(FieldValue::Bool(true)));
         assert_eq!(c.data["x"], None);

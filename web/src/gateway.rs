@@ -57,9 +57,16 @@ fn authenticate(authed: Authed) -> (Principal, chrono::DateTime<chrono::Utc>) {
     (principal, expires)
 }
 
+/// `?kiosk=TOKEN`: a kiosk screen's connection (no session).
+#[derive(serde::Deserialize)]
+struct UpgradeQuery {
+    kiosk: Option<String>,
+}
+
 async fn upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<UpgradeQuery>,
     authed: Result<Authed, crate::auth::AuthRejection>,
     upgrade: IncomingUpgrade,
 ) -> Response {
@@ -70,11 +77,16 @@ async fn upgrade(
     {
         return (StatusCode::FORBIDDEN, "cross-origin WebSocket refused").into_response();
     }
-    let authed = match authed {
-        Ok(a) => a,
-        Err(_) => return AppError::Unauthenticated.into_response(),
+    let (principal, expires) = match (query.kiosk, authed) {
+        (Some(token), _) => match crate::work::kiosk_principal(&state, &token).await {
+            // A kiosk has no session to expire; revoking it closes the socket.
+            Ok(p) => (p, chrono::DateTime::<chrono::Utc>::MAX_UTC),
+            Err(AppError::NotFound) => return AppError::Unauthenticated.into_response(),
+            Err(e) => return e.into_response(),
+        },
+        (None, Ok(a)) => authenticate(a),
+        (None, Err(_)) => return AppError::Unauthenticated.into_response(),
     };
-    let (principal, expires) = authenticate(authed);
     let (response, fut) = match upgrade.upgrade() {
         Ok(pair) => pair,
         Err(e) => return (StatusCode::BAD_REQUEST, format!("bad upgrade: {e}")).into_response(),
@@ -214,13 +226,12 @@ impl Connection {
         // A logout, expiry or removal from the organization ends the connection too:
         // pushed by the actor that made the change, never polled. A separate task, so a
         // frame being read is never cancelled half-way.
+        let revocations = conn.state.core.kernel.revocations();
         let watchdog = {
-            let mut revoked = conn
-                .state
-                .core
-                .kernel
-                .revocations()
-                .listen(conn.principal.user());
+            let mut revoked = match &conn.principal {
+                Principal::User { user, .. } => revocations.listen(user),
+                Principal::Kiosk { kiosk, .. } => revocations.listen_kiosk(kiosk),
+            };
             let (principal, outbox) = (conn.principal.clone(), conn.outbox.clone());
             let until_expiry = (expires - chrono::Utc::now()).to_std().unwrap_or_default();
             tokio::spawn(async move {
@@ -236,7 +247,11 @@ impl Connection {
                         },
                     };
                     if ended {
-                        return outbox.close(close::UNAUTHENTICATED, "session ended");
+                        let reason = match principal {
+                            Principal::User { .. } => "session ended",
+                            Principal::Kiosk { .. } => "kiosk revoked or changed",
+                        };
+                        return outbox.close(close::UNAUTHENTICATED, reason);
                     }
                 }
             })
@@ -244,11 +259,11 @@ impl Connection {
         conn.read_loop(&mut reader, heartbeat).await;
         watchdog.abort();
         let _ = watchdog.await;
-        conn.state
-            .core
-            .kernel
-            .revocations()
-            .forget_if_unused(conn.principal.user());
+        let revocations = conn.state.core.kernel.revocations();
+        match &conn.principal {
+            Principal::User { user, .. } => revocations.forget_if_unused(user),
+            Principal::Kiosk { kiosk, .. } => revocations.forget_kiosk_if_unused(kiosk),
+        }
         drop(reader);
         metrics::gauge!("cflows_ws_connections").decrement(1.0);
         for (_, task) in conn.subscriptions.drain() {
@@ -411,7 +426,12 @@ impl Connection {
     ) -> Result<(), Closed> {
         self.outbox.send(&ServerMsg::Welcome {
             version: PROTOCOL_VERSION,
-            user: self.principal.user().clone(),
+            user: match &self.principal {
+                Principal::User { user, .. } => user.clone(),
+                Principal::Kiosk { kiosk, .. } => {
+                    cflows_protocol::UserId::new(format!("kiosk:{kiosk}"))
+                }
+            },
             org: self.principal.org().cloned(),
             heartbeat_ms: (self.state.settings.ws.heartbeat_secs * 1000) as u32,
             limits: self.limits,
@@ -496,7 +516,15 @@ impl Connection {
 
     async fn execute(&self, op: Op) -> Result<ReplyBody, AppError> {
         let dir = &self.state.core.directory;
-        let me = self.principal.user();
+        let Principal::User {
+            user: me,
+            org,
+            display_name,
+            ..
+        } = &self.principal
+        else {
+            return Err(AppError::Forbidden("kiosk screens are read-only".into()));
+        };
         match op {
             Op::ListNotifications { before, limit } => {
                 let (items, unread) =
@@ -513,9 +541,6 @@ impl Connection {
                 Ok(ReplyBody::Done)
             }
             Op::SendMessage { to, body } => {
-                let Principal::User {
-                    org, display_name, ..
-                } = &self.principal;
                 let org = org
                     .clone()
                     .ok_or_else(|| AppError::Forbidden("choose an organization first".into()))?;
@@ -570,6 +595,20 @@ impl Connection {
                     .await?;
                 Ok(ReplyBody::Availability { slots })
             }
+            Op::MoveItem { item, change } => {
+                let (org, member) = self.member().await?;
+                let a = self.acting(&org, &member);
+                let item = a.item(&item).move_to(a.booker(), change).await?;
+                Ok(ReplyBody::Item {
+                    item: Box::new(item),
+                })
+            }
+            Op::CommentItem { item, body } => {
+                let (org, member) = self.member().await?;
+                let a = self.acting(&org, &member);
+                let comment = a.item(&item).comment(a.booker(), body).await?;
+                Ok(ReplyBody::Comment { comment })
+            }
         }
     }
 
@@ -592,12 +631,10 @@ impl Connection {
     async fn member(
         &self,
     ) -> Result<(cflows_actors::OrgHandle, cflows_protocol::MemberView), AppError> {
-        crate::bookings::member_of(
-            &self.state.core.kernel,
-            self.principal.org(),
-            self.principal.user(),
-        )
-        .await
+        let Principal::User { user, org, .. } = &self.principal else {
+            return Err(AppError::Forbidden("kiosk screens are read-only".into()));
+        };
+        crate::bookings::member_of(&self.state.core.kernel, org.as_ref(), user).await
     }
 
     fn acting<'a>(
@@ -669,11 +706,12 @@ async fn forward(kernel: Kernel, stream: StreamName, opened: streams::Opened, ou
 
 /// Whether `what` ends a connection of `principal`.
 fn ends(principal: &Principal, what: &Revocation) -> bool {
-    let Principal::User { org, session, .. } = principal;
-    match what {
-        Revocation::Session(id) => id == session,
-        Revocation::AllSessions => true,
-        Revocation::Membership(o) => org.as_ref() == Some(o),
+    match (principal, what) {
+        (Principal::User { session, .. }, Revocation::Session(id)) => id == session,
+        (Principal::User { .. }, Revocation::AllSessions) => true,
+        (Principal::User { org, .. }, Revocation::Membership(o)) => org.as_ref() == Some(o),
+        (Principal::Kiosk { .. }, Revocation::Kiosk) => true,
+        _ => false,
     }
 }
 

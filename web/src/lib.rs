@@ -13,6 +13,7 @@ pub mod headers;
 pub mod ops;
 pub mod pages;
 pub mod settings;
+pub mod work;
 
 pub use settings::Settings;
 

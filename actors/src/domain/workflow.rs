@@ -34,7 +34,10 @@ pub struct Known<'a> {
 }
 
 fn step_label(s: &StepDef) -> String {
-    format!("step \"{}\"", if s.name.is_empty() { &s.id } else { &s.name })
+    format!(
+        "step \"{}\"",
+        if s.name.is_empty() { &s.id } else { &s.name }
+    )
 }
 
 fn transition_label(steps: &[StepDef], t: &TransitionDef) -> String {
@@ -55,9 +58,8 @@ fn transition_label(steps: &[StepDef], t: &TransitionDef) -> String {
 fn is_slug(s: &str, max: usize, dash: bool) -> bool {
     !s.is_empty()
         && s.chars().count() <= max
-        && s.chars().all(|c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || (dash && c == '-')
-        })
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || (dash && c == '-'))
 }
 
 fn text_ok(s: &str, max: usize) -> bool {
@@ -86,7 +88,9 @@ pub fn validate(def: &Definition<'_>, known: &Known<'_>) -> Result<(), String> {
         return Err(format!("a workflow has 1–{MAX_STEPS} steps"));
     }
     if def.transitions.len() > MAX_TRANSITIONS {
-        return Err(format!("a workflow has at most {MAX_TRANSITIONS} transitions"));
+        return Err(format!(
+            "a workflow has at most {MAX_TRANSITIONS} transitions"
+        ));
     }
     let mut ids = HashSet::new();
     let mut names = HashSet::new();
@@ -110,7 +114,9 @@ pub fn validate(def: &Definition<'_>, known: &Known<'_>) -> Result<(), String> {
             return Err(format!("{at}: another step has this name"));
         }
         if s.description.chars().count() > 2000 {
-            return Err(format!("{at}: the description is longer than 2000 characters"));
+            return Err(format!(
+                "{at}: the description is longer than 2000 characters"
+            ));
         }
         if let Some(team) = &s.team
             && !known.teams.contains(team)
@@ -234,7 +240,10 @@ pub fn validate(def: &Definition<'_>, known: &Known<'_>) -> Result<(), String> {
         .iter()
         .find(|s| !finishing.contains(s.id.as_str()))
     {
-        return Err(format!("{}: no terminal step can be reached from it", step_label(s)));
+        return Err(format!(
+            "{}: no terminal step can be reached from it",
+            step_label(s)
+        ));
     }
     Ok(())
 }
@@ -369,8 +378,12 @@ pub fn holds(c: &Condition, data: &BTreeMap<String, FieldValue>) -> bool {
         ConditionOp::NotSet => !set,
         ConditionOp::Eq => v == c.value.as_ref(),
         ConditionOp::Ne => v != c.value.as_ref(),
-        ConditionOp::Gt => matches!((number(v), number(c.value.as_ref())), (Some(a), Some(b)) if a > b),
-        ConditionOp::Lt => matches!((number(v), number(c.value.as_ref())), (Some(a), Some(b)) if a < b),
+        ConditionOp::Gt => {
+            matches!((number(v), number(c.value.as_ref())), (Some(a), Some(b)) if a > b)
+        }
+        ConditionOp::Lt => {
+            matches!((number(v), number(c.value.as_ref())), (Some(a), Some(b)) if a < b)
+        }
     }
 }
 

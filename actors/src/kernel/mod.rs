@@ -24,6 +24,7 @@ pub use journal::{Journal, decode_journal};
 pub use registry::{Registry, RegistryStats};
 pub use revocations::{Revocation, Revocations};
 
+use crate::board::Board;
 use crate::calendar::Calendar;
 use crate::directory::Directory;
 use crate::error::{CoreError, CoreResult};
@@ -31,7 +32,6 @@ use crate::inbox::Inbox;
 use crate::org::Org;
 use crate::store::Store;
 use crate::streams::StreamHub;
-use crate::board::Board;
 use crate::team_calendar::TeamCalendar;
 use crate::work_item::WorkItem;
 use cflows_protocol::OrgId;

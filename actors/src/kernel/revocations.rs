@@ -56,6 +56,11 @@ impl Revocations {
         }
     }
 
+    /// How many screens of kiosk `id` are connected now.
+    pub fn kiosk_screens(&self, id: &KioskId) -> usize {
+        self.by_kiosk.get(id).map_or(0, |tx| tx.receiver_count())
+    }
+
     /// Drops kiosk `id`'s channel if no screen listens any more.
     pub fn forget_kiosk_if_unused(&self, id: &KioskId) {
         self.by_kiosk

@@ -304,7 +304,9 @@ impl Org {
             return Err(CoreError::invalid("cycle_seconds must be 5..=3600"));
         }
         if scope.boards.len() > 20 || scope.teams.len() > 20 {
-            return Err(CoreError::invalid("a kiosk shows at most 20 boards and 20 teams"));
+            return Err(CoreError::invalid(
+                "a kiosk shows at most 20 boards and 20 teams",
+            ));
         }
         if let Some(w) = scope
             .boards
@@ -347,7 +349,9 @@ impl Org {
         self.commit(
             &by,
             writes::put_kiosk(self.org.id.as_str(), &view, &hash),
-            vec![OrgEvent::KioskSaved { kiosk: view.clone() }],
+            vec![OrgEvent::KioskSaved {
+                kiosk: view.clone(),
+            }],
         )
         .await?;
         self.kiosks.insert(
@@ -378,7 +382,9 @@ impl Org {
         self.commit(
             &by,
             writes::put_kiosk(self.org.id.as_str(), &view, &hash),
-            vec![OrgEvent::KioskSaved { kiosk: view.clone() }],
+            vec![OrgEvent::KioskSaved {
+                kiosk: view.clone(),
+            }],
         )
         .await?;
         // Open screens reconnect with the new scope.
@@ -439,7 +445,8 @@ impl OrgHandle {
     /// # Errors
     /// `Unavailable` when the actor does not answer.
     pub async fn workflows(&self) -> CoreResult<Vec<WorkflowView>> {
-        self.workflow_call(|reply| WorkflowMsg::List { reply }).await
+        self.workflow_call(|reply| WorkflowMsg::List { reply })
+            .await
     }
 
     /// One workflow (archived ones too: their boards stay readable).

@@ -11,16 +11,16 @@ mod capacity;
 pub mod check;
 mod migrations;
 mod records;
-pub mod writes;
 mod workflows;
+pub mod writes;
 
 pub use calendars::{CalEventRecord, CalendarRecord, FeedRecord, feed_id};
 pub use capacity::{BookingRecord, JobTypeRecord, WaitlistRecord};
 pub use migrations::{MIGRATIONS, Migration, MigrationReport};
 pub use records::*;
 pub use workflows::{
-    AuditQuery, AuditRecord, BoardCardRecord, BoardRecord, CommentRecord,
-    EntryRecord, FilterRecord, KioskRecord, WorkItemRecord, WorkflowRecord,
+    AuditQuery, AuditRecord, BoardCardRecord, BoardRecord, CommentRecord, EntryRecord,
+    FilterRecord, KioskRecord, WorkItemRecord, WorkflowRecord,
 };
 pub use writes::Write;
 

@@ -5,8 +5,8 @@
 use super::writes::Write;
 use super::{Store, StoreResult};
 use cflows_protocol::{
-    BoardFilter, CommentView, FieldValue, HistoryEntry, ItemBooking, ItemId, KioskId, KioskScope, KioskView,
-    Priority, StepDef, TransitionDef, UserId, WorkItemView, WorkflowId, WorkflowView,
+    BoardFilter, CommentView, FieldValue, HistoryEntry, ItemBooking, ItemId, KioskId, KioskScope,
+    KioskView, Priority, StepDef, TransitionDef, UserId, WorkItemView, WorkflowId, WorkflowView,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -220,8 +220,10 @@ pub struct AuditQuery {
 pub(super) const WORKFLOW_FIELDS: &str = "record::id(id) AS id, org, name, key, version, steps, transitions, archived, created_at, updated_at";
 pub(super) const WORK_ITEM_FIELDS: &str = "record::id(id) AS id, org, workflow, key, title, version, step, entered_at, done, assignee, priority, due, data, booking, created_by, created_at, updated_at";
 const ENTRY_FIELDS: &str = "item, at, by, by_name, from, to, label, comment";
-pub(super) const COMMENT_FIELDS: &str = "record::id(id) AS id, item, at, by, by_name, body, mentions";
-pub(super) const KIOSK_FIELDS: &str = "record::id(id) AS id, org, name, scope, token_hash, created_by, created_at, last_seen";
+pub(super) const COMMENT_FIELDS: &str =
+    "record::id(id) AS id, item, at, by, by_name, body, mentions";
+pub(super) const KIOSK_FIELDS: &str =
+    "record::id(id) AS id, org, name, scope, token_hash, created_by, created_at, last_seen";
 
 impl Store {
     /// The workflows of an organization (archived ones too), by name.
@@ -337,7 +339,9 @@ impl Store {
     /// The query fails.
     pub async fn item_comments(&self, item: &str) -> StoreResult<Vec<CommentRecord>> {
         self.rows(
-            &format!("SELECT {COMMENT_FIELDS} FROM item_comment WHERE item = $item ORDER BY at, id"),
+            &format!(
+                "SELECT {COMMENT_FIELDS} FROM item_comment WHERE item = $item ORDER BY at, id"
+            ),
             json!({ "item": item }),
         )
         .await
@@ -371,7 +375,11 @@ impl Store {
     ///
     /// # Errors
     /// The query fails.
-    pub async fn board_filters(&self, workflow: &str, user: &str) -> StoreResult<Vec<FilterRecord>> {
+    pub async fn board_filters(
+        &self,
+        workflow: &str,
+        user: &str,
+    ) -> StoreResult<Vec<FilterRecord>> {
         self.rows(
             "SELECT record::id(id) AS id, org, workflow, user, name, filter, created_at FROM board_filter WHERE workflow = $w AND user = $u ORDER BY name",
             json!({ "w": workflow, "u": user }),

@@ -1,8 +1,8 @@
 use super::*;
+use crate::Core;
 use crate::demo::vehicle_workflow;
 use crate::org::{Caller, JobTypeInput, WorkflowInput};
 use crate::testing::{memory_store, org_with_owner, team_with_capacity};
-use crate::Core;
 use cflows_protocol::wire::{ServerMsg, decode_server};
 use cflows_protocol::{BoardEvent, FieldValue, NewItem, Priority, TeamView, WorkflowId};
 use std::collections::BTreeMap;
@@ -104,7 +104,9 @@ async fn shop() -> Shop {
 }
 
 /// Waits for the next `item:{id}` event that moves the item, returning its new step.
-async fn next_move(live: &mut tokio::sync::broadcast::Receiver<Arc<crate::streams::Frame>>) -> String {
+async fn next_move(
+    live: &mut tokio::sync::broadcast::Receiver<Arc<crate::streams::Frame>>,
+) -> String {
     loop {
         let frame = tokio::time::timeout(Duration::from_secs(5), live.recv())
             .await
@@ -120,8 +122,8 @@ async fn next_move(live: &mut tokio::sync::broadcast::Receiver<Arc<crate::stream
     }
 }
 
-use std::sync::Arc;
 use crate::kernel::RegistryStats;
+use std::sync::Arc;
 
 #[tokio::test]
 async fn a_vehicle_goes_through_every_step_with_its_bookings() {
@@ -130,7 +132,11 @@ async fn a_vehicle_goes_through_every_step_with_its_bookings() {
     let car = s.vehicle("Golf 1.4 TSI").await;
     assert_eq!((car.key.as_str(), car.step.as_str()), ("VH-1", "request"));
     let handle = s.item(&car.id);
-    let mut live = s.core.kernel.hub().subscribe(&StreamName::Item(car.id.clone()));
+    let mut live = s
+        .core
+        .kernel
+        .hub()
+        .subscribe(&StreamName::Item(car.id.clone()));
 
     // Into Test & Inspect with a hold on the Testers' calendar.
     let t0 = tomorrow() + 9 * HOUR;
@@ -170,8 +176,14 @@ async fn a_vehicle_goes_through_every_step_with_its_bookings() {
     );
     // Completing the booking advances it (not passed → Needs repair).
     let testers = s.calendar("test");
-    testers.confirm(by.clone(), booking.id.clone()).await.unwrap();
-    testers.complete(by.clone(), booking.id.clone()).await.unwrap();
+    testers
+        .confirm(by.clone(), booking.id.clone())
+        .await
+        .unwrap();
+    testers
+        .complete(by.clone(), booking.id.clone())
+        .await
+        .unwrap();
     assert_eq!(next_move(&mut live).await, "repair");
 
     // A booking made on the calendar (linked to the item and step) counts too.
@@ -202,7 +214,10 @@ async fn a_vehicle_goes_through_every_step_with_its_bookings() {
     // Publish: place the photo shoot by moving back and forth is not needed — book it.
     let photo = s.calendar("publish");
     let shoot = handle.snapshot().await.unwrap().item;
-    assert!(shoot.booking.is_none(), "entered by the advance, without a hold");
+    assert!(
+        shoot.booking.is_none(),
+        "entered by the advance, without a hold"
+    );
     let p = photo
         .hold(
             by.clone(),
@@ -229,21 +244,26 @@ async fn a_vehicle_goes_through_every_step_with_its_bookings() {
     assert!(snap.item.done, "the terminal step means done");
     let path: Vec<&str> = snap.history.iter().map(|h| h.to.as_str()).collect();
     assert_eq!(path, ["request", "test", "repair", "publish", "sold"]);
-    assert_eq!(snap.history[1].comment.as_deref(), Some("customer trade-in"));
+    assert_eq!(
+        snap.history[1].comment.as_deref(),
+        Some("customer trade-in")
+    );
     assert_eq!(snap.history[2].label, "Needs repair");
     // Nothing leaves Sold.
-    assert!(handle
-        .move_to(
-            by,
-            MoveRequest {
-                from: "sold".into(),
-                to: "publish".into(),
-                comment: None,
-                booking_start: None,
-            },
-        )
-        .await
-        .is_err());
+    assert!(
+        handle
+            .move_to(
+                by,
+                MoveRequest {
+                    from: "sold".into(),
+                    to: "publish".into(),
+                    comment: None,
+                    booking_start: None,
+                },
+            )
+            .await
+            .is_err()
+    );
     // The same after a restart: the store holds what the actor held.
     s.core.kernel.work_items().stop_scope(&s.org);
     let again = handle.snapshot().await.unwrap();
@@ -281,7 +301,13 @@ async fn of_two_racing_moves_exactly_one_wins_and_the_other_names_the_new_step()
                 assert_eq!(item.step, "test");
             }
             Err(CoreError::Conflict(m)) => {
-                assert_eq!(m, format!("{} was moved meanwhile: it is now in Test & Inspect", car.key));
+                assert_eq!(
+                    m,
+                    format!(
+                        "{} was moved meanwhile: it is now in Test & Inspect",
+                        car.key
+                    )
+                );
             }
             Err(e) => panic!("unexpected {e:?}"),
         }
@@ -303,7 +329,10 @@ async fn moves_follow_the_definition_and_fields_are_checked() {
         booking_start: None,
     };
     let err = h.move_to(by.clone(), mv("sold")).await.unwrap_err();
-    assert!(matches!(&err, CoreError::InvalidInput(m) if m == "there is no transition from Request Test to Sold"), "{err:?}");
+    assert!(
+        matches!(&err, CoreError::InvalidInput(m) if m == "there is no transition from Request Test to Sold"),
+        "{err:?}"
+    );
     // The required VIN cleared: the move is blocked, naming the field.
     h.update(
         by.clone(),
@@ -315,7 +344,10 @@ async fn moves_follow_the_definition_and_fields_are_checked() {
     .await
     .unwrap();
     let err = h.move_to(by.clone(), mv("test")).await.unwrap_err();
-    assert!(matches!(&err, CoreError::Conflict(m) if m.contains("fill in \"VIN\"")), "{err:?}");
+    assert!(
+        matches!(&err, CoreError::Conflict(m) if m.contains("fill in \"VIN\"")),
+        "{err:?}"
+    );
     for (key, bad) in [
         ("mileage", FieldValue::Text("far".into())),
         ("grade", FieldValue::Text("Mint".into())),
@@ -397,14 +429,22 @@ async fn removing_a_step_that_holds_items_needs_a_target_and_moves_them() {
         relocate,
     };
     let err = org
-        .save_workflow(by.clone(), Some(s.workflow.id.clone()), input(BTreeMap::new()))
+        .save_workflow(
+            by.clone(),
+            Some(s.workflow.id.clone()),
+            input(BTreeMap::new()),
+        )
         .await
         .unwrap_err();
     assert_eq!(
         err.to_string(),
         "step \"Request Test\" holds 1 item(s): choose a step to move them to"
     );
-    let mut live = s.core.kernel.hub().subscribe(&StreamName::Item(car.id.clone()));
+    let mut live = s
+        .core
+        .kernel
+        .hub()
+        .subscribe(&StreamName::Item(car.id.clone()));
     let v2 = org
         .save_workflow(
             by,
@@ -416,7 +456,13 @@ async fn removing_a_step_that_holds_items_needs_a_target_and_moves_them() {
     assert_eq!(v2.version, 2);
     assert_eq!(next_move(&mut live).await, "test");
     let item = s.item(&car.id).snapshot().await.unwrap();
-    assert_eq!((item.item.version, item.history.last().unwrap().label.as_str()), (2, "relocated"));
+    assert_eq!(
+        (
+            item.item.version,
+            item.history.last().unwrap().label.as_str()
+        ),
+        (2, "relocated")
+    );
 }
 
 #[tokio::test]

@@ -94,10 +94,22 @@ fn the_vehicle_workflow_is_valid() {
 #[test]
 fn each_refusal_names_what_is_wrong() {
     let (s, t) = vehicle();
-    let cases: Vec<(Box<dyn Fn(&mut Vec<StepDef>, &mut Vec<TransitionDef>)>, &str)> = vec![
-        (Box::new(|s, _| s[0].start = false), "no step is marked as the start"),
-        (Box::new(|s, _| s[1].start = true), "step \"REPAIR\": only one step can be the start"),
-        (Box::new(|s, _| s[2].terminal = false), "no step is terminal"),
+    let cases: Vec<(
+        Box<dyn Fn(&mut Vec<StepDef>, &mut Vec<TransitionDef>)>,
+        &str,
+    )> = vec![
+        (
+            Box::new(|s, _| s[0].start = false),
+            "no step is marked as the start",
+        ),
+        (
+            Box::new(|s, _| s[1].start = true),
+            "step \"REPAIR\": only one step can be the start",
+        ),
+        (
+            Box::new(|s, _| s[2].terminal = false),
+            "no step is terminal",
+        ),
         (
             Box::new(|_, t| t.push(tr("sold", "request", "Reopen"))),
             "transition \"Reopen\" (SOLD → REQUEST): nothing may leave a terminal step",
@@ -202,7 +214,10 @@ fn moves_follow_transitions_conditions_fields_and_bookings() {
         check_move(&s, &t, &done, "sold").unwrap_err().message(),
         "\"Sell\" is not allowed: Mileage must be less than 100000"
     );
-    assert!(advance(&s, &t, &done).is_none(), "back transitions never advance");
+    assert!(
+        advance(&s, &t, &done).is_none(),
+        "back transitions never advance"
+    );
     // Terminal.
     assert!(check_move(&s, &t, &facts("sold", &data, None), "request").is_err());
 }
