@@ -41,6 +41,8 @@ vendor @msgpack/msgpack 3.1.3 dist.umd/msgpack.min.js web/static/vendor/msgpack
 # skeleton stylesheet and the classic theme.
 vendor_files fullcalendar 7.1.0 LICENSE.md web/static/vendor/fullcalendar \
   all/global.js skeleton.css themes/classic/global.js themes/classic/theme.css themes/classic/palette.css
+# SortableJS (MIT): drag and drop of board cards.
+vendor sortablejs 1.15.6 Sortable.min.js web/static/vendor/sortable
 # Test-only: the accessibility checker the browser tests run on every page (never served).
 vendor axe-core 4.14.1 axe.min.js web/tests/api/vendor/axe-core
 echo "vendored into web/static/vendor/ and web/tests/api/vendor/"

@@ -135,9 +135,15 @@ async fn open(settings: &Settings) -> anyhow::Result<(Option<DbLock>, Store)> {
     Ok((lock, store))
 }
 
-fn print_login(login: &DemoLogin) {
+fn print_login(login: &DemoLogin, public_url: &str) {
     println!("demo organization \"Demo Motors\" created; log in with");
     println!("  email: {}  password: {}", login.email, login.password);
+    if let Some(link) = &login.kiosk_link {
+        println!(
+            "  workshop kiosk: {}{link}",
+            public_url.trim_end_matches('/')
+        );
+    }
 }
 
 fn random_password() -> String {
@@ -157,7 +163,7 @@ pub async fn run(args: Args, settings: Settings) -> anyhow::Result<ExitCode> {
             let core = Core::start(store).await?;
             let password = password.unwrap_or_else(random_password);
             match demo::seed(&core.directory, &password).await? {
-                Some(login) => print_login(&login),
+                Some(login) => print_login(&login, &settings.http.public_url()),
                 None => println!("the demo organization already exists; nothing changed"),
             }
             core.shutdown().await;
@@ -274,7 +280,7 @@ async fn serve(settings: Settings, store: Store) -> anyhow::Result<ExitCode> {
     if settings.demo.seed_on_empty && store.count("org").await? == 0 {
         let password = std::env::var("CFLOWS_DEMO_PASSWORD").unwrap_or_else(|_| random_password());
         if let Some(login) = demo::seed(&core.directory, &password).await? {
-            print_login(&login);
+            print_login(&login, &settings.http.public_url());
         }
     }
     let listener = tokio::net::TcpListener::bind(&settings.http.addr)

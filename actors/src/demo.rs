@@ -22,6 +22,8 @@ pub const DEMO_ADMIN_EMAIL: &str = "admin@demo-motors.example";
 pub struct DemoLogin {
     pub email: String,
     pub password: String,
+    /// The workshop kiosk's path with its secret token (`/kiosk/k/{token}`).
+    pub kiosk_link: Option<String>,
 }
 
 const PEOPLE: &[(&str, &str, &str)] = &[
@@ -115,9 +117,11 @@ pub async fn seed(dir: &DirectoryHandle, password: &str) -> CoreResult<Option<De
         teams.push(team);
     }
     seed_capacity(dir, &handle, &org.id, &admin, &teams).await?;
+    let kiosk_link = seed_workflow(dir, &handle, &org.id, &admin, &teams).await?;
     Ok(Some(DemoLogin {
         email: DEMO_ADMIN_EMAIL.into(),
         password: password.into(),
+        kiosk_link: Some(kiosk_link),
     }))
 }
 
@@ -229,6 +233,199 @@ pub fn vehicle_workflow(
         ],
         relocate: Default::default(),
     }
+}
+
+/// Vehicles of the demo: (title, VIN, how far it has got).
+const VEHICLES: &[(&str, &str, u8)] = &[
+    ("VW Golf 1.4 TSI, silver", "WVWZZZ1KZ8W001042", 0),
+    ("Audi A3 Sportback", "WAUZZZ8P89A000311", 0),
+    ("Skoda Octavia Combi", "TMBJJ7NE0E0000754", 0),
+    ("BMW 320d Touring", "WBA8E51020K000219", 1),
+    ("Opel Corsa F", "W0V0A8HP0K4000456", 1),
+    ("Ford Focus ST", "WF05XXGCC5FA00088", 1),
+    ("Mercedes C 200", "WDD2050401R000631", 2),
+    ("Renault Clio V", "VF1RJA00164000912", 2),
+    ("Toyota Yaris Hybrid", "VNKKD3D300A000145", 2),
+    ("Mazda CX-5", "JMZKF6W1A00003321", 3),
+    ("Volvo V60 T6", "YV1ZW10LDK1000875", 3),
+    ("Porsche 911 Carrera", "WP0ZZZ99ZFS000161", 4),
+];
+
+/// The Vehicles workflow, a dozen vehicles spread over its steps with bookings, and a
+/// workshop kiosk. Returns the kiosk's link.
+async fn seed_workflow(
+    dir: &DirectoryHandle,
+    org: &crate::org::OrgHandle,
+    org_id: &cflows_protocol::OrgId,
+    admin: &UserId,
+    teams: &[cflows_protocol::TeamView],
+) -> CoreResult<String> {
+    use crate::board::BoardHandle;
+    use crate::domain::time;
+    use crate::team_calendar::{Booker, BookingSpec, TeamCalendarHandle};
+    use crate::work_item::WorkItemHandle;
+    use cflows_protocol::{FieldValue, ItemChange, MoveRequest, NewItem, Priority};
+    let by = Caller::User(admin.clone());
+    let job_types = org.job_types().await?;
+    let input = vehicle_workflow(
+        |n| teams.iter().find(|t| t.name == n).map(|t| t.id.clone()),
+        |n| job_types.iter().find(|j| j.name == n).map(|j| j.id.clone()),
+    );
+    let workflow = org.save_workflow(by.clone(), None, input).await?;
+    let booker = Booker {
+        user: admin.clone(),
+        name: "Alex Admin".into(),
+        admin: true,
+    };
+    let kernel = dir.kernel();
+    let board = BoardHandle::new(kernel, org_id, &workflow.id);
+    let tz = time::zone(&org.settings().await?.timezone)?;
+    // Candidate local starts on the next working days, tried until one fits.
+    let mut day = time::local(tz, chrono::Utc::now()).date();
+    let mut days = Vec::new();
+    while days.len() < 3 {
+        day += chrono::Duration::days(1);
+        if chrono::Datelike::weekday(&day).number_from_monday() <= 5 {
+            days.push(day);
+        }
+    }
+    let starts: Vec<i64> = days
+        .iter()
+        .flat_map(|d| ["08:00", "09:30", "11:00", "13:00", "14:30", "16:00"].map(move |t| (*d, t)))
+        .map(|(d, t)| {
+            let local = chrono::NaiveDateTime::parse_from_str(&format!("{d} {t}"), "%Y-%m-%d %H:%M")
+                .expect("demo times parse");
+            time::resolve(tz, local).timestamp_millis()
+        })
+        .collect();
+    let step = |id: &str| workflow.steps.iter().find(|s| s.id == id).cloned();
+    // Moves `item` from `from` to `to`, holding the step's team at the first start that fits.
+    let enter = |item: WorkItemHandle, from: &'static str, to: &'static str| {
+        let (booker, starts) = (booker.clone(), starts.clone());
+        async move {
+            for start in starts.iter().copied().chain([i64::MIN]) {
+                let change = MoveRequest {
+                    from: from.into(),
+                    to: to.into(),
+                    comment: None,
+                    booking_start: (start != i64::MIN).then_some(start),
+                };
+                match item.move_to(booker.clone(), change).await {
+                    Ok(v) => return Ok(v),
+                    Err(crate::CoreError::NoCapacity(_)) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(crate::CoreError::Unavailable)
+        }
+    };
+    // Confirms and completes the item's booking; the item advances by itself.
+    let finish = |item: WorkItemHandle, expect: &'static str| {
+        let booker = booker.clone();
+        async move {
+            let Some(b) = item.snapshot().await?.item.booking else {
+                return Ok(());
+            };
+            let cal = TeamCalendarHandle::new(kernel, org_id, &b.team);
+            cal.confirm(booker.clone(), b.id.clone()).await?;
+            cal.complete(booker, b.id).await?;
+            for _ in 0..100 {
+                if item.snapshot().await?.item.step == expect {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            CoreResult::Ok(())
+        }
+    };
+    for (i, (title, vin, stage)) in VEHICLES.iter().enumerate() {
+        let priority = [Priority::Normal, Priority::High, Priority::Low, Priority::Urgent][i % 4];
+        let view = board
+            .create_item(
+                booker.clone(),
+                NewItem {
+                    title: (*title).into(),
+                    assignee: None,
+                    priority,
+                    due: None,
+                    data: [("vin".to_string(), FieldValue::Text((*vin).into()))].into(),
+                },
+            )
+            .await?;
+        let item = WorkItemHandle::new(kernel, org_id, &view.id);
+        if *stage == 0 {
+            continue;
+        }
+        // Vehicles past inspection passed it, except those sent to repair.
+        if *stage >= 3 {
+            item.update(
+                booker.clone(),
+                ItemChange {
+                    data: [("passed".to_string(), Some(FieldValue::Bool(true)))].into(),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        }
+        if let Err(e) = enter(item.clone(), "request", "test").await {
+            tracing::debug!(error = %e, "demo vehicle stays in its step");
+            continue;
+        }
+        match stage {
+            1 => {}
+            2 => finish(item.clone(), "repair").await?,
+            _ => {
+                finish(item.clone(), "publish").await?;
+                if *stage == 4 {
+                    // Photographed and sold.
+                    if let Some(publish) = step("publish")
+                        && let (Some(team), Some(job)) = (publish.team, publish.booking_job_type)
+                    {
+                        let cal = TeamCalendarHandle::new(kernel, org_id, &team);
+                        for start in &starts {
+                            let spec = BookingSpec {
+                                job_type: job.clone(),
+                                start: *start,
+                                end: start + 30 * 60_000,
+                                members_required: 1,
+                                title: format!("{} · photos", view.key),
+                                confirm: true,
+                                hold_ms: None,
+                                waitlist: false,
+                                assigned: Vec::new(),
+                                work_item: Some(view.id.clone()),
+                                step: Some("publish".into()),
+                            };
+                            if let Ok(b) = cal.hold(booker.clone(), spec).await {
+                                cal.complete(booker.clone(), b.id).await?;
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let kiosk_teams = teams
+        .iter()
+        .filter(|t| t.name != "Sales")
+        .map(|t| t.id.clone())
+        .collect();
+    let (_, token) = org
+        .create_kiosk(
+            by,
+            crate::org::KioskInput {
+                name: "Workshop screen".into(),
+                scope: cflows_protocol::KioskScope {
+                    boards: vec![workflow.id.clone()],
+                    teams: kiosk_teams,
+                    today_bookings: true,
+                    cycle_seconds: 20,
+                },
+            },
+        )
+        .await?;
+    Ok(format!("/kiosk/k/{token}"))
 }
 
 /// Job types: (name, minutes, colour, the team that does them).

@@ -343,6 +343,7 @@ impl From<&WorkItemView> for CardView {
 
 /// What a subscriber of `board:{workflow}` gets first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BoardSnapshot {
     pub workflow: WorkflowView,
     /// Every item not done, and those done in the last 7 days.
@@ -384,6 +385,7 @@ impl BoardEvent {
 
 /// What a subscriber of `item:{id}` gets first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ItemSnapshot {
     pub item: WorkItemView,
     /// Oldest first.

@@ -92,3 +92,105 @@ pub async fn pair(
 pub fn online(state: &AppState, id: &cflows_protocol::KioskId) -> usize {
     state.core.kernel.revocations().kiosk_screens(id)
 }
+
+/// How a list of cards is narrowed and ordered (board filters, the list view, the API).
+#[derive(Clone, Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CardQuery {
+    /// Words that must all appear in the key or title (any case).
+    #[serde(default)]
+    pub q: Option<String>,
+    /// A step id.
+    #[serde(default)]
+    pub step: Option<String>,
+    /// Items in steps of this team.
+    #[serde(default)]
+    pub team: Option<cflows_protocol::TeamId>,
+    #[serde(default)]
+    pub assignee: Option<cflows_protocol::UserId>,
+    #[serde(default)]
+    pub priority: Option<cflows_protocol::Priority>,
+    /// Include done items (the last 7 days); default false.
+    #[serde(default)]
+    pub done: bool,
+    /// `key`, `title`, `step`, `entered_at` (default), `priority` or `due`.
+    #[serde(default)]
+    pub sort: Option<String>,
+    /// `asc` (default) or `desc`.
+    #[serde(default)]
+    pub order: Option<String>,
+}
+
+/// The cards of `workflow` that match `q`, in its order.
+///
+/// # Errors
+/// `invalid_input` for an unknown sort key or order.
+pub fn select_cards(
+    workflow: &cflows_protocol::WorkflowView,
+    cards: Vec<cflows_protocol::CardView>,
+    q: &CardQuery,
+) -> Result<Vec<cflows_protocol::CardView>, AppError> {
+    let words: Vec<String> = q
+        .q
+        .as_deref()
+        .unwrap_or("")
+        .split_whitespace()
+        .map(str::to_lowercase)
+        .collect();
+    let step_team = |step: &str| {
+        workflow
+            .steps
+            .iter()
+            .find(|s| s.id == step)
+            .and_then(|s| s.team.clone())
+    };
+    let mut out: Vec<_> = cards
+        .into_iter()
+        .filter(|c| q.done || !c.done)
+        .filter(|c| q.step.as_ref().is_none_or(|s| &c.step == s))
+        .filter(|c| q.assignee.is_none() || c.assignee == q.assignee)
+        .filter(|c| q.priority.is_none_or(|p| c.priority == p))
+        .filter(|c| q.team.is_none() || step_team(&c.step) == q.team)
+        .filter(|c| {
+            let hay = format!("{} {}", c.key, c.title).to_lowercase();
+            words.iter().all(|w| hay.contains(w))
+        })
+        .collect();
+    let order = |c: &cflows_protocol::CardView| {
+        workflow
+            .steps
+            .iter()
+            .position(|s| s.id == c.step)
+            .unwrap_or(usize::MAX)
+    };
+    let number = |c: &cflows_protocol::CardView| {
+        c.key
+            .rsplit('-')
+            .next()
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    match q.sort.as_deref().unwrap_or("entered_at") {
+        "key" => out.sort_by_key(number),
+        "title" => out.sort_by_key(|c| c.title.to_lowercase()),
+        "step" => out.sort_by_key(|c| (order(c), c.entered_at)),
+        "entered_at" => out.sort_by_key(|c| c.entered_at),
+        "priority" => out.sort_by_key(|c| (std::cmp::Reverse(c.priority), c.entered_at)),
+        "due" => out.sort_by_key(|c| (c.due.is_none(), c.due.clone())),
+        other => {
+            return Err(AppError::InvalidInput(format!(
+                "sort must be key, title, step, entered_at, priority or due, not '{other}'"
+            )));
+        }
+    }
+    match q.order.as_deref().unwrap_or("asc") {
+        "asc" => {}
+        "desc" => out.reverse(),
+        other => {
+            return Err(AppError::InvalidInput(format!(
+                "order must be asc or desc, not '{other}'"
+            )));
+        }
+    }
+    Ok(out)
+}

@@ -8,12 +8,15 @@
 
 mod calendars;
 mod capacity;
+mod items;
+mod kiosks;
 mod members;
 mod notifications;
 mod org;
 mod platform;
 mod session;
 mod teams;
+mod workflows;
 
 pub use members::{InvitationCreated, NewMemberBody};
 pub use platform::NewOrgBody;
@@ -57,6 +60,9 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(teams::routes())
         .merge(capacity::routes())
         .merge(calendars::routes())
+        .merge(workflows::routes())
+        .merge(items::routes())
+        .merge(kiosks::routes())
         .merge(platform::routes())
         .merge(notifications::routes())
         .fallback(|| async { AppError::NotFound });

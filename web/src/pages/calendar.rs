@@ -17,7 +17,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use cflows_protocol::{ClockFormat, OrgSnapshot};
-use maud::{Markup, PreEscaped, html};
+use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -57,14 +57,6 @@ struct BootTeam<'a> {
     colour: &'a str,
     capacity: u32,
     mine: bool,
-}
-
-fn json_block(id: &str, value: &impl Serialize) -> Markup {
-    // `</` cannot end the block early: JSON escapes it.
-    let text = serde_json::to_string(value)
-        .unwrap_or_else(|_| "{}".into())
-        .replace("</", "<\\/");
-    html! { script #(id) type="application/json" { (PreEscaped(text)) } }
 }
 
 /// What the scripts boot from, out of one organization snapshot.
@@ -164,7 +156,7 @@ async fn calendar_page(State(state): State<AppState>, m: Member) -> PageResult<R
             }
         }
         (booking_dialog(&boot))
-        (json_block("cal-boot", &boot))
+        (layout::json_block("cal-boot", &boot))
     };
     let scripts = html! {
         script src="/static/vendor/fullcalendar/global.js" {}
@@ -279,7 +271,7 @@ async fn board_page(
                 " · each cell: free of capacity at its busiest moment; H = members held (tentative)"
             }
         }
-        (json_block("board-boot", &BoardBoot { base: &boot, date: q.date.clone(), week }))
+        (layout::json_block("board-boot", &BoardBoot { base: &boot, date: q.date.clone(), week }))
     };
     let scripts = html! { script type="module" src="/static/js/board.js" {} };
     Ok((

@@ -1,6 +1,7 @@
 //! The page frame: header with navigation, organization switcher and logout, then content.
 
-use maud::{DOCTYPE, Markup, html};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use serde::Serialize;
 
 /// The stylesheet, compiled into the binary and served at `/static/app.css`.
 pub const APP_CSS: &str = include_str!("../../static/css/app.css");
@@ -62,9 +63,13 @@ pub fn page_with(
                             a href="/staff/users" aria-current=[current(chrome, "users")] { "Users" }
                             a href="/staff/teams" aria-current=[current(chrome, "teams")] { "Teams" }
                             a href="/staff/capacity" aria-current=[current(chrome, "capacity")] { "Job types & hours" }
+                            a href="/staff/workflows" aria-current=[current(chrome, "workflows")] { "Workflows" }
+                            a href="/staff/kiosks" aria-current=[current(chrome, "kiosks")] { "Kiosks" }
+                            a href="/staff/audit" aria-current=[current(chrome, "audit")] { "Audit log" }
                             a href="/staff/settings" aria-current=[current(chrome, "settings")] { "Settings" }
                         }
                         @if chrome.org_name.is_some() {
+                            a href="/boards" aria-current=[current(chrome, "boards")] { "Boards" }
                             a href="/calendar" aria-current=[current(chrome, "calendar")] { "Calendar" }
                             a href="/calendar/board" aria-current=[current(chrome, "board")] { "Capacity" }
                             a href="/me" aria-current=[current(chrome, "me")] { "My profile" }
@@ -151,4 +156,13 @@ pub fn swatch(colour: &str) -> Markup {
             rect width="12" height="12" rx="2" fill=(colour) {}
         }
     }
+}
+
+/// A JSON block a page's script boots from (no inline script under the CSP).
+pub fn json_block(id: &str, value: &impl Serialize) -> Markup {
+    // `</` cannot end the block early: JSON escapes it.
+    let text = serde_json::to_string(value)
+        .unwrap_or_else(|_| "{}".into())
+        .replace("</", "<\\/");
+    maud::html! { script #(id) type="application/json" { (PreEscaped(text)) } }
 }

@@ -2,7 +2,9 @@
 //! CSRF field, answered by a redirect on success (with a notice) or the same page with
 //! the error on failure.
 
+pub mod boards;
 pub mod calendar;
+pub mod kiosk;
 pub mod feeds;
 pub mod home;
 pub mod invite;
@@ -48,7 +50,27 @@ const ASSETS: &[(&str, &str, &str)] = &[
         JS,
         include_str!("../../static/js/workload.js"),
     ),
+    (
+        "/static/js/workboard.js",
+        JS,
+        include_str!("../../static/js/workboard.js"),
+    ),
+    (
+        "/static/js/item.js",
+        JS,
+        include_str!("../../static/js/item.js"),
+    ),
+    (
+        "/static/js/kiosk.js",
+        JS,
+        include_str!("../../static/js/kiosk.js"),
+    ),
     ("/static/vendor/msgpack.min.js", JS, layout::MSGPACK_JS),
+    (
+        "/static/vendor/sortable/Sortable.min.js",
+        JS,
+        include_str!("../../static/vendor/sortable/Sortable.min.js"),
+    ),
     // FullCalendar 7's no-bundler build and its classic theme.
     (
         "/static/vendor/fullcalendar/global.js",
@@ -84,6 +106,8 @@ pub(crate) fn routes() -> Router<AppState> {
     }
     router
         .merge(calendar::routes())
+        .merge(boards::routes())
+        .merge(kiosk::routes())
         .merge(feeds::routes())
         .merge(notifications::routes())
         .merge(login::routes())

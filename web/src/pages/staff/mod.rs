@@ -14,7 +14,10 @@ use axum::routing::get;
 use cflows_protocol::Role;
 use maud::{Markup, html};
 
+mod audit;
 mod capacity;
+mod kiosks;
+mod workflows;
 mod settings;
 mod teams;
 mod users;
@@ -26,6 +29,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(teams::routes())
         .merge(settings::routes())
         .merge(capacity::routes())
+        .merge(workflows::routes())
+        .merge(kiosks::routes())
+        .merge(audit::routes())
 }
 
 /// Renders `body` in the staff frame with `status`.
