@@ -290,8 +290,9 @@ impl Inbox {
 /// Delivers `n` to `user`'s inbox without waiting: another actor's decision must not
 /// wait on an inbox (nor risk a call cycle). A failure is logged with `what`.
 pub fn deliver_later(kernel: &Kernel, user: UserId, n: NewNotification, what: &'static str) {
-    let kernel = kernel.clone();
-    tokio::spawn(async move {
+    let k = kernel.clone();
+    kernel.side_effect(async move {
+        let kernel = k;
         let result = match InboxHandle::get(&kernel, &user).await {
             Ok(inbox) => inbox.notify(n).await.map(|_| ()),
             Err(e) => Err(e),

@@ -121,6 +121,8 @@ struct Inner {
     calendars: Arc<Registry<Calendar>>,
     boards: Arc<Registry<Board>>,
     work_items: Arc<Registry<WorkItem>>,
+    /// Side effects sent after a reply (notifications): shutdown waits for them.
+    side_effects: tokio_util::task::TaskTracker,
 }
 
 /// The running kernel: store, hub and one registry per entity kind. Cheap to clone.
@@ -194,6 +196,7 @@ impl Kernel {
             calendars: Registry::new(),
             boards: Registry::new(),
             work_items: Registry::new(),
+            side_effects: tokio_util::task::TaskTracker::new(),
         }));
         // The Directory is loaded at start so a broken store stops start-up.
         kernel
@@ -295,8 +298,29 @@ impl Kernel {
         self.0.on_exit.insert(actor, Box::new(hook));
     }
 
+    /// Runs `effect` (a notification, sent after the change it reports was committed) in
+    /// a task shutdown waits for.
+    pub fn side_effect(&self, effect: impl Future<Output = ()> + Send + 'static) {
+        self.0.side_effects.spawn(effect);
+    }
+
     /// Stops every actor after the message each is handling (in-flight writes finish).
     pub async fn shutdown(&self) {
+        // Notifications on their way (and those the messages being handled are about to
+        // send) are delivered first, for up to five seconds.
+        let effects = &self.0.side_effects;
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                effects.close();
+                effects.wait().await;
+                effects.reopen();
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if effects.is_empty() {
+                    break;
+                }
+            }
+        })
+        .await;
         // Children first and gracefully: a supervisor that exits kills its children.
         self.supervisor()
             .stop_children_and_wait(Some("shutdown".into()), Some(Duration::from_secs(10)))

@@ -96,7 +96,17 @@ impl<E: Entity> Registry<E> {
             .entry(id.clone())
             .or_insert_with(|| Arc::new(OnceCell::new()))
             .clone();
-        match slot.get_or_try_init(|| self.start(kernel, id)).await {
+        // Loading runs in a task of its own: an actor starting another (a work item
+        // waking its board) must not stack one load's deep store call on the other's.
+        let start = || {
+            let (registry, kernel, id) = (self.clone(), kernel.clone(), id.clone());
+            async move {
+                tokio::spawn(async move { registry.start(&kernel, &id).await })
+                    .await
+                    .unwrap_or(Err(CoreError::Unavailable))
+            }
+        };
+        match slot.get_or_try_init(start).await {
             Ok(started) => Ok((started.actor.clone(), started.scope.clone())),
             Err(e) => {
                 self.live.remove_if(id, |_, s| Arc::ptr_eq(s, &slot));
