@@ -111,11 +111,43 @@ impl Client {
         cookie: Option<&str>,
         origin: Option<&str>,
     ) -> anyhow::Result<Self> {
+        Self::open_at(addr, "/ws", cookie, origin).await
+    }
+
+    /// Opens a kiosk screen's connection (`/ws?kiosk={token}`) and says hello.
+    ///
+    /// # Errors
+    /// The upgrade is refused (401 for an unknown or revoked token) or no welcome.
+    pub async fn connect_kiosk(addr: &str, token: &str) -> anyhow::Result<(Self, ServerMsg)> {
+        let mut client = Self::open_at(addr, &format!("/ws?kiosk={token}"), None, None).await?;
+        client
+            .send(&ClientMsg::Hello {
+                version: PROTOCOL_VERSION,
+                resume: Vec::new(),
+            })
+            .await?;
+        let welcome = client.recv_msg().await?;
+        if !matches!(welcome, ServerMsg::Welcome { .. }) {
+            bail!("expected welcome, got {welcome:?}");
+        }
+        Ok((client, welcome))
+    }
+
+    /// Opens `path` (`/ws` and its query) without saying hello.
+    ///
+    /// # Errors
+    /// The upgrade is refused.
+    pub async fn open_at(
+        addr: &str,
+        path: &str,
+        cookie: Option<&str>,
+        origin: Option<&str>,
+    ) -> anyhow::Result<Self> {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
         let mut req = Request::builder()
             .method("GET")
-            .uri(format!("http://{addr}/ws"))
+            .uri(format!("http://{addr}{path}"))
             .header("Host", addr)
             .header(UPGRADE, "websocket")
             .header(CONNECTION, "upgrade")

@@ -158,7 +158,7 @@ async fn board(
 
 /// A workflow's items as cards, searched, filtered and sorted.
 #[utoipa::path(get, path = "/workflows/{workflow_id}/items", tag = "workflows", params(("workflow_id" = String, Path), CardQuery),
-    responses((status = 200, body = Vec<CardView>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Vec<CardView>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn list_items(
     State(state): State<AppState>,
     m: Member,

@@ -18,4 +18,5 @@ mod remote;
 mod staff;
 mod tenancy;
 mod ws;
+mod workflows;
 mod ws_property;
