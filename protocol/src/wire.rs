@@ -26,6 +26,8 @@ pub const PROTOCOL_VERSION: u16 = 2;
 pub mod close {
     /// Normal closure (server shutting down, or the client said goodbye).
     pub const NORMAL: u16 = 1000;
+    /// The server is stopping (a restart or deploy): reconnect with backoff and resume.
+    pub const GOING_AWAY: u16 = 1001;
     /// A frame broke RFC 6455 (reserved bits set, a fragmented control frame, a bad
     /// continuation, an invalid close frame).
     pub const PROTOCOL_ERROR: u16 = 1002;

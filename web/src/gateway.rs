@@ -234,11 +234,15 @@ impl Connection {
             };
             let (principal, outbox) = (conn.principal.clone(), conn.outbox.clone());
             let until_expiry = (expires - chrono::Utc::now()).to_std().unwrap_or_default();
+            let mut stopping = conn.state.stopping.subscribe();
             tokio::spawn(async move {
                 let expiry = tokio::time::sleep(until_expiry);
                 tokio::pin!(expiry);
                 loop {
                     let ended = tokio::select! {
+                        _ = stopping.wait_for(|s| *s) => {
+                            return outbox.close(close::GOING_AWAY, "server stopping: reconnect");
+                        }
                         _ = &mut expiry => true,
                         r = revoked.recv() => match r {
                             Ok(what) => ends(&principal, &what),

@@ -45,6 +45,8 @@ pub struct AppState {
     /// Direct messages per sender per minute.
     pub message_limits: Arc<governor::DefaultKeyedRateLimiter<cflows_protocol::UserId>>,
     pub metrics: PrometheusHandle,
+    /// Set when the server stops: open sockets close with `going_away` (1001).
+    pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl AppState {
@@ -60,6 +62,7 @@ impl AppState {
             core,
             login_limits: Arc::new(auth::LoginLimits::new()),
             metrics: ops::metrics_handle(),
+            stopping: Arc::new(tokio::sync::watch::channel(false).0),
         }
     }
 }
@@ -96,6 +99,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let core = state.core.clone();
+    let stopping = state.stopping.clone();
     let sweep_core = state.core.clone();
     let limits = state.login_limits.clone();
     let messages = state.message_limits.clone();
@@ -118,6 +122,10 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await;
     sweeper.abort();
+    // Upgraded sockets outlive the HTTP server: tell them, and give their close frames
+    // a moment to leave before the actors stop.
+    stopping.send_replace(true);
+    tokio::time::sleep(Duration::from_millis(200)).await;
     core.shutdown().await;
     result
 }

@@ -174,6 +174,7 @@ if (!boot.list && globalThis.Sortable) {
   document.querySelectorAll("ul.cards").forEach((ul) => {
     globalThis.Sortable.create(ul, {
       group: "cards",
+      forceFallback: true, // mouse and touch events, the same in every browser
       animation: 120,
       onEnd: async (evt) => {
         const from = evt.from.dataset.step, to = evt.to.dataset.step;

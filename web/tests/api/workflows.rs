@@ -23,15 +23,15 @@ fn tomorrow() -> i64 {
 
 /// A dealership over the API: four teams open around the clock, three job types, the
 /// vehicle workflow. Returns (owner client, csrf, workflow JSON).
-struct Shop {
-    org: Org,
-    owner: reqwest::Client,
-    csrf: String,
-    workflow: Value,
+pub(crate) struct Shop {
+    pub org: Org,
+    pub owner: reqwest::Client,
+    pub csrf: String,
+    pub workflow: Value,
 }
 
 impl Shop {
-    async fn post(&self, app: &TestApp, path: &str, body: Value) -> reqwest::Response {
+    pub async fn post(&self, app: &TestApp, path: &str, body: Value) -> reqwest::Response {
         self.owner
             .post(app.url(path))
             .header("x-csrf-token", &self.csrf)
@@ -41,12 +41,12 @@ impl Shop {
             .unwrap()
     }
 
-    fn id(&self) -> String {
+    pub fn id(&self) -> String {
         self.workflow["id"].as_str().unwrap().to_string()
     }
 }
 
-async fn shop(app: &TestApp, name: &str, owner_email: &str) -> Shop {
+pub(crate) async fn shop(app: &TestApp, name: &str, owner_email: &str) -> Shop {
     let org = app.org(name, owner_email).await;
     let crew = app
         .member(&org, &format!("crew.{owner_email}"), "Crew", Role::Member)
