@@ -261,7 +261,7 @@ async fn board_page(
                     }
                 }
             } @else {
-                div.columns #columns {
+                div.columns #columns tabindex="0" role="region" aria-label="Board columns" {
                     @for s in &w.steps {
                         @let mine: Vec<&CardView> = cards.iter().filter(|c| c.step == s.id).collect();
                         section.column aria-labelledby=(format!("col-{}", s.id)) data-step=(s.id) {

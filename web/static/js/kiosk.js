@@ -75,7 +75,7 @@ function screen() {
   function renderBoard(id) {
     const b = boards.get(id);
     if (!b) return el("p", { class: "muted" }, "Loading…");
-    const cols = el("div", { class: "columns" });
+    const cols = el("div", { class: "columns", tabindex: "0", role: "region", "aria-label": b.workflow.name });
     for (const step of b.workflow.steps) {
       const items = [...b.cards.values()].filter((c) => c.step === step.id && !c.done).sort((a, c) => a.entered_at - c.entered_at);
       const ul = el("ul", { class: "cards", "data-step": step.id });

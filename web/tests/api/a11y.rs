@@ -121,6 +121,51 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
         )
         .await
         .unwrap();
+    let workflow = handle
+        .save_workflow(
+            Caller::System,
+            None,
+            cflows_actors::demo::vehicle_workflow(
+                |n| (n == "Mechanics").then(|| team.id.clone()),
+                |_| None,
+            ),
+        )
+        .await
+        .unwrap();
+    let board = cflows_actors::board::BoardHandle::new(&app.core.kernel, &org.id, &workflow.id);
+    let booker = cflows_actors::team_calendar::Booker {
+        user: mia.id.clone(),
+        name: "Mia Mechanic".into(),
+        admin: false,
+    };
+    let item = board
+        .create_item(
+            booker,
+            cflows_protocol::NewItem {
+                title: "VW Golf 1.4 TSI, silver".into(),
+                assignee: Some(mia.id.clone()),
+                priority: cflows_protocol::Priority::High,
+                due: Some("2026-12-24".into()),
+                data: [("vin".to_string(), cflows_protocol::FieldValue::Text("WVW1".into()))].into(),
+            },
+        )
+        .await
+        .unwrap();
+    let (_, kiosk_token) = handle
+        .create_kiosk(
+            Caller::System,
+            cflows_actors::org::KioskInput {
+                name: "Workshop screen".into(),
+                scope: cflows_protocol::KioskScope {
+                    boards: vec![workflow.id.clone()],
+                    teams: vec![team.id.clone()],
+                    today_bookings: true,
+                    cycle_seconds: 20,
+                },
+            },
+        )
+        .await
+        .unwrap();
     let (mia_client, mia_csrf) = app.login(&mia.email).await;
     let r = mia_client
         .post(app.url("/api/v1/messages"))
@@ -146,9 +191,22 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
         "/calendar".into(),
         "/calendar/board".into(),
         "/calendar/board?view=week".into(),
+        "/boards".into(),
+        format!("/boards/{}", workflow.id),
+        format!("/boards/{}?view=list", workflow.id),
+        format!("/items/{}", item.id),
+        "/staff/workflows".into(),
+        format!("/staff/workflows/{}", workflow.id),
+        "/staff/kiosks".into(),
+        "/staff/audit".into(),
         "/no-such-page".into(),
     ];
-    let logged_out = ["/login".to_string(), format!("/invite/{token}")];
+    let logged_out = [
+        "/login".to_string(),
+        format!("/invite/{token}"),
+        "/kiosk".into(),
+        format!("/kiosk/k/{kiosk_token}"),
+    ];
     let mut problems = Vec::new();
     for (width, height) in [(1280, 900), (390, 844)] {
         c.set_window_size(width, height).await.unwrap();

@@ -383,12 +383,12 @@ async fn render_builder(
                 form.inline method="post" action=(action) {
                     (draft_field)
                     input type="hidden" name="action" value=(format!("up:{i}"));
-                    button type="submit" disabled[i == 0] aria-label=(format!("Move {} left", s.name)) { "Earlier" }
+                    button type="submit" disabled[i == 0] { "Earlier" span.visually-hidden { ": " (s.name) } }
                 }
                 form.inline method="post" action=(action) {
                     (draft_field)
                     input type="hidden" name="action" value=(format!("down:{i}"));
-                    button type="submit" disabled[i + 1 == draft.steps.len()] aria-label=(format!("Move {} right", s.name)) { "Later" }
+                    button type="submit" disabled[i + 1 == draft.steps.len()] { "Later" span.visually-hidden { ": " (s.name) } }
                 }
                 form.inline method="post" action=(action) {
                     (draft_field)
@@ -397,7 +397,7 @@ async fn render_builder(
                     select id=(format!("s{i}-to")) name="relocate_to" {
                         @for o in draft.steps.iter().filter(|o| o.id != s.id) { option value=(o.id) { (o.name) } }
                     }
-                    button.danger type="submit" aria-label=(format!("Remove {}", s.name)) { "Remove step" }
+                    button.danger type="submit" { "Remove step" span.visually-hidden { ": " (s.name) } }
                 }
             }
         }
@@ -431,7 +431,7 @@ async fn render_builder(
                             form method="post" action=(action) {
                                 (draft_field)
                                 input type="hidden" name="action" value=(format!("remove_transition:{i}"));
-                                button.danger type="submit" aria-label=(format!("Remove transition {}", t.label)) { "Remove" }
+                                button.danger type="submit" { "Remove" span.visually-hidden { " transition " (t.label) } }
                             }
                         }
                     }
