@@ -48,6 +48,18 @@ struct Args {
     /// booking: teams created for the run.
     #[arg(long, default_value_t = 100)]
     teams: usize,
+    /// board: workflows created for the run.
+    #[arg(long, default_value_t = 50)]
+    boards: usize,
+    /// board: items per workflow.
+    #[arg(long, default_value_t = 20)]
+    items: usize,
+    /// board: boards each kiosk shows (screens = --connections, moves per mover = --events).
+    #[arg(long, default_value_t = 2)]
+    boards_per_kiosk: usize,
+    /// board: member sockets moving items.
+    #[arg(long, default_value_t = 10)]
+    movers: usize,
     /// Pin this load generator to this CPU (use another one than the server's).
     #[arg(long)]
     pin_client: Option<usize>,
@@ -66,6 +78,10 @@ enum Scenario {
     /// N clients hold/confirm/cancel/move on `--teams` small-capacity teams: decisions/s,
     /// latency; fails if capacity is ever exceeded or an acknowledged booking is missing.
     Booking,
+    /// `--boards` workflows with `--items` items, kiosk screens (`--connections`) following
+    /// them, `--movers` moving items: moves/s, publish → screen latency; fails on a gap or
+    /// a screen that ends showing something else than the board.
+    Board,
 }
 
 #[tokio::main]
@@ -118,6 +134,21 @@ async fn main() -> ExitCode {
                 scenarios::soak(&target, args.connections, Duration::from_secs(args.hold)).await
             }
             Scenario::Resume => scenarios::resume(&target, args.connections, args.events).await,
+            Scenario::Board => {
+                cflows_load::board::board(
+                    &target,
+                    cflows_load::board::BoardLoad {
+                        boards: args.boards,
+                        items: args.items,
+                        screens: args.connections,
+                        boards_per_kiosk: args.boards_per_kiosk,
+                        movers: args.movers,
+                        moves: args.events,
+                        rate: args.rate,
+                    },
+                )
+                .await
+            }
             Scenario::Booking => {
                 cflows_load::booking::booking(
                     &target,
