@@ -48,6 +48,18 @@ fn websocket_examples_in_the_spec_match_the_encoder() {
         id: 1,
         op: Op::MarkAllRead,
     });
+    assert_documented(&ClientMsg::Request {
+        id: 2,
+        op: Op::MoveItem {
+            item: crate::ItemId::new("i1"),
+            change: crate::MoveRequest {
+                from: "request".into(),
+                to: "test".into(),
+                comment: None,
+                booking_start: None,
+            },
+        },
+    });
     assert_documented(&ClientMsg::Ping { nonce: 7 });
     assert_documented(&ServerMsg::Pong { nonce: 7 });
     assert_documented(&ServerMsg::Reply {
