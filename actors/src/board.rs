@@ -144,7 +144,7 @@ impl Entity for Board {
             BoardMsg::DefinitionChanged { workflow } => {
                 if workflow.version > self.workflow.version {
                     let event = BoardEvent::WorkflowChanged {
-                        workflow: (*workflow).clone(),
+                        workflow: workflow.clone(),
                     };
                     if self
                         .journal
@@ -279,7 +279,7 @@ impl Board {
             &StreamName::Item(item.id.clone()),
             0,
             &[ItemEvent::ItemCreated {
-                item: item.clone(),
+                item: Box::new(item.clone()),
                 entry: entry.clone(),
             }
             .into()],

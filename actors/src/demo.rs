@@ -293,8 +293,9 @@ async fn seed_workflow(
         .iter()
         .flat_map(|d| ["08:00", "09:30", "11:00", "13:00", "14:30", "16:00"].map(move |t| (*d, t)))
         .map(|(d, t)| {
-            let local = chrono::NaiveDateTime::parse_from_str(&format!("{d} {t}"), "%Y-%m-%d %H:%M")
-                .expect("demo times parse");
+            let local =
+                chrono::NaiveDateTime::parse_from_str(&format!("{d} {t}"), "%Y-%m-%d %H:%M")
+                    .expect("demo times parse");
             time::resolve(tz, local).timestamp_millis()
         })
         .collect();
@@ -339,7 +340,12 @@ async fn seed_workflow(
         }
     };
     for (i, (title, vin, stage)) in VEHICLES.iter().enumerate() {
-        let priority = [Priority::Normal, Priority::High, Priority::Low, Priority::Urgent][i % 4];
+        let priority = [
+            Priority::Normal,
+            Priority::High,
+            Priority::Low,
+            Priority::Urgent,
+        ][i % 4];
         let view = board
             .create_item(
                 booker.clone(),

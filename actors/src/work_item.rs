@@ -219,13 +219,15 @@ impl WorkItem {
             Some(entry) => (
                 writes::move_item(org, &item, entry),
                 ItemEvent::ItemMoved {
-                    item: item.clone(),
+                    item: Box::new(item.clone()),
                     entry: entry.clone(),
                 },
             ),
             None => (
                 writes::put_item(org, &item),
-                ItemEvent::ItemChanged { item: item.clone() },
+                ItemEvent::ItemChanged {
+                    item: Box::new(item.clone()),
+                },
             ),
         };
         self.journal

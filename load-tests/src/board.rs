@@ -93,9 +93,7 @@ async fn setup(target: &Target, session: &Session, load: BoardLoad) -> anyhow::R
     use reqwest::Method;
     let http = reqwest::Client::new();
     let stamp = now_ms();
-    let step = |id: &str, start: bool, terminal: bool| {
-        serde_json::json!({"id": id, "name": format!("Step {id}"), "start": start, "terminal": terminal, "target_minutes": 60})
-    };
+    let step = |id: &str, start: bool, terminal: bool| serde_json::json!({"id": id, "name": format!("Step {id}"), "start": start, "terminal": terminal, "target_minutes": 60});
     let mut boards = Vec::with_capacity(load.boards);
     let mut items = Vec::new();
     for i in 0..load.boards {
@@ -228,7 +226,11 @@ async fn screen(
                 seq,
                 event: StreamEvent::Board(e),
             } => {
-                let last = seen.seq.get(&stream).copied().context("an event before its snapshot")?;
+                let last = seen
+                    .seq
+                    .get(&stream)
+                    .copied()
+                    .context("an event before its snapshot")?;
                 ensure!(seq == last + 1, "{stream}: seq {seq} after {last}");
                 seen.seq.insert(stream, seq);
                 seen.events += 1;
@@ -251,7 +253,10 @@ async fn screen(
 /// A screen missed or reordered an event, ended showing something else than the boards,
 /// a move was refused, or the deadline passed.
 pub async fn board(target: &Target, load: BoardLoad) -> anyhow::Result<String> {
-    ensure!(load.boards > 0 && load.items > 0 && load.movers > 0, "boards, items and movers must be positive");
+    ensure!(
+        load.boards > 0 && load.items > 0 && load.movers > 0,
+        "boards, items and movers must be positive"
+    );
     let session = login(&target.addr, &target.email, &target.password).await?;
     let setup = setup(target, &session, load).await?;
     let stop = Arc::new(AtomicBool::new(false));
@@ -260,7 +265,12 @@ pub async fn board(target: &Target, load: BoardLoad) -> anyhow::Result<String> {
     for s in 0..load.screens {
         let (token, shown) = &setup.kiosks[s % setup.kiosks.len()];
         let boards = shown.iter().map(|b| setup.boards[*b].clone()).collect();
-        screens.spawn(screen(target.addr.clone(), token.clone(), boards, stop.clone()));
+        screens.spawn(screen(
+            target.addr.clone(),
+            token.clone(),
+            boards,
+            stop.clone(),
+        ));
         if s % 200 == 199 {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -322,9 +332,9 @@ pub async fn board(target: &Target, load: BoardLoad) -> anyhow::Result<String> {
                             ok: Some(ReplyBody::Item { .. }),
                             ..
                         } if got == id => break,
-                        ServerMsg::Reply {
-                            error: Some(e), ..
-                        } => bail!("move refused: {:?} {}", e.code, e.message),
+                        ServerMsg::Reply { error: Some(e), .. } => {
+                            bail!("move refused: {:?} {}", e.code, e.message)
+                        }
                         ServerMsg::Pong { .. } => {}
                         other => bail!("mover: unexpected {other:?}"),
                     }
@@ -366,7 +376,15 @@ pub async fn board(target: &Target, load: BoardLoad) -> anyhow::Result<String> {
     // What the screens show is what the boards hold.
     let http = reqwest::Client::new();
     for b in &setup.boards {
-        let snap = api(&http, target, &session, reqwest::Method::GET, &format!("/workflows/{b}/board"), None).await?;
+        let snap = api(
+            &http,
+            target,
+            &session,
+            reqwest::Method::GET,
+            &format!("/workflows/{b}/board"),
+            None,
+        )
+        .await?;
         for card in snap["cards"].as_array().context("cards")? {
             let id = ItemId::new(card["id"].as_str().context("card id")?);
             if let Some(step) = shown.get(&id) {

@@ -367,7 +367,7 @@ pub enum BoardEvent {
     },
     /// A new version of the workflow was saved.
     WorkflowChanged {
-        workflow: WorkflowView,
+        workflow: Box<WorkflowView>,
     },
 }
 
@@ -400,16 +400,16 @@ pub struct ItemSnapshot {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ItemEvent {
     ItemCreated {
-        item: WorkItemView,
+        item: Box<WorkItemView>,
         entry: HistoryEntry,
     },
     ItemMoved {
-        item: WorkItemView,
+        item: Box<WorkItemView>,
         entry: HistoryEntry,
     },
     /// Title, assignee, priority, due date, field data or booking changed.
     ItemChanged {
-        item: WorkItemView,
+        item: Box<WorkItemView>,
     },
     Commented {
         comment: CommentView,

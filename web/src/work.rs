@@ -130,13 +130,12 @@ pub fn select_cards(
     cards: Vec<cflows_protocol::CardView>,
     q: &CardQuery,
 ) -> Result<Vec<cflows_protocol::CardView>, AppError> {
-    let words: Vec<String> = q
-        .q
-        .as_deref()
-        .unwrap_or("")
-        .split_whitespace()
-        .map(str::to_lowercase)
-        .collect();
+    let words: Vec<String> =
+        q.q.as_deref()
+            .unwrap_or("")
+            .split_whitespace()
+            .map(str::to_lowercase)
+            .collect();
     let step_team = |step: &str| {
         workflow
             .steps

@@ -65,7 +65,10 @@ pub struct KioskCreated {
 
 /// The organization's kiosks, with online status.
 #[utoipa::path(get, path = "/kiosks", tag = "kiosks", responses((status = 200, body = Vec<KioskStatus>), (status = 403, body = ErrorBody)))]
-async fn list_kiosks(State(state): State<AppState>, Admin(m): Admin) -> ApiResult<Json<Vec<KioskStatus>>> {
+async fn list_kiosks(
+    State(state): State<AppState>,
+    Admin(m): Admin,
+) -> ApiResult<Json<Vec<KioskStatus>>> {
     let kiosks = m.org.kiosks().await?;
     Ok(Json(
         kiosks
@@ -162,7 +165,9 @@ pub struct PairingStarted {
 /// Starts pairing a screen (no session needed): show the code, poll with the secret.
 #[utoipa::path(post, path = "/kiosk-pairings", tag = "kiosks",
     responses((status = 201, body = PairingStarted), (status = 409, body = ErrorBody)))]
-async fn start_pairing(State(state): State<AppState>) -> ApiResult<(StatusCode, Json<PairingStarted>)> {
+async fn start_pairing(
+    State(state): State<AppState>,
+) -> ApiResult<(StatusCode, Json<PairingStarted>)> {
     let (code, secret) = state.core.directory.start_pairing().await?;
     Ok((StatusCode::CREATED, Json(PairingStarted { code, secret })))
 }
@@ -171,7 +176,10 @@ async fn start_pairing(State(state): State<AppState>) -> ApiResult<(StatusCode, 
 /// once), 404 when unknown or expired (start again).
 #[utoipa::path(get, path = "/kiosk-pairings/{secret}", tag = "kiosks", params(("secret" = String, Path)),
     responses((status = 200, body = Object), (status = 202), (status = 404, body = ErrorBody)))]
-async fn poll_pairing(State(state): State<AppState>, Path(secret): Path<String>) -> ApiResult<Response> {
+async fn poll_pairing(
+    State(state): State<AppState>,
+    Path(secret): Path<String>,
+) -> ApiResult<Response> {
     Ok(match state.core.directory.poll_pairing(secret).await? {
         PairingState::Waiting => StatusCode::ACCEPTED.into_response(),
         PairingState::Paired(token) => {

@@ -20,8 +20,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use cflows_protocol::{
-    BookingState, CardView, ClockFormat, FieldKind, FieldValue, ItemChange, ItemId,
-    MoveRequest, NewItem, Priority, StepDef, UserId, WorkflowId, WorkflowView,
+    BookingState, CardView, ClockFormat, FieldKind, FieldValue, ItemChange, ItemId, MoveRequest,
+    NewItem, Priority, StepDef, UserId, WorkflowId, WorkflowView,
 };
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
@@ -341,7 +341,12 @@ fn filter_link(base: &str, list: bool, f: &cflows_protocol::BoardFilter) -> Stri
 }
 
 /// The form control of a step field.
-fn field_input(id: &str, name: &str, f: &cflows_protocol::FieldDef, v: Option<&FieldValue>) -> Markup {
+fn field_input(
+    id: &str,
+    name: &str,
+    f: &cflows_protocol::FieldDef,
+    v: Option<&FieldValue>,
+) -> Markup {
     let text = match v {
         Some(FieldValue::Text(s)) => s.clone(),
         Some(FieldValue::Number(n)) => n.to_string(),
@@ -369,15 +374,21 @@ fn form_values(
     form: &HashMap<String, String>,
 ) -> Result<BTreeMap<String, Option<FieldValue>>, AppError> {
     let mut out = BTreeMap::new();
-    for s in workflow.steps.iter().filter(|s| steps.contains(&s.id.as_str())) {
+    for s in workflow
+        .steps
+        .iter()
+        .filter(|s| steps.contains(&s.id.as_str()))
+    {
         for f in &s.fields {
             let raw = form.get(&format!("data.{}", f.key)).map(|v| v.trim());
             let value = match (f.kind, raw) {
                 (FieldKind::Checkbox, r) => Some(FieldValue::Bool(r == Some("true"))),
                 (_, None | Some("")) => None,
-                (FieldKind::Number, Some(r)) => Some(FieldValue::Number(r.parse().map_err(
-                    |_| AppError::InvalidInput(format!("{}: a number", f.label)),
-                )?)),
+                (FieldKind::Number, Some(r)) => {
+                    Some(FieldValue::Number(r.parse().map_err(|_| {
+                        AppError::InvalidInput(format!("{}: a number", f.label))
+                    })?))
+                }
                 (_, Some(r)) => Some(FieldValue::Text(r.to_string())),
             };
             out.insert(f.key.clone(), value);
@@ -392,11 +403,17 @@ async fn create_item(
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
-    m.authed.check_csrf(form.get("csrf").map_or("", String::as_str))?;
+    m.authed
+        .check_csrf(form.get("csrf").map_or("", String::as_str))?;
     let a = m.acting(&state);
     let wid = WorkflowId::new(id.clone());
     let workflow = m.org.workflow(&wid).await?;
-    let start: Vec<&str> = workflow.steps.iter().filter(|s| s.start).map(|s| s.id.as_str()).collect();
+    let start: Vec<&str> = workflow
+        .steps
+        .iter()
+        .filter(|s| s.start)
+        .map(|s| s.id.as_str())
+        .collect();
     let base = format!("/boards/{id}");
     let result = async {
         let data = form_values(&workflow, &start, &form)?
@@ -468,7 +485,11 @@ async fn item_page(
         }
     };
     let now = chrono::Utc::now().timestamp_millis();
-    let moves: Vec<_> = w.transitions.iter().filter(|t| t.from == item.step).collect();
+    let moves: Vec<_> = w
+        .transitions
+        .iter()
+        .filter(|t| t.from == item.step)
+        .collect();
     let body = html! {
         div.item-page data-item=(item.id) {
             p { a href=(format!("/boards/{}", w.id)) { "← " (w.name) } }
@@ -598,8 +619,10 @@ async fn move_item(
                 m.member.profile.timezone.clone()
             };
             let tz = cflows_actors::domain::time::zone(&zone)?;
-            let naive = chrono::NaiveDateTime::parse_from_str(local, "%Y-%m-%dT%H:%M")
-                .map_err(|_| AppError::InvalidInput("the hold's start is not a date and time".into()))?;
+            let naive =
+                chrono::NaiveDateTime::parse_from_str(local, "%Y-%m-%dT%H:%M").map_err(|_| {
+                    AppError::InvalidInput("the hold's start is not a date and time".into())
+                })?;
             Some(cflows_actors::domain::time::resolve(tz, naive).timestamp_millis())
         }
     };
@@ -627,7 +650,8 @@ async fn save_fields(
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
-    m.authed.check_csrf(form.get("csrf").map_or("", String::as_str))?;
+    m.authed
+        .check_csrf(form.get("csrf").map_or("", String::as_str))?;
     let a = m.acting(&state);
     let handle = a.item(&ItemId::new(id.clone()));
     let item = handle.snapshot().await?.item;
@@ -638,9 +662,15 @@ async fn save_fields(
         let data = form_values(&w, &all, &form)?
             .into_iter()
             // An unticked checkbox that was never set stays unset.
-            .filter(|(k, v)| !(matches!(v, Some(FieldValue::Bool(false))) && !item.data.contains_key(k)))
+            .filter(|(k, v)| {
+                !matches!(v, Some(FieldValue::Bool(false))) || item.data.contains_key(k)
+            })
             .collect();
-        let get = |k: &str| form.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let get = |k: &str| {
+            form.get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         let change = ItemChange {
             title: get("title"),
             assignee: Some(get("assignee").map(UserId::new)),
@@ -674,7 +704,11 @@ async fn comment(
     let a = m.acting(&state);
     let path = format!("/items/{id}");
     Ok(
-        match a.item(&ItemId::new(id.clone())).comment(a.booker(), f.body).await {
+        match a
+            .item(&ItemId::new(id.clone()))
+            .comment(a.booker(), f.body)
+            .await
+        {
             Ok(_) => see_other_with_notice(&path, "Comment added."),
             Err(e) => redirect_error(&path, &AppError::from(e).to_string()),
         },

@@ -80,7 +80,10 @@ struct Named {
     name: String,
 }
 
-async fn screen_page(State(state): State<AppState>, Path(token): Path<String>) -> PageResult<Response> {
+async fn screen_page(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> PageResult<Response> {
     let (org_id, kiosk) = match kiosk_by_token(&state, &token).await {
         Ok(k) => k,
         Err(AppError::NotFound) => {
@@ -93,7 +96,9 @@ async fn screen_page(State(state): State<AppState>, Path(token): Path<String>) -
         }
         Err(e) => return Err(e.into()),
     };
-    let org = OrgHandle::new(&state.core.kernel, &org_id).snapshot().await?;
+    let org = OrgHandle::new(&state.core.kernel, &org_id)
+        .snapshot()
+        .await?;
     let mut boards = Vec::new();
     for w in &kiosk.scope.boards {
         if let Some(wf) = org.workflows.iter().find(|x| &x.id == w) {

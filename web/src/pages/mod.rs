@@ -4,10 +4,10 @@
 
 pub mod boards;
 pub mod calendar;
-pub mod kiosk;
 pub mod feeds;
 pub mod home;
 pub mod invite;
+pub mod kiosk;
 pub mod layout;
 pub mod login;
 pub mod notifications;

@@ -146,7 +146,11 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
                 assignee: Some(mia.id.clone()),
                 priority: cflows_protocol::Priority::High,
                 due: Some("2026-12-24".into()),
-                data: [("vin".to_string(), cflows_protocol::FieldValue::Text("WVW1".into()))].into(),
+                data: [(
+                    "vin".to_string(),
+                    cflows_protocol::FieldValue::Text("WVW1".into()),
+                )]
+                .into(),
             },
         )
         .await

@@ -18,7 +18,11 @@ use std::time::Duration;
 async fn serve_on(
     store: &Store,
     addr: &str,
-) -> (Core, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+) -> (
+    Core,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
     let mut settings = Settings::default();
     settings.http.addr = addr.to_string();
     let core = Core::start_with(store.clone(), settings.actors.kernel())
@@ -69,7 +73,11 @@ async fn a_dragged_card_moves_on_the_kiosk_which_survives_a_server_restart() {
     let s = shop(&app, "Demo Motors", "owner@example.com").await;
     let wf = s.id();
     let item: Value = s
-        .post(&app, &format!("/api/v1/workflows/{wf}/items"), json!({"title": "Golf GTI", "data": {"vin": "W1"}}))
+        .post(
+            &app,
+            &format!("/api/v1/workflows/{wf}/items"),
+            json!({"title": "Golf GTI", "data": {"vin": "W1"}}),
+        )
         .await
         .json()
         .await
@@ -90,11 +98,16 @@ async fn a_dragged_card_moves_on_the_kiosk_which_survives_a_server_restart() {
     // The kiosk shows the card in Request Test; the owner's board too.
     kiosk.goto(&app.url(&link)).await.unwrap();
     let on_kiosk = |step: &str| {
-        format!("return !!document.querySelector('#kiosk-view [data-step=\"{step}\"] [data-item=\"{id}\"]')")
+        format!(
+            "return !!document.querySelector('#kiosk-view [data-step=\"{step}\"] [data-item=\"{id}\"]')"
+        )
     };
     wait_for(&kiosk, &on_kiosk("request"), json!(true)).await;
     log_in(&board, &app, "owner@example.com").await;
-    board.goto(&app.url(&format!("/boards/{wf}"))).await.unwrap();
+    board
+        .goto(&app.url(&format!("/boards/{wf}")))
+        .await
+        .unwrap();
     wait_for(&board, &format!("return !!document.querySelector('ul.cards[data-step=\"request\"] [data-item=\"{id}\"]')"), json!(true)).await;
 
     // Drag the card to Test & Inspect.
@@ -117,8 +130,15 @@ async fn a_dragged_card_moves_on_the_kiosk_which_survives_a_server_restart() {
         (v[0].as_f64().unwrap(), v[1].as_f64().unwrap())
     };
     let mut drag = MouseActions::new("mouse".into())
-        .then(PointerAction::MoveToElement { element: card, duration: None, x: 0.0, y: 0.0 })
-        .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT });
+        .then(PointerAction::MoveToElement {
+            element: card,
+            duration: None,
+            x: 0.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        });
     for _ in 0..10 {
         drag = drag.then(PointerAction::MoveBy {
             duration: Some(Duration::from_millis(40)),
@@ -127,8 +147,12 @@ async fn a_dragged_card_moves_on_the_kiosk_which_survives_a_server_restart() {
         });
     }
     drag = drag
-        .then(PointerAction::Pause { duration: Duration::from_millis(200) })
-        .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
+        .then(PointerAction::Pause {
+            duration: Duration::from_millis(200),
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
     board.perform_actions(drag).await.unwrap();
     board.release_actions().await.unwrap();
     wait_for(&kiosk, &on_kiosk("test"), json!(true)).await;
@@ -138,18 +162,29 @@ async fn a_dragged_card_moves_on_the_kiosk_which_survives_a_server_restart() {
     // The server stops: the kiosk keeps its data and says it is reconnecting.
     stop.send(()).unwrap();
     task.await.unwrap();
-    wait_for(&kiosk, "return document.getElementById('kiosk-mark').hidden", json!(false)).await;
+    wait_for(
+        &kiosk,
+        "return document.getElementById('kiosk-mark').hidden",
+        json!(false),
+    )
+    .await;
     wait_for(&kiosk, &on_kiosk("test"), json!(true)).await;
 
     // It starts again (new actors, same database): the kiosk reconnects by itself and
     // follows the board again.
     let (core, _stop, _task) = serve_on(&store, &addr).await;
-    let app = TestApp { addr: addr.clone(), core };
+    let app = TestApp {
+        addr: addr.clone(),
+        core,
+    };
     let (owner, csrf) = app.login("owner@example.com").await;
     let mut recovered = false;
     for _ in 0..200 {
         let v = kiosk
-            .execute("return document.getElementById('kiosk-mark').hidden", vec![])
+            .execute(
+                "return document.getElementById('kiosk-mark').hidden",
+                vec![],
+            )
             .await
             .unwrap();
         if v == json!(true) {

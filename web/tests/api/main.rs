@@ -18,6 +18,6 @@ mod ops;
 mod remote;
 mod staff;
 mod tenancy;
-mod ws;
 mod workflows;
+mod ws;
 mod ws_property;

@@ -77,7 +77,10 @@ pub(crate) async fn shop(app: &TestApp, name: &str, owner_email: &str) -> Shop {
             "closed": [], "hold_minutes": 60
         });
         let r = owner
-            .put(app.url(&format!("/api/v1/teams/{}/hours", t["id"].as_str().unwrap())))
+            .put(app.url(&format!(
+                "/api/v1/teams/{}/hours",
+                t["id"].as_str().unwrap()
+            )))
             .header("x-csrf-token", &csrf)
             .json(&hours)
             .send()
@@ -117,13 +120,16 @@ pub(crate) async fn shop(app: &TestApp, name: &str, owner_email: &str) -> Shop {
         .as_array_mut()
         .unwrap()
         .push(json!({"from": "sold", "to": "request", "label": "Reopen"}));
-    let (status, code, message) = error_code(post("/api/v1/workflows", broken).await.unwrap()).await;
+    let (status, code, message) =
+        error_code(post("/api/v1/workflows", broken).await.unwrap()).await;
     assert_eq!(
         (status, code.as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input")
     );
     assert!(
-        message.contains("transition \"Reopen\" (Sold → Request Test): nothing may leave a terminal step"),
+        message.contains(
+            "transition \"Reopen\" (Sold → Request Test): nothing may leave a terminal step"
+        ),
         "{message}"
     );
     let r = post("/api/v1/workflows", body).await.unwrap();
@@ -137,7 +143,11 @@ pub(crate) async fn shop(app: &TestApp, name: &str, owner_email: &str) -> Shop {
     }
 }
 
-async fn request(ws: &mut Client, id: u32, op: Op) -> Result<ReplyBody, cflows_protocol::wire::WireError> {
+async fn request(
+    ws: &mut Client,
+    id: u32,
+    op: Op,
+) -> Result<ReplyBody, cflows_protocol::wire::WireError> {
     ws.send(&ClientMsg::Request { id, op }).await.unwrap();
     loop {
         match ws.recv_within(WAIT).await.unwrap() {
@@ -157,7 +167,8 @@ async fn request(ws: &mut Client, id: u32, op: Op) -> Result<ReplyBody, cflows_p
 async fn next_card(ws: &mut Client, item: &str) -> cflows_protocol::CardView {
     loop {
         if let ServerMsg::Event {
-            event: StreamEvent::Board(BoardEvent::CardAdded { card } | BoardEvent::CardChanged { card }),
+            event:
+                StreamEvent::Board(BoardEvent::CardAdded { card } | BoardEvent::CardChanged { card }),
             ..
         } = ws.recv_within(WAIT).await.unwrap()
             && card.id.as_str() == item
@@ -171,7 +182,9 @@ async fn next_card(ws: &mut Client, item: &str) -> cflows_protocol::CardView {
 async fn a_vehicle_runs_its_workflow_with_bookings_live_on_a_second_screen() {
     let app = spawn_app().await;
     let s = shop(&app, "Demo Motors", "owner@example.com").await;
-    let mia = app.member(&s.org, "mia@example.com", "Mia", Role::Member).await;
+    let mia = app
+        .member(&s.org, "mia@example.com", "Mia", Role::Member)
+        .await;
     let wf = s.id();
 
     // Mia watches the board.
@@ -196,8 +209,12 @@ async fn a_vehicle_runs_its_workflow_with_bookings_live_on_a_second_screen() {
 
     // A vehicle without its required VIN is refused; with it, created as VH-1.
     let (status, _, message) = error_code(
-        s.post(&app, &format!("/api/v1/workflows/{wf}/items"), json!({"title": "Golf", "data": {"vin": 7}}))
-            .await,
+        s.post(
+            &app,
+            &format!("/api/v1/workflows/{wf}/items"),
+            json!({"title": "Golf", "data": {"vin": 7}}),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{message}");
@@ -256,14 +273,21 @@ async fn a_vehicle_runs_its_workflow_with_bookings_live_on_a_second_screen() {
     .await
     .unwrap_err();
     assert_eq!(err.code, ErrorCode::Conflict);
-    assert!(err.message.contains("needs its booking completed"), "{}", err.message);
+    assert!(
+        err.message.contains("needs its booking completed"),
+        "{}",
+        err.message
+    );
 
     // Completing the booking on the team calendar advances it.
     for step in ["confirm", "complete"] {
         let r = s
             .post(
                 &app,
-                &format!("/api/v1/teams/{}/bookings/{}/{step}", booking.team, booking.id),
+                &format!(
+                    "/api/v1/teams/{}/bookings/{}/{step}",
+                    booking.team, booking.id
+                ),
                 json!({}),
             )
             .await;
@@ -278,7 +302,10 @@ async fn a_vehicle_runs_its_workflow_with_bookings_live_on_a_second_screen() {
     // Racing moves over HTTP: exactly one wins; the other names the new step.
     let path = format!("/api/v1/items/{id}/moves");
     let body = json!({"from": "repair", "to": "test", "comment": "again"});
-    let (a, b) = tokio::join!(s.post(&app, &path, body.clone()), s.post(&app, &path, body.clone()));
+    let (a, b) = tokio::join!(
+        s.post(&app, &path, body.clone()),
+        s.post(&app, &path, body.clone())
+    );
     let results = [a, b];
     let mut codes: Vec<u16> = results.iter().map(|r| r.status().as_u16()).collect();
     codes.sort();
@@ -327,14 +354,19 @@ async fn a_vehicle_runs_its_workflow_with_bookings_live_on_a_second_screen() {
     )
     .await
     .unwrap();
-    assert!(matches!(reply, ReplyBody::Comment { ref comment } if comment.mentions == [mia.id.clone()]));
+    assert!(
+        matches!(reply, ReplyBody::Comment { ref comment } if comment.mentions == [mia.id.clone()])
+    );
     loop {
         if let ServerMsg::Event {
             event: StreamEvent::Inbox(InboxEvent::NotificationAdded { notification, .. }),
             ..
         } = inbox.recv_within(WAIT).await.unwrap()
         {
-            assert_eq!(notification.kind, cflows_protocol::NotificationKind::Mention);
+            assert_eq!(
+                notification.kind,
+                cflows_protocol::NotificationKind::Mention
+            );
             break;
         }
     }
@@ -349,7 +381,12 @@ async fn a_vehicle_runs_its_workflow_with_bookings_live_on_a_second_screen() {
     assert_eq!(snap["comments"][0]["body"], "@mia please check the brakes");
 
     // The list view's API: search and sort.
-    let cards = get_json(&app, &s.owner, &format!("/api/v1/workflows/{wf}/items?q=golf&sort=key")).await;
+    let cards = get_json(
+        &app,
+        &s.owner,
+        &format!("/api/v1/workflows/{wf}/items?q=golf&sort=key"),
+    )
+    .await;
     assert_eq!(cards.as_array().unwrap().len(), 1);
     let (status, _, _) = error_code(
         s.owner
@@ -372,7 +409,11 @@ async fn a_vehicle_runs_its_workflow_with_bookings_live_on_a_second_screen() {
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
     }
     let r = other
-        .post(&app, &format!("/api/v1/items/{id}/moves"), json!({"from": "test", "to": "repair"}))
+        .post(
+            &app,
+            &format!("/api/v1/items/{id}/moves"),
+            json!({"from": "test", "to": "repair"}),
+        )
         .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let mut stranger = app.ws("other@example.com").await;
@@ -398,7 +439,12 @@ async fn a_kiosk_reads_only_its_scope_never_writes_and_is_cut_off_when_revoked()
     let mut other_def = s.workflow.clone();
     other_def["name"] = json!("Parts");
     other_def["key"] = json!("PT");
-    let hidden: Value = s.post(&app, "/api/v1/workflows", other_def).await.json().await.unwrap();
+    let hidden: Value = s
+        .post(&app, "/api/v1/workflows", other_def)
+        .await
+        .json()
+        .await
+        .unwrap();
     let hidden = hidden["id"].as_str().unwrap().to_string();
     let testers = s.workflow["steps"][1]["team"].as_str().unwrap().to_string();
     let mechanics = s.workflow["steps"][2]["team"].as_str().unwrap().to_string();
@@ -417,45 +463,81 @@ async fn a_kiosk_reads_only_its_scope_never_writes_and_is_cut_off_when_revoked()
         started["code"].as_str().unwrap().to_string(),
         started["secret"].as_str().unwrap().to_string(),
     );
-    let poll = || app.client().get(app.url(&format!("/api/v1/kiosk-pairings/{secret}"))).send();
+    let poll = || {
+        app.client()
+            .get(app.url(&format!("/api/v1/kiosk-pairings/{secret}")))
+            .send()
+    };
     assert_eq!(poll().await.unwrap().status(), StatusCode::ACCEPTED);
-    let scope = json!({"boards": [shown], "teams": [testers], "today_bookings": true, "cycle_seconds": 10});
+    let scope =
+        json!({"boards": [shown], "teams": [testers], "today_bookings": true, "cycle_seconds": 10});
     let (status, _, _) = error_code(
-        s.post(&app, "/api/v1/kiosks/pair", json!({"code": "ZZZZZZ", "name": "Nope", "scope": scope}))
-            .await,
+        s.post(
+            &app,
+            "/api/v1/kiosks/pair",
+            json!({"code": "ZZZZZZ", "name": "Nope", "scope": scope}),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "an unknown code");
     let r = s
-        .post(&app, "/api/v1/kiosks/pair", json!({"code": code.to_lowercase(), "name": "Workshop", "scope": scope}))
+        .post(
+            &app,
+            "/api/v1/kiosks/pair",
+            json!({"code": code.to_lowercase(), "name": "Workshop", "scope": scope}),
+        )
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let kiosk: Value = r.json().await.unwrap();
     let r = poll().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let link: Value = r.json().await.unwrap();
-    let token = link["link"].as_str().unwrap().trim_start_matches("/kiosk/k/").to_string();
-    assert_eq!(poll().await.unwrap().status(), StatusCode::NOT_FOUND, "the link is given once");
+    let token = link["link"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("/kiosk/k/")
+        .to_string();
+    assert_eq!(
+        poll().await.unwrap().status(),
+        StatusCode::NOT_FOUND,
+        "the link is given once"
+    );
 
     // The screen: its scope and nothing else.
     let (mut screen, welcome) = Client::connect_kiosk(&app.addr, &token).await.unwrap();
-    assert!(matches!(welcome, ServerMsg::Welcome { ref user, .. } if user.as_str().starts_with("kiosk:")));
-    let subscribe = |stream: StreamName| ClientMsg::Subscribe { stream, after: None };
+    assert!(
+        matches!(welcome, ServerMsg::Welcome { ref user, .. } if user.as_str().starts_with("kiosk:"))
+    );
+    let subscribe = |stream: StreamName| ClientMsg::Subscribe {
+        stream,
+        after: None,
+    };
     screen
-        .send(&subscribe(StreamName::Board(WorkflowId::new(shown.clone()))))
+        .send(&subscribe(StreamName::Board(WorkflowId::new(
+            shown.clone(),
+        ))))
         .await
         .unwrap();
     assert!(matches!(
         screen.recv_within(WAIT).await.unwrap(),
-        ServerMsg::Snapshot { state: StreamState::Board(_), .. }
+        ServerMsg::Snapshot {
+            state: StreamState::Board(_),
+            ..
+        }
     ));
     screen
-        .send(&subscribe(StreamName::Team(cflows_protocol::TeamId::new(testers.clone()))))
+        .send(&subscribe(StreamName::Team(cflows_protocol::TeamId::new(
+            testers.clone(),
+        ))))
         .await
         .unwrap();
     assert!(matches!(
         screen.recv_within(WAIT).await.unwrap(),
-        ServerMsg::Snapshot { state: StreamState::Team(_), .. }
+        ServerMsg::Snapshot {
+            state: StreamState::Team(_),
+            ..
+        }
     ));
     for stream in [
         StreamName::Board(WorkflowId::new(hidden.clone())),
@@ -465,7 +547,9 @@ async fn a_kiosk_reads_only_its_scope_never_writes_and_is_cut_off_when_revoked()
     ] {
         screen.send(&subscribe(stream.clone())).await.unwrap();
         match screen.recv_within(WAIT).await.unwrap() {
-            ServerMsg::Error { error, .. } => assert_eq!(error.code, ErrorCode::NotFound, "{stream}"),
+            ServerMsg::Error { error, .. } => {
+                assert_eq!(error.code, ErrorCode::NotFound, "{stream}")
+            }
             other => panic!("{stream}: {other:?}"),
         }
     }
@@ -488,10 +572,19 @@ async fn a_kiosk_reads_only_its_scope_never_writes_and_is_cut_off_when_revoked()
 
     // A change on the board reaches the screen.
     let r = s
-        .post(&app, &format!("/api/v1/workflows/{shown}/items"), json!({"title": "Polo", "data": {"vin": "X"}}))
+        .post(
+            &app,
+            &format!("/api/v1/workflows/{shown}/items"),
+            json!({"title": "Polo", "data": {"vin": "X"}}),
+        )
         .await;
     let item: Value = r.json().await.unwrap();
-    assert_eq!(next_card(&mut screen, item["id"].as_str().unwrap()).await.key, "VH-1");
+    assert_eq!(
+        next_card(&mut screen, item["id"].as_str().unwrap())
+            .await
+            .key,
+        "VH-1"
+    );
 
     // Listed as online; revoked, its open socket is closed at once and its token dead.
     let list = get_json(&app, &s.owner, "/api/v1/kiosks").await;
@@ -517,7 +610,12 @@ async fn a_kiosk_reads_only_its_scope_never_writes_and_is_cut_off_when_revoked()
     .unwrap();
     assert_eq!(closed, cflows_protocol::wire::close::UNAUTHENTICATED);
     assert!(Client::connect_kiosk(&app.addr, &token).await.is_err());
-    let page = app.client().get(app.url(&format!("/kiosk/k/{token}"))).send().await.unwrap();
+    let page = app
+        .client()
+        .get(app.url(&format!("/kiosk/k/{token}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), StatusCode::NOT_FOUND);
 }
 
@@ -527,7 +625,11 @@ async fn pages_render_the_board_list_item_builder_kiosks_and_audit_log() {
     let s = shop(&app, "Demo Motors", "owner@example.com").await;
     let wf = s.id();
     let item: Value = s
-        .post(&app, &format!("/api/v1/workflows/{wf}/items"), json!({"title": "Golf GTI", "data": {"vin": "W1"}}))
+        .post(
+            &app,
+            &format!("/api/v1/workflows/{wf}/items"),
+            json!({"title": "Golf GTI", "data": {"vin": "W1"}}),
+        )
         .await
         .json()
         .await
@@ -545,7 +647,10 @@ async fn pages_render_the_board_list_item_builder_kiosks_and_audit_log() {
     assert!(page("/boards".into()).await.contains("Vehicles"));
     let board = page(format!("/boards/{wf}")).await;
     assert!(board.contains("Golf GTI") && board.contains("Test &amp; Inspect"));
-    let list = page(format!("/boards/{wf}?view=list&q=gti&sort=title&order=desc")).await;
+    let list = page(format!(
+        "/boards/{wf}?view=list&q=gti&sort=title&order=desc"
+    ))
+    .await;
     assert!(list.contains("VH-1"));
     let none = page(format!("/boards/{wf}?view=list&q=passat")).await;
     assert!(!none.contains("VH-1"));
@@ -556,7 +661,11 @@ async fn pages_render_the_board_list_item_builder_kiosks_and_audit_log() {
     assert!(page("/staff/kiosks".into()).await.contains("Add a kiosk"));
     let audit = page(format!("/staff/audit?entity=item:{id}")).await;
     assert!(audit.contains("item created"), "{audit}");
-    assert!(!page("/staff/audit?entity=team".into()).await.contains("item created"));
+    assert!(
+        !page("/staff/audit?entity=team".into())
+            .await
+            .contains("item created")
+    );
 
     // The builder: an edit makes a draft (not saved) and says what is wrong with it.
     let draft = builder
@@ -566,7 +675,9 @@ async fn pages_render_the_board_list_item_builder_kiosks_and_audit_log() {
         .unwrap()
         .replace("&quot;", "\"")
         .replace("&amp;", "&");
-    let csrf = app.csrf_from_page(&s.owner, &format!("/staff/workflows/{wf}")).await;
+    let csrf = app
+        .csrf_from_page(&s.owner, &format!("/staff/workflows/{wf}"))
+        .await;
     let r = s
         .owner
         .post(app.url(&format!("/staff/workflows/{wf}")))
@@ -582,7 +693,10 @@ async fn pages_render_the_board_list_item_builder_kiosks_and_audit_log() {
         .unwrap();
     let html = r.text().await.unwrap();
     assert!(html.contains("Draft — not saved yet."), "{html}");
-    assert!(html.contains("step &quot;Wash&quot;: cannot be reached from the start step"), "{html}");
+    assert!(
+        html.contains("step &quot;Wash&quot;: cannot be reached from the start step"),
+        "{html}"
+    );
     let w = get_json(&app, &s.owner, &format!("/api/v1/workflows/{wf}")).await;
     assert_eq!(w["version"], 1, "nothing saved");
 }

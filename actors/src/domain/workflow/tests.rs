@@ -91,13 +91,13 @@ fn the_vehicle_workflow_is_valid() {
     check(&s, &t).unwrap();
 }
 
+/// An edit that breaks the vehicle workflow.
+type Breaker = Box<dyn Fn(&mut Vec<StepDef>, &mut Vec<TransitionDef>)>;
+
 #[test]
 fn each_refusal_names_what_is_wrong() {
     let (s, t) = vehicle();
-    let cases: Vec<(
-        Box<dyn Fn(&mut Vec<StepDef>, &mut Vec<TransitionDef>)>,
-        &str,
-    )> = vec![
+    let cases: Vec<(Breaker, &str)> = vec![
         (
             Box::new(|s, _| s[0].start = false),
             "no step is marked as the start",

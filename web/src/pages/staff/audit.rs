@@ -5,11 +5,11 @@ use super::staff_page;
 use crate::AppState;
 use crate::auth::Admin;
 use crate::error::{AppError, PageResult};
+use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use axum::Router;
 use cflows_actors::store::AuditQuery;
 use maud::html;
 use serde::Deserialize;
@@ -50,13 +50,22 @@ async fn audit_page(
     let day = |d: &str, label: &str| -> Result<i64, AppError> {
         let date = chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
             .map_err(|_| AppError::InvalidInput(format!("{label} must be a date")))?;
-        Ok(cflows_actors::domain::time::resolve(tz, date.and_time(chrono::NaiveTime::MIN)).timestamp_millis())
+        Ok(
+            cflows_actors::domain::time::resolve(tz, date.and_time(chrono::NaiveTime::MIN))
+                .timestamp_millis(),
+        )
     };
     let from = nonempty(&f.from).map(|d| day(d, "from")).transpose()?;
     let to = nonempty(&f.to)
         .map(|d| day(d, "to").map(|t| t + 24 * 3_600_000))
         .transpose()?;
-    let entity = nonempty(&f.entity).map(|e| if e.contains(':') { e.to_string() } else { format!("{e}:") });
+    let entity = nonempty(&f.entity).map(|e| {
+        if e.contains(':') {
+            e.to_string()
+        } else {
+            format!("{e}:")
+        }
+    });
     let rows = state
         .core
         .kernel

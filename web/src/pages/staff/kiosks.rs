@@ -27,7 +27,14 @@ async fn kiosks_page(
     Admin(m): Admin,
     Query(flash): Query<Flash>,
 ) -> PageResult<Response> {
-    render(&state, &m, flash.notice.as_deref(), flash.error.as_deref(), None).await
+    render(
+        &state,
+        &m,
+        flash.notice.as_deref(),
+        flash.error.as_deref(),
+        None,
+    )
+    .await
 }
 
 async fn render(
@@ -133,7 +140,8 @@ async fn create(
     Admin(m): Admin,
     Form(f): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
-    m.authed.check_csrf(f.get("csrf").map_or("", String::as_str))?;
+    m.authed
+        .check_csrf(f.get("csrf").map_or("", String::as_str))?;
     let checked = |prefix: &str| -> Vec<String> {
         f.iter()
             .filter(|(k, v)| k.starts_with(prefix) && *v == "true")
@@ -155,13 +163,35 @@ async fn create(
     let code = f.get("code").map(|c| c.trim()).unwrap_or("");
     if code.is_empty() {
         match m.org.create_kiosk(m.caller(), input).await {
-            Ok((_, token)) => render(&state, &m, Some("Kiosk created."), None, Some(&format!("/kiosk/k/{token}"))).await,
-            Err(e) => failed(e, |err| async move { render(&state, &m, None, err.as_deref(), None).await }).await,
+            Ok((_, token)) => {
+                render(
+                    &state,
+                    &m,
+                    Some("Kiosk created."),
+                    None,
+                    Some(&format!("/kiosk/k/{token}")),
+                )
+                .await
+            }
+            Err(e) => {
+                failed(e, |err| async move {
+                    render(&state, &m, None, err.as_deref(), None).await
+                })
+                .await
+            }
         }
     } else {
         match crate::work::pair(&state, &m.org, m.caller(), code, input).await {
-            Ok(k) => Ok(see_other_with_notice("/staff/kiosks", &format!("Screen paired as '{}'.", k.name))),
-            Err(e) => failed(e, |err| async move { render(&state, &m, None, err.as_deref(), None).await }).await,
+            Ok(k) => Ok(see_other_with_notice(
+                "/staff/kiosks",
+                &format!("Screen paired as '{}'.", k.name),
+            )),
+            Err(e) => {
+                failed(e, |err| async move {
+                    render(&state, &m, None, err.as_deref(), None).await
+                })
+                .await
+            }
         }
     }
 }
@@ -179,7 +209,15 @@ async fn revoke(
 ) -> PageResult<Response> {
     m.authed.check_csrf(&f.csrf)?;
     match m.org.revoke_kiosk(m.caller(), KioskId::new(id)).await {
-        Ok(()) => Ok(see_other_with_notice("/staff/kiosks", "Kiosk revoked; its screen went blank.")),
-        Err(e) => failed(e, |err| async move { render(&state, &m, None, err.as_deref(), None).await }).await,
+        Ok(()) => Ok(see_other_with_notice(
+            "/staff/kiosks",
+            "Kiosk revoked; its screen went blank.",
+        )),
+        Err(e) => {
+            failed(e, |err| async move {
+                render(&state, &m, None, err.as_deref(), None).await
+            })
+            .await
+        }
     }
 }

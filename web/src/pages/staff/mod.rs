@@ -17,10 +17,10 @@ use maud::{Markup, html};
 mod audit;
 mod capacity;
 mod kiosks;
-mod workflows;
 mod settings;
 mod teams;
 mod users;
+mod workflows;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()

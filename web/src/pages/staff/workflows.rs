@@ -112,7 +112,10 @@ async fn create(
     let input = WorkflowInput {
         name: f.name.trim().to_string(),
         key: f.key.trim().to_uppercase(),
-        steps: vec![step("new", "New", true, false), step("done", "Done", false, true)],
+        steps: vec![
+            step("new", "New", true, false),
+            step("done", "Done", false, true),
+        ],
         transitions: vec![TransitionDef {
             from: "new".into(),
             to: "done".into(),
@@ -172,7 +175,11 @@ fn fields_text(fields: &[FieldDef]) -> String {
         .iter()
         .map(|f| {
             let mut line = format!("{} | {} | {}", f.key, f.label, kind_name(f.kind));
-            line.push_str(if f.required { " | required" } else { " | optional" });
+            line.push_str(if f.required {
+                " | required"
+            } else {
+                " | optional"
+            });
             if !f.options.is_empty() {
                 line.push_str(" | ");
                 line.push_str(&f.options.join(", "));
@@ -467,15 +474,7 @@ async fn render_builder(
             }
         }
     };
-    staff_page(
-        state,
-        m,
-        "workflows",
-        &draft.name,
-        StatusCode::OK,
-        body,
-    )
-    .await
+    staff_page(state, m, "workflows", &draft.name, StatusCode::OK, body).await
 }
 
 fn value_text(v: &FieldValue) -> String {
@@ -569,9 +568,13 @@ fn apply(draft: &mut Draft, action: &str, f: &HashMap<String, String>) -> Result
                     let value = match op {
                         ConditionOp::Set | ConditionOp::NotSet => None,
                         _ => Some(match kind {
-                            Some(FieldKind::Number) => FieldValue::Number(raw.parse().map_err(|_| {
-                                AppError::InvalidInput("the condition's value must be a number".into())
-                            })?),
+                            Some(FieldKind::Number) => {
+                                FieldValue::Number(raw.parse().map_err(|_| {
+                                    AppError::InvalidInput(
+                                        "the condition's value must be a number".into(),
+                                    )
+                                })?)
+                            }
                             Some(FieldKind::Checkbox) => FieldValue::Bool(raw == "true"),
                             _ => FieldValue::Text(raw),
                         }),
@@ -604,7 +607,8 @@ async fn edit(
     Path(id): Path<String>,
     Form(f): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
-    m.authed.check_csrf(f.get("csrf").map_or("", String::as_str))?;
+    m.authed
+        .check_csrf(f.get("csrf").map_or("", String::as_str))?;
     let mut draft: Draft = serde_json::from_str(f.get("draft").map_or("", String::as_str))
         .map_err(|_| AppError::InvalidInput("the draft was damaged; reload the builder".into()))?;
     let action = f.get("action").cloned().unwrap_or_default();
