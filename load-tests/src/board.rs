@@ -8,7 +8,7 @@
 //! or if what the screens show at the end differs from the boards read over the API.
 
 use crate::client::{Client, Session, login};
-use crate::scenarios::{Target, cpu_seconds, percentiles};
+use crate::scenarios::{Target, api, cpu_seconds, percentiles};
 use anyhow::{Context, bail, ensure};
 use cflows_protocol::wire::{ClientMsg, Op, ReplyBody, ServerMsg, StreamEvent, StreamState};
 use cflows_protocol::{BoardEvent, ItemId, MoveRequest, StreamName, WorkflowId};
@@ -38,32 +38,6 @@ pub struct BoardLoad {
 const PER_CLIENT_MAX: f64 = 45.0;
 /// The cycle items go round: a → b → c → a.
 const CYCLE: [&str; 3] = ["a", "b", "c"];
-
-async fn api(
-    http: &reqwest::Client,
-    target: &Target,
-    session: &Session,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<serde_json::Value>,
-) -> anyhow::Result<serde_json::Value> {
-    let mut req = http
-        .request(method, format!("http://{}/api/v1{path}", target.addr))
-        .header("cookie", &session.cookie)
-        .header("x-csrf-token", &session.csrf);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await?;
-    let status = resp.status();
-    let text = resp.text().await?;
-    ensure!(status.is_success(), "{path}: {status} {text}");
-    Ok(if text.is_empty() {
-        serde_json::Value::Null
-    } else {
-        serde_json::from_str(&text)?
-    })
-}
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()

@@ -5,7 +5,7 @@
 //! final state as acknowledged. Reports decisions/s and request→reply latency.
 
 use crate::client::{Client, Session, login};
-use crate::scenarios::{Target, cpu_seconds, percentiles};
+use crate::scenarios::{Target, api, cpu_seconds, percentiles};
 use anyhow::{Context, bail, ensure};
 use cflows_protocol::wire::{
     ClientMsg, NewBooking, Op, ReplyBody, ServerMsg, StreamEvent, StreamState,
@@ -44,32 +44,6 @@ struct Setup {
     teams: Vec<(TeamId, u32)>,
     job_type: String,
     day: i64,
-}
-
-async fn api(
-    http: &reqwest::Client,
-    target: &Target,
-    session: &Session,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<serde_json::Value>,
-) -> anyhow::Result<serde_json::Value> {
-    let mut req = http
-        .request(method, format!("http://{}/api/v1{path}", target.addr))
-        .header("cookie", &session.cookie)
-        .header("x-csrf-token", &session.csrf);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await?;
-    let status = resp.status();
-    let text = resp.text().await?;
-    ensure!(status.is_success(), "{path}: {status} {text}");
-    Ok(if text.is_empty() {
-        serde_json::Value::Null
-    } else {
-        serde_json::from_str(&text)?
-    })
 }
 
 async fn setup(target: &Target, session: &Session, load: BookingLoad) -> anyhow::Result<Setup> {

@@ -480,3 +480,33 @@ pub async fn soak(target: &Target, n: usize, hold: Duration) -> anyhow::Result<S
         "## soak\n\n- {n} subscribed sockets held idle for {held:.0} s, answering heartbeats; none was closed\n- {memory}\n- {cpu}\n"
     ))
 }
+
+/// One JSON API call as `session` (cookie and CSRF header); the body of a 2xx answer.
+///
+/// # Errors
+/// The request fails or answers something else than 2xx.
+pub async fn api(
+    http: &reqwest::Client,
+    target: &Target,
+    session: &crate::client::Session,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> anyhow::Result<serde_json::Value> {
+    let mut req = http
+        .request(method, format!("http://{}/api/v1{path}", target.addr))
+        .header("cookie", &session.cookie)
+        .header("x-csrf-token", &session.csrf);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await?;
+    let status = resp.status();
+    let text = resp.text().await?;
+    ensure!(status.is_success(), "{path}: {status} {text}");
+    Ok(if text.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_str(&text)?
+    })
+}
