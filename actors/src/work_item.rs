@@ -131,14 +131,15 @@ impl Entity for WorkItem {
             ItemMsg::Head { reply } => {
                 let _ = reply.send(Ok(self.journal.seq()));
             }
-            ItemMsg::Move { by, change, reply } => {
-                let r = self.on_move(&by, change).await;
-                let moved = r.as_ref().ok().cloned();
-                let _ = reply.send(r);
-                if let Some(item) = moved {
-                    self.after_move(&by, &item).await;
+            ItemMsg::Move { by, change, reply } => match self.on_move(&by, change).await {
+                Ok((item, workflow)) => {
+                    let _ = reply.send(Ok(item.clone()));
+                    self.after_move(&by, &item, &workflow).await;
                 }
-            }
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                }
+            },
             ItemMsg::Update { by, change, reply } => {
                 let r = self.on_update(&by, change).await;
                 let changed = r.as_ref().ok().cloned();
@@ -238,7 +239,12 @@ impl WorkItem {
         Ok(())
     }
 
-    async fn on_move(&mut self, by: &Booker, change: MoveRequest) -> CoreResult<WorkItemView> {
+    /// The moved item, and the workflow version it moved under.
+    async fn on_move(
+        &mut self,
+        by: &Booker,
+        change: MoveRequest,
+    ) -> CoreResult<(WorkItemView, WorkflowView)> {
         let workflow = self.workflow().await?;
         if self.item.step != change.from {
             return Err(CoreError::Conflict(format!(
@@ -311,7 +317,7 @@ impl WorkItem {
                 .cancel(by.clone(), b.id)
                 .await;
         }
-        Ok(self.item.clone())
+        Ok((self.item.clone(), workflow))
     }
 
     /// Places a hold for `step` starting at `start`, linked to this item.
@@ -346,11 +352,8 @@ impl WorkItem {
     }
 
     /// After a move's reply: the board, and the members of the step's team.
-    async fn after_move(&self, by: &Booker, item: &WorkItemView) {
+    async fn after_move(&self, by: &Booker, item: &WorkItemView, workflow: &WorkflowView) {
         self.tell_board(item.clone()).await;
-        let Ok(workflow) = self.workflow().await else {
-            return;
-        };
         let Some(team) = workflow
             .steps
             .iter()
@@ -362,7 +365,7 @@ impl WorkItem {
         let Ok(Some(team)) = self.org().team(team).await else {
             return;
         };
-        let step = step_name(&workflow, &item.step).to_string();
+        let step = step_name(workflow, &item.step).to_string();
         for member in team.members.into_iter().filter(|m| *m != by.user) {
             deliver_later(
                 &self.kernel,
@@ -583,7 +586,7 @@ impl WorkItem {
             booking_start: None,
         };
         match self.on_move(&by, change).await {
-            Ok(item) => self.after_move(&by, &item).await,
+            Ok((item, workflow)) => self.after_move(&by, &item, &workflow).await,
             Err(e) => {
                 tracing::warn!(item = %self.item.id, error = %e, "completed booking did not advance the item");
             }

@@ -517,7 +517,6 @@ async fn item_page(
                             button type="submit" { (t.label) " → " (step_name(&t.to)) }
                         }
                     }
-                    label for="move-comment" .visually-hidden { "Comment" }
                 }
             }
             section aria-labelledby="fields-title" {
