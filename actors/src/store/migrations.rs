@@ -215,4 +215,27 @@ mod tests {
         assert!(store.migrate_with(&broken).await.is_err());
         assert!(store.applied_migrations().await.unwrap().is_empty());
     }
+
+    #[tokio::test]
+    async fn stream_heads_of_older_journals_are_filled_in() {
+        let store = Store::open(&StoreConfig::memory()).await.unwrap();
+        store.migrate().await.unwrap();
+        // Rows as a database before 0007 held them: no heads.
+        store
+            .tamper_for_tests(
+                "CREATE event CONTENT { stream: 'org:o1', seq: 1, kind: 'x', payload: '{}', actor: NULL, at: time::now() };
+                 CREATE event CONTENT { stream: 'org:o1', seq: 2, kind: 'x', payload: '{}', actor: NULL, at: time::now() };
+                 CREATE event CONTENT { stream: 'team:t1', seq: 1, kind: 'x', payload: '{}', actor: NULL, at: time::now() };",
+            )
+            .await
+            .unwrap();
+        let org = cflows_protocol::StreamName::parse("org:o1").unwrap();
+        assert_eq!(store.last_seq(&org).await.unwrap(), 0);
+        let sql = MIGRATIONS[6].sql;
+        let backfill = &sql[sql.find("FOR $row").unwrap()..];
+        store.tamper_for_tests(backfill).await.unwrap();
+        assert_eq!(store.last_seq(&org).await.unwrap(), 2);
+        let team = cflows_protocol::StreamName::parse("team:t1").unwrap();
+        assert_eq!(store.last_seq(&team).await.unwrap(), 1);
+    }
 }

@@ -275,6 +275,23 @@ impl Store {
                 }),
             );
         }
+        // Each stream's new head, so an actor starting reads one record instead of
+        // scanning the journal's index backwards.
+        let mut heads: Vec<(String, u64)> = Vec::new();
+        for row in journal {
+            let name = row.stream.to_string();
+            match heads.iter_mut().find(|(s, _)| *s == name) {
+                Some(h) => h.1 = h.1.max(row.seq),
+                None => heads.push((name, row.seq)),
+            }
+        }
+        for (i, (stream, seq)) in heads.into_iter().enumerate() {
+            let key = format!("__head{i}");
+            sql.push_str(&format!(
+                "UPSERT type::record('stream_head', ${key}.stream) SET seq = ${key}.seq;\n"
+            ));
+            vars.insert(key, json!({ "stream": stream, "seq": seq }));
+        }
         sql.push_str("COMMIT TRANSACTION;");
         self.run(&sql, Json::Object(vars)).await?;
         Ok(())
@@ -299,13 +316,15 @@ impl Store {
         struct Seq {
             seq: u64,
         }
-        let row: Option<Seq> = self
+        let head: Option<Seq> = self
             .row(
-                "SELECT seq FROM event WHERE stream = $stream ORDER BY seq DESC LIMIT 1",
+                "SELECT seq FROM type::record('stream_head', $stream)",
                 json!({ "stream": stream.to_string() }),
             )
             .await?;
-        Ok(row.map_or(0, |r| r.seq))
+        // Every journal row is written with its stream's head (migration 0007 wrote the
+        // heads of older streams): no head means a stream never written.
+        Ok(head.map_or(0, |h| h.seq))
     }
 
     /// Journal rows of `stream` after `after`, oldest first, at most `limit`.
