@@ -265,13 +265,20 @@ impl WorkItem {
             data: &self.item.data,
             booking: self.item.booking.as_ref().map(|b| b.state),
         };
-        let transition =
+        // An item left in a step a newer version removed (it moved there while the
+        // version was being saved) may go to any step: that is how it gets back in.
+        let stranded = !workflow.steps.iter().any(|s| s.id == self.item.step);
+        let label = if stranded {
+            "relocated".to_string()
+        } else {
             workflow::check_move(&workflow.steps, &workflow.transitions, &facts, &change.to)
                 .map_err(|r| match r {
                     MoveRefusal::NoTransition(m) => CoreError::InvalidInput(m),
                     MoveRefusal::Blocked(m) => CoreError::Conflict(m),
                 })?
-                .clone();
+                .label
+                .clone()
+        };
         let target = workflow
             .steps
             .iter()
@@ -297,7 +304,7 @@ impl WorkItem {
             by_name: by.name.clone(),
             from: Some(self.item.step.clone()),
             to: target.id.clone(),
-            label: transition.label.clone(),
+            label,
             comment: change.comment.filter(|c| !c.trim().is_empty()),
         };
         let left = self.item.booking.clone();

@@ -518,3 +518,36 @@ async fn the_board_publishes_cards_and_catches_up_what_it_missed() {
     assert!(matches!(missing.snapshot().await, Err(CoreError::NotFound)));
     let _ = &s.teams;
 }
+
+#[tokio::test]
+async fn an_item_stranded_in_a_removed_step_can_be_moved_back_in() {
+    let s = shop().await;
+    let car = s.vehicle("Arteon").await;
+    // As if it moved into a step while a version removing that step was saved.
+    s.core
+        .kernel
+        .store()
+        .tamper_for_tests(&format!(
+            "UPDATE type::record('work_item', '{}') SET step = 'wash'",
+            car.id
+        ))
+        .await
+        .unwrap();
+    s.core.kernel.work_items().stop_scope(&s.org);
+    let moved = s
+        .item(&car.id)
+        .move_to(
+            s.owner.clone(),
+            MoveRequest {
+                from: "wash".into(),
+                to: "request".into(),
+                comment: None,
+                booking_start: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(moved.step, "request");
+    let snap = s.item(&car.id).snapshot().await.unwrap();
+    assert_eq!(snap.history.last().unwrap().label, "relocated");
+}

@@ -226,6 +226,9 @@ async fn board_page(
                     span.muted { "Saved: " }
                     @for f in &filters {
                         a href=(filter_link(&base, list, &f.filter)) { (f.name) } " "
+                        button.link type="button" data-delete-filter=(f.id) {
+                            "×" span.visually-hidden { " delete filter " (f.name) }
+                        } " "
                     }
                 }
                 details {

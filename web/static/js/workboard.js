@@ -147,6 +147,7 @@ client.subscribe(`board:${boot.workflow}`, {
     cards.clear();
     for (const c of state.cards) cards.set(c.id, c);
     renderAll();
+    document.body.dataset.board = "live"; // the cards are the stream's now (tests wait for it)
   },
   onEvent: (event) => {
     switch (event.kind) {
@@ -227,4 +228,16 @@ document.getElementById("save-filter")?.addEventListener("submit", async (ev) =>
   });
   if (r.ok) location.reload();
   else showError((await r.json()).error?.message ?? "not saved");
+});
+
+// Deleting a saved filter.
+document.querySelectorAll("[data-delete-filter]").forEach((button) => {
+  button.addEventListener("click", async () => {
+    const r = await fetch(`/api/v1/workflows/${boot.workflow}/filters/${button.dataset.deleteFilter}`, {
+      method: "DELETE",
+      headers: { "x-csrf-token": csrf },
+    });
+    if (r.ok) location.reload();
+    else showError((await r.json()).error?.message ?? "not deleted");
+  });
 });

@@ -108,6 +108,8 @@ async fn a_dragged_card_moves_on_the_kiosk_which_survives_a_server_restart() {
         .goto(&app.url(&format!("/boards/{wf}")))
         .await
         .unwrap();
+    // The script has replaced the server-rendered cards with the stream's.
+    wait_for(&board, "return document.body.dataset.board", json!("live")).await;
     wait_for(&board, &format!("return !!document.querySelector('ul.cards[data-step=\"request\"] [data-item=\"{id}\"]')"), json!(true)).await;
 
     // Drag the card to Test & Inspect.

@@ -645,6 +645,32 @@ async fn pages_render_the_board_list_item_builder_kiosks_and_audit_log() {
         }
     };
     assert!(page("/boards".into()).await.contains("Vehicles"));
+    // A saved filter: listed, shown on the board, deleted.
+    let r = s
+        .post(
+            &app,
+            &format!("/api/v1/workflows/{wf}/filters"),
+            json!({"name": "Urgent ones", "filter": {"priority": "urgent"}}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let saved: Value = r.json().await.unwrap();
+    let list = get_json(&app, &s.owner, &format!("/api/v1/workflows/{wf}/filters")).await;
+    assert_eq!(list[0]["filter"]["priority"], "urgent");
+    assert!(page(format!("/boards/{wf}")).await.contains("Urgent ones"));
+    let r = s
+        .owner
+        .delete(app.url(&format!(
+            "/api/v1/workflows/{wf}/filters/{}",
+            saved["id"].as_str().unwrap()
+        )))
+        .header("x-csrf-token", &s.csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let list = get_json(&app, &s.owner, &format!("/api/v1/workflows/{wf}/filters")).await;
+    assert!(list.as_array().unwrap().is_empty());
     let board = page(format!("/boards/{wf}")).await;
     assert!(board.contains("Golf GTI") && board.contains("Test &amp; Inspect"));
     let list = page(format!(
