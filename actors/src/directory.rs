@@ -19,6 +19,7 @@ use cflows_protocol::{
     StreamName, UserId, UserView,
 };
 use ractor::RpcReplyPort;
+use std::collections::HashMap;
 use std::fmt;
 
 /// How long a login session lasts without being renewed.
@@ -79,7 +80,30 @@ pub enum DirectoryMsg {
     },
     /// Kiosk screen pairing (`directory/pairing.rs`).
     Pairing(pairing::PairingMsg),
+    /// A session as this node last read it, while that is recent enough.
+    CachedSession {
+        id: String,
+        reply: RpcReplyPort<Option<SessionInfo>>,
+    },
+    /// A session just read from the store.
+    RememberSession { info: Box<SessionInfo> },
+    /// A user's organizations as this node last read them, while recent enough.
+    CachedOrgs {
+        user: UserId,
+        reply: RpcReplyPort<Option<Vec<(OrgView, Role)>>>,
+    },
+    RememberOrgs {
+        user: UserId,
+        orgs: Vec<(OrgView, Role)>,
+    },
 }
+
+/// How long a session read from the store is trusted without reading it again: the
+/// longest a session ended on another node keeps working on this one. Ends on this node
+/// take effect at once.
+pub const SESSION_CACHE_SECS: u64 = 30;
+/// Most sessions held hot (least recently read ones go first).
+pub const SESSION_CACHE_MAX: usize = 100_000;
 
 mod pairing;
 pub use pairing::{CODE_LENGTH, PAIRING_TTL_MS, PairingState};
@@ -101,6 +125,12 @@ pub struct Directory {
     journal: Journal,
     /// Screens waiting to be paired as kiosks (memory only).
     pairings: pairing::Pairings,
+    /// Sessions by id, hot, with when they were read from the store: every request is
+    /// authenticated without a store query while its entry is fresh.
+    sessions: HashMap<String, (SessionInfo, std::time::Instant)>,
+    /// Each user's organizations for the page header, hot for `SESSION_CACHE_SECS`;
+    /// dropped when the user logs in or switches (a new session).
+    user_orgs: HashMap<UserId, (Vec<(OrgView, Role)>, std::time::Instant)>,
 }
 
 impl Entity for Directory {
@@ -114,6 +144,8 @@ impl Entity for Directory {
             kernel: kernel.clone(),
             journal: Journal::open(kernel, StreamName::Platform).await?,
             pairings: Default::default(),
+            sessions: HashMap::new(),
+            user_orgs: HashMap::new(),
         })
     }
 
@@ -139,6 +171,46 @@ impl Entity for Directory {
                 let _ = reply.send(self.on_end_session(id).await);
             }
             DirectoryMsg::Pairing(msg) => self.on_pairing(msg),
+            DirectoryMsg::CachedSession { id, reply } => {
+                let fresh = self.sessions.get(&id).and_then(|(info, read)| {
+                    (read.elapsed().as_secs() < SESSION_CACHE_SECS
+                        && info.expires_at > chrono::Utc::now())
+                    .then(|| info.clone())
+                });
+                let _ = reply.send(fresh);
+            }
+            DirectoryMsg::CachedOrgs { user, reply } => {
+                let fresh = self.user_orgs.get(&user).and_then(|(orgs, read)| {
+                    (read.elapsed().as_secs() < SESSION_CACHE_SECS).then(|| orgs.clone())
+                });
+                let _ = reply.send(fresh);
+            }
+            DirectoryMsg::RememberOrgs { user, orgs } => {
+                if self.user_orgs.len() >= SESSION_CACHE_MAX {
+                    self.user_orgs
+                        .retain(|_, (_, read)| read.elapsed().as_secs() < SESSION_CACHE_SECS);
+                }
+                if self.user_orgs.len() < SESSION_CACHE_MAX {
+                    self.user_orgs
+                        .insert(user, (orgs, std::time::Instant::now()));
+                }
+            }
+            DirectoryMsg::RememberSession { info } => {
+                if self.sessions.len() >= SESSION_CACHE_MAX {
+                    // Drop what is stale; if all are fresh, the oldest reads.
+                    self.sessions
+                        .retain(|_, (_, read)| read.elapsed().as_secs() < SESSION_CACHE_SECS);
+                    if self.sessions.len() >= SESSION_CACHE_MAX {
+                        let mut reads: Vec<_> =
+                            self.sessions.values().map(|(_, read)| *read).collect();
+                        reads.sort();
+                        let cut = reads[reads.len() / 2];
+                        self.sessions.retain(|_, (_, read)| *read > cut);
+                    }
+                }
+                self.sessions
+                    .insert(info.id.clone(), (*info, std::time::Instant::now()));
+            }
         }
     }
 
@@ -258,6 +330,8 @@ impl Directory {
         self.store()
             .commit(writes::set_password(&user, &hash), &[])
             .await?;
+        self.sessions
+            .retain(|_, (info, _)| info.user.id != user.as_str());
         self.kernel
             .revocations()
             .revoke(&user, Revocation::AllSessions);
@@ -269,6 +343,7 @@ impl Directory {
         user: UserId,
         org: Option<OrgId>,
     ) -> CoreResult<SessionRecord> {
+        self.user_orgs.remove(&user);
         let id = random_token();
         let csrf = random_token();
         self.store()
@@ -292,6 +367,7 @@ impl Directory {
     async fn on_end_session(&mut self, id: String) -> CoreResult<()> {
         let session = self.store().session(&id).await?;
         self.store().commit(writes::end_session(&id), &[]).await?;
+        self.sessions.remove(&id);
         if let Some(s) = session {
             self.kernel
                 .revocations()
@@ -510,19 +586,39 @@ impl DirectoryHandle {
         if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(None);
         }
-        let Some(s) = self.store().session_account(id).await? else {
+        let id = id.to_string();
+        let key = id.clone();
+        if let Some(info) = self
+            .call(|reply| DirectoryMsg::CachedSession { id: key, reply })
+            .await?
+        {
+            return Ok(Some(info));
+        }
+        let Some(s) = self.store().session_account(&id).await? else {
             return Ok(None);
         };
         let Some(user) = s.account else {
             return Ok(None);
         };
-        Ok(Some(SessionInfo {
+        let info = SessionInfo {
             id: s.id,
             csrf: s.csrf,
             user,
             org: s.org.map(OrgId::new),
             expires_at: s.expires_at,
-        }))
+        };
+        let _ = self
+            .kernel
+            .directory()
+            .send(
+                &self.kernel,
+                &Platform,
+                DirectoryMsg::RememberSession {
+                    info: Box::new(info.clone()),
+                },
+            )
+            .await;
+        Ok(Some(info))
     }
 
     /// One user.
@@ -558,6 +654,36 @@ impl DirectoryHandle {
         }
         out.sort_by(|a, b| a.0.name.cmp(&b.0.name));
         Ok(out)
+    }
+
+    /// [`DirectoryHandle::orgs_of`] for display (the page header's switcher): up to
+    /// `SESSION_CACHE_SECS` old, fresh after the user's next login or switch. Never for
+    /// deciding access.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn orgs_of_for_display(&self, user: &UserId) -> CoreResult<Vec<(OrgView, Role)>> {
+        let key = user.clone();
+        if let Some(orgs) = self
+            .call(|reply| DirectoryMsg::CachedOrgs { user: key, reply })
+            .await?
+        {
+            return Ok(orgs);
+        }
+        let orgs = self.orgs_of(user).await?;
+        let _ = self
+            .kernel
+            .directory()
+            .send(
+                &self.kernel,
+                &Platform,
+                DirectoryMsg::RememberOrgs {
+                    user: user.clone(),
+                    orgs: orgs.clone(),
+                },
+            )
+            .await;
+        Ok(orgs)
     }
 
     /// Every organization (platform operators).

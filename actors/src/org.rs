@@ -185,6 +185,10 @@ pub enum OrgMsg {
         id: String,
         reply: RpcReplyPort<CoreResult<()>>,
     },
+    /// Every team, by name (a targeted read: no members or invitations cloned).
+    Teams {
+        reply: RpcReplyPort<Vec<TeamView>>,
+    },
     /// Workflow definitions and kiosks (`org/workflows.rs`).
     Workflow(WorkflowMsg),
     /// Test hook: panics inside the handler, as a bug would.
@@ -446,6 +450,11 @@ impl Entity for Org {
                 let _ = reply.send(self.on_accept_invitation(token_hash, account).await);
             }
             OrgMsg::Workflow(msg) => self.on_workflow_msg(msg).await,
+            OrgMsg::Teams { reply } => {
+                let mut teams: Vec<TeamView> = self.teams.values().cloned().collect();
+                teams.sort_by_key(|t| t.name.to_lowercase());
+                let _ = reply.send(teams);
+            }
             OrgMsg::JobTypes { reply } => {
                 let mut all: Vec<JobTypeView> = self.job_types.values().cloned().collect();
                 all.sort_by_key(|j| j.name.to_lowercase());
@@ -1479,6 +1488,14 @@ impl OrgHandle {
             .await?
             .filter(|m| m.active)
             .ok_or(CoreError::NotFound)
+    }
+
+    /// Every team of the organization, by name.
+    ///
+    /// # Errors
+    /// `Unavailable` when the actor does not answer.
+    pub async fn teams(&self) -> CoreResult<Vec<TeamView>> {
+        org_call!(self, Teams {})
     }
 
     /// The organization's settings (no members or teams).

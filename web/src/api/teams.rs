@@ -24,7 +24,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 /// Teams of the active organization.
 #[utoipa::path(get, path = "/teams", tag = "teams", responses((status = 200, body = Vec<TeamView>)))]
 async fn list_teams(m: Member) -> ApiResult<Json<Vec<TeamView>>> {
-    Ok(Json(m.org.snapshot().await?.teams))
+    Ok(Json(m.org.teams().await?))
 }
 
 /// A team's fields.

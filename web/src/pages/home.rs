@@ -27,7 +27,11 @@ pub(crate) async fn chrome(
     member: Option<&Member>,
     section: &'static str,
 ) -> Result<layout::Chrome, AppError> {
-    let orgs = state.core.directory.orgs_of(&authed.user_id()).await?;
+    let orgs = state
+        .core
+        .directory
+        .orgs_of_for_display(&authed.user_id())
+        .await?;
     let org_name = match (member, &authed.org) {
         (Some(_), Some(id)) => orgs
             .iter()
