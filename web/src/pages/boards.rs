@@ -158,11 +158,7 @@ async fn board_page(
     let org = m.org.snapshot().await?;
     let filters = board.filters(m.member.user.id.clone()).await?;
     let chrome = chrome(&state, &m.authed, Some(&m), "boards").await?;
-    let names: HashMap<String, String> = org
-        .members
-        .iter()
-        .map(|x| (x.user.id.to_string(), x.user.display_name.clone()))
-        .collect();
+    let names = member_names(&org);
     let teams: HashMap<String, String> = org
         .teams
         .iter()
@@ -446,9 +442,16 @@ async fn create_item(
     })
 }
 
+/// Member id → display name, for cards and history.
+fn member_names(org: &cflows_protocol::OrgSnapshot) -> HashMap<String, String> {
+    org.members
+        .iter()
+        .map(|x| (x.user.id.to_string(), x.user.display_name.clone()))
+        .collect()
+}
+
 fn redirect_error(path: &str, error: &str) -> Response {
-    let encoded: String = form_urlencoded::byte_serialize(error.as_bytes()).collect();
-    axum::response::Redirect::to(&format!("{path}?error={encoded}")).into_response()
+    super::see_other_with(path, "error", error)
 }
 
 async fn item_page(
@@ -462,11 +465,7 @@ async fn item_page(
     let w = m.org.workflow(&snap.item.workflow).await?;
     let org = m.org.snapshot().await?;
     let chrome = chrome(&state, &m.authed, Some(&m), "boards").await?;
-    let names: HashMap<String, String> = org
-        .members
-        .iter()
-        .map(|x| (x.user.id.to_string(), x.user.display_name.clone()))
-        .collect();
+    let names = member_names(&org);
     let item = &snap.item;
     let step = w.steps.iter().find(|s| s.id == item.step);
     let step_name = |id: &str| {

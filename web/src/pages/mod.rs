@@ -138,7 +138,12 @@ pub struct Flash {
 
 /// A redirect to `path` with a notice banner.
 pub fn see_other_with_notice(path: &str, notice: &str) -> axum::response::Response {
+    see_other_with(path, "notice", notice)
+}
+
+/// A redirect to `path` with a banner (`notice` or `error`, see [`Flash`]).
+pub fn see_other_with(path: &str, banner: &str, text: &str) -> axum::response::Response {
     let sep = if path.contains('?') { '&' } else { '?' };
-    let encoded: String = form_urlencoded::byte_serialize(notice.as_bytes()).collect();
-    axum::response::Redirect::to(&format!("{path}{sep}notice={encoded}")).into_response()
+    let encoded: String = form_urlencoded::byte_serialize(text.as_bytes()).collect();
+    axum::response::Redirect::to(&format!("{path}{sep}{banner}={encoded}")).into_response()
 }

@@ -312,3 +312,22 @@ async fn deactivated_members_lose_access_at_once() {
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn a_hot_session_ends_at_once_with_a_new_password() {
+    let app = spawn_app().await;
+    let org = app.org("Demo Motors", "owner@example.com").await;
+    let (client, _) = app.login("owner@example.com").await;
+    // Used twice: the second read is answered from the Directory's memory.
+    for _ in 0..2 {
+        let r = client.get(app.url("/api/v1/teams")).send().await.unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::OK);
+    }
+    app.core
+        .directory
+        .set_password(org.owner.id.clone(), "a brand new password")
+        .await
+        .unwrap();
+    let r = client.get(app.url("/api/v1/teams")).send().await.unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::UNAUTHORIZED);
+}
