@@ -35,6 +35,8 @@ pub const MAX_REPLAY: u64 = 1000;
 /// One encoded event of one stream.
 #[derive(Debug)]
 pub struct Frame {
+    /// The stream it belongs to.
+    pub stream: StreamName,
     pub seq: u64,
     /// The encoded `ServerMsg::Event`.
     pub bytes: Bytes,
@@ -45,6 +47,16 @@ struct Channel {
     recent: RwLock<VecDeque<Arc<Frame>>>,
     /// Last publish or subscribe, for eviction.
     touched: RwLock<Instant>,
+    /// Connections' queues, pushed to directly by `publish`: one wake-up (the socket's
+    /// writer) per frame and subscriber, no task per subscription.
+    sinks: RwLock<Vec<(u64, Arc<dyn Sink>)>>,
+}
+
+/// A connection's outbound queue, fed by the hub.
+pub trait Sink: Send + Sync {
+    /// Queues `frame` (in `seq` order per stream). `false` when the connection is gone
+    /// or closing: the hub then forgets it.
+    fn push(&self, frame: &Arc<Frame>) -> bool;
 }
 
 /// Every live stream. Cheap to clone.
@@ -66,6 +78,7 @@ impl StreamHub {
                         tx,
                         recent: RwLock::new(VecDeque::with_capacity(RECENT_FRAMES)),
                         touched: RwLock::new(Instant::now()),
+                        sinks: RwLock::new(Vec::new()),
                     })
                 })
                 .clone(),
@@ -79,6 +92,7 @@ impl StreamHub {
     /// `seq` order.
     pub fn publish(&self, stream: &StreamName, seq: u64, event: StreamEvent) {
         let frame = Arc::new(Frame {
+            stream: stream.clone(),
             seq,
             bytes: encode_event(stream, seq, event),
         });
@@ -90,8 +104,44 @@ impl StreamHub {
             }
             recent.push_back(frame.clone());
         }
+        let dead: Vec<u64> = {
+            let sinks = channel.sinks.read().expect("sinks lock");
+            sinks
+                .iter()
+                .filter(|(_, sink)| !sink.push(&frame))
+                .map(|(id, _)| *id)
+                .collect()
+        };
+        if !dead.is_empty() {
+            channel
+                .sinks
+                .write()
+                .expect("sinks lock")
+                .retain(|(id, _)| !dead.contains(id));
+        }
         // No receivers is fine: nobody is watching this stream right now.
         let _ = channel.tx.send(frame);
+    }
+
+    /// Feeds every frame of `stream` published from now on to `sink` (as connection
+    /// `id`), until [`StreamHub::detach`].
+    pub fn attach(&self, stream: &StreamName, id: u64, sink: Arc<dyn Sink>) {
+        self.channel(stream)
+            .sinks
+            .write()
+            .expect("sinks lock")
+            .push((id, sink));
+    }
+
+    /// Stops feeding connection `id` with `stream`.
+    pub fn detach(&self, stream: &StreamName, id: u64) {
+        if let Some(channel) = self.streams.get(stream).map(|c| c.clone()) {
+            channel
+                .sinks
+                .write()
+                .expect("sinks lock")
+                .retain(|(s, _)| *s != id);
+        }
     }
 
     /// A receiver of every frame published from now on.
@@ -128,7 +178,9 @@ impl StreamHub {
     pub fn evict_idle(&self, idle: Duration) -> usize {
         let before = self.streams.len();
         self.streams.retain(|_, c| {
-            c.tx.receiver_count() > 0 || c.touched.read().expect("touched lock").elapsed() < idle
+            c.tx.receiver_count() > 0
+                || !c.sinks.read().expect("sinks lock").is_empty()
+                || c.touched.read().expect("touched lock").elapsed() < idle
         });
         before - self.streams.len()
     }
@@ -361,7 +413,42 @@ pub async fn open(
     let source = authorize(kernel, principal, stream).await?;
     // Subscribe to live frames before reading the head, so nothing falls in between.
     let live = kernel.hub().subscribe(stream);
-    let source = &source;
+    let (head, first) = first_frames(kernel, &source, stream, after).await?;
+    Ok(Opened { first, head, live })
+}
+
+/// [`open`] for a connection's queue: `sink` gets every frame published after this
+/// call (attached before the head is read, so nothing falls in between; frames at or
+/// below the returned head are duplicates of what `first` holds).
+///
+/// # Errors
+/// As [`open`]; nothing stays attached then.
+pub async fn open_into(
+    kernel: &Kernel,
+    principal: &Principal,
+    stream: &StreamName,
+    after: Option<u64>,
+    id: u64,
+    sink: Arc<dyn Sink>,
+) -> CoreResult<(Vec<Bytes>, u64)> {
+    let source = authorize(kernel, principal, stream).await?;
+    kernel.hub().attach(stream, id, sink);
+    match first_frames(kernel, &source, stream, after).await {
+        Ok((head, first)) => Ok((first, head)),
+        Err(e) => {
+            kernel.hub().detach(stream, id);
+            Err(e)
+        }
+    }
+}
+
+/// What a new subscriber gets first, and the head it reaches.
+async fn first_frames(
+    kernel: &Kernel,
+    source: &Source,
+    stream: &StreamName,
+    after: Option<u64>,
+) -> CoreResult<(u64, Vec<Bytes>)> {
     let snapshot = |reset: bool| async move {
         let (seq, state) = source.snapshot().await?;
         let msg = ServerMsg::Snapshot {
@@ -396,7 +483,7 @@ pub async fn open(
             }
         }
     };
-    Ok(Opened { first, head, live })
+    Ok((head, first))
 }
 
 /// Events `after+1 ..= upto` of `stream`, encoded: from memory when the hub still holds

@@ -16,10 +16,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
+use cflows_actors::CoreError;
 use cflows_actors::kernel::Revocation;
 use cflows_actors::streams::{self, Principal};
 use cflows_actors::team_calendar::BookingStep;
-use cflows_actors::{CoreError, Kernel};
 use cflows_protocol::wire::{
     ClientMsg, DecodeError, Limits, Op, PROTOCOL_VERSION, ReplyBody, ServerMsg, WireError, close,
     decode_client, encode_server, request_id,
@@ -28,13 +28,12 @@ use cflows_protocol::{ErrorCode, StreamName};
 use fastwebsockets::upgrade::IncomingUpgrade;
 use fastwebsockets::{Frame, OpCode, Payload, WebSocketError};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::{mpsc, watch};
 
 pub use cflows_actors::streams::MAX_REPLAY;
 /// How long the close frame may wait for a slow client before the socket is dropped.
@@ -104,6 +103,23 @@ async fn upgrade(
 enum Out {
     Data(Bytes),
     Control(OpCode, Vec<u8>),
+    /// A live frame, pushed by the hub (`streams::Sink`).
+    Live(Arc<streams::Frame>),
+    /// A subscription starts: hold its live frames until `Release`.
+    Hold(StreamName),
+    /// The subscription's first messages are queued, up to `seq`: send the held live
+    /// frames after it, then every later one.
+    Release(StreamName, u64),
+    /// Unsubscribed: drop its frames.
+    Forget(StreamName),
+}
+
+/// Where one subscription of the writer stands.
+enum Follow {
+    /// Its first messages are not queued yet: live frames wait.
+    Held(Vec<Arc<streams::Frame>>),
+    /// Live after `seq`.
+    Live(u64),
 }
 
 /// The per-connection outbound queue, bounded in bytes.
@@ -136,6 +152,11 @@ impl Outbox {
         self.tx.send(Out::Data(bytes)).map_err(|_| Closed)
     }
 
+    /// Queues a control item of the writer (no bytes).
+    fn mark(&self, out: Out) {
+        let _ = self.tx.send(out);
+    }
+
     fn send(&self, msg: &ServerMsg) -> Result<(), Closed> {
         self.send_bytes(Bytes::from(encode_server(msg)))
     }
@@ -161,6 +182,24 @@ impl Outbox {
     }
 }
 
+impl streams::Sink for Outbox {
+    fn push(&self, frame: &Arc<streams::Frame>) -> bool {
+        if self.closed.load(Ordering::Relaxed) {
+            return false;
+        }
+        let len = frame.bytes.len();
+        if self.queued.fetch_add(len, Ordering::AcqRel) + len > self.limit {
+            metrics::counter!("cflows_ws_slow_consumers_total").increment(1);
+            self.close(close::SLOW_CONSUMER, "slow consumer: reconnect and resume");
+            return false;
+        }
+        self.tx.send(Out::Live(frame.clone())).is_ok()
+    }
+}
+
+/// Ids of connections, for the hub's sink lists.
+static CONNECTIONS: AtomicU64 = AtomicU64::new(1);
+
 type WsStream = hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>;
 
 struct Connection {
@@ -168,7 +207,9 @@ struct Connection {
     principal: Principal,
     outbox: Outbox,
     limits: Limits,
-    subscriptions: HashMap<StreamName, JoinHandle<()>>,
+    /// This connection's id in the hub's sink lists.
+    id: u64,
+    subscriptions: HashSet<StreamName>,
     requests: DefaultDirectRateLimiter,
 }
 
@@ -219,7 +260,8 @@ impl Connection {
             principal,
             outbox,
             limits,
-            subscriptions: HashMap::new(),
+            id: CONNECTIONS.fetch_add(1, Ordering::Relaxed),
+            subscriptions: HashSet::new(),
             requests: RateLimiter::direct(Quota::per_second(rps).allow_burst(burst)),
         };
         metrics::gauge!("cflows_ws_connections").increment(1.0);
@@ -270,8 +312,8 @@ impl Connection {
         }
         drop(reader);
         metrics::gauge!("cflows_ws_connections").decrement(1.0);
-        for (_, task) in conn.subscriptions.drain() {
-            task.abort();
+        for stream in conn.subscriptions.drain() {
+            conn.state.core.kernel.hub().detach(&stream, conn.id);
         }
         // Lingering close: keep reading (and discarding) what the client still sends while
         // the writer delivers the close frame, so the client is not reset before it reads
@@ -398,8 +440,9 @@ impl Connection {
                 _ if !greeted => return self.outbox.close(close::BAD_HELLO, "send hello first"),
                 ClientMsg::Subscribe { stream, after } => self.subscribe(stream, after).await,
                 ClientMsg::Unsubscribe { stream } => {
-                    if let Some(task) = self.subscriptions.remove(&stream) {
-                        task.abort();
+                    if self.subscriptions.remove(&stream) {
+                        self.state.core.kernel.hub().detach(&stream, self.id);
+                        self.outbox.mark(Out::Forget(stream));
                     }
                     Ok(())
                 }
@@ -454,33 +497,40 @@ impl Connection {
                 "too many subscribes; slow down".into(),
             );
         }
-        if let Some(old) = self.subscriptions.remove(&stream) {
-            old.abort();
-        }
         let kernel = &self.state.core.kernel;
-        let opened = match streams::open(kernel, &self.principal, &stream, after).await {
+        if self.subscriptions.remove(&stream) {
+            kernel.hub().detach(&stream, self.id);
+        }
+        // Live frames that arrive while the first messages are prepared wait in the
+        // writer, behind them.
+        self.outbox.mark(Out::Hold(stream.clone()));
+        let sink: Arc<dyn streams::Sink> = Arc::new(self.outbox.clone());
+        let opened =
+            streams::open_into(kernel, &self.principal, &stream, after, self.id, sink).await;
+        let (first, head) = match opened {
             Ok(o) => o,
-            Err(CoreError::NotFound) => {
-                return self.error(Some(stream), ErrorCode::NotFound, "no such stream".into());
-            }
             Err(e) => {
-                return self.error(
-                    Some(stream),
-                    ErrorCode::Unavailable,
-                    format!(
-                        "stream unavailable, subscribe again ({})",
-                        e.code().as_str()
+                self.outbox.mark(Out::Forget(stream.clone()));
+                return match e {
+                    CoreError::NotFound => {
+                        self.error(Some(stream), ErrorCode::NotFound, "no such stream".into())
+                    }
+                    e => self.error(
+                        Some(stream),
+                        ErrorCode::Unavailable,
+                        format!(
+                            "stream unavailable, subscribe again ({})",
+                            e.code().as_str()
+                        ),
                     ),
-                );
+                };
             }
         };
-        let task = tokio::spawn(forward(
-            kernel.clone(),
-            stream.clone(),
-            opened,
-            self.outbox.clone(),
-        ));
-        self.subscriptions.insert(stream, task);
+        self.subscriptions.insert(stream.clone());
+        for bytes in first {
+            self.outbox.send_bytes(bytes)?;
+        }
+        self.outbox.mark(Out::Release(stream, head));
         Ok(())
     }
 
@@ -658,56 +708,6 @@ impl Connection {
     }
 }
 
-/// Sends what a new subscriber needs (prepared by [`streams::open`]) and then every
-/// live frame, each exactly once and in `seq` order.
-async fn forward(kernel: Kernel, stream: StreamName, opened: streams::Opened, outbox: Outbox) {
-    let streams::Opened {
-        first,
-        head,
-        mut live,
-    } = opened;
-    for bytes in first {
-        if outbox.send_bytes(bytes).is_err() {
-            return;
-        }
-    }
-    let mut last = head;
-    loop {
-        match live.recv().await {
-            Ok(frame) => {
-                if frame.seq <= last {
-                    continue;
-                }
-                if frame.seq > last + 1 {
-                    // Published before we subscribed but after the head was read.
-                    match streams::replay(&kernel, &stream, last, frame.seq - 1).await {
-                        Ok(missed) => {
-                            for bytes in missed {
-                                if outbox.send_bytes(bytes).is_err() {
-                                    return;
-                                }
-                            }
-                        }
-                        Err(e) => {
-                            tracing::error!(%stream, error = %e, "replay failed");
-                            return outbox.close(close::NORMAL, "replay failed, reconnect");
-                        }
-                    }
-                }
-                if outbox.send_bytes(frame.bytes.clone()).is_err() {
-                    return;
-                }
-                last = frame.seq;
-            }
-            Err(broadcast::error::RecvError::Lagged(_)) => {
-                metrics::counter!("cflows_ws_slow_consumers_total").increment(1);
-                return outbox.close(close::SLOW_CONSUMER, "slow consumer: reconnect and resume");
-            }
-            Err(broadcast::error::RecvError::Closed) => return,
-        }
-    }
-}
-
 /// Whether `what` ends a connection of `principal`.
 fn ends(principal: &Principal, what: &Revocation) -> bool {
     match (principal, what) {
@@ -735,6 +735,7 @@ async fn write_loop(
 ) {
     let mut ping = tokio::time::interval(heartbeat);
     ping.tick().await;
+    let mut follows: HashMap<StreamName, Follow> = HashMap::new();
     loop {
         let result = tokio::select! {
             biased;
@@ -752,6 +753,53 @@ async fn write_loop(
                     let r = writer.write_frame(Frame::new(true, op, None, Payload::Owned(payload))).await;
                     queued.fetch_sub(len, Ordering::AcqRel);
                     r
+                }
+                Some(Out::Live(frame)) => match follows.get_mut(&frame.stream) {
+                    Some(Follow::Held(waiting)) => {
+                        waiting.push(frame);
+                        Ok(())
+                    }
+                    Some(Follow::Live(last)) => {
+                        live_frame(&mut writer, &queued, last, &frame).await
+                    }
+                    None => {
+                        // Unsubscribed meanwhile.
+                        queued.fetch_sub(frame.bytes.len(), Ordering::AcqRel);
+                        Ok(())
+                    }
+                },
+                Some(Out::Hold(stream)) => {
+                    if let Some(Follow::Held(old)) = follows.insert(stream, Follow::Held(Vec::new())) {
+                        for f in old {
+                            queued.fetch_sub(f.bytes.len(), Ordering::AcqRel);
+                        }
+                    }
+                    Ok(())
+                }
+                Some(Out::Release(stream, head)) => {
+                    let waiting = match follows.insert(stream.clone(), Follow::Live(head)) {
+                        Some(Follow::Held(w)) => w,
+                        _ => Vec::new(),
+                    };
+                    let mut r = Ok(());
+                    for frame in waiting {
+                        if r.is_ok()
+                            && let Some(Follow::Live(last)) = follows.get_mut(&stream)
+                        {
+                            r = live_frame(&mut writer, &queued, last, &frame).await;
+                        } else {
+                            queued.fetch_sub(frame.bytes.len(), Ordering::AcqRel);
+                        }
+                    }
+                    r
+                }
+                Some(Out::Forget(stream)) => {
+                    if let Some(Follow::Held(old)) = follows.remove(&stream) {
+                        for f in old {
+                            queued.fetch_sub(f.bytes.len(), Ordering::AcqRel);
+                        }
+                    }
+                    Ok(())
                 }
                 None => break,
             },
@@ -771,4 +819,32 @@ async fn write_loop(
         )
         .await;
     }
+}
+
+/// Writes a live frame after `last` (skipping one already sent with the subscription's
+/// first messages). The hub pushes each stream in `seq` order after the head was read,
+/// so a gap cannot happen; if one ever did, the connection closes and the client
+/// resumes (never a silent skip).
+async fn live_frame(
+    writer: &mut fastwebsockets::WebSocketWrite<tokio::io::WriteHalf<WsStream>>,
+    queued: &AtomicUsize,
+    last: &mut u64,
+    frame: &streams::Frame,
+) -> Result<(), WebSocketError> {
+    let len = frame.bytes.len();
+    if frame.seq <= *last {
+        queued.fetch_sub(len, Ordering::AcqRel);
+        return Ok(());
+    }
+    if frame.seq != *last + 1 {
+        queued.fetch_sub(len, Ordering::AcqRel);
+        tracing::error!(stream = %frame.stream, seq = frame.seq, last = *last, "gap in a live stream");
+        return Err(WebSocketError::ConnectionClosed);
+    }
+    let r = writer
+        .write_frame(Frame::binary(Payload::Borrowed(&frame.bytes)))
+        .await;
+    queued.fetch_sub(len, Ordering::AcqRel);
+    *last = frame.seq;
+    r
 }
