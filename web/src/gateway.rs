@@ -202,6 +202,13 @@ static CONNECTIONS: AtomicU64 = AtomicU64::new(1);
 
 type WsStream = hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>;
 
+/// The socket's write half behind a buffer: the writer writes every frame queued for the
+/// socket, then flushes once when the queue is empty — one system call for a burst.
+type Coalesced = tokio::io::BufWriter<tokio::io::WriteHalf<WsStream>>;
+
+/// How much one flush may carry.
+const COALESCE_BYTES: usize = 64 * 1024;
+
 struct Connection {
     state: AppState,
     principal: Principal,
@@ -227,7 +234,7 @@ impl Connection {
         let (mut read_half, write_half) = tokio::io::split(ws.into_inner());
         let (mut reader, writer) = fastwebsockets::after_handshake_split(
             &mut read_half,
-            write_half,
+            tokio::io::BufWriter::with_capacity(COALESCE_BYTES, write_half),
             fastwebsockets::Role::Server,
         );
         // fastwebsockets refuses a payload of `max` bytes or more; ours refuses only what is
@@ -727,7 +734,7 @@ async fn wait_closed(outbox: &Outbox) {
 /// The only task that writes to the socket: queued frames, pings every `heartbeat`, and
 /// finally the close frame.
 async fn write_loop(
-    mut writer: fastwebsockets::WebSocketWrite<tokio::io::WriteHalf<WsStream>>,
+    mut writer: fastwebsockets::WebSocketWrite<Coalesced>,
     mut rx: mpsc::UnboundedReceiver<Out>,
     mut closing: watch::Receiver<Option<(u16, &'static str)>>,
     queued: Arc<AtomicUsize>,
@@ -808,15 +815,23 @@ async fn write_loop(
         if result.is_err() {
             return;
         }
+        // Nothing more queued right now: send what was written.
+        if rx.is_empty() && writer.flush().await.is_err() {
+            return;
+        }
     }
+    // What is buffered goes out before any close frame.
+    let _ = tokio::time::timeout(CLOSE_WAIT, writer.flush()).await;
     let last = *closing.borrow();
     if let Some((code, reason)) = last {
         // A slow consumer gets its close code once it reads what is already in flight;
         // past CLOSE_WAIT the socket is dropped.
-        let _ = tokio::time::timeout(
-            CLOSE_WAIT,
-            writer.write_frame(Frame::close(code, reason.as_bytes())),
-        )
+        let _ = tokio::time::timeout(CLOSE_WAIT, async {
+            writer
+                .write_frame(Frame::close(code, reason.as_bytes()))
+                .await?;
+            writer.flush().await
+        })
         .await;
     }
 }
@@ -826,7 +841,7 @@ async fn write_loop(
 /// so a gap cannot happen; if one ever did, the connection closes and the client
 /// resumes (never a silent skip).
 async fn live_frame(
-    writer: &mut fastwebsockets::WebSocketWrite<tokio::io::WriteHalf<WsStream>>,
+    writer: &mut fastwebsockets::WebSocketWrite<Coalesced>,
     queued: &AtomicUsize,
     last: &mut u64,
     frame: &streams::Frame,
