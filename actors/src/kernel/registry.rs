@@ -96,23 +96,25 @@ impl<E: Entity> Registry<E> {
             .entry(id.clone())
             .or_insert_with(|| Arc::new(OnceCell::new()))
             .clone();
-        // Loading runs in a task of its own: an actor starting another (a work item
-        // waking its board) must not stack one load's deep store call on the other's.
-        let start = || {
-            let (registry, kernel, id) = (self.clone(), kernel.clone(), id.clone());
-            async move {
-                tokio::spawn(async move { registry.start(&kernel, &id).await })
-                    .await
-                    .unwrap_or(Err(CoreError::Unavailable))
-            }
-        };
-        match slot.get_or_try_init(start).await {
-            Ok(started) => Ok((started.actor.clone(), started.scope.clone())),
-            Err(e) => {
-                self.live.remove_if(id, |_, s| Arc::ptr_eq(s, &slot));
-                Err(e)
-            }
+        if let Some(started) = slot.get() {
+            return Ok((started.actor.clone(), started.scope.clone()));
         }
+        // Starting runs in a task of its own, which also fills the slot: an actor
+        // starting another (a work item waking its board) does not stack one load's
+        // deep store call on the other's, and a caller that gives up (a dropped HTTP
+        // request) cannot leave a started actor outside the slot.
+        let (registry, kernel, id) = (self.clone(), kernel.clone(), id.clone());
+        tokio::spawn(async move {
+            match slot.get_or_try_init(|| registry.start(&kernel, &id)).await {
+                Ok(started) => Ok((started.actor.clone(), started.scope.clone())),
+                Err(e) => {
+                    registry.live.remove_if(&id, |_, s| Arc::ptr_eq(s, &slot));
+                    Err(e)
+                }
+            }
+        })
+        .await
+        .unwrap_or(Err(CoreError::Unavailable))
     }
 
     /// [`Registry::call`] for an entity of organization `org`: an entity of another

@@ -1,6 +1,7 @@
 //! Kernel tests against the real SurrealDB engine in memory: two nodes racing on one
 //! store, idle stop and restart, scope stops, live counts.
 
+use crate::kernel::RegistryStats;
 use crate::org::TeamInput;
 use crate::store::Store;
 use crate::testing::{memory_store, org_with_owner};
@@ -123,4 +124,54 @@ fn live_orgs(core: &Core) -> usize {
         .into_iter()
         .find(|(k, _)| *k == "org")
         .map_or(0, |(_, n)| n)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_that_gives_up_mid_start_leaves_no_second_actor() {
+    let core = Core::start(store().await).await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        let o = core
+            .directory
+            .create_org(crate::NewOrg {
+                name: format!("Dealer {i}"),
+                slug: String::new(),
+                timezone: "UTC".into(),
+                clock: cflows_protocol::ClockFormat::H24,
+                owner: None,
+            })
+            .await
+            .unwrap();
+        ids.push(o.id);
+    }
+    for id in &ids {
+        core.kernel.stop_scope(id);
+    }
+    let children = || core.kernel.supervisor().get_children().len();
+    // Until the stopped actors have exited.
+    let mut before = children();
+    for _ in 0..200 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let now = children();
+        if now == before && core.kernel.orgs().live() == 0 {
+            break;
+        }
+        before = now;
+    }
+    // Each first call is abandoned while its actor loads (as a dropped HTTP request).
+    for id in &ids {
+        let (kernel, id) = (core.kernel.clone(), id.clone());
+        let first = tokio::spawn(async move { crate::org::OrgHandle::get(&kernel, &id).await });
+        tokio::task::yield_now().await;
+        first.abort();
+    }
+    for id in &ids {
+        crate::org::OrgHandle::get(&core.kernel, id).await.unwrap();
+    }
+    assert_eq!(core.kernel.orgs().live(), ids.len());
+    assert_eq!(
+        children() - before,
+        ids.len(),
+        "one actor per organization, none left outside the registry"
+    );
 }

@@ -314,7 +314,6 @@ async fn board_page(
         script src="/static/vendor/sortable/Sortable.min.js" {}
         script type="module" src="/static/js/workboard.js" {}
     };
-    let _ = ClockFormat::H24;
     Ok((
         [(header::CACHE_CONTROL, "no-store")],
         layout::page_with(&chrome, &w.name, body, html! {}, scripts),
