@@ -456,6 +456,39 @@ impl Store {
     }
 }
 
+/// Damage as a crash or a race would leave it, for the tests of recovery paths; never
+/// called by cflows itself.
+#[cfg(any(test, feature = "test-support"))]
+impl Store {
+    /// Forgets what the board published of `item` (a crash between the item's commit
+    /// and the board's).
+    ///
+    /// # Errors
+    /// The statement fails.
+    pub async fn forget_board_card_for_tests(&self, item: &str) -> StoreResult<()> {
+        self.run(
+            "UPDATE type::record('board_card', $id) SET updated_at = 0",
+            json!({ "id": item }),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Puts `item` in `step` behind its actor's back (a move that landed in a step a new
+    /// workflow version removed).
+    ///
+    /// # Errors
+    /// The statement fails.
+    pub async fn strand_item_for_tests(&self, item: &str, step: &str) -> StoreResult<()> {
+        self.run(
+            "UPDATE type::record('work_item', $id) SET step = $step",
+            json!({ "id": item, "step": step }),
+        )
+        .await
+        .map(|_| ())
+    }
+}
+
 fn workflow_json(org: &str, w: &WorkflowView, archived: bool) -> serde_json::Value {
     json!({
         "org": org, "name": w.name, "key": w.key, "version": w.version, "steps": w.steps,

@@ -43,6 +43,37 @@ impl Shop {
         TeamCalendarHandle::new(&self.core.kernel, &self.org, &team)
     }
 
+    /// A confirmed booking of `step`'s job type on its team, `[start, end)`, linked to
+    /// `item` (when given) and the step.
+    async fn book(&self, step: &str, start: i64, end: i64, item: Option<&ItemId>) -> BookingView {
+        let job_type = self
+            .workflow
+            .steps
+            .iter()
+            .find(|s| s.id == step)
+            .and_then(|s| s.booking_job_type.clone())
+            .unwrap();
+        self.calendar(step)
+            .hold(
+                self.owner.clone(),
+                crate::team_calendar::BookingSpec {
+                    job_type,
+                    start,
+                    end,
+                    members_required: 1,
+                    title: format!("{step} booking"),
+                    confirm: true,
+                    hold_ms: None,
+                    waitlist: false,
+                    assigned: vec![],
+                    work_item: item.cloned(),
+                    step: item.map(|_| step.to_string()),
+                },
+            )
+            .await
+            .unwrap()
+    }
+
     async fn vehicle(&self, title: &str) -> WorkItemView {
         self.board()
             .create_item(
@@ -188,26 +219,9 @@ async fn a_vehicle_goes_through_every_step_with_its_bookings() {
 
     // A booking made on the calendar (linked to the item and step) counts too.
     let mechanics = s.calendar("repair");
-    let repair_job = s.workflow.steps[2].booking_job_type.clone().unwrap();
-    let b = mechanics
-        .hold(
-            by.clone(),
-            crate::team_calendar::BookingSpec {
-                job_type: repair_job,
-                start: t0 + 2 * HOUR,
-                end: t0 + 6 * HOUR,
-                members_required: 1,
-                title: "Brakes".into(),
-                confirm: true,
-                hold_ms: None,
-                waitlist: false,
-                assigned: vec![],
-                work_item: Some(car.id.clone()),
-                step: Some("repair".into()),
-            },
-        )
-        .await
-        .unwrap();
+    let b = s
+        .book("repair", t0 + 2 * HOUR, t0 + 6 * HOUR, Some(&car.id))
+        .await;
     mechanics.complete(by.clone(), b.id).await.unwrap();
     assert_eq!(next_move(&mut live).await, "publish");
 
@@ -218,25 +232,14 @@ async fn a_vehicle_goes_through_every_step_with_its_bookings() {
         shoot.booking.is_none(),
         "entered by the advance, without a hold"
     );
-    let p = photo
-        .hold(
-            by.clone(),
-            crate::team_calendar::BookingSpec {
-                job_type: s.workflow.steps[3].booking_job_type.clone().unwrap(),
-                start: t0 + 7 * HOUR,
-                end: t0 + 7 * HOUR + HOUR / 2,
-                members_required: 1,
-                title: "Photos".into(),
-                confirm: true,
-                hold_ms: None,
-                waitlist: false,
-                assigned: vec![],
-                work_item: Some(car.id.clone()),
-                step: Some("publish".into()),
-            },
+    let p = s
+        .book(
+            "publish",
+            t0 + 7 * HOUR,
+            t0 + 7 * HOUR + HOUR / 2,
+            Some(&car.id),
         )
-        .await
-        .unwrap();
+        .await;
     photo.complete(by.clone(), p.id).await.unwrap();
     assert_eq!(next_move(&mut live).await, "sold");
 
@@ -375,27 +378,8 @@ async fn moves_follow_the_definition_and_fields_are_checked() {
     )
     .await
     .unwrap();
-    let testers = s.calendar("test");
     for _ in 0..2 {
-        testers
-            .hold(
-                by.clone(),
-                crate::team_calendar::BookingSpec {
-                    job_type: s.workflow.steps[1].booking_job_type.clone().unwrap(),
-                    start: t0,
-                    end: t0 + HOUR,
-                    members_required: 1,
-                    title: "full".into(),
-                    confirm: true,
-                    hold_ms: None,
-                    waitlist: false,
-                    assigned: vec![],
-                    work_item: None,
-                    step: None,
-                },
-            )
-            .await
-            .unwrap();
+        s.book("test", t0, t0 + HOUR, None).await;
     }
     let mut m = mv("test");
     m.booking_start = Some(t0);
@@ -499,10 +483,7 @@ async fn the_board_publishes_cards_and_catches_up_what_it_missed() {
     s.core
         .kernel
         .store()
-        .tamper_for_tests(&format!(
-            "UPDATE type::record('board_card', '{}') SET updated_at = 0",
-            car.id
-        ))
+        .forget_board_card_for_tests(car.id.as_str())
         .await
         .unwrap();
     s.core.kernel.boards().stop_scope(&s.org);
@@ -527,10 +508,7 @@ async fn an_item_stranded_in_a_removed_step_can_be_moved_back_in() {
     s.core
         .kernel
         .store()
-        .tamper_for_tests(&format!(
-            "UPDATE type::record('work_item', '{}') SET step = 'wash'",
-            car.id
-        ))
+        .strand_item_for_tests(car.id.as_str(), "wash")
         .await
         .unwrap();
     s.core.kernel.work_items().stop_scope(&s.org);
