@@ -15,7 +15,7 @@
 //! Every hosted actor is an [`kernel::Entity`]: started on demand from the store by its
 //! registry, stopped after an idle time, started again from the store after a crash. Its
 //! decisions go through the [`kernel::Journal`] writer, which publishes them to the
-//! [`streams::StreamHub`]; [`streams::open`] serves them to subscribers.
+//! [`streams::StreamHub`]; [`streams::open_into`] serves them to subscribers.
 //!
 //! A later issue adds `Project` (scoped to an `Org`).
 

@@ -1,10 +1,11 @@
 //! Live streams: the hub where the kernel publishes each journalled change, and
-//! [`open`], which decides who may read a stream and yields what a new subscriber needs
-//! (snapshot, or the missed events from memory then from the journal) and its live
-//! frames. The gateway only moves the bytes.
+//! [`open_into`], which decides who may read a stream, yields what a new subscriber
+//! needs (snapshot, or the missed events from memory then from the journal) and attaches
+//! the connection's queue for its live frames. The gateway only moves the bytes.
 //!
-//! A change is encoded once into a `ServerMsg::Event` frame; every subscriber gets a
-//! clone of the same `Bytes` (a reference count, not a copy). Each stream keeps its most
+//! A change is encoded once into a `ServerMsg::Event` frame; `publish` pushes the same
+//! `Bytes` (a reference count, not a copy) straight into each subscribed connection's
+//! queue ([`Sink`]) — no task per subscription. Each stream keeps its most
 //! recent frames so a client that reconnects shortly after a drop resumes from memory;
 //! older gaps are filled from the journal. Channels nobody listens to are evicted.
 
@@ -23,12 +24,10 @@ use dashmap::DashMap;
 use std::collections::VecDeque;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
-use tokio::sync::broadcast;
+use tokio::sync::mpsc;
 
 /// How many recent frames a stream keeps for resume from memory.
 pub const RECENT_FRAMES: usize = 256;
-/// How many frames a subscriber may fall behind in the hub before it counts as lagging.
-pub const CHANNEL_CAPACITY: usize = 1024;
 /// A client further behind than this many events gets a `snapshot` with `reset`.
 pub const MAX_REPLAY: u64 = 1000;
 
@@ -43,7 +42,6 @@ pub struct Frame {
 }
 
 struct Channel {
-    tx: broadcast::Sender<Arc<Frame>>,
     recent: RwLock<VecDeque<Arc<Frame>>>,
     /// Last publish or subscribe, for eviction.
     touched: RwLock<Instant>,
@@ -52,11 +50,30 @@ struct Channel {
     sinks: RwLock<Vec<(u64, Arc<dyn Sink>)>>,
 }
 
+/// Ids of in-process listeners, from the top of the range (connections count up from 1).
+static LISTENERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1 << 62);
+
+/// An in-process listener's channel.
+struct Listener(mpsc::UnboundedSender<Arc<Frame>>);
+
+impl Sink for Listener {
+    fn push(&self, frame: &Arc<Frame>) -> bool {
+        self.0.send(frame.clone()).is_ok()
+    }
+
+    fn alive(&self) -> bool {
+        !self.0.is_closed()
+    }
+}
+
 /// A connection's outbound queue, fed by the hub.
 pub trait Sink: Send + Sync {
     /// Queues `frame` (in `seq` order per stream). `false` when the connection is gone
     /// or closing: the hub then forgets it.
     fn push(&self, frame: &Arc<Frame>) -> bool;
+
+    /// Whether anyone still reads it (a closed connection, a dropped receiver: no).
+    fn alive(&self) -> bool;
 }
 
 /// Every live stream. Cheap to clone.
@@ -73,9 +90,7 @@ impl StreamHub {
                 .streams
                 .entry(stream.clone())
                 .or_insert_with(|| {
-                    let (tx, _) = broadcast::channel(CHANNEL_CAPACITY);
                     Arc::new(Channel {
-                        tx,
                         recent: RwLock::new(VecDeque::with_capacity(RECENT_FRAMES)),
                         touched: RwLock::new(Instant::now()),
                         sinks: RwLock::new(Vec::new()),
@@ -119,8 +134,6 @@ impl StreamHub {
                 .expect("sinks lock")
                 .retain(|(id, _)| !dead.contains(id));
         }
-        // No receivers is fine: nobody is watching this stream right now.
-        let _ = channel.tx.send(frame);
     }
 
     /// Feeds every frame of `stream` published from now on to `sink` (as connection
@@ -144,9 +157,14 @@ impl StreamHub {
         }
     }
 
-    /// A receiver of every frame published from now on.
-    pub fn subscribe(&self, stream: &StreamName) -> broadcast::Receiver<Arc<Frame>> {
-        self.channel(stream).tx.subscribe()
+    /// A receiver of every frame of `stream` published from now on (an in-process
+    /// listener; connections attach their own queue with [`StreamHub::attach`]). It is
+    /// detached when the receiver is dropped, at the next publish.
+    pub fn subscribe(&self, stream: &StreamName) -> mpsc::UnboundedReceiver<Arc<Frame>> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let id = LISTENERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.attach(stream, id, Arc::new(Listener(tx)));
+        rx
     }
 
     /// The frames after `after` up to `upto`, if memory still holds all of them.
@@ -173,14 +191,15 @@ impl StreamHub {
         (frames.len() as u64 == upto - after).then_some(frames)
     }
 
-    /// Drops the channels that nobody has subscribed to or published on for `idle`
-    /// (their recent frames too: a later resume reads the journal). Returns how many.
+    /// Forgets sinks nobody reads any more, and drops the channels that nobody listens
+    /// to and nobody published on for `idle` (their recent frames too: a later resume
+    /// reads the journal). Returns how many channels went.
     pub fn evict_idle(&self, idle: Duration) -> usize {
         let before = self.streams.len();
         self.streams.retain(|_, c| {
-            c.tx.receiver_count() > 0
-                || !c.sinks.read().expect("sinks lock").is_empty()
-                || c.touched.read().expect("touched lock").elapsed() < idle
+            let mut sinks = c.sinks.write().expect("sinks lock");
+            sinks.retain(|(_, sink)| sink.alive());
+            !sinks.is_empty() || c.touched.read().expect("touched lock").elapsed() < idle
         });
         before - self.streams.len()
     }
@@ -387,42 +406,16 @@ async fn authorize(
     }
 }
 
-/// A subscription that was allowed: the first frames to send, then `live`.
-pub struct Opened {
-    /// Encoded messages to send first: a snapshot; or the missed events followed by
-    /// `subscribed` at the head (also alone when nothing was missed).
-    pub first: Vec<Bytes>,
-    /// The last `seq` included in `first`; live frames at or below it are duplicates.
-    pub head: u64,
-    /// Every frame published after the subscription began.
-    pub live: broadcast::Receiver<Arc<Frame>>,
-}
-
-/// Opens `stream` for `principal`: a snapshot when `after` is `None` (or too far
-/// behind, with `reset`), otherwise every event after `after` (memory, then journal).
-///
-/// # Errors
-/// `NotFound` when the principal may not read it (or it does not exist); `Unavailable`
-/// or a store error when its actor or the journal cannot answer.
-pub async fn open(
-    kernel: &Kernel,
-    principal: &Principal,
-    stream: &StreamName,
-    after: Option<u64>,
-) -> CoreResult<Opened> {
-    let source = authorize(kernel, principal, stream).await?;
-    // Subscribe to live frames before reading the head, so nothing falls in between.
-    let live = kernel.hub().subscribe(stream);
-    let (head, first) = first_frames(kernel, &source, stream, after).await?;
-    Ok(Opened { first, head, live })
-}
-
-/// [`open`] for a connection's queue: `sink` gets every frame published after this
-/// call (attached before the head is read, so nothing falls in between; frames at or
+/// Opens `stream` for `principal` into a connection's queue: the first messages to
+/// send (a snapshot when `after` is `None` or too far behind, with `reset`; otherwise
+/// every event after `after`, from memory then the journal), and the head they reach.
+/// `sink` gets every frame published after this call (attached before the head is read, so nothing falls in between; frames at or
 /// below the returned head are duplicates of what `first` holds).
 ///
 /// # Errors
-/// As [`open`]; nothing stays attached then.
+/// `NotFound` when the principal may not read it (or it does not exist); `Unavailable`
+/// or a store error when its actor or the journal cannot answer. Nothing stays attached
+/// then.
 pub async fn open_into(
     kernel: &Kernel,
     principal: &Principal,

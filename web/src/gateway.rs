@@ -195,6 +195,10 @@ impl streams::Sink for Outbox {
         }
         self.tx.send(Out::Live(frame.clone())).is_ok()
     }
+
+    fn alive(&self) -> bool {
+        !self.closed.load(Ordering::Relaxed)
+    }
 }
 
 /// Ids of connections, for the hub's sink lists.

@@ -136,7 +136,7 @@ async fn shop() -> Shop {
 
 /// Waits for the next `item:{id}` event that moves the item, returning its new step.
 async fn next_move(
-    live: &mut tokio::sync::broadcast::Receiver<Arc<crate::streams::Frame>>,
+    live: &mut tokio::sync::mpsc::UnboundedReceiver<Arc<crate::streams::Frame>>,
 ) -> String {
     loop {
         let frame = tokio::time::timeout(Duration::from_secs(5), live.recv())
