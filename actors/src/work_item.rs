@@ -458,7 +458,12 @@ impl WorkItem {
                 "a comment has 1–{MAX_COMMENT} characters"
             )));
         }
-        let members = self.org().snapshot().await?.members;
+        // Members are looked up only when someone is mentioned.
+        let members = if body.contains('@') {
+            self.org().snapshot().await?.members
+        } else {
+            Vec::new()
+        };
         // `@handle`: a member's email address before the `@`, any case.
         let handles: Vec<String> = body
             .split(|c: char| c.is_whitespace() || ",;:!?()".contains(c))

@@ -126,11 +126,8 @@ pub fn card(
 #[derive(Serialize)]
 struct BoardBoot<'a> {
     workflow: &'a str,
-    user: &'a str,
     /// Member id → display name.
     names: &'a HashMap<String, String>,
-    /// Team id → name.
-    teams: HashMap<String, String>,
     list: bool,
 }
 
@@ -304,9 +301,7 @@ async fn board_page(
         }
         (layout::json_block("wb-boot", &BoardBoot {
             workflow: w.id.as_str(),
-            user: m.member.user.id.as_str(),
             names: &names,
-            teams,
             list,
         }))
     };
@@ -464,7 +459,6 @@ async fn item_page(
     let w = m.org.workflow(&snap.item.workflow).await?;
     let org = m.org.snapshot().await?;
     let chrome = chrome(&state, &m.authed, Some(&m), "boards").await?;
-    let names = member_names(&org);
     let item = &snap.item;
     let step = w.steps.iter().find(|s| s.id == item.step);
     let step_name = |id: &str| {
@@ -581,7 +575,7 @@ async fn item_page(
                 }
             }
         }
-        (layout::json_block("item-boot", &serde_json::json!({ "item": item.id, "names": names })))
+        (layout::json_block("item-boot", &serde_json::json!({ "item": item.id })))
     };
     let scripts = html! { script type="module" src="/static/js/item.js" {} };
     Ok((
