@@ -276,7 +276,7 @@ pub async fn run(args: Args, settings: Settings) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(settings: Settings, store: Store) -> anyhow::Result<ExitCode> {
-    let core = Core::start_with(store.clone(), settings.actors.kernel()).await?;
+    let core = Core::start_with(store.clone(), settings.kernel()).await?;
     if settings.demo.seed_on_empty && store.count("org").await? == 0 {
         let password = std::env::var("CFLOWS_DEMO_PASSWORD").unwrap_or_else(|_| random_password());
         if let Some(login) = demo::seed(&core.directory, &password).await? {

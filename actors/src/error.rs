@@ -44,6 +44,9 @@ pub enum CoreError {
     /// The owning actor did not answer (crashed, stopping, or timed out).
     #[error("the service is unavailable, try again")]
     Unavailable,
+    /// Something outside the store failed (the attachment disk); the cause is logged.
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl CoreError {
@@ -60,7 +63,7 @@ impl CoreError {
             Self::Conflict(_) | Self::Store(StoreError::Duplicate(_)) => ErrorCode::Conflict,
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::NoCapacity(_) => ErrorCode::NoCapacity,
-            Self::Store(_) => ErrorCode::Internal,
+            Self::Store(_) | Self::Internal(_) => ErrorCode::Internal,
             Self::Unavailable => ErrorCode::Unavailable,
         }
     }

@@ -10,6 +10,8 @@
 //! older gaps are filled from the journal. Channels nobody listens to are evicted.
 
 use crate::board::BoardHandle;
+use crate::project::ProjectHandle;
+use crate::team_calendar::Booker;
 use crate::calendar::{CalendarHandle, Viewer};
 use crate::error::{CoreError, CoreResult};
 use crate::inbox::InboxHandle;
@@ -268,6 +270,7 @@ enum Source {
     Team(TeamCalendarHandle),
     Board(BoardHandle),
     Item(WorkItemHandle),
+    Project(ProjectHandle),
 }
 
 impl Source {
@@ -279,6 +282,7 @@ impl Source {
             Source::Calendar(c) => c.head().await,
             Source::Board(b) => b.head().await,
             Source::Item(i) => i.head().await,
+            Source::Project(p) => p.head().await,
         }
     }
 
@@ -296,6 +300,10 @@ impl Source {
                 .snapshot()
                 .await
                 .map(|s| (s.seq, StreamState::Item(Box::new(s)))),
+            Source::Project(p) => p
+                .snapshot()
+                .await
+                .map(|s| (s.seq, StreamState::Project(Box::new(s)))),
         }
     }
 }
@@ -388,6 +396,29 @@ async fn authorize(
             let item = WorkItemHandle::new(kernel, org, id);
             item.head().await?;
             Ok(Source::Item(item))
+        }
+        (
+            Principal::User {
+                user,
+                org: Some(org),
+                display_name,
+                ..
+            },
+            StreamName::Project(id),
+        ) => {
+            let member = OrgHandle::get(kernel, org)
+                .await?
+                .active_member(user)
+                .await?;
+            let by = Booker {
+                user: user.clone(),
+                name: display_name.clone(),
+                admin: member.role.is_admin(),
+            };
+            let project = ProjectHandle::new(kernel, org, id, by);
+            // Projects the member may not read answer NotFound here.
+            project.head().await?;
+            Ok(Source::Project(project))
         }
         // A kiosk reads the boards and teams of its scope, nothing else.
         (Principal::Kiosk { org, scope, .. }, StreamName::Board(id))

@@ -19,7 +19,7 @@ use crate::store::{new_id, writes};
 use crate::team_calendar::{Booker, BookingSpec, TeamCalendarHandle};
 use cflows_protocol::wire::StreamEvent;
 use cflows_protocol::{
-    BookingState, BookingView, CommentView, EntityRef, HistoryEntry, ItemBooking, ItemChange,
+    AttachmentView, BookingState, BookingView, CommentView, EntityRef, HistoryEntry, ItemBooking, ItemChange,
     ItemEvent, ItemId, ItemSnapshot, MoveRequest, NotificationKind, OrgId, StepDef, StreamName,
     UserId, WorkItemView, WorkflowView,
 };
@@ -59,6 +59,16 @@ pub enum ItemMsg {
     },
     /// From the `TeamCalendar`: a booking linked to this item changed.
     BookingChanged { booking: Box<BookingView> },
+    Attach {
+        by: Booker,
+        kept: Box<crate::files::Kept>,
+        reply: RpcReplyPort<CoreResult<AttachmentView>>,
+    },
+    Detach {
+        by: Booker,
+        attachment: String,
+        reply: RpcReplyPort<CoreResult<()>>,
+    },
     /// From the Org: a new workflow version removed step `from`; items there go to `to`.
     Relocate {
         from: String,
@@ -74,6 +84,7 @@ pub struct WorkItem {
     item: WorkItemView,
     history: Vec<HistoryEntry>,
     comments: Vec<CommentView>,
+    attachments: Vec<AttachmentView>,
     journal: Journal,
 }
 
@@ -112,6 +123,12 @@ impl Entity for WorkItem {
             .into_iter()
             .map(CommentView::from)
             .collect();
+        let attachments = store
+            .attachments_of(&format!("item:{id}"))
+            .await?
+            .into_iter()
+            .map(AttachmentView::from)
+            .collect();
         let journal = Journal::open_in(kernel, StreamName::Item(id.clone()), &org).await?;
         Ok(Self {
             kernel: kernel.clone(),
@@ -119,6 +136,7 @@ impl Entity for WorkItem {
             item,
             history,
             comments,
+            attachments,
             journal,
         })
     }
@@ -150,6 +168,16 @@ impl Entity for WorkItem {
             }
             ItemMsg::Comment { by, body, reply } => {
                 let _ = reply.send(self.on_comment(&by, body).await);
+            }
+            ItemMsg::Attach { by, kept, reply } => {
+                let _ = reply.send(self.on_attach(&by, *kept).await);
+            }
+            ItemMsg::Detach {
+                by,
+                attachment,
+                reply,
+            } => {
+                let _ = reply.send(self.on_detach(&by, &attachment).await);
             }
             ItemMsg::BookingChanged { booking } => self.on_booking_changed(*booking).await,
             ItemMsg::Relocate { from, to, by } => self.on_relocate(from, to, by).await,
@@ -190,6 +218,7 @@ impl WorkItem {
             item: self.item.clone(),
             history: self.history.clone(),
             comments: self.comments.clone(),
+            attachments: self.attachments.clone(),
             seq: self.journal.seq(),
         }
     }
@@ -464,22 +493,13 @@ impl WorkItem {
         } else {
             Vec::new()
         };
-        // `@handle`: a member's email address before the `@`, any case.
-        let handles: Vec<String> = body
-            .split(|c: char| c.is_whitespace() || ",;:!?()".contains(c))
-            .filter_map(|w| w.strip_prefix('@'))
-            .map(|h| h.trim_end_matches('.').to_lowercase())
-            .collect();
-        let mut mentions: Vec<UserId> = members
-            .iter()
-            .filter(|m| m.active)
-            .filter(|m| {
-                let local = m.user.email.split('@').next().unwrap_or("").to_lowercase();
-                handles.contains(&local)
-            })
-            .map(|m| m.user.id.clone())
-            .collect();
-        mentions.dedup();
+        let mentions = crate::domain::mentions::mentioned(
+            &body,
+            members
+                .iter()
+                .filter(|m| m.active)
+                .map(|m| (&m.user.id, m.user.email.as_str())),
+        );
         let comment = CommentView {
             id: new_id(),
             at: now_ms(),
@@ -538,6 +558,66 @@ impl WorkItem {
             );
         }
         Ok(comment)
+    }
+
+    async fn on_attach(
+        &mut self,
+        by: &Booker,
+        kept: crate::files::Kept,
+    ) -> CoreResult<AttachmentView> {
+        let max = crate::project::MAX_ATTACHMENTS;
+        if self.attachments.len() >= max {
+            return Err(CoreError::invalid(format!(
+                "an item has at most {max} attachments"
+            )));
+        }
+        let attachment = crate::project::attachment_view(by, &kept);
+        self.journal
+            .commit(
+                writes::add_attachment(
+                    self.org.as_str(),
+                    &format!("item:{}", self.item.id),
+                    None,
+                    &attachment,
+                ),
+                vec![StreamEvent::Item(ItemEvent::AttachmentAdded {
+                    attachment: attachment.clone(),
+                })],
+                Some(&by.user),
+            )
+            .await?;
+        drop(kept);
+        self.attachments.push(attachment.clone());
+        Ok(attachment)
+    }
+
+    async fn on_detach(&mut self, by: &Booker, id: &str) -> CoreResult<()> {
+        let gone = self
+            .attachments
+            .iter()
+            .find(|a| a.id == id)
+            .cloned()
+            .ok_or(CoreError::NotFound)?;
+        if gone.by != by.user && !by.admin {
+            return Err(CoreError::Forbidden(
+                "only who attached it or an admin removes an attachment".into(),
+            ));
+        }
+        self.journal
+            .commit(
+                writes::delete_attachment(&gone.id),
+                vec![StreamEvent::Item(ItemEvent::AttachmentRemoved {
+                    id: gone.id.clone(),
+                })],
+                Some(&by.user),
+            )
+            .await?;
+        self.attachments.retain(|a| a.id != id);
+        self.kernel
+            .files()
+            .release(self.kernel.store(), &gone.sha256)
+            .await;
+        Ok(())
     }
 
     async fn on_booking_changed(&mut self, booking: BookingView) {
@@ -728,6 +808,32 @@ impl WorkItemHandle {
     pub async fn comment(&self, by: Booker, body: String) -> CoreResult<CommentView> {
         self.call(|reply| ItemMsg::Comment { by, body, reply })
             .await
+    }
+
+    /// Attaches bytes already kept to the item.
+    ///
+    /// # Errors
+    /// `InvalidInput` (too many), `NotFound`.
+    pub async fn attach(&self, by: Booker, kept: crate::files::Kept) -> CoreResult<AttachmentView> {
+        self.call(|reply| ItemMsg::Attach {
+            by,
+            kept: Box::new(kept),
+            reply,
+        })
+        .await
+    }
+
+    /// Removes an attachment (who attached it, or an admin).
+    ///
+    /// # Errors
+    /// `Forbidden`, `NotFound`.
+    pub async fn detach(&self, by: Booker, attachment: String) -> CoreResult<()> {
+        self.call(|reply| ItemMsg::Detach {
+            by,
+            attachment,
+            reply,
+        })
+        .await
     }
 
     /// Moves the item out of a removed step (from the Org, after its commit).

@@ -8,6 +8,7 @@ pub mod capacity;
 pub mod error;
 pub mod ids;
 pub mod inbox;
+pub mod project;
 pub mod stream;
 pub mod views;
 pub mod wire;
@@ -30,6 +31,10 @@ pub use ids::{
     CalendarId, ItemId, KioskId, OrgId, ProjectId, SessionId, TeamId, UserId, WorkflowId,
 };
 pub use inbox::{EntityRef, InboxEvent, InboxSnapshot, NotificationKind, NotificationView};
+pub use project::{
+    ActivityEntry, AttachmentView, NewTask, ProjectEvent, ProjectInput, ProjectSnapshot, ProjectView,
+    TaskChange, TaskLink, TaskStatus, TaskView,
+};
 pub use stream::{StreamKind, StreamName};
 pub use views::{
     ClockFormat, InvitationView, MemberView, OrgEvent, OrgSnapshot, OrgView, PlatformEvent,

@@ -10,7 +10,8 @@ use crate::capacity::{
     BookingView, CapacityRefusal, SlotAvailability, TeamCalendarSnapshot, TeamEvent,
 };
 use crate::error::ErrorCode;
-use crate::ids::{ItemId, OrgId, TeamId, UserId};
+use crate::ids::{ItemId, OrgId, ProjectId, TeamId, UserId};
+use crate::project::{NewTask, ProjectEvent, ProjectSnapshot, TaskChange, TaskView};
 use crate::inbox::{InboxEvent, InboxSnapshot, NotificationView};
 use crate::stream::{StreamKind, StreamName};
 use crate::views::{OrgEvent, OrgSnapshot, PlatformEvent};
@@ -190,6 +191,25 @@ pub enum Op {
         item: ItemId,
         body: String,
     },
+    /// Creates a task in a project (its members only).
+    CreateTask {
+        project: ProjectId,
+        #[serde(flatten)]
+        task: NewTask,
+    },
+    /// Changes a task: fields, status, assignee (notified), link.
+    UpdateTask {
+        project: ProjectId,
+        task: String,
+        #[serde(flatten)]
+        change: TaskChange,
+    },
+    /// Comments on a task; `@handle` mentions notify those members.
+    CommentTask {
+        project: ProjectId,
+        task: String,
+        body: String,
+    },
 }
 
 /// A booking a client asks a team for (the fields of `hold_booking` beside `team`; the
@@ -321,6 +341,9 @@ pub enum ReplyBody {
     Comment {
         comment: CommentView,
     },
+    Task {
+        task: Box<TaskView>,
+    },
 }
 
 /// An event of any stream, tagged with its stream kind (`stream_kind`) beside the
@@ -334,6 +357,7 @@ pub enum StreamEvent {
     Calendar(CalendarEvent),
     Board(BoardEvent),
     Item(ItemEvent),
+    Project(ProjectEvent),
     /// Journal only: never sent to clients.
     Platform(PlatformEvent),
 }
@@ -348,6 +372,7 @@ impl StreamEvent {
             Self::Calendar(_) => StreamKind::Calendar,
             Self::Board(_) => StreamKind::Board,
             Self::Item(_) => StreamKind::Item,
+            Self::Project(_) => StreamKind::Project,
             Self::Platform(_) => StreamKind::Platform,
         }
     }
@@ -361,6 +386,7 @@ impl StreamEvent {
             Self::Calendar(e) => e.kind(),
             Self::Board(e) => e.kind(),
             Self::Item(e) => e.kind(),
+            Self::Project(e) => e.kind(),
             Self::Platform(e) => e.kind(),
         }
     }
@@ -396,6 +422,12 @@ impl From<ItemEvent> for StreamEvent {
     }
 }
 
+impl From<ProjectEvent> for StreamEvent {
+    fn from(e: ProjectEvent) -> Self {
+        Self::Project(e)
+    }
+}
+
 impl From<InboxEvent> for StreamEvent {
     fn from(e: InboxEvent) -> Self {
         Self::Inbox(e)
@@ -412,6 +444,7 @@ pub enum StreamState {
     Calendar(CalendarSnapshot),
     Board(BoardSnapshot),
     Item(Box<ItemSnapshot>),
+    Project(Box<ProjectSnapshot>),
 }
 
 /// Why a frame could not be decoded.

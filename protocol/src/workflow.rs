@@ -392,6 +392,9 @@ pub struct ItemSnapshot {
     pub history: Vec<HistoryEntry>,
     /// Oldest first.
     pub comments: Vec<CommentView>,
+    /// Oldest first.
+    #[serde(default)]
+    pub attachments: Vec<crate::project::AttachmentView>,
     pub seq: u64,
 }
 
@@ -414,6 +417,12 @@ pub enum ItemEvent {
     Commented {
         comment: CommentView,
     },
+    AttachmentAdded {
+        attachment: crate::project::AttachmentView,
+    },
+    AttachmentRemoved {
+        id: String,
+    },
 }
 
 impl ItemEvent {
@@ -424,6 +433,8 @@ impl ItemEvent {
             Self::ItemMoved { .. } => "item_moved",
             Self::ItemChanged { .. } => "item_changed",
             Self::Commented { .. } => "commented",
+            Self::AttachmentAdded { .. } => "attachment_added",
+            Self::AttachmentRemoved { .. } => "attachment_removed",
         }
     }
 }
@@ -550,7 +561,7 @@ pub struct KioskView {
 }
 
 /// Distinguishes an absent member from an explicit `null`.
-mod double_option {
+pub(crate) mod double_option {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
     pub fn serialize<T: Serialize, S: Serializer>(

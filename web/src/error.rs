@@ -103,6 +103,7 @@ impl From<CoreError> for AppError {
                 Self::NoCapacity(r, message)
             }
             CoreError::Unavailable => Self::Unavailable,
+            CoreError::Internal(cause) => Self::Internal(cause),
             CoreError::Store(cflows_actors::StoreError::Duplicate(_)) => {
                 Self::Conflict("that value is already taken".into())
             }

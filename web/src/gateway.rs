@@ -674,6 +674,45 @@ impl Connection {
                 let comment = a.item(&item).comment(a.booker(), body).await?;
                 Ok(ReplyBody::Comment { comment })
             }
+            Op::CreateTask { project, task } => {
+                let (org, member) = self.member().await?;
+                let task = self
+                    .acting(&org, &member)
+                    .project(&project)
+                    .create_task(task)
+                    .await?;
+                Ok(ReplyBody::Task {
+                    task: Box::new(task),
+                })
+            }
+            Op::UpdateTask {
+                project,
+                task,
+                change,
+            } => {
+                let (org, member) = self.member().await?;
+                let task = self
+                    .acting(&org, &member)
+                    .project(&project)
+                    .update_task(task, change)
+                    .await?;
+                Ok(ReplyBody::Task {
+                    task: Box::new(task),
+                })
+            }
+            Op::CommentTask {
+                project,
+                task,
+                body,
+            } => {
+                let (org, member) = self.member().await?;
+                let comment = self
+                    .acting(&org, &member)
+                    .project(&project)
+                    .comment(task, body)
+                    .await?;
+                Ok(ReplyBody::Comment { comment })
+            }
         }
     }
 

@@ -17,6 +17,7 @@ pub struct Settings {
     pub demo: DemoSettings,
     pub ws: WsSettings,
     pub actors: ActorSettings,
+    pub uploads: UploadSettings,
 }
 
 /// The actor kernel.
@@ -34,11 +35,19 @@ impl Default for ActorSettings {
     }
 }
 
-impl ActorSettings {
-    /// The kernel's configuration.
-    pub fn kernel(&self) -> cflows_actors::KernelConfig {
-        cflows_actors::KernelConfig {
-            idle_after: std::time::Duration::from_secs(self.idle_secs.max(1)),
+/// Attachments of tasks and work items.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UploadSettings {
+    /// The largest file accepted, in bytes (`CFLOWS_UPLOADS__MAX_BYTES`); larger uploads
+    /// are refused with 413.
+    pub max_bytes: u64,
+}
+
+impl Default for UploadSettings {
+    fn default() -> Self {
+        Self {
+            max_bytes: cflows_actors::kernel::DEFAULT_MAX_UPLOAD_BYTES,
         }
     }
 }
@@ -241,6 +250,15 @@ impl Settings {
             username: self.database.username.clone(),
             password: self.database.password.clone(),
             sync: self.database.sync.clone(),
+        }
+    }
+
+    /// The kernel's configuration: attachment bytes under `{data_dir}/files`.
+    pub fn kernel(&self) -> cflows_actors::KernelConfig {
+        cflows_actors::KernelConfig {
+            idle_after: std::time::Duration::from_secs(self.actors.idle_secs.max(1)),
+            files_dir: self.data_dir().join("files"),
+            max_upload_bytes: self.uploads.max_bytes.max(1),
         }
     }
 

@@ -9,12 +9,19 @@ use cflows_actors::board::BoardHandle;
 use cflows_actors::org::{KioskInput, OrgHandle};
 use cflows_actors::streams::Principal;
 use cflows_actors::work_item::WorkItemHandle;
-use cflows_protocol::{ItemId, KioskView, OrgId, WorkflowId};
+use cflows_actors::project::ProjectHandle;
+use cflows_protocol::{ItemId, KioskView, OrgId, ProjectId, WorkflowId};
 
 impl Acting<'_> {
     /// A work item of the member's organization (another's answers `not_found`).
     pub fn item(&self, id: &ItemId) -> WorkItemHandle {
         WorkItemHandle::new(self.kernel, self.org_id, id)
+    }
+
+    /// A project of the member's organization, acted on as this member (another
+    /// organization's, or one the member may not read, answers `not_found`).
+    pub fn project(&self, id: &ProjectId) -> ProjectHandle {
+        ProjectHandle::new(self.kernel, self.org_id, id, self.booker())
     }
 
     /// A workflow's board in the member's organization.

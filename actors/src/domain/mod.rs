@@ -2,9 +2,11 @@
 
 pub mod capacity;
 pub mod ics;
+pub mod mentions;
 pub mod password;
 pub mod permissions;
 pub mod recurrence;
 pub mod time;
+pub mod upload;
 pub mod validate;
 pub mod workflow;

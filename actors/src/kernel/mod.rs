@@ -34,6 +34,8 @@ use crate::store::Store;
 use crate::streams::StreamHub;
 use crate::team_calendar::TeamCalendar;
 use crate::work_item::WorkItem;
+use crate::project::Project;
+use crate::files::Files;
 use cflows_protocol::OrgId;
 use dashmap::DashMap;
 use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
@@ -52,12 +54,24 @@ pub struct KernelConfig {
     /// An entity that handled no message for this long stops and frees its memory; the
     /// next message starts it again from the store.
     pub idle_after: Duration,
+    /// Where attachment bytes are kept (by content hash).
+    pub files_dir: std::path::PathBuf,
+    /// The largest attachment accepted (bytes).
+    pub max_upload_bytes: u64,
 }
 
+/// Default largest attachment: 20 MiB.
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 20 * 1024 * 1024;
+
 impl Default for KernelConfig {
+    /// Attachments in a directory of their own under the system's temporary directory
+    /// (tests; the server sets `{data_dir}/files`).
     fn default() -> Self {
         Self {
             idle_after: Duration::from_secs(600),
+            files_dir: std::env::temp_dir()
+                .join(format!("cflows-files-{}", crate::store::new_id())),
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
         }
     }
 }
@@ -121,6 +135,8 @@ struct Inner {
     calendars: Arc<Registry<Calendar>>,
     boards: Arc<Registry<Board>>,
     work_items: Arc<Registry<WorkItem>>,
+    projects: Arc<Registry<Project>>,
+    files: Files,
     /// Side effects sent after a reply (notifications): shutdown waits for them.
     side_effects: tokio_util::task::TaskTracker,
 }
@@ -181,7 +197,9 @@ impl Kernel {
                 tracing::error!(error = %e, "kernel supervisor failed to start");
                 CoreError::Unavailable
             })?;
+        let files = Files::new(config.files_dir.clone(), config.max_upload_bytes);
         let kernel = Kernel(Arc::new(Inner {
+            files,
             store,
             hub: StreamHub::default(),
             config,
@@ -196,6 +214,7 @@ impl Kernel {
             calendars: Registry::new(),
             boards: Registry::new(),
             work_items: Registry::new(),
+            projects: Registry::new(),
             side_effects: tokio_util::task::TaskTracker::new(),
         }));
         // The Directory is loaded at start so a broken store stops start-up.
@@ -208,7 +227,7 @@ impl Kernel {
     }
 
     /// Every registry, for metrics and scope stops.
-    fn registries(&self) -> [&dyn RegistryStats; 7] {
+    fn registries(&self) -> [&dyn RegistryStats; 8] {
         [
             &*self.0.directory,
             &*self.0.orgs,
@@ -217,6 +236,7 @@ impl Kernel {
             &*self.0.calendars,
             &*self.0.boards,
             &*self.0.work_items,
+            &*self.0.projects,
         ]
     }
 
@@ -273,6 +293,16 @@ impl Kernel {
     /// Work items.
     pub fn work_items(&self) -> &Arc<Registry<WorkItem>> {
         &self.0.work_items
+    }
+
+    /// Projects (members, tasks, activity).
+    pub fn projects(&self) -> &Arc<Registry<Project>> {
+        &self.0.projects
+    }
+
+    /// Attachment bytes.
+    pub fn files(&self) -> &Files {
+        &self.0.files
     }
 
     /// Live actors per kind (for `/metrics`).

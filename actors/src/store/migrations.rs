@@ -53,6 +53,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0007_workflows.surql",
         sql: include_str!("../../../migrations/0007_workflows.surql"),
     },
+    Migration {
+        name: "0008_projects.surql",
+        sql: include_str!("../../../migrations/0008_projects.surql"),
+    },
 ];
 
 /// What [`Store::migrate`] did.
@@ -176,7 +180,8 @@ mod tests {
                 "0004_invitations.surql",
                 "0005_capacity.surql",
                 "0006_calendars.surql",
-                "0007_workflows.surql"
+                "0007_workflows.surql",
+                "0008_projects.surql"
             ]
         );
         assert!(store.migrations_current().await.unwrap());

@@ -10,6 +10,7 @@ mod calendars;
 mod capacity;
 pub mod check;
 mod migrations;
+mod projects;
 mod records;
 mod workflows;
 pub mod writes;
@@ -17,6 +18,7 @@ pub mod writes;
 pub use calendars::{CalEventRecord, CalendarRecord, FeedRecord, feed_id};
 pub use capacity::{BookingRecord, JobTypeRecord, WaitlistRecord};
 pub use migrations::{MIGRATIONS, Migration, MigrationReport};
+pub use projects::{AttachmentRecord, ProjectRecord, TaskCommentRecord, TaskRecord};
 pub use records::*;
 pub use workflows::{
     AuditQuery, AuditRecord, BoardCardRecord, BoardRecord, CommentRecord, EntryRecord,

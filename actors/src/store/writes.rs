@@ -15,6 +15,9 @@ pub use super::capacity::{
     add_waiter, create_job_type, delete_job_type, nothing, put_bookings, remove_waiters,
     set_team_hours, update_job_type,
 };
+pub use super::projects::{
+    add_attachment, add_task_comment, delete_attachment, delete_task, put_project, put_task,
+};
 pub use super::workflows::{
     add_comment, archive_workflow, board_card, create_item, delete_filter, delete_kiosk,
     kiosk_seen, move_item, put_filter, put_item, put_kiosk, save_workflow,

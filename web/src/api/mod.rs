@@ -6,6 +6,7 @@
 //! (utoipa-axum), so the document at `/api/v1/openapi.json` is exactly what is routed.
 //! Handlers parse and render; shared business steps live in [`crate::app`].
 
+mod attachments;
 mod calendars;
 mod capacity;
 mod items;
@@ -14,6 +15,7 @@ mod members;
 mod notifications;
 mod org;
 mod platform;
+mod projects;
 mod session;
 mod teams;
 mod workflows;
@@ -63,6 +65,16 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(workflows::routes())
         .merge(items::routes())
         .merge(kiosks::routes())
+        .merge(projects::routes())
+        .merge(attachments::routes())
+        .merge(
+            // Uploads are read up to the upload setting (413 past it), not the API's
+            // body limit.
+            OpenApiRouter::new()
+                .merge(projects::upload_routes())
+                .merge(attachments::upload_routes())
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .merge(platform::routes())
         .merge(notifications::routes())
         .fallback(|| async { AppError::NotFound });

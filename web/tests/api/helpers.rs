@@ -51,8 +51,11 @@ pub async fn spawn_app_with(config: StoreConfig, adjust: impl FnOnce(&mut Settin
     let addr = listener.local_addr().unwrap().to_string();
     let mut settings = Settings::default();
     settings.http.addr = addr.clone();
+    // Attachment bytes of each test app in a directory of its own.
+    settings.data_dir =
+        std::env::temp_dir().join(format!("cflows-test-{}", cflows_actors::store::new_id()));
     adjust(&mut settings);
-    let core = Core::start_with(store, settings.actors.kernel())
+    let core = Core::start_with(store, settings.kernel())
         .await
         .unwrap();
     let state = AppState::new(settings, core.clone());

@@ -25,7 +25,7 @@ async fn serve_on(
 ) {
     let mut settings = Settings::default();
     settings.http.addr = addr.to_string();
-    let core = Core::start_with(store.clone(), settings.actors.kernel())
+    let core = Core::start_with(store.clone(), settings.kernel())
         .await
         .unwrap();
     let mut listener = None;

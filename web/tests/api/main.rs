@@ -15,6 +15,7 @@ mod hardening;
 mod kiosk_page;
 mod notifications;
 mod ops;
+mod projects;
 mod remote;
 mod staff;
 mod tenancy;

@@ -1,0 +1,200 @@
+//! Attachment bytes on disk: `{dir}/{aa}/{sha256}` (and `{sha256}.thumb.jpg`), named by
+//! content hash, never by anything a user typed. Identical uploads share one file; a
+//! file is removed only when no attachment row (of any organization) names it any more
+//! and no upload of the same bytes is between writing it and committing its row.
+//!
+//! The rows are the owners' actors' to write; this module only keeps bytes.
+
+use crate::domain::upload::{self, Inspected, Refusal};
+use crate::error::{CoreError, CoreResult};
+use crate::store::Store;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::Mutex;
+
+/// The attachment byte store.
+#[derive(Clone)]
+pub struct Files(Arc<Inner>);
+
+struct Inner {
+    dir: PathBuf,
+    max_bytes: u64,
+    /// Uploads written but not yet committed, by hash; the lock also orders a write
+    /// against a removal of the same bytes.
+    pending: Mutex<HashMap<String, u32>>,
+}
+
+/// Bytes kept for an upload whose attachment row is not committed yet. Dropping it
+/// (after the commit, or after a failed one) lets the bytes be removed when unused.
+pub struct Kept {
+    files: Files,
+    pub sha256: String,
+    pub size: u64,
+    pub content_type: &'static str,
+    pub thumbnail: bool,
+    pub name: String,
+}
+
+impl Drop for Kept {
+    fn drop(&mut self) {
+        let files = self.files.clone();
+        let sha = std::mem::take(&mut self.sha256);
+        // Synchronous: the count is released even when no runtime is left.
+        if let Ok(mut pending) = files.0.pending.try_lock() {
+            release_pending(&mut pending, &sha);
+        } else if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let mut pending = files.0.pending.lock().await;
+                release_pending(&mut pending, &sha);
+            });
+        }
+    }
+}
+
+fn release_pending(pending: &mut HashMap<String, u32>, sha: &str) {
+    if let Some(n) = pending.get_mut(sha) {
+        *n -= 1;
+        if *n == 0 {
+            pending.remove(sha);
+        }
+    }
+}
+
+/// Whether a stored attachment is a downloaded or a shown one.
+pub fn served_inline(content_type: &str) -> bool {
+    matches!(
+        content_type,
+        "image/png" | "image/jpeg" | "image/gif" | "image/webp"
+    )
+}
+
+impl Files {
+    /// Bytes under `dir` (created on first use); uploads up to `max_bytes`.
+    pub fn new(dir: PathBuf, max_bytes: u64) -> Self {
+        Self(Arc::new(Inner {
+            dir,
+            max_bytes,
+            pending: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// The largest upload accepted (bytes).
+    pub fn max_bytes(&self) -> u64 {
+        self.0.max_bytes
+    }
+
+    /// Where the files live.
+    pub fn dir(&self) -> &Path {
+        &self.0.dir
+    }
+
+    fn path(&self, sha: &str) -> PathBuf {
+        self.0.dir.join(&sha[..2]).join(sha)
+    }
+
+    fn thumb_path(&self, sha: &str) -> PathBuf {
+        self.0.dir.join(&sha[..2]).join(format!("{sha}.thumb.jpg"))
+    }
+
+    /// Checks an upload (name, size, type by content, image decode) and writes its
+    /// bytes and thumbnail. Nothing is written when it is refused.
+    ///
+    /// # Errors
+    /// `InvalidInput` with the reason; `Internal` when the disk fails.
+    pub async fn keep(&self, raw_name: &str, bytes: Vec<u8>) -> CoreResult<Kept> {
+        let refused = |r: Refusal| CoreError::InvalidInput(r.to_string());
+        let name = upload::file_name(raw_name).map_err(refused)?;
+        let inspected: Inspected = upload::inspect(&bytes, self.0.max_bytes).map_err(refused)?;
+        let (bytes, thumb) = if inspected.image {
+            let content_type = inspected.content_type;
+            tokio::task::spawn_blocking(move || {
+                let thumb = upload::thumbnail(&bytes, content_type);
+                (bytes, thumb)
+            })
+            .await
+            .map_err(|e| CoreError::Internal(format!("thumbnail task: {e}")))?
+        } else {
+            (bytes, Err(Refusal::Unrecognised))
+        };
+        let thumb = match thumb {
+            Ok(t) => Some(t),
+            Err(e) if inspected.image => return Err(refused(e)),
+            Err(_) => None,
+        };
+        let sha = hex::encode(Sha256::digest(&bytes));
+        let mut pending = self.0.pending.lock().await;
+        let disk = |e: std::io::Error| CoreError::Internal(format!("attachment store: {e}"));
+        write_once(&self.path(&sha), &bytes).await.map_err(disk)?;
+        if let Some(t) = &thumb {
+            write_once(&self.thumb_path(&sha), t).await.map_err(disk)?;
+        }
+        *pending.entry(sha.clone()).or_default() += 1;
+        Ok(Kept {
+            files: self.clone(),
+            sha256: sha,
+            size: bytes.len() as u64,
+            content_type: inspected.content_type,
+            thumbnail: thumb.is_some(),
+            name,
+        })
+    }
+
+    /// The bytes of `sha` (or its thumbnail).
+    ///
+    /// # Errors
+    /// `NotFound` when they are gone.
+    pub async fn read(&self, sha: &str, thumbnail: bool) -> CoreResult<Vec<u8>> {
+        if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(CoreError::NotFound);
+        }
+        let path = if thumbnail {
+            self.thumb_path(sha)
+        } else {
+            self.path(sha)
+        };
+        tokio::fs::read(path).await.map_err(|_| CoreError::NotFound)
+    }
+
+    /// Removes the bytes of `sha` if no attachment row names them and no upload of them
+    /// is pending. Call after committing a row's deletion.
+    pub async fn release(&self, store: &Store, sha: &str) {
+        let pending = self.0.pending.lock().await;
+        if pending.contains_key(sha) {
+            return;
+        }
+        match store.attachment_uses(sha).await {
+            Ok(0) => {
+                for path in [self.path(sha), self.thumb_path(sha)] {
+                    if let Err(e) = tokio::fs::remove_file(&path).await
+                        && e.kind() != std::io::ErrorKind::NotFound
+                    {
+                        tracing::warn!(path = %path.display(), error = %e, "attachment bytes not removed");
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "attachment uses not counted; bytes kept"),
+        }
+        drop(pending);
+    }
+
+    /// Whether the bytes of `sha` are on disk.
+    pub async fn exists(&self, sha: &str) -> bool {
+        tokio::fs::try_exists(self.path(sha)).await.unwrap_or(false)
+    }
+}
+
+/// Writes `bytes` at `path` unless a file is there (same hash, same bytes): to a
+/// temporary name first, then renamed, so a crash never leaves half a file under a hash.
+async fn write_once(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if tokio::fs::try_exists(path).await? {
+        return Ok(());
+    }
+    let parent = path.parent().expect("attachment paths have a directory");
+    tokio::fs::create_dir_all(parent).await?;
+    let tmp = parent.join(format!(".{}.tmp", crate::store::new_id()));
+    tokio::fs::write(&tmp, bytes).await?;
+    tokio::fs::rename(&tmp, path).await
+}
