@@ -73,6 +73,31 @@ pub enum Command {
     },
     /// Check the store's integrity; exits 1 when it finds problems.
     Check,
+    /// Write one organization — records, journal and attachment files — as one
+    /// versioned JSON document.
+    Export {
+        /// The organization's slug (or id).
+        #[arg(long)]
+        org: String,
+        /// Where to write it (default: standard output). Created with mode 0600: it
+        /// holds password hashes and secret token hashes.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Restore an exported organization. Refuses (writing nothing) a document that is
+    /// truncated, changed, inconsistent or that the database does not fully accept.
+    Import {
+        /// The document (`-` for standard input).
+        file: std::path::PathBuf,
+        /// Import it as a new organization with this slug (new ids; kiosk, feed and
+        /// invitation tokens and notifications are not copied). Without it the
+        /// organization is restored as it was, and must not exist yet.
+        #[arg(long = "as")]
+        as_slug: Option<String>,
+        /// With --as: the new organization's name.
+        #[arg(long, requires = "as_slug")]
+        name: Option<String>,
+    },
 }
 
 /// An exclusive lock on the embedded database, held for the life of the process.
@@ -257,6 +282,80 @@ pub async fn run(args: Args, settings: Settings) -> anyhow::Result<ExitCode> {
                 }
             }
             core.shutdown().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export { org, out } => {
+            let files = cflows_actors::files::Files::new(
+                settings.data_dir().join("files"),
+                settings.uploads.max_bytes,
+            );
+            let doc = cflows_actors::portable::export(&store, &files, &org)
+                .await
+                .map_err(|e| match e {
+                    cflows_actors::CoreError::NotFound => {
+                        anyhow::anyhow!("no organization with slug or id {org}")
+                    }
+                    e => e.into(),
+                })?;
+            let text = serde_json::to_vec(&doc)?;
+            match out {
+                Some(path) => {
+                    use std::io::Write as _;
+                    let mut opts = std::fs::OpenOptions::new();
+                    opts.write(true).create(true).truncate(true);
+                    #[cfg(unix)]
+                    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+                    let mut f = opts
+                        .open(&path)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    f.write_all(&text)?;
+                    f.sync_all()?;
+                    eprintln!(
+                        "exported {} ({} records, {} journal rows, {} files) to {}",
+                        doc.slug,
+                        doc.tables.values().map(Vec::len).sum::<usize>(),
+                        doc.journal.len(),
+                        doc.files.len(),
+                        path.display()
+                    );
+                }
+                None => {
+                    use std::io::Write as _;
+                    std::io::stdout().write_all(&text)?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import {
+            file,
+            as_slug,
+            name,
+        } => {
+            let text = if file.as_os_str() == "-" {
+                let mut t = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut t)?;
+                t
+            } else {
+                std::fs::read_to_string(&file)
+                    .with_context(|| format!("cannot read {}", file.display()))?
+            };
+            let files = cflows_actors::files::Files::new(
+                settings.data_dir().join("files"),
+                settings.uploads.max_bytes,
+            );
+            let mode = match as_slug {
+                Some(slug) => cflows_actors::portable::ImportAs::New { slug, name },
+                None => cflows_actors::portable::ImportAs::Same,
+            };
+            let doc = cflows_actors::portable::parse(&text)
+                .map_err(|e| anyhow::anyhow!("refused, nothing was imported: {e}"))?;
+            let done = cflows_actors::portable::import(&store, &files, doc, mode)
+                .await
+                .map_err(|e| anyhow::anyhow!("refused, nothing was imported: {e}"))?;
+            println!(
+                "imported {} (id {}): {} records, {} journal rows, {} files",
+                done.slug, done.org, done.records, done.journal_rows, done.files
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Check => {

@@ -118,11 +118,89 @@ pub async fn seed(dir: &DirectoryHandle, password: &str) -> CoreResult<Option<De
     }
     seed_capacity(dir, &handle, &org.id, &admin, &teams).await?;
     let kiosk_link = seed_workflow(dir, &handle, &org.id, &admin, &teams).await?;
+    seed_project(dir, &org.id, &admin, &members).await?;
     Ok(Some(DemoLogin {
         email: DEMO_ADMIN_EMAIL.into(),
         password: password.into(),
         kiosk_link: Some(kiosk_link),
     }))
+}
+
+/// The project "Spring showroom event": sales and photographers on it, tasks in each
+/// status with assignees and due dates.
+async fn seed_project(
+    dir: &DirectoryHandle,
+    org: &cflows_protocol::OrgId,
+    admin: &UserId,
+    members: &[(UserId, &str)],
+) -> CoreResult<()> {
+    use cflows_protocol::{NewTask, Priority, ProjectInput, TaskChange};
+    let kernel = dir.kernel();
+    let by = crate::team_calendar::Booker {
+        user: admin.clone(),
+        name: "Alex Admin".into(),
+        admin: true,
+    };
+    let of = |team: &str| -> Vec<UserId> {
+        members
+            .iter()
+            .filter(|(_, t)| *t == team)
+            .map(|(u, _)| u.clone())
+            .collect()
+    };
+    let (sales, photo) = (of("Sales"), of("Photographers"));
+    let project = crate::project::create(
+        kernel,
+        org,
+        &by,
+        ProjectInput {
+            name: Some("Spring showroom event".into()),
+            description: Some(
+                "Open house on the first Saturday of spring: twelve cars on the floor, test drives, coffee.".into(),
+            ),
+            key: Some("SSE".into()),
+            members: Some(sales.iter().chain(&photo).cloned().collect()),
+            ..ProjectInput::default()
+        },
+    )
+    .await?;
+    let handle = crate::project::ProjectHandle::new(kernel, org, &project.id, by);
+    let in_days = |n: i64| {
+        (chrono::Utc::now().date_naive() + chrono::Duration::days(n))
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    let tasks: [(&str, Option<&UserId>, &str, i64, Priority); 6] = [
+        ("Book the coffee van", sales.first(), "done", -3, Priority::Normal),
+        ("Print flyers and price boards", sales.get(1), "doing", 2, Priority::High),
+        ("Photograph the twelve showroom cars", photo.first(), "doing", 4, Priority::High),
+        ("Invite last year's buyers", sales.first(), "todo", 6, Priority::Normal),
+        ("Plan test-drive routes", sales.get(1), "todo", 8, Priority::Low),
+        ("Order balloons", None, "todo", 10, Priority::Low),
+    ];
+    for (title, assignee, status, due, priority) in tasks {
+        let task = handle
+            .create_task(NewTask {
+                title: title.into(),
+                assignee: assignee.cloned(),
+                due: Some(in_days(due)),
+                priority,
+                ..NewTask::default()
+            })
+            .await?;
+        if status != "todo" {
+            handle
+                .update_task(
+                    task.id,
+                    TaskChange {
+                        status: Some(status.into()),
+                        ..TaskChange::default()
+                    },
+                )
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 /// The dealership's vehicle workflow: Request Test → Test & Inspect → Repair /

@@ -180,6 +180,38 @@ impl Files {
         drop(pending);
     }
 
+    /// Writes bytes whose hash is known (an import), with an image's thumbnail.
+    ///
+    /// # Errors
+    /// `Internal` when the disk fails or the bytes do not match `sha`.
+    pub async fn put_exact(&self, sha: &str, bytes: &[u8]) -> CoreResult<()> {
+        if hex::encode(Sha256::digest(bytes)) != sha {
+            return Err(CoreError::Internal(format!("bytes of {sha} do not match it")));
+        }
+        let disk = |e: std::io::Error| CoreError::Internal(format!("attachment store: {e}"));
+        write_once(&self.path(sha), bytes).await.map_err(disk)?;
+        if let Ok(i) = upload::inspect(bytes, u64::MAX)
+            && i.image
+        {
+            let (data, content_type) = (bytes.to_vec(), i.content_type);
+            if let Ok(Ok(thumb)) =
+                tokio::task::spawn_blocking(move || upload::thumbnail(&data, content_type)).await
+            {
+                write_once(&self.thumb_path(sha), &thumb)
+                    .await
+                    .map_err(disk)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes bytes written by a failed import.
+    pub async fn remove_unchecked(&self, sha: &str) {
+        for path in [self.path(sha), self.thumb_path(sha)] {
+            let _ = tokio::fs::remove_file(path).await;
+        }
+    }
+
     /// Whether the bytes of `sha` are on disk.
     pub async fn exists(&self, sha: &str) -> bool {
         tokio::fs::try_exists(self.path(sha)).await.unwrap_or(false)

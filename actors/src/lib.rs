@@ -30,6 +30,7 @@ pub mod files;
 pub mod inbox;
 pub mod kernel;
 pub mod org;
+pub mod portable;
 pub mod project;
 pub mod store;
 pub mod streams;

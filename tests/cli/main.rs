@@ -430,3 +430,65 @@ async fn check_reports_a_stored_value_that_does_not_parse() {
         "{stdout}"
     );
 }
+
+#[test]
+fn export_then_import_restores_an_organization_and_refuses_a_damaged_document() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let ok = |out: std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    ok(cflows(a.path()).arg("demo").output().unwrap());
+    let doc = a.path().join("demo.json");
+    ok(cflows(a.path())
+        .args(["export", "--org", "demo-motors", "--out"])
+        .arg(&doc)
+        .output()
+        .unwrap());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&doc).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the document holds password hashes");
+    }
+    // A truncated copy is refused with nothing written.
+    let text = std::fs::read(&doc).unwrap();
+    let cut = b.path().join("cut.json");
+    std::fs::write(&cut, &text[..text.len() / 2]).unwrap();
+    let out = cflows(b.path()).arg("import").arg(&cut).output().unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("nothing was imported"), "{said}");
+    // The whole one restores; the database is sound and the demo admin logs in.
+    let printed = ok(cflows(b.path()).arg("import").arg(&doc).output().unwrap());
+    assert!(printed.contains("imported demo-motors"), "{printed}");
+    assert!(ok(cflows(b.path()).arg("check").output().unwrap()).contains("ok"));
+    // Again: it exists now. As a new organization: fine.
+    let out = cflows(b.path()).arg("import").arg(&doc).output().unwrap();
+    assert!(!out.status.success());
+    ok(cflows(b.path())
+        .arg("import")
+        .arg(&doc)
+        .args(["--as", "demo-copy", "--name", "Demo Copy"])
+        .output()
+        .unwrap());
+    let server = start(b.path());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (client, _) = login(&server.addr).await;
+        let projects: Value = client
+            .get(format!("http://{}/api/v1/projects", server.addr))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(projects[0]["name"], "Spring showroom event");
+    });
+}

@@ -32,6 +32,7 @@ async fn an_idle_actor_stops_and_restarts_transparently() {
         store.clone(),
         KernelConfig {
             idle_after: Duration::from_millis(200),
+            ..KernelConfig::default()
         },
     )
     .await

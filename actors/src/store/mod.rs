@@ -10,6 +10,7 @@ mod calendars;
 mod capacity;
 pub mod check;
 mod migrations;
+mod portable;
 mod projects;
 mod records;
 mod workflows;
@@ -18,6 +19,7 @@ pub mod writes;
 pub use calendars::{CalEventRecord, CalendarRecord, FeedRecord, feed_id};
 pub use capacity::{BookingRecord, JobTypeRecord, WaitlistRecord};
 pub use migrations::{MIGRATIONS, Migration, MigrationReport};
+pub use portable::{Owned, TABLES};
 pub use projects::{AttachmentRecord, ProjectRecord, TaskCommentRecord, TaskRecord};
 pub use records::*;
 pub use workflows::{
