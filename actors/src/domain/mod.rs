@@ -3,6 +3,7 @@
 pub mod capacity;
 pub mod ics;
 pub mod mentions;
+pub mod metrics;
 pub mod password;
 pub mod permissions;
 pub mod recurrence;

@@ -333,6 +333,20 @@ impl Store {
         .await
     }
 
+    /// The history of every item of a workflow (`(item, entry)`), oldest first.
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn entries_of_workflow(&self, workflow: &str) -> StoreResult<Vec<EntryRecord>> {
+        self.rows(
+            &format!(
+                "SELECT {ENTRY_FIELDS} FROM item_entry WHERE item IN (SELECT VALUE record::id(id) FROM work_item WHERE workflow = $w) ORDER BY at, id"
+            ),
+            json!({ "w": workflow }),
+        )
+        .await
+    }
+
     /// An item's comments, oldest first.
     ///
     /// # Errors

@@ -65,11 +65,14 @@ pub fn page_with(
                             a href="/staff/capacity" aria-current=[current(chrome, "capacity")] { "Job types & hours" }
                             a href="/staff/workflows" aria-current=[current(chrome, "workflows")] { "Workflows" }
                             a href="/staff/kiosks" aria-current=[current(chrome, "kiosks")] { "Kiosks" }
+                            a href="/staff/metrics" aria-current=[current(chrome, "metrics")] { "Metrics" }
                             a href="/staff/audit" aria-current=[current(chrome, "audit")] { "Audit log" }
                             a href="/staff/settings" aria-current=[current(chrome, "settings")] { "Settings" }
                         }
                         @if chrome.org_name.is_some() {
                             a href="/boards" aria-current=[current(chrome, "boards")] { "Boards" }
+                            a href="/projects" aria-current=[current(chrome, "projects")] { "Projects" }
+                            a href="/tasks" aria-current=[current(chrome, "tasks")] { "My tasks" }
                             a href="/calendar" aria-current=[current(chrome, "calendar")] { "Calendar" }
                             a href="/calendar/board" aria-current=[current(chrome, "board")] { "Capacity" }
                             a href="/me" aria-current=[current(chrome, "me")] { "My profile" }

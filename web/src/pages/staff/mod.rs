@@ -15,6 +15,8 @@ use cflows_protocol::Role;
 use maud::{Markup, html};
 
 mod audit;
+mod charts;
+mod metrics;
 mod capacity;
 mod kiosks;
 mod settings;
@@ -32,6 +34,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(workflows::routes())
         .merge(kiosks::routes())
         .merge(audit::routes())
+        .merge(metrics::routes())
 }
 
 /// Renders `body` in the staff frame with `status`.
