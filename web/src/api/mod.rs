@@ -6,7 +6,7 @@
 //! (utoipa-axum), so the document at `/api/v1/openapi.json` is exactly what is routed.
 //! Handlers parse and render; shared business steps live in [`crate::app`].
 
-mod attachments;
+pub(crate) mod attachments;
 mod calendars;
 mod capacity;
 mod items;

@@ -200,7 +200,7 @@ async fn attach_to_task(
     let handle = a.project(&ProjectId::new(id));
     // Who may not read the project learns nothing, not even how uploads are checked.
     handle.head().await?;
-    let kept = read_upload(&state, multipart).await?;
+    let kept = read_upload(&state, multipart, None).await?;
     let view = handle.attach(task, kept).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }

@@ -547,6 +547,7 @@ async fn item_page(
                     button type="submit" { "Save" }
                 }
             }
+            (super::projects::attachments_section(&m.authed.csrf, &snap.attachments, &format!("/items/{}/attachments", item.id)))
             section aria-labelledby="history-title" {
                 h2 #history-title { "History" }
                 ol #history {

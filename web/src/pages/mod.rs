@@ -12,6 +12,7 @@ pub mod layout;
 pub mod login;
 pub mod notifications;
 pub mod platform;
+pub mod projects;
 pub mod staff;
 
 use crate::AppState;
@@ -61,6 +62,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../static/js/item.js"),
     ),
     (
+        "/static/js/project.js",
+        JS,
+        include_str!("../../static/js/project.js"),
+    ),
+    (
         "/static/js/kiosk.js",
         JS,
         include_str!("../../static/js/kiosk.js"),
@@ -107,6 +113,7 @@ pub(crate) fn routes() -> Router<AppState> {
     router
         .merge(calendar::routes())
         .merge(boards::routes())
+        .merge(projects::routes())
         .merge(kiosk::routes())
         .merge(feeds::routes())
         .merge(notifications::routes())

@@ -108,6 +108,23 @@ async function invitedEvents(info) {
     }));
 }
 
+/** The member's open tasks with a due date, as all-day entries on that day. */
+async function dueTasks() {
+  const tasks = await api("GET", "/api/v1/me/tasks");
+  return tasks
+    .filter((t) => t.due)
+    .map((t) => ({
+      id: `task:${t.id}`,
+      title: `Due: ${t.key} ${t.title}`,
+      start: t.due,
+      allDay: true,
+      url: `/projects/${t.project}?task=${t.id}`,
+      classNames: ["task-due"],
+      editable: false,
+      extendedProps: { kind: "task" },
+    }));
+}
+
 /** An event source function whose failures are reported, not swallowed. */
 function reported(fetcher) {
   return async (info) => {
@@ -163,7 +180,10 @@ const calendar = new FullCalendar.Calendar(calendarEl, {
   },
   eventDrop: onMove,
   eventResize: onMove,
-  eventClick: (info) => openDetails(info.event),
+  eventClick: (info) => {
+    if (info.event.extendedProps.kind === "task") return; // its url opens the task
+    openDetails(info.event);
+  },
   eventDidMount: (arg) => {
     const p = arg.event.extendedProps;
     arg.el.dataset.kind = p.kind;
@@ -250,6 +270,9 @@ for (const box of document.querySelectorAll("[data-source]")) {
   });
 }
 calendar.addEventSource({ id: "invited", events: reported(invitedEvents) });
+calendar.addEventSource({ id: "tasks", events: reported(dueTasks) });
+// Due dates change in projects (the bell follows the inbox): refresh them each minute.
+setInterval(() => refetchSoon("tasks"), 60000);
 
 // --- moving --------------------------------------------------------------------
 
