@@ -170,6 +170,42 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
         )
         .await
         .unwrap();
+    let op_booker = cflows_actors::team_calendar::Booker {
+        user: op.id.clone(),
+        name: "Oli Operator".into(),
+        admin: true,
+    };
+    let project = cflows_actors::project::create(
+        &app.core.kernel,
+        &org.id,
+        &op_booker,
+        cflows_protocol::ProjectInput {
+            name: Some("Spring showroom event".into()),
+            members: Some(vec![mia.id.clone()]),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let ph = cflows_actors::project::ProjectHandle::new(&app.core.kernel, &org.id, &project.id, op_booker);
+    let task = ph
+        .create_task(cflows_protocol::NewTask {
+            title: "Photograph the showroom cars".into(),
+            assignee: Some(op.id.clone()),
+            due: Some("2026-01-02".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    ph.comment(task.id.clone(), "@mia can you help?".into()).await.unwrap();
+    let photo = {
+        let img = image::RgbImage::from_pixel(40, 30, image::Rgb([10, 120, 200]));
+        let mut out = Vec::new();
+        img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
+        out
+    };
+    let kept = app.core.kernel.files().keep("front.png", photo).await.unwrap();
+    ph.attach(task.id.clone(), kept).await.unwrap();
     let (mia_client, mia_csrf) = app.login(&mia.email).await;
     let r = mia_client
         .post(app.url("/api/v1/messages"))
@@ -203,6 +239,11 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
         format!("/staff/workflows/{}", workflow.id),
         "/staff/kiosks".into(),
         "/staff/audit".into(),
+        "/staff/metrics".into(),
+        "/projects".into(),
+        format!("/projects/{}", project.id),
+        format!("/projects/{}?task={}", project.id, task.id),
+        "/tasks".into(),
         "/no-such-page".into(),
     ];
     let logged_out = [

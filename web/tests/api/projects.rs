@@ -380,3 +380,46 @@ async fn uploads_are_judged_by_content_and_refusals_leave_nothing() {
     assert_eq!(del(copy["id"].as_str().unwrap().to_string()).await.unwrap().status(), StatusCode::NO_CONTENT);
     assert!(!app.core.kernel.files().exists(sha).await, "no one uses them any more");
 }
+
+/// A viewer's project page follows changes made elsewhere without a reload, and the
+/// page's own forms work (here: a new task, then a file through the upload form).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_project_page_is_live_in_a_real_browser() {
+    use crate::browser::{browser, log_in, wait_for};
+    use fantoccini::Locator;
+    let Some((_driver, c)) = browser().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let org = app.org("Live", "owner@live.test").await;
+    let mia = app.member(&org, "mia@live.test", "Mia", Role::Member).await;
+    let (owner, csrf) = app.login("owner@live.test").await;
+    let project: Value = post(&app, &owner, &csrf, "/api/v1/projects", json!({"name": "Spring showroom event", "members": [mia.id]}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let pid = project["id"].as_str().unwrap().to_string();
+    log_in(&c, &app, "mia@live.test").await;
+    c.goto(&app.url(&format!("/projects/{pid}"))).await.unwrap();
+    wait_for(&c, "return document.body.dataset.project || null", json!("live")).await;
+    let r = post(&app, &owner, &csrf, &format!("/api/v1/projects/{pid}/tasks"), json!({"title": "Order balloons", "assignee": mia.id})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    wait_for(
+        &c,
+        "return [...document.querySelectorAll('#project-live li.tcard')].map(e => e.textContent.includes('Order balloons')).includes(true)",
+        json!(true),
+    )
+    .await;
+    // Open it, attach a photo through the form.
+    c.find(Locator::Css("#project-live li.tcard a")).await.unwrap().click().await.unwrap();
+    let photo = std::env::temp_dir().join(format!("cflows-{}.png", cflows_actors::store::new_id()));
+    std::fs::write(&photo, png(120, 80)).unwrap();
+    c.find(Locator::Css("#file-upload")).await.unwrap().send_keys(photo.to_str().unwrap()).await.unwrap();
+    c.find(Locator::Css("#file-upload")).await.unwrap()
+        .find(Locator::XPath("./following-sibling::button")).await.unwrap()
+        .click().await.unwrap();
+    wait_for(&c, "return document.querySelectorAll('ul.attachments img').length", json!(1)).await;
+    wait_for(&c, "return document.querySelector('.notice')?.textContent.includes('File attached') ?? false", json!(true)).await;
+    c.close().await.unwrap();
+}
