@@ -171,11 +171,41 @@ async fn seed_project(
             .to_string()
     };
     let tasks: [(&str, Option<&UserId>, &str, i64, Priority); 6] = [
-        ("Book the coffee van", sales.first(), "done", -3, Priority::Normal),
-        ("Print flyers and price boards", sales.get(1), "doing", 2, Priority::High),
-        ("Photograph the twelve showroom cars", photo.first(), "doing", 4, Priority::High),
-        ("Invite last year's buyers", sales.first(), "todo", 6, Priority::Normal),
-        ("Plan test-drive routes", sales.get(1), "todo", 8, Priority::Low),
+        (
+            "Book the coffee van",
+            sales.first(),
+            "done",
+            -3,
+            Priority::Normal,
+        ),
+        (
+            "Print flyers and price boards",
+            sales.get(1),
+            "doing",
+            2,
+            Priority::High,
+        ),
+        (
+            "Photograph the twelve showroom cars",
+            photo.first(),
+            "doing",
+            4,
+            Priority::High,
+        ),
+        (
+            "Invite last year's buyers",
+            sales.first(),
+            "todo",
+            6,
+            Priority::Normal,
+        ),
+        (
+            "Plan test-drive routes",
+            sales.get(1),
+            "todo",
+            8,
+            Priority::Low,
+        ),
         ("Order balloons", None, "todo", 10, Priority::Low),
     ];
     for (title, assignee, status, due, priority) in tasks {

@@ -186,7 +186,9 @@ impl Files {
     /// `Internal` when the disk fails or the bytes do not match `sha`.
     pub async fn put_exact(&self, sha: &str, bytes: &[u8]) -> CoreResult<()> {
         if hex::encode(Sha256::digest(bytes)) != sha {
-            return Err(CoreError::Internal(format!("bytes of {sha} do not match it")));
+            return Err(CoreError::Internal(format!(
+                "bytes of {sha} do not match it"
+            )));
         }
         let disk = |e: std::io::Error| CoreError::Internal(format!("attachment store: {e}"));
         write_once(&self.path(sha), bytes).await.map_err(disk)?;

@@ -124,7 +124,10 @@ pub async fn export(store: &Store, files: &Files, org: &str) -> CoreResult<Expor
     let mut doc = ExportDoc {
         format: FORMAT.into(),
         version: VERSION,
-        schema: MIGRATIONS.last().map(|m| m.name.to_string()).unwrap_or_default(),
+        schema: MIGRATIONS
+            .last()
+            .map(|m| m.name.to_string())
+            .unwrap_or_default(),
         exported_at: chrono::Utc::now().to_rfc3339(),
         org: record.id,
         slug: record.slug,

@@ -531,7 +531,9 @@ impl Project {
                     self.project.statuses = statuses_of(workflow);
                 }
             }
-            Err(e) => tracing::warn!(project = %self.project.id, error = %e, "workflow statuses not refreshed"),
+            Err(e) => {
+                tracing::warn!(project = %self.project.id, error = %e, "workflow statuses not refreshed")
+            }
         }
     }
 
@@ -774,7 +776,11 @@ impl Project {
             created_at: now,
             updated_at: now,
         };
-        let activity = self.activity(by, format!("created {} {}", task.key, task.title), Some(&task));
+        let activity = self.activity(
+            by,
+            format!("created {} {}", task.key, task.title),
+            Some(&task),
+        );
         self.commit(
             writes::put_task(self.org.as_str(), &task).and(writes::put_project(
                 self.org.as_str(),
@@ -941,7 +947,11 @@ impl Project {
             ));
         }
         let task = self.task(id)?.clone();
-        let activity = self.activity(by, format!("deleted {} {}", task.key, task.title), Some(&task));
+        let activity = self.activity(
+            by,
+            format!("deleted {} {}", task.key, task.title),
+            Some(&task),
+        );
         self.commit(
             writes::delete_task(&task.id),
             ProjectEvent::TaskRemoved {
@@ -1123,7 +1133,11 @@ pub(crate) fn attachment_view(by: &Booker, kept: &Kept) -> AttachmentView {
 ///
 /// # Errors
 /// The store fails.
-pub async fn open_tasks_of(kernel: &Kernel, org: &OrgId, user: &UserId) -> CoreResult<Vec<TaskView>> {
+pub async fn open_tasks_of(
+    kernel: &Kernel,
+    org: &OrgId,
+    user: &UserId,
+) -> CoreResult<Vec<TaskView>> {
     Ok(kernel
         .store()
         .open_tasks_of(org.as_str(), user.as_str())
@@ -1137,7 +1151,11 @@ pub async fn open_tasks_of(kernel: &Kernel, org: &OrgId, user: &UserId) -> CoreR
 ///
 /// # Errors
 /// The store fails.
-pub async fn projects_of(kernel: &Kernel, org: &OrgId, by: &Booker) -> CoreResult<Vec<ProjectView>> {
+pub async fn projects_of(
+    kernel: &Kernel,
+    org: &OrgId,
+    by: &Booker,
+) -> CoreResult<Vec<ProjectView>> {
     Ok(kernel
         .store()
         .projects_of_org(org.as_str())

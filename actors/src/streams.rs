@@ -10,13 +10,13 @@
 //! older gaps are filled from the journal. Channels nobody listens to are evicted.
 
 use crate::board::BoardHandle;
-use crate::project::ProjectHandle;
-use crate::team_calendar::Booker;
 use crate::calendar::{CalendarHandle, Viewer};
 use crate::error::{CoreError, CoreResult};
 use crate::inbox::InboxHandle;
 use crate::kernel::{Kernel, decode_journal};
 use crate::org::OrgHandle;
+use crate::project::ProjectHandle;
+use crate::team_calendar::Booker;
 use crate::team_calendar::TeamCalendarHandle;
 use crate::work_item::WorkItemHandle;
 use bytes::Bytes;

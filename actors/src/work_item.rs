@@ -19,9 +19,9 @@ use crate::store::{new_id, writes};
 use crate::team_calendar::{Booker, BookingSpec, TeamCalendarHandle};
 use cflows_protocol::wire::StreamEvent;
 use cflows_protocol::{
-    AttachmentView, BookingState, BookingView, CommentView, EntityRef, HistoryEntry, ItemBooking, ItemChange,
-    ItemEvent, ItemId, ItemSnapshot, MoveRequest, NotificationKind, OrgId, StepDef, StreamName,
-    UserId, WorkItemView, WorkflowView,
+    AttachmentView, BookingState, BookingView, CommentView, EntityRef, HistoryEntry, ItemBooking,
+    ItemChange, ItemEvent, ItemId, ItemSnapshot, MoveRequest, NotificationKind, OrgId, StepDef,
+    StreamName, UserId, WorkItemView, WorkflowView,
 };
 use ractor::RpcReplyPort;
 

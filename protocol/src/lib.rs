@@ -32,8 +32,8 @@ pub use ids::{
 };
 pub use inbox::{EntityRef, InboxEvent, InboxSnapshot, NotificationKind, NotificationView};
 pub use project::{
-    ActivityEntry, AttachmentView, NewTask, ProjectEvent, ProjectInput, ProjectSnapshot, ProjectView,
-    TaskChange, TaskLink, TaskStatus, TaskView,
+    ActivityEntry, AttachmentView, NewTask, ProjectEvent, ProjectInput, ProjectSnapshot,
+    ProjectView, TaskChange, TaskLink, TaskStatus, TaskView,
 };
 pub use stream::{StreamKind, StreamName};
 pub use views::{

@@ -11,8 +11,8 @@ use crate::capacity::{
 };
 use crate::error::ErrorCode;
 use crate::ids::{ItemId, OrgId, ProjectId, TeamId, UserId};
-use crate::project::{NewTask, ProjectEvent, ProjectSnapshot, TaskChange, TaskView};
 use crate::inbox::{InboxEvent, InboxSnapshot, NotificationView};
+use crate::project::{NewTask, ProjectEvent, ProjectSnapshot, TaskChange, TaskView};
 use crate::stream::{StreamKind, StreamName};
 use crate::views::{OrgEvent, OrgSnapshot, PlatformEvent};
 use crate::workflow::{

@@ -7,9 +7,9 @@ use crate::bookings::Acting;
 use crate::error::AppError;
 use cflows_actors::board::BoardHandle;
 use cflows_actors::org::{KioskInput, OrgHandle};
+use cflows_actors::project::ProjectHandle;
 use cflows_actors::streams::Principal;
 use cflows_actors::work_item::WorkItemHandle;
-use cflows_actors::project::ProjectHandle;
 use cflows_protocol::{ItemId, KioskView, OrgId, ProjectId, WorkflowId};
 
 impl Acting<'_> {

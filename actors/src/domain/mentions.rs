@@ -36,7 +36,10 @@ mod tests {
         let (a, b) = (UserId::new("a"), UserId::new("b"));
         let members = [(&a, "Anna@x.test"), (&b, "bo@x.test")];
         assert_eq!(mentioned("thanks @anna.", members), vec![a.clone()]);
-        assert_eq!(mentioned("@BO, @anna: ok", members), vec![a.clone(), b.clone()]);
+        assert_eq!(
+            mentioned("@BO, @anna: ok", members),
+            vec![a.clone(), b.clone()]
+        );
         assert!(mentioned("mail anna@x.test", members).is_empty());
         assert!(mentioned("nobody", members).is_empty());
     }

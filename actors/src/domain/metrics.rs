@@ -221,7 +221,11 @@ mod tests {
             name: "W".into(),
             key: "W".into(),
             version: 1,
-            steps: vec![step("a", false, Some(60)), step("b", false, None), step("z", true, None)],
+            steps: vec![
+                step("a", false, Some(60)),
+                step("b", false, None),
+                step("z", true, None),
+            ],
             transitions: Vec::new(),
             created_at: 0,
             updated_at: 0,
@@ -243,7 +247,11 @@ mod tests {
         // Monday 2026-11-16 00:00 UTC.
         let monday = 1_794_787_200_000;
         assert_eq!(week_start(monday + 3 * 24 * 60 * MIN), monday);
-        let e = |item: &str, at: i64, to: &str| Entry { item: item.into(), at, to: to.into() };
+        let e = |item: &str, at: i64, to: &str| Entry {
+            item: item.into(),
+            at,
+            to: to.into(),
+        };
         let entries = vec![
             e("1", monday - WEEK_MS, "a"),
             e("1", monday - WEEK_MS + 30 * MIN, "b"),

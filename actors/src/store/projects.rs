@@ -184,9 +184,7 @@ impl Store {
     /// The query fails.
     pub async fn tasks_of_project(&self, project: &str) -> StoreResult<Vec<TaskRecord>> {
         self.rows(
-            &format!(
-                "SELECT {TASK_FIELDS} FROM task WHERE project = $p ORDER BY created_at, id"
-            ),
+            &format!("SELECT {TASK_FIELDS} FROM task WHERE project = $p ORDER BY created_at, id"),
             json!({ "p": project }),
         )
         .await
@@ -230,9 +228,7 @@ impl Store {
     /// The query fails.
     pub async fn attachments_of(&self, owner: &str) -> StoreResult<Vec<AttachmentRecord>> {
         self.rows(
-            &format!(
-                "SELECT {ATTACHMENT_FIELDS} FROM attachment WHERE owner = $o ORDER BY at, id"
-            ),
+            &format!("SELECT {ATTACHMENT_FIELDS} FROM attachment WHERE owner = $o ORDER BY at, id"),
             json!({ "o": owner }),
         )
         .await

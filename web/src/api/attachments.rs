@@ -223,7 +223,12 @@ async fn download(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let (record, _) = find(&state, &m, &id).await?;
-    let bytes = state.core.kernel.files().read(&record.sha256, false).await?;
+    let bytes = state
+        .core
+        .kernel
+        .files()
+        .read(&record.sha256, false)
+        .await?;
     let inline = served_inline(&record.content_type);
     Ok(file_response(
         bytes,

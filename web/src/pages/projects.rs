@@ -175,7 +175,12 @@ pub(crate) fn attachments_section(csrf: &str, list: &[AttachmentView], action: &
     }
 }
 
-fn task_card(p: &ProjectSnapshot, t: &TaskView, who: &HashMap<UserId, String>, today: &str) -> Markup {
+fn task_card(
+    p: &ProjectSnapshot,
+    t: &TaskView,
+    who: &HashMap<UserId, String>,
+    today: &str,
+) -> Markup {
     let overdue = !t.done && t.due.as_deref().is_some_and(|d| d < today);
     html! {
         li.tcard data-task=(t.id) {
@@ -209,8 +214,12 @@ async fn project_page(
         let t = chrono::DateTime::from_timestamp_millis(ms)
             .unwrap_or_default()
             .with_timezone(&tz);
-        t.format(if h12 { "%Y-%m-%d %I:%M %p" } else { "%Y-%m-%d %H:%M" })
-            .to_string()
+        t.format(if h12 {
+            "%Y-%m-%d %I:%M %p"
+        } else {
+            "%Y-%m-%d %H:%M"
+        })
+        .to_string()
     };
     let today = chrono::Utc::now()
         .with_timezone(&tz)
@@ -386,7 +395,10 @@ async fn save_project(
     Path(id): Path<String>,
     Form(form): Form<Vec<(String, String)>>,
 ) -> PageResult<Response> {
-    let token = form.iter().find(|(k, _)| k == "csrf").map_or("", |(_, v)| v);
+    let token = form
+        .iter()
+        .find(|(k, _)| k == "csrf")
+        .map_or("", |(_, v)| v);
     m.authed.check_csrf(token)?;
     let members: Vec<UserId> = form
         .iter()

@@ -187,7 +187,12 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
     )
     .await
     .unwrap();
-    let ph = cflows_actors::project::ProjectHandle::new(&app.core.kernel, &org.id, &project.id, op_booker);
+    let ph = cflows_actors::project::ProjectHandle::new(
+        &app.core.kernel,
+        &org.id,
+        &project.id,
+        op_booker,
+    );
     let task = ph
         .create_task(cflows_protocol::NewTask {
             title: "Photograph the showroom cars".into(),
@@ -197,14 +202,23 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
         })
         .await
         .unwrap();
-    ph.comment(task.id.clone(), "@mia can you help?".into()).await.unwrap();
+    ph.comment(task.id.clone(), "@mia can you help?".into())
+        .await
+        .unwrap();
     let photo = {
         let img = image::RgbImage::from_pixel(40, 30, image::Rgb([10, 120, 200]));
         let mut out = Vec::new();
-        img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
+        img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
         out
     };
-    let kept = app.core.kernel.files().keep("front.png", photo).await.unwrap();
+    let kept = app
+        .core
+        .kernel
+        .files()
+        .keep("front.png", photo)
+        .await
+        .unwrap();
     ph.attach(task.id.clone(), kept).await.unwrap();
     let (mia_client, mia_csrf) = app.login(&mia.email).await;
     let r = mia_client

@@ -55,9 +55,7 @@ pub async fn spawn_app_with(config: StoreConfig, adjust: impl FnOnce(&mut Settin
     settings.data_dir =
         std::env::temp_dir().join(format!("cflows-test-{}", cflows_actors::store::new_id()));
     adjust(&mut settings);
-    let core = Core::start_with(store, settings.kernel())
-        .await
-        .unwrap();
+    let core = Core::start_with(store, settings.kernel()).await.unwrap();
     let state = AppState::new(settings, core.clone());
     tokio::spawn(cflows_web::serve(state, listener, std::future::pending()));
     TestApp { addr, core }

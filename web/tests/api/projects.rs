@@ -17,7 +17,13 @@ use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(5);
 
-async fn post(app: &TestApp, c: &reqwest::Client, csrf: &str, path: &str, body: Value) -> reqwest::Response {
+async fn post(
+    app: &TestApp,
+    c: &reqwest::Client,
+    csrf: &str,
+    path: &str,
+    body: Value,
+) -> reqwest::Response {
     c.post(app.url(path))
         .header("x-csrf-token", csrf)
         .json(&body)
@@ -29,7 +35,9 @@ async fn post(app: &TestApp, c: &reqwest::Client, csrf: &str, path: &str, body: 
 /// The next event of `stream` on `ws` (skipping others).
 async fn next_event(ws: &mut cflows_load::client::Client, stream: &StreamName) -> StreamEvent {
     loop {
-        if let ServerMsg::Event { stream: s, event, .. } = ws.recv_within(WAIT).await.unwrap()
+        if let ServerMsg::Event {
+            stream: s, event, ..
+        } = ws.recv_within(WAIT).await.unwrap()
             && &s == stream
         {
             return event;
@@ -51,15 +59,19 @@ async fn subscribe(ws: &mut cflows_load::client::Client, stream: StreamName) -> 
 async fn a_task_assigned_reaches_the_assignee_live_and_strangers_see_nothing() {
     let app = spawn_app().await;
     let org = app.org("Showroom", "owner@show.test").await;
-    let mia = app
-        .member(&org, "mia@show.test", "Mia", Role::Member)
-        .await;
+    let mia = app.member(&org, "mia@show.test", "Mia", Role::Member).await;
     let _bo = app.member(&org, "bo@show.test", "Bo", Role::Member).await;
     let (owner, csrf) = app.login("owner@show.test").await;
 
-    let r = post(&app, &owner, &csrf, "/api/v1/projects", json!({
-        "name": "Spring showroom event", "members": [mia.id],
-    }))
+    let r = post(
+        &app,
+        &owner,
+        &csrf,
+        "/api/v1/projects",
+        json!({
+            "name": "Spring showroom event", "members": [mia.id],
+        }),
+    )
     .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let project: Value = r.json().await.unwrap();
@@ -71,18 +83,29 @@ async fn a_task_assigned_reaches_the_assignee_live_and_strangers_see_nothing() {
     // Mia watches her notifications and the project.
     let mut mia_ws = app.ws("mia@show.test").await;
     let inbox = StreamName::Inbox(UserId::new(mia.id.to_string()));
-    assert!(matches!(subscribe(&mut mia_ws, inbox.clone()).await, ServerMsg::Snapshot { .. }));
-    let ServerMsg::Snapshot { state: StreamState::Project(snap), .. } =
-        subscribe(&mut mia_ws, stream.clone()).await
+    assert!(matches!(
+        subscribe(&mut mia_ws, inbox.clone()).await,
+        ServerMsg::Snapshot { .. }
+    ));
+    let ServerMsg::Snapshot {
+        state: StreamState::Project(snap),
+        ..
+    } = subscribe(&mut mia_ws, stream.clone()).await
     else {
         panic!("no project snapshot")
     };
     assert!(snap.tasks.is_empty());
     assert_eq!(snap.activity.len(), 1, "the creation is the first activity");
 
-    let r = post(&app, &owner, &csrf, &format!("/api/v1/projects/{pid}/tasks"), json!({
-        "title": "Order balloons", "assignee": mia.id, "due": "2026-12-01", "priority": "high",
-    }))
+    let r = post(
+        &app,
+        &owner,
+        &csrf,
+        &format!("/api/v1/projects/{pid}/tasks"),
+        json!({
+            "title": "Order balloons", "assignee": mia.id, "due": "2026-12-01", "priority": "high",
+        }),
+    )
     .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let task: Value = r.json().await.unwrap();
@@ -90,8 +113,10 @@ async fn a_task_assigned_reaches_the_assignee_live_and_strangers_see_nothing() {
     assert_eq!(task["status"], "todo");
 
     // Live on her project stream and in her inbox.
-    let StreamEvent::Project(ProjectEvent::TaskAdded { task: added, activity }) =
-        next_event(&mut mia_ws, &stream).await
+    let StreamEvent::Project(ProjectEvent::TaskAdded {
+        task: added,
+        activity,
+    }) = next_event(&mut mia_ws, &stream).await
     else {
         panic!("no task_added")
     };
@@ -103,7 +128,11 @@ async fn a_task_assigned_reaches_the_assignee_live_and_strangers_see_nothing() {
         panic!("no notification")
     };
     assert_eq!(notification.kind, NotificationKind::TaskAssigned);
-    assert!(notification.title.contains("SSE-1"), "{}", notification.title);
+    assert!(
+        notification.title.contains("SSE-1"),
+        "{}",
+        notification.title
+    );
 
     // She moves it over the socket; her open tasks follow.
     let tid = task["id"].as_str().unwrap().to_string();
@@ -123,7 +152,11 @@ async fn a_task_assigned_reaches_the_assignee_live_and_strangers_see_nothing() {
         .unwrap();
     loop {
         match mia_ws.recv_within(WAIT).await.unwrap() {
-            ServerMsg::Reply { id: 7, ok: Some(ReplyBody::Task { task }), .. } => {
+            ServerMsg::Reply {
+                id: 7,
+                ok: Some(ReplyBody::Task { task }),
+                ..
+            } => {
                 assert_eq!(task.status, "doing");
                 break;
             }
@@ -144,12 +177,21 @@ async fn a_task_assigned_reaches_the_assignee_live_and_strangers_see_nothing() {
         .await
         .unwrap();
     let (status, code, message) = error_code(r).await;
-    assert_eq!((status, code.as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"));
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input")
+    );
     assert!(message.contains("todo, doing, done"), "{message}");
     // Only project members may be assigned.
-    let r = post(&app, &owner, &csrf, &format!("/api/v1/projects/{pid}/tasks"), json!({
-        "title": "x", "assignee": _bo.id,
-    }))
+    let r = post(
+        &app,
+        &owner,
+        &csrf,
+        &format!("/api/v1/projects/{pid}/tasks"),
+        json!({
+            "title": "x", "assignee": _bo.id,
+        }),
+    )
     .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
@@ -161,7 +203,11 @@ async fn a_task_assigned_reaches_the_assignee_live_and_strangers_see_nothing() {
     let mut answers = Vec::new();
     for (who, c, t) in [("bo", &bo, &bo_csrf), ("rival", &rival, &rival_csrf)] {
         for id in [pid.as_str(), missing] {
-            let get = c.get(app.url(&format!("/api/v1/projects/{id}"))).send().await.unwrap();
+            let get = c
+                .get(app.url(&format!("/api/v1/projects/{id}")))
+                .send()
+                .await
+                .unwrap();
             let patch = c
                 .patch(app.url(&format!("/api/v1/projects/{id}/tasks/SSE-1")))
                 .header("x-csrf-token", t)
@@ -169,11 +215,20 @@ async fn a_task_assigned_reaches_the_assignee_live_and_strangers_see_nothing() {
                 .send()
                 .await
                 .unwrap();
-            let comment = post(&app, c, t, &format!("/api/v1/projects/{id}/tasks/SSE-1/comments"), json!({"body": "hi"})).await;
+            let comment = post(
+                &app,
+                c,
+                t,
+                &format!("/api/v1/projects/{id}/tasks/SSE-1/comments"),
+                json!({"body": "hi"}),
+            )
+            .await;
             let upload = c
                 .post(app.url(&format!("/api/v1/projects/{id}/tasks/SSE-1/attachments")))
                 .header("x-csrf-token", t)
-                .multipart(Form::new().part("file", Part::bytes(b"hello".to_vec()).file_name("a.txt")))
+                .multipart(
+                    Form::new().part("file", Part::bytes(b"hello".to_vec()).file_name("a.txt")),
+                )
                 .send()
                 .await
                 .unwrap();
@@ -190,9 +245,24 @@ async fn a_task_assigned_reaches_the_assignee_live_and_strangers_see_nothing() {
             assert_eq!(*status, StatusCode::NOT_FOUND, "{who}: {body}");
         }
     }
-    assert!(answers.windows(2).all(|w| w[0].2 == w[1].2), "every answer is the same");
-    assert!(get_json(&app, &rival, "/api/v1/projects").await.as_array().unwrap().is_empty());
-    assert!(get_json(&app, &bo, "/api/v1/projects").await.as_array().unwrap().is_empty());
+    assert!(
+        answers.windows(2).all(|w| w[0].2 == w[1].2),
+        "every answer is the same"
+    );
+    assert!(
+        get_json(&app, &rival, "/api/v1/projects")
+            .await
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        get_json(&app, &bo, "/api/v1/projects")
+            .await
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     let mut rival_ws = app.ws("owner@rival.test").await;
     for id in [pid.as_str(), missing] {
         let msg = subscribe(&mut rival_ws, StreamName::Project(ProjectId::new(id))).await;
@@ -204,7 +274,14 @@ async fn a_task_assigned_reaches_the_assignee_live_and_strangers_see_nothing() {
     drop(other);
 
     // Mentions notify; the comment is part of the task for every viewer.
-    let r = post(&app, &owner, &csrf, &format!("/api/v1/projects/{pid}/tasks/SSE-1/comments"), json!({"body": "@mia the blue ones"})).await;
+    let r = post(
+        &app,
+        &owner,
+        &csrf,
+        &format!("/api/v1/projects/{pid}/tasks/SSE-1/comments"),
+        json!({"body": "@mia the blue ones"}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     loop {
         if let StreamEvent::Inbox(InboxEvent::NotificationAdded { notification, .. }) =
@@ -214,7 +291,12 @@ async fn a_task_assigned_reaches_the_assignee_live_and_strangers_see_nothing() {
             break;
         }
     }
-    let t = get_json(&app, &mia_http, &format!("/api/v1/projects/{pid}/tasks/SSE-1")).await;
+    let t = get_json(
+        &app,
+        &mia_http,
+        &format!("/api/v1/projects/{pid}/tasks/SSE-1"),
+    )
+    .await;
     assert_eq!(t["comments"][0]["body"], "@mia the blue ones");
 }
 
@@ -274,6 +356,16 @@ fn bomb(width: u32, height: u32, depth: u8, colour: u8, rows: u32) -> Vec<u8> {
     out
 }
 
+/// What is uploaded, under which name and claimed type, and what must come back.
+type Refused = (
+    &'static str,
+    &'static str,
+    Vec<u8>,
+    &'static str,
+    StatusCode,
+    &'static str,
+);
+
 #[tokio::test]
 async fn uploads_are_judged_by_content_and_refusals_leave_nothing() {
     let app = spawn_app_with(cflows_actors::StoreConfig::memory(), |s| {
@@ -283,20 +375,36 @@ async fn uploads_are_judged_by_content_and_refusals_leave_nothing() {
     let org = app.org("Files", "owner@files.test").await;
     let _ = org;
     let (owner, csrf) = app.login("owner@files.test").await;
-    let project: Value = post(&app, &owner, &csrf, "/api/v1/projects", json!({"name": "Photos"}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let project: Value = post(
+        &app,
+        &owner,
+        &csrf,
+        "/api/v1/projects",
+        json!({"name": "Photos"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     let pid = project["id"].as_str().unwrap();
     for title in ["Front", "Back"] {
-        let r = post(&app, &owner, &csrf, &format!("/api/v1/projects/{pid}/tasks"), json!({"title": title})).await;
+        let r = post(
+            &app,
+            &owner,
+            &csrf,
+            &format!("/api/v1/projects/{pid}/tasks"),
+            json!({"title": title}),
+        )
+        .await;
         assert_eq!(r.status(), StatusCode::CREATED);
     }
     let upload = |task: &'static str, name: &'static str, bytes: Vec<u8>, claimed: &'static str| {
         let form = Form::new().part(
             "file",
-            Part::bytes(bytes).file_name(name).mime_str(claimed).unwrap(),
+            Part::bytes(bytes)
+                .file_name(name)
+                .mime_str(claimed)
+                .unwrap(),
         );
         owner
             .post(app.url(&format!("/api/v1/projects/{pid}/tasks/{task}/attachments")))
@@ -306,7 +414,7 @@ async fn uploads_are_judged_by_content_and_refusals_leave_nothing() {
     };
     let dir = app.core.kernel.files().dir().to_path_buf();
 
-    let refused: Vec<(&str, &str, Vec<u8>, &str, StatusCode, &str)> = vec![
+    let refused: Vec<Refused> = vec![
         ("oversized", "big.png", vec![7u8; 3 * 1024 * 1024 + 1], "image/png", StatusCode::PAYLOAD_TOO_LARGE, "larger than the limit"),
         ("wrong magic bytes", "photo.png", b"\x00\x01\x02\x03not an image at all\xff\xfe".to_vec(), "image/png", StatusCode::UNPROCESSABLE_ENTITY, "no accepted type"),
         ("HTML named .png", "innocent.png", b"<!doctype html><html><script>fetch('/api/v1/me')</script></html>".to_vec(), "image/png", StatusCode::UNPROCESSABLE_ENTITY, "HTML"),
@@ -324,46 +432,107 @@ async fn uploads_are_judged_by_content_and_refusals_leave_nothing() {
         assert_eq!(code, "invalid_input", "{what}");
         assert!(message.contains(says), "{what}: {message}");
     }
-    assert!(files_under(&dir).is_empty(), "refused uploads left {:?}", files_under(&dir));
+    assert!(
+        files_under(&dir).is_empty(),
+        "refused uploads left {:?}",
+        files_under(&dir)
+    );
     let snap = get_json(&app, &owner, &format!("/api/v1/projects/{pid}")).await;
-    assert!(snap["tasks"][0]["attachments"].as_array().unwrap().is_empty());
+    assert!(
+        snap["tasks"][0]["attachments"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 
     // A real photo: kept by hash, with a thumbnail, served inline with the safe headers.
     let photo = png(800, 600);
-    let r = upload("P-1", "Front bumper ünd dent.png", photo.clone(), "application/octet-stream").await.unwrap();
+    let r = upload(
+        "P-1",
+        "Front bumper ünd dent.png",
+        photo.clone(),
+        "application/octet-stream",
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     let a: Value = r.json().await.unwrap();
     assert_eq!(a["content_type"], "image/png");
     assert_eq!(a["thumbnail"], true);
     let id = a["id"].as_str().unwrap().to_string();
-    let r = owner.get(app.url(&format!("/api/v1/attachments/{id}"))).send().await.unwrap();
+    let r = owner
+        .get(app.url(&format!("/api/v1/attachments/{id}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let h = r.headers().clone();
     assert_eq!(h["content-type"], "image/png");
     assert_eq!(h["x-content-type-options"], "nosniff");
-    assert!(h["content-security-policy"].to_str().unwrap().contains("sandbox"));
+    assert!(
+        h["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("sandbox")
+    );
     let cd = h["content-disposition"].to_str().unwrap();
-    assert!(cd.starts_with("inline; filename=\"Front bumper _nd dent.png\""), "{cd}");
-    assert!(cd.contains("filename*=UTF-8''Front%20bumper%20%C3%BCnd%20dent.png"), "{cd}");
+    assert!(
+        cd.starts_with("inline; filename=\"Front bumper _nd dent.png\""),
+        "{cd}"
+    );
+    assert!(
+        cd.contains("filename*=UTF-8''Front%20bumper%20%C3%BCnd%20dent.png"),
+        "{cd}"
+    );
     assert_eq!(r.bytes().await.unwrap().as_ref(), photo.as_slice());
-    let r = owner.get(app.url(&format!("/api/v1/attachments/{id}/thumbnail"))).send().await.unwrap();
+    let r = owner
+        .get(app.url(&format!("/api/v1/attachments/{id}/thumbnail")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers()["content-type"], "image/jpeg");
     let thumb = image::load_from_memory(&r.bytes().await.unwrap()).unwrap();
     assert_eq!((thumb.width(), thumb.height()), (320, 240));
     // Stored under its hash, never its name.
     let sha = a["sha256"].as_str().unwrap();
     let stored = files_under(&dir);
-    assert!(stored.iter().all(|p| p.file_name().unwrap().to_str().unwrap().starts_with(sha)), "{stored:?}");
+    assert!(
+        stored
+            .iter()
+            .all(|p| p.file_name().unwrap().to_str().unwrap().starts_with(sha)),
+        "{stored:?}"
+    );
 
     // Text is only ever downloaded.
-    let r = upload("P-2", "notes.txt", b"VIN WVW123, 42000 km\n".to_vec(), "text/html").await.unwrap();
+    let r = upload(
+        "P-2",
+        "notes.txt",
+        b"VIN WVW123, 42000 km\n".to_vec(),
+        "text/html",
+    )
+    .await
+    .unwrap();
     let t: Value = r.json().await.unwrap();
-    let r = owner.get(app.url(&format!("/api/v1/attachments/{}", t["id"].as_str().unwrap()))).send().await.unwrap();
+    let r = owner
+        .get(app.url(&format!(
+            "/api/v1/attachments/{}",
+            t["id"].as_str().unwrap()
+        )))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers()["content-type"], "text/plain; charset=utf-8");
-    assert!(r.headers()["content-disposition"].to_str().unwrap().starts_with("attachment;"));
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment;")
+    );
 
     // The same photo on the other task shares the bytes; deleting one keeps them.
-    let r = upload("P-2", "copy.png", photo.clone(), "image/png").await.unwrap();
+    let r = upload("P-2", "copy.png", photo.clone(), "image/png")
+        .await
+        .unwrap();
     let copy: Value = r.json().await.unwrap();
     assert_eq!(copy["sha256"], a["sha256"]);
     let del = |id: String| {
@@ -372,13 +541,35 @@ async fn uploads_are_judged_by_content_and_refusals_leave_nothing() {
             .header("x-csrf-token", &csrf)
             .send()
     };
-    assert_eq!(del(id.clone()).await.unwrap().status(), StatusCode::NO_CONTENT);
-    assert!(app.core.kernel.files().exists(sha).await, "still used by the copy");
-    let r = owner.get(app.url(&format!("/api/v1/attachments/{}", copy["id"].as_str().unwrap()))).send().await.unwrap();
+    assert_eq!(
+        del(id.clone()).await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    assert!(
+        app.core.kernel.files().exists(sha).await,
+        "still used by the copy"
+    );
+    let r = owner
+        .get(app.url(&format!(
+            "/api/v1/attachments/{}",
+            copy["id"].as_str().unwrap()
+        )))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.bytes().await.unwrap().as_ref(), photo.as_slice());
     assert_eq!(del(id).await.unwrap().status(), StatusCode::NOT_FOUND);
-    assert_eq!(del(copy["id"].as_str().unwrap().to_string()).await.unwrap().status(), StatusCode::NO_CONTENT);
-    assert!(!app.core.kernel.files().exists(sha).await, "no one uses them any more");
+    assert_eq!(
+        del(copy["id"].as_str().unwrap().to_string())
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert!(
+        !app.core.kernel.files().exists(sha).await,
+        "no one uses them any more"
+    );
 }
 
 /// A viewer's project page follows changes made elsewhere without a reload, and the
@@ -394,16 +585,34 @@ async fn the_project_page_is_live_in_a_real_browser() {
     let org = app.org("Live", "owner@live.test").await;
     let mia = app.member(&org, "mia@live.test", "Mia", Role::Member).await;
     let (owner, csrf) = app.login("owner@live.test").await;
-    let project: Value = post(&app, &owner, &csrf, "/api/v1/projects", json!({"name": "Spring showroom event", "members": [mia.id]}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let project: Value = post(
+        &app,
+        &owner,
+        &csrf,
+        "/api/v1/projects",
+        json!({"name": "Spring showroom event", "members": [mia.id]}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     let pid = project["id"].as_str().unwrap().to_string();
     log_in(&c, &app, "mia@live.test").await;
     c.goto(&app.url(&format!("/projects/{pid}"))).await.unwrap();
-    wait_for(&c, "return document.body.dataset.project || null", json!("live")).await;
-    let r = post(&app, &owner, &csrf, &format!("/api/v1/projects/{pid}/tasks"), json!({"title": "Order balloons", "assignee": mia.id})).await;
+    wait_for(
+        &c,
+        "return document.body.dataset.project || null",
+        json!("live"),
+    )
+    .await;
+    let r = post(
+        &app,
+        &owner,
+        &csrf,
+        &format!("/api/v1/projects/{pid}/tasks"),
+        json!({"title": "Order balloons", "assignee": mia.id}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     wait_for(
         &c,
@@ -412,14 +621,40 @@ async fn the_project_page_is_live_in_a_real_browser() {
     )
     .await;
     // Open it, attach a photo through the form.
-    c.find(Locator::Css("#project-live li.tcard a")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("#project-live li.tcard a"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     let photo = std::env::temp_dir().join(format!("cflows-{}.png", cflows_actors::store::new_id()));
     std::fs::write(&photo, png(120, 80)).unwrap();
-    c.find(Locator::Css("#file-upload")).await.unwrap().send_keys(photo.to_str().unwrap()).await.unwrap();
-    c.find(Locator::Css("#file-upload")).await.unwrap()
-        .find(Locator::XPath("./following-sibling::button")).await.unwrap()
-        .click().await.unwrap();
-    wait_for(&c, "return document.querySelectorAll('ul.attachments img').length", json!(1)).await;
-    wait_for(&c, "return document.querySelector('.notice')?.textContent.includes('File attached') ?? false", json!(true)).await;
+    c.find(Locator::Css("#file-upload"))
+        .await
+        .unwrap()
+        .send_keys(photo.to_str().unwrap())
+        .await
+        .unwrap();
+    c.find(Locator::Css("#file-upload"))
+        .await
+        .unwrap()
+        .find(Locator::XPath("./following-sibling::button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(
+        &c,
+        "return document.querySelectorAll('ul.attachments img').length",
+        json!(1),
+    )
+    .await;
+    wait_for(
+        &c,
+        "return document.querySelector('.notice')?.textContent.includes('File attached') ?? false",
+        json!(true),
+    )
+    .await;
     c.close().await.unwrap();
 }

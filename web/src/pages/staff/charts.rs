@@ -150,7 +150,14 @@ pub fn stacked_columns(
                 .filter(|(_, x)| **x > 0.0)
                 .map(|(s, x)| format!("{s} {}", num(*x)))
                 .collect();
-            format!("{label}: {}", if parts.is_empty() { "none".into() } else { parts.join(", ") })
+            format!(
+                "{label}: {}",
+                if parts.is_empty() {
+                    "none".into()
+                } else {
+                    parts.join(", ")
+                }
+            )
         })
         .collect::<Vec<_>>()
         .join("; ");
@@ -260,9 +267,21 @@ mod tests {
             "time-in-step",
             "Time in step (hours)",
             &[
-                BarRow { label: "Request Test".into(), values: vec![Some(3.5), Some(20.0)], marker: Some(24.0) },
-                BarRow { label: "Test & Inspect".into(), values: vec![Some(26.0), Some(49.5)], marker: Some(48.0) },
-                BarRow { label: "Repair".into(), values: vec![None, None], marker: None },
+                BarRow {
+                    label: "Request Test".into(),
+                    values: vec![Some(3.5), Some(20.0)],
+                    marker: Some(24.0),
+                },
+                BarRow {
+                    label: "Test & Inspect".into(),
+                    values: vec![Some(26.0), Some(49.5)],
+                    marker: Some(48.0),
+                },
+                BarRow {
+                    label: "Repair".into(),
+                    values: vec![None, None],
+                    marker: None,
+                },
             ],
             &s(&["median", "90th percentile"]),
             "h",
@@ -280,7 +299,10 @@ mod tests {
         let load = grouped_columns(
             "team-load",
             "Mechanics: booked vs capacity (hours)",
-            &[("2026-W47".into(), vec![120.0, 86.5]), ("2026-W48".into(), vec![120.0, 12.0])],
+            &[
+                ("2026-W47".into(), vec![120.0, 86.5]),
+                ("2026-W48".into(), vec![120.0, 12.0]),
+            ],
             &s(&["capacity", "booked"]),
             "h",
         );

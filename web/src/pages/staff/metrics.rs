@@ -152,7 +152,11 @@ async fn metrics_page(
     let chosen = pick
         .workflow
         .as_ref()
-        .and_then(|id| workflows.iter().find(|w| w.id == WorkflowId::new(id.clone())))
+        .and_then(|id| {
+            workflows
+                .iter()
+                .find(|w| w.id == WorkflowId::new(id.clone()))
+        })
         .or(workflows.first());
     let section = match chosen {
         Some(w) => Some(workflow_section(&state, w).await?),
@@ -211,5 +215,13 @@ async fn metrics_page(
             }
         }
     };
-    staff_page(&state, &m, "metrics", "Process metrics", StatusCode::OK, body).await
+    staff_page(
+        &state,
+        &m,
+        "metrics",
+        "Process metrics",
+        StatusCode::OK,
+        body,
+    )
+    .await
 }

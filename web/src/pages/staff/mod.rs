@@ -15,10 +15,10 @@ use cflows_protocol::Role;
 use maud::{Markup, html};
 
 mod audit;
-mod charts;
-mod metrics;
 mod capacity;
+mod charts;
 mod kiosks;
+mod metrics;
 mod settings;
 mod teams;
 mod users;
