@@ -561,29 +561,16 @@ async fn item_page(
                     }
                 }
             }
-            section aria-labelledby="comments-title" {
-                h2 #comments-title { "Comments" }
-                ul #comments {
-                    @for c in &snap.comments {
-                        li { strong { (c.by_name) } " " span.muted { (when(c.at)) } p { (c.body) } }
-                    }
-                }
-                form.stack method="post" action=(format!("/items/{}/comments", item.id)) {
-                    (layout::csrf_field(&m.authed.csrf))
-                    label for="c-body" { "Comment (mention with @name, the part of an email before the @)" }
-                    textarea #c-body name="body" required maxlength="5000" rows="3" {}
-                    button type="submit" { "Comment" }
-                }
-            }
+            (super::projects::comments_section(&m.authed.csrf, &snap.comments, &format!("/items/{}/comments", item.id), &when))
         }
         (layout::json_block("item-boot", &serde_json::json!({ "item": item.id })))
     };
-    let scripts = html! { script type="module" src="/static/js/item.js" {} };
-    Ok((
-        [(header::CACHE_CONTROL, "no-store")],
-        layout::page_with(&chrome, &item.key, body, html! {}, scripts),
-    )
-        .into_response())
+    Ok(super::projects::live_page(
+        &chrome,
+        &item.key,
+        body,
+        "/static/js/item.js",
+    ))
 }
 
 #[derive(Deserialize)]

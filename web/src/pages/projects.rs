@@ -294,20 +294,7 @@ async fn project_page(
                         }
                     }
                     (attachments_section(&m.authed.csrf, &t.attachments, &format!("{base}/tasks/{}/attachments", t.id)))
-                    section aria-labelledby="comments-title" {
-                        h2 #comments-title { "Comments" }
-                        ul #comments {
-                            @for c in &t.comments {
-                                li { strong { (c.by_name) } " " span.muted { (when(c.at)) } p { (c.body) } }
-                            }
-                        }
-                        form.stack method="post" action=(format!("{base}/tasks/{}/comments", t.id)) {
-                            (layout::csrf_field(&m.authed.csrf))
-                            label for="c-body" { "Comment (mention with @name, the part of an email before the @)" }
-                            textarea #c-body name="body" required maxlength="5000" rows="3" {}
-                            button type="submit" { "Comment" }
-                        }
-                    }
+                    (comments_section(&m.authed.csrf, &t.comments, &format!("{base}/tasks/{}/comments", t.id), &when))
                 }
             }
             section aria-labelledby="activity-title" {
@@ -367,12 +354,47 @@ async fn project_page(
         }
         (layout::json_block("project-boot", &serde_json::json!({ "project": p.id })))
     };
-    let scripts = html! { script type="module" src="/static/js/project.js" {} };
-    Ok((
+    Ok(live_page(&chrome, &p.name, body, "/static/js/project.js"))
+}
+
+/// A page that a script keeps live: never cached.
+pub(crate) fn live_page(
+    chrome: &layout::Chrome,
+    title: &str,
+    body: Markup,
+    script: &str,
+) -> Response {
+    let scripts = html! { script type="module" src=(script) {} };
+    (
         [(header::CACHE_CONTROL, "no-store")],
-        layout::page_with(&chrome, &p.name, body, html! {}, scripts),
+        layout::page_with(chrome, title, body, html! {}, scripts),
     )
-        .into_response())
+        .into_response()
+}
+
+/// Comments, oldest first, and the form that adds one (posting `body` to `action`).
+pub(crate) fn comments_section(
+    csrf: &str,
+    comments: &[cflows_protocol::CommentView],
+    action: &str,
+    when: &dyn Fn(i64) -> String,
+) -> Markup {
+    html! {
+        section aria-labelledby="comments-title" {
+            h2 #comments-title { "Comments" }
+            ul #comments {
+                @for c in comments {
+                    li { strong { (c.by_name) } " " span.muted { (when(c.at)) } p { (c.body) } }
+                }
+            }
+            form.stack method="post" action=(action) {
+                (layout::csrf_field(csrf))
+                label for="c-body" { "Comment (mention with @name, the part of an email before the @)" }
+                textarea #c-body name="body" required maxlength="5000" rows="3" {}
+                button type="submit" { "Comment" }
+            }
+        }
+    }
 }
 
 fn back(id: &str, task: Option<&str>) -> String {
