@@ -231,6 +231,17 @@ async fn project_page(
         .task
         .as_deref()
         .and_then(|t| snap.tasks.iter().find(|x| x.id == t || x.key == t));
+    let linked_key = match selected.and_then(|t| t.link.as_ref()) {
+        Some(cflows_protocol::TaskLink::Item { item }) => a
+            .kernel
+            .store()
+            .work_item(item.as_str())
+            .await
+            .ok()
+            .flatten()
+            .map(|i| i.key),
+        _ => None,
+    };
     let project_members: Vec<_> = org
         .members
         .iter()
@@ -257,7 +268,7 @@ async fn project_page(
                     @if let Some(link) = &t.link {
                         p { "Linked to "
                             @match link {
-                                cflows_protocol::TaskLink::Item { item } => { a href=(format!("/items/{item}")) { "a work item" } }
+                                cflows_protocol::TaskLink::Item { item } => { a href=(format!("/items/{item}")) { "work item " (linked_key.as_deref().unwrap_or("")) } }
                                 cflows_protocol::TaskLink::Booking { .. } => { "a booking" }
                             }
                         }
@@ -284,6 +295,11 @@ async fn project_page(
                         label for="t-priority" { "Priority" }
                         select #t-priority name="priority" {
                             @for pr in Priority::ALL { option value=(pr.as_str()) selected[t.priority == pr] { (pr.as_str()) } }
+                        }
+                        @if !matches!(t.link, Some(cflows_protocol::TaskLink::Booking { .. })) {
+                            input type="hidden" name="linked" value=(if t.link.is_some() { "item" } else { "" });
+                            label for="t-item" { "Work item (its key, e.g. VH-3; empty for none)" }
+                            input #t-item type="text" name="item_key" value=[linked_key.as_deref()] maxlength="20";
                         }
                         button type="submit" { "Save task" }
                     }
@@ -478,6 +494,32 @@ async fn save_task(
 ) -> PageResult<Response> {
     m.authed
         .check_csrf(form.get("csrf").map_or("", String::as_str))?;
+    let path = back(&id, Some(&task));
+    let link = match field(&form, "item_key") {
+        Some(key) => {
+            let found = state
+                .core
+                .kernel
+                .store()
+                .work_item_by_key(m.org_id.as_str(), &key.to_uppercase())
+                .await
+                .map_err(|e| AppError::Internal(e.to_string()))?;
+            match found {
+                Some(item) => Some(Some(cflows_protocol::TaskLink::Item {
+                    item: ItemId::new(item),
+                })),
+                None => {
+                    return Ok(see_other_with(
+                        &path,
+                        "error",
+                        &format!("no work item {key}"),
+                    ));
+                }
+            }
+        }
+        None if form.get("linked").is_some_and(|l| l == "item") => Some(None),
+        None => None,
+    };
     let change = TaskChange {
         title: field(&form, "title"),
         description: form.get("description").cloned(),
@@ -487,14 +529,14 @@ async fn save_task(
             .then(|| field(&form, "assignee").map(UserId::new)),
         due: form.contains_key("due").then(|| field(&form, "due")),
         priority: field(&form, "priority").and_then(|p| Priority::parse(&p)),
-        link: None,
+        link,
     };
     let r = m
         .acting(&state)
         .project(&ProjectId::new(id.clone()))
-        .update_task(task.clone(), change)
+        .update_task(task, change)
         .await;
-    Ok(answer(r, &back(&id, Some(&task)), "Saved."))
+    Ok(answer(r, &path, "Saved."))
 }
 
 #[derive(Deserialize)]
