@@ -236,3 +236,50 @@ async fn remote_mode_reports_a_clear_error_when_the_server_is_down() {
     };
     assert!(e.to_string().contains(&format!("127.0.0.1:{port}")), "{e}");
 }
+
+/// `cflows export` / `cflows import` on a SurrealDB server: the demo organization,
+/// exported from the embedded engine, round-trips through the server exactly; a
+/// damaged copy writes nothing there.
+#[tokio::test]
+async fn an_export_imports_into_a_surrealdb_server_exactly() {
+    use cflows_actors::files::Files;
+    use cflows_actors::portable::{ImportAs, export, import, parse};
+    let Some(surreal) = start_surreal().await else {
+        return;
+    };
+    let local = cflows_actors::testing::memory_store().await;
+    let core = cflows_actors::Core::start(local.clone()).await.unwrap();
+    cflows_actors::demo::seed(&core.directory, "long enough pw")
+        .await
+        .unwrap();
+    let files = core.kernel.files().clone();
+    let doc = export(&local, &files, cflows_actors::demo::DEMO_SLUG)
+        .await
+        .unwrap();
+    core.shutdown().await;
+    let text = serde_json::to_string(&doc).unwrap();
+
+    let remote = Store::open(&remote_config(surreal.port)).await.unwrap();
+    remote.migrate().await.unwrap();
+    let remote_files = Files::new(
+        std::env::temp_dir().join(format!("cflows-remote-{}", cflows_actors::store::new_id())),
+        1 << 20,
+    );
+    // Damaged: refused before anything reaches the server.
+    assert!(parse(&text[..text.len() - 10]).is_err());
+    import(&remote, &remote_files, parse(&text).unwrap(), ImportAs::Same)
+        .await
+        .unwrap();
+    let mut back = export(&remote, &remote_files, cflows_actors::demo::DEMO_SLUG)
+        .await
+        .unwrap();
+    back.exported_at.clone_from(&doc.exported_at);
+    back.sha256.clone_from(&doc.sha256);
+    assert_eq!(back, doc, "every record and journal row, through ws://");
+    assert!(
+        cflows_actors::check::integrity(&remote)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
