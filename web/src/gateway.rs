@@ -182,6 +182,82 @@ impl Outbox {
     }
 }
 
+/// The heartbeats of every socket of this server: one task and one timer, whatever the
+/// number of sockets. Each tick (every `heartbeat_secs`) queues a ping on every socket
+/// and closes, with 4000, those silent for three intervals or more; readers only note
+/// when they last heard their client. (Per-socket timers would wake every socket's
+/// tasks on their own schedule; here an idle socket costs one queued ping per interval.)
+pub struct Heartbeats {
+    interval: Duration,
+    epoch: std::time::Instant,
+    sockets: dashmap::DashMap<u64, (Outbox, Arc<std::sync::atomic::AtomicU64>)>,
+    started: std::sync::Once,
+}
+
+impl Heartbeats {
+    /// Heartbeats every `interval`.
+    pub fn new(interval: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            interval: interval.max(Duration::from_millis(10)),
+            epoch: std::time::Instant::now(),
+            sockets: dashmap::DashMap::new(),
+            started: std::sync::Once::new(),
+        })
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Follows a socket; the returned clock is what its reader sets on each frame.
+    fn register(self: &Arc<Self>, id: u64, outbox: Outbox) -> Arc<std::sync::atomic::AtomicU64> {
+        self.started.call_once(|| {
+            let weak = Arc::downgrade(self);
+            let interval = self.interval;
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(interval);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    let Some(me) = weak.upgrade() else { return };
+                    me.tick();
+                }
+            });
+        });
+        let heard = Arc::new(std::sync::atomic::AtomicU64::new(self.now_ms()));
+        self.sockets.insert(id, (outbox, heard.clone()));
+        heard
+    }
+
+    fn forget(&self, id: u64) {
+        self.sockets.remove(&id);
+    }
+
+    fn heard(&self, clock: &std::sync::atomic::AtomicU64) {
+        clock.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    /// One beat: ping every socket, close the silent ones.
+    fn tick(&self) {
+        let now = self.now_ms();
+        let silent = 3 * self.interval.as_millis() as u64;
+        for entry in &self.sockets {
+            let (outbox, heard) = entry.value();
+            if now.saturating_sub(heard.load(Ordering::Relaxed)) >= silent {
+                outbox.close(close::IDLE, "idle");
+            } else {
+                outbox.control(OpCode::Ping, b"hb".to_vec());
+            }
+        }
+    }
+
+    /// Sockets followed now.
+    pub fn sockets(&self) -> usize {
+        self.sockets.len()
+    }
+}
+
 impl streams::Sink for Outbox {
     fn push(&self, frame: &Arc<streams::Frame>) -> bool {
         if self.closed.load(Ordering::Relaxed) {
@@ -233,7 +309,6 @@ impl Connection {
     ) {
         let ws_settings = state.settings.ws.clone();
         let limits = ws_settings.limits();
-        let heartbeat = Duration::from_secs(ws_settings.heartbeat_secs.max(1));
         // Split by hand so the read half can be drained after the WebSocket reader is done.
         let (mut read_half, write_half) = tokio::io::split(ws.into_inner());
         let (mut reader, writer) = fastwebsockets::after_handshake_split(
@@ -257,13 +332,7 @@ impl Connection {
             closing,
             closed: Arc::new(AtomicBool::new(false)),
         };
-        let writer_task = tokio::spawn(write_loop(
-            writer,
-            rx,
-            closing_rx,
-            outbox.queued.clone(),
-            heartbeat,
-        ));
+        let writer_task = tokio::spawn(write_loop(writer, rx, closing_rx, outbox.queued.clone()));
         let rps = NonZeroU32::new(limits.requests_per_second).unwrap_or(NonZeroU32::MIN);
         let burst = rps.saturating_mul(NonZeroU32::new(2).expect("non-zero"));
         let mut conn = Connection {
@@ -276,6 +345,8 @@ impl Connection {
             requests: RateLimiter::direct(Quota::per_second(rps).allow_burst(burst)),
         };
         metrics::gauge!("cflows_ws_connections").increment(1.0);
+        let heartbeats = conn.state.heartbeats.clone();
+        let heard = heartbeats.register(conn.id, conn.outbox.clone());
         // A logout, expiry or removal from the organization ends the connection too:
         // pushed by the actor that made the change, never polled. A separate task, so a
         // frame being read is never cancelled half-way.
@@ -313,7 +384,8 @@ impl Connection {
                 }
             })
         };
-        conn.read_loop(&mut reader, heartbeat).await;
+        conn.read_loop(&mut reader, &heartbeats, &heard).await;
+        heartbeats.forget(conn.id);
         watchdog.abort();
         let _ = watchdog.await;
         let revocations = conn.state.core.kernel.revocations();
@@ -346,26 +418,33 @@ impl Connection {
     async fn read_loop(
         &mut self,
         reader: &mut fastwebsockets::WebSocketRead<&mut tokio::io::ReadHalf<WsStream>>,
-        heartbeat: Duration,
+        heartbeats: &Heartbeats,
+        heard: &std::sync::atomic::AtomicU64,
     ) {
         let outbox = self.outbox.clone();
-        let mut obligated = move |frame: Frame<'_>| {
+        // A client's ping is consumed by the reader: it counts as hearing from it too.
+        let mut obligated = |frame: Frame<'_>| {
+            heartbeats.heard(heard);
             outbox.control(frame.opcode, frame.payload.to_vec());
             std::future::ready(Ok::<(), std::io::Error>(()))
         };
         let mut greeted = false;
         loop {
-            let wait = if greeted {
-                heartbeat * 3
+            // Before the hello a deadline of its own; afterwards silence is the
+            // heartbeat tick's to notice (no timer per read).
+            let frame = if greeted {
+                tokio::select! {
+                    read = reader.read_frame(&mut obligated) => Ok(read),
+                    () = wait_closed(&self.outbox) => return,
+                }
             } else {
-                HELLO_TIMEOUT
+                tokio::select! {
+                    read = tokio::time::timeout(HELLO_TIMEOUT, reader.read_frame(&mut obligated)) => read,
+                    () = wait_closed(&self.outbox) => return,
+                }
             };
-            let frame = tokio::select! {
-                read = tokio::time::timeout(wait, reader.read_frame(&mut obligated)) => read,
-                () = wait_closed(&self.outbox) => return,
-            };
+            heartbeats.heard(heard);
             let frame = match frame {
-                Err(_) if greeted => return self.outbox.close(close::IDLE, "idle"),
                 Err(_) => return self.outbox.close(close::BAD_HELLO, "no hello"),
                 Ok(Err(WebSocketError::FrameTooLarge)) => {
                     return self.outbox.close(close::TOO_BIG, "frame too large");
@@ -774,17 +853,14 @@ async fn wait_closed(outbox: &Outbox) {
     let _ = rx.wait_for(Option::is_some).await;
 }
 
-/// The only task that writes to the socket: queued frames, pings every `heartbeat`, and
-/// finally the close frame.
+/// The only task that writes to the socket: queued frames (pings among them, queued by
+/// [`Heartbeats`]), and finally the close frame.
 async fn write_loop(
     mut writer: fastwebsockets::WebSocketWrite<Coalesced>,
     mut rx: mpsc::UnboundedReceiver<Out>,
     mut closing: watch::Receiver<Option<(u16, &'static str)>>,
     queued: Arc<AtomicUsize>,
-    heartbeat: Duration,
 ) {
-    let mut ping = tokio::time::interval(heartbeat);
-    ping.tick().await;
     let mut follows: HashMap<StreamName, Follow> = HashMap::new();
     loop {
         let result = tokio::select! {
@@ -853,7 +929,6 @@ async fn write_loop(
                 }
                 None => break,
             },
-            _ = ping.tick() => writer.write_frame(Frame::new(true, OpCode::Ping, None, Payload::Borrowed(b"hb"))).await,
         };
         if result.is_err() {
             return;

@@ -13,6 +13,7 @@ pub const PASSWORD: &str = "correct horse battery";
 pub struct TestApp {
     pub addr: String,
     pub core: Core,
+    pub state: cflows_web::AppState,
 }
 
 /// Logs are quiet unless `TEST_LOG` is set.
@@ -57,8 +58,12 @@ pub async fn spawn_app_with(config: StoreConfig, adjust: impl FnOnce(&mut Settin
     adjust(&mut settings);
     let core = Core::start_with(store, settings.kernel()).await.unwrap();
     let state = AppState::new(settings, core.clone());
-    tokio::spawn(cflows_web::serve(state, listener, std::future::pending()));
-    TestApp { addr, core }
+    tokio::spawn(cflows_web::serve(
+        state.clone(),
+        listener,
+        std::future::pending(),
+    ));
+    TestApp { addr, core, state }
 }
 
 /// An organization with an owner (who is also logged in via [`TestApp::login`]).

@@ -20,6 +20,7 @@ async fn serve_on(
     addr: &str,
 ) -> (
     Core,
+    AppState,
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<()>,
 ) {
@@ -40,14 +41,15 @@ async fn serve_on(
     }
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let state = AppState::new(settings, core.clone());
+    let served = state.clone();
     let task = tokio::spawn(async move {
-        cflows_web::serve(state, listener.expect("the port is free again"), async {
+        cflows_web::serve(served, listener.expect("the port is free again"), async {
             let _ = stopped.await;
         })
         .await
         .unwrap();
     });
-    (core, stop, task)
+    (core, state, stop, task)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -65,10 +67,11 @@ async fn a_dragged_card_moves_on_the_kiosk_which_survives_a_server_restart() {
         .local_addr()
         .unwrap()
         .to_string();
-    let (core, stop, task) = serve_on(&store, &addr).await;
+    let (core, state, stop, task) = serve_on(&store, &addr).await;
     let app = TestApp {
         addr: addr.clone(),
         core,
+        state,
     };
     let s = shop(&app, "Demo Motors", "owner@example.com").await;
     let wf = s.id();
@@ -174,10 +177,11 @@ async fn a_dragged_card_moves_on_the_kiosk_which_survives_a_server_restart() {
 
     // It starts again (new actors, same database): the kiosk reconnects by itself and
     // follows the board again.
-    let (core, _stop, _task) = serve_on(&store, &addr).await;
+    let (core, state, _stop, _task) = serve_on(&store, &addr).await;
     let app = TestApp {
         addr: addr.clone(),
         core,
+        state,
     };
     let (owner, csrf) = app.login("owner@example.com").await;
     let mut recovered = false;

@@ -267,9 +267,14 @@ async fn an_export_imports_into_a_surrealdb_server_exactly() {
     );
     // Damaged: refused before anything reaches the server.
     assert!(parse(&text[..text.len() - 10]).is_err());
-    import(&remote, &remote_files, parse(&text).unwrap(), ImportAs::Same)
-        .await
-        .unwrap();
+    import(
+        &remote,
+        &remote_files,
+        parse(&text).unwrap(),
+        ImportAs::Same,
+    )
+    .await
+    .unwrap();
     let mut back = export(&remote, &remote_files, cflows_actors::demo::DEMO_SLUG)
         .await
         .unwrap();

@@ -613,3 +613,54 @@ async fn deactivation_and_a_new_password_close_only_the_affected_sockets() {
     .expect("a new password closes the socket");
     assert_eq!(closed, close::UNAUTHENTICATED);
 }
+
+/// One heartbeat tick serves every socket: a client that answers the pings stays
+/// open for many intervals, one that stays silent is closed with 4000 after three to
+/// four intervals, and a closed socket is no longer followed.
+#[tokio::test]
+async fn heartbeats_keep_answering_clients_and_close_silent_ones() {
+    let app = spawn_app_with(StoreConfig::memory(), |s| s.ws.heartbeat_secs = 1).await;
+    app.org("Demo Motors", "owner@example.com").await;
+    let mut lively = app.ws("owner@example.com").await;
+    let mut silent = app.ws("owner@example.com").await;
+    // The lively one reads (and so answers each ping) for five intervals.
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(5) {
+        match tokio::time::timeout(Duration::from_millis(500), lively.recv()).await {
+            Err(_) => {}
+            Ok(Ok(Received::Closed(code))) => panic!("a lively socket was closed with {code}"),
+            Ok(r) => {
+                r.unwrap();
+            }
+        }
+    }
+    lively.send(&ClientMsg::Ping { nonce: 9 }).await.unwrap();
+    assert!(matches!(
+        lively.recv_within(WAIT).await.unwrap(),
+        ServerMsg::Pong { nonce: 9 }
+    ));
+    // The silent one read nothing, so it answered no ping: closed as idle.
+    let closed = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Received::Closed(code) = silent.recv().await.unwrap() {
+                return code;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(closed, close::IDLE);
+    let mut followed = app_sockets(&app);
+    for _ in 0..50 {
+        if followed == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        followed = app_sockets(&app);
+    }
+    assert_eq!(followed, 1, "only the lively socket is still followed");
+}
+
+fn app_sockets(app: &TestApp) -> usize {
+    app.state.heartbeats.sockets()
+}
