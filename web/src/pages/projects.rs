@@ -9,7 +9,7 @@
 use super::home::chrome;
 use super::layout;
 use crate::AppState;
-use crate::api::attachments::read_upload;
+use crate::api::attachments::{attach_or_discard, read_upload};
 use crate::auth::Member;
 use crate::error::{AppError, PageResult};
 use crate::pages::{Flash, see_other_with, see_other_with_notice};
@@ -590,7 +590,9 @@ async fn attach_to_task(
     handle.head().await?;
     let path = back(&id, Some(&task));
     let r = match read_upload(&state, multipart, Some(&m.authed)).await {
-        Ok(kept) => handle.attach(task, kept).await.map_err(AppError::from),
+        Ok(kept) => attach_or_discard(&state, kept, |k| handle.attach(task, k))
+            .await
+            .map_err(AppError::from),
         Err(e) => Err(e),
     };
     Ok(answer(r, &path, "File attached."))
@@ -606,7 +608,9 @@ async fn attach_to_item(
     let item = a.item(&ItemId::new(id.clone()));
     item.head().await?;
     let r = match read_upload(&state, multipart, Some(&m.authed)).await {
-        Ok(kept) => item.attach(a.booker(), kept).await.map_err(AppError::from),
+        Ok(kept) => attach_or_discard(&state, kept, |k| item.attach(a.booker(), k))
+            .await
+            .map_err(AppError::from),
         Err(e) => Err(e),
     };
     Ok(answer(r, &format!("/items/{id}"), "File attached."))
