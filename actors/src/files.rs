@@ -11,8 +11,7 @@ use crate::store::Store;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use tokio::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// The attachment byte store.
 #[derive(Clone)]
@@ -21,9 +20,11 @@ pub struct Files(Arc<Inner>);
 struct Inner {
     dir: PathBuf,
     max_bytes: u64,
-    /// Uploads written but not yet committed, by hash; the lock also orders a write
-    /// against a removal of the same bytes.
+    /// Uploads written but not yet committed, by hash.
     pending: Mutex<HashMap<String, u32>>,
+    /// Orders writing bytes against removing the same bytes (held across disk and
+    /// store I/O, hence async).
+    order: tokio::sync::Mutex<()>,
 }
 
 /// Bytes kept for an upload whose attachment row is not committed yet. Dropping it
@@ -39,25 +40,12 @@ pub struct Kept {
 
 impl Drop for Kept {
     fn drop(&mut self) {
-        let files = self.files.clone();
-        let sha = std::mem::take(&mut self.sha256);
-        // Synchronous: the count is released even when no runtime is left.
-        if let Ok(mut pending) = files.0.pending.try_lock() {
-            release_pending(&mut pending, &sha);
-        } else if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move {
-                let mut pending = files.0.pending.lock().await;
-                release_pending(&mut pending, &sha);
-            });
-        }
-    }
-}
-
-fn release_pending(pending: &mut HashMap<String, u32>, sha: &str) {
-    if let Some(n) = pending.get_mut(sha) {
-        *n -= 1;
-        if *n == 0 {
-            pending.remove(sha);
+        let mut pending = self.files.0.pending.lock().expect("pending lock");
+        if let Some(n) = pending.get_mut(&self.sha256) {
+            *n -= 1;
+            if *n == 0 {
+                pending.remove(&self.sha256);
+            }
         }
     }
 }
@@ -77,6 +65,7 @@ impl Files {
             dir,
             max_bytes,
             pending: Mutex::new(HashMap::new()),
+            order: tokio::sync::Mutex::new(()),
         }))
     }
 
@@ -109,28 +98,30 @@ impl Files {
         let inspected: Inspected = upload::inspect(&bytes, self.0.max_bytes).map_err(refused)?;
         let (bytes, thumb) = if inspected.image {
             let content_type = inspected.content_type;
-            tokio::task::spawn_blocking(move || {
+            let (bytes, thumb) = tokio::task::spawn_blocking(move || {
                 let thumb = upload::thumbnail(&bytes, content_type);
                 (bytes, thumb)
             })
             .await
-            .map_err(|e| CoreError::Internal(format!("thumbnail task: {e}")))?
+            .map_err(|e| CoreError::Internal(format!("thumbnail task: {e}")))?;
+            (bytes, Some(thumb.map_err(refused)?))
         } else {
-            (bytes, Err(Refusal::Unrecognised))
-        };
-        let thumb = match thumb {
-            Ok(t) => Some(t),
-            Err(e) if inspected.image => return Err(refused(e)),
-            Err(_) => None,
+            (bytes, None)
         };
         let sha = hex::encode(Sha256::digest(&bytes));
-        let mut pending = self.0.pending.lock().await;
+        let _order = self.0.order.lock().await;
         let disk = |e: std::io::Error| CoreError::Internal(format!("attachment store: {e}"));
         write_once(&self.path(&sha), &bytes).await.map_err(disk)?;
         if let Some(t) = &thumb {
             write_once(&self.thumb_path(&sha), t).await.map_err(disk)?;
         }
-        *pending.entry(sha.clone()).or_default() += 1;
+        *self
+            .0
+            .pending
+            .lock()
+            .expect("pending lock")
+            .entry(sha.clone())
+            .or_default() += 1;
         Ok(Kept {
             files: self.clone(),
             sha256: sha,
@@ -160,8 +151,14 @@ impl Files {
     /// Removes the bytes of `sha` if no attachment row names them and no upload of them
     /// is pending. Call after committing a row's deletion.
     pub async fn release(&self, store: &Store, sha: &str) {
-        let pending = self.0.pending.lock().await;
-        if pending.contains_key(sha) {
+        let _order = self.0.order.lock().await;
+        if self
+            .0
+            .pending
+            .lock()
+            .expect("pending lock")
+            .contains_key(sha)
+        {
             return;
         }
         match store.attachment_uses(sha).await {
@@ -177,7 +174,6 @@ impl Files {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "attachment uses not counted; bytes kept"),
         }
-        drop(pending);
     }
 
     /// Writes bytes whose hash is known (an import), with an image's thumbnail.

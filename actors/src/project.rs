@@ -123,7 +123,7 @@ impl Entity for Project {
             .map(TaskView::from)
             .collect();
         for c in store.task_comments_of_project(id.as_str()).await? {
-            if let Some(t) = tasks.iter_mut().find(|t| t.id == c.task) {
+            if let Some(t) = tasks.iter_mut().find(|t| t.id == c.item) {
                 t.comments.push(c.into());
             }
         }
@@ -594,7 +594,9 @@ impl Project {
             })
     }
 
-    async fn check_assignee(&self, user: &UserId) -> CoreResult<()> {
+    /// The assignee as a member, when they may be assigned: a member of this project and
+    /// active in the organization.
+    async fn check_assignee(&self, user: &UserId) -> CoreResult<cflows_protocol::MemberView> {
         if !self.project.members.contains(user) {
             return Err(CoreError::invalid(
                 "the assignee is not a member of this project",
@@ -603,7 +605,6 @@ impl Project {
         self.org()
             .active_member(user)
             .await
-            .map(|_| ())
             .map_err(|_| CoreError::invalid("the assignee is not an active member"))
     }
 
@@ -879,13 +880,7 @@ impl Project {
         {
             match &assignee {
                 Some(a) => {
-                    self.check_assignee(a).await?;
-                    let name = self
-                        .org()
-                        .active_member(a)
-                        .await
-                        .map(|m| m.user.display_name)
-                        .unwrap_or_default();
+                    let name = self.check_assignee(a).await?.user.display_name;
                     what.push(format!("assigned {} to {name}", next.key));
                 }
                 None => what.push(format!("unassigned {}", next.key)),
@@ -1129,6 +1124,19 @@ pub(crate) fn attachment_view(by: &Booker, kept: &Kept) -> AttachmentView {
     }
 }
 
+/// After an attach the owner refused (no such task or item, too many files, archived):
+/// the bytes no row names are removed again.
+pub(crate) async fn discard_if_refused(
+    kernel: &Kernel,
+    sha: &str,
+    r: CoreResult<AttachmentView>,
+) -> CoreResult<AttachmentView> {
+    if r.is_err() {
+        kernel.files().release(kernel.store(), sha).await;
+    }
+    r
+}
+
 /// The open tasks of `org` assigned to `user`, across projects.
 ///
 /// # Errors
@@ -1271,18 +1279,21 @@ impl ProjectHandle {
         .await
     }
 
-    /// Attaches bytes already kept to a task.
+    /// Attaches bytes already kept to a task (removed again when refused).
     ///
     /// # Errors
     /// `InvalidInput` (too many), `NotFound`.
     pub async fn attach(&self, task: String, kept: Kept) -> CoreResult<AttachmentView> {
-        self.call(|by, reply| ProjectMsg::Attach {
-            by,
-            task,
-            kept: Box::new(kept),
-            reply,
-        })
-        .await
+        let sha = kept.sha256.clone();
+        let r = self
+            .call(|by, reply| ProjectMsg::Attach {
+                by,
+                task,
+                kept: Box::new(kept),
+                reply,
+            })
+            .await;
+        discard_if_refused(&self.kernel, &sha, r).await
     }
 
     /// Removes an attachment of a task.

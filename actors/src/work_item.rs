@@ -810,17 +810,20 @@ impl WorkItemHandle {
             .await
     }
 
-    /// Attaches bytes already kept to the item.
+    /// Attaches bytes already kept to the item (removed again when refused).
     ///
     /// # Errors
     /// `InvalidInput` (too many), `NotFound`.
     pub async fn attach(&self, by: Booker, kept: crate::files::Kept) -> CoreResult<AttachmentView> {
-        self.call(|reply| ItemMsg::Attach {
-            by,
-            kept: Box::new(kept),
-            reply,
-        })
-        .await
+        let sha = kept.sha256.clone();
+        let r = self
+            .call(|reply| ItemMsg::Attach {
+                by,
+                kept: Box::new(kept),
+                reply,
+            })
+            .await;
+        crate::project::discard_if_refused(&self.kernel, &sha, r).await
     }
 
     /// Removes an attachment (who attached it, or an admin).

@@ -68,7 +68,8 @@ pub struct WorkflowMetrics {
     pub overdue: Vec<Overdue>,
 }
 
-const WEEK_MS: i64 = 7 * 24 * 3_600_000;
+/// One week in milliseconds.
+pub const WEEK_MS: i64 = 7 * 24 * 3_600_000;
 
 /// The `q` quantile (0..=1) of sorted `values`, by linear interpolation.
 pub fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
@@ -82,7 +83,7 @@ pub fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
 }
 
 /// Monday 00:00 UTC of the week holding `at`.
-fn week_start(at: i64) -> i64 {
+pub fn week_start(at: i64) -> i64 {
     // 1970-01-01 was a Thursday: Mondays are 4 days after a multiple of 7 days.
     let offset = 4 * 24 * 3_600_000;
     (at - offset).div_euclid(WEEK_MS) * WEEK_MS + offset

@@ -20,7 +20,7 @@ pub use calendars::{CalEventRecord, CalendarRecord, FeedRecord, feed_id};
 pub use capacity::{BookingRecord, JobTypeRecord, WaitlistRecord};
 pub use migrations::{MIGRATIONS, Migration, MigrationReport};
 pub use portable::{Owned, TABLES};
-pub use projects::{AttachmentRecord, ProjectRecord, TaskCommentRecord, TaskRecord};
+pub use projects::{AttachmentRecord, ProjectRecord, TaskRecord};
 pub use records::*;
 pub use workflows::{
     AuditQuery, AuditRecord, BoardCardRecord, BoardRecord, CommentRecord, EntryRecord,

@@ -72,35 +72,23 @@ impl Store {
         org: &str,
         ids: &BTreeMap<&'static str, Vec<String>>,
     ) -> StoreResult<Vec<Json>> {
-        let empty = Vec::new();
-        let (filter, vars) = match owned {
-            Owned::Itself => ("record::id(id) = $org", json!({ "org": org })),
-            Owned::ByOrg => ("org = $org", json!({ "org": org })),
+        let (filter, list): (String, Json) = match owned {
+            Owned::Itself => ("record::id(id) = $org".into(), Json::Null),
+            Owned::ByOrg => ("org = $org".into(), Json::Null),
             Owned::Members => (
-                "record::id(id) IN $ids",
-                json!({ "ids": self.member_ids(org).await? }),
+                "record::id(id) IN $ids".into(),
+                json!(self.member_ids(org).await?),
             ),
-            Owned::Via(field, parent) => {
-                let list = ids.get(parent).unwrap_or(&empty);
-                return self
-                    .rows(
-                        &format!(
-                            "SELECT *, record::id(id) AS id FROM type::table($t) WHERE {field} IN $ids ORDER BY id"
-                        ),
-                        json!({ "t": table, "ids": list }),
-                    )
-                    .await;
-            }
+            Owned::Via(field, parent) => (
+                format!("{field} IN $ids"),
+                json!(ids.get(parent).cloned().unwrap_or_default()),
+            ),
         };
-        let Json::Object(mut vars) = vars else {
-            unreachable!()
-        };
-        vars.insert("t".into(), table.into());
         self.rows(
             &format!(
                 "SELECT *, record::id(id) AS id FROM type::table($t) WHERE {filter} ORDER BY id"
             ),
-            Json::Object(vars),
+            json!({ "t": table, "org": org, "ids": list }),
         )
         .await
     }

@@ -3,7 +3,7 @@
 //! `Project` for a task's, the `WorkItem` for an item's).
 
 use super::writes::Write;
-use super::{Store, StoreResult};
+use super::{CommentRecord, Store, StoreResult};
 use cflows_protocol::{
     AttachmentView, CommentView, Priority, ProjectId, ProjectView, TaskLink, TaskStatus, TaskView,
     UserId, WorkflowId,
@@ -92,31 +92,6 @@ impl From<TaskRecord> for TaskView {
     }
 }
 
-/// A task comment row.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct TaskCommentRecord {
-    pub id: String,
-    pub task: String,
-    pub at: i64,
-    pub by: String,
-    pub by_name: String,
-    pub body: String,
-    pub mentions: Vec<String>,
-}
-
-impl From<TaskCommentRecord> for CommentView {
-    fn from(r: TaskCommentRecord) -> Self {
-        Self {
-            id: r.id,
-            at: r.at,
-            by: UserId::new(r.by),
-            by_name: r.by_name,
-            body: r.body,
-            mentions: r.mentions.into_iter().map(UserId::new).collect(),
-        }
-    }
-}
-
 /// An attachment row.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AttachmentRecord {
@@ -194,12 +169,10 @@ impl Store {
     ///
     /// # Errors
     /// The query fails.
-    pub async fn task_comments_of_project(
-        &self,
-        project: &str,
-    ) -> StoreResult<Vec<TaskCommentRecord>> {
+    pub async fn task_comments_of_project(&self, project: &str) -> StoreResult<Vec<CommentRecord>> {
+        // The same row shape as an item's comments, `item` naming the task.
         self.rows(
-            "SELECT record::id(id) AS id, task, at, by, by_name, body, mentions FROM task_comment WHERE project = $p ORDER BY at, id",
+            "SELECT record::id(id) AS id, task AS item, at, by, by_name, body, mentions FROM task_comment WHERE project = $p ORDER BY at, id",
             json!({ "p": project }),
         )
         .await

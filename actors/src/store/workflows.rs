@@ -114,7 +114,7 @@ impl From<EntryRecord> for HistoryEntry {
     }
 }
 
-/// A comment row.
+/// A comment row (of a work item, or of a task: `item` is what it is on).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CommentRecord {
     pub id: String,

@@ -105,29 +105,6 @@ pub(crate) async fn read_upload(
     Err(bad("the upload has no part named \"file\""))
 }
 
-/// Hands kept bytes to their owner's actor (`attach`); when it refuses (no such task,
-/// too many files, archived), the bytes no row names are removed again.
-///
-/// # Errors
-/// What `attach` answered.
-pub(crate) async fn attach_or_discard<F, Fut>(
-    state: &AppState,
-    kept: Kept,
-    attach: F,
-) -> Result<AttachmentView, cflows_actors::CoreError>
-where
-    F: FnOnce(Kept) -> Fut,
-    Fut: std::future::Future<Output = Result<AttachmentView, cflows_actors::CoreError>>,
-{
-    let sha = kept.sha256.clone();
-    let r = attach(kept).await;
-    if r.is_err() {
-        let kernel = &state.core.kernel;
-        kernel.files().release(kernel.store(), &sha).await;
-    }
-    r
-}
-
 /// Attaches a file to a work item: `multipart/form-data` with one part named `file`.
 /// Accepted (by content, whatever the name says): PNG, JPEG, GIF, WebP (at most 12000
 /// px a side; a JPEG thumbnail is made), PDF, DOCX/XLSX/PPTX, ODT/ODS, ZIP, MP4,
@@ -146,7 +123,7 @@ async fn attach_to_item(
     let item = a.item(&ItemId::new(id));
     item.head().await?;
     let kept = read_upload(&state, multipart, None).await?;
-    let view = attach_or_discard(&state, kept, |k| item.attach(a.booker(), k)).await?;
+    let view = item.attach(a.booker(), kept).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 

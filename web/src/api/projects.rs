@@ -201,8 +201,7 @@ async fn attach_to_task(
     // Who may not read the project learns nothing, not even how uploads are checked.
     handle.head().await?;
     let kept = read_upload(&state, multipart, None).await?;
-    let view =
-        super::attachments::attach_or_discard(&state, kept, |k| handle.attach(task, k)).await?;
+    let view = handle.attach(task, kept).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 

@@ -20,8 +20,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use cflows_protocol::{
-    BookingState, CardView, ClockFormat, FieldKind, FieldValue, ItemChange, ItemId, MoveRequest,
-    NewItem, Priority, StepDef, UserId, WorkflowId, WorkflowView,
+    BookingState, CardView, FieldKind, FieldValue, ItemChange, ItemId, MoveRequest, NewItem,
+    Priority, StepDef, UserId, WorkflowId, WorkflowView,
 };
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
@@ -467,18 +467,7 @@ async fn item_page(
             .find(|s| s.id == id)
             .map_or(id.to_string(), |s| s.name.clone())
     };
-    let tz = cflows_actors::domain::time::zone(&org.org.timezone).unwrap_or(chrono_tz::UTC);
-    let h12 = org.org.clock == ClockFormat::H12;
-    let when = |ms: i64| {
-        let t = chrono::DateTime::from_timestamp_millis(ms)
-            .unwrap_or_default()
-            .with_timezone(&tz);
-        if h12 {
-            t.format("%Y-%m-%d %I:%M %p").to_string()
-        } else {
-            t.format("%Y-%m-%d %H:%M").to_string()
-        }
-    };
+    let when = layout::when_in(&org.org);
     let now = chrono::Utc::now().timestamp_millis();
     let moves: Vec<_> = w
         .transitions

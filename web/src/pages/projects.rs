@@ -9,7 +9,7 @@
 use super::home::chrome;
 use super::layout;
 use crate::AppState;
-use crate::api::attachments::{attach_or_discard, read_upload};
+use crate::api::attachments::read_upload;
 use crate::auth::Member;
 use crate::error::{AppError, PageResult};
 use crate::pages::{Flash, see_other_with, see_other_with_notice};
@@ -20,8 +20,8 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use cflows_actors::project;
 use cflows_protocol::{
-    AttachmentView, ClockFormat, ItemId, NewTask, Priority, ProjectId, ProjectInput,
-    ProjectSnapshot, TaskChange, TaskView, UserId,
+    AttachmentView, ItemId, NewTask, Priority, ProjectId, ProjectInput, ProjectSnapshot,
+    TaskChange, TaskView, UserId,
 };
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -209,18 +209,7 @@ async fn project_page(
     let chrome = chrome(&state, &m.authed, Some(&m), "projects").await?;
     let who = names(&org);
     let tz = cflows_actors::domain::time::zone(&org.org.timezone).unwrap_or(chrono_tz::UTC);
-    let h12 = org.org.clock == ClockFormat::H12;
-    let when = |ms: i64| {
-        let t = chrono::DateTime::from_timestamp_millis(ms)
-            .unwrap_or_default()
-            .with_timezone(&tz);
-        t.format(if h12 {
-            "%Y-%m-%d %I:%M %p"
-        } else {
-            "%Y-%m-%d %H:%M"
-        })
-        .to_string()
-    };
+    let when = layout::when_in(&org.org);
     let today = chrono::Utc::now()
         .with_timezone(&tz)
         .format("%Y-%m-%d")
@@ -590,9 +579,7 @@ async fn attach_to_task(
     handle.head().await?;
     let path = back(&id, Some(&task));
     let r = match read_upload(&state, multipart, Some(&m.authed)).await {
-        Ok(kept) => attach_or_discard(&state, kept, |k| handle.attach(task, k))
-            .await
-            .map_err(AppError::from),
+        Ok(kept) => handle.attach(task, kept).await.map_err(AppError::from),
         Err(e) => Err(e),
     };
     Ok(answer(r, &path, "File attached."))
@@ -608,9 +595,7 @@ async fn attach_to_item(
     let item = a.item(&ItemId::new(id.clone()));
     item.head().await?;
     let r = match read_upload(&state, multipart, Some(&m.authed)).await {
-        Ok(kept) => attach_or_discard(&state, kept, |k| item.attach(a.booker(), k))
-            .await
-            .map_err(AppError::from),
+        Ok(kept) => item.attach(a.booker(), kept).await.map_err(AppError::from),
         Err(e) => Err(e),
     };
     Ok(answer(r, &format!("/items/{id}"), "File attached."))

@@ -197,7 +197,7 @@ async fn a_task_assigned_reaches_the_assignee_live_and_strangers_see_nothing() {
 
     // A member outside the project, and another organization: exactly like a missing id.
     let (bo, bo_csrf) = app.login("bo@show.test").await;
-    let other = app.org("Rival", "owner@rival.test").await;
+    app.org("Rival", "owner@rival.test").await;
     let (rival, rival_csrf) = app.login("owner@rival.test").await;
     let missing = "0192aaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     let mut answers = Vec::new();
@@ -271,7 +271,6 @@ async fn a_task_assigned_reaches_the_assignee_live_and_strangers_see_nothing() {
             "{msg:?}"
         );
     }
-    drop(other);
 
     // Mentions notify; the comment is part of the task for every viewer.
     let r = post(
@@ -372,8 +371,7 @@ async fn uploads_are_judged_by_content_and_refusals_leave_nothing() {
         s.uploads.max_bytes = 3 * 1024 * 1024;
     })
     .await;
-    let org = app.org("Files", "owner@files.test").await;
-    let _ = org;
+    app.org("Files", "owner@files.test").await;
     let (owner, csrf) = app.login("owner@files.test").await;
     let project: Value = post(
         &app,

@@ -14,14 +14,13 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use cflows_actors::domain::metrics::{self, Entry, Item};
+use cflows_actors::domain::metrics::{self, Entry, Item, WEEK_MS};
 use cflows_protocol::{WorkflowId, WorkflowView};
 use maud::{Markup, html};
 use serde::Deserialize;
 
 /// Weeks of history shown.
 const WEEKS: usize = 8;
-const WEEK_MS: i64 = 7 * 24 * 3_600_000;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/staff/metrics", get(metrics_page))
@@ -164,10 +163,7 @@ async fn metrics_page(
     };
     // Teams: booked vs capacity per week, 4 back and 4 ahead (whole ISO weeks in UTC).
     let now = chrono::Utc::now().timestamp_millis();
-    let monday = {
-        let offset = 4 * 24 * 3_600_000;
-        (now - offset).div_euclid(WEEK_MS) * WEEK_MS + offset
-    };
+    let monday = metrics::week_start(now);
     let (from, to) = (monday - 4 * WEEK_MS, monday + 4 * WEEK_MS);
     let a = m.acting(&state);
     let mut teams = Vec::new();
