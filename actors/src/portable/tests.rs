@@ -239,7 +239,15 @@ async fn a_truncated_tampered_or_inconsistent_document_writes_nothing() {
     .to_string();
     assert!(e.contains("nothing was imported"), "{e}");
     assert!(fresh.orgs().await.unwrap().is_empty(), "no organization");
-    for table in ["user", "work_item", "task"] {
+    // No user either (users carry no org: looked up by their email).
+    for u in &doc.tables["user"] {
+        let email = u["email"].as_str().unwrap();
+        assert!(
+            fresh.user_id_by_email(email).await.unwrap().is_none(),
+            "{email}"
+        );
+    }
+    for table in ["work_item", "task"] {
         let rows = fresh
             .export_table(table, Owned::ByOrg, &doc.org, &BTreeMap::new())
             .await
