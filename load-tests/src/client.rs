@@ -219,6 +219,18 @@ impl Client {
         Ok(())
     }
 
+    /// Sends a close frame with `code` and `reason` (what is read after it is the
+    /// server's answer).
+    ///
+    /// # Errors
+    /// The connection is gone.
+    pub async fn send_close(&mut self, code: u16, reason: &str) -> anyhow::Result<()> {
+        self.ws
+            .write_frame(Frame::close(code, reason.as_bytes()))
+            .await?;
+        Ok(())
+    }
+
     /// Sends a text frame of raw bytes (not necessarily UTF-8).
     ///
     /// # Errors

@@ -39,6 +39,8 @@ pub mod close {
     pub const INVALID_PAYLOAD: u16 = 1007;
     /// A frame was larger than `max_frame_bytes`; the payload was not read.
     pub const TOO_BIG: u16 = 1009;
+    /// A fault in the server (it never skips an event silently): reconnect and resume.
+    pub const INTERNAL: u16 = 1011;
     /// No frame from the client within the idle timeout.
     pub const IDLE: u16 = 4000;
     /// The session ended (logout, deactivation) or is unknown.

@@ -47,8 +47,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Set when the server stops: open sockets close with `going_away` (1001).
     pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
-    /// Every socket's heartbeat: one tick for all.
-    pub heartbeats: Arc<gateway::Heartbeats>,
+    /// Every socket's outbound side: the writer shards and the heartbeat tick.
+    pub sockets: Arc<gateway::Sockets>,
 }
 
 impl AppState {
@@ -56,10 +56,10 @@ impl AppState {
     pub fn new(settings: Settings, core: Core) -> Self {
         let per_minute = std::num::NonZeroU32::new(settings.ws.messages_per_minute)
             .unwrap_or(std::num::NonZeroU32::MIN);
-        let heartbeats =
-            gateway::Heartbeats::new(Duration::from_secs(settings.ws.heartbeat_secs.max(1)));
+        let sockets =
+            gateway::Sockets::per_core(Duration::from_secs(settings.ws.heartbeat_secs.max(1)));
         Self {
-            heartbeats,
+            sockets,
             message_limits: Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(
                 per_minute,
             ))),

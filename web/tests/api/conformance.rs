@@ -53,6 +53,28 @@ async fn text_that_is_not_utf8_is_closed_with_1007() {
     assert_eq!(closed_with(&mut c).await, close::UNSUPPORTED_DATA);
 }
 
+#[tokio::test]
+async fn a_client_close_is_answered_with_its_code_and_a_bad_code_with_1002() {
+    let app = spawn_app().await;
+    app.org("Demo Motors", "owner@example.com").await;
+    for (sent, answered) in [
+        (close::NORMAL, close::NORMAL),
+        (close::GOING_AWAY, close::GOING_AWAY),
+        (4321, 4321),
+        // 1005 and 1006 must never be sent on the wire; 999 is not a close code.
+        (1005, close::PROTOCOL_ERROR),
+        (999, close::PROTOCOL_ERROR),
+    ] {
+        let mut c = app.ws("owner@example.com").await;
+        c.send_close(sent, "bye").await.unwrap();
+        assert_eq!(
+            closed_with(&mut c).await,
+            answered,
+            "after a close with {sent}"
+        );
+    }
+}
+
 /// A `ping` message padded to exactly `len` bytes of MessagePack.
 fn ping_of(len: usize) -> Vec<u8> {
     #[derive(Serialize)]

@@ -662,5 +662,5 @@ async fn heartbeats_keep_answering_clients_and_close_silent_ones() {
 }
 
 fn app_sockets(app: &TestApp) -> usize {
-    app.state.heartbeats.sockets()
+    app.state.sockets.open()
 }
