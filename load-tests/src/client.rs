@@ -287,6 +287,22 @@ impl Client {
         }
     }
 
+    /// The next binary frame's payload, handed to `read` as it lies in the read buffer
+    /// (no copy, no decoding unless `read` does it); pings are answered and skipped.
+    ///
+    /// # Errors
+    /// The server closed the connection or it broke.
+    pub async fn recv_with<T>(&mut self, read: impl FnOnce(&[u8]) -> T) -> anyhow::Result<T> {
+        loop {
+            let frame = self.ws.read_frame().await?;
+            match frame.opcode {
+                OpCode::Binary => return Ok(read(&frame.payload)),
+                OpCode::Close => bail!("connection closed"),
+                _ => {}
+            }
+        }
+    }
+
     /// The next message; a close is an error.
     ///
     /// # Errors
