@@ -22,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
 use cflows_actors::CoreError;
-use cflows_actors::kernel::Revocation;
+use cflows_actors::kernel::{Revocation, RevocationListener};
 use cflows_actors::streams::{self, Principal};
 use cflows_actors::team_calendar::BookingStep;
 use cflows_protocol::wire::{
@@ -147,7 +147,13 @@ impl Connection {
         reader.set_auto_pong(true);
         let id = CONNECTIONS.fetch_add(1, Ordering::Relaxed);
         let sockets = state.sockets.clone();
-        let socket = sockets.adopt(id, write_half, limits.max_queue_bytes as usize);
+        let until_expiry = (expires - chrono::Utc::now()).to_std().unwrap_or_default();
+        let socket = sockets.adopt(
+            id,
+            write_half,
+            limits.max_queue_bytes as usize,
+            until_expiry,
+        );
         let rps = NonZeroU32::new(limits.requests_per_second).unwrap_or(NonZeroU32::MIN);
         let burst = rps.saturating_mul(NonZeroU32::new(2).expect("non-zero"));
         let mut conn = Connection {
@@ -160,51 +166,29 @@ impl Connection {
             requests: RateLimiter::direct(Quota::per_second(rps).allow_burst(burst)),
         };
         metrics::gauge!("cflows_ws_connections").increment(1.0);
-        // A logout, expiry or removal from the organization ends the connection too:
-        // pushed by the actor that made the change, never polled. A separate task, so a
-        // frame being read is never cancelled half-way.
-        let revocations = conn.state.core.kernel.revocations();
-        let watchdog = {
-            let mut revoked = match &conn.principal {
-                Principal::User { user, .. } => revocations.listen(user),
-                Principal::Kiosk { kiosk, .. } => revocations.listen_kiosk(kiosk),
-            };
-            let (principal, socket) = (conn.principal.clone(), conn.socket.clone());
-            let until_expiry = (expires - chrono::Utc::now()).to_std().unwrap_or_default();
-            let mut stopping = conn.state.stopping.subscribe();
-            tokio::spawn(async move {
-                let expiry = tokio::time::sleep(until_expiry);
-                tokio::pin!(expiry);
-                loop {
-                    let ended = tokio::select! {
-                        _ = stopping.wait_for(|s| *s) => {
-                            return socket.close(close::GOING_AWAY, "server stopping: reconnect");
-                        }
-                        _ = &mut expiry => true,
-                        r = revoked.recv() => match r {
-                            Ok(what) => ends(&principal, &what),
-                            // Missed some: assume the worst, the client reconnects.
-                            Err(_) => true,
-                        },
-                    };
-                    if ended {
-                        let reason = match principal {
-                            Principal::User { .. } => "session ended",
-                            Principal::Kiosk { .. } => "kiosk revoked or changed",
-                        };
-                        return socket.close(close::UNAUTHENTICATED, reason);
-                    }
-                }
-            })
-        };
+        // A logout or removal from the organization ends the connection too: pushed by
+        // the actor that made the change (no task or timer per connection); the session's
+        // expiry is checked by the heartbeat tick.
+        let core = conn.state.core.clone();
+        let revocations = core.kernel.revocations();
+        let guard = Arc::new(Guard {
+            principal: conn.principal.clone(),
+            socket: conn.socket.clone(),
+        });
+        match &conn.principal {
+            Principal::User { user, .. } => revocations.listen(user, id, guard),
+            Principal::Kiosk { kiosk, .. } => revocations.listen_kiosk(kiosk, id, guard),
+        }
+        // A server stopping closes every socket; one opened while it stops, too.
+        if *conn.state.stopping.borrow() {
+            conn.socket
+                .close(close::GOING_AWAY, "server stopping: reconnect");
+        }
         conn.read_loop(&mut reader, &sockets).await;
         sockets.forget(conn.id);
-        watchdog.abort();
-        let _ = watchdog.await;
-        let revocations = conn.state.core.kernel.revocations();
         match &conn.principal {
-            Principal::User { user, .. } => revocations.forget_if_unused(user),
-            Principal::Kiosk { kiosk, .. } => revocations.forget_kiosk_if_unused(kiosk),
+            Principal::User { user, .. } => revocations.unlisten(user, id),
+            Principal::Kiosk { kiosk, .. } => revocations.unlisten_kiosk(kiosk, id),
         }
         drop(reader);
         metrics::gauge!("cflows_ws_connections").decrement(1.0);
@@ -663,6 +647,24 @@ impl Connection {
                 .expect("member() checked the organization"),
             org,
             member,
+        }
+    }
+}
+
+/// What the revocations tell about one connection.
+struct Guard {
+    principal: Principal,
+    socket: Arc<Socket>,
+}
+
+impl RevocationListener for Guard {
+    fn revoked(&self, what: &Revocation) {
+        if ends(&self.principal, what) {
+            let reason = match self.principal {
+                Principal::User { .. } => "session ended",
+                Principal::Kiosk { .. } => "kiosk revoked or changed",
+            };
+            self.socket.close(close::UNAUTHENTICATED, reason);
         }
     }
 }

@@ -105,6 +105,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let core = state.core.clone();
     let stopping = state.stopping.clone();
+    let sockets = state.sockets.clone();
     let sweep_core = state.core.clone();
     let limits = state.login_limits.clone();
     let messages = state.message_limits.clone();
@@ -123,6 +124,13 @@ pub async fn serve(
         }
     });
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    // No Nagle delay: the socket writers already send everything queued for a socket in
+    // one call, and a frame must not wait for the client's acknowledgement of the last.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
@@ -130,6 +138,10 @@ pub async fn serve(
     // Upgraded sockets outlive the HTTP server: tell them, and give their close frames
     // a moment to leave before the actors stop.
     stopping.send_replace(true);
+    sockets.close_all(
+        cflows_protocol::wire::close::GOING_AWAY,
+        "server stopping: reconnect",
+    );
     tokio::time::sleep(Duration::from_millis(200)).await;
     core.shutdown().await;
     result

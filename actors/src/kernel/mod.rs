@@ -22,7 +22,7 @@ mod revocations;
 pub use host::HostMsg;
 pub use journal::{Journal, decode_journal};
 pub use registry::{Registry, RegistryStats};
-pub use revocations::{Revocation, Revocations};
+pub use revocations::{Revocation, RevocationListener, Revocations};
 
 use crate::board::Board;
 use crate::calendar::Calendar;

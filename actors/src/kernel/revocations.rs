@@ -1,9 +1,9 @@
 //! Ended sessions and memberships, pushed to the connections of the user they concern
-//! (instead of each socket polling the store).
+//! (instead of each socket polling the store, or keeping a task to wait for them).
 
 use cflows_protocol::{KioskId, OrgId, UserId};
 use dashmap::DashMap;
-use tokio::sync::broadcast;
+use std::sync::Arc;
 
 /// Something a user's open connections must react to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,58 +18,77 @@ pub enum Revocation {
     Kiosk,
 }
 
-/// Per-user channels, created when a connection listens and dropped with the last one.
+/// An open connection told of revocations; it decides whether one ends it. Called on
+/// the revoking actor's task: it must not block (closing a socket only queues its close
+/// frame).
+pub trait RevocationListener: Send + Sync {
+    fn revoked(&self, what: &Revocation);
+}
+
+type Listeners = Vec<(u64, Arc<dyn RevocationListener>)>;
+
+/// The open connections of each user and kiosk, listed while they are open.
 #[derive(Default)]
 pub struct Revocations {
-    by_user: DashMap<UserId, broadcast::Sender<Revocation>>,
-    by_kiosk: DashMap<KioskId, broadcast::Sender<Revocation>>,
+    by_user: DashMap<UserId, Listeners>,
+    by_kiosk: DashMap<KioskId, Listeners>,
 }
 
 impl Revocations {
-    /// Listens for revocations concerning `user`.
-    pub fn listen(&self, user: &UserId) -> broadcast::Receiver<Revocation> {
+    /// Connection `id` listens for revocations concerning `user` until
+    /// [`Revocations::unlisten`].
+    pub fn listen(&self, user: &UserId, id: u64, listener: Arc<dyn RevocationListener>) {
         self.by_user
             .entry(user.clone())
-            .or_insert_with(|| broadcast::channel(16).0)
-            .subscribe()
+            .or_default()
+            .push((id, listener));
     }
 
-    /// Tells `user`'s listeners. Called by the owning actor after the change is durable.
+    /// Connection `id` of `user` closed.
+    pub fn unlisten(&self, user: &UserId, id: u64) {
+        forget(&self.by_user, user, id);
+    }
+
+    /// Tells `user`'s connections. Called by the owning actor after the change is durable.
     pub fn revoke(&self, user: &UserId, what: Revocation) {
-        if let Some(tx) = self.by_user.get(user) {
-            let _ = tx.send(what);
-        }
+        tell(&self.by_user, user, &what);
     }
 
-    /// Listens for the revocation or rescoping of kiosk `id`.
-    pub fn listen_kiosk(&self, id: &KioskId) -> broadcast::Receiver<Revocation> {
+    /// Screen `id` of kiosk `kiosk` listens for its revocation or rescoping.
+    pub fn listen_kiosk(&self, kiosk: &KioskId, id: u64, listener: Arc<dyn RevocationListener>) {
         self.by_kiosk
-            .entry(id.clone())
-            .or_insert_with(|| broadcast::channel(4).0)
-            .subscribe()
+            .entry(kiosk.clone())
+            .or_default()
+            .push((id, listener));
+    }
+
+    /// Screen `id` of kiosk `kiosk` closed.
+    pub fn unlisten_kiosk(&self, kiosk: &KioskId, id: u64) {
+        forget(&self.by_kiosk, kiosk, id);
     }
 
     /// Tells kiosk `id`'s open screens (after the change is durable).
     pub fn revoke_kiosk(&self, id: &KioskId) {
-        if let Some(tx) = self.by_kiosk.get(id) {
-            let _ = tx.send(Revocation::Kiosk);
-        }
+        tell(&self.by_kiosk, id, &Revocation::Kiosk);
     }
 
     /// How many screens of kiosk `id` are connected now.
     pub fn kiosk_screens(&self, id: &KioskId) -> usize {
-        self.by_kiosk.get(id).map_or(0, |tx| tx.receiver_count())
+        self.by_kiosk.get(id).map_or(0, |l| l.len())
     }
+}
 
-    /// Drops kiosk `id`'s channel if no screen listens any more.
-    pub fn forget_kiosk_if_unused(&self, id: &KioskId) {
-        self.by_kiosk
-            .remove_if(id, |_, tx| tx.receiver_count() == 0);
+fn forget<K: std::hash::Hash + Eq>(map: &DashMap<K, Listeners>, key: &K, id: u64) {
+    if let Some(mut listeners) = map.get_mut(key) {
+        listeners.retain(|(i, _)| *i != id);
     }
+    map.remove_if(key, |_, l| l.is_empty());
+}
 
-    /// Drops `user`'s channel if nobody listens any more (a connection closing).
-    pub fn forget_if_unused(&self, user: &UserId) {
-        self.by_user
-            .remove_if(user, |_, tx| tx.receiver_count() == 0);
+fn tell<K: std::hash::Hash + Eq>(map: &DashMap<K, Listeners>, key: &K, what: &Revocation) {
+    // Told outside the map's lock: a listener may close its connection, which unlistens.
+    let listeners: Listeners = map.get(key).map(|l| l.clone()).unwrap_or_default();
+    for (_, listener) in listeners {
+        listener.revoked(what);
     }
 }

@@ -91,8 +91,15 @@ impl Sockets {
     }
 
     /// Takes over the write half of connection `id`; its queue holds at most `limit`
-    /// bytes. The socket is followed by the heartbeat tick until [`Sockets::forget`].
-    pub(super) fn adopt(self: &Arc<Self>, id: u64, half: WriteHalf, limit: usize) -> Arc<Socket> {
+    /// bytes, and its session ends after `until_expiry`. The socket is followed by the
+    /// heartbeat tick until [`Sockets::forget`].
+    pub(super) fn adopt(
+        self: &Arc<Self>,
+        id: u64,
+        half: WriteHalf,
+        limit: usize,
+        until_expiry: Duration,
+    ) -> Arc<Socket> {
         self.started.call_once(|| self.start());
         let shard = self.next.fetch_add(1, Ordering::Relaxed) % self.shards.len();
         let socket = Arc::new(Socket {
@@ -115,6 +122,9 @@ impl Sockets {
             finished: AtomicBool::new(false),
             changed: Notify::new(),
             heard: AtomicU64::new(self.now_ms()),
+            expires: self
+                .now_ms()
+                .saturating_add(u64::try_from(until_expiry.as_millis()).unwrap_or(u64::MAX)),
         });
         self.live.insert(id, socket.clone());
         socket
@@ -148,13 +158,23 @@ impl Sockets {
         });
     }
 
-    /// One heartbeat: a ping on every socket; those silent for three intervals close.
+    /// Closes every socket (the server is stopping).
+    pub fn close_all(&self, code: u16, reason: &str) {
+        for entry in &self.live {
+            entry.value().close(code, reason);
+        }
+    }
+
+    /// One heartbeat: a ping on every socket; those silent for three intervals close,
+    /// and those whose session expired.
     fn beat(&self) {
         let now = self.now_ms();
         let silent = 3 * self.heartbeat.as_millis() as u64;
         for entry in &self.live {
             let socket = entry.value();
-            if now.saturating_sub(socket.heard.load(Ordering::Relaxed)) >= silent {
+            if now >= socket.expires {
+                socket.close(close::UNAUTHENTICATED, "session ended");
+            } else if now.saturating_sub(socket.heard.load(Ordering::Relaxed)) >= silent {
                 socket.close(close::IDLE, "idle");
             } else {
                 socket.control(OpCode::Ping, Bytes::from_static(b"hb"));
@@ -284,6 +304,8 @@ pub(super) struct Socket {
     changed: Notify,
     /// When the client was last heard (ms since the heartbeats' epoch).
     heard: AtomicU64,
+    /// When the session ends (ms since the heartbeats' epoch).
+    expires: u64,
 }
 
 impl Wake for Socket {
