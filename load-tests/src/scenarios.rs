@@ -280,9 +280,13 @@ pub async fn fanout(target: &Target, n: usize, events: usize, rate: f64) -> anyh
     }
     let barrier = Arc::new(Barrier::new(n + 1));
     let delivered = Arc::new(AtomicU64::new(0));
+    // The latest arrival of each event (µs after its stamp), for the slowest events.
+    let last_arrival: Arc<Vec<AtomicU64>> =
+        Arc::new((0..events).map(|_| AtomicU64::new(0)).collect());
     let mut receivers = tokio::task::JoinSet::new();
     for (mut c, start) in subs {
         let (b, d, deadline) = (barrier.clone(), delivered.clone(), target.deadline);
+        let last = last_arrival.clone();
         receivers.spawn(async move {
             b.wait().await;
             let mut h =
@@ -297,7 +301,11 @@ pub async fn fanout(target: &Target, n: usize, events: usize, rate: f64) -> anyh
                 ensure!(seq == next, "gap: expected seq {next}, got {seq}");
                 next += 1;
                 if let Some(t) = stamp {
-                    h.record(now_micros().saturating_sub(t).max(1)).ok();
+                    let latency = now_micros().saturating_sub(t).max(1);
+                    h.record(latency).ok();
+                    if let Some(slot) = last.get(got) {
+                        slot.fetch_max(latency, Ordering::Relaxed);
+                    }
                     got += 1;
                     d.fetch_add(1, Ordering::Relaxed);
                 }
@@ -306,20 +314,48 @@ pub async fn fanout(target: &Target, n: usize, events: usize, rate: f64) -> anyh
         });
     }
     barrier.wait().await;
+    // Let every receiver reach its first read before the first event.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let cpu_before = target.server_pid.and_then(cpu_seconds);
     let started = Instant::now();
-    let http = reqwest::Client::new();
-    let mut tick = (rate > 0.0).then(|| {
-        let mut t = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
-        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        t
-    });
-    for i in 0..events {
-        if let Some(t) = tick.as_mut() {
-            t.tick().await;
-        }
-        write_stamp(&http, target, &session, &team, &format!("Load {team} #{i}")).await?;
-    }
+    // The writer runs on a thread and runtime of its own, so its stamps and requests do
+    // not wait behind the receivers' tasks (the stamp is taken just before the request).
+    let writer = {
+        let (target, session, team) = (target.clone(), session.clone(), team.clone());
+        std::thread::spawn(move || -> anyhow::Result<Vec<u64>> {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async move {
+                let http = reqwest::Client::new();
+                let mut tick = (rate > 0.0).then(|| {
+                    let mut t = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+                    t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    t
+                });
+                let mut writes = Vec::with_capacity(events);
+                for i in 0..events {
+                    if let Some(t) = tick.as_mut() {
+                        t.tick().await;
+                    }
+                    let sent = Instant::now();
+                    write_stamp(
+                        &http,
+                        &target,
+                        &session,
+                        &team,
+                        &format!("Load {team} #{i}"),
+                    )
+                    .await?;
+                    writes.push(sent.elapsed().as_micros() as u64);
+                }
+                Ok(writes)
+            })
+        })
+    };
+    let writes = tokio::task::spawn_blocking(move || writer.join())
+        .await?
+        .map_err(|_| anyhow::anyhow!("the writer thread panicked"))??;
     let mut all = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
     while let Some(r) = tokio::time::timeout(target.deadline, receivers.join_next())
         .await
@@ -342,15 +378,38 @@ pub async fn fanout(target: &Target, n: usize, events: usize, rate: f64) -> anyh
         ),
         _ => String::new(),
     };
+    let mut slowest: Vec<(usize, u64)> = last_arrival
+        .iter()
+        .map(|a| a.load(Ordering::Relaxed))
+        .enumerate()
+        .collect();
+    slowest.sort_by_key(|(_, l)| std::cmp::Reverse(*l));
+    let slowest = slowest
+        .iter()
+        .take(3)
+        .map(|(i, l)| {
+            format!(
+                "#{i} (write answered in {:.1} ms, last subscriber reached {:.1} ms after the stamp)",
+                writes.get(*i).copied().unwrap_or(0) as f64 / 1000.0,
+                *l as f64 / 1000.0
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut w = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
+    for x in &writes {
+        w.record((*x).max(1)).ok();
+    }
     let pace = if rate > 0.0 {
         format!("at {rate} events/s")
     } else {
         format!("as one burst, drained in {elapsed:.2} s")
     };
     Ok(format!(
-        "## fanout\n\n- {n} subscribers × {events} events {pace} = {frames} frames delivered in {elapsed:.2} s: **{:.0} frames/s**\n{server_cpu}- publish-to-receive latency: {}\n- every subscriber saw every event once, in order\n",
+        "## fanout\n\n- {n} subscribers × {events} events {pace} = {frames} frames delivered in {elapsed:.2} s: **{:.0} frames/s**\n{server_cpu}- publish-to-receive latency: {}\n- the writer's HTTP write (stamp to answer): {}\n- slowest events: {slowest}\n- every subscriber saw every event once, in order\n",
         frames as f64 / elapsed,
-        percentiles(&all)
+        percentiles(&all),
+        percentiles(&w)
     ))
 }
 
