@@ -310,7 +310,9 @@ pub async fn fanout(target: &Target, n: usize, events: usize, rate: f64) -> anyh
                     d.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            anyhow::Ok(h)
+            // Kept open until every receiver is done: a connection closing while others
+            // still receive would add its close to their latency.
+            anyhow::Ok((h, c))
         });
     }
     barrier.wait().await;
@@ -357,11 +359,14 @@ pub async fn fanout(target: &Target, n: usize, events: usize, rate: f64) -> anyh
         .await?
         .map_err(|_| anyhow::anyhow!("the writer thread panicked"))??;
     let mut all = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
+    let mut open = Vec::with_capacity(n);
     while let Some(r) = tokio::time::timeout(target.deadline, receivers.join_next())
         .await
         .context("deadline passed while receiving")?
     {
-        all.add(r??).ok();
+        let (h, c) = r??;
+        all.add(h).ok();
+        open.push(c);
     }
     let elapsed = started.elapsed().as_secs_f64();
     let frames = delivered.load(Ordering::Relaxed);
@@ -378,6 +383,17 @@ pub async fn fanout(target: &Target, n: usize, events: usize, rate: f64) -> anyh
         ),
         _ => String::new(),
     };
+    drop(open);
+    let mut reach: Vec<u64> = last_arrival
+        .iter()
+        .map(|a| a.load(Ordering::Relaxed))
+        .collect();
+    reach.sort_unstable();
+    let reach = format!(
+        "median {:.1} ms, max {:.1} ms",
+        reach.get(reach.len() / 2).copied().unwrap_or(0) as f64 / 1000.0,
+        reach.last().copied().unwrap_or(0) as f64 / 1000.0
+    );
     let mut slowest: Vec<(usize, u64)> = last_arrival
         .iter()
         .map(|a| a.load(Ordering::Relaxed))
@@ -406,7 +422,7 @@ pub async fn fanout(target: &Target, n: usize, events: usize, rate: f64) -> anyh
         format!("as one burst, drained in {elapsed:.2} s")
     };
     Ok(format!(
-        "## fanout\n\n- {n} subscribers × {events} events {pace} = {frames} frames delivered in {elapsed:.2} s: **{:.0} frames/s**\n{server_cpu}- publish-to-receive latency: {}\n- the writer's HTTP write (stamp to answer): {}\n- slowest events: {slowest}\n- every subscriber saw every event once, in order\n",
+        "## fanout\n\n- {n} subscribers × {events} events {pace} = {frames} frames delivered in {elapsed:.2} s: **{:.0} frames/s**\n{server_cpu}- publish-to-receive latency: {}\n- the writer's HTTP write (stamp to answer): {}\n- an event reached its last subscriber (after its stamp): {reach}\n- slowest events: {slowest}\n- every subscriber saw every event once, in order\n",
         frames as f64 / elapsed,
         percentiles(&all),
         percentiles(&w)

@@ -37,6 +37,9 @@ const COALESCE_BYTES: usize = 64 * 1024;
 const SOCKETS_PER_TURN: usize = 256;
 /// Live frames a subscription may hold while its snapshot or replay is prepared.
 const MAX_HELD: usize = 4096;
+/// Each heartbeat interval is cut in this many beats, each pinging its share of the
+/// sockets: no burst of every socket's ping (and pong) at once.
+const BEATS_PER_INTERVAL: u64 = 10;
 
 /// The connection is closing; stop producing.
 #[derive(Debug)]
@@ -145,15 +148,15 @@ impl Sockets {
             tokio::spawn(shard.clone().run());
         }
         let weak = Arc::downgrade(self);
-        let interval = self.heartbeat;
+        let beat = self.heartbeat / BEATS_PER_INTERVAL as u32;
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval);
+            let mut tick = tokio::time::interval(beat);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             tick.tick().await;
-            loop {
+            for n in 0u64.. {
                 tick.tick().await;
                 let Some(me) = weak.upgrade() else { return };
-                me.beat();
+                me.beat(n % BEATS_PER_INTERVAL);
             }
         });
     }
@@ -165,12 +168,16 @@ impl Sockets {
         }
     }
 
-    /// One heartbeat: a ping on every socket; those silent for three intervals close,
-    /// and those whose session expired.
-    fn beat(&self) {
+    /// One beat: a ping on the sockets of `share` (so each socket gets one every
+    /// interval); of those, the ones silent for three intervals close, and those whose
+    /// session expired.
+    fn beat(&self, share: u64) {
         let now = self.now_ms();
         let silent = 3 * self.heartbeat.as_millis() as u64;
         for entry in &self.live {
+            if entry.key() % BEATS_PER_INTERVAL != share {
+                continue;
+            }
             let socket = entry.value();
             if now >= socket.expires {
                 socket.close(close::UNAUTHENTICATED, "session ended");
