@@ -35,6 +35,9 @@ pub(super) type WriteHalf = tokio::io::WriteHalf<super::WsStream>;
 const COALESCE_BYTES: usize = 64 * 1024;
 /// Sockets a shard writes before it lets other tasks of its thread run.
 const SOCKETS_PER_TURN: usize = 256;
+/// Write calls one socket gets per visit of its shard; then it goes to the back of the
+/// ready list, so a socket whose queue keeps filling cannot hold the others up.
+const WRITES_PER_VISIT: usize = 16;
 /// Live frames a subscription may hold while its snapshot or replay is prepared.
 const MAX_HELD: usize = 4096;
 /// Each heartbeat interval is cut in this many beats, each pinging its share of the
@@ -462,8 +465,13 @@ impl Socket {
         }
         let waker = Waker::from(self.clone());
         let mut cx = Context::from_waker(&waker);
-        loop {
+        for visit in 0.. {
             let leftover = io.at < io.unsent.len();
+            if visit == WRITES_PER_VISIT {
+                // Still scheduled: back of the line.
+                self.shard.schedule(self.clone());
+                return;
+            }
             if !leftover {
                 scratch.clear();
                 let mut q = lock(&self.queue);
