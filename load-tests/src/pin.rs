@@ -1,7 +1,7 @@
 //! CPU pinning, so "per server CPU-second" figures are clean on a small machine: the
 //! server on one core, the load generator on another (Linux `sched_setaffinity`).
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 
 /// Pins every thread of process `pid` (and so the threads they start later) to `cpu`.
 /// Returns how many threads were pinned.
@@ -18,8 +18,12 @@ pub fn pin_process(pid: u32, cpu: usize) -> anyhow::Result<usize> {
             .to_string_lossy()
             .parse()
             .context("a thread id")?;
-        pin_thread(tid, cpu)?;
-        pinned += 1;
+        match pin_thread(tid, cpu) {
+            Ok(()) => pinned += 1,
+            // The thread ended between listing and pinning.
+            Err(Pinning::Gone) => {}
+            Err(Pinning::Refused(e)) => return Err(e),
+        }
     }
     Ok(pinned)
 }
@@ -32,9 +36,16 @@ pub fn pin_self(cpu: usize) -> anyhow::Result<usize> {
     pin_process(std::process::id(), cpu)
 }
 
-fn pin_thread(tid: i32, cpu: usize) -> anyhow::Result<()> {
+/// Why a thread was not pinned.
+enum Pinning {
+    /// It no longer exists.
+    Gone,
+    Refused(anyhow::Error),
+}
+
+fn pin_thread(tid: i32, cpu: usize) -> Result<(), Pinning> {
     if cpu >= libc::CPU_SETSIZE as usize {
-        bail!("no CPU {cpu}");
+        return Err(Pinning::Refused(anyhow::anyhow!("no CPU {cpu}")));
     }
     // SAFETY: `set` is a plain bit set initialised by CPU_ZERO; the call only reads it.
     let rc = unsafe {
@@ -44,10 +55,13 @@ fn pin_thread(tid: i32, cpu: usize) -> anyhow::Result<()> {
         libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set)
     };
     if rc != 0 {
-        bail!(
-            "cannot pin thread {tid} to CPU {cpu}: {}",
-            std::io::Error::last_os_error()
-        );
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::ESRCH) {
+            return Err(Pinning::Gone);
+        }
+        return Err(Pinning::Refused(anyhow::anyhow!(
+            "cannot pin thread {tid} to CPU {cpu}: {e}"
+        )));
     }
     Ok(())
 }
