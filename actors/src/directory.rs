@@ -22,9 +22,6 @@ use ractor::RpcReplyPort;
 use std::collections::HashMap;
 use std::fmt;
 
-/// How long a login session lasts without being renewed.
-pub const SESSION_TTL_DAYS: i64 = 14;
-
 /// A new organization.
 #[derive(Clone, Debug)]
 pub struct NewOrg {
@@ -353,7 +350,7 @@ impl Directory {
                     &user,
                     org.as_ref().map(OrgId::as_str),
                     &csrf,
-                    SESSION_TTL_DAYS,
+                    self.kernel.config().session_lifetime.as_secs().max(1),
                 ),
                 &[],
             )

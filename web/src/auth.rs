@@ -39,22 +39,33 @@ pub fn session_cookie_name(secure: bool) -> &'static str {
     }
 }
 
-/// A session cookie: HttpOnly, SameSite=Lax, path `/`, `Secure` when configured.
-pub fn session_cookie(secure: bool, value: String) -> Cookie<'static> {
+/// The cookie of `session`: HttpOnly, SameSite=Lax, path `/`, `Secure` when configured,
+/// expiring with the session.
+pub fn session_cookie(
+    secure: bool,
+    session: &cflows_actors::store::SessionRecord,
+) -> Cookie<'static> {
+    let mut c = base_cookie(secure, session.id.clone());
+    if let Ok(at) =
+        cookie::time::OffsetDateTime::from_unix_timestamp(session.expires_at.timestamp())
+    {
+        c.set_expires(at);
+    }
+    c
+}
+
+fn base_cookie(secure: bool, value: String) -> Cookie<'static> {
     Cookie::build((session_cookie_name(secure), value))
         .http_only(true)
         .secure(secure)
         .same_site(SameSite::Lax)
         .path("/")
-        .max_age(cookie::time::Duration::days(
-            cflows_actors::directory::SESSION_TTL_DAYS,
-        ))
         .build()
 }
 
 /// A cookie that deletes the session cookie.
 pub fn clear_session_cookie(secure: bool) -> Cookie<'static> {
-    let mut c = session_cookie(secure, String::new());
+    let mut c = base_cookie(secure, String::new());
     c.make_removal();
     c
 }

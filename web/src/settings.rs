@@ -18,6 +18,24 @@ pub struct Settings {
     pub ws: WsSettings,
     pub actors: ActorSettings,
     pub uploads: UploadSettings,
+    pub sessions: SessionSettings,
+}
+
+/// Login sessions.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SessionSettings {
+    /// How long a session lasts after logging in, in seconds
+    /// (`CFLOWS_SESSIONS__LIFETIME_SECS`); then it must log in again.
+    pub lifetime_secs: u64,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self {
+            lifetime_secs: cflows_actors::kernel::DEFAULT_SESSION_LIFETIME.as_secs(),
+        }
+    }
 }
 
 /// The actor kernel.
@@ -259,6 +277,7 @@ impl Settings {
             idle_after: std::time::Duration::from_secs(self.actors.idle_secs.max(1)),
             files_dir: self.data_dir().join("files"),
             max_upload_bytes: self.uploads.max_bytes.max(1),
+            session_lifetime: std::time::Duration::from_secs(self.sessions.lifetime_secs.max(1)),
         }
     }
 

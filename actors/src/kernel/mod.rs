@@ -58,7 +58,12 @@ pub struct KernelConfig {
     pub files_dir: std::path::PathBuf,
     /// The largest attachment accepted (bytes).
     pub max_upload_bytes: u64,
+    /// How long a login session lasts.
+    pub session_lifetime: Duration,
 }
+
+/// Default session lifetime: 14 days.
+pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::from_secs(14 * 24 * 3600);
 
 /// Default largest attachment: 20 MiB.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 20 * 1024 * 1024;
@@ -72,6 +77,7 @@ impl Default for KernelConfig {
             files_dir: std::env::temp_dir()
                 .join(format!("cflows-files-{}", crate::store::new_id())),
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            session_lifetime: DEFAULT_SESSION_LIFETIME,
         }
     }
 }

@@ -118,11 +118,11 @@ pub fn create_session(
     user: &UserId,
     org: Option<&str>,
     csrf: &str,
-    ttl_days: i64,
+    lifetime_secs: u64,
 ) -> Write {
     Write::new(
         &format!(
-            "CREATE type::record('session', $id) CONTENT {{ user: $user, org: $org, csrf: $csrf, created_at: time::now(), expires_at: time::now() + {ttl_days}d }};"
+            "CREATE type::record('session', $id) CONTENT {{ user: $user, org: $org, csrf: $csrf, created_at: time::now(), expires_at: time::now() + {lifetime_secs}s }};"
         ),
         json!({ "id": id, "user": user, "org": org, "csrf": csrf }),
     )

@@ -49,16 +49,13 @@ impl LoginAnswer {
         org: Option<OrgView>,
     ) -> Response {
         let secure = state.settings.http.secure_cookies();
+        let cookie = auth::session_cookie(secure, &session);
         let answer = LoginAnswer {
             user,
             org,
             csrf_token: session.csrf,
         };
-        (
-            jar.add(auth::session_cookie(secure, session.id)),
-            Json(answer),
-        )
-            .into_response()
+        (jar.add(cookie), Json(answer)).into_response()
     }
 }
 

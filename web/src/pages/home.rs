@@ -121,7 +121,7 @@ async fn switch_org(
         crate::app::switch_session_org(&state, &authed, &OrgId::new(form.org_id)).await?;
     let secure = state.settings.http.secure_cookies();
     Ok((
-        jar.add(auth::session_cookie(secure, session.id)),
+        jar.add(auth::session_cookie(secure, &session)),
         Redirect::to("/"),
     )
         .into_response())

@@ -134,7 +134,7 @@ async fn accept(
         Ok((session, _, _)) => {
             let secure = state.settings.http.secure_cookies();
             Ok((
-                jar.add(auth::session_cookie(secure, session.id)),
+                jar.add(auth::session_cookie(secure, &session)),
                 Redirect::to("/"),
             )
                 .into_response())

@@ -141,7 +141,7 @@ async fn login_submit(
     match crate::app::start_session(&state, ip, &jar, &form.email, &form.password).await {
         Ok((session, _, _)) => {
             let jar = jar
-                .add(auth::session_cookie(secure, session.id))
+                .add(auth::session_cookie(secure, &session))
                 .remove(Cookie::build(LOGIN_CSRF_COOKIE).path("/login"));
             let to = if next.is_empty() { "/" } else { next.as_str() };
             (jar, Redirect::to(to)).into_response()

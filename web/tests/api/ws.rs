@@ -664,3 +664,41 @@ async fn heartbeats_keep_answering_clients_and_close_silent_ones() {
 fn app_sockets(app: &TestApp) -> usize {
     app.state.sockets.open()
 }
+
+/// A session that runs out while its socket is open closes the socket with 4001 at the
+/// next heartbeat (no timer per socket), and the session's cookie no longer works.
+#[tokio::test]
+async fn a_session_that_expires_closes_its_socket_at_the_next_heartbeat() {
+    let app = spawn_app_with(StoreConfig::memory(), |s| {
+        s.ws.heartbeat_secs = 1;
+        s.sessions.lifetime_secs = 3;
+    })
+    .await;
+    app.org("Demo Motors", "owner@example.com").await;
+    let session = app.ws_session("owner@example.com").await;
+    let opened = std::time::Instant::now();
+    let (mut c, _) = Client::connect(&app.addr, &session, None, Vec::new())
+        .await
+        .unwrap();
+    let closed = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Received::Closed(code) = c.recv().await.unwrap() {
+                return code;
+            }
+        }
+    })
+    .await
+    .expect("the socket closes once the session expired");
+    assert_eq!(closed, close::UNAUTHENTICATED);
+    // Not before the session's end (it started just before the socket opened), and
+    // within a heartbeat of it.
+    let after = opened.elapsed();
+    assert!(after >= Duration::from_secs(2), "closed after {after:?}");
+    assert!(after < Duration::from_secs(6), "closed after {after:?}");
+    // The cookie is refused now, as is a new socket with it.
+    assert!(
+        Client::connect(&app.addr, &session, None, Vec::new())
+            .await
+            .is_err()
+    );
+}
