@@ -261,6 +261,22 @@ impl Client {
         .context("no pong in time")?
     }
 
+    /// Reads (and drops) messages until the server's close frame; its code.
+    ///
+    /// # Errors
+    /// No close within `limit`, or the connection broke.
+    pub async fn closed_within(&mut self, limit: Duration) -> anyhow::Result<u16> {
+        tokio::time::timeout(limit, async {
+            loop {
+                if let Received::Closed(code) = self.recv().await? {
+                    return Ok(code);
+                }
+            }
+        })
+        .await
+        .context("not closed in time")?
+    }
+
     /// The next message or close; pings are answered and skipped.
     ///
     /// # Errors

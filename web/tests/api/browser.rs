@@ -68,25 +68,30 @@ pub async fn browser() -> Option<(Driver, Client)> {
 /// Logs in with the login form as a person would, and waits for the start page.
 pub async fn log_in(c: &Client, app: &TestApp, email: &str) {
     c.goto(&app.url("/login")).await.unwrap();
-    c.find(Locator::Css("#email"))
-        .await
-        .unwrap()
-        .send_keys(email)
-        .await
-        .unwrap();
-    c.find(Locator::Css("#password"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
-    c.find(Locator::Css("form button[type=submit]"))
+    type_into(c, "#email", email).await;
+    type_into(c, "#password", PASSWORD).await;
+    click(c, "form button[type=submit]").await;
+    wait_for(c, "return location.pathname", json!("/")).await;
+}
+
+/// Clicks the element `css` selects.
+pub async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
         .await
         .unwrap()
         .click()
         .await
         .unwrap();
-    wait_for(c, "return location.pathname", json!("/")).await;
+}
+
+/// Types `text` into the element `css` selects.
+pub async fn type_into(c: &Client, css: &str, text: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .send_keys(text)
+        .await
+        .unwrap();
 }
 
 /// Evaluates `script` until it returns `want` (bounded).
@@ -148,19 +153,9 @@ async fn the_bell_updates_live_in_a_real_browser() {
     .await;
 
     // The dropdown lists it; "Mark all read" clears the badge over the socket.
-    c.find(Locator::Css("[data-bell]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "[data-bell]").await;
     wait_for(&c, "return document.querySelector('[data-bell-panel]').innerText.includes('Car 17 is ready for photos')", json!(true)).await;
-    c.find(Locator::Css("[data-mark-all]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "[data-mark-all]").await;
     wait_for(
         &c,
         "return document.querySelector('[data-unread]').hidden",

@@ -3,7 +3,7 @@
 //! a full slot is refused by the team calendar and snaps back with the reason. And the
 //! capacity board's lane changes live.
 
-use crate::browser::{browser, log_in, wait_for};
+use crate::browser::{browser, click, log_in, wait_for};
 use crate::helpers::*;
 use cflows_actors::team_calendar::{Booker, TeamCalendarHandle};
 use cflows_protocol::{Role, TeamId, UserId, WorkingHours, WorkingPeriod};
@@ -247,12 +247,7 @@ async fn bookings_appear_live_and_a_refused_drag_snaps_back() {
         json!(true),
     )
     .await;
-    c.find(Locator::Id("q-cancel"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#q-cancel").await;
 
     // The capacity board: the owner cancels the hold, the 10:00 lane frees up live.
     c.goto(&app.url(&format!("/calendar/board?date={day}")))

@@ -3,25 +3,12 @@
 
 use crate::helpers::*;
 use cflows_actors::StoreConfig;
-use cflows_load::client::Received;
 use cflows_protocol::wire::{ClientMsg, ServerMsg, close};
 use cflows_protocol::{ErrorCode, StreamName};
 use serde::Serialize;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(10);
-
-async fn closed_with(c: &mut cflows_load::client::Client) -> u16 {
-    tokio::time::timeout(WAIT, async {
-        loop {
-            if let Received::Closed(code) = c.recv().await.unwrap() {
-                return code;
-            }
-        }
-    })
-    .await
-    .expect("the server closes the connection")
-}
 
 #[tokio::test]
 async fn a_client_ping_is_answered_with_a_pong_of_the_same_payload() {
@@ -46,11 +33,14 @@ async fn text_that_is_not_utf8_is_closed_with_1007() {
     c.send_text_bytes(vec![0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xff, 0xfe])
         .await
         .unwrap();
-    assert_eq!(closed_with(&mut c).await, close::INVALID_PAYLOAD);
+    assert_eq!(c.closed_within(WAIT).await.unwrap(), close::INVALID_PAYLOAD);
     // Valid text is still refused as documented: binary MessagePack only.
     let mut c = app.ws("owner@example.com").await;
     c.send_text("hello").await.unwrap();
-    assert_eq!(closed_with(&mut c).await, close::UNSUPPORTED_DATA);
+    assert_eq!(
+        c.closed_within(WAIT).await.unwrap(),
+        close::UNSUPPORTED_DATA
+    );
 }
 
 #[tokio::test]
@@ -68,7 +58,7 @@ async fn a_client_close_is_answered_with_its_code_and_a_bad_code_with_1002() {
         let mut c = app.ws("owner@example.com").await;
         c.send_close(sent, "bye").await.unwrap();
         assert_eq!(
-            closed_with(&mut c).await,
+            c.closed_within(WAIT).await.unwrap(),
             answered,
             "after a close with {sent}"
         );
@@ -112,7 +102,7 @@ async fn the_frame_limit_refuses_only_frames_larger_than_it() {
         "exactly max_frame_bytes is allowed"
     );
     c.send_raw(ping_of(1001)).await.unwrap();
-    assert_eq!(closed_with(&mut c).await, close::TOO_BIG);
+    assert_eq!(c.closed_within(WAIT).await.unwrap(), close::TOO_BIG);
 }
 
 #[tokio::test]

@@ -458,11 +458,12 @@ async fn uploads_are_judged_by_content_and_refusals_leave_nothing() {
     assert_eq!(a["content_type"], "image/png");
     assert_eq!(a["thumbnail"], true);
     let id = a["id"].as_str().unwrap().to_string();
-    let r = owner
-        .get(app.url(&format!("/api/v1/attachments/{id}")))
-        .send()
-        .await
-        .unwrap();
+    let download = |id: &str| {
+        owner
+            .get(app.url(&format!("/api/v1/attachments/{id}")))
+            .send()
+    };
+    let r = download(&id).await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let h = r.headers().clone();
     assert_eq!(h["content-type"], "image/png");
@@ -511,14 +512,7 @@ async fn uploads_are_judged_by_content_and_refusals_leave_nothing() {
     .await
     .unwrap();
     let t: Value = r.json().await.unwrap();
-    let r = owner
-        .get(app.url(&format!(
-            "/api/v1/attachments/{}",
-            t["id"].as_str().unwrap()
-        )))
-        .send()
-        .await
-        .unwrap();
+    let r = download(t["id"].as_str().unwrap()).await.unwrap();
     assert_eq!(r.headers()["content-type"], "text/plain; charset=utf-8");
     assert!(
         r.headers()["content-disposition"]
@@ -547,14 +541,7 @@ async fn uploads_are_judged_by_content_and_refusals_leave_nothing() {
         app.core.kernel.files().exists(sha).await,
         "still used by the copy"
     );
-    let r = owner
-        .get(app.url(&format!(
-            "/api/v1/attachments/{}",
-            copy["id"].as_str().unwrap()
-        )))
-        .send()
-        .await
-        .unwrap();
+    let r = download(copy["id"].as_str().unwrap()).await.unwrap();
     assert_eq!(r.bytes().await.unwrap().as_ref(), photo.as_slice());
     assert_eq!(del(id).await.unwrap().status(), StatusCode::NOT_FOUND);
     assert_eq!(
@@ -574,7 +561,7 @@ async fn uploads_are_judged_by_content_and_refusals_leave_nothing() {
 /// page's own forms work (here: a new task, then a file through the upload form).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_project_page_is_live_in_a_real_browser() {
-    use crate::browser::{browser, log_in, wait_for};
+    use crate::browser::{browser, click, log_in, type_into, wait_for};
     use fantoccini::Locator;
     let Some((_driver, c)) = browser().await else {
         return;
@@ -619,20 +606,10 @@ async fn the_project_page_is_live_in_a_real_browser() {
     )
     .await;
     // Open it, attach a photo through the form.
-    c.find(Locator::Css("#project-live li.tcard a"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#project-live li.tcard a").await;
     let photo = std::env::temp_dir().join(format!("cflows-{}.png", cflows_actors::store::new_id()));
     std::fs::write(&photo, png(120, 80)).unwrap();
-    c.find(Locator::Css("#file-upload"))
-        .await
-        .unwrap()
-        .send_keys(photo.to_str().unwrap())
-        .await
-        .unwrap();
+    type_into(&c, "#file-upload", photo.to_str().unwrap()).await;
     c.find(Locator::Css("#file-upload"))
         .await
         .unwrap()

@@ -4,7 +4,7 @@
 //! off when revoked.
 
 use crate::helpers::*;
-use cflows_load::client::{Client, Received};
+use cflows_load::client::Client;
 use cflows_protocol::wire::{ClientMsg, Op, ReplyBody, ServerMsg, StreamEvent, StreamState};
 use cflows_protocol::{
     BoardEvent, ErrorCode, InboxEvent, ItemId, MoveRequest, Role, StreamName, UserId, WorkflowId,
@@ -598,16 +598,7 @@ async fn a_kiosk_reads_only_its_scope_never_writes_and_is_cut_off_when_revoked()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    let closed = tokio::time::timeout(WAIT, async {
-        loop {
-            match screen.recv().await.unwrap() {
-                Received::Closed(code) => return code,
-                Received::Msg(_) => continue,
-            }
-        }
-    })
-    .await
-    .unwrap();
+    let closed = screen.closed_within(WAIT).await.unwrap();
     assert_eq!(closed, cflows_protocol::wire::close::UNAUTHENTICATED);
     assert!(Client::connect_kiosk(&app.addr, &token).await.is_err());
     let page = app

@@ -359,15 +359,7 @@ async fn a_slow_consumer_is_closed_while_healthy_clients_keep_receiving() {
         .expect("healthy client kept up")
         .unwrap();
     // The slow client reads what was buffered, then the documented close code.
-    let code = tokio::time::timeout(Duration::from_secs(60), async {
-        loop {
-            if let Received::Closed(code) = slow.recv().await.unwrap() {
-                return code;
-            }
-        }
-    })
-    .await
-    .unwrap();
+    let code = slow.closed_within(Duration::from_secs(60)).await.unwrap();
     assert_eq!(code, close::SLOW_CONSUMER);
 }
 
@@ -534,15 +526,7 @@ async fn logging_out_closes_the_socket_with_4001() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    let closed = tokio::time::timeout(WAIT, async {
-        loop {
-            if let Received::Closed(code) = c.recv().await.unwrap() {
-                return code;
-            }
-        }
-    })
-    .await
-    .unwrap();
+    let closed = c.closed_within(WAIT).await.unwrap();
     assert_eq!(closed, close::UNAUTHENTICATED);
 }
 
@@ -566,15 +550,10 @@ async fn deactivation_and_a_new_password_close_only_the_affected_sockets() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let closed = tokio::time::timeout(WAIT, async {
-        loop {
-            if let Received::Closed(code) = mia_socket.recv().await.unwrap() {
-                return code;
-            }
-        }
-    })
-    .await
-    .expect("the deactivated member's socket closes at once");
+    let closed = mia_socket
+        .closed_within(WAIT)
+        .await
+        .expect("the deactivated member's socket closes at once");
     assert_eq!(closed, close::UNAUTHENTICATED);
     // Max's socket is untouched: it still answers.
     max_socket
@@ -602,15 +581,10 @@ async fn deactivation_and_a_new_password_close_only_the_affected_sockets() {
         )
         .await
         .unwrap();
-    let closed = tokio::time::timeout(WAIT, async {
-        loop {
-            if let Received::Closed(code) = max_socket.recv().await.unwrap() {
-                return code;
-            }
-        }
-    })
-    .await
-    .expect("a new password closes the socket");
+    let closed = max_socket
+        .closed_within(WAIT)
+        .await
+        .expect("a new password closes the socket");
     assert_eq!(closed, close::UNAUTHENTICATED);
 }
 
@@ -640,15 +614,7 @@ async fn heartbeats_keep_answering_clients_and_close_silent_ones() {
         ServerMsg::Pong { nonce: 9 }
     ));
     // The silent one read nothing, so it answered no ping: closed as idle.
-    let closed = tokio::time::timeout(WAIT, async {
-        loop {
-            if let Received::Closed(code) = silent.recv().await.unwrap() {
-                return code;
-            }
-        }
-    })
-    .await
-    .unwrap();
+    let closed = silent.closed_within(WAIT).await.unwrap();
     assert_eq!(closed, close::IDLE);
     let mut followed = app_sockets(&app);
     for _ in 0..50 {
@@ -680,15 +646,10 @@ async fn a_session_that_expires_closes_its_socket_at_the_next_heartbeat() {
     let (mut c, _) = Client::connect(&app.addr, &session, None, Vec::new())
         .await
         .unwrap();
-    let closed = tokio::time::timeout(WAIT, async {
-        loop {
-            if let Received::Closed(code) = c.recv().await.unwrap() {
-                return code;
-            }
-        }
-    })
-    .await
-    .expect("the socket closes once the session expired");
+    let closed = c
+        .closed_within(WAIT)
+        .await
+        .expect("the socket closes once the session expired");
     assert_eq!(closed, close::UNAUTHENTICATED);
     // Not before the session's end (it started just before the socket opened), and
     // within a heartbeat of it.
