@@ -179,11 +179,6 @@ impl Connection {
             Principal::User { user, .. } => revocations.listen(user, id, guard),
             Principal::Kiosk { kiosk, .. } => revocations.listen_kiosk(kiosk, id, guard),
         }
-        // A server stopping closes every socket; one opened while it stops, too.
-        if *conn.state.stopping.borrow() {
-            conn.socket
-                .close(close::GOING_AWAY, "server stopping: reconnect");
-        }
         conn.read_loop(&mut reader, &sockets).await;
         sockets.forget(conn.id);
         match &conn.principal {

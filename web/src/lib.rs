@@ -45,8 +45,6 @@ pub struct AppState {
     /// Direct messages per sender per minute.
     pub message_limits: Arc<governor::DefaultKeyedRateLimiter<cflows_protocol::UserId>>,
     pub metrics: PrometheusHandle,
-    /// Set when the server stops: open sockets close with `going_away` (1001).
-    pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
     /// Every socket's outbound side: the writer shards and the heartbeat tick.
     pub sockets: Arc<gateway::Sockets>,
 }
@@ -67,7 +65,6 @@ impl AppState {
             core,
             login_limits: Arc::new(auth::LoginLimits::new()),
             metrics: ops::metrics_handle(),
-            stopping: Arc::new(tokio::sync::watch::channel(false).0),
         }
     }
 }
@@ -104,7 +101,6 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let core = state.core.clone();
-    let stopping = state.stopping.clone();
     let sockets = state.sockets.clone();
     let sweep_core = state.core.clone();
     let limits = state.login_limits.clone();
@@ -137,11 +133,7 @@ pub async fn serve(
     sweeper.abort();
     // Upgraded sockets outlive the HTTP server: tell them, and give their close frames
     // a moment to leave before the actors stop.
-    stopping.send_replace(true);
-    sockets.close_all(
-        cflows_protocol::wire::close::GOING_AWAY,
-        "server stopping: reconnect",
-    );
+    sockets.stop();
     tokio::time::sleep(Duration::from_millis(200)).await;
     core.shutdown().await;
     result

@@ -44,6 +44,8 @@ const MAX_HELD: usize = 4096;
 /// sockets: no burst of every socket's ping (and pong) at once.
 const BEATS_PER_INTERVAL: u64 = 10;
 
+const STOPPING: &str = "server stopping: reconnect";
+
 /// The connection is closing; stop producing.
 #[derive(Debug)]
 pub(super) struct Closed;
@@ -56,6 +58,8 @@ pub struct Sockets {
     heartbeat: Duration,
     epoch: Instant,
     live: dashmap::DashMap<u64, Arc<Socket>>,
+    /// The server is stopping: every socket closes, and any adopted later at once.
+    stopping: AtomicBool,
 }
 
 impl Sockets {
@@ -76,6 +80,7 @@ impl Sockets {
             heartbeat: heartbeat.max(Duration::from_millis(10)),
             epoch: Instant::now(),
             live: dashmap::DashMap::new(),
+            stopping: AtomicBool::new(false),
         })
     }
 
@@ -133,6 +138,11 @@ impl Sockets {
                 .saturating_add(u64::try_from(until_expiry.as_millis()).unwrap_or(u64::MAX)),
         });
         self.live.insert(id, socket.clone());
+        // Checked after the insert: `stop` sets the flag before it walks the sockets, so
+        // a socket is either walked or sees the flag.
+        if self.stopping.load(Ordering::Acquire) {
+            socket.close(close::GOING_AWAY, STOPPING);
+        }
         socket
     }
 
@@ -164,10 +174,12 @@ impl Sockets {
         });
     }
 
-    /// Closes every socket (the server is stopping).
-    pub fn close_all(&self, code: u16, reason: &str) {
+    /// The server is stopping: every socket closes with 1001 (reconnect with backoff),
+    /// now and when adopted from now on.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::Release);
         for entry in &self.live {
-            entry.value().close(code, reason);
+            entry.value().close(close::GOING_AWAY, STOPPING);
         }
     }
 
@@ -431,6 +443,7 @@ impl Socket {
             let mut q = lock(&self.queue);
             q.items.clear();
             q.bytes = 0;
+            q.scheduled = false;
             q.close.get_or_insert_with(Bytes::new);
         }
         self.closing.store(true, Ordering::Release);
@@ -457,21 +470,18 @@ impl Socket {
     fn write_out(self: &Arc<Self>, scratch: &mut Vec<u8>) {
         let mut io = lock(&self.io);
         if io.half.is_none() {
-            let mut q = lock(&self.queue);
-            q.items.clear();
-            q.bytes = 0;
-            q.scheduled = false;
+            // Ended while it waited on the ready list; `end` emptied the queue.
             return;
         }
         let waker = Waker::from(self.clone());
         let mut cx = Context::from_waker(&waker);
         for visit in 0.. {
-            let leftover = io.at < io.unsent.len();
             if visit == WRITES_PER_VISIT {
                 // Still scheduled: back of the line.
                 self.shard.schedule(self.clone());
                 return;
             }
+            let leftover = io.at < io.unsent.len();
             if !leftover {
                 scratch.clear();
                 let mut q = lock(&self.queue);
@@ -496,7 +506,6 @@ impl Socket {
                             append_frame(scratch, OpCode::Close, payload);
                         }
                         Some(_) => {
-                            q.scheduled = false;
                             drop(q);
                             return self.end(&mut io);
                         }
@@ -524,11 +533,8 @@ impl Socket {
                         io.unsent.extend_from_slice(&scratch[n..]);
                     }
                 }
-                Poll::Ready(_) => {
-                    // The peer is gone.
-                    lock(&self.queue).scheduled = false;
-                    return self.end(io);
-                }
+                // The peer is gone.
+                Poll::Ready(_) => return self.end(io),
                 Poll::Pending => {
                     if !leftover {
                         io.unsent.extend_from_slice(scratch);

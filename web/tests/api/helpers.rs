@@ -45,6 +45,15 @@ pub async fn spawn_app_on(config: StoreConfig) -> TestApp {
 
 /// The app with adjusted settings.
 pub async fn spawn_app_with(config: StoreConfig, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_until(config, adjust, std::future::pending()).await
+}
+
+/// The app, serving until `shutdown` resolves.
+pub async fn spawn_app_until(
+    config: StoreConfig,
+    adjust: impl FnOnce(&mut Settings),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> TestApp {
     init_logs();
     let store = Store::open(&config).await.unwrap();
     store.migrate().await.unwrap();
@@ -58,11 +67,7 @@ pub async fn spawn_app_with(config: StoreConfig, adjust: impl FnOnce(&mut Settin
     adjust(&mut settings);
     let core = Core::start_with(store, settings.kernel()).await.unwrap();
     let state = AppState::new(settings, core.clone());
-    tokio::spawn(cflows_web::serve(
-        state.clone(),
-        listener,
-        std::future::pending(),
-    ));
+    tokio::spawn(cflows_web::serve(state.clone(), listener, shutdown));
     TestApp { addr, core, state }
 }
 

@@ -663,3 +663,17 @@ async fn a_session_that_expires_closes_its_socket_at_the_next_heartbeat() {
             .is_err()
     );
 }
+
+/// A server that stops closes its open sockets with 1001 (reconnect with backoff).
+#[tokio::test]
+async fn a_stopping_server_closes_its_sockets_with_1001() {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let app = spawn_app_until(StoreConfig::memory(), |_| {}, async {
+        let _ = stopped.await;
+    })
+    .await;
+    app.org("Demo Motors", "owner@example.com").await;
+    let mut c = app.ws("owner@example.com").await;
+    stop.send(()).unwrap();
+    assert_eq!(c.closed_within(WAIT).await.unwrap(), close::GOING_AWAY);
+}
