@@ -150,6 +150,15 @@ pub enum TeamMsg {
         to: i64,
         reply: RpcReplyPort<CoreResult<Workload>>,
     },
+    /// The next `n` free slots of `len_ms` for `need` members from `after` (the same
+    /// search a refusal's suggestions use).
+    FreeSlots {
+        len_ms: i64,
+        need: u32,
+        after: i64,
+        n: usize,
+        reply: RpcReplyPort<CoreResult<Vec<Interval>>>,
+    },
     /// A new secret feed token (replacing the old one), or revokes the team's feed.
     Feed {
         by: Booker,
@@ -291,6 +300,24 @@ impl Entity for TeamCalendar {
             }
             TeamMsg::Workload { from, to, reply } => {
                 let _ = reply.send(self.on_workload(from, to));
+            }
+            TeamMsg::FreeSlots {
+                len_ms,
+                need,
+                after,
+                n,
+                reply,
+            } => {
+                let _ = reply.send(Ok(self.ledger.suggestions(
+                    &self.open,
+                    self.capacity,
+                    len_ms,
+                    need,
+                    after,
+                    now_ms(),
+                    None,
+                    n.min(SUGGESTIONS * 4),
+                )));
             }
             TeamMsg::Feed { by, revoke, reply } => {
                 let _ = reply.send(self.on_feed(&by, revoke).await);
@@ -955,7 +982,7 @@ impl TeamCalendar {
             .iter()
             .filter(|b| b.state == BookingState::Held && !takes(b, now))
             .map(|b| BookingView {
-                state: BookingState::Cancelled,
+                state: BookingState::Expired,
                 hold_expires_at: None,
                 updated_at: now,
                 ..b.clone()
@@ -1290,6 +1317,29 @@ impl TeamCalendarHandle {
                 from,
                 to,
                 slot_minutes
+            }
+        )
+    }
+
+    /// The next `n` (at most 12) free slots of `len_ms` for `need` members, from `after`
+    /// (or now, if later), within the next four weeks; empty when none.
+    ///
+    /// # Errors
+    /// `NotFound`.
+    pub async fn free_slots(
+        &self,
+        len_ms: i64,
+        need: u32,
+        after: i64,
+        n: usize,
+    ) -> CoreResult<Vec<Interval>> {
+        team_call!(
+            self,
+            FreeSlots {
+                len_ms,
+                need,
+                after,
+                n
             }
         )
     }

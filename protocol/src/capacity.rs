@@ -31,8 +31,11 @@ pub enum BookingState {
     Confirmed,
     /// Done; keeps its interval (it still counts as booked).
     Completed,
-    /// Released; takes no capacity.
+    /// Released by a person; takes no capacity.
     Cancelled,
+    /// A hold that ran out before anyone confirmed it; takes no capacity. Not a
+    /// cancellation: nobody decided against it, so people are offered to book again.
+    Expired,
 }
 
 impl BookingState {
@@ -43,6 +46,7 @@ impl BookingState {
             Self::Confirmed => "confirmed",
             Self::Completed => "completed",
             Self::Cancelled => "cancelled",
+            Self::Expired => "expired",
         }
     }
 
@@ -53,6 +57,7 @@ impl BookingState {
             "confirmed" => Some(Self::Confirmed),
             "completed" => Some(Self::Completed),
             "cancelled" => Some(Self::Cancelled),
+            "expired" => Some(Self::Expired),
             _ => None,
         }
     }
@@ -244,7 +249,7 @@ pub enum TeamEvent {
     BookingCompleted {
         booking: BookingView,
     },
-    /// A hold ran out and was released.
+    /// A hold ran out and was released (state `expired`).
     HoldExpired {
         booking: BookingView,
     },
