@@ -91,6 +91,21 @@ fn booking_label(state: BookingState) -> &'static str {
         BookingState::Confirmed => "booked",
         BookingState::Completed => "booking done",
         BookingState::Cancelled => "booking cancelled",
+        BookingState::Expired => "hold expired",
+    }
+}
+
+/// The card's booking button (it opens the booking panel), when its step needs one.
+fn card_action(step: Option<&StepDef>, c: &CardView) -> Option<&'static str> {
+    if c.done || !step.is_some_and(|s| s.booking_job_type.is_some()) {
+        return None;
+    }
+    match c.booking.as_ref().map(|b| b.state) {
+        None | Some(BookingState::Cancelled) => Some("Book"),
+        Some(BookingState::Expired) => Some("Book again"),
+        Some(BookingState::Held) => Some("Confirm"),
+        Some(BookingState::Confirmed) => Some("Mark done"),
+        Some(BookingState::Completed) => None,
     }
 }
 
@@ -117,6 +132,9 @@ pub fn card(
                 span.in-step data-late=(late) { "in step " (elapsed(now, c.entered_at)) }
                 @if let Some(b) = &c.booking { " · " span.booking data-state=(b.state.as_str()) { (booking_label(b.state)) } }
                 @else if step.is_some_and(|s| s.booking_job_type.is_some()) { " · " span.booking data-state="none" { "needs booking" } }
+            }
+            @if let Some(label) = card_action(step, c) {
+                button.card-book type="button" data-book=(c.id) { (label) span.visually-hidden { " " (c.key) } }
             }
         }
     }
@@ -293,6 +311,10 @@ async fn board_page(
                     }
                 }
             }
+            dialog #book-dialog aria-labelledby="booking-title" {
+                div #book-dialog-body {}
+                form method="dialog" { button.secondary type="submit" { "Close" } }
+            }
             dialog #move-error aria-labelledby="move-error-title" {
                 h2 #move-error-title { "Not moved" }
                 p #move-error-text {}
@@ -467,8 +489,15 @@ async fn item_page(
             .find(|s| s.id == id)
             .map_or(id.to_string(), |s| s.name.clone())
     };
-    let when = layout::when_in(&org.org);
+    let clock = crate::clock::Clock::new(&org.org, &m.member.profile.timezone);
+    let when = |ms: i64| clock.when(ms);
     let now = chrono::Utc::now().timestamp_millis();
+    let panel = super::step_booking::PanelData {
+        booking: a.step_booking(item, &w).await?,
+        item: item.clone(),
+        workflow: w.clone(),
+        clock,
+    };
     let moves: Vec<_> = w
         .transitions
         .iter()
@@ -485,6 +514,7 @@ async fn item_page(
                 @if item.done { " · done" }
                 @if let Some(b) = &item.booking { " · " (booking_label(b.state)) " " (when(b.start)) }
             }
+            (super::step_booking::panel(&m.authed.csrf, &panel, &super::step_booking::Outcome::default()))
             @if !moves.is_empty() {
                 section aria-labelledby="moves-title" {
                     h2 #moves-title { "Move" }
@@ -582,20 +612,9 @@ async fn move_item(
     let path = format!("/items/{id}");
     let start = match f.booking_start.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(local) => {
-            let org = m.org.settings().await?;
-            let zone = if m.member.profile.timezone.is_empty() {
-                org.timezone
-            } else {
-                m.member.profile.timezone.clone()
-            };
-            let tz = cflows_actors::domain::time::zone(&zone)?;
-            let naive =
-                chrono::NaiveDateTime::parse_from_str(local, "%Y-%m-%dT%H:%M").map_err(|_| {
-                    AppError::InvalidInput("the hold's start is not a date and time".into())
-                })?;
-            Some(cflows_actors::domain::time::resolve(tz, naive).timestamp_millis())
-        }
+        Some(local) => Some(a.clock().await?.parse_local(local).ok_or_else(|| {
+            AppError::InvalidInput("the hold's start is not a date and time".into())
+        })?),
     };
     let r = a
         .item(&ItemId::new(id.clone()))
@@ -610,7 +629,18 @@ async fn move_item(
         )
         .await;
     Ok(match r {
-        Ok(item) => see_other_with_notice(&path, &format!("Moved to {}.", item.step)),
+        Ok(item) => {
+            let step = m.org.workflow(&item.workflow).await.ok().and_then(|w| {
+                w.steps
+                    .into_iter()
+                    .find(|s| s.id == item.step)
+                    .map(|s| s.name)
+            });
+            see_other_with_notice(
+                &path,
+                &format!("Moved to {}.", step.as_deref().unwrap_or(&item.step)),
+            )
+        }
         Err(e) => redirect_error(&path, &AppError::from(e).to_string()),
     })
 }

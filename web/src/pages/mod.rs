@@ -14,6 +14,7 @@ pub mod notifications;
 pub mod platform;
 pub mod projects;
 pub mod staff;
+pub mod step_booking;
 
 use crate::AppState;
 use axum::Router;
@@ -55,6 +56,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "/static/js/workboard.js",
         JS,
         include_str!("../../static/js/workboard.js"),
+    ),
+    (
+        "/static/js/booking.js",
+        JS,
+        include_str!("../../static/js/booking.js"),
     ),
     (
         "/static/js/item.js",
@@ -113,6 +119,7 @@ pub(crate) fn routes() -> Router<AppState> {
     router
         .merge(calendar::routes())
         .merge(boards::routes())
+        .merge(step_booking::routes())
         .merge(projects::routes())
         .merge(kiosk::routes())
         .merge(feeds::routes())
