@@ -308,13 +308,17 @@ impl Entity for TeamCalendar {
                 n,
                 reply,
             } => {
+                // From the next whole quarter hour: people book 09:30, not 09:23:41.
+                let now = now_ms();
+                let step = crate::domain::capacity::SUGGESTION_STEP_MS;
+                let from = (after.max(now) + step - 1).div_euclid(step) * step;
                 let _ = reply.send(Ok(self.ledger.suggestions(
                     &self.open,
                     self.capacity,
                     len_ms,
                     need,
-                    after,
-                    now_ms(),
+                    from,
+                    now,
                     None,
                     n.min(SUGGESTIONS * 4),
                 )));

@@ -134,18 +134,18 @@ impl Acting<'_> {
     }
 }
 
-/// Why a booking on `team` was refused and what to do next, in `clock`'s time: "Testers
-/// are fully booked Mon 7 Dec, 09:00–09:30 (2 of 2 members already booked). Pick one of
-/// the free times offered, or another time."
+/// Why a booking on `team` was refused and what to do next, in `clock`'s time:
+/// "Testers: fully booked Mon 7 Dec, 09:00–09:30 (2 of 2 members already booked). The
+/// next free time is …: pick one of the free times offered, or another time."
 pub fn refusal_message(r: &CapacityRefusal, team: &str, clock: &Clock) -> String {
     let mut msg = match &r.conflict {
         Some(c) => format!(
-            "{team} is fully booked {} ({} of {} members already booked).",
+            "{team}: fully booked {} ({} of {} members already booked).",
             clock.span(c.start, c.end),
             r.booked,
             r.capacity
         ),
-        None => format!("{team} is not working then (outside its working hours)."),
+        None => format!("{team}: not working then (outside working hours)."),
     };
     if r.waitlisted.is_some() {
         msg.push_str(" You are on the waitlist: you will be told when it frees up.");

@@ -85,7 +85,7 @@ pub fn panel(csrf: &str, d: &PanelData, outcome: &Outcome) -> Markup {
     };
     let Some(sb) = &d.booking else {
         return html! {
-            div #booking-panel data-item=(item.id) data-moved[outcome.moved] {
+            div #booking-panel data-for-item=(item.id) data-moved[outcome.moved] {
                 @if outcome.notice.is_some() || outcome.error.is_some() {
                     section.booking-panel aria-labelledby="booking-title" {
                         h2 #booking-title { (item.key) " is in " (d.step_name()) }
@@ -117,7 +117,7 @@ pub fn panel(csrf: &str, d: &PanelData, outcome: &Outcome) -> Markup {
     };
     let now = chrono::Utc::now().timestamp_millis();
     html! {
-        div #booking-panel data-item=(item.id) data-moved[outcome.moved] {
+        div #booking-panel data-for-item=(item.id) data-moved[outcome.moved] {
             section.booking-panel aria-labelledby="booking-title" data-state=(sb.booking.as_ref().map_or("none", |b| b.state.as_str())) {
                 h2 #booking-title { (sb.job.name) " with " (sb.team.name) }
                 p.muted {

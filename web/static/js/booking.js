@@ -61,7 +61,7 @@ export function enhance(root, onAnswer = () => {}) {
 /** Reads the panel on this page again (after a change made elsewhere). */
 export async function refreshPanel() {
   const panel = document.getElementById("booking-panel");
-  if (panel) replace(panel, await fragment(panel.dataset.item));
+  if (panel) replace(panel, await fragment(panel.dataset.forItem));
 }
 
 function left(ms) {

@@ -339,6 +339,7 @@ async fn a_hold_that_ran_out_reads_hold_expired_and_offers_to_book_again() {
     assert!(!text.as_str().unwrap().contains("cancelled"), "{text}");
     assert_eq!(
         app.core
+            .kernel
             .store()
             .booking(held.team.as_str(), &held.id)
             .await
