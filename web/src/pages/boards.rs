@@ -512,7 +512,6 @@ async fn item_page(
                 "In " strong { (step.map_or(item.step.as_str(), |s| s.name.as_str())) }
                 " for " span data-late=(lateness(step, now, item.entered_at)) { (elapsed(now, item.entered_at)) }
                 @if item.done { " · done" }
-                @if let Some(b) = &item.booking { " · " (booking_label(b.state)) " " (when(b.start)) }
             }
             (super::step_booking::panel(&m.authed.csrf, &panel, &super::step_booking::Outcome::default()))
             @if !moves.is_empty() {

@@ -36,21 +36,27 @@ async fn demo_app() -> (TestApp, OrgId) {
     (app, OrgId::new(org.id))
 }
 
-/// Saves the viewport as `{name}-{width}.png` at 1366 and 390 px when `CFLOWS_SHOTS` is set.
+/// Looks at the page at 390 and 1366 px wide: nothing but the board's columns scrolls
+/// sideways. With `CFLOWS_SHOTS=DIR` set, saves each as `DIR/{name}-{width}.png`.
 async fn shots(c: &Client, name: &str) {
-    let Some(dir) = std::env::var_os("CFLOWS_SHOTS") else {
-        return;
-    };
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = std::env::var_os("CFLOWS_SHOTS");
     for (w, h) in [(390, 844), (1366, 900)] {
         c.set_window_size(w, h).await.unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let png = c.screenshot().await.unwrap();
-        std::fs::write(
-            std::path::Path::new(&dir).join(format!("{name}-{w}.png")),
-            png,
-        )
-        .unwrap();
+        let wide = c
+            .execute("return document.documentElement.clientWidth >= document.documentElement.scrollWidth", vec![])
+            .await
+            .unwrap();
+        assert_eq!(wide, json!(true), "{name} at {w} px scrolls sideways");
+        if let Some(dir) = &dir {
+            std::fs::create_dir_all(dir).unwrap();
+            let png = c.screenshot().await.unwrap();
+            std::fs::write(
+                std::path::Path::new(dir).join(format!("{name}-{w}.png")),
+                png,
+            )
+            .unwrap();
+        }
     }
 }
 
