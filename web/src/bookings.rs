@@ -109,6 +109,34 @@ impl Acting<'_> {
         }
     }
 
+    /// Moves or resizes a booking on `team` (atomic: a refusal leaves it where it was).
+    ///
+    /// # Errors
+    /// `no_capacity` told in the member's time with free times; `conflict`; `not_found`.
+    pub async fn move_booking(
+        &self,
+        team: &TeamId,
+        booking: String,
+        start: i64,
+        end: Option<i64>,
+    ) -> Result<BookingView, AppError> {
+        match self
+            .calendar(team)
+            .move_to(self.booker(), booking, start, end)
+            .await
+        {
+            Ok(b) => Ok(b),
+            Err(e @ CoreError::NoCapacity(_)) => {
+                let name = match self.org.team(team.clone()).await {
+                    Ok(Some(t)) => t.name,
+                    _ => "The team".to_string(),
+                };
+                Err(self.for_people(e, &name).await)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// The member's clock: their zone (else the organization's) and its 12/24-hour format.
     ///
     /// # Errors
