@@ -369,15 +369,31 @@ enum Stage {
 
 /// Vehicles of the demo: (title, VIN, how far it has got).
 const VEHICLES: &[(&str, &str, Stage)] = &[
-    ("VW Golf 1.4 TSI, silver", "WVWZZZ1KZ8W001042", Stage::Requested),
+    (
+        "VW Golf 1.4 TSI, silver",
+        "WVWZZZ1KZ8W001042",
+        Stage::Requested,
+    ),
     ("Audi A3 Sportback", "WAUZZZ8P89A000311", Stage::Requested),
     ("Skoda Octavia Combi", "TMBJJ7NE0E0000754", Stage::Requested),
-    ("BMW 320d Touring", "WBA8E51020K000219", Stage::InspectionBooked),
+    (
+        "BMW 320d Touring",
+        "WBA8E51020K000219",
+        Stage::InspectionBooked,
+    ),
     ("Opel Corsa F", "W0V0A8HP0K4000456", Stage::InspectionBooked),
-    ("Ford Focus ST", "WF05XXGCC5FA00088", Stage::AwaitingInspection),
+    (
+        "Ford Focus ST",
+        "WF05XXGCC5FA00088",
+        Stage::AwaitingInspection,
+    ),
     ("Mercedes C 200", "WDD2050401R000631", Stage::RepairBooked),
     ("Renault Clio V", "VF1RJA00164000912", Stage::RepairBooked),
-    ("Toyota Yaris Hybrid", "VNKKD3D300A000145", Stage::AwaitingRepair),
+    (
+        "Toyota Yaris Hybrid",
+        "VNKKD3D300A000145",
+        Stage::AwaitingRepair,
+    ),
     ("Mazda CX-5", "JMZKF6W1A00003321", Stage::PhotosBooked),
     ("Volvo V60 T6", "YV1ZW10LDK1000875", Stage::AwaitingPhotos),
     ("Porsche 911 Carrera", "WP0ZZZ99ZFS000161", Stage::Sold),
@@ -771,11 +787,12 @@ mod tests {
             } else {
                 None
             };
-            let item = crate::work_item::WorkItemHandle::new(core.directory.kernel(), &org_id, &card.id)
-                .snapshot()
-                .await
-                .unwrap()
-                .item;
+            let item =
+                crate::work_item::WorkItemHandle::new(core.directory.kernel(), &org_id, &card.id)
+                    .snapshot()
+                    .await
+                    .unwrap()
+                    .item;
             let facts = ItemFacts {
                 step: &card.step,
                 data: &item.data,
@@ -788,7 +805,10 @@ mod tests {
                 step.name
             );
         }
-        assert_eq!(waiting_for_a_booking, 3, "one vehicle waits in each booking step");
+        assert_eq!(
+            waiting_for_a_booking, 3,
+            "one vehicle waits in each booking step"
+        );
         // Test & Inspect has a way back without its booking.
         assert!(
             workflow

@@ -5,9 +5,9 @@
 
 use crate::clock::Clock;
 use crate::error::AppError;
-use cflows_actors::{CoreError, Kernel};
 use cflows_actors::org::OrgHandle;
 use cflows_actors::team_calendar::{Booker, BookingSpec, TeamCalendarHandle};
+use cflows_actors::{CoreError, Kernel};
 use cflows_protocol::wire::NewBooking;
 use cflows_protocol::{BookingView, CapacityRefusal, MemberView, OrgId, TeamId};
 

@@ -103,6 +103,9 @@ mod tests {
         assert_eq!(berlin.span(t, t + 90 * 60_000), "Mon 7 Dec, 09:00–10:30");
         let ny = Clock::new(&org(ClockFormat::H12), "America/New_York");
         assert_eq!(ny.time(t), "3:00 AM");
-        assert_eq!(ny.span(t, t + 22 * 3_600_000), "Mon 7 Dec, 3:00 AM–Tue 8 Dec 1:00 AM");
+        assert_eq!(
+            ny.span(t, t + 22 * 3_600_000),
+            "Mon 7 Dec, 3:00 AM–Tue 8 Dec 1:00 AM"
+        );
     }
 }

@@ -97,7 +97,7 @@ fn booking_label(state: BookingState) -> &'static str {
 
 /// The card's booking button (it opens the booking panel), when its step needs one.
 fn card_action(step: Option<&StepDef>, c: &CardView) -> Option<&'static str> {
-    if c.done || !step.is_some_and(|s| s.booking_job_type.is_some()) {
+    if c.done || step.is_none_or(|s| s.booking_job_type.is_none()) {
         return None;
     }
     match c.booking.as_ref().map(|b| b.state) {

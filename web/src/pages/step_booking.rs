@@ -204,12 +204,7 @@ fn in_place(headers: &HeaderMap) -> bool {
 }
 
 fn fragment(status: StatusCode, markup: Markup) -> Response {
-    (
-        status,
-        [(header::CACHE_CONTROL, "no-store")],
-        markup,
-    )
-        .into_response()
+    (status, [(header::CACHE_CONTROL, "no-store")], markup).into_response()
 }
 
 async fn panel_fragment(
@@ -287,10 +282,14 @@ async fn book(
         let clock = a.clock().await?;
         let start = match (f.start, f.local.as_deref().map(str::trim)) {
             (Some(start), _) => start,
-            (None, Some(local)) if !local.is_empty() => clock.parse_local(local).ok_or_else(|| {
-                AppError::InvalidInput("choose a day and a time to book".into())
-            })?,
-            _ => return Err(AppError::InvalidInput("choose a day and a time to book".into())),
+            (None, Some(local)) if !local.is_empty() => clock
+                .parse_local(local)
+                .ok_or_else(|| AppError::InvalidInput("choose a day and a time to book".into()))?,
+            _ => {
+                return Err(AppError::InvalidInput(
+                    "choose a day and a time to book".into(),
+                ));
+            }
         };
         let item = a.book_step(&id, start).await?;
         let held = item.booking.and_then(|b| b.hold_expires_at);

@@ -131,18 +131,29 @@ async fn a_tester_books_the_inspection_of_a_vehicle_waiting_in_test_and_inspect_
     let ford = card_in(&c, "test", "Ford Focus ST").await;
     let card = format!("li.wcard[data-item=\"{ford}\"]");
     let text: String = c
-        .execute(&format!("return document.querySelector('{card}').innerText"), vec![])
+        .execute(
+            &format!("return document.querySelector('{card}').innerText"),
+            vec![],
+        )
         .await
         .unwrap()
         .as_str()
         .unwrap()
         .into();
-    assert!(text.contains("needs booking") && text.contains("Book"), "{text}");
+    assert!(
+        text.contains("needs booking") && text.contains("Book"),
+        "{text}"
+    );
     shots(&c, "board").await;
 
     // The tester opens the vehicle: the step's team and job type are chosen, free times offered.
     click(&c, &format!("{card} a")).await;
-    wait_for(&c, "return location.pathname", json!(format!("/items/{ford}"))).await;
+    wait_for(
+        &c,
+        "return location.pathname",
+        json!(format!("/items/{ford}")),
+    )
+    .await;
     panel_says(&c, "Inspection with Testers").await;
     panel_says(&c, "Next free times").await;
     let first: String = c
@@ -156,7 +167,10 @@ async fn a_tester_books_the_inspection_of_a_vehicle_waiting_in_test_and_inspect_
         .unwrap()
         .into();
     assert!(first.starts_with("Book "), "{first}");
-    assert!(!first.contains("UTC"), "times in the tester's zone: {first}");
+    assert!(
+        !first.contains("UTC"),
+        "times in the tester's zone: {first}"
+    );
     shots(&c, "item-booking-panel").await;
 
     // One click holds it; the countdown and Confirm are right there.
@@ -182,14 +196,11 @@ async fn a_tester_books_the_inspection_of_a_vehicle_waiting_in_test_and_inspect_
         "return document.querySelector('.notice')?.innerText ?? ''",
         json!(format!(
             "Marked done: {} moved on to Repair / Recondition.",
-            c.execute(
-                "return document.querySelector('h1 .key').innerText",
-                vec![]
-            )
-            .await
-            .unwrap()
-            .as_str()
-            .unwrap()
+            c.execute("return document.querySelector('h1 .key').innerText", vec![])
+                .await
+                .unwrap()
+                .as_str()
+                .unwrap()
         )),
     )
     .await;
@@ -275,7 +286,9 @@ async fn a_card_dropped_into_a_step_that_needs_a_booking_offers_the_booking_ther
     // The card follows live.
     wait_for(
         &c,
-        &format!("return document.querySelector('li.wcard[data-item=\"{golf}\"] .booking')?.innerText"),
+        &format!(
+            "return document.querySelector('li.wcard[data-item=\"{golf}\"] .booking')?.innerText"
+        ),
         json!("booked"),
     )
     .await;
@@ -293,7 +306,12 @@ async fn a_hold_that_ran_out_reads_hold_expired_and_offers_to_book_again() {
     open_board(&c, &app).await;
     let ford = card_in(&c, "test", "Ford Focus ST").await;
     // Someone holds the Ford's inspection for four seconds only.
-    let snap = get_json(&app, &app.login(TESTER).await.0, &format!("/api/v1/items/{ford}")).await;
+    let snap = get_json(
+        &app,
+        &app.login(TESTER).await.0,
+        &format!("/api/v1/items/{ford}"),
+    )
+    .await;
     let workflow = app
         .core
         .directory
@@ -306,7 +324,14 @@ async fn a_hold_that_ran_out_reads_hold_expired_and_offers_to_book_again() {
         .await
         .unwrap();
     let test = workflow.steps.iter().find(|s| s.id == "test").unwrap();
-    let tom = app.core.kernel.store().user_by_email(TESTER).await.unwrap().unwrap();
+    let tom = app
+        .core
+        .kernel
+        .store()
+        .user_by_email(TESTER)
+        .await
+        .unwrap()
+        .unwrap();
     let cal = TeamCalendarHandle::new(&app.core.kernel, &org, test.team.as_ref().unwrap());
     let start = cal
         .free_slots(90 * 60_000, 1, 0, 1)
@@ -363,7 +388,11 @@ async fn a_hold_that_ran_out_reads_hold_expired_and_offers_to_book_again() {
         json!(true),
     )
     .await;
-    click(&c, &format!("li.wcard[data-item=\"{ford}\"] button[data-book]")).await;
+    click(
+        &c,
+        &format!("li.wcard[data-item=\"{ford}\"] button[data-book]"),
+    )
+    .await;
     panel_says(&c, "Hold expired").await;
     press(&c, "Book again").await;
     panel_says(&c, "Held for Testers").await;
@@ -428,10 +457,16 @@ async fn a_refusal_speaks_local_time_and_offers_its_free_times_as_buttons() {
         .as_str()
         .unwrap()
         .into();
-    assert!(said.contains(", 10:30–"), "the clash in Berlin time, 24-hour: {said}");
+    assert!(
+        said.contains(", 10:30–"),
+        "the clash in Berlin time, 24-hour: {said}"
+    );
     assert!(said.contains("2 of 2 members already booked"), "{said}");
     assert!(!said.contains("UTC"), "{said}");
-    assert!(said.contains("pick one of the free times offered"), "{said}");
+    assert!(
+        said.contains("pick one of the free times offered"),
+        "{said}"
+    );
     shots(&c, "refusal").await;
     // Its free times are buttons that book them.
     panel_says(&c, "Free instead:").await;
