@@ -9,6 +9,7 @@ pub mod bookings;
 pub mod calendars;
 pub mod clock;
 pub mod error;
+pub mod forms;
 pub mod gateway;
 pub mod headers;
 pub mod ops;

@@ -5,7 +5,7 @@
 //! Mark done (which moves the item on). An expired hold says so and offers to book again;
 //! a refusal is told in the viewer's time with its free times as buttons.
 //!
-//! The forms work without JavaScript (answered by a redirect to the item page);
+//! The forms (CSRF-checked by [`CsrfForm`]) work without JavaScript (answered by a redirect to the item page);
 //! `/static/js/booking.js` posts them in place (header `x-panel`) and swaps in the panel
 //! the server answers with. Decisions are the application layer's (`work.rs`).
 
@@ -14,13 +14,14 @@ use crate::auth::Member;
 use crate::bookings::Acting;
 use crate::clock::Clock;
 use crate::error::{AppError, PageResult};
+use crate::forms::CsrfForm;
 use crate::pages::layout;
 use crate::work::{StepBooking, StepBookingChange};
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use cflows_protocol::{BookingState, Interval, ItemId, WorkItemView, WorkflowView};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -259,7 +260,6 @@ async fn answer(
 
 #[derive(Deserialize)]
 struct BookForm {
-    csrf: String,
     /// A free time's start (Unix ms), from a button.
     #[serde(default)]
     start: Option<i64>,
@@ -273,9 +273,8 @@ async fn book(
     m: Member,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Form(f): Form<BookForm>,
+    CsrfForm(f): CsrfForm<BookForm>,
 ) -> PageResult<Response> {
-    m.authed.check_csrf(&f.csrf)?;
     let a = m.acting(&state);
     let id = ItemId::new(id);
     let result = async {
@@ -307,7 +306,6 @@ async fn book(
 
 #[derive(Deserialize)]
 struct ChangeForm {
-    csrf: String,
     change: StepBookingChange,
 }
 
@@ -316,9 +314,8 @@ async fn change(
     m: Member,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Form(f): Form<ChangeForm>,
+    CsrfForm(f): CsrfForm<ChangeForm>,
 ) -> PageResult<Response> {
-    m.authed.check_csrf(&f.csrf)?;
     let a = m.acting(&state);
     let id = ItemId::new(id);
     let result = async {

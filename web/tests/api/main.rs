@@ -12,6 +12,7 @@ mod calendars;
 mod capacity;
 mod conformance;
 mod flow_journeys;
+mod forms;
 mod hardening;
 mod kiosk_page;
 mod notifications;
