@@ -497,10 +497,16 @@ async fn item_page(
         workflow: w.clone(),
         clock,
     };
+    // While the step's booking is not done, only moves back are offered: marking it done
+    // moves the item on by itself.
+    let waits_for_booking = panel
+        .booking
+        .as_ref()
+        .is_some_and(|b| b.booking.as_ref().map(|b| b.state) != Some(BookingState::Completed));
     let moves: Vec<_> = w
         .transitions
         .iter()
-        .filter(|t| t.from == item.step)
+        .filter(|t| t.from == item.step && (t.back || !waits_for_booking))
         .collect();
     let body = html! {
         div.item-page data-item=(item.id) {
@@ -516,6 +522,9 @@ async fn item_page(
             @if !moves.is_empty() {
                 section aria-labelledby="moves-title" {
                     h2 #moves-title { "Move" }
+                    @if let Some(sb) = panel.booking.as_ref().filter(|_| waits_for_booking) {
+                        p.muted { "Marking the " (sb.job.name) " done moves " (item.key) " on." }
+                    }
                     @for t in &moves {
                         @let target = w.steps.iter().find(|s| s.id == t.to);
                         form.inline method="post" action=(format!("/items/{}/move", item.id)) {
@@ -523,7 +532,7 @@ async fn item_page(
                             input type="hidden" name="from" value=(item.step);
                             input type="hidden" name="to" value=(t.to);
                             @if target.is_some_and(|s| s.booking_job_type.is_some()) {
-                                label for=(format!("bk-{}", t.to)) { "Hold from" }
+                                label for=(format!("bk-{}", t.to)) { "Book from (optional)" }
                                 input id=(format!("bk-{}", t.to)) type="datetime-local" name="booking_start";
                             }
                             button type="submit" { (t.label) " → " (step_name(&t.to)) }
