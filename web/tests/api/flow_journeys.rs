@@ -485,3 +485,70 @@ async fn a_refusal_speaks_local_time_and_offers_its_free_times_as_buttons() {
     panel_says(&c, offered.trim_start_matches("Book ")).await;
     c.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn another_organizations_item_books_like_a_missing_one() {
+    let (app, org) = demo_app().await;
+    let workflow = app
+        .core
+        .directory
+        .org(&org)
+        .await
+        .unwrap()
+        .workflows()
+        .await
+        .unwrap()
+        .remove(0);
+    let board = cflows_actors::board::BoardHandle::new(&app.core.kernel, &org, &workflow.id);
+    let waiting = |cards: Vec<cflows_protocol::CardView>| {
+        cards
+            .into_iter()
+            .find(|c| c.step == "test" && c.booking.is_none())
+    };
+    let theirs = waiting(board.snapshot().await.unwrap().cards)
+        .unwrap()
+        .id
+        .to_string();
+    app.org("Other Motors", "owner@other.example").await;
+    let (other, csrf) = app.login("owner@other.example").await;
+    let mut answers = Vec::new();
+    for id in [theirs.as_str(), "no-such-item"] {
+        let panel = other
+            .get(app.url(&format!("/items/{id}/booking")))
+            .send()
+            .await
+            .unwrap();
+        let book = other
+            .post(app.url(&format!("/items/{id}/book")))
+            .header("x-panel", "1")
+            .form(&[("csrf", csrf.as_str()), ("start", "1796630400000")])
+            .send()
+            .await
+            .unwrap();
+        let change = other
+            .post(app.url(&format!("/items/{id}/booking")))
+            .form(&[("csrf", csrf.as_str()), ("change", "cancel")])
+            .send()
+            .await
+            .unwrap();
+        answers.push((
+            panel.status(),
+            panel.text().await.unwrap(),
+            book.status(),
+            book.text().await.unwrap(),
+            change.status(),
+            change.text().await.unwrap(),
+        ));
+    }
+    assert_eq!(answers[0].0, reqwest::StatusCode::NOT_FOUND);
+    assert_eq!(answers[0].2, reqwest::StatusCode::NOT_FOUND);
+    // Without `x-panel` a form is answered by a redirect to the item (which is not found).
+    assert_eq!(answers[0].4, reqwest::StatusCode::SEE_OTHER);
+    assert_eq!(
+        answers[0], answers[1],
+        "the same answers as for a missing item"
+    );
+    // Nothing was booked for the demo's vehicle.
+    let card = waiting(board.snapshot().await.unwrap().cards).unwrap();
+    assert_eq!(card.id.as_str(), theirs);
+}
