@@ -80,6 +80,7 @@ impl Entity for Board {
     type Id = WorkflowId;
     type Msg = BoardMsg;
     const KIND: &'static str = "board";
+    const SCOPE_TABLE: Option<&'static str> = Some("workflow");
 
     async fn load(kernel: &Kernel, id: &WorkflowId) -> CoreResult<Self> {
         let store = kernel.store();

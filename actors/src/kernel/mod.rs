@@ -94,6 +94,11 @@ pub trait Entity: Sized + Send + 'static {
     const KIND: &'static str;
     /// Whether it stops after [`KernelConfig::idle_after`] without messages.
     const PASSIVATE: bool = true;
+    /// The table whose record with this entity's id names its organization (`org`):
+    /// [`Registry::call_in`] reads it whenever the entity is not running as the caller's,
+    /// so another organization's id costs what a missing one does. `None` for kinds not
+    /// called by organization.
+    const SCOPE_TABLE: Option<&'static str> = None;
 
     /// Loads the hot state from the store.
     ///
