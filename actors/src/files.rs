@@ -28,7 +28,7 @@ struct Inner {
     order: tokio::sync::Mutex<()>,
     /// One permit per image decode that may run at once (a decode at the size limit
     /// takes seconds and hundreds of MB).
-    decodes: tokio::sync::Semaphore,
+    decodes: Arc<tokio::sync::Semaphore>,
     /// How long an upload waits for a permit before it is refused as busy.
     decode_wait: Duration,
 }
@@ -97,17 +97,19 @@ impl Files {
             max_bytes,
             pending: Mutex::new(HashMap::new()),
             order: tokio::sync::Mutex::new(()),
-            decodes: tokio::sync::Semaphore::new(decodes.at_once.max(1)),
+            decodes: Arc::new(tokio::sync::Semaphore::new(decodes.at_once.max(1))),
             decode_wait: decodes.wait,
         }))
     }
 
-    /// A turn to decode an image: waits in the queue up to the limit.
+    /// A turn to decode an image: waits in the queue up to the limit. The decode holds
+    /// it until it ends, even when the upload that asked gave up.
     ///
     /// # Errors
     /// `Unavailable` when no turn came within the wait.
-    pub async fn decode_turn(&self) -> CoreResult<tokio::sync::SemaphorePermit<'_>> {
-        match tokio::time::timeout(self.0.decode_wait, self.0.decodes.acquire()).await {
+    pub async fn decode_turn(&self) -> CoreResult<tokio::sync::OwnedSemaphorePermit> {
+        let queue = self.0.decodes.clone().acquire_owned();
+        match tokio::time::timeout(self.0.decode_wait, queue).await {
             Ok(Ok(permit)) => Ok(permit),
             _ => {
                 metrics::counter!("cflows_upload_decodes_refused_total").increment(1);
@@ -147,9 +149,10 @@ impl Files {
         let inspected: Inspected = upload::inspect(&bytes, self.0.max_bytes).map_err(refused)?;
         let (bytes, thumb) = if inspected.image {
             let content_type = inspected.content_type;
-            let _turn = self.decode_turn().await?;
+            let turn = self.decode_turn().await?;
             let (bytes, thumb) = tokio::task::spawn_blocking(move || {
                 let thumb = upload::thumbnail(&bytes, content_type);
+                drop(turn);
                 (bytes, thumb)
             })
             .await
@@ -241,10 +244,14 @@ impl Files {
         if let Ok(i) = upload::inspect(bytes, u64::MAX)
             && i.image
         {
-            let _turn = self.0.decodes.acquire().await;
+            let turn = self.0.decodes.clone().acquire_owned().await;
             let (data, content_type) = (bytes.to_vec(), i.content_type);
-            if let Ok(Ok(thumb)) =
-                tokio::task::spawn_blocking(move || upload::thumbnail(&data, content_type)).await
+            if let Ok(Ok(thumb)) = tokio::task::spawn_blocking(move || {
+                let thumb = upload::thumbnail(&data, content_type);
+                drop(turn);
+                thumb
+            })
+            .await
             {
                 write_once(&self.thumb_path(sha), &thumb)
                     .await
