@@ -70,7 +70,7 @@ async fn add_member(
 #[utoipa::path(get, path = "/invitations", tag = "members",
     responses((status = 200, body = Vec<InvitationView>), (status = 403, body = ErrorBody)))]
 async fn list_invitations(Admin(m): Admin) -> ApiResult<Json<Vec<InvitationView>>> {
-    Ok(Json(m.org.snapshot().await?.invitations))
+    Ok(Json(m.org.invitations(m.caller()).await?))
 }
 
 /// Revokes a pending invitation: its link stops working at once (admins).

@@ -355,3 +355,88 @@ async fn accepting_an_invitation_does_not_tell_whether_the_address_has_an_accoun
     );
     assert_eq!(members.len(), 3, "{names:?}");
 }
+
+/// One rule for invitees' addresses: admins only. The `org:` stream every member reads
+/// (snapshot, live event, replay) carries pending invitations without them, as
+/// `GET /api/v1/invitations` refuses plain members; admins read them there.
+#[tokio::test]
+async fn invitees_addresses_never_reach_plain_members() {
+    use cflows_protocol::wire::{ClientMsg, ServerMsg, StreamEvent, StreamState, decode_server};
+    use cflows_protocol::{OrgEvent, Role, StreamName};
+    let app = spawn_app().await;
+    let org = app.org("Demo Motors", "owner@example.com").await;
+    app.member(&org, "mia@example.com", "Mia", Role::Member)
+        .await;
+    let (owner, csrf) = app.login("owner@example.com").await;
+    invite(&app, &owner, &csrf, "before@invitee.test", "member").await;
+    let stream = StreamName::Org(org.org.id.clone());
+    let mut mia = app.ws("mia@example.com").await;
+    let frame = |bytes: &[u8]| (bytes.to_vec(), decode_server(bytes).unwrap());
+    let leaks = |bytes: &[u8]| bytes.windows(12).any(|w| w == b"invitee.test");
+
+    mia.send(&ClientMsg::Subscribe {
+        stream: stream.clone(),
+        after: None,
+    })
+    .await
+    .unwrap();
+    let (bytes, msg) = mia.recv_with(frame).await.unwrap();
+    let ServerMsg::Snapshot {
+        state: StreamState::Org(snap),
+        ..
+    } = msg
+    else {
+        panic!("a snapshot, got {msg:?}");
+    };
+    assert_eq!(
+        snap.invitations.len(),
+        1,
+        "members still see that someone is invited"
+    );
+    assert!(!leaks(&bytes), "the snapshot carries the address");
+
+    invite(&app, &owner, &csrf, "live@invitee.test", "admin").await;
+    let (bytes, msg) = mia.recv_with(frame).await.unwrap();
+    assert!(
+        matches!(
+            msg,
+            ServerMsg::Event {
+                event: StreamEvent::Org(OrgEvent::InvitationCreated { .. }),
+                ..
+            }
+        ),
+        "{msg:?}"
+    );
+    assert!(!leaks(&bytes), "the live event carries the address");
+
+    // A client resuming from the start gets the history from the journal.
+    let mut late = app.ws("mia@example.com").await;
+    late.send(&ClientMsg::Subscribe {
+        stream,
+        after: Some(0),
+    })
+    .await
+    .unwrap();
+    loop {
+        let (bytes, msg) = late.recv_with(frame).await.unwrap();
+        assert!(
+            !leaks(&bytes),
+            "a replayed event carries the address: {msg:?}"
+        );
+        if matches!(msg, ServerMsg::Subscribed { .. }) {
+            break;
+        }
+    }
+
+    let (mia_http, _) = app.login("mia@example.com").await;
+    let r = mia_http
+        .get(app.url("/api/v1/invitations"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let listed = get_json(&app, &owner, "/api/v1/invitations")
+        .await
+        .to_string();
+    assert!(listed.contains("before@invitee.test") && listed.contains("live@invitee.test"));
+}
