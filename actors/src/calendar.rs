@@ -199,6 +199,7 @@ impl Entity for Calendar {
     type Id = CalendarId;
     type Msg = CalendarMsg;
     const KIND: &'static str = "calendar";
+    const SCOPE_TABLE: Option<&'static str> = Some("calendar");
 
     async fn load(kernel: &Kernel, id: &CalendarId) -> CoreResult<Self> {
         let store = kernel.store();

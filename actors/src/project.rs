@@ -107,6 +107,7 @@ impl Entity for Project {
     type Id = ProjectId;
     type Msg = ProjectMsg;
     const KIND: &'static str = "project";
+    const SCOPE_TABLE: Option<&'static str> = Some("project");
 
     async fn load(kernel: &Kernel, id: &ProjectId) -> CoreResult<Self> {
         let store = kernel.store();

@@ -183,6 +183,7 @@ impl Entity for TeamCalendar {
     type Id = TeamId;
     type Msg = TeamMsg;
     const KIND: &'static str = "team_calendar";
+    const SCOPE_TABLE: Option<&'static str> = Some("team");
 
     async fn load(kernel: &Kernel, team: &TeamId) -> CoreResult<Self> {
         let store = kernel.store();

@@ -37,8 +37,8 @@ pub use project::{
 };
 pub use stream::{StreamKind, StreamName};
 pub use views::{
-    ClockFormat, InvitationView, MemberView, OrgEvent, OrgSnapshot, OrgView, PlatformEvent,
-    ProfileView, Role, TeamView, UserView,
+    ClockFormat, InvitationView, MemberView, OrgEvent, OrgSnapshot, OrgView, PendingInvitation,
+    PlatformEvent, ProfileView, Role, TeamView, UserView,
 };
 pub use workflow::{
     BoardEvent, BoardFilter, BoardSnapshot, CardView, CommentView, Condition, ConditionOp,

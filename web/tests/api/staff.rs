@@ -67,22 +67,21 @@ async fn users_are_created_edited_and_removed() {
         "nobody is added yet"
     );
 
-    // Max opens the link in his own browser and chooses a name and password.
+    // Max opens the link in his own browser, chooses a name and password, logs in
+    // with them and joins.
     let browser = app.client();
     let invite_path = link.trim_start_matches(&app.url(""));
-    let csrf_field = app.csrf_from_page(&browser, invite_path).await;
-    let r = form_post(
-        &browser,
+    let (status, next, joined) = join_by_link(
         &app,
+        &browser,
         invite_path,
-        &[
-            ("csrf", &csrf_field),
-            ("display_name", "Max Mechanic"),
-            ("password", "initial password"),
-        ],
+        ("Max Mechanic", "initial password"),
+        ("max@example.com", "initial password"),
     )
     .await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(status, StatusCode::OK);
+    assert!(next.contains("log in as max@example.com"), "{next}");
+    assert!(joined);
     let home = browser.get(app.url("/")).send().await.unwrap();
     assert_eq!(home.status(), StatusCode::OK, "Max is logged in");
     let list = client

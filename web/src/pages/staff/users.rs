@@ -58,6 +58,7 @@ async fn render_users(
     created: Option<NewLink>,
 ) -> PageResult<Response> {
     let snap = m.org.snapshot().await?;
+    let invitations = m.org.invitations(m.caller()).await?;
     let body = html! {
         h1 { "Users" }
         (layout::banners(flash.notice.as_deref(), flash.error.as_deref()))
@@ -97,14 +98,14 @@ async fn render_users(
                 button type="submit" { "Create invitation" }
             }
         }
-        @if !snap.invitations.is_empty() {
+        @if !invitations.is_empty() {
             div.card {
                 h2 { "Pending invitations" }
                 div.table-wrap {
                     table {
                         thead { tr { th { "Email" } th { "Role" } th { "Expires" } th { span.visually-hidden { "Actions" } } } }
                         tbody {
-                            @for inv in &snap.invitations {
+                            @for inv in &invitations {
                                 tr {
                                     td data-label="Email" { (inv.email) }
                                     td data-label="Role" { (inv.role.as_str()) }
