@@ -6,6 +6,7 @@ use super::{Flash, layout, see_other_with_notice};
 use crate::AppState;
 use crate::auth::{Authed, Operator};
 use crate::error::PageResult;
+use crate::pages::layout::Section;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -67,7 +68,7 @@ async fn render(
     let store_ok = store.health().await.is_ok();
     let migrated = store.migrations_current().await.unwrap_or(false);
     let users = store.count("user").await.unwrap_or(0);
-    let chrome = chrome(state, a, None, "platform").await?;
+    let chrome = chrome(state, a, None, Section::Platform).await?;
     let body = html! {
         h1 { "Platform" }
         (layout::banners(flash.notice.as_deref(), flash.error.as_deref()))

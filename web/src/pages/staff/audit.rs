@@ -5,6 +5,7 @@ use super::staff_page;
 use crate::AppState;
 use crate::auth::Admin;
 use crate::error::{AppError, PageResult};
+use crate::pages::layout::Section;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -122,5 +123,13 @@ async fn audit_page(
             }
         }
     };
-    staff_page(&state, &m, "audit", "Audit log", StatusCode::OK, body).await
+    staff_page(
+        &state,
+        &m,
+        Section::Audit,
+        "Audit log",
+        StatusCode::OK,
+        body,
+    )
+    .await
 }

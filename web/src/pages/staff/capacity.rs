@@ -5,6 +5,7 @@ use super::{failed, staff_page};
 use crate::AppState;
 use crate::auth::{Admin, Member};
 use crate::error::{AppError, PageResult};
+use crate::pages::layout::Section;
 use crate::pages::{Flash, layout, see_other_with_notice};
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
@@ -146,7 +147,13 @@ async fn render(
             }
         }
     };
-    let chrome = crate::pages::home::chrome(state, &m.authed, Some(m), "capacity").await?;
+    let chrome = crate::pages::home::chrome(
+        state,
+        &m.authed,
+        Some(m),
+        crate::pages::layout::Section::JobTypes,
+    )
+    .await?;
     let page = layout::page_with(
         &chrome,
         "Capacity",
@@ -293,7 +300,7 @@ async fn render_hours(
     staff_page(
         state,
         m,
-        "capacity",
+        Section::JobTypes,
         "Working hours",
         axum::http::StatusCode::OK,
         body,

@@ -5,6 +5,7 @@ use super::{failed, staff_page};
 use crate::AppState;
 use crate::auth::{Admin, Member};
 use crate::error::PageResult;
+use crate::pages::layout::Section;
 use crate::pages::{Flash, layout, see_other_with_notice};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -132,7 +133,7 @@ async fn render(
             }
         }
     };
-    staff_page(state, m, "kiosks", "Kiosks", StatusCode::OK, body).await
+    staff_page(state, m, Section::Kiosks, "Kiosks", StatusCode::OK, body).await
 }
 
 async fn create(

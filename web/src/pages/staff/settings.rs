@@ -4,6 +4,7 @@ use super::{failed, staff_page};
 use crate::AppState;
 use crate::auth::{Admin, Member};
 use crate::error::{AppError, PageResult};
+use crate::pages::layout::Section;
 use crate::pages::{Flash, layout, see_other_with_notice};
 use axum::extract::{Query, State};
 use axum::response::Response;
@@ -75,7 +76,7 @@ async fn render_settings(
     staff_page(
         state,
         m,
-        "settings",
+        Section::Settings,
         "Settings",
         axum::http::StatusCode::OK,
         body,

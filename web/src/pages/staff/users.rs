@@ -5,6 +5,7 @@ use crate::AppState;
 use crate::auth::{Admin, Member};
 use crate::error::{AppError, PageResult};
 use crate::pages::home::{ProfileForm, profile_form};
+use crate::pages::layout::Section;
 use crate::pages::{Flash, layout, see_other_with_notice};
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
@@ -124,7 +125,15 @@ async fn render_users(
             }
         }
     };
-    staff_page(state, m, "users", "Users", axum::http::StatusCode::OK, body).await
+    staff_page(
+        state,
+        m,
+        Section::Users,
+        "Users",
+        axum::http::StatusCode::OK,
+        body,
+    )
+    .await
 }
 
 /// An expiry instant as a date in the organization's zone.
@@ -295,7 +304,7 @@ async fn render_user(
     staff_page(
         state,
         m,
-        "users",
+        Section::Users,
         &target.user.display_name,
         axum::http::StatusCode::OK,
         body,

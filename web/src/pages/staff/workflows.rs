@@ -8,6 +8,7 @@ use super::{failed, staff_page};
 use crate::AppState;
 use crate::auth::{Admin, Member};
 use crate::error::{AppError, PageResult};
+use crate::pages::layout::Section;
 use crate::pages::{Flash, layout, see_other_with_notice};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -82,7 +83,15 @@ async fn render_list(
             }
         }
     };
-    staff_page(state, m, "workflows", "Workflows", StatusCode::OK, body).await
+    staff_page(
+        state,
+        m,
+        Section::Workflows,
+        "Workflows",
+        StatusCode::OK,
+        body,
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -474,7 +483,15 @@ async fn render_builder(
             }
         }
     };
-    staff_page(state, m, "workflows", &draft.name, StatusCode::OK, body).await
+    staff_page(
+        state,
+        m,
+        Section::Workflows,
+        &draft.name,
+        StatusCode::OK,
+        body,
+    )
+    .await
 }
 
 fn value_text(v: &FieldValue) -> String {
