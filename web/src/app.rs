@@ -94,6 +94,13 @@ pub async fn change_password(
     new: &str,
     new_again: &str,
 ) -> Result<SessionRecord, AppError> {
+    // Mistakes in the new password cost no attempt; only guessing the current one does.
+    if new != new_again {
+        return Err(AppError::InvalidInput(
+            "the two new passwords differ: type the new one twice the same".into(),
+        ));
+    }
+    cflows_actors::domain::validate::new_password(new)?;
     state.login_limits.check(ip, &authed.user.email)?;
     let dir = &state.core.directory;
     if dir
@@ -103,11 +110,6 @@ pub async fn change_password(
     {
         return Err(AppError::InvalidInput(
             "that is not your current password: type it again".into(),
-        ));
-    }
-    if new != new_again {
-        return Err(AppError::InvalidInput(
-            "the two new passwords differ: type the new one twice the same".into(),
         ));
     }
     dir.set_password(authed.user_id(), new).await?;

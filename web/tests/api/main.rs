@@ -13,6 +13,7 @@ mod capacity;
 mod conformance;
 mod hardening;
 mod kiosk_page;
+mod nav;
 mod notifications;
 mod ops;
 mod projects;
