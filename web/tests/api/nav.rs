@@ -32,8 +32,9 @@ fn nav_links(html: &str) -> Vec<String> {
         .collect()
 }
 
-/// A member's day in "Demo Motors": a Testers team open around the clock (so "today"
-/// works at any hour), a job type, a workflow whose inspection step has a one-hour target.
+/// A member's day in "Demo Motors": Mia lives in a zone where it is early morning now (so
+/// her day's bookings lie ahead whenever the test runs), a Testers team open around the
+/// clock, a job type, and the vehicle workflow (its first step's target is 8 hours).
 struct Day {
     org: Org,
     mia: UserView,
@@ -48,6 +49,17 @@ async fn day(app: &TestApp) -> Day {
         .member(&org, "mia@example.com", "Mia Tester", Role::Member)
         .await;
     let handle = app.core.directory.org(&org.org.id).await.unwrap();
+    handle
+        .update_profile(
+            Caller::System,
+            mia.id.clone(),
+            cflows_protocol::ProfileView {
+                timezone: MORNING.clone(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
     let team = handle
         .create_team(
             Caller::System,
@@ -126,16 +138,30 @@ fn booker_of(u: &UserView) -> Booker {
     }
 }
 
-/// Today's local midnight in Berlin, Unix ms.
-fn berlin_midnight() -> i64 {
-    let tz: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
+/// A fixed-offset zone where it was between 06:00 and 07:00 when the tests started.
+static MORNING: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    use chrono::Timelike;
+    let hour = i64::from(chrono::Utc::now().hour());
+    // Etc/GMT-5 is UTC+5; the zones run from UTC-12 to UTC+14.
+    let offset = (6 - hour).rem_euclid(24);
+    let offset = if offset > 14 { offset - 24 } else { offset };
+    match offset {
+        0 => "Etc/GMT".to_string(),
+        o if o > 0 => format!("Etc/GMT-{o}"),
+        o => format!("Etc/GMT+{}", -o),
+    }
+});
+
+/// Today's local midnight in Mia's zone, Unix ms.
+fn morning_midnight() -> i64 {
+    let tz: chrono_tz::Tz = MORNING.clone().parse().unwrap();
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
     cflows_actors::domain::time::resolve(tz, today.and_hms_opt(0, 0, 0).unwrap()).timestamp_millis()
 }
 
-/// Books (or holds) `title` for `who` on the team today at `hour`:00 Berlin time.
+/// Books (or holds) `title` for `who` on the team today at `hour`:00 in Mia's zone.
 async fn book(app: &TestApp, d: &Day, who: &UserView, title: &str, hour: i64, confirm: bool) {
-    let start = berlin_midnight() + hour * 3_600_000;
+    let start = morning_midnight() + hour * 3_600_000;
     TeamCalendarHandle::new(&app.core.kernel, &d.org.org.id, &d.team)
         .hold(
             booker_of(who),
@@ -528,6 +554,18 @@ async fn shown(c: &Client, css: &str) -> bool {
         == json!(true)
 }
 
+/// Clicks `css` as a pointer would. WebDriver's own click refuses anything inside a closed
+/// `<details>`, even where the page's style shows it (the wide header shows the closed
+/// phone menu's contents).
+async fn press(c: &Client, css: &str) {
+    c.execute(
+        "document.querySelector(arguments[0]).click()",
+        vec![json!(css)],
+    )
+    .await
+    .unwrap();
+}
+
 /// The labels of the header's visible links.
 async fn visible_nav(c: &Client) -> Vec<String> {
     serde_json::from_value(
@@ -565,8 +603,11 @@ async fn the_phone_menu_opens_and_lists_the_staff_pages_for_an_admin_only() {
         "no menu button on a wide screen"
     );
     assert_eq!(visible_nav(&c).await, everyday);
-    click(&c, ".staff-menu > summary").await;
+    shot(&c, "nav-closed-1366").await;
+    assert!(shown(&c, ".staff-menu > summary").await);
+    press(&c, ".staff-menu > summary").await;
     assert_eq!(visible_nav(&c).await, with_staff);
+    shot(&c, "nav-staff-open-1366").await;
     c.execute(
         "document.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape'}))",
         vec![],
@@ -620,7 +661,7 @@ async fn the_today_page_shows_my_bookings_holds_and_over_target_vehicles() {
     };
     let app = spawn_app().await;
     let d = day(&app).await;
-    // Someone else's booking does not show; Mia's do, in Berlin time.
+    // Someone else's booking does not show; Mia's do, in her time.
     let owner = d.org.owner.clone();
     book(&app, &d, &owner, "Owner's own test drive", 9, true).await;
     book(&app, &d, &d.mia, "Test drive BMW 320d", 10, true).await;
@@ -849,7 +890,7 @@ async fn the_header_and_today_pass_axe_with_menus_open_and_closed() {
                         if width < 500 && !shown(&c, ".staff-menu > summary").await {
                             click(&c, "summary.menu-button").await;
                         }
-                        click(&c, ".staff-menu > summary").await;
+                        press(&c, ".staff-menu > summary").await;
                     }
                     _ => {}
                 }
