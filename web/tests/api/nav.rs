@@ -910,3 +910,93 @@ async fn the_header_and_today_pass_axe_with_menus_open_and_closed() {
     );
     c.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_adds_a_field_and_sets_a_target_in_hours_in_the_workflow_builder() {
+    let Some((_driver, c)) = browser().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let d = day(&app).await;
+    let wf = d.workflow.id.clone();
+    c.set_window_size(1366, 900).await.unwrap();
+    log_in(&c, &app, "owner@example.com").await;
+    c.goto(&app.url(&format!("/staff/workflows/{wf}")))
+        .await
+        .unwrap();
+    let text: Value = c
+        .execute("return document.querySelector('main').innerText", vec![])
+        .await
+        .unwrap();
+    let text = text.as_str().unwrap();
+    // Rules and targets in words, fields as a form (no `vin | VIN | text` to type).
+    assert!(text.contains("Passed inspection must be ticked"), "{text}");
+    assert!(!text.contains("| required"), "{text}");
+    let value = |css: &'static str| {
+        let c = c.clone();
+        async move {
+            c.execute(
+                "return document.querySelector(arguments[0]).value",
+                vec![json!(css)],
+            )
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(value("#s1-target").await, json!("2"));
+    assert_eq!(value("#s1-unit").await, json!("days"));
+    assert_eq!(value("#s0-target").await, json!("8"));
+    assert_eq!(value("#s0-unit").await, json!("hours"));
+    assert_eq!(value("#s0-f0-label").await, json!("VIN"));
+    shot(&c, "workflow-builder-1366").await;
+
+    // A new list field on the first step, and its target to 12 hours.
+    type_into(&c, "#s0-f2-label", "Colour").await;
+    click(&c, "#s0-f2-kind option[value=select]").await;
+    click(&c, "label.check:has(input[name=field_required_2])").await;
+    type_into(&c, "#s0-f2-options", "Black, White, Silver").await;
+    c.execute("document.querySelector('#s0-target').value = ''", vec![])
+        .await
+        .unwrap();
+    type_into(&c, "#s0-target", "12").await;
+    click(&c, "#s0-unit option[value=hours]").await;
+    click(&c, "#s0-f2-label").await;
+    c.execute(
+        "document.querySelector('#s0-name').form.querySelector('.actions button').click()",
+        vec![],
+    )
+    .await
+    .unwrap();
+    wait_for(
+        &c,
+        "return !!document.querySelector('.notice') && document.querySelector('.notice').textContent",
+        json!("Draft — not saved yet."),
+    )
+    .await;
+    click(&c, "form input[value=publish] ~ button").await;
+    wait_for(
+        &c,
+        "const n = document.querySelector('.notice'); return n ? n.textContent : null",
+        json!("Version 2 saved."),
+    )
+    .await;
+    let (owner, _) = app.login("owner@example.com").await;
+    let w = get_json(&app, &owner, &format!("/api/v1/workflows/{wf}")).await;
+    let first = &w["steps"][0];
+    assert_eq!(first["target_minutes"], 720);
+    let colour = first["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["label"] == "Colour")
+        .expect("the new field");
+    assert_eq!(colour["key"], "colour");
+    assert_eq!(colour["kind"], "select");
+    assert_eq!(colour["required"], true);
+    assert_eq!(colour["options"], json!(["Black", "White", "Silver"]));
+    assert_eq!(
+        first["fields"][0]["key"], "vin",
+        "existing fields keep their key"
+    );
+    c.close().await.unwrap();
+}
