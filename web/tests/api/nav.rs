@@ -949,6 +949,13 @@ async fn an_admin_adds_a_field_and_sets_a_target_in_hours_in_the_workflow_builde
     assert_eq!(value("#s0-unit").await, json!("hours"));
     assert_eq!(value("#s0-f0-label").await, json!("VIN"));
     shot(&c, "workflow-builder-1366").await;
+    c.execute(
+        "document.querySelector('#s0-name').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .unwrap();
+    shot(&c, "workflow-step-form-1366").await;
 
     // A new list field on the first step, and its target to 12 hours.
     type_into(&c, "#s0-f2-label", "Colour").await;
@@ -999,4 +1006,60 @@ async fn an_admin_adds_a_field_and_sets_a_target_in_hours_in_the_workflow_builde
         "existing fields keep their key"
     );
     c.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_audit_log_names_people_and_things_and_shows_local_times() {
+    let app = spawn_app().await;
+    let d = day(&app).await;
+    let key = vehicle(&app, &d, "Skoda Octavia Combi", 1).await;
+    let (owner, _) = app.login("owner@example.com").await;
+    let html = owner
+        .get(app.url("/staff/audit"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(&format!(">{key} Skoda Octavia Combi</a>")),
+        "{html}"
+    );
+    assert!(html.contains(&format!(
+        "href=\"/staff/teams/{}\">Team Testers</a>",
+        d.team
+    )));
+    assert!(html.contains(">Mia Tester<"));
+    assert!(!html.contains(&format!("team:{}", d.team)), "no raw ids");
+    assert!(!html.contains("UTC"));
+    // Times in the viewer's zone: the owner's is the organization's, Berlin.
+    let tz: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
+    let today = chrono::Utc::now()
+        .with_timezone(&tz)
+        .format("%Y-%m-%d")
+        .to_string();
+    assert!(
+        html.contains(&format!("<td data-label=\"When\">{today} ")),
+        "{html}"
+    );
+    // Narrowed to one vehicle, the filter says which.
+    let item = html
+        .split("href=\"/items/")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    let one = owner
+        .get(app.url(&format!("/staff/audit?entity=item:{item}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        one.contains(&format!("About <strong>{key} Skoda Octavia Combi</strong>")),
+        "{one}"
+    );
 }

@@ -330,6 +330,22 @@ fn target_in_units(minutes: u32) -> (u32, &'static str) {
         })
 }
 
+/// What a step's box in the diagram says under its name: "start · booking · 2 days".
+fn step_summary(s: &StepDef) -> String {
+    let role = if s.start {
+        Some("start".to_string())
+    } else if s.terminal {
+        Some("done".to_string())
+    } else {
+        None
+    };
+    role.into_iter()
+        .chain(s.booking_job_type.is_some().then(|| "booking".to_string()))
+        .chain(s.target_minutes.map(target_words))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
 /// A target as people say it: "2 days", "8 hours", "90 minutes".
 fn target_words(minutes: u32) -> String {
     let (n, unit) = target_in_units(minutes);
@@ -403,9 +419,7 @@ pub fn diagram(steps: &[StepDef], transitions: &[TransitionDef]) -> Markup {
                     stroke="#1f2937" stroke-width=(if s.start || s.terminal { "2.5" } else { "1.2" }) {}
                 text x=(x(i) + W / 2) y=(TOP + 24) text-anchor="middle" font-size="13" font-weight="700" fill="#111827" { (s.name) }
                 text x=(x(i) + W / 2) y=(TOP + 42) text-anchor="middle" font-size="11" fill="#374151" {
-                    @if s.start { "start" } @else if s.terminal { "done" }
-                    @if s.booking_job_type.is_some() { " · booking" }
-                    @if let Some(t) = s.target_minutes { " · " (target_words(t)) }
+                    (step_summary(s))
                 }
             }
         }
