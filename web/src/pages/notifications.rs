@@ -6,11 +6,12 @@ use super::{layout, see_other_with_notice};
 use crate::AppState;
 use crate::auth::Member;
 use crate::error::{AppError, PageResult};
+use crate::forms::{Button, CsrfForm};
 use crate::pages::layout::Section;
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use cflows_protocol::UserId;
 use maud::html;
 use serde::Deserialize;
@@ -107,9 +108,8 @@ async fn read_one(
     State(state): State<AppState>,
     m: Member,
     Path(id): Path<String>,
-    Form(form): Form<super::login::CsrfForm>,
+    CsrfForm(Button {}): CsrfForm<Button>,
 ) -> PageResult<Response> {
-    m.authed.check_csrf(&form.csrf)?;
     state
         .core
         .directory
@@ -123,9 +123,8 @@ async fn read_one(
 async fn read_all(
     State(state): State<AppState>,
     m: Member,
-    Form(form): Form<super::login::CsrfForm>,
+    CsrfForm(Button {}): CsrfForm<Button>,
 ) -> PageResult<Response> {
-    m.authed.check_csrf(&form.csrf)?;
     state
         .core
         .directory
@@ -143,8 +142,6 @@ async fn read_all(
 #[derive(Deserialize)]
 struct MessageForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     to: String,
     #[serde(default)]
     body: String,
@@ -153,9 +150,8 @@ struct MessageForm {
 async fn send_message(
     State(state): State<AppState>,
     m: Member,
-    Form(form): Form<MessageForm>,
+    CsrfForm(form): CsrfForm<MessageForm>,
 ) -> PageResult<Response> {
-    m.authed.check_csrf(&form.csrf)?;
     let result = crate::app::send_direct_message(
         &state,
         &m.org_id,

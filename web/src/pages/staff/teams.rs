@@ -4,12 +4,13 @@ use super::{failed, staff_page};
 use crate::AppState;
 use crate::auth::{Admin, Member};
 use crate::error::{AppError, PageResult};
+use crate::forms::{Button, CsrfForm};
 use crate::pages::layout::Section;
 use crate::pages::{Flash, layout, see_other_with_notice};
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use cflows_actors::TeamInput;
 use cflows_protocol::{OrgSnapshot, TeamId, TeamView, UserId};
 use maud::{Markup, html};
@@ -25,8 +26,6 @@ pub(super) fn routes() -> Router<AppState> {
 /// Team form fields (repeated `members` keys).
 #[derive(Deserialize, Default, Clone)]
 struct TeamForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -67,7 +66,6 @@ impl TeamForm {
 
     fn from_team(t: &TeamView) -> Self {
         Self {
-            csrf: String::new(),
             name: t.name.clone(),
             description: t.description.clone(),
             colour: t.colour.clone(),
@@ -192,9 +190,8 @@ async fn render_teams(
 async fn create_team(
     State(state): State<AppState>,
     Admin(m): Admin,
-    axum_extra::extract::Form(form): axum_extra::extract::Form<TeamForm>,
+    CsrfForm(form): CsrfForm<TeamForm>,
 ) -> PageResult<Response> {
-    m.authed.check_csrf(&form.csrf)?;
     let kept = form.clone();
     let result = match form.input() {
         Ok(input) => m
@@ -285,9 +282,8 @@ async fn update_team(
     State(state): State<AppState>,
     Admin(m): Admin,
     Path(team_id): Path<String>,
-    axum_extra::extract::Form(form): axum_extra::extract::Form<TeamForm>,
+    CsrfForm(form): CsrfForm<TeamForm>,
 ) -> PageResult<Response> {
-    m.authed.check_csrf(&form.csrf)?;
     let kept = form.clone();
     let result = match form.input() {
         Ok(input) => m
@@ -324,9 +320,8 @@ async fn delete_team(
     State(_state): State<AppState>,
     Admin(m): Admin,
     Path(team_id): Path<String>,
-    Form(form): Form<crate::pages::login::CsrfForm>,
+    CsrfForm(Button {}): CsrfForm<Button>,
 ) -> PageResult<Response> {
-    m.authed.check_csrf(&form.csrf)?;
     let (_, team) = find_team(&m, &team_id).await?;
     m.org.delete_team(m.caller(), team.id).await?;
     Ok(see_other_with_notice(
