@@ -127,8 +127,8 @@ pub(crate) fn profile_form(action: &str, csrf: &str, p: &ProfileView) -> Markup 
             input #title type="text" name="title" value=(p.title) maxlength="120";
             label for="location" { "Location" }
             input #location type="text" name="location" value=(p.location) maxlength="120";
-            label for="timezone" { "Time zone (IANA, empty for the organization's)" }
-            input #timezone type="text" name="timezone" value=(p.timezone) placeholder="Europe/Berlin";
+            label for="timezone" { "Time zone (empty: the organization's)" }
+            (layout::zone_input("timezone", &p.timezone, false))
             label for="avatar" { "Avatar (image data URL)" }
             input #avatar type="text" name="avatar" value=(p.avatar) placeholder="data:image/png;base64,...";
             label for="bio" { "Bio" }

@@ -182,7 +182,7 @@ pub fn page(chrome: &Chrome, title: &str, content: Markup) -> Markup {
 /// The header's navigation: everyday pages first, the administration under one "Staff"
 /// disclosure, all inside the phone's "Menu" disclosure (on wide screens that one is
 /// always open and its button hidden). `<details>` needs no JavaScript and is announced
-/// as a button that expands; `menu.js` only adds closing on Escape and outside clicks.
+/// as a button that expands; `page.js` only adds closing on Escape and outside clicks.
 fn navigation(chrome: &Chrome) -> Markup {
     let staff_here = chrome.section.group() == NavGroup::Staff;
     html! {
@@ -269,7 +269,7 @@ pub fn page_with(
                 main { (content) }
                 script src="/static/vendor/msgpack.min.js" {}
                 script type="module" src="/static/js/bell.js" {}
-                script type="module" src="/static/js/menu.js" {}
+                script type="module" src="/static/js/page.js" {}
                 (scripts)
             }
         }
@@ -357,6 +357,22 @@ pub fn when_in(org: &cflows_protocol::OrgView) -> impl Fn(i64) -> String + use<>
             .with_timezone(&tz)
             .format(pattern)
             .to_string()
+    }
+}
+
+/// A time zone field that suggests every zone by name as one types ("Berlin" finds
+/// `Europe/Berlin`), from chrono-tz's list; the server still checks what is sent.
+pub fn zone_input(id: &str, value: &str, required: bool) -> Markup {
+    let list = format!("{id}-zones");
+    html! {
+        input id=(id) type="text" name=(id) value=(value) required[required] list=(list)
+            autocomplete="off" spellcheck="false" placeholder="Type a city, e.g. Berlin";
+        datalist id=(list) {
+            @for z in chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).filter(|n| n.contains('/') && !n.starts_with("Etc/")) {
+                option value=(z) {}
+            }
+            option value="UTC" {}
+        }
     }
 }
 

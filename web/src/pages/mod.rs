@@ -34,9 +34,9 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("/static/js/cflows.js", JS, layout::CLIENT_JS),
     ("/static/js/bell.js", JS, layout::BELL_JS),
     (
-        "/static/js/menu.js",
+        "/static/js/page.js",
         JS,
-        include_str!("../../static/js/menu.js"),
+        include_str!("../../static/js/page.js"),
     ),
     (
         "/static/js/live.js",

@@ -95,7 +95,7 @@ async fn render(
                 label for="slug" { "Slug (empty: made from the name)" }
                 input #slug type="text" name="slug" value=(f.slug) maxlength="60";
                 label for="timezone" { "Time zone" }
-                input #timezone type="text" name="timezone" value=(f.timezone) required;
+                (layout::zone_input("timezone", &f.timezone, true))
                 label for="clock" { "Time display" }
                 select #clock name="clock" {
                     option value="h24" selected[f.clock != "h12"] { "24-hour" }

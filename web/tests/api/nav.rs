@@ -1063,3 +1063,86 @@ async fn the_audit_log_names_people_and_things_and_shows_local_times() {
         "{one}"
     );
 }
+
+#[tokio::test]
+async fn an_admin_edits_a_job_type_and_a_missing_one_is_not_found() {
+    let app = spawn_app().await;
+    let d = day(&app).await;
+    let (owner, csrf) = app.login("owner@example.com").await;
+    let page = owner
+        .get(app.url("/staff/capacity"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(&format!("action=\"/staff/capacity/job-types/{}\"", d.job)));
+    let edit = |id: String, name: &'static str| {
+        owner
+            .post(app.url(&format!("/staff/capacity/job-types/{id}")))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("name", name),
+                ("duration_minutes", "90"),
+                ("colour", "#b91c1c"),
+            ])
+            .send()
+    };
+    let r = edit(d.job.clone(), "Full inspection").await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let jobs = app
+        .core
+        .directory
+        .org(&d.org.org.id)
+        .await
+        .unwrap()
+        .job_types()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            jobs[0].name.as_str(),
+            jobs[0].duration_minutes,
+            jobs[0].colour.as_str()
+        ),
+        ("Full inspection", 90, "#b91c1c")
+    );
+    let r = edit("nope".into(), "Other").await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_invites_someone_and_copies_the_link() {
+    let Some((_driver, c)) = browser().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    day(&app).await;
+    log_in(&c, &app, "owner@example.com").await;
+    c.goto(&app.url("/staff/users")).await.unwrap();
+    type_into(&c, "#email", "new.tester@example.com").await;
+    c.execute(
+        "document.querySelector('#email').form.requestSubmit()",
+        vec![],
+    )
+    .await
+    .unwrap();
+    wait_for(
+        &c,
+        "const b = document.querySelector('button[data-copy]'); return !!b && !b.hidden",
+        json!(true),
+    )
+    .await;
+    click(&c, "button[data-copy]").await;
+    // The clipboard may be closed to a headless browser: then the link is selected and
+    // the person told how to copy it. Either way the page says what happened.
+    wait_for(
+        &c,
+        "const t = document.querySelector('#invite-copied').textContent;
+         return t === 'Copied.' || (t.startsWith('Press Ctrl+C') && document.activeElement.id === 'invite-link')",
+        json!(true),
+    )
+    .await;
+    c.close().await.unwrap();
+}

@@ -59,9 +59,8 @@ async fn render_settings(
                 (layout::csrf_field(&m.authed.csrf))
                 label for="name" { "Name" }
                 input #name type="text" name="name" value=(f.name) required maxlength="120";
-                label for="timezone" { "Time zone (IANA name)" }
-                input #timezone type="text" name="timezone" value=(f.timezone) required list="zones";
-                datalist #zones { @for z in COMMON_ZONES { option value=(z) {} } }
+                label for="timezone" { "Time zone" }
+                (layout::zone_input("timezone", &f.timezone, true))
                 label for="clock" { "Time display" }
                 select #clock name="clock" {
                     option value="h24" selected[f.clock == "h24"] { "24-hour (13:30)" }
@@ -81,27 +80,6 @@ async fn render_settings(
     )
     .await
 }
-
-/// Suggestions for the zone field; any IANA name is accepted.
-const COMMON_ZONES: &[&str] = &[
-    "Europe/Berlin",
-    "Europe/London",
-    "Europe/Paris",
-    "Europe/Madrid",
-    "Europe/Rome",
-    "Europe/Amsterdam",
-    "Europe/Vienna",
-    "Europe/Zurich",
-    "Europe/Warsaw",
-    "America/New_York",
-    "America/Chicago",
-    "America/Denver",
-    "America/Los_Angeles",
-    "Asia/Tokyo",
-    "Asia/Singapore",
-    "Australia/Sydney",
-    "UTC",
-];
 
 async fn update_settings(
     State(state): State<AppState>,

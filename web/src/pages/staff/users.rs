@@ -68,6 +68,8 @@ async fn render_users(
                 p { "Pass this link on. It works once, for " (crate::app::INVITATION_DAYS) " days: an existing account logs in and accepts, a new person chooses a name and password." }
                 label for="invite-link" { "Invitation link" }
                 input #invite-link type="text" readonly value=(new.link);
+                button type="button" data-copy="#invite-link" aria-describedby="invite-copied" hidden { "Copy link" }
+                span #invite-copied role="status" {}
             }
         }
         div.table-wrap {
