@@ -22,6 +22,9 @@ use std::collections::HashMap;
 /// How many unread notifications the page lists (the rest are one link away).
 const UNREAD_SHOWN: usize = 5;
 
+/// Holds that run out within this long are "running out" (ms); later ones are counted.
+const HOLD_SOON_MS: i64 = 2 * 3_600_000;
+
 /// Everything the page shows, read once per request.
 pub struct Today {
     clock: ViewerClock,
@@ -30,8 +33,10 @@ pub struct Today {
     date: String,
     /// Today's bookings the member is assigned to or booked, by start.
     bookings: Vec<BookingView>,
-    /// The member's holds that have not run out yet, soonest to run out first.
+    /// The member's holds that run out within [`HOLD_SOON_MS`], soonest first.
     holds: Vec<BookingView>,
+    /// The member's other holds (running out later).
+    later_holds: usize,
     /// Open tasks due today or earlier, earliest first.
     tasks: Vec<TaskView>,
     /// (workflow, card) past their step's target, longest over first.
@@ -80,6 +85,12 @@ pub async fn gather(state: &AppState, m: &Member) -> Result<Today, AppError> {
     }
     bookings.sort_by_key(|b| (b.start, b.end));
     holds.sort_by_key(|b| b.hold_expires_at);
+    let soon = holds
+        .iter()
+        .take_while(|b| b.hold_expires_at.is_some_and(|t| t <= now + HOLD_SOON_MS))
+        .count();
+    let later_holds = holds.len() - soon;
+    holds.truncate(soon);
 
     let mut tasks: Vec<TaskView> = project::open_tasks_of(a.kernel, a.org_id, me)
         .await?
@@ -147,6 +158,7 @@ pub async fn gather(state: &AppState, m: &Member) -> Result<Today, AppError> {
         clock,
         bookings,
         holds,
+        later_holds,
         tasks,
         late,
         unread,
@@ -188,10 +200,15 @@ fn booking_link(b: &BookingView) -> String {
     }
 }
 
-/// Minutes and seconds left, as the countdown shows them (`7:05 left`).
+/// Time left, as the countdown shows it: `7:05 left` within the hour, else `3 h 20 min left`
+/// (`live.js` counts the same way).
 fn left(ms: i64) -> String {
     let s = (ms.max(0) + 999) / 1000;
-    format!("{}:{:02} left", s / 60, s % 60)
+    if s < 3600 {
+        format!("{}:{:02} left", s / 60, s % 60)
+    } else {
+        format!("{} h {} min left", s / 3600, (s % 3600) / 60)
+    }
 }
 
 /// The page body.
@@ -228,6 +245,14 @@ pub fn render(t: &Today) -> Markup {
                                 }
                             }
                         }
+                        @if t.later_holds > 0 {
+                            p.muted { (t.later_holds) " more of your holds run out later. " a href="/calendar" { "See them on the calendar" } "." }
+                        }
+                    }
+                } @else if t.later_holds > 0 {
+                    section.today-card aria-labelledby="t-holds" {
+                        h2 #t-holds { "Holds" }
+                        p.muted { "None of your " (t.later_holds) " holds runs out in the next two hours. " a href="/calendar" { "See them on the calendar" } "." }
                     }
                 }
                 section.today-card aria-labelledby="t-bookings" {

@@ -2,7 +2,8 @@
 // them changes, fetches the page again and swaps that part (`region`, an element id). While
 // a field inside it has focus the redraw waits, so nobody loses typing. Pages that need
 // nothing more boot it from a JSON block `#live-boot`: `{ "streams": [...], "region": "…" }`.
-// Elements with `data-countdown` (an instant, Unix ms) count down to it: "7:05 left".
+// Elements with `data-countdown` (an instant, Unix ms) count down to it: "7:05 left",
+// "3 h 20 min left" (as the page renders them).
 import { sharedClient } from "/static/js/cflows.js";
 
 /**
@@ -79,7 +80,12 @@ function countdowns() {
   const now = Date.now();
   for (const el of document.querySelectorAll("[data-countdown]")) {
     const s = Math.max(0, Math.ceil((Number(el.dataset.countdown) - now) / 1000));
-    el.textContent = s > 0 ? `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")} left` : "running out";
+    el.textContent =
+      s <= 0
+        ? "running out"
+        : s < 3600
+          ? `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")} left`
+          : `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min left`;
   }
 }
 setInterval(countdowns, 1000);

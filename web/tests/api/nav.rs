@@ -1146,3 +1146,82 @@ async fn an_admin_invites_someone_and_copies_the_link() {
     .await;
     c.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_admins_today_lists_late_vehicles_at_both_widths() {
+    let Some((_driver, c)) = browser().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    cflows_actors::demo::seed(&app.core.directory, PASSWORD)
+        .await
+        .unwrap()
+        .expect("a fresh demo");
+    // Three days later: every vehicle has waited longer than its step's target.
+    app.core
+        .kernel
+        .store()
+        .tamper_for_tests("UPDATE work_item SET entered_at = entered_at - 259200000;")
+        .await
+        .unwrap();
+    let org = app
+        .core
+        .directory
+        .store()
+        .org_by_slug(cflows_actors::demo::DEMO_SLUG)
+        .await
+        .unwrap()
+        .unwrap();
+    app.core
+        .kernel
+        .stop_scope(&cflows_protocol::OrgId::new(org.id));
+    log_in(&c, &app, cflows_actors::demo::DEMO_ADMIN_EMAIL).await;
+    let mut problems = Vec::new();
+    for (width, tag) in [(1366, "1366"), (390, "390")] {
+        c.set_window_size(width, 900).await.unwrap();
+        c.goto(&app.url("/")).await.unwrap();
+        let late: Value = c
+            .execute(
+                "return document.querySelectorAll('[aria-labelledby=t-late] li').length",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(late.as_u64().unwrap() >= 5, "{late} late vehicles listed");
+        let header: Value = c
+            .execute(
+                "return document.querySelector('header.top').getBoundingClientRect().height",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(
+            header.as_f64().unwrap() < 70.0,
+            "the header is one row: {header} px"
+        );
+        // Holds running out soon are listed with a countdown; later ones are counted.
+        let holds: Value = c
+            .execute(
+                "return [...document.querySelectorAll('[data-countdown]')].map(e => e.textContent)",
+                vec![],
+            )
+            .await
+            .unwrap();
+        for h in holds.as_array().unwrap() {
+            let h = h.as_str().unwrap();
+            assert!(h.ends_with("left") && !h.contains(" h "), "{h}");
+        }
+        problems.extend(violations(&c).await);
+        shot(&c, &format!("demo-today-{tag}")).await;
+        if width < 500 {
+            click(&c, "summary.menu-button").await;
+            click(&c, ".staff-menu > summary").await;
+        } else {
+            press(&c, ".staff-menu > summary").await;
+        }
+        problems.extend(violations(&c).await);
+        shot(&c, &format!("demo-menu-open-{tag}")).await;
+    }
+    assert!(problems.is_empty(), "{problems:?}");
+    c.close().await.unwrap();
+}
