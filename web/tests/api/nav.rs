@@ -956,11 +956,32 @@ async fn an_admin_adds_a_field_and_sets_a_target_in_hours_in_the_workflow_builde
     .await
     .unwrap();
     shot(&c, "workflow-step-form-1366").await;
+    c.set_window_size(390, 844).await.unwrap();
+    c.execute(
+        "document.querySelector('#s0-name').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .unwrap();
+    shot(&c, "workflow-step-form-390").await;
+    assert!(
+        violations(&c).await.is_empty(),
+        "the builder passes axe at 390 px"
+    );
+    c.goto(&app.url(&format!("/staff/capacity/hours/{}", d.team)))
+        .await
+        .unwrap();
+    shot(&c, "working-hours-390").await;
+    c.set_window_size(1366, 900).await.unwrap();
+    shot(&c, "working-hours-1366").await;
+    c.goto(&app.url(&format!("/staff/workflows/{wf}")))
+        .await
+        .unwrap();
 
     // A new list field on the first step, and its target to 12 hours.
     type_into(&c, "#s0-f2-label", "Colour").await;
     click(&c, "#s0-f2-kind option[value=select]").await;
-    click(&c, "label.check:has(input[name=field_required_2])").await;
+    click(&c, "input[name=field_required_2]").await;
     type_into(&c, "#s0-f2-options", "Black, White, Silver").await;
     c.execute("document.querySelector('#s0-target').value = ''", vec![])
         .await

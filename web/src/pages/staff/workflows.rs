@@ -199,7 +199,7 @@ fn fields_form(i: usize, fields: &[FieldDef]) -> Markup {
                     }
                 }
                 td data-label="Required" {
-                    label.check { input type="checkbox" name=(format!("field_required_{n}")) value="true" checked[f.is_some_and(|f| f.required)]; " Required" }
+                    label.check { input type="checkbox" name=(format!("field_required_{n}")) value="true" checked[f.is_some_and(|f| f.required)]; span.visually-hidden { " Required" } }
                 }
                 td data-label="Choices" {
                     label.visually-hidden for=(id("options")) { "Choices for a list, separated by commas" }
@@ -208,7 +208,7 @@ fn fields_form(i: usize, fields: &[FieldDef]) -> Markup {
                 }
                 td data-label="Remove" {
                     @if f.is_some() {
-                        label.check { input type="checkbox" name=(format!("field_remove_{n}")) value="true"; " Remove" }
+                        label.check { input type="checkbox" name=(format!("field_remove_{n}")) value="true"; span.visually-hidden { " Remove " (f.map_or("", |f| f.label.as_str())) } }
                     }
                 }
             }
@@ -218,7 +218,7 @@ fn fields_form(i: usize, fields: &[FieldDef]) -> Markup {
         fieldset.fields {
             legend { "Form fields people fill in at this step" }
             table.fields {
-                thead { tr { th scope="col" { "Label" } th scope="col" { "Kind" } th scope="col" { "Required" } th scope="col" { "Choices" } th scope="col" { span.visually-hidden { "Remove" } } } }
+                thead { tr { th scope="col" { "Label" } th scope="col" { "Kind" } th scope="col" { "Required" } th scope="col" { "Choices" } th scope="col" { "Remove" } } }
                 tbody {
                     @for (n, f) in fields.iter().enumerate() { (row(n, Some(f))) }
                     @for n in fields.len()..fields.len() + NEW_FIELD_ROWS { (row(n, None)) }
