@@ -323,7 +323,7 @@ const TARGET_UNITS: [(&str, u32, &str); 3] = [
 fn target_in_units(minutes: u32) -> (u32, &'static str) {
     TARGET_UNITS
         .iter()
-        .find(|(_, per, _)| minutes % per == 0)
+        .find(|(_, per, _)| minutes.is_multiple_of(*per))
         .map_or((minutes, "minutes"), |(unit, per, _)| {
             (minutes / per, *unit)
         })
