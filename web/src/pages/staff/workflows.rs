@@ -785,3 +785,25 @@ async fn edit(
     let error = apply(&mut draft, &action, &f).err().map(|e| e.to_string());
     render_builder(&state, &m, &id, &draft, true, None, error.as_deref()).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{key_from_label, target_in_units, target_words};
+
+    #[test]
+    fn keys_come_from_labels_and_stay_unique() {
+        assert_eq!(key_from_label("Mileage (km)", |_| false), "mileage_km");
+        assert_eq!(key_from_label("2nd key", |_| false), "field_2nd_key");
+        assert_eq!(key_from_label("VIN", |k| k == "vin"), "vin_2");
+        assert_eq!(key_from_label("???", |_| false), "field_");
+    }
+
+    #[test]
+    fn targets_read_in_the_largest_exact_unit() {
+        assert_eq!(target_in_units(2880), (2, "days"));
+        assert_eq!(target_in_units(720), (12, "hours"));
+        assert_eq!(target_in_units(90), (90, "minutes"));
+        assert_eq!(target_words(1440), "1 day");
+        assert_eq!(target_words(480), "8 hours");
+    }
+}
