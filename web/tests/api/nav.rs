@@ -339,6 +339,16 @@ async fn every_nav_link_answers_and_staff_links_are_for_admins_only() {
     assert_eq!(icon.status(), StatusCode::OK);
     assert_eq!(icon.headers()["content-type"], "image/svg+xml");
     assert!(icon.text().await.unwrap().starts_with("<svg"));
+    for path in ["/login", "/kiosk"] {
+        let page = app.client().get(app.url(path)).send().await.unwrap();
+        assert!(
+            page.text()
+                .await
+                .unwrap()
+                .contains("href=\"/static/favicon.svg\""),
+            "{path} links the favicon"
+        );
+    }
 }
 
 #[tokio::test]
