@@ -82,6 +82,47 @@ pub async fn start_session(
     ))
 }
 
+/// Changes the password of the session's user, after checking the current one (rate
+/// limited like a login). Every session of the user ends — their open sockets close with
+/// 4001 — and the browser that asked gets a new session (the old cookie stops working).
+///
+/// # Errors
+/// `RateLimited`; `InvalidInput` when the current password is wrong, the two new ones
+/// differ or the new one is too short; a store failure.
+pub async fn change_password(
+    state: &AppState,
+    ip: IpAddr,
+    authed: &Authed,
+    current: &str,
+    new: &str,
+    new_again: &str,
+) -> Result<SessionRecord, AppError> {
+    // Mistakes in the new password cost no attempt; only guessing the current one does.
+    if new != new_again {
+        return Err(AppError::InvalidInput(
+            "the two new passwords differ: type the new one twice the same".into(),
+        ));
+    }
+    cflows_actors::domain::validate::new_password(new)?;
+    state.login_limits.check(ip, &authed.user.email)?;
+    let dir = &state.core.directory;
+    if dir
+        .authenticate(&authed.user.email, current)
+        .await?
+        .is_none_or(|u| u.id != authed.user.id)
+    {
+        return Err(AppError::InvalidInput(
+            "that is not your current password: type it again".into(),
+        ));
+    }
+    dir.set_password(authed.user_id(), new).await?;
+    let session = dir
+        .create_session(authed.user_id(), authed.org.clone())
+        .await?;
+    tracing::info!(user = %authed.user.id, "password changed");
+    Ok(session)
+}
+
 /// Moves the session to another organization the user is an active member of. The
 /// session id and CSRF token rotate, like at login.
 ///

@@ -35,6 +35,7 @@ fn kiosk_frame(title: &str, content: Markup) -> Response {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · cflows" }
+                (super::layout::favicon())
                 link rel="stylesheet" href="/static/app.css";
             }
             body.kiosk {

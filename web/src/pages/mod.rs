@@ -14,6 +14,7 @@ pub mod notifications;
 pub mod platform;
 pub mod projects;
 pub mod staff;
+pub mod today;
 
 use crate::AppState;
 use axum::Router;
@@ -24,6 +25,7 @@ use serde::Deserialize;
 
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
+const SVG: &str = "image/svg+xml";
 
 /// Every compiled-in static file: path, content type, body. Vendored libraries come
 /// from `scripts/vendor.sh`.
@@ -31,6 +33,21 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("/static/app.css", CSS, layout::APP_CSS),
     ("/static/js/cflows.js", JS, layout::CLIENT_JS),
     ("/static/js/bell.js", JS, layout::BELL_JS),
+    (
+        "/static/js/page.js",
+        JS,
+        include_str!("../../static/js/page.js"),
+    ),
+    (
+        "/static/js/live.js",
+        JS,
+        include_str!("../../static/js/live.js"),
+    ),
+    (
+        "/static/favicon.svg",
+        SVG,
+        include_str!("../../static/favicon.svg"),
+    ),
     (
         "/static/js/zones.js",
         JS,

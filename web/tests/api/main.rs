@@ -14,6 +14,7 @@ mod conformance;
 mod forms;
 mod hardening;
 mod kiosk_page;
+mod nav;
 mod notifications;
 mod ops;
 mod projects;
