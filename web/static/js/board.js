@@ -66,15 +66,21 @@ function drawHead() {
   title.textContent = `${shown} · times in ${zone}`;
 }
 
+/** The busiest open moment of `slots`: what a column spanning them shows. */
+function busiest(slots) {
+  const open = slots.filter((s) => s.capacity > 0);
+  if (!open.length) return { capacity: 0, free: 0, held: 0, confirmed: 0 };
+  const peak = open.reduce((a, s) => (s.free < a.free ? s : a));
+  return { ...peak, capacity: Math.max(...open.map((s) => s.capacity)) };
+}
+
 async function slotsFor(team) {
   if (boot.week) {
-    // One request per day: days are 23 to 25 hours long across DST changes.
-    return Promise.all(
-      cols.map(async (c) => {
-        const r = await client.request({ op: "availability", team, from: c.from, to: c.to, slot_minutes: Math.round((c.to - c.from) / 60000) });
-        return r.slots[0];
-      }),
-    );
+    // Half-hour slots over the week, each day showing its busiest open half-hour: a
+    // whole day as one slot is never entirely inside working hours, so it read
+    // "closed" for every team.
+    const r = await client.request({ op: "availability", team, from: cols[0].from, to: cols[cols.length - 1].to, slot_minutes: SLOT_MIN });
+    return cols.map((c) => busiest(r.slots.filter((s) => s.start >= c.from && s.start < c.to)));
   }
   const r = await client.request({ op: "availability", team, from: cols[0].from, to: cols[cols.length - 1].to, slot_minutes: SLOT_MIN });
   return r.slots;
@@ -100,7 +106,19 @@ async function drawLane(team) {
     td.dataset.free = String(s.free);
     td.dataset.held = String(s.held);
     td.dataset.confirmed = String(s.confirmed);
-    td.textContent = s.capacity === 0 ? "–" : `${s.free}/${s.capacity}${s.held ? ` H${s.held}` : ""}`;
+    if (s.capacity === 0) td.textContent = "closed";
+    else {
+      const count = document.createElement("span");
+      count.className = "count";
+      count.textContent = s.free === 0 ? "full" : `${s.free} of ${s.capacity} free`;
+      td.append(count);
+      if (s.held) {
+        const held = document.createElement("span");
+        held.className = "held";
+        held.textContent = `${s.held} held`;
+        td.append(held);
+      }
+    }
     td.title = `${name}, ${cols[i]?.label ?? ""}: ${s.capacity === 0 ? "closed" : `${s.free} of ${s.capacity} free, ${s.confirmed} booked, ${s.held} held`}`;
     row.append(td);
   });

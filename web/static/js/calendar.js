@@ -150,11 +150,14 @@ const narrow = window.matchMedia("(max-width: 700px)").matches;
 const calendarEl = document.getElementById("calendar");
 const calendar = new FullCalendar.Calendar(calendarEl, {
   initialView: narrow ? "listWeek" : "timeGridWeek",
-  headerToolbar: {
-    start: "prev,next today newEvent",
-    center: "title",
-    end: narrow ? "listWeek,timeGridDay" : "dayGridMonth,timeGridWeek,timeGridDay,listWeek",
-  },
+  // On a phone the toolbar wraps onto rows (see .cal-toolbar) instead of widening the page.
+  headerToolbar: narrow
+    ? { start: "prev,next today", center: "", end: "newEvent" }
+    : { start: "prev,next today newEvent", center: "title", end: "dayGridMonth,timeGridWeek,timeGridDay,listWeek" },
+  footerToolbar: narrow ? { start: "title", end: "listWeek,timeGridDay" } : false,
+  headerToolbarClass: "cal-toolbar",
+  titleFormat: narrow ? { year: "numeric", month: "short", day: "numeric" } : undefined,
+  footerToolbarClass: "cal-toolbar cal-toolbar-views",
   buttons: {
     newEvent: { text: "New…", hint: "New… event or booking", click: () => openDialog(roundedNow(), null, false) },
     today: { text: "Today" },
@@ -174,6 +177,13 @@ const calendar = new FullCalendar.Calendar(calendarEl, {
   slotMaxTime: "22:00:00",
   eventTimeFormat: { hour: "numeric", minute: "2-digit", hour12: h12 },
   slotHeaderFormat: { hour: "numeric", minute: "2-digit", hour12: h12 },
+  // Dense weeks: at most three side by side in a week column (six in a day), four per
+  // month day; the rest behind "+N more".
+  eventMaxStack: 3,
+  dayMaxEvents: 4,
+  views: { timeGridDay: { eventMaxStack: 6 } },
+  moreLinkHint: (n) => `Show ${n} more`,
+  eventContent: (arg) => ({ domNodes: [eventBody(arg)] }),
   select: (info) => {
     calendar.unselect();
     openDialog(info.start.valueOf(), info.end.valueOf(), info.allDay);
@@ -189,15 +199,8 @@ const calendar = new FullCalendar.Calendar(calendarEl, {
     arg.el.dataset.kind = p.kind;
     if (p.booking) arg.el.dataset.booking = p.booking;
     if (p.state) arg.el.dataset.state = p.state;
-    if (p.kind === "booking" && p.state === "held") {
-      const note = document.createElement("span");
-      note.className = "hold-note";
-      arg.el.append(note);
-      holds.set(arg.el, { note, expires: p.expires, by: p.by });
-      tickHold(arg.el);
-    }
+    if (p.kind === "booking" && p.state === "held") arg.el.title = `${arg.event.title} — held by ${p.by || "someone"}`;
   },
-  eventWillUnmount: (arg) => holds.delete(arg.el),
   eventSources: [],
 });
 calendar.render();
@@ -206,20 +209,41 @@ calendar.render();
 window.cflowsCalendar = calendar;
 document.body.dataset.calendar = "ready";
 
-// "held by Anna, 4:32 left", ticking.
-const holds = new Map();
-function tickHold(el) {
-  const h = holds.get(el);
-  if (!h) return;
-  const left = Math.max(0, Math.round((h.expires - Date.now()) / 1000));
+/** An event's face: time, then the title, a held booking's countdown badge before it. */
+function eventBody(arg) {
+  const p = arg.event.extendedProps;
+  const box = document.createElement("div");
+  box.className = "ev";
+  if (arg.timeText) {
+    const time = document.createElement("span");
+    time.className = "ev-time";
+    time.textContent = arg.timeText;
+    box.append(time, " ");
+  }
+  const title = document.createElement("span");
+  title.className = "ev-title";
+  title.textContent = arg.event.title || "\u00a0";
+  if (p.kind === "booking" && p.state === "held") {
+    const badge = document.createElement("span");
+    badge.className = "hold-badge";
+    badge.dataset.expires = String(p.expires);
+    tickHold(badge);
+    title.prepend(badge, " ");
+  }
+  box.append(title);
+  return box;
+}
+
+// "held 4:32", ticking; the event's tooltip and details say by whom.
+function tickHold(badge) {
+  const left = Math.max(0, Math.round((Number(badge.dataset.expires) - Date.now()) / 1000));
   const hours = Math.floor(left / 3600);
   const m = Math.floor((left % 3600) / 60);
   const s = String(left % 60).padStart(2, "0");
-  const shown = hours > 0 ? `${hours}h ${String(m).padStart(2, "0")}m` : `${m}:${s}`;
-  h.note.textContent = left > 0 ? ` · held by ${h.by || "someone"}, ${shown} left` : " · hold running out";
+  badge.textContent = left === 0 ? "hold ran out" : `held ${hours > 0 ? `${hours}h ${String(m).padStart(2, "0")}m` : `${m}:${s}`}`;
 }
 setInterval(() => {
-  for (const el of holds.keys()) tickHold(el);
+  for (const badge of calendarEl.querySelectorAll(".hold-badge[data-expires]")) tickHold(badge);
 }, 1000);
 
 function roundedNow() {
@@ -268,6 +292,13 @@ for (const box of document.querySelectorAll("[data-source]")) {
     localStorage.setItem(`cflows.source.${key}`, box.checked ? "1" : "0");
     setShown(key, box.checked);
   });
+}
+/** Switches a source on (its checkbox too): what someone just booked is shown. */
+function showSource(key) {
+  const box = document.querySelector(`[data-source="${key}"]`);
+  if (!box || box.checked) return;
+  box.checked = true;
+  box.dispatchEvent(new Event("change"));
 }
 calendar.addEventSource({ id: "invited", events: reported(invitedEvents) });
 calendar.addEventSource({ id: "tasks", events: reported(dueTasks) });
@@ -379,6 +410,7 @@ form.addEventListener("submit", async (ev) => {
       });
       const b = reply.booking;
       say(`Held ${b.title} until ${formatTime(b.hold_expires_at, zone, h12)}: open it to confirm.`);
+      showSource(`team:${qTeam.value}`);
       refetchSoon(`team:${qTeam.value}`);
     } else {
       const end = zonedToEpoch(qEnd.value, zone);

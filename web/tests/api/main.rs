@@ -16,6 +16,7 @@ mod kiosk_page;
 mod notifications;
 mod ops;
 mod projects;
+mod screens;
 mod remote;
 mod staff;
 mod tenancy;
