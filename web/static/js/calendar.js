@@ -46,6 +46,17 @@ function reason(err) {
   return text;
 }
 
+/** Dark or white text, whichever reads better on `colour` (`#rrggbb`). */
+function inkOn(colour) {
+  const m = /^#?([0-9a-f]{6})$/i.exec(colour || "");
+  if (!m) return "#ffffff";
+  const n = parseInt(m[1], 16);
+  const lin = (v) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+  const l = 0.2126 * lin(n >> 16) + 0.7152 * lin((n >> 8) & 255) + 0.0722 * lin(n & 255);
+  // Contrast with white (1.05 / (l + 0.05)) against with #111827 (l ≈ 0.011).
+  return 1.05 / (l + 0.05) >= (l + 0.05) / 0.061 ? "#ffffff" : "#111827";
+}
+
 const client = sharedClient({
   onStatus: (s) => {
     document.body.dataset.live = s;
@@ -64,7 +75,7 @@ function calendarEvents(c) {
       end: o.all_day ? addDays(dateIn(o.end - 43200000, zone), 1) : o.end,
       allDay: o.all_day,
       color: o.colour || c.colour,
-      contrastColor: "#ffffff",
+      contrastColor: inkOn(o.colour || c.colour),
       classNames: ["cal-event"],
       editable: c.editable,
       durationEditable: c.editable && !o.all_day,
@@ -84,7 +95,7 @@ function teamEvents(t) {
       start: b.start,
       end: b.end,
       color: t.colour,
-      contrastColor: "#ffffff",
+      contrastColor: inkOn(t.colour),
       classNames: ["booking", `state-${b.state}`],
       editable: b.state === "held" || b.state === "confirmed",
       extendedProps: { kind: "booking", team: t.id, booking: b.id, state: b.state, expires: b.hold_expires_at, by: b.booked_by_name },
@@ -177,11 +188,11 @@ const calendar = new FullCalendar.Calendar(calendarEl, {
   slotMaxTime: "22:00:00",
   eventTimeFormat: { hour: "numeric", minute: "2-digit", hour12: h12 },
   slotHeaderFormat: { hour: "numeric", minute: "2-digit", hour12: h12 },
-  // Dense weeks: at most three side by side in a week column (six in a day), four per
-  // month day; the rest behind "+N more".
-  eventMaxStack: 3,
+  // Dense weeks: at most three side by side in a week column (six in a day; one and
+  // three on a phone), four per month day; the rest behind "+N more".
+  eventMaxStack: narrow ? 1 : 3,
   dayMaxEvents: 4,
-  views: { timeGridDay: { eventMaxStack: 6 } },
+  views: { timeGridDay: { eventMaxStack: narrow ? 3 : 6 } },
   moreLinkHint: (n) => `Show ${n} more`,
   eventContent: (arg) => ({ domNodes: [eventBody(arg)] }),
   select: (info) => {
@@ -194,8 +205,18 @@ const calendar = new FullCalendar.Calendar(calendarEl, {
     if (info.event.extendedProps.kind === "task") return; // its url opens the task
     openDetails(info.event);
   },
+  // A day cell's label ("December 3, 2026") does not contain what it shows (its events,
+  // "+2 more"): let the day number speak instead (axe label-content-name-mismatch).
+  dayCellDidMount: (arg) => {
+    if (!arg.el.hasAttribute("aria-label")) return;
+    arg.el.removeAttribute("aria-label");
+    for (const n of arg.el.querySelectorAll("[aria-hidden=true]")) n.removeAttribute("aria-hidden");
+  },
   eventDidMount: (arg) => {
     const p = arg.event.extendedProps;
+    // FullCalendar gives clickable events role=button, also inside a list view's
+    // role=list, which then has no list items (axe aria-required-children, critical).
+    if (arg.view.type.startsWith("list")) arg.el.setAttribute("role", "listitem");
     arg.el.dataset.kind = p.kind;
     if (p.booking) arg.el.dataset.booking = p.booking;
     if (p.state) arg.el.dataset.state = p.state;

@@ -18,7 +18,8 @@ pub(crate) async fn violations(c: &Client) -> Vec<String> {
         .execute_async(
             "const done = arguments[arguments.length - 1];
              axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
-               .then(r => done(r.violations.map(v => v.id + ' (' + v.impact + '): ' + v.nodes.map(n => n.target.join(' ')).join(', '))))
+               .then(r => done(r.violations.map(v => v.id + ' (' + v.impact + '): ' + v.nodes.map(n => n.target.join(' ')
+                 + (n.any[0] && n.any[0].data && n.any[0].data.contrastRatio ? ' [' + n.any[0].data.fgColor + ' on ' + n.any[0].data.bgColor + ' ' + n.any[0].data.contrastRatio + ':1]' : '')).join(', '))))
                .catch(e => done(['axe failed: ' + e]));",
             vec![],
         )
@@ -27,18 +28,19 @@ pub(crate) async fn violations(c: &Client) -> Vec<String> {
     serde_json::from_value(result).unwrap()
 }
 
+/// What sticks out of the screen on the right (empty when nothing scrolls sideways).
+pub(crate) const SIDEWAYS: &str = "if (document.documentElement.scrollWidth <= window.innerWidth) return [];
+  return [...document.querySelectorAll('body *')]
+    .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+    .slice(0, 8)
+    .map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right) + 'px');";
+
 /// At phone width: nothing wider than the screen, and the bell and "Log out" reachable.
 pub(crate) async fn phone_layout_problems(c: &Client, logged_in: bool) -> Vec<String> {
     let mut problems = Vec::new();
-    let wide: Value = c
-        .execute(
-            "return document.documentElement.scrollWidth - window.innerWidth",
-            vec![],
-        )
-        .await
-        .unwrap();
-    if wide.as_i64().unwrap_or(0) > 0 {
-        problems.push(format!("the page is {wide} px wider than the screen"));
+    let wide: Value = c.execute(SIDEWAYS, vec![]).await.unwrap();
+    if wide != json!([]) {
+        problems.push(format!("the page is wider than the screen: {wide}"));
     }
     if logged_in {
         for sel in ["[data-bell]", "header.top form[action='/logout'] button"] {

@@ -6,6 +6,7 @@
 //! `save_screenshots` (ignored; `scripts/screenshots.sh` runs it) saves every page in
 //! every state at 1366 and 390 px for review.
 
+use crate::a11y::SIDEWAYS;
 use crate::browser::{browser, log_in};
 use crate::helpers::*;
 use cflows_actors::demo::{self, DEMO_SLUG};
@@ -574,13 +575,6 @@ async fn the_capacity_board_week_shows_the_teams_open_as_the_day_view_does() {
     );
     c.close().await.unwrap();
 }
-
-/// What sticks out of the screen on the right (empty when nothing scrolls sideways).
-const SIDEWAYS: &str = "if (document.documentElement.scrollWidth <= window.innerWidth) return [];
-  return [...document.querySelectorAll('body *')]
-    .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
-    .slice(0, 8)
-    .map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right) + 'px');";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_salesperson_on_a_phone_books_a_test_drive_slot() {
