@@ -62,7 +62,9 @@ function drawHead() {
     th.textContent = c.label;
     headRow.append(th);
   }
-  const shown = boot.week ? `Week of ${mondayOf(date)}` : new Intl.DateTimeFormat(undefined, { timeZone: zone, dateStyle: "full" }).format(new Date(zonedToEpoch(`${date}T12:00`, zone)));
+  const shown = boot.week
+    ? `Week of ${new Intl.DateTimeFormat(undefined, { timeZone: zone, dateStyle: "medium" }).format(new Date(zonedToEpoch(`${mondayOf(date)}T12:00`, zone)))}`
+    : new Intl.DateTimeFormat(undefined, { timeZone: zone, dateStyle: "full" }).format(new Date(zonedToEpoch(`${date}T12:00`, zone)));
   title.textContent = `${shown} · times in ${zone}`;
 }
 
@@ -123,6 +125,23 @@ async function drawLane(team) {
     row.append(td);
   });
   row.dataset.drawn = String(Date.now());
+  trimClosedEdges();
+}
+
+/** A day shows from the first team's opening to the last one's closing: the columns
+ * before and after, closed for every team, are hidden once every lane is drawn. */
+function trimClosedEdges() {
+  if (boot.week) return;
+  const rows = [...table.querySelectorAll("tbody tr")];
+  if (!rows.every((r) => r.dataset.drawn)) return;
+  const closedAt = (i) => rows.every((r) => r.children[i + 1]?.classList.contains("closed"));
+  let first = 0;
+  let last = cols.length - 1;
+  while (first < last && closedAt(first)) first++;
+  while (last > first && closedAt(last)) last--;
+  for (const tr of [headRow, ...rows]) {
+    [...tr.children].slice(1).forEach((cell, i) => (cell.hidden = i < first || i > last));
+  }
 }
 
 const timers = new Map();

@@ -163,12 +163,10 @@ const calendar = new FullCalendar.Calendar(calendarEl, {
   initialView: narrow ? "listWeek" : "timeGridWeek",
   // On a phone the toolbar wraps onto rows (see .cal-toolbar) instead of widening the page.
   headerToolbar: narrow
-    ? { start: "prev,next today", center: "", end: "newEvent" }
+    ? { start: "title", end: "prev,next today newEvent listWeek,timeGridDay" }
     : { start: "prev,next today newEvent", center: "title", end: "dayGridMonth,timeGridWeek,timeGridDay,listWeek" },
-  footerToolbar: narrow ? { start: "title", end: "listWeek,timeGridDay" } : false,
   headerToolbarClass: "cal-toolbar",
   titleFormat: narrow ? { year: "numeric", month: "short", day: "numeric" } : undefined,
-  footerToolbarClass: "cal-toolbar cal-toolbar-views",
   buttons: {
     newEvent: { text: "New…", hint: "New… event or booking", click: () => openDialog(roundedNow(), null, false) },
     today: { text: "Today" },
@@ -184,15 +182,23 @@ const calendar = new FullCalendar.Calendar(calendarEl, {
   // The working day without a scrolling region inside the page (night hours are in the
   // month and list views).
   height: "auto",
-  slotMinTime: "06:00:00",
-  slotMaxTime: "22:00:00",
+  slotMinTime: "07:00:00",
+  slotMaxTime: "20:00:00",
+  // Half-hours tall enough for a start time and a line of title.
+  slotMinHeight: 36,
   eventTimeFormat: { hour: "numeric", minute: "2-digit", hour12: h12 },
   slotHeaderFormat: { hour: "numeric", minute: "2-digit", hour12: h12 },
-  // Dense weeks: at most three side by side in a week column (six in a day; one and
+  // Dense weeks: at most two side by side in a week column (six in a day; one and
   // three on a phone), four per month day; the rest behind "+N more".
-  eventMaxStack: narrow ? 1 : 3,
+  eventMaxStack: narrow ? 1 : 2,
   dayMaxEvents: 4,
-  views: { timeGridDay: { eventMaxStack: narrow ? 3 : 6 } },
+  // Side by side, not overlapping; a week column shows start times only (the box's
+  // height shows the length), leaving room for the title.
+  slotEventOverlap: false,
+  views: {
+    timeGridWeek: { displayEventEnd: false },
+    timeGridDay: { eventMaxStack: narrow ? 3 : 6 },
+  },
   moreLinkHint: (n) => `Show ${n} more`,
   eventContent: (arg) => ({ domNodes: [eventBody(arg)] }),
   select: (info) => {
@@ -234,7 +240,7 @@ document.body.dataset.calendar = "ready";
 function eventBody(arg) {
   const p = arg.event.extendedProps;
   const box = document.createElement("div");
-  box.className = "ev";
+  box.className = arg.view.type === "dayGridMonth" ? "ev ev-clamp" : "ev";
   if (arg.timeText) {
     const time = document.createElement("span");
     time.className = "ev-time";

@@ -170,7 +170,7 @@ function screen() {
     const table = el("table", { class: "kiosk-bookings" },
       el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "When"), el("th", { scope: "col" }, "Team"), el("th", { scope: "col" }, "What"), el("th", { scope: "col" }, "State"))),
       el("tbody", {}, ...shown.map((b) => el("tr", { "data-state": b.state },
-        el("td", { class: "when" }, when(b)), el("td", {}, b.teamName), el("td", {}, b.title), el("td", {}, STATES[b.state] ?? b.state)))));
+        el("td", { class: "when" }, when(b)), el("td", { class: "team" }, b.teamName), el("td", { class: "what" }, b.title), el("td", {}, STATES[b.state] ?? b.state)))));
     const more = rows.length - shown.length;
     return el("div", {}, table, ...(more > 0 ? [el("p", { class: "kiosk-note" }, `and ${more} more ${today ? "today" : "coming up"}`)] : []));
   }

@@ -221,7 +221,9 @@ async fn save_screenshots() {
         ("staff-metrics", "/staff/metrics".into()),
     ];
     for width in [1366u32, 390] {
-        c.set_window_size(width, 900).await.unwrap();
+        c.set_window_size(width, if width < 500 { 844 } else { 900 })
+            .await
+            .unwrap();
         c.delete_all_cookies().await.unwrap();
         // The kiosk: each pane in turn.
         c.goto(&app.url(&dense.kiosk)).await.unwrap();
@@ -315,7 +317,8 @@ fn slug(s: &str) -> String {
         .collect()
 }
 
-/// Saves the whole page (the window grown to its height) as `{name}.png`.
+/// Saves the whole page (the window grown to its height) as `{name}.png`, and on a
+/// phone also its first screen as `{name}-top.png`.
 async fn shoot(c: &Client, dir: &std::path::Path, name: &str, width: u32) {
     let h: Value = c
         .execute(
@@ -325,6 +328,11 @@ async fn shoot(c: &Client, dir: &std::path::Path, name: &str, width: u32) {
         .await
         .unwrap();
     let h = h.as_u64().unwrap_or(900).clamp(600, 6000) as u32;
+    if width < 500 {
+        // What a phone shows first.
+        let png = c.screenshot().await.unwrap();
+        std::fs::write(dir.join(format!("{name}-top.png")), png).unwrap();
+    }
     let open_dialog: Value = c
         .execute("return !!document.querySelector('dialog[open]')", vec![])
         .await
@@ -334,7 +342,9 @@ async fn shoot(c: &Client, dir: &std::path::Path, name: &str, width: u32) {
     }
     let png = c.screenshot().await.unwrap();
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
-    c.set_window_size(width, 900).await.unwrap();
+    c.set_window_size(width, if width < 500 { 844 } else { 900 })
+        .await
+        .unwrap();
 }
 
 /// The next Monday-to-Friday date after today in the demo's zone, `days` working days on.
@@ -594,6 +604,16 @@ async fn a_salesperson_on_a_phone_books_a_test_drive_slot() {
         c.execute(SIDEWAYS, vec![]).await.unwrap(),
         json!([]),
         "the calendar scrolls sideways on a phone"
+    );
+    assert_eq!(
+        c.execute(
+            "return [...document.querySelectorAll('#calendar button')].filter(b => b.getBoundingClientRect().right > window.innerWidth).map(b => b.textContent)",
+            vec![],
+        )
+        .await
+        .unwrap(),
+        json!([]),
+        "calendar buttons off screen"
     );
     // "New…", book the Testers for a test drive a week and a day ahead at 15:00.
     c.execute(
