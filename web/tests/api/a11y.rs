@@ -370,7 +370,12 @@ async fn every_screen_passes_axe_in_every_state() {
         )
         .await
         .unwrap();
-        crate::browser::wait_for(&c, "return document.getElementById('quick').open", json!(true)).await;
+        crate::browser::wait_for(
+            &c,
+            "return document.getElementById('quick').open",
+            json!(true),
+        )
+        .await;
         problems.extend(check(&c, "/calendar new-event dialog".into(), true, width).await);
         c.execute("document.getElementById('quick').close()", vec![])
             .await
@@ -381,7 +386,12 @@ async fn every_screen_passes_axe_in_every_state() {
         )
         .await
         .unwrap();
-        crate::browser::wait_for(&c, "return document.getElementById('details')?.open", json!(true)).await;
+        crate::browser::wait_for(
+            &c,
+            "return document.getElementById('details')?.open",
+            json!(true),
+        )
+        .await;
         problems.extend(check(&c, "/calendar booking dialog".into(), true, width).await);
         c.execute("document.getElementById('details').close()", vec![])
             .await

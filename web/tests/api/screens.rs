@@ -160,7 +160,7 @@ async fn dense_week(app: &TestApp, org: &OrgId, handle: &OrgHandle) -> usize {
                 while minute + 30 <= 17 * 60 {
                     n += 1;
                     let len = lengths[n % lengths.len()].min(17 * 60 - minute);
-                    let hold = n % 7 == 0;
+                    let hold = n.is_multiple_of(7);
                     let spec = BookingSpec {
                         job_type: job.id.clone(),
                         start: at(day, minute),
@@ -242,9 +242,12 @@ async fn save_screenshots() {
         c.goto(&app.url("/calendar")).await.unwrap();
         settle(&c).await;
         for view in ["dayGridMonth", "timeGridDay", "listWeek"] {
-            c.execute("window.cflowsCalendar.changeView(arguments[0])", vec![json!(view)])
-                .await
-                .unwrap();
+            c.execute(
+                "window.cflowsCalendar.changeView(arguments[0])",
+                vec![json!(view)],
+            )
+            .await
+            .unwrap();
             settle(&c).await;
             shoot(&c, &dir, &format!("calendar-{view}-{width}"), width).await;
         }
@@ -424,7 +427,11 @@ async fn the_workshop_screen_shows_every_pane_legibly() {
         .await
         .unwrap();
     let panes = kiosk_panes(&c).await;
-    assert_eq!(panes, ["Vehicles", "capacity", "bookings"], "the demo's panes");
+    assert_eq!(
+        panes,
+        ["Vehicles", "capacity", "bookings"],
+        "the demo's panes"
+    );
     let mut problems = Vec::new();
     for (i, pane) in panes.iter().enumerate() {
         c.execute("window.cflowsKiosk.show(arguments[0])", vec![json!(i)])
@@ -449,7 +456,9 @@ async fn the_workshop_screen_shows_every_pane_legibly() {
 
     // Capacity: every team of the screen's scope (the demo's: all of them), and only the
     // hours the teams work (Monday to Friday 08:00–17:00, Saturday morning for two).
-    c.execute("window.cflowsKiosk.show(1)", vec![]).await.unwrap();
+    c.execute("window.cflowsKiosk.show(1)", vec![])
+        .await
+        .unwrap();
     let listed: Vec<String> = serde_json::from_value(
         c.execute(
             "return [...document.querySelectorAll('#kiosk-view tbody th')].map(th => th.textContent)",
@@ -474,7 +483,10 @@ async fn the_workshop_screen_shows_every_pane_legibly() {
     };
     if weekday == 7 {
         let text: Value = c
-            .execute("return document.getElementById('kiosk-view').innerText", vec![])
+            .execute(
+                "return document.getElementById('kiosk-view').innerText",
+                vec![],
+            )
             .await
             .unwrap();
         assert_eq!(text, json!("All teams are closed today."));
@@ -495,9 +507,14 @@ async fn the_workshop_screen_shows_every_pane_legibly() {
 
     // Bookings: today's still to come, else the next ones — never an empty pane while
     // bookings are ahead (the demo's start on the next working day).
-    c.execute("window.cflowsKiosk.show(2)", vec![]).await.unwrap();
+    c.execute("window.cflowsKiosk.show(2)", vec![])
+        .await
+        .unwrap();
     let title: Value = c
-        .execute("return document.getElementById('kiosk-title').textContent", vec![])
+        .execute(
+            "return document.getElementById('kiosk-title').textContent",
+            vec![],
+        )
         .await
         .unwrap();
     let rows: Value = c
@@ -527,6 +544,9 @@ async fn the_workshop_screen_shows_every_pane_legibly() {
     c.close().await.unwrap();
 }
 
+/// A lane of the capacity board: the team, and each cell's class, text and free count.
+type Lane = (String, Vec<(String, String, u32)>);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_capacity_board_week_shows_the_teams_open_as_the_day_view_does() {
     let Some((_driver, c)) = browser().await else {
@@ -541,20 +561,19 @@ async fn the_capacity_board_week_shows_the_teams_open_as_the_day_view_does() {
     let column = chrono::Datelike::weekday(&day).num_days_from_monday() as usize;
     c.set_window_size(1366, 900).await.unwrap();
     log_in(&c, &app, demo::DEMO_ADMIN_EMAIL).await;
-    let lanes_drawn = "return [...document.querySelectorAll('#board tbody tr')].every(r => r.dataset.drawn)";
+    let lanes_drawn =
+        "return [...document.querySelectorAll('#board tbody tr')].every(r => r.dataset.drawn)";
     let cells = "return [...document.querySelectorAll('#board tbody tr')].map(r => [r.querySelector('th').textContent.trim(), [...r.querySelectorAll('td')].map(td => [td.className, td.textContent, Number(td.dataset.free)])])";
     c.goto(&app.url(&format!("/calendar/board?view=week&date={day}")))
         .await
         .unwrap();
     crate::browser::wait_for(&c, lanes_drawn, json!(true)).await;
-    let week: Vec<(String, Vec<(String, String, u32)>)> =
-        serde_json::from_value(c.execute(cells, vec![]).await.unwrap()).unwrap();
+    let week: Vec<Lane> = serde_json::from_value(c.execute(cells, vec![]).await.unwrap()).unwrap();
     c.goto(&app.url(&format!("/calendar/board?date={day}")))
         .await
         .unwrap();
     crate::browser::wait_for(&c, lanes_drawn, json!(true)).await;
-    let daily: Vec<(String, Vec<(String, String, u32)>)> =
-        serde_json::from_value(c.execute(cells, vec![]).await.unwrap()).unwrap();
+    let daily: Vec<Lane> = serde_json::from_value(c.execute(cells, vec![]).await.unwrap()).unwrap();
     assert_eq!(week.len(), 4, "the demo's teams");
     for ((team, days), (_, slots)) in week.iter().zip(&daily) {
         let (class, text, free) = &days[column];
@@ -578,7 +597,11 @@ async fn the_capacity_board_week_shows_the_teams_open_as_the_day_view_does() {
         );
     }
     // "2 of 3 free", not "3/3".
-    let mechanics = &week.iter().find(|(t, _)| t.contains("Mechanics")).unwrap().1[column];
+    let mechanics = &week
+        .iter()
+        .find(|(t, _)| t.contains("Mechanics"))
+        .unwrap()
+        .1[column];
     assert!(
         mechanics.1.contains(" of 3 free") || mechanics.1.starts_with("full"),
         "{mechanics:?}"
@@ -622,7 +645,12 @@ async fn a_salesperson_on_a_phone_books_a_test_drive_slot() {
     )
     .await
     .unwrap();
-    crate::browser::wait_for(&c, "return document.getElementById('quick').open", json!(true)).await;
+    crate::browser::wait_for(
+        &c,
+        "return document.getElementById('quick').open",
+        json!(true),
+    )
+    .await;
     let fits = "const r = document.getElementById('quick').getBoundingClientRect();
                 const save = document.getElementById('q-save').getBoundingClientRect();
                 return r.left >= 0 && r.right <= window.innerWidth && r.top >= 0 && r.bottom <= window.innerHeight
@@ -653,7 +681,12 @@ async fn a_salesperson_on_a_phone_books_a_test_drive_slot() {
     )
     .await;
     crate::browser::click(&c, "#q-save").await;
-    crate::browser::wait_for(&c, "return document.getElementById('quick').open", json!(false)).await;
+    crate::browser::wait_for(
+        &c,
+        "return document.getElementById('quick').open",
+        json!(false),
+    )
+    .await;
     // Visible on his calendar (the Testers' bookings are switched on for him), held.
     c.execute(
         "window.cflowsCalendar.gotoDate(arguments[0])",
@@ -679,7 +712,12 @@ async fn a_salesperson_on_a_phone_books_a_test_drive_slot() {
     )
     .await
     .unwrap();
-    crate::browser::wait_for(&c, "return document.getElementById('details')?.open", json!(true)).await;
+    crate::browser::wait_for(
+        &c,
+        "return document.getElementById('details')?.open",
+        json!(true),
+    )
+    .await;
     c.execute(
         "[...document.querySelectorAll('#details button')].find(b => b.textContent === 'Confirm').click()",
         vec![],
