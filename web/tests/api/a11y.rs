@@ -347,6 +347,12 @@ async fn every_screen_passes_axe_in_every_state() {
         }
         c.goto(&app.url("/calendar")).await.unwrap();
         crate::browser::wait_for(&c, "return document.body.dataset.calendar", json!("ready")).await;
+        c.execute(
+            "window.cflowsCalendar.gotoDate(arguments[0])",
+            vec![json!(dense.first_day.to_string())],
+        )
+        .await
+        .unwrap();
         for view in ["timeGridWeek", "dayGridMonth", "timeGridDay", "listWeek"] {
             c.execute(
                 "window.cflowsCalendar.changeView(arguments[0])",

@@ -28,6 +28,8 @@ pub struct Dense {
     pub workflow: String,
     /// Bookings the dense week added.
     pub added: usize,
+    /// The dense week's first busy day (today, unless the day is over or a weekend).
+    pub first_day: chrono::NaiveDate,
 }
 
 const CARS: &[&str] = &[
@@ -41,7 +43,7 @@ const CARS: &[&str] = &[
     "Porsche Macan T, carmine red, trade-in appraisal",
 ];
 
-/// Seeds the demo and a dense week (Monday to Friday of the current week, in the
+/// Seeds the demo and a dense week (the five working days from today, in the
 /// organization's zone) on it.
 pub async fn demo_with_dense_week(app: &TestApp) -> Dense {
     let login = demo::seed(&app.core.directory, PASSWORD)
@@ -59,17 +61,19 @@ pub async fn demo_with_dense_week(app: &TestApp) -> Dense {
             .id,
     );
     let handle = app.core.directory.org(&org).await.unwrap();
-    let added = dense_week(app, &org, &handle).await;
+    let (added, first_day) = dense_week(app, &org, &handle).await;
     let snap = handle.snapshot().await.unwrap();
     Dense {
         org,
         kiosk: login.kiosk_link.unwrap(),
         workflow: snap.workflows[0].id.to_string(),
         added,
+        first_day,
     }
 }
 
-async fn dense_week(app: &TestApp, org: &OrgId, handle: &OrgHandle) -> usize {
+/// Adds the dense week; returns how many bookings it added and its first busy day.
+async fn dense_week(app: &TestApp, org: &OrgId, handle: &OrgHandle) -> (usize, chrono::NaiveDate) {
     // Members with long names; the first holds some of the week's slots.
     let mut people = Vec::new();
     for (email, name) in [
@@ -118,10 +122,13 @@ async fn dense_week(app: &TestApp, org: &OrgId, handle: &OrgHandle) -> usize {
     let snap = handle.snapshot().await.unwrap();
     let tz = time::zone(&snap.org.timezone).unwrap();
     let today = time::local(tz, chrono::Utc::now()).date();
-    let monday = today
-        - chrono::Duration::days(i64::from(
-            chrono::Datelike::weekday(&today).num_days_from_monday(),
-        ));
+    // Five working days from today (the hours already over are refused, so a week
+    // seeded late on a Friday still has four busy days ahead).
+    let days: Vec<chrono::NaiveDate> = (0..9)
+        .map(|d| today + chrono::Duration::days(d))
+        .filter(|d| chrono::Datelike::weekday(d).number_from_monday() <= 5)
+        .take(5)
+        .collect();
     let at = |day: chrono::NaiveDate, minute: i64| {
         time::resolve(
             tz,
@@ -147,13 +154,12 @@ async fn dense_week(app: &TestApp, org: &OrgId, handle: &OrgHandle) -> usize {
         admin: true,
     };
     let lengths = [45, 60, 90, 30, 75, 60];
-    let mut added = 0;
+    let (mut added, mut first) = (0, days[days.len() - 1]);
     let mut n = 0usize;
     for (ti, team) in snap.teams.iter().enumerate() {
         let cal = TeamCalendarHandle::new(&app.core.kernel, org, &team.id);
         let job = &snap.job_types[ti % snap.job_types.len()];
-        for d in 0..5 {
-            let day = monday + chrono::Duration::days(d);
+        for &day in &days {
             for lane in 0..team.bookable_count {
                 // Lanes start a little apart, so bookings overlap in steps.
                 let mut minute = 8 * 60 + i64::from(lane) * 20;
@@ -177,13 +183,14 @@ async fn dense_week(app: &TestApp, org: &OrgId, handle: &OrgHandle) -> usize {
                     let by = if hold { &holder } else { &admin };
                     if cal.hold(by.clone(), spec).await.is_ok() {
                         added += 1;
+                        first = first.min(day);
                     }
                     minute += len + 15;
                 }
             }
         }
     }
-    added
+    (added, first)
 }
 
 /// Every page worth looking at, in every state, at 1366 and 390 px, saved as PNGs into
@@ -203,7 +210,7 @@ async fn save_screenshots() {
     eprintln!("dense week: {} bookings added", dense.added);
     let pages = [
         ("home", "/".to_string()),
-        ("calendar-week", "/calendar".into()),
+        ("calendar", "/calendar".into()),
         ("board-day", "/calendar/board".into()),
         ("board-week", "/calendar/board?view=week".into()),
         ("boards", "/boards".into()),
@@ -238,10 +245,16 @@ async fn save_screenshots() {
             settle(&c).await;
             shoot(&c, &dir, &format!("{name}-{width}"), width).await;
         }
-        // The calendar's other views and its dialog.
+        // The calendar's other views and its dialog, on the dense week.
         c.goto(&app.url("/calendar")).await.unwrap();
         settle(&c).await;
-        for view in ["dayGridMonth", "timeGridDay", "listWeek"] {
+        c.execute(
+            "window.cflowsCalendar.gotoDate(arguments[0])",
+            vec![json!(dense.first_day.to_string())],
+        )
+        .await
+        .unwrap();
+        for view in ["timeGridWeek", "dayGridMonth", "timeGridDay", "listWeek"] {
             c.execute(
                 "window.cflowsCalendar.changeView(arguments[0])",
                 vec![json!(view)],
