@@ -368,6 +368,19 @@ async fn every_screen_passes_axe_in_every_state() {
             )
             .await;
             problems.extend(check(&c, format!("/calendar {view}"), true, width).await);
+            // Dense days stack at most so many entries and offer the rest as "+N more".
+            let more: Value = c
+                .execute(
+                    "return [...document.querySelectorAll('#calendar *')].some(e => e.children.length === 0 && /^\\+\\d+( more)?$/.test(e.textContent.trim()))",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            if more != json!(true) && !view.starts_with("list") {
+                problems.push(format!(
+                    "{width}px /calendar {view}: no \"+N more\" on a dense week"
+                ));
+            }
         }
         // The new-event dialog, then a booking's details.
         c.execute(
