@@ -269,7 +269,7 @@ async fn board_page(
             }
             p.legend.muted {
                 span.cell-key.free { "free" } " " span.cell-key.partial { "partly booked" } " " span.cell-key.full { "full" } " " span.cell-key.closed { "closed" }
-                " · each cell: free of capacity at its busiest moment; H = members held (tentative)"
+                " · each cell: members free at the busiest moment of that time (of the team's bookable members); held = not yet confirmed"
             }
         }
         (layout::json_block("board-boot", &BoardBoot { base: &boot, date: q.date.clone(), week }))

@@ -19,6 +19,7 @@ mod notifications;
 mod ops;
 mod projects;
 mod remote;
+mod screens;
 mod staff;
 mod tenancy;
 mod workflows;
