@@ -605,16 +605,21 @@ impl TeamCalendar {
 
     async fn on_confirm(&mut self, by: &Booker, id: &str) -> CoreResult<BookingView> {
         let now = now_ms();
-        let b = self.hot(id)?;
+        // Any state: a hold that ran out (no longer hot) is a conflict, not a missing id.
+        let b = self.find(id).await?;
         match b.state {
-            BookingState::Confirmed => return Ok(b),
             BookingState::Held if takes(&b, now) => {}
-            BookingState::Held => {
+            BookingState::Held | BookingState::Expired => {
                 return Err(CoreError::Conflict(
                     "the hold has run out; book the slot again".into(),
                 ));
             }
-            _ => {
+            BookingState::Confirmed => {
+                return Err(CoreError::Conflict(
+                    "the booking is already confirmed".into(),
+                ));
+            }
+            BookingState::Completed | BookingState::Cancelled => {
                 return Err(CoreError::Conflict(format!(
                     "a {} booking cannot be confirmed",
                     b.state.as_str()
@@ -635,10 +640,11 @@ impl TeamCalendar {
 
     async fn on_cancel(&mut self, by: &Booker, id: &str) -> CoreResult<BookingView> {
         let now = now_ms();
-        let b = self.hot(id)?;
+        // Any state: cancelling a booking that is over already is a conflict.
+        let b = self.find(id).await?;
         if !matches!(b.state, BookingState::Held | BookingState::Confirmed) {
             return Err(CoreError::Conflict(format!(
-                "a {} booking cannot be cancelled",
+                "the booking is {}; it cannot be cancelled",
                 b.state.as_str()
             )));
         }
@@ -955,7 +961,7 @@ impl TeamCalendar {
             .iter()
             .filter(|b| b.state == BookingState::Held && !takes(b, now))
             .map(|b| BookingView {
-                state: BookingState::Cancelled,
+                state: BookingState::Expired,
                 hold_expires_at: None,
                 updated_at: now,
                 ..b.clone()

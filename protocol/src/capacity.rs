@@ -31,8 +31,10 @@ pub enum BookingState {
     Confirmed,
     /// Done; keeps its interval (it still counts as booked).
     Completed,
-    /// Released; takes no capacity.
+    /// Released by someone; takes no capacity.
     Cancelled,
+    /// A hold that ran out before it was confirmed (`hold_expired`); takes no capacity.
+    Expired,
 }
 
 impl BookingState {
@@ -43,7 +45,14 @@ impl BookingState {
             Self::Confirmed => "confirmed",
             Self::Completed => "completed",
             Self::Cancelled => "cancelled",
+            Self::Expired => "expired",
         }
+    }
+
+    /// Whether the booking is over without having happened (cancelled or run out): it
+    /// takes no capacity, and nothing more can be done with it.
+    pub fn is_released(self) -> bool {
+        matches!(self, Self::Cancelled | Self::Expired)
     }
 
     /// Parses a stored name.
@@ -53,6 +62,7 @@ impl BookingState {
             "confirmed" => Some(Self::Confirmed),
             "completed" => Some(Self::Completed),
             "cancelled" => Some(Self::Cancelled),
+            "expired" => Some(Self::Expired),
             _ => None,
         }
     }
