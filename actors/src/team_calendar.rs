@@ -18,6 +18,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::inbox::{NewNotification, deliver_later};
 use crate::kernel::{Entity, Journal, Kernel};
 use crate::store::{Write, new_id, writes};
+use cflows_protocol::limits;
 use cflows_protocol::wire::StreamEvent;
 use cflows_protocol::{
     BookingState, BookingView, CapacityRefusal, EntityRef, Interval, ItemId, NotificationKind,
@@ -478,8 +479,12 @@ impl TeamCalendar {
         if end <= now {
             return Err(CoreError::invalid("that time is already over"));
         }
-        if need == 0 {
-            return Err(CoreError::invalid("members_required must be at least 1"));
+        if !limits::MEMBERS_REQUIRED.contains(&need) {
+            return Err(CoreError::invalid(format!(
+                "members_required must be {}..={}",
+                limits::MEMBERS_REQUIRED.start(),
+                limits::MEMBERS_REQUIRED.end()
+            )));
         }
         if need > self.capacity {
             return Err(CoreError::invalid(format!(
@@ -492,8 +497,18 @@ impl TeamCalendar {
 
     fn hold_ms(&self, spec: Option<i64>) -> CoreResult<i64> {
         match spec {
-            Some(ms) if (1_000..=86_400_000).contains(&ms) => Ok(ms),
-            Some(_) => Err(CoreError::invalid("hold_seconds must be 1..=86400")),
+            Some(ms)
+                if (i64::from(*limits::HOLD_SECONDS.start()) * 1000
+                    ..=i64::from(*limits::HOLD_SECONDS.end()) * 1000)
+                    .contains(&ms) =>
+            {
+                Ok(ms)
+            }
+            Some(_) => Err(CoreError::invalid(format!(
+                "hold_seconds must be {}..={}",
+                limits::HOLD_SECONDS.start(),
+                limits::HOLD_SECONDS.end()
+            ))),
             None => Ok(i64::from(self.hours.hold_minutes) * 60_000),
         }
     }
@@ -846,8 +861,12 @@ impl TeamCalendar {
         slot_minutes: u32,
     ) -> CoreResult<Vec<SlotAvailability>> {
         check_range(from, to)?;
-        if !(5..=1440).contains(&slot_minutes) {
-            return Err(CoreError::invalid("slot_minutes must be 5..=1440"));
+        if !limits::SLOT_MINUTES.contains(&slot_minutes) {
+            return Err(CoreError::invalid(format!(
+                "slot_minutes must be {}..={}",
+                limits::SLOT_MINUTES.start(),
+                limits::SLOT_MINUTES.end()
+            )));
         }
         let slot = i64::from(slot_minutes) * 60_000;
         if (to - from) / slot > 20_000 {

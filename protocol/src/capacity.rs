@@ -15,6 +15,7 @@ pub struct JobTypeView {
     pub id: String,
     pub name: String,
     /// 5..=1440.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::limits::schema::duration_minutes))]
     pub duration_minutes: u32,
     /// `#rrggbb`
     pub colour: String,
@@ -81,6 +82,7 @@ pub struct BookingView {
     /// Unix ms, exclusive.
     pub end: i64,
     /// Members this booking takes from the team's capacity, 1..=capacity.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::limits::schema::members_required_set))]
     pub members_required: u32,
     pub state: BookingState,
     /// Set while `held`: when the hold is released (Unix ms).
@@ -144,6 +146,7 @@ pub struct WaitlistEntry {
     pub title: String,
     pub start: i64,
     pub end: i64,
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::limits::schema::members_required_set))]
     pub members_required: u32,
     pub user: UserId,
     pub work_item: Option<ItemId>,
@@ -151,6 +154,7 @@ pub struct WaitlistEntry {
     /// How long the hold lasts when the slot frees up (the request's `hold_seconds`);
     /// the team's `hold_minutes` when absent.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::limits::schema::hold_seconds))]
     pub hold_seconds: Option<u32>,
     pub created_at: i64,
 }

@@ -233,6 +233,7 @@ pub struct NewBooking {
     pub end: Option<i64>,
     /// Members taken from capacity; 1 when absent.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::limits::schema::members_required))]
     pub members_required: Option<u32>,
     /// Default: the job type's name. At most 200 characters.
     #[serde(default)]
@@ -242,6 +243,7 @@ pub struct NewBooking {
     pub confirm: bool,
     /// How long the hold lasts (1..=86400 s); the team's `hold_minutes` when absent.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::limits::schema::hold_seconds))]
     pub hold_seconds: Option<u32>,
     /// Join the slot's waitlist when it is full.
     #[serde(default)]

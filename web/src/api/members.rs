@@ -94,7 +94,7 @@ pub struct AcceptBody {
 
 /// Accepts an invitation, as the logged-in account (with a session) or as a new account
 /// (without one), and starts a session in the organization (sets the cookie).
-#[utoipa::path(post, path = "/invitations/accept", request_body = AcceptBody, tag = "members",
+#[utoipa::path(post, path = "/invitations/accept", request_body = AcceptBody, tag = "members", security((), ("session" = [])),
     responses((status = 200, body = super::LoginAnswer), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn accept_invitation(
     State(state): State<AppState>,

@@ -14,6 +14,7 @@ mod conformance;
 mod hardening;
 mod kiosk_page;
 mod notifications;
+mod openapi_contract;
 mod ops;
 mod projects;
 mod remote;
