@@ -479,10 +479,15 @@ impl TeamCalendar {
         if end <= now {
             return Err(CoreError::invalid("that time is already over"));
         }
-        if !limits::MEMBERS_REQUIRED.contains(&need) {
+        if need < *limits::MEMBERS_REQUIRED.start() {
             return Err(CoreError::invalid(format!(
-                "members_required must be {}..={}",
-                limits::MEMBERS_REQUIRED.start(),
+                "members_required must be at least {}",
+                limits::MEMBERS_REQUIRED.start()
+            )));
+        }
+        if need > *limits::MEMBERS_REQUIRED.end() {
+            return Err(CoreError::invalid(format!(
+                "members_required must be at most {}",
                 limits::MEMBERS_REQUIRED.end()
             )));
         }
