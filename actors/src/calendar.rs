@@ -353,6 +353,7 @@ pub fn event_occurrences(e: &EventView, from: i64, to: i64) -> CoreResult<Vec<Oc
             start,
             end,
             all_day: e.all_day,
+            zone: e.zone.clone(),
             colour: e.colour.clone(),
             occurrence,
             changed,

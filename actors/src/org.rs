@@ -683,7 +683,7 @@ impl Org {
                 "a job type named '{name}' already exists"
             )));
         }
-        if !(5..=1440).contains(&input.duration_minutes) {
+        if !cflows_protocol::limits::DURATION_MINUTES.contains(&input.duration_minutes) {
             return Err(CoreError::invalid(
                 "duration_minutes must be 5..=1440 (5 minutes to 24 hours)",
             ));

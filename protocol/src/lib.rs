@@ -8,6 +8,7 @@ pub mod capacity;
 pub mod error;
 pub mod ids;
 pub mod inbox;
+pub mod limits;
 pub mod project;
 pub mod stream;
 pub mod views;

@@ -135,6 +135,7 @@ pub struct TeamView {
     pub parent: Option<TeamId>,
     pub members: Vec<UserId>,
     /// How many members can be booked at the same time (capacity).
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::limits::schema::bookable_count))]
     pub bookable_count: u32,
     pub manager: Option<UserId>,
 }

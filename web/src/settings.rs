@@ -89,6 +89,9 @@ pub struct WsSettings {
     pub requests_per_second: u32,
     /// Server ping interval; a connection silent for three intervals is closed (4000).
     pub heartbeat_secs: u64,
+    /// How long after the upgrade a client has to send `hello` (closed with 4002 at this
+    /// deadline, whatever else it sends meanwhile). Milliseconds, so tests can be quick.
+    pub hello_timeout_ms: u64,
     /// Direct messages a user may send per minute.
     pub messages_per_minute: u32,
 }
@@ -101,6 +104,7 @@ impl Default for WsSettings {
             max_queue_bytes: l.max_queue_bytes,
             requests_per_second: l.requests_per_second,
             heartbeat_secs: 15,
+            hello_timeout_ms: 10_000,
             messages_per_minute: 20,
         }
     }

@@ -97,7 +97,7 @@ pub struct AcceptBody {
 /// Without one: checks the name and password and answers 202 with the next step — the
 /// same answer whether or not the address has an account (a new address gets one with
 /// this password): log in as the invited address, then accept again.
-#[utoipa::path(post, path = "/invitations/accept", request_body = AcceptBody, tag = "members",
+#[utoipa::path(post, path = "/invitations/accept", request_body = AcceptBody, tag = "members", security((), ("session" = [])),
     responses((status = 200, body = super::LoginAnswer), (status = 202, body = crate::app::InvitedNext), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn accept_invitation(
     State(state): State<AppState>,

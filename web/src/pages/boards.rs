@@ -93,6 +93,7 @@ fn booking_label(state: BookingState) -> &'static str {
         BookingState::Confirmed => "booked",
         BookingState::Completed => "booking done",
         BookingState::Cancelled => "booking cancelled",
+        BookingState::Expired => "hold ran out",
     }
 }
 

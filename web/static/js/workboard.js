@@ -36,7 +36,7 @@ function lateness(step, entered) {
   return spent > target ? "red" : spent > 0.75 * target ? "amber" : "ok";
 }
 
-const BOOKING = { held: "booking held", confirmed: "booked", completed: "booking done", cancelled: "booking cancelled" };
+const BOOKING = { held: "booking held", confirmed: "booked", completed: "booking done", cancelled: "booking cancelled", expired: "hold ran out" };
 
 function shown(c) {
   if (c.done && !filter.done) return false;

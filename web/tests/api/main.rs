@@ -16,6 +16,7 @@ mod hardening;
 mod kiosk_page;
 mod nav;
 mod notifications;
+mod openapi_contract;
 mod ops;
 mod projects;
 mod remote;
