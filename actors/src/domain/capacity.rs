@@ -69,10 +69,10 @@ impl Ledger {
         self.bookings.is_empty()
     }
 
-    /// Adds or replaces a booking; a cancelled or expired one is removed.
+    /// Adds or replaces a booking; a released one (cancelled, expired) is removed.
     pub fn put(&mut self, b: BookingView) {
         self.remove(&b.id);
-        if matches!(b.state, BookingState::Cancelled | BookingState::Expired) {
+        if b.state.is_released() {
             return;
         }
         self.max_len = self.max_len.max(b.end - b.start);

@@ -151,7 +151,8 @@ impl Store {
         Ok(row.map(|r| r.hours))
     }
 
-    /// A team's bookings that end after `after` (Unix ms) and are not cancelled or expired.
+    /// A team's bookings that end after `after` (Unix ms) and are not released
+    /// (cancelled or expired).
     ///
     /// # Errors
     /// The query fails.
@@ -179,7 +180,8 @@ impl Store {
         .await
     }
 
-    /// A team's bookings overlapping `[from, to)`, any state but cancelled or expired, by start.
+    /// A team's bookings overlapping `[from, to)`, any state but released (cancelled,
+    /// expired), by start.
     ///
     /// # Errors
     /// The query fails.

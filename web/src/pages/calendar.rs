@@ -11,6 +11,7 @@ use super::layout;
 use crate::AppState;
 use crate::auth::Member;
 use crate::error::PageResult;
+use crate::pages::layout::Section;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::header;
@@ -124,7 +125,7 @@ fn fullcalendar_head() -> Markup {
 
 async fn calendar_page(State(state): State<AppState>, m: Member) -> PageResult<Response> {
     let snap = m.org.snapshot().await?;
-    let chrome = chrome(&state, &m.authed, Some(&m), "calendar").await?;
+    let chrome = chrome(&state, &m.authed, Some(&m), Section::Calendar).await?;
     let boot = boot(&state, &m, &snap).await?;
     let body = html! {
         div.calendar-page {
@@ -230,7 +231,7 @@ async fn board_page(
     Query(q): Query<BoardQuery>,
 ) -> PageResult<Response> {
     let snap = m.org.snapshot().await?;
-    let chrome = chrome(&state, &m.authed, Some(&m), "board").await?;
+    let chrome = chrome(&state, &m.authed, Some(&m), Section::Capacity).await?;
     let boot = boot(&state, &m, &snap).await?;
     let week = q.view.as_deref() == Some("week");
     #[derive(Serialize)]
@@ -268,7 +269,7 @@ async fn board_page(
             }
             p.legend.muted {
                 span.cell-key.free { "free" } " " span.cell-key.partial { "partly booked" } " " span.cell-key.full { "full" } " " span.cell-key.closed { "closed" }
-                " · each cell: free of capacity at its busiest moment; H = members held (tentative)"
+                " · each cell: members free at the busiest moment of that time (of the team's bookable members); held = not yet confirmed"
             }
         }
         (layout::json_block("board-boot", &BoardBoot { base: &boot, date: q.date.clone(), week }))
