@@ -322,6 +322,7 @@ pub fn vehicle_workflow(
         steps: vec![request, test, repair, publish, sold],
         transitions: vec![
             t("request", "test", "Send to test", false, None),
+            t("test", "request", "Back to sales", true, None),
             t(
                 "test",
                 "publish",
@@ -343,20 +344,59 @@ pub fn vehicle_workflow(
     }
 }
 
+/// How far a demo vehicle has got. Every booking a vehicle has is confirmed or
+/// completed (nothing runs out by itself after the first start), and every vehicle has
+/// a way on: a confirmed booking to mark done, a step to book, or a move to make.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// In Request Test.
+    Requested,
+    /// In Test & Inspect with a confirmed inspection.
+    InspectionBooked,
+    /// In Test & Inspect, its inspection not booked yet.
+    AwaitingInspection,
+    /// Inspected (not passed), in Repair / Recondition with a confirmed repair.
+    RepairBooked,
+    /// Inspected, in Repair / Recondition, its repair not booked yet.
+    AwaitingRepair,
+    /// Passed, in Publish with a confirmed photo shoot.
+    PhotosBooked,
+    /// Passed, in Publish, its photo shoot not booked yet.
+    AwaitingPhotos,
+    /// Photographed and sold.
+    Sold,
+}
+
 /// Vehicles of the demo: (title, VIN, how far it has got).
-const VEHICLES: &[(&str, &str, u8)] = &[
-    ("VW Golf 1.4 TSI, silver", "WVWZZZ1KZ8W001042", 0),
-    ("Audi A3 Sportback", "WAUZZZ8P89A000311", 0),
-    ("Skoda Octavia Combi", "TMBJJ7NE0E0000754", 0),
-    ("BMW 320d Touring", "WBA8E51020K000219", 1),
-    ("Opel Corsa F", "W0V0A8HP0K4000456", 1),
-    ("Ford Focus ST", "WF05XXGCC5FA00088", 1),
-    ("Mercedes C 200", "WDD2050401R000631", 2),
-    ("Renault Clio V", "VF1RJA00164000912", 2),
-    ("Toyota Yaris Hybrid", "VNKKD3D300A000145", 2),
-    ("Mazda CX-5", "JMZKF6W1A00003321", 3),
-    ("Volvo V60 T6", "YV1ZW10LDK1000875", 3),
-    ("Porsche 911 Carrera", "WP0ZZZ99ZFS000161", 4),
+const VEHICLES: &[(&str, &str, Stage)] = &[
+    (
+        "VW Golf 1.4 TSI, silver",
+        "WVWZZZ1KZ8W001042",
+        Stage::Requested,
+    ),
+    ("Audi A3 Sportback", "WAUZZZ8P89A000311", Stage::Requested),
+    ("Skoda Octavia Combi", "TMBJJ7NE0E0000754", Stage::Requested),
+    (
+        "BMW 320d Touring",
+        "WBA8E51020K000219",
+        Stage::InspectionBooked,
+    ),
+    ("Opel Corsa F", "W0V0A8HP0K4000456", Stage::InspectionBooked),
+    (
+        "Ford Focus ST",
+        "WF05XXGCC5FA00088",
+        Stage::AwaitingInspection,
+    ),
+    ("Mercedes C 200", "WDD2050401R000631", Stage::RepairBooked),
+    ("Renault Clio V", "VF1RJA00164000912", Stage::RepairBooked),
+    (
+        "Toyota Yaris Hybrid",
+        "VNKKD3D300A000145",
+        Stage::AwaitingRepair,
+    ),
+    ("Mazda CX-5", "JMZKF6W1A00003321", Stage::PhotosBooked),
+    ("Volvo V60 T6", "YV1ZW10LDK1000875", Stage::AwaitingPhotos),
+    ("Porsche 911 Carrera", "WP0ZZZ99ZFS000161", Stage::Sold),
 ];
 
 /// The Vehicles workflow, a dozen vehicles spread over its steps with bookings, and a
@@ -370,7 +410,7 @@ async fn seed_workflow(
 ) -> CoreResult<String> {
     use crate::board::BoardHandle;
     use crate::domain::time;
-    use crate::team_calendar::{Booker, BookingSpec, TeamCalendarHandle};
+    use crate::team_calendar::{Booker, TeamCalendarHandle};
     use crate::work_item::WorkItemHandle;
     use cflows_protocol::{FieldValue, ItemChange, MoveRequest, NewItem, Priority};
     let by = Caller::User(admin.clone());
@@ -407,37 +447,38 @@ async fn seed_workflow(
             time::resolve(tz, local).timestamp_millis()
         })
         .collect();
-    let step = |id: &str| workflow.steps.iter().find(|s| s.id == id).cloned();
-    // Moves `item` from `from` to `to`, holding the step's team at the first start that fits.
-    let enter = |item: WorkItemHandle, from: &'static str, to: &'static str| {
+    // Books the step `item` is in at the first start that fits, and confirms it.
+    let book = |item: WorkItemHandle| {
         let (booker, starts) = (booker.clone(), starts.clone());
         async move {
-            for start in starts.iter().copied().chain([i64::MIN]) {
-                let change = MoveRequest {
-                    from: from.into(),
-                    to: to.into(),
-                    comment: None,
-                    booking_start: (start != i64::MIN).then_some(start),
-                };
-                match item.move_to(booker.clone(), change).await {
-                    Ok(v) => return Ok(v),
-                    Err(crate::CoreError::NoCapacity(_)) => continue,
+            for start in starts.iter().copied() {
+                match item.book(booker.clone(), start).await {
+                    Ok(v) => {
+                        if let Some(b) = v.booking {
+                            TeamCalendarHandle::new(kernel, org_id, &b.team)
+                                .confirm(booker.clone(), b.id)
+                                .await?;
+                        }
+                        return CoreResult::Ok(());
+                    }
+                    Err(crate::CoreError::NoCapacity(_)) => {}
                     Err(e) => return Err(e),
                 }
             }
-            Err(crate::CoreError::Unavailable)
+            tracing::debug!("demo vehicle left without a booking: no free slot");
+            Ok(())
         }
     };
-    // Confirms and completes the item's booking; the item advances by itself.
+    // Completes the item's booking; the item advances by itself to `expect`.
     let finish = |item: WorkItemHandle, expect: &'static str| {
         let booker = booker.clone();
         async move {
             let Some(b) = item.snapshot().await?.item.booking else {
                 return Ok(());
             };
-            let cal = TeamCalendarHandle::new(kernel, org_id, &b.team);
-            cal.confirm(booker.clone(), b.id.clone()).await?;
-            cal.complete(booker, b.id).await?;
+            TeamCalendarHandle::new(kernel, org_id, &b.team)
+                .complete(booker, b.id)
+                .await?;
             for _ in 0..100 {
                 if item.snapshot().await?.item.step == expect {
                     break;
@@ -447,7 +488,7 @@ async fn seed_workflow(
             CoreResult::Ok(())
         }
     };
-    for (i, (title, vin, stage)) in VEHICLES.iter().enumerate() {
+    for (i, (title, vin, stage)) in VEHICLES.iter().copied().enumerate() {
         let priority = [
             Priority::Normal,
             Priority::High,
@@ -458,20 +499,24 @@ async fn seed_workflow(
             .create_item(
                 booker.clone(),
                 NewItem {
-                    title: (*title).into(),
+                    title: title.into(),
                     assignee: None,
                     priority,
                     due: None,
-                    data: [("vin".to_string(), FieldValue::Text((*vin).into()))].into(),
+                    data: [("vin".to_string(), FieldValue::Text(vin.into()))].into(),
                 },
             )
             .await?;
         let item = WorkItemHandle::new(kernel, org_id, &view.id);
-        if *stage == 0 {
+        if stage == Stage::Requested {
             continue;
         }
         // Vehicles past inspection passed it, except those sent to repair.
-        if *stage >= 3 {
+        let passed = matches!(
+            stage,
+            Stage::PhotosBooked | Stage::AwaitingPhotos | Stage::Sold
+        );
+        if passed {
             item.update(
                 booker.clone(),
                 ItemChange {
@@ -481,43 +526,28 @@ async fn seed_workflow(
             )
             .await?;
         }
-        if let Err(e) = enter(item.clone(), "request", "test").await {
-            tracing::debug!(error = %e, "demo vehicle stays in its step");
+        let sent = MoveRequest {
+            from: "request".into(),
+            to: "test".into(),
+            comment: None,
+            booking_start: None,
+        };
+        item.move_to(booker.clone(), sent).await?;
+        if stage == Stage::AwaitingInspection {
             continue;
         }
+        book(item.clone()).await?;
+        if stage == Stage::InspectionBooked {
+            continue;
+        }
+        finish(item.clone(), if passed { "publish" } else { "repair" }).await?;
         match stage {
-            1 => {}
-            2 => finish(item.clone(), "repair").await?,
-            _ => {
-                finish(item.clone(), "publish").await?;
-                if *stage == 4 {
-                    // Photographed and sold.
-                    if let Some(publish) = step("publish")
-                        && let (Some(team), Some(job)) = (publish.team, publish.booking_job_type)
-                    {
-                        let cal = TeamCalendarHandle::new(kernel, org_id, &team);
-                        for start in &starts {
-                            let spec = BookingSpec {
-                                job_type: job.clone(),
-                                start: *start,
-                                end: start + 30 * 60_000,
-                                members_required: 1,
-                                title: format!("{} · photos", view.key),
-                                confirm: true,
-                                hold_ms: None,
-                                waitlist: false,
-                                assigned: Vec::new(),
-                                work_item: Some(view.id.clone()),
-                                step: Some("publish".into()),
-                            };
-                            if let Ok(b) = cal.hold(booker.clone(), spec).await {
-                                cal.complete(booker.clone(), b.id).await?;
-                                break;
-                            }
-                        }
-                    }
-                }
+            Stage::RepairBooked | Stage::PhotosBooked => book(item.clone()).await?,
+            Stage::Sold => {
+                book(item.clone()).await?;
+                finish(item.clone(), "sold").await?;
             }
+            _ => {}
         }
     }
     // Every team: the showroom's test drives are part of the workshop's day.
@@ -548,16 +578,17 @@ const JOB_TYPES: &[(&str, u32, &str, &str)] = &[
     ("Sales meeting", 60, "#2563eb", "Sales"),
 ];
 
-/// Bookings of each working day: (job type, local start "HH:MM", members, confirmed).
-const DAY_PLAN: &[(&str, &str, u32, bool)] = &[
-    ("Test drive", "09:00", 1, true),
-    ("Test drive", "10:30", 2, true),
-    ("Inspection", "13:00", 1, false),
-    ("Repair", "08:00", 2, true),
-    ("Repair", "13:00", 1, true),
-    ("Photo shoot", "11:00", 1, true),
-    ("Photo shoot", "15:30", 1, false),
-    ("Sales meeting", "09:00", 2, true),
+/// Confirmed bookings of each working day: (job type, local start "HH:MM", members).
+/// None is a hold: a demo left alone must not change by itself.
+const DAY_PLAN: &[(&str, &str, u32)] = &[
+    ("Test drive", "09:00", 1),
+    ("Test drive", "10:30", 2),
+    ("Inspection", "13:00", 1),
+    ("Repair", "08:00", 2),
+    ("Repair", "13:00", 1),
+    ("Photo shoot", "11:00", 1),
+    ("Photo shoot", "15:30", 1),
+    ("Sales meeting", "09:00", 2),
 ];
 
 /// Job types, working hours (Monday–Friday 08:00–17:00 in the organization's zone,
@@ -614,7 +645,7 @@ async fn seed_capacity(
             continue;
         }
         booked_days += 1;
-        for (job_name, start, members, confirmed) in DAY_PLAN {
+        for (job_name, start, members) in DAY_PLAN {
             let Some((job, team_name)) = job_types.iter().find(|(j, _)| j.name == *job_name) else {
                 continue;
             };
@@ -635,9 +666,8 @@ async fn seed_capacity(
                         end: start + i64::from(job.duration_minutes) * 60_000,
                         members_required: (*members).min(team.bookable_count).max(1),
                         title: job.name.clone(),
-                        confirm: *confirmed,
-                        // Demo holds last a day so visitors see them.
-                        hold_ms: Some(24 * 3_600_000),
+                        confirm: true,
+                        hold_ms: None,
                         waitlist: false,
                         assigned: Vec::new(),
                         work_item: None,
@@ -694,13 +724,94 @@ mod tests {
         assert_eq!(store.job_types_of_org(&org.id).await.unwrap().len(), 5);
         let mechanics = teams.iter().find(|t| t.name == "Mechanics").unwrap();
         let booked = store.live_bookings(&mechanics.id, 0).await.unwrap();
-        assert_eq!(booked.len(), 10, "two repairs a day for a working week");
+        assert_eq!(
+            booked.len(),
+            12,
+            "two repairs a day for a working week, and two vehicles' repairs"
+        );
         assert!(
             core.directory
                 .authenticate(DEMO_ADMIN_EMAIL, "demo password 1")
                 .await
                 .unwrap()
                 .is_some()
+        );
+    }
+
+    /// Left alone, the demo changes nothing by itself (no hold runs out), and every
+    /// vehicle not sold has a way on: a move it may make, or a step booking that, once
+    /// done, moves it (bookable now, or confirmed and waiting to be marked done).
+    #[tokio::test]
+    async fn the_seeded_demo_has_no_hold_to_run_out_and_every_vehicle_can_move_on() {
+        use crate::domain::workflow::{ItemFacts, advance};
+        use cflows_protocol::BookingState;
+        let store = Store::open(&StoreConfig::memory()).await.unwrap();
+        store.migrate().await.unwrap();
+        let core = Core::start(store.clone()).await.unwrap();
+        seed(&core.directory, "demo password 1").await.unwrap();
+        let org = store.org_by_slug(DEMO_SLUG).await.unwrap().unwrap();
+        for team in store.teams_of_org(&org.id).await.unwrap() {
+            for b in store.live_bookings(&team.id, 0).await.unwrap() {
+                assert!(
+                    matches!(b.state, BookingState::Confirmed | BookingState::Completed),
+                    "{} on {} is {:?}: it would change by itself",
+                    b.title,
+                    team.name,
+                    b.state
+                );
+            }
+        }
+        let org_id = cflows_protocol::OrgId::new(org.id.clone());
+        let handle = core.directory.org(&org_id).await.unwrap();
+        let workflow = handle.workflows().await.unwrap().remove(0);
+        let board = crate::board::BoardHandle::new(core.directory.kernel(), &org_id, &workflow.id);
+        let cards = board.snapshot().await.unwrap().cards;
+        assert_eq!(cards.len(), VEHICLES.len());
+        let mut waiting_for_a_booking = 0;
+        for card in cards.iter().filter(|c| !c.done) {
+            let step = workflow.steps.iter().find(|s| s.id == card.step).unwrap();
+            let state = card.booking.as_ref().map(|b| b.state);
+            let booking = if step.booking_job_type.is_some() {
+                assert!(
+                    matches!(state, None | Some(BookingState::Confirmed)),
+                    "{} in {} has a booking {state:?}",
+                    card.key,
+                    step.name
+                );
+                waiting_for_a_booking += usize::from(state.is_none());
+                // Booked now or later, then marked done.
+                Some(BookingState::Completed)
+            } else {
+                None
+            };
+            let item =
+                crate::work_item::WorkItemHandle::new(core.directory.kernel(), &org_id, &card.id)
+                    .snapshot()
+                    .await
+                    .unwrap()
+                    .item;
+            let facts = ItemFacts {
+                step: &card.step,
+                data: &item.data,
+                booking,
+            };
+            assert!(
+                advance(&workflow.steps, &workflow.transitions, &facts).is_some(),
+                "{} is stuck in {}",
+                card.key,
+                step.name
+            );
+        }
+        assert_eq!(
+            waiting_for_a_booking, 3,
+            "one vehicle waits in each booking step"
+        );
+        // Test & Inspect has a way back without its booking.
+        assert!(
+            workflow
+                .transitions
+                .iter()
+                .any(|t| t.from == "test" && t.back)
         );
     }
 }

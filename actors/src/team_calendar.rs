@@ -151,6 +151,15 @@ pub enum TeamMsg {
         to: i64,
         reply: RpcReplyPort<CoreResult<Workload>>,
     },
+    /// The next `n` free slots of `len_ms` for `need` members from `after` (the same
+    /// search a refusal's suggestions use).
+    FreeSlots {
+        len_ms: i64,
+        need: u32,
+        after: i64,
+        n: usize,
+        reply: RpcReplyPort<CoreResult<Vec<Interval>>>,
+    },
     /// A new secret feed token (replacing the old one), or revokes the team's feed.
     Feed {
         by: Booker,
@@ -293,6 +302,28 @@ impl Entity for TeamCalendar {
             }
             TeamMsg::Workload { from, to, reply } => {
                 let _ = reply.send(self.on_workload(from, to));
+            }
+            TeamMsg::FreeSlots {
+                len_ms,
+                need,
+                after,
+                n,
+                reply,
+            } => {
+                // From the next whole quarter hour: people book 09:30, not 09:23:41.
+                let now = now_ms();
+                let step = crate::domain::capacity::SUGGESTION_STEP_MS;
+                let from = (after.max(now) + step - 1).div_euclid(step) * step;
+                let _ = reply.send(Ok(self.ledger.suggestions(
+                    &self.open,
+                    self.capacity,
+                    len_ms,
+                    need,
+                    from,
+                    now,
+                    None,
+                    n.min(SUGGESTIONS * 4),
+                )));
             }
             TeamMsg::Feed { by, revoke, reply } => {
                 let _ = reply.send(self.on_feed(&by, revoke).await);
@@ -1321,6 +1352,29 @@ impl TeamCalendarHandle {
                 from,
                 to,
                 slot_minutes
+            }
+        )
+    }
+
+    /// The next `n` (at most 12) free slots of `len_ms` for `need` members, from `after`
+    /// (or now, if later), within the next four weeks; empty when none.
+    ///
+    /// # Errors
+    /// `NotFound`.
+    pub async fn free_slots(
+        &self,
+        len_ms: i64,
+        need: u32,
+        after: i64,
+        n: usize,
+    ) -> CoreResult<Vec<Interval>> {
+        team_call!(
+            self,
+            FreeSlots {
+                len_ms,
+                need,
+                after,
+                n
             }
         )
     }

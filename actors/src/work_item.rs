@@ -57,6 +57,13 @@ pub enum ItemMsg {
         body: String,
         reply: RpcReplyPort<CoreResult<CommentView>>,
     },
+    /// Holds the current step's team from `start` (the step needs a booking and has
+    /// none open).
+    Book {
+        by: Booker,
+        start: i64,
+        reply: RpcReplyPort<CoreResult<WorkItemView>>,
+    },
     /// From the `TeamCalendar`: a booking linked to this item changed.
     BookingChanged { booking: Box<BookingView> },
     Attach {
@@ -170,6 +177,14 @@ impl Entity for WorkItem {
             ItemMsg::Comment { by, body, reply } => {
                 let _ = reply.send(self.on_comment(&by, body).await);
             }
+            ItemMsg::Book { by, start, reply } => {
+                let r = self.on_book(&by, start).await;
+                let changed = r.as_ref().ok().cloned();
+                let _ = reply.send(r);
+                if let Some(item) = changed {
+                    self.tell_board(item).await;
+                }
+            }
             ItemMsg::Attach { by, kept, reply } => {
                 let _ = reply.send(self.on_attach(&by, *kept).await);
             }
@@ -202,6 +217,7 @@ fn item_booking(b: &BookingView) -> ItemBooking {
         state: b.state,
         start: b.start,
         end: b.end,
+        hold_expires_at: b.hold_expires_at,
     }
 }
 
@@ -355,6 +371,45 @@ impl WorkItem {
                 .await;
         }
         Ok((self.item.clone(), workflow))
+    }
+
+    /// Books the step the item is in (it was entered without a booking, or its hold
+    /// expired or was cancelled): a hold from `start`, recorded on the item at once.
+    async fn on_book(&mut self, by: &Booker, start: i64) -> CoreResult<WorkItemView> {
+        let workflow = self.workflow().await?;
+        let step = workflow
+            .steps
+            .iter()
+            .find(|s| s.id == self.item.step)
+            .cloned()
+            .ok_or_else(|| CoreError::invalid("the item's step is no longer in the workflow"))?;
+        if let Some(b) = &self.item.booking
+            && matches!(
+                b.state,
+                BookingState::Held | BookingState::Confirmed | BookingState::Completed
+            )
+        {
+            let what = match b.state {
+                BookingState::Held => "a hold",
+                BookingState::Confirmed => "a booking",
+                _ => "a completed booking",
+            };
+            return Err(CoreError::Conflict(format!(
+                "{} already has {what} for {}; confirm or cancel that one first",
+                self.item.key, step.name
+            )));
+        }
+        let hold = self.hold(by, &step, start).await?;
+        let mut next = self.item.clone();
+        next.booking = Some(item_booking(&hold));
+        next.updated_at = now_ms().max(self.item.updated_at + 1);
+        if let Err(e) = self.commit(next, None, Some(&by.user)).await {
+            let _ = TeamCalendarHandle::new(&self.kernel, &self.org, &hold.team)
+                .cancel(by.clone(), hold.id)
+                .await;
+            return Err(e);
+        }
+        Ok(self.item.clone())
     }
 
     /// Places a hold for `step` starting at `start`, linked to this item.
@@ -791,6 +846,17 @@ impl WorkItemHandle {
     /// hold does not fit; `NotFound`.
     pub async fn move_to(&self, by: Booker, change: MoveRequest) -> CoreResult<WorkItemView> {
         self.call(|reply| ItemMsg::Move { by, change, reply }).await
+    }
+
+    /// Books the step the item is in: a hold of its team from `start` for the step's job
+    /// type, linked to the item (then confirmed or cancelled on the team's calendar).
+    ///
+    /// # Errors
+    /// `InvalidInput` when the step needs no booking; `Conflict` when it has one open
+    /// (held, confirmed or completed); `NoCapacity` with free slots when it does not
+    /// fit; `NotFound`.
+    pub async fn book(&self, by: Booker, start: i64) -> CoreResult<WorkItemView> {
+        self.call(|reply| ItemMsg::Book { by, start, reply }).await
     }
 
     /// Changes title, assignee, priority, due date or field values.

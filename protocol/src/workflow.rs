@@ -244,6 +244,9 @@ pub struct ItemBooking {
     pub state: BookingState,
     pub start: i64,
     pub end: i64,
+    /// While `held`: when the hold runs out (Unix ms), for the countdown beside Confirm.
+    #[serde(default)]
+    pub hold_expires_at: Option<i64>,
 }
 
 /// A work item (a vehicle, a request…) going through a workflow.

@@ -3,12 +3,13 @@
 //! the default title and the assignees are resolved here against the Org; capacity is
 //! decided only by the team calendar.
 
+use crate::clock::Clock;
 use crate::error::AppError;
-use cflows_actors::Kernel;
 use cflows_actors::org::OrgHandle;
 use cflows_actors::team_calendar::{Booker, BookingSpec, TeamCalendarHandle};
+use cflows_actors::{CoreError, Kernel};
 use cflows_protocol::wire::NewBooking;
-use cflows_protocol::{BookingView, MemberView, OrgId, TeamId};
+use cflows_protocol::{BookingView, CapacityRefusal, MemberView, OrgId, TeamId};
 
 /// Longest booking title, in characters.
 pub const MAX_TITLE: usize = 200;
@@ -102,8 +103,89 @@ impl Acting<'_> {
             work_item: req.work_item,
             step: req.step,
         };
-        Ok(self.calendar(team_id).hold(self.booker(), spec).await?)
+        match self.calendar(team_id).hold(self.booker(), spec).await {
+            Ok(b) => Ok(b),
+            Err(e) => Err(self.for_people(e, &team.name).await),
+        }
     }
+
+    /// Moves or resizes a booking on `team` (atomic: a refusal leaves it where it was).
+    ///
+    /// # Errors
+    /// `no_capacity` told in the member's time with free times; `conflict`; `not_found`.
+    pub async fn move_booking(
+        &self,
+        team: &TeamId,
+        booking: String,
+        start: i64,
+        end: Option<i64>,
+    ) -> Result<BookingView, AppError> {
+        match self
+            .calendar(team)
+            .move_to(self.booker(), booking, start, end)
+            .await
+        {
+            Ok(b) => Ok(b),
+            Err(e @ CoreError::NoCapacity(_)) => {
+                let name = match self.org.team(team.clone()).await {
+                    Ok(Some(t)) => t.name,
+                    _ => "The team".to_string(),
+                };
+                Err(self.for_people(e, &name).await)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The member's clock: their zone (else the organization's) and its 12/24-hour format.
+    ///
+    /// # Errors
+    /// `unavailable` when the Org does not answer.
+    pub async fn clock(&self) -> Result<Clock, AppError> {
+        let org = self.org.settings().await?;
+        Ok(Clock::new(&org, &self.member.profile.timezone))
+    }
+
+    /// `e` as this member is told it: a capacity refusal in their time and words (see
+    /// [`refusal_message`]); any other error as it is.
+    pub async fn for_people(&self, e: CoreError, team: &str) -> AppError {
+        match e {
+            CoreError::NoCapacity(r) => match self.clock().await {
+                Ok(clock) => {
+                    let message = refusal_message(&r, team, &clock);
+                    AppError::NoCapacity(r, message)
+                }
+                Err(_) => CoreError::NoCapacity(r).into(),
+            },
+            e => e.into(),
+        }
+    }
+}
+
+/// Why a booking on `team` was refused and what to do next, in `clock`'s time:
+/// "Testers: fully booked Mon 7 Dec, 09:00–09:30 (2 of 2 members already booked). The
+/// next free time is …: pick one of the free times offered, or another time."
+pub fn refusal_message(r: &CapacityRefusal, team: &str, clock: &Clock) -> String {
+    let mut msg = match &r.conflict {
+        Some(c) => format!(
+            "{team}: fully booked {} ({} of {} members already booked).",
+            clock.span(c.start, c.end),
+            r.booked,
+            r.capacity
+        ),
+        None => format!("{team}: not working then (outside working hours)."),
+    };
+    if r.waitlisted.is_some() {
+        msg.push_str(" You are on the waitlist: you will be told when it frees up.");
+    } else if let Some(first) = r.suggestions.first() {
+        msg.push_str(&format!(
+            " The next free time is {}: pick one of the free times offered, or another time.",
+            clock.span(first.start, first.end)
+        ));
+    } else {
+        msg.push_str(" Nothing is free in the next four weeks: ask an admin to add capacity.");
+    }
+    msg
 }
 
 impl Acting<'_> {

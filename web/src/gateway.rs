@@ -540,10 +540,7 @@ impl Connection {
             } => {
                 let (org, member) = self.member().await?;
                 let a = self.acting(&org, &member);
-                let booking = a
-                    .calendar(&team)
-                    .move_to(a.booker(), booking, start, end)
-                    .await?;
+                let booking = a.move_booking(&team, booking, start, end).await?;
                 Ok(ReplyBody::Booking {
                     booking: Box::new(booking),
                 })

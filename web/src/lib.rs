@@ -7,6 +7,7 @@ pub mod app;
 pub mod auth;
 pub mod bookings;
 pub mod calendars;
+pub mod clock;
 pub mod error;
 pub mod forms;
 pub mod gateway;

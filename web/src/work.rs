@@ -200,3 +200,168 @@ pub fn select_cards(
     }
     Ok(out)
 }
+
+/// How many free times the booking panel offers.
+pub const FREE_TIMES: usize = 4;
+
+/// Booking the step an item is in, as the booking panel shows it.
+pub struct StepBooking {
+    pub step: cflows_protocol::StepDef,
+    pub team: cflows_protocol::TeamView,
+    pub job: cflows_protocol::JobTypeView,
+    /// The item's booking of this step, in any state.
+    pub booking: Option<cflows_protocol::ItemBooking>,
+    /// The next free times for the job from now (only when there is nothing open to
+    /// act on: no booking, or a cancelled or expired one).
+    pub free: Vec<cflows_protocol::Interval>,
+}
+
+impl StepBooking {
+    /// Whether the step can be booked now (nothing held, confirmed or completed).
+    pub fn bookable(&self) -> bool {
+        use cflows_protocol::BookingState as S;
+        self.booking
+            .as_ref()
+            .is_none_or(|b| matches!(b.state, S::Cancelled | S::Expired))
+    }
+}
+
+/// What a person does with the booking of an item's step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepBookingChange {
+    Confirm,
+    Cancel,
+    /// Mark done: the item then moves on by itself.
+    Complete,
+}
+
+impl Acting<'_> {
+    /// The booking of the step `item` is in, or `None` when the step needs none.
+    ///
+    /// # Errors
+    /// `unavailable`; `not_found` when the step's team is gone.
+    pub async fn step_booking(
+        &self,
+        item: &cflows_protocol::WorkItemView,
+        workflow: &cflows_protocol::WorkflowView,
+    ) -> Result<Option<StepBooking>, AppError> {
+        let Some(step) = workflow.steps.iter().find(|s| s.id == item.step) else {
+            return Ok(None);
+        };
+        let (Some(team), Some(job)) = (&step.team, &step.booking_job_type) else {
+            return Ok(None);
+        };
+        if item.done {
+            return Ok(None);
+        }
+        let (team, job) = self
+            .org
+            .team_and_job_type(team.clone(), job.clone())
+            .await?;
+        let (Some(team), Some(job)) = (team, job) else {
+            return Ok(None);
+        };
+        let mut out = StepBooking {
+            step: step.clone(),
+            team,
+            job,
+            booking: item.booking.clone().filter(|b| b.step == item.step),
+            free: Vec::new(),
+        };
+        if out.bookable() {
+            out.free = self
+                .calendar(&out.team.id)
+                .free_slots(
+                    i64::from(out.job.duration_minutes) * 60_000,
+                    1,
+                    chrono::Utc::now().timestamp_millis(),
+                    FREE_TIMES,
+                )
+                .await?;
+        }
+        Ok(Some(out))
+    }
+
+    /// Books the step item `id` is in from `start` (a hold on the step's team).
+    ///
+    /// # Errors
+    /// `no_capacity` told in the member's time with free times; `conflict` when the step
+    /// has a booking open; `invalid_input` when it needs none; `not_found`.
+    pub async fn book_step(
+        &self,
+        id: &ItemId,
+        start: i64,
+    ) -> Result<cflows_protocol::WorkItemView, AppError> {
+        match self.item(id).book(self.booker(), start).await {
+            Ok(item) => Ok(item),
+            Err(e @ cflows_actors::CoreError::NoCapacity(_)) => {
+                let team = self.step_team_name(id).await;
+                Err(self.for_people(e, &team).await)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Confirms, cancels or completes the booking of the step item `id` is in. Completing
+    /// it moves the item on (the item hears of it before this returns).
+    ///
+    /// # Errors
+    /// `conflict` when the step has no such booking (none, or it ran out); `not_found`.
+    pub async fn change_step_booking(
+        &self,
+        id: &ItemId,
+        change: StepBookingChange,
+    ) -> Result<cflows_protocol::BookingView, AppError> {
+        let item = self.item(id).snapshot().await?.item;
+        let b = item
+            .booking
+            .filter(|b| b.step == item.step)
+            .ok_or_else(|| AppError::Conflict(format!("{} has no booking to change", item.key)))?;
+        match b.state {
+            cflows_protocol::BookingState::Expired => {
+                return Err(AppError::Conflict(format!(
+                    "the hold on {} expired before it was confirmed: book again",
+                    item.key
+                )));
+            }
+            cflows_protocol::BookingState::Cancelled => {
+                return Err(AppError::Conflict(format!(
+                    "the booking of {} was cancelled: book again",
+                    item.key
+                )));
+            }
+            _ => {}
+        }
+        let cal = self.calendar(&b.team);
+        let by = self.booker();
+        Ok(match change {
+            StepBookingChange::Confirm => cal.confirm(by, b.id).await?,
+            StepBookingChange::Cancel => cal.cancel(by, b.id).await?,
+            StepBookingChange::Complete => cal.complete(by, b.id).await?,
+        })
+    }
+
+    /// The name of the team of the step item `id` is in ("The team" when unknown).
+    async fn step_team_name(&self, id: &ItemId) -> String {
+        let fallback = || "The team".to_string();
+        let Ok(snap) = self.item(id).snapshot().await else {
+            return fallback();
+        };
+        let Ok(workflow) = self.org.workflow(&snap.item.workflow).await else {
+            return fallback();
+        };
+        let Some(team) = workflow
+            .steps
+            .iter()
+            .find(|s| s.id == snap.item.step)
+            .and_then(|s| s.team.clone())
+        else {
+            return fallback();
+        };
+        match self.org.team(team).await {
+            Ok(Some(t)) => t.name,
+            _ => fallback(),
+        }
+    }
+}

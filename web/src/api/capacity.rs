@@ -244,8 +244,7 @@ async fn move_booking(
 ) -> ApiResult<Json<BookingView>> {
     let a = m.acting(&state);
     Ok(Json(
-        a.calendar(&TeamId::new(team))
-            .move_to(a.booker(), id, b.start, b.end)
+        a.move_booking(&TeamId::new(team), id, b.start, b.end)
             .await?,
     ))
 }

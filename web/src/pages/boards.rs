@@ -93,7 +93,21 @@ fn booking_label(state: BookingState) -> &'static str {
         BookingState::Confirmed => "booked",
         BookingState::Completed => "booking done",
         BookingState::Cancelled => "booking cancelled",
-        BookingState::Expired => "hold ran out",
+        BookingState::Expired => "hold expired",
+    }
+}
+
+/// The card's booking button (it opens the booking panel), when its step needs one.
+fn card_action(step: Option<&StepDef>, c: &CardView) -> Option<&'static str> {
+    if c.done || step.is_none_or(|s| s.booking_job_type.is_none()) {
+        return None;
+    }
+    match c.booking.as_ref().map(|b| b.state) {
+        None | Some(BookingState::Cancelled) => Some("Book"),
+        Some(BookingState::Expired) => Some("Book again"),
+        Some(BookingState::Held) => Some("Confirm"),
+        Some(BookingState::Confirmed) => Some("Mark done"),
+        Some(BookingState::Completed) => None,
     }
 }
 
@@ -120,6 +134,9 @@ pub fn card(
                 span.in-step data-late=(late) { "in step " (elapsed(now, c.entered_at)) }
                 @if let Some(b) = &c.booking { " · " span.booking data-state=(b.state.as_str()) { (booking_label(b.state)) } }
                 @else if step.is_some_and(|s| s.booking_job_type.is_some()) { " · " span.booking data-state="none" { "needs booking" } }
+            }
+            @if let Some(label) = card_action(step, c) {
+                button.card-book type="button" data-book=(c.id) { (label) span.visually-hidden { " " (c.key) } }
             }
         }
     }
@@ -296,6 +313,10 @@ async fn board_page(
                         button type="submit" { "Add" }
                     }
                 }
+            }
+            dialog #book-dialog aria-labelledby="booking-title" {
+                div #book-dialog-body {}
+                form method="dialog" { button.secondary type="submit" { "Close" } }
             }
             dialog #move-error aria-labelledby="move-error-title" {
                 h2 #move-error-title { "Not moved" }
@@ -504,12 +525,25 @@ async fn item_page(
             .find(|s| s.id == id)
             .map_or(id.to_string(), |s| s.name.clone())
     };
-    let when = layout::when_in(&org.org);
+    let clock = crate::clock::Clock::new(&org.org, &m.member.profile.timezone);
+    let when = |ms: i64| clock.when(ms);
     let now = chrono::Utc::now().timestamp_millis();
+    let panel = super::step_booking::PanelData {
+        booking: a.step_booking(item, &w).await?,
+        item: item.clone(),
+        workflow: w.clone(),
+        clock,
+    };
+    // While the step's booking is not done, only moves back are offered: marking it done
+    // moves the item on by itself.
+    let waits_for_booking = panel
+        .booking
+        .as_ref()
+        .is_some_and(|b| b.booking.as_ref().map(|b| b.state) != Some(BookingState::Completed));
     let moves: Vec<_> = w
         .transitions
         .iter()
-        .filter(|t| t.from == item.step)
+        .filter(|t| t.from == item.step && (t.back || !waits_for_booking))
         .collect();
     let body = html! {
         div.item-page data-item=(item.id) {
@@ -520,11 +554,14 @@ async fn item_page(
                 "In " strong { (step.map_or(item.step.as_str(), |s| s.name.as_str())) }
                 " for " span data-late=(lateness(step, now, item.entered_at)) { (elapsed(now, item.entered_at)) }
                 @if item.done { " · done" }
-                @if let Some(b) = &item.booking { " · " (booking_label(b.state)) " " (when(b.start)) }
             }
+            (super::step_booking::panel(&m.authed.csrf, &panel, &super::step_booking::Outcome::default()))
             @if !moves.is_empty() {
                 section aria-labelledby="moves-title" {
                     h2 #moves-title { "Move" }
+                    @if let Some(sb) = panel.booking.as_ref().filter(|_| waits_for_booking) {
+                        p.muted { "Marking the " (sb.job.name) " done moves " (item.key) " on." }
+                    }
                     @for t in &moves {
                         @let target = w.steps.iter().find(|s| s.id == t.to);
                         form.inline method="post" action=(format!("/items/{}/move", item.id)) {
@@ -532,7 +569,7 @@ async fn item_page(
                             input type="hidden" name="from" value=(item.step);
                             input type="hidden" name="to" value=(t.to);
                             @if target.is_some_and(|s| s.booking_job_type.is_some()) {
-                                label for=(format!("bk-{}", t.to)) { "Hold from" }
+                                label for=(format!("bk-{}", t.to)) { "Book from (optional)" }
                                 input id=(format!("bk-{}", t.to)) type="datetime-local" name="booking_start";
                             }
                             button type="submit" { (t.label) " → " (step_name(&t.to)) }
@@ -617,20 +654,9 @@ async fn move_item(
     let path = format!("/items/{id}");
     let start = match f.booking_start.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(local) => {
-            let org = m.org.settings().await?;
-            let zone = if m.member.profile.timezone.is_empty() {
-                org.timezone
-            } else {
-                m.member.profile.timezone.clone()
-            };
-            let tz = cflows_actors::domain::time::zone(&zone)?;
-            let naive =
-                chrono::NaiveDateTime::parse_from_str(local, "%Y-%m-%dT%H:%M").map_err(|_| {
-                    AppError::InvalidInput("the hold's start is not a date and time".into())
-                })?;
-            Some(cflows_actors::domain::time::resolve(tz, naive).timestamp_millis())
-        }
+        Some(local) => Some(a.clock().await?.parse_local(local).ok_or_else(|| {
+            AppError::InvalidInput("the hold's start is not a date and time".into())
+        })?),
     };
     let r = a
         .item(&ItemId::new(id.clone()))
@@ -645,7 +671,18 @@ async fn move_item(
         )
         .await;
     Ok(match r {
-        Ok(item) => see_other_with_notice(&path, &format!("Moved to {}.", item.step)),
+        Ok(item) => {
+            let step = m.org.workflow(&item.workflow).await.ok().and_then(|w| {
+                w.steps
+                    .into_iter()
+                    .find(|s| s.id == item.step)
+                    .map(|s| s.name)
+            });
+            see_other_with_notice(
+                &path,
+                &format!("Moved to {}.", step.as_deref().unwrap_or(&item.step)),
+            )
+        }
         Err(e) => redirect_error(&path, &AppError::from(e).to_string()),
     })
 }

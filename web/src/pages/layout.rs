@@ -343,21 +343,11 @@ pub fn json_block(id: &str, value: &impl Serialize) -> Markup {
     maud::html! { script #(id) type="application/json" { (PreEscaped(text)) } }
 }
 
-/// Formats an instant (Unix ms) as a date and time in the organization's zone and clock.
+/// Formats an instant (Unix ms) as a date and time in the organization's zone and clock
+/// (see [`crate::clock::Clock`] for the viewer's own zone).
 pub fn when_in(org: &cflows_protocol::OrgView) -> impl Fn(i64) -> String + use<> {
-    let tz = cflows_actors::domain::time::zone(&org.timezone).unwrap_or(chrono_tz::UTC);
-    let pattern = if org.clock == cflows_protocol::ClockFormat::H12 {
-        "%Y-%m-%d %I:%M %p"
-    } else {
-        "%Y-%m-%d %H:%M"
-    };
-    move |ms| {
-        chrono::DateTime::from_timestamp_millis(ms)
-            .unwrap_or_default()
-            .with_timezone(&tz)
-            .format(pattern)
-            .to_string()
-    }
+    let clock = crate::clock::Clock::new(org, "");
+    move |ms| clock.when(ms)
 }
 
 /// A time zone field that suggests every zone by name as one types ("Berlin" finds

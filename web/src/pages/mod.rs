@@ -14,6 +14,7 @@ pub mod notifications;
 pub mod platform;
 pub mod projects;
 pub mod staff;
+pub mod step_booking;
 pub mod today;
 
 use crate::AppState;
@@ -74,6 +75,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../static/js/workboard.js"),
     ),
     (
+        "/static/js/booking.js",
+        JS,
+        include_str!("../../static/js/booking.js"),
+    ),
+    (
         "/static/js/item.js",
         JS,
         include_str!("../../static/js/item.js"),
@@ -130,6 +136,7 @@ pub(crate) fn routes() -> Router<AppState> {
     router
         .merge(calendar::routes())
         .merge(boards::routes())
+        .merge(step_booking::routes())
         .merge(projects::routes())
         .merge(kiosk::routes())
         .merge(feeds::routes())

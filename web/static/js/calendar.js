@@ -388,8 +388,9 @@ function jobMinutes() {
 }
 
 let previewSeq = 0;
+let touched = false; // the free capacity shows once the person has chosen something
 async function preview() {
-  if (what() !== "booking" || !qStart.value || !qTeam.value) {
+  if (!touched || what() !== "booking" || !qStart.value || !qTeam.value) {
     qFree.textContent = "";
     return;
   }
@@ -411,10 +412,11 @@ async function preview() {
     if (seq === previewSeq) qFree.textContent = reason(err);
   }
 }
-for (const el of [qStart, qTeam, qJob, qMembers]) el.addEventListener("change", preview);
+for (const el of [qStart, qTeam, qJob, qMembers]) el.addEventListener("change", () => { touched = true; preview(); });
 
 function openDialog(start, end, isAllDay) {
   allDay = isAllDay;
+  touched = false;
   qError.hidden = true;
   qTitle.value = "";
   qStart.value = toLocalInput(start, zone);
@@ -479,8 +481,8 @@ function openDetails(ev) {
   when.textContent = `${formatWhen(ev.start.valueOf(), zone, h12)} – ${ev.end ? formatTime(ev.end.valueOf(), zone, h12) : ""}`;
   const actions = document.createElement("div");
   actions.className = "actions";
-  const act = (label, fn) =>
-    actions.append(button(label, async () => {
+  const act = (label, fn, kind) =>
+    actions.append(Object.assign(button(label, async () => {
       try {
         await fn();
         details.close();
@@ -488,7 +490,7 @@ function openDetails(ev) {
         say(reason(err), true);
         details.close();
       }
-    }));
+    }), { className: kind ?? "" }));
   if (p.kind === "booking") {
     const state = document.createElement("p");
     state.textContent = p.state === "held" ? `Held by ${p.by} until ${formatTime(p.expires, zone, h12)}` : `${p.state[0].toUpperCase()}${p.state.slice(1)} · booked by ${p.by}`;
@@ -513,7 +515,7 @@ function openDetails(ev) {
     details.append(actions);
     if (p.state === "held") act("Confirm", () => api("POST", `/api/v1/teams/${p.team}/bookings/${p.booking}/confirm`).then(() => say("Confirmed.")));
     if (p.state === "confirmed") act("Mark done", () => api("POST", `/api/v1/teams/${p.team}/bookings/${p.booking}/complete`).then(() => say("Marked done.")));
-    if (p.state === "held" || p.state === "confirmed") act("Cancel booking", () => api("POST", `/api/v1/teams/${p.team}/bookings/${p.booking}/cancel`).then(() => say("Cancelled.")));
+    if (p.state === "held" || p.state === "confirmed") act("Cancel booking", () => api("POST", `/api/v1/teams/${p.team}/bookings/${p.booking}/cancel`).then(() => say("Booking cancelled.")), "danger");
   } else {
     details.append(h, when, actions);
     const link = document.createElement("a");

@@ -1,7 +1,10 @@
 // The work board (/boards/{id}): live cards from `board:{workflow}`, drag and drop
 // between columns (SortableJS) sent as `move_item`; an illegal move snaps back with the
-// server's reason. The list view re-renders its rows live. Filters come from the URL.
+// server's reason. A card in a step that needs a booking has a button that opens the
+// step's booking panel in a dialog, and a drop into such a step opens it by itself.
+// The list view re-renders its rows live. Filters come from the URL.
 import { sharedClient } from "/static/js/cflows.js";
+import { enhance, loadPanel } from "/static/js/booking.js";
 
 const boot = JSON.parse(document.getElementById("wb-boot").textContent);
 const csrf = document.querySelector("input[name=csrf]")?.value ?? "";
@@ -36,7 +39,15 @@ function lateness(step, entered) {
   return spent > target ? "red" : spent > 0.75 * target ? "amber" : "ok";
 }
 
-const BOOKING = { held: "booking held", confirmed: "booked", completed: "booking done", cancelled: "booking cancelled", expired: "hold ran out" };
+const BOOKING = { held: "booking held", confirmed: "booked", completed: "booking done", cancelled: "booking cancelled", expired: "hold expired" };
+
+// The card's booking button (as the server renders it): what opening the panel is for.
+function cardAction(step, c) {
+  if (c.done || !step?.booking_job_type) return null;
+  const state = c.booking?.state;
+  if (!state || state === "cancelled") return "Book";
+  return { expired: "Book again", held: "Confirm", confirmed: "Mark done" }[state] ?? null;
+}
 
 function shown(c) {
   if (c.done && !filter.done) return false;
@@ -73,6 +84,8 @@ function cardElement(c) {
   if (c.booking) meta2.append(" · ", el("span", { class: "booking", "data-state": c.booking.state }, BOOKING[c.booking.state]));
   else if (step?.booking_job_type) meta2.append(" · ", el("span", { class: "booking", "data-state": "none" }, "needs booking"));
   li.append(link, meta1, meta2);
+  const action = cardAction(step, c);
+  if (action) li.append(el("button", { class: "card-book", type: "button", "data-book": c.id }, action, el("span", { class: "visually-hidden" }, ` ${c.key}`)));
   return li;
 }
 
@@ -131,6 +144,21 @@ function renderList() {
   }));
 }
 
+// The booking dialog: the step's booking panel of one item.
+const bookDialog = document.getElementById("book-dialog");
+const bookBody = document.getElementById("book-dialog-body");
+async function openBooking(id) {
+  if (!bookDialog) return;
+  await loadPanel(bookBody, id);
+  if (!bookDialog.open) bookDialog.showModal();
+  bookBody.querySelector("button:not([disabled])")?.focus();
+}
+if (bookDialog) enhance(bookBody);
+document.addEventListener("click", (ev) => {
+  const b = ev.target.closest("[data-book]");
+  if (b) openBooking(b.dataset.book);
+});
+
 function showError(text) {
   const dialog = document.getElementById("move-error");
   document.getElementById("move-error-text").textContent = text;
@@ -178,6 +206,8 @@ if (!boot.list && globalThis.Sortable) {
       group: "cards",
       forceFallback: true, // mouse and touch events, the same in every browser
       animation: 120,
+      filter: ".card-book", // the booking button is clicked, not dragged
+      preventOnFilter: false,
       onEnd: async (evt) => {
         const from = evt.from.dataset.step, to = evt.to.dataset.step;
         const id = evt.item.dataset.item;
@@ -192,6 +222,8 @@ if (!boot.list && globalThis.Sortable) {
           cards.set(id, { ...cards.get(id), ...reply.item });
           renderCard(cards.get(id));
           renderCounts();
+          // Entered a step that needs a booking: offer it now.
+          if (cardAction(stepOf(to), cards.get(id))) openBooking(id);
         } catch (e) {
           back();
           showError(e.message);

@@ -189,7 +189,8 @@ async fn bookings_appear_live_and_a_refused_drag_snaps_back() {
     c.release_actions().await.unwrap();
     wait_for(
         &c,
-        "return document.getElementById('cal-status').textContent.startsWith('Not moved: not enough capacity')",
+        // In the viewer's time, not UTC.
+        "const t = document.getElementById('cal-status').textContent; return t.startsWith('Not moved: ') && t.includes(': fully booked ') && !t.includes('UTC')",
         json!(true),
     )
     .await;

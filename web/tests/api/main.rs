@@ -11,6 +11,7 @@ mod calendar_page;
 mod calendars;
 mod capacity;
 mod conformance;
+mod flow_journeys;
 mod forms;
 mod hardening;
 mod kiosk_page;

@@ -1,0 +1,554 @@
+//! A dealership's day with its vehicles, in a real browser (headless Chromium) on the
+//! seeded demo: a tester books, confirms and marks done the inspection of a vehicle
+//! waiting in Test & Inspect and sees it move on; a card dropped into a step that needs
+//! a booking offers the booking at once; a hold that ran out says "Hold expired" and
+//! offers to book again; a refusal speaks the viewer's time and offers its free times.
+//!
+//! With `CFLOWS_SHOTS=DIR` set, the journey saves what the person saw (1366 and 390 px
+//! wide) as PNG files in DIR.
+
+use crate::browser::{browser, click, log_in, wait_for};
+use crate::helpers::*;
+use cflows_actors::team_calendar::{Booker, BookingSpec, TeamCalendarHandle};
+use cflows_protocol::{BookingState, ItemId, OrgId, UserId};
+use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
+use fantoccini::{Client, Locator};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const TESTER: &str = "tom.tester@demo-motors.example";
+
+/// The app with the dealership demo seeded (every demo user's password is [`PASSWORD`]).
+async fn demo_app() -> (TestApp, OrgId) {
+    let app = spawn_app().await;
+    cflows_actors::demo::seed(&app.core.directory, PASSWORD)
+        .await
+        .unwrap()
+        .unwrap();
+    let org = app
+        .core
+        .kernel
+        .store()
+        .org_by_slug(cflows_actors::demo::DEMO_SLUG)
+        .await
+        .unwrap()
+        .unwrap();
+    (app, OrgId::new(org.id))
+}
+
+/// Looks at the page at 390 and 1366 px wide: nothing but the board's columns scrolls
+/// sideways. With `CFLOWS_SHOTS=DIR` set, saves each as `DIR/{name}-{width}.png`.
+async fn shots(c: &Client, name: &str) {
+    let dir = std::env::var_os("CFLOWS_SHOTS");
+    for (w, h) in [(390, 844), (1366, 900)] {
+        c.set_window_size(w, h).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let wide = c
+            .execute("return document.documentElement.clientWidth >= document.documentElement.scrollWidth", vec![])
+            .await
+            .unwrap();
+        assert_eq!(wide, json!(true), "{name} at {w} px scrolls sideways");
+        if let Some(dir) = &dir {
+            std::fs::create_dir_all(dir).unwrap();
+            let png = c.screenshot().await.unwrap();
+            std::fs::write(
+                std::path::Path::new(dir).join(format!("{name}-{w}.png")),
+                png,
+            )
+            .unwrap();
+        }
+    }
+}
+
+/// Opens the Vehicles board and waits for its live cards.
+async fn open_board(c: &Client, app: &TestApp) {
+    c.goto(&app.url("/boards")).await.unwrap();
+    c.find(Locator::LinkText("Vehicles"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(c, "return document.body.dataset.board", json!("live")).await;
+}
+
+/// The id of the card titled `title` in column `step`.
+async fn card_in(c: &Client, step: &str, title: &str) -> String {
+    let script = format!(
+        "const li = [...document.querySelectorAll('ul.cards[data-step=\"{step}\"] li.wcard')].find((li) => li.querySelector('.title').textContent === {title:?}); return li ? li.dataset.item : null;"
+    );
+    for _ in 0..200 {
+        if let Value::String(id) = c.execute(&script, vec![]).await.unwrap() {
+            return id;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no card {title} in {step}");
+}
+
+/// The text of the booking panel.
+const PANEL: &str = "return document.getElementById('booking-panel')?.innerText ?? ''";
+
+/// Waits until the booking panel's text contains `part`.
+async fn panel_says(c: &Client, part: &str) {
+    let script = format!(
+        "return (document.getElementById('booking-panel')?.innerText ?? '').includes({part:?})"
+    );
+    let mut last = Value::Null;
+    for _ in 0..200 {
+        if c.execute(&script, vec![]).await.unwrap() == json!(true) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        last = c.execute(PANEL, vec![]).await.unwrap();
+    }
+    panic!("the booking panel does not say {part:?}: {last}");
+}
+
+/// Clicks the panel's button labelled `label`.
+async fn press(c: &Client, label: &str) {
+    let script = format!(
+        "const b = [...document.querySelectorAll('#booking-panel button')].find((b) => b.innerText.trim() === {label:?}); if (b) b.click(); return !!b;"
+    );
+    assert_eq!(
+        c.execute(&script, vec![]).await.unwrap(),
+        json!(true),
+        "no {label} button"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tester_books_the_inspection_of_a_vehicle_waiting_in_test_and_inspect_completes_it_and_the_vehicle_moves_on()
+ {
+    let Some((_driver, c)) = browser().await else {
+        return;
+    };
+    let (app, _) = demo_app().await;
+    c.set_window_size(1366, 900).await.unwrap();
+    log_in(&c, &app, TESTER).await;
+    open_board(&c, &app).await;
+    // The Ford waits in Test & Inspect with nothing booked: its card says so and offers it.
+    let ford = card_in(&c, "test", "Ford Focus ST").await;
+    let card = format!("li.wcard[data-item=\"{ford}\"]");
+    let text: String = c
+        .execute(
+            &format!("return document.querySelector('{card}').innerText"),
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .into();
+    assert!(
+        text.contains("needs booking") && text.contains("Book"),
+        "{text}"
+    );
+    shots(&c, "board").await;
+
+    // The tester opens the vehicle: the step's team and job type are chosen, free times offered.
+    click(&c, &format!("{card} a")).await;
+    wait_for(
+        &c,
+        "return location.pathname",
+        json!(format!("/items/{ford}")),
+    )
+    .await;
+    panel_says(&c, "Inspection with Testers").await;
+    panel_says(&c, "Next free times").await;
+    let first: String = c
+        .execute(
+            "return document.querySelector('#booking-panel ul.slots button').innerText",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .into();
+    assert!(first.starts_with("Book "), "{first}");
+    assert!(
+        !first.contains("UTC"),
+        "times in the tester's zone: {first}"
+    );
+    shots(&c, "item-booking-panel").await;
+
+    // One click holds it; the countdown and Confirm are right there.
+    click(&c, "#booking-panel ul.slots button").await;
+    panel_says(&c, "Held for Testers").await;
+    panel_says(&c, "hold ends in").await;
+    let when = first.trim_start_matches("Book ");
+    panel_says(&c, when).await;
+    shots(&c, "hold-countdown").await;
+    press(&c, "Confirm").await;
+    panel_says(&c, "Booked with Testers").await;
+
+    // Marked done, the inspection moves the vehicle on (not passed: to repair).
+    press(&c, "Mark done").await;
+    wait_for(
+        &c,
+        "return document.getElementById('item-step').innerText.includes('Repair / Recondition')",
+        json!(true),
+    )
+    .await;
+    wait_for(
+        &c,
+        "return document.querySelector('.notice')?.innerText ?? ''",
+        json!(format!(
+            "Marked done: {} moved on to Repair / Recondition.",
+            c.execute("return document.querySelector('h1 .key').innerText", vec![])
+                .await
+                .unwrap()
+                .as_str()
+                .unwrap()
+        )),
+    )
+    .await;
+    // On the board the vehicle is in the next column.
+    open_board(&c, &app).await;
+    assert_eq!(card_in(&c, "repair", "Ford Focus ST").await, ford);
+    c.close().await.unwrap();
+}
+
+/// Drags the card `card_css` onto the list `target_css` with the mouse, as a person does.
+async fn drag(c: &Client, card_css: &str, target_css: &str) {
+    let card = c.find(Locator::Css(card_css)).await.unwrap();
+    let target = c.find(Locator::Css(target_css)).await.unwrap();
+    let v = c
+        .execute(
+            "arguments[0].scrollIntoView({block: 'center'}); const a = arguments[0].getBoundingClientRect(), b = arguments[1].getBoundingClientRect(); return [b.left + b.width / 2 - (a.left + a.width / 2), b.top + 20 - (a.top + a.height / 2)];",
+            vec![
+                serde_json::to_value(&card).unwrap(),
+                serde_json::to_value(&target).unwrap(),
+            ],
+        )
+        .await
+        .unwrap();
+    let (dx, dy) = (v[0].as_f64().unwrap(), v[1].as_f64().unwrap());
+    let mut moves = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveToElement {
+            element: card,
+            duration: None,
+            x: 0.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        });
+    for _ in 0..10 {
+        moves = moves.then(PointerAction::MoveBy {
+            duration: Some(Duration::from_millis(40)),
+            x: dx / 10.0,
+            y: dy / 10.0,
+        });
+    }
+    moves = moves
+        .then(PointerAction::Pause {
+            duration: Duration::from_millis(200),
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+    c.perform_actions(moves).await.unwrap();
+    c.release_actions().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_dropped_into_a_step_that_needs_a_booking_offers_the_booking_there() {
+    let Some((_driver, c)) = browser().await else {
+        return;
+    };
+    let (app, _) = demo_app().await;
+    c.set_window_size(1366, 900).await.unwrap();
+    log_in(&c, &app, TESTER).await;
+    open_board(&c, &app).await;
+    let golf = card_in(&c, "request", "VW Golf 1.4 TSI, silver").await;
+    drag(
+        &c,
+        &format!("li.wcard[data-item=\"{golf}\"]"),
+        "ul.cards[data-step=\"test\"]",
+    )
+    .await;
+    // The drop moved it, and the booking dialog opened with Test & Inspect's booking.
+    wait_for(
+        &c,
+        "return document.getElementById('book-dialog').open",
+        json!(true),
+    )
+    .await;
+    panel_says(&c, "Inspection with Testers").await;
+    assert_eq!(card_in(&c, "test", "VW Golf 1.4 TSI, silver").await, golf);
+    shots(&c, "board-drop-dialog").await;
+    click(&c, "#book-dialog ul.slots button").await;
+    panel_says(&c, "hold ends in").await;
+    press(&c, "Confirm").await;
+    panel_says(&c, "Booked with Testers").await;
+    // The card follows live.
+    wait_for(
+        &c,
+        &format!(
+            "return document.querySelector('li.wcard[data-item=\"{golf}\"] .booking')?.innerText"
+        ),
+        json!("booked"),
+    )
+    .await;
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hold_that_ran_out_reads_hold_expired_and_offers_to_book_again() {
+    let Some((_driver, c)) = browser().await else {
+        return;
+    };
+    let (app, org) = demo_app().await;
+    c.set_window_size(1366, 900).await.unwrap();
+    log_in(&c, &app, TESTER).await;
+    open_board(&c, &app).await;
+    let ford = card_in(&c, "test", "Ford Focus ST").await;
+    // Someone holds the Ford's inspection for four seconds only.
+    let snap = get_json(
+        &app,
+        &app.login(TESTER).await.0,
+        &format!("/api/v1/items/{ford}"),
+    )
+    .await;
+    let workflow = app
+        .core
+        .directory
+        .org(&org)
+        .await
+        .unwrap()
+        .workflow(&cflows_protocol::WorkflowId::new(
+            snap["item"]["workflow"].as_str().unwrap(),
+        ))
+        .await
+        .unwrap();
+    let test = workflow.steps.iter().find(|s| s.id == "test").unwrap();
+    let tom = app
+        .core
+        .kernel
+        .store()
+        .user_by_email(TESTER)
+        .await
+        .unwrap()
+        .unwrap();
+    let cal = TeamCalendarHandle::new(&app.core.kernel, &org, test.team.as_ref().unwrap());
+    let start = cal
+        .free_slots(90 * 60_000, 1, 0, 1)
+        .await
+        .unwrap()
+        .remove(0)
+        .start;
+    let held = cal
+        .hold(
+            Booker {
+                user: UserId::new(tom.id),
+                name: "Tom Tester".into(),
+                admin: false,
+            },
+            BookingSpec {
+                job_type: test.booking_job_type.clone().unwrap(),
+                start,
+                end: start + 90 * 60_000,
+                members_required: 1,
+                title: "Ford inspection".into(),
+                confirm: false,
+                hold_ms: Some(4_000),
+                waitlist: false,
+                assigned: Vec::new(),
+                work_item: Some(ItemId::new(ford.clone())),
+                step: Some("test".into()),
+            },
+        )
+        .await
+        .unwrap();
+    // The item page shows the hold counting down, then, without a reload, that it expired.
+    c.goto(&app.url(&format!("/items/{ford}"))).await.unwrap();
+    panel_says(&c, "hold ends in").await;
+    panel_says(&c, "Hold expired").await;
+    let text = c.execute(PANEL, vec![]).await.unwrap();
+    assert!(!text.as_str().unwrap().contains("cancelled"), "{text}");
+    assert_eq!(
+        app.core
+            .kernel
+            .store()
+            .booking(held.team.as_str(), &held.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        BookingState::Expired
+    );
+    shots(&c, "hold-expired").await;
+    // The board's card says so too, and offers to book again.
+    open_board(&c, &app).await;
+    wait_for(
+        &c,
+        &format!("return document.querySelector('li.wcard[data-item=\"{ford}\"]').innerText.includes('hold expired')"),
+        json!(true),
+    )
+    .await;
+    click(
+        &c,
+        &format!("li.wcard[data-item=\"{ford}\"] button[data-book]"),
+    )
+    .await;
+    panel_says(&c, "Hold expired").await;
+    press(&c, "Book again").await;
+    panel_says(&c, "Held for Testers").await;
+    panel_says(&c, "hold ends in").await;
+    c.close().await.unwrap();
+}
+
+/// The next working day (Monday to Friday) after today, in Berlin, as `YYYY-MM-DD`.
+fn next_working_day() -> String {
+    use chrono::Datelike;
+    let mut day = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::Berlin)
+        .date_naive();
+    loop {
+        day = day.succ_opt().unwrap();
+        if day.weekday().number_from_monday() <= 5 {
+            return day.format("%Y-%m-%d").to_string();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_speaks_local_time_and_offers_its_free_times_as_buttons() {
+    let Some((_driver, c)) = browser().await else {
+        return;
+    };
+    let (app, _) = demo_app().await;
+    c.set_window_size(1366, 900).await.unwrap();
+    log_in(&c, &app, TESTER).await;
+    open_board(&c, &app).await;
+    let ford = card_in(&c, "test", "Ford Focus ST").await;
+    c.goto(&app.url(&format!("/items/{ford}"))).await.unwrap();
+    panel_says(&c, "Next free times").await;
+    // Nothing is shown wrong before anything is typed.
+    assert_eq!(
+        c.execute(
+            "return document.querySelectorAll('#booking-panel .error').length",
+            vec![]
+        )
+        .await
+        .unwrap(),
+        json!(0)
+    );
+    // Both testers are out on test drives from 10:30 (Berlin) on working days.
+    let day = next_working_day();
+    click(&c, "#booking-panel details.other-time summary").await;
+    c.execute(
+        &format!("document.querySelector('#booking-panel input[name=local]').value = '{day}T10:30'; return true"),
+        vec![],
+    )
+    .await
+    .unwrap();
+    click(&c, "#booking-panel details.other-time button[type=submit]").await;
+    panel_says(&c, "Testers: fully booked").await;
+    let said: String = c
+        .execute(
+            "return document.querySelector('#booking-panel .error').innerText",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .into();
+    assert!(
+        said.contains(", 10:30–"),
+        "the clash in Berlin time, 24-hour: {said}"
+    );
+    assert!(said.contains("2 of 2 members already booked"), "{said}");
+    assert!(!said.contains("UTC"), "{said}");
+    assert!(
+        said.contains("pick one of the free times offered"),
+        "{said}"
+    );
+    shots(&c, "refusal").await;
+    // Its free times are buttons that book them.
+    panel_says(&c, "Free instead:").await;
+    let offered: String = c
+        .execute(
+            "return document.querySelector('#booking-panel ul.slots button').innerText",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .into();
+    click(&c, "#booking-panel ul.slots button").await;
+    panel_says(&c, "Held for Testers").await;
+    panel_says(&c, offered.trim_start_matches("Book ")).await;
+    c.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn another_organizations_item_books_like_a_missing_one() {
+    let (app, org) = demo_app().await;
+    let workflow = app
+        .core
+        .directory
+        .org(&org)
+        .await
+        .unwrap()
+        .workflows()
+        .await
+        .unwrap()
+        .remove(0);
+    let board = cflows_actors::board::BoardHandle::new(&app.core.kernel, &org, &workflow.id);
+    let waiting = |cards: Vec<cflows_protocol::CardView>| {
+        cards
+            .into_iter()
+            .find(|c| c.step == "test" && c.booking.is_none())
+    };
+    let theirs = waiting(board.snapshot().await.unwrap().cards)
+        .unwrap()
+        .id
+        .to_string();
+    app.org("Other Motors", "owner@other.example").await;
+    let (other, csrf) = app.login("owner@other.example").await;
+    let mut answers = Vec::new();
+    for id in [theirs.as_str(), "no-such-item"] {
+        let panel = other
+            .get(app.url(&format!("/items/{id}/booking")))
+            .send()
+            .await
+            .unwrap();
+        let book = other
+            .post(app.url(&format!("/items/{id}/book")))
+            .header("x-panel", "1")
+            .form(&[("csrf", csrf.as_str()), ("start", "1796630400000")])
+            .send()
+            .await
+            .unwrap();
+        let change = other
+            .post(app.url(&format!("/items/{id}/booking")))
+            .form(&[("csrf", csrf.as_str()), ("change", "cancel")])
+            .send()
+            .await
+            .unwrap();
+        answers.push((
+            panel.status(),
+            panel.text().await.unwrap(),
+            book.status(),
+            book.text().await.unwrap(),
+            change.status(),
+            change.text().await.unwrap(),
+        ));
+    }
+    assert_eq!(answers[0].0, reqwest::StatusCode::NOT_FOUND);
+    assert_eq!(answers[0].2, reqwest::StatusCode::NOT_FOUND);
+    // Without `x-panel` a form is answered by a redirect to the item (which is not found).
+    assert_eq!(answers[0].4, reqwest::StatusCode::SEE_OTHER);
+    assert_eq!(
+        answers[0], answers[1],
+        "the same answers as for a missing item"
+    );
+    // Nothing was booked for the demo's vehicle.
+    let card = waiting(board.snapshot().await.unwrap().cards).unwrap();
+    assert_eq!(card.id.as_str(), theirs);
+}
