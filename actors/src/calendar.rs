@@ -333,14 +333,6 @@ impl Entity for Calendar {
     }
 }
 
-/// The local wall-clock start and length of an event.
-fn local_shape(e: &EventView) -> CoreResult<(chrono_tz::Tz, NaiveDateTime, Duration)> {
-    let tz = time::zone(&e.zone)?;
-    let start = time::local(tz, time::from_ms(e.start)?);
-    let end = time::local(tz, time::from_ms(e.end)?);
-    Ok((tz, start, end - start))
-}
-
 /// Every occurrence of `e` overlapping `[from, to)`, exceptions applied.
 pub fn event_occurrences(e: &EventView, from: i64, to: i64) -> CoreResult<Vec<Occurrence>> {
     let base =
@@ -363,7 +355,7 @@ pub fn event_occurrences(e: &EventView, from: i64, to: i64) -> CoreResult<Vec<Oc
             Vec::new()
         });
     };
-    let (tz, dtstart, len) = local_shape(e)?;
+    let (tz, dtstart, len) = recurrence::shape(e)?;
     let exceptions: BTreeMap<&str, &OccurrenceException> = e
         .exceptions
         .iter()
@@ -670,7 +662,7 @@ impl Calendar {
             .as_ref()
             .ok_or_else(|| CoreError::invalid("this event does not repeat"))?;
         let local = recurrence::parse_occurrence(occurrence)?;
-        let (_, dtstart, _) = local_shape(e)?;
+        let (_, dtstart, _) = recurrence::shape(e)?;
         let found = recurrence::local_occurrences(
             rule,
             dtstart,
@@ -754,7 +746,7 @@ impl Calendar {
         let old = self.events.get(id).cloned().ok_or(CoreError::NotFound)?;
         let at = Self::check_occurrence(&old, occurrence)?;
         let rule = old.recurrence.clone().expect("checked: it repeats");
-        let (_, dtstart, _) = local_shape(&old)?;
+        let (_, dtstart, _) = recurrence::shape(&old)?;
         if at == dtstart {
             // Splitting at the first occurrence is editing the whole series.
             return self.on_update(kernel, v, id, input).await;
@@ -894,7 +886,7 @@ impl Calendar {
 }
 
 fn local_start(e: &EventView) -> CoreResult<NaiveDateTime> {
-    Ok(local_shape(e)?.1)
+    Ok(recurrence::shape(e)?.1)
 }
 
 fn check_range(from: i64, to: i64) -> CoreResult<()> {

@@ -8,7 +8,7 @@
 
 use super::time;
 use crate::error::{CoreError, CoreResult};
-use cflows_protocol::{Frequency, Recurrence};
+use cflows_protocol::{EventView, Frequency, Recurrence};
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
@@ -144,6 +144,34 @@ pub fn local_occurrences(
     Ok(out)
 }
 
+/// How long each occurrence of a series lasts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Length {
+    /// A timed event: every occurrence lasts exactly this long (RFC 5545 §3.8.5.3), so
+    /// one whose start moved across a gap or an overlap keeps its length.
+    Exact(Duration),
+    /// An all-day event: whole local days, however long those days are.
+    Days(Duration),
+}
+
+impl Length {
+    /// The end of an occurrence starting at local `local`, which resolved to `start`.
+    pub fn end(self, zone: Tz, local: NaiveDateTime, start: DateTime<Utc>) -> DateTime<Utc> {
+        match self {
+            Self::Exact(d) => start + d,
+            Self::Days(d) => time::resolve(zone, local + d),
+        }
+    }
+
+    /// How far, in local time, an occurrence can reach past its start.
+    fn reach(self) -> Duration {
+        match self {
+            Self::Exact(d) => d + Duration::hours(3),
+            Self::Days(d) => d,
+        }
+    }
+}
+
 /// One expanded occurrence: its original local start, and its instants.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Expanded {
@@ -152,8 +180,39 @@ pub struct Expanded {
     pub end: DateTime<Utc>,
 }
 
-/// Occurrences of an event starting at local `dtstart` and lasting `local_len` of
-/// wall-clock time in `zone`, that overlap `[from, to)`.
+impl Expanded {
+    /// Whether a reader that resolves local times by its own DST handling and adds the
+    /// length to the wall clock (ical.js, most calendar apps) finds this occurrence
+    /// where we do: its start and its end each exist exactly once locally, and the end
+    /// is the local start plus the length. Occurrences starting in a gap or an overlap,
+    /// or spanning a change, are not.
+    pub fn plain(&self, zone: Tz) -> bool {
+        use chrono::LocalResult;
+        let single = |local: NaiveDateTime, at: DateTime<Utc>| matches!(zone.from_local_datetime(&local), LocalResult::Single(t) if t == at);
+        single(self.local, self.start) && single(self.local + (self.end - self.start), self.end)
+    }
+}
+
+/// The zone, local wall-clock start and length of an event: exact for a timed event,
+/// in local days for an all-day one.
+///
+/// # Errors
+/// A bad zone or an instant out of range.
+pub fn shape(e: &EventView) -> CoreResult<(Tz, NaiveDateTime, Length)> {
+    let tz = time::zone(&e.zone)?;
+    let (start, end) = (time::from_ms(e.start)?, time::from_ms(e.end)?);
+    let local = time::local(tz, start);
+    let length = if e.all_day {
+        Length::Days(time::local(tz, end) - local)
+    } else {
+        Length::Exact(end - start)
+    };
+    Ok((tz, local, length))
+}
+
+/// Occurrences of an event starting at local `dtstart` and lasting `length`, in
+/// `zone`, that overlap `[from, to)`. Each start is resolved by [`time::resolve`]; the
+/// end follows from the length.
 ///
 /// # Errors
 /// The rule does not validate against its start.
@@ -161,19 +220,22 @@ pub fn expand(
     r: &Recurrence,
     zone: Tz,
     dtstart: NaiveDateTime,
-    local_len: Duration,
+    length: Length,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> CoreResult<Vec<Expanded>> {
     // Local search window, widened by a day each side for offsets and the length.
-    let lo = time::local(zone, from) - local_len - Duration::days(1);
+    let lo = time::local(zone, from) - length.reach() - Duration::days(1);
     let hi = time::local(zone, to) + Duration::days(1);
     Ok(local_occurrences(r, dtstart, lo, hi)?
         .into_iter()
-        .map(|local| Expanded {
-            local,
-            start: time::resolve(zone, local),
-            end: time::resolve(zone, local + local_len),
+        .map(|local| {
+            let start = time::resolve(zone, local);
+            Expanded {
+                local,
+                start,
+                end: length.end(zone, local, start),
+            }
         })
         .filter(|e| e.start < to && e.end > from)
         .collect())
@@ -249,7 +311,7 @@ mod tests {
         let p = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
         let from = time::resolve(tz, p(from));
         let to = time::resolve(tz, p(to));
-        expand(r, tz, p(start), Duration::hours(1), from, to)
+        expand(r, tz, p(start), Length::Exact(Duration::hours(1)), from, to)
             .unwrap()
             .into_iter()
             .map(|e| {

@@ -12,6 +12,7 @@ mod calendars;
 mod capacity;
 mod conformance;
 mod hardening;
+mod icaljs;
 mod kiosk_page;
 mod notifications;
 mod ops;
