@@ -7,7 +7,8 @@
 //! on or after a date, or a fixed date) and a wall-clock time, and a rule is used only
 //! when it reproduces chrono-tz's changes of every year from its start through
 //! [`LAST_YEAR_CHECKED`]. A zone without a rule (no daylight saving, or changes that
-//! follow no calendar rule) gets its changes listed one by one; its last offset stands.
+//! follow no calendar rule) gets every change chrono-tz knows listed one by one; its
+//! last offset stands.
 //!
 //! Pure: no I/O, no zone names beyond chrono-tz's.
 
@@ -109,7 +110,8 @@ impl YearlyRule {
 pub struct Observances {
     /// The offset in force on 1 January of `from` (an onset with no change).
     pub initial: Transition,
-    /// Each change from `from` until the rule begins (through `to` when no rule).
+    /// Each change from `from` until the rule begins (every change chrono-tz knows
+    /// when there is no rule: the last offset then stands).
     pub explicit: Vec<Transition>,
     /// The current rule's changes; each rule's `change.at` is its first onset.
     pub yearly: Vec<YearlyRule>,
@@ -143,7 +145,7 @@ fn candidates(t: &Transition) -> Vec<YearlyRule> {
         .collect()
 }
 
-/// Observances of `tz` valid from 1 January `from` on, explicit through at least `to`.
+/// Observances of `tz` valid from 1 January `from` on (checked through `to` at least).
 pub fn observances(tz: Tz, from: i32, to: i32) -> Observances {
     let jan1 = |y: i32| {
         Utc.with_ymd_and_hms(y, 1, 1, 0, 0, 0)
@@ -182,7 +184,7 @@ pub fn observances(tz: Tz, from: i32, to: i32) -> Observances {
     if final_year.len() != 2 {
         return Observances {
             initial,
-            explicit: explicit_through(to),
+            explicit: explicit_through(last),
             yearly: Vec::new(),
         };
     }
@@ -209,7 +211,7 @@ pub fn observances(tz: Tz, from: i32, to: i32) -> Observances {
         let Some((y, rule)) = best else {
             return Observances {
                 initial,
-                explicit: explicit_through(to),
+                explicit: explicit_through(last),
                 yearly: Vec::new(),
             };
         };
@@ -278,5 +280,55 @@ mod tests {
         let ny = observances("America/New_York".parse().unwrap(), 2005, 2010);
         assert_eq!(ny.explicit.len(), 4);
         assert_eq!(ny.yearly[0].change.at.year(), 2007);
+    }
+
+    /// What a reader of the observances finds: every change from `from` through 2098.
+    fn replayed(o: &Observances, from: i32) -> Vec<Transition> {
+        let mut out = o.explicit.clone();
+        for rule in &o.yearly {
+            let first = onset_year(&rule.change);
+            out.extend((first..=LAST_YEAR_CHECKED).filter_map(|y| rule.in_year(y)));
+        }
+        out.retain(|t| onset_year(t) >= from);
+        out.sort_by_key(|t| t.at);
+        out
+    }
+
+    #[test]
+    fn observances_reproduce_every_change_through_2098() {
+        for zone in [
+            "Europe/Stockholm",
+            "Europe/London",
+            "Europe/Lisbon",
+            "America/New_York",
+            "America/St_Johns",
+            "America/Havana",
+            "America/Santiago",
+            "America/Asuncion",
+            "America/Nuuk",
+            "Atlantic/Azores",
+            "Asia/Jerusalem",
+            "Asia/Beirut",
+            "Australia/Sydney",
+            "Australia/Lord_Howe",
+            "Pacific/Auckland",
+            "Pacific/Chatham",
+            "Antarctica/Troll",
+            "Asia/Tokyo",
+            "Asia/Kolkata",
+            "Africa/Casablanca",
+        ] {
+            let tz: Tz = zone.parse().unwrap();
+            for from in [2000, 2026] {
+                let o = observances(tz, from, from + 2);
+                let jan1 = |y: i32| Utc.with_ymd_and_hms(y, 1, 1, 0, 0, 0).unwrap();
+                let truth: Vec<Transition> =
+                    time::transitions(tz, jan1(from), jan1(LAST_YEAR_CHECKED + 1))
+                        .into_iter()
+                        .filter(|t| onset_year(t) >= from && onset_year(t) <= LAST_YEAR_CHECKED)
+                        .collect();
+                assert_eq!(replayed(&o, from), truth, "{zone} from {from}");
+            }
+        }
     }
 }
