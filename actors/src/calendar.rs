@@ -4,6 +4,7 @@
 //! [`crate::domain::recurrence`]); invites members (an invitation is a notification) and
 //! records their answers.
 
+use crate::domain::permissions::{self, CalendarDeletionRefused};
 use crate::domain::recurrence::{self, OCCURRENCE_FORMAT};
 use crate::domain::{time, validate};
 use crate::error::{CoreError, CoreResult};
@@ -177,6 +178,12 @@ pub enum CalendarMsg {
         input: CalendarInput,
         reply: RpcReplyPort<CoreResult<CalendarView>>,
     },
+    /// Deletes the calendar with its events and feed (see
+    /// [`crate::domain::permissions::check_calendar_deletion`]).
+    Delete {
+        viewer: Viewer,
+        reply: RpcReplyPort<CoreResult<()>>,
+    },
     /// A new secret feed token (replacing the old one), or revokes the feed.
     Feed {
         viewer: Viewer,
@@ -193,6 +200,8 @@ pub struct Calendar {
     /// The organization's zone, for events created without one.
     org_zone: String,
     journal: Journal,
+    /// Deleted: every later message answers `NotFound` while the host stops it.
+    deleted: bool,
 }
 
 impl Entity for Calendar {
@@ -228,6 +237,7 @@ impl Entity for Calendar {
             events,
             org_zone,
             journal,
+            deleted: false,
         })
     }
 
@@ -314,6 +324,9 @@ impl Entity for Calendar {
             } => {
                 let _ = reply.send(self.on_update_calendar(&viewer, input).await);
             }
+            CalendarMsg::Delete { viewer, reply } => {
+                let _ = reply.send(self.on_delete_calendar(&viewer).await);
+            }
             CalendarMsg::Feed {
                 viewer,
                 revoke,
@@ -326,6 +339,10 @@ impl Entity for Calendar {
 
     fn journals(&mut self) -> Vec<&mut Journal> {
         vec![&mut self.journal]
+    }
+
+    fn gone(&self) -> bool {
+        self.deleted
     }
 
     fn scope(&self) -> Option<&OrgId> {
@@ -413,6 +430,9 @@ pub fn event_occurrences(e: &EventView, from: i64, to: i64) -> CoreResult<Vec<Oc
 
 impl Calendar {
     fn access(&self, v: &Viewer) -> Access {
+        if self.deleted {
+            return Access::None;
+        }
         if v.user.as_str() == SYSTEM {
             return Access::Edit;
         }
@@ -870,6 +890,28 @@ impl Calendar {
         Ok(next)
     }
 
+    async fn on_delete_calendar(&mut self, v: &Viewer) -> CoreResult<()> {
+        self.allow(v, Access::View)?;
+        let owner = self.view.owner.as_ref() == Some(&v.user);
+        permissions::check_calendar_deletion(self.view.kind, owner, v.admin).map_err(
+            |refused| match refused {
+                CalendarDeletionRefused::BelongsElsewhere(why) => CoreError::Conflict(why),
+                CalendarDeletionRefused::NotAllowed(why) => CoreError::Forbidden(why),
+            },
+        )?;
+        self.commit(
+            writes::delete_calendar(self.view.id.as_str()),
+            vec![CalendarEvent::CalendarDeleted {
+                id: self.view.id.clone(),
+            }],
+            &v.user,
+        )
+        .await?;
+        self.deleted = true;
+        self.events.clear();
+        Ok(())
+    }
+
     async fn on_feed(&mut self, v: &Viewer, revoke: bool) -> CoreResult<Option<String>> {
         self.allow(v, Access::Edit)?;
         let target = self.view.id.to_string();
@@ -1131,6 +1173,15 @@ impl CalendarHandle {
     /// `InvalidInput`, `Forbidden`.
     pub async fn update(&self, input: CalendarInput) -> CoreResult<CalendarView> {
         cal_call!(self, Update { input })
+    }
+
+    /// Deletes the calendar, its events and its feed.
+    ///
+    /// # Errors
+    /// `NotFound` when the viewer cannot see it; `Conflict` for a personal or team
+    /// calendar; `Forbidden` for someone neither its owner nor an admin.
+    pub async fn delete(&self) -> CoreResult<()> {
+        cal_call!(self, Delete {})
     }
 
     /// A new feed token (the old one stops working), or `None` after revoking.

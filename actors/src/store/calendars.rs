@@ -236,6 +236,16 @@ pub fn delete_event(id: &str) -> Write {
     )
 }
 
+/// Deletes a calendar with its events and its subscription feed.
+pub fn delete_calendar(id: &str) -> Write {
+    Write::new(
+        "DELETE cal_event WHERE calendar = $id;
+         DELETE type::record('feed', $feed);
+         DELETE type::record('calendar', $id);",
+        json!({ "id": id, "feed": feed_id("calendar", id) }),
+    )
+}
+
 /// A calendar's or team's feed with a new token (the old one stops working).
 pub fn put_feed(org: &str, target_kind: &str, target: &str, token_hash: &str, now: i64) -> Write {
     Write::new(

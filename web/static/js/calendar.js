@@ -234,6 +234,14 @@ function refetchSoon(key) {
   clearTimeout(refetchTimers.get(key));
   refetchTimers.set(key, setTimeout(() => calendar.getEventSourceById(key)?.refetch(), 100));
 }
+/** A calendar someone deleted: gone from the grid and the list, and said so. */
+function removeDeleted(key) {
+  setShown(key, false);
+  const box = document.querySelector(`[data-source="${key}"]`);
+  const name = calendars.get(key.slice("calendar:".length))?.name ?? "A calendar";
+  box?.closest("li")?.remove();
+  say(`${name} was deleted.`);
+}
 function setShown(key, on) {
   if (on && !shown.has(key)) {
     const src = sourceFor(key);
@@ -244,7 +252,8 @@ function setShown(key, on) {
     // followed, so a page with many teams stays under the socket's request limit.
     client.subscribe(key, {
       onSnapshot: () => refetchSoon(key),
-      onEvent: () => {
+      onEvent: (event) => {
+        if (event?.kind === "calendar_deleted") return removeDeleted(key);
         refetchSoon(key);
         if (key.startsWith("team:")) {
           workloadSoon();

@@ -1,0 +1,81 @@
+//! `/calendar/calendars/{id}/delete`: deleting a shared calendar, confirmed on a page of
+//! its own (what goes with it, that it cannot be undone) and done by a plain form. Who
+//! may is decided once, below (`check_calendar_deletion`); this page only asks.
+
+use super::home::chrome;
+use super::{layout, see_other_with_notice};
+use crate::AppState;
+use crate::auth::Member;
+use crate::error::PageResult;
+use axum::Router;
+use axum::extract::{Form, Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use cflows_protocol::CalendarId;
+use maud::html;
+use serde::Deserialize;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new().route(
+        "/calendar/calendars/{id}/delete",
+        get(confirm_page).post(delete),
+    )
+}
+
+async fn confirm_page(
+    State(state): State<AppState>,
+    m: Member,
+    Path(id): Path<String>,
+) -> PageResult<Response> {
+    let id = CalendarId::new(id);
+    let snap = crate::calendars::handle(&state.core.kernel, &m.org_id, &m.member, &id)
+        .snapshot()
+        .await?;
+    let chrome = chrome(&state, &m.authed, Some(&m), "calendar").await?;
+    let name = &snap.calendar.name;
+    let events = snap.events.len();
+    let people = snap.calendar.members.len();
+    let body = html! {
+        h1 { "Delete the calendar “" (name) "”?" }
+        p {
+            @if events == 1 { "Its one event" } @else { "Its " (events) " events" }
+            " and its subscription link go with it, and the "
+            @if people == 1 { "person" } @else { (people) " people" }
+            " who share it no longer see it. This cannot be undone."
+        }
+        form.stack method="post" action=(format!("/calendar/calendars/{id}/delete")) {
+            (layout::csrf_field(&m.authed.csrf))
+            div.actions {
+                button.danger type="submit" { "Delete calendar" }
+                " "
+                a href="/calendar" { "Keep it" }
+            }
+        }
+    };
+    Ok(layout::page(&chrome, &format!("Delete {name}"), body).into_response())
+}
+
+#[derive(Deserialize)]
+struct DeleteForm {
+    csrf: String,
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    m: Member,
+    Path(id): Path<String>,
+    Form(f): Form<DeleteForm>,
+) -> PageResult<Response> {
+    m.authed.check_csrf(&f.csrf)?;
+    let id = CalendarId::new(id);
+    let name = crate::calendars::handle(&state.core.kernel, &m.org_id, &m.member, &id)
+        .snapshot()
+        .await?
+        .calendar
+        .name;
+    crate::calendars::delete(&state.core.kernel, &m.org_id, &m.member, &id).await?;
+    Ok(see_other_with_notice(
+        "/calendar",
+        &format!("Deleted the calendar “{name}” and its events."),
+    ))
+}
