@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 const AXE: &str = include_str!("vendor/axe-core/axe.min.js");
 
 /// Runs axe on the loaded page; returns its violations as `id (impact): targets`.
-async fn violations(c: &Client) -> Vec<String> {
+pub(crate) async fn violations(c: &Client) -> Vec<String> {
     c.execute(AXE, vec![]).await.unwrap();
     let result = c
         .execute_async(

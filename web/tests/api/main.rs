@@ -8,6 +8,7 @@ mod auth;
 mod bad_input;
 mod browser;
 mod calendar_page;
+mod calendar_removal;
 mod calendars;
 mod capacity;
 mod conformance;
