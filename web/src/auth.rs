@@ -7,8 +7,8 @@
 //! - [`Operator`]: a platform operator.
 //!
 //! JSON API requests that change state must send the session's CSRF token in the
-//! `x-csrf-token` header; forms send it as the hidden field `csrf` and handlers check it
-//! with [`Authed::check_csrf`].
+//! `x-csrf-token` header, checked here; page forms send it as the hidden field `csrf`,
+//! checked by the form extractors of [`crate::forms`].
 
 use crate::AppState;
 use crate::error::AppError;
@@ -76,6 +76,23 @@ pub struct AuthRejection {
     error: AppError,
 }
 
+impl AuthRejection {
+    /// `error`, answered as JSON when `api`, as a page otherwise.
+    pub(crate) fn new(api: bool, error: AppError) -> Self {
+        Self { api, error }
+    }
+
+    /// Whether the request had no live session.
+    pub fn is_unauthenticated(&self) -> bool {
+        matches!(self.error, AppError::Unauthenticated)
+    }
+
+    /// The error behind the rejection.
+    pub fn into_error(self) -> AppError {
+        self.error
+    }
+}
+
 impl IntoResponse for AuthRejection {
     fn into_response(self) -> Response {
         match (self.api, &self.error) {
@@ -88,7 +105,7 @@ impl IntoResponse for AuthRejection {
 
 /// Whether the request is for the JSON API. Uses the original URI: inside the nested
 /// `/api/v1` router the path has lost its prefix.
-fn is_api(parts: &Parts) -> bool {
+pub(crate) fn is_api(parts: &Parts) -> bool {
     parts
         .extensions
         .get::<OriginalUri>()
@@ -117,25 +134,14 @@ pub struct Authed {
 }
 
 impl Authed {
-    /// Checks a form's CSRF field against the session's token.
-    ///
-    /// # Errors
-    /// `Csrf` when they differ.
-    pub fn check_csrf(&self, submitted: &str) -> Result<(), AppError> {
-        if constant_time_eq(submitted.as_bytes(), self.csrf.as_bytes()) {
-            Ok(())
-        } else {
-            Err(AppError::Csrf)
-        }
-    }
-
     /// The user's id, typed.
     pub fn user_id(&self) -> cflows_protocol::UserId {
         cflows_protocol::UserId::new(self.user.id.clone())
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// Compares tokens in time that does not depend on where they differ.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -175,7 +181,9 @@ impl FromRequestParts<AppState> for Authed {
                 .get(CSRF_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
-            authed.check_csrf(sent).map_err(|e| reject(parts, e))?;
+            if !constant_time_eq(sent.as_bytes(), authed.csrf.as_bytes()) {
+                return Err(reject(parts, AppError::Csrf));
+            }
         }
         parts.extensions.insert(authed.clone());
         Ok(authed)

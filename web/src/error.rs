@@ -219,7 +219,8 @@ impl IntoResponse for PageError {
         let page = crate::pages::layout::bare(
             title,
             maud::html! {
-                h1 { (status.as_u16()) " " (title) }
+                // The code, for scripts and tests; people read the sentence.
+                h1 data-error=(self.0.code().as_str()) { (status.as_u16()) " " (title) }
                 p { (self.0.to_string()) }
                 p { a href="/" { "Back to the start page" } }
             },

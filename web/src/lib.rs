@@ -8,6 +8,7 @@ pub mod auth;
 pub mod bookings;
 pub mod calendars;
 pub mod error;
+pub mod forms;
 pub mod gateway;
 pub mod headers;
 pub mod ops;

@@ -9,9 +9,10 @@
 use crate::AppState;
 use crate::auth::Member;
 use crate::error::{ApiResult, AppError, ErrorBody};
+use crate::forms::CsrfMultipart;
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Path, State};
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
     X_CONTENT_TYPE_OPTIONS,
@@ -49,17 +50,14 @@ pub struct Upload {
 
 /// Reads the `file` part of an upload (stopping at the size limit: 413) and keeps its
 /// bytes when they are accepted (422 with the reason otherwise; nothing is stored).
-/// A page form passes its session (`form`): its `csrf` part must come before the file.
+/// The token was checked by [`CsrfMultipart`] before.
 ///
 /// # Errors
-/// 400 for a body that is not a multipart upload with a `file` part; 403 for a page
-/// form without its token; 413; 422.
+/// 400 for a body that is not a multipart upload with a `file` part; 413; 422.
 pub(crate) async fn read_upload(
     state: &AppState,
-    mut multipart: Multipart,
-    form: Option<&crate::auth::Authed>,
+    CsrfMultipart(mut multipart): CsrfMultipart,
 ) -> ApiResult<Kept> {
-    let mut token_ok = form.is_none();
     let files = state.core.kernel.files();
     let limit = files.max_bytes();
     let bad = |m: &str| AppError::Malformed(StatusCode::BAD_REQUEST, m.to_string());
@@ -68,19 +66,8 @@ pub(crate) async fn read_upload(
         .await
         .map_err(|e| bad(&format!("not a multipart upload: {e}")))?
     {
-        if field.name() == Some("csrf")
-            && let Some(authed) = form
-        {
-            let token = field.text().await.unwrap_or_default();
-            authed.check_csrf(&token)?;
-            token_ok = true;
-            continue;
-        }
         if field.name() != Some("file") {
             continue;
-        }
-        if !token_ok {
-            return Err(AppError::Csrf);
         }
         let name = field
             .file_name()
@@ -117,12 +104,12 @@ async fn attach_to_item(
     State(state): State<AppState>,
     m: Member,
     Path(id): Path<String>,
-    multipart: Multipart,
+    multipart: CsrfMultipart,
 ) -> ApiResult<(StatusCode, Json<AttachmentView>)> {
     let a = m.acting(&state);
     let item = a.item(&ItemId::new(id));
     item.head().await?;
-    let kept = read_upload(&state, multipart, None).await?;
+    let kept = read_upload(&state, multipart).await?;
     let view = item.attach(a.booker(), kept).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }

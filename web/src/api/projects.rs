@@ -8,8 +8,9 @@ use super::attachments::{Upload, read_upload};
 use crate::AppState;
 use crate::auth::Member;
 use crate::error::{ApiResult, AppError, ErrorBody};
+use crate::forms::CsrfMultipart;
 use axum::Json;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use cflows_actors::project;
 use cflows_protocol::{
@@ -194,13 +195,13 @@ async fn attach_to_task(
     State(state): State<AppState>,
     m: Member,
     Path((id, task)): Path<(String, String)>,
-    multipart: Multipart,
+    multipart: CsrfMultipart,
 ) -> ApiResult<(StatusCode, Json<AttachmentView>)> {
     let a = m.acting(&state);
     let handle = a.project(&ProjectId::new(id));
     // Who may not read the project learns nothing, not even how uploads are checked.
     handle.head().await?;
-    let kept = read_upload(&state, multipart, None).await?;
+    let kept = read_upload(&state, multipart).await?;
     let view = handle.attach(task, kept).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }

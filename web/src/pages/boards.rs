@@ -12,13 +12,14 @@ use super::layout;
 use crate::AppState;
 use crate::auth::Member;
 use crate::error::{AppError, PageResult};
+use crate::forms::CsrfForm;
 use crate::pages::{Flash, see_other_with_notice};
 use crate::work::{CardQuery, select_cards};
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use cflows_protocol::{
     BookingState, CardView, FieldKind, FieldValue, ItemChange, ItemId, MoveRequest, NewItem,
     Priority, StepDef, UserId, WorkflowId, WorkflowView,
@@ -394,10 +395,8 @@ async fn create_item(
     State(state): State<AppState>,
     m: Member,
     Path(id): Path<String>,
-    Form(form): Form<HashMap<String, String>>,
+    CsrfForm(form): CsrfForm<HashMap<String, String>>,
 ) -> PageResult<Response> {
-    m.authed
-        .check_csrf(form.get("csrf").map_or("", String::as_str))?;
     let a = m.acting(&state);
     let wid = WorkflowId::new(id.clone());
     let workflow = m.org.workflow(&wid).await?;
@@ -564,7 +563,6 @@ async fn item_page(
 
 #[derive(Deserialize)]
 struct MoveForm {
-    csrf: String,
     from: String,
     to: String,
     #[serde(default)]
@@ -575,9 +573,8 @@ async fn move_item(
     State(state): State<AppState>,
     m: Member,
     Path(id): Path<String>,
-    Form(f): Form<MoveForm>,
+    CsrfForm(f): CsrfForm<MoveForm>,
 ) -> PageResult<Response> {
-    m.authed.check_csrf(&f.csrf)?;
     let a = m.acting(&state);
     let path = format!("/items/{id}");
     let start = match f.booking_start.as_deref().map(str::trim) {
@@ -619,10 +616,8 @@ async fn save_fields(
     State(state): State<AppState>,
     m: Member,
     Path(id): Path<String>,
-    Form(form): Form<HashMap<String, String>>,
+    CsrfForm(form): CsrfForm<HashMap<String, String>>,
 ) -> PageResult<Response> {
-    m.authed
-        .check_csrf(form.get("csrf").map_or("", String::as_str))?;
     let a = m.acting(&state);
     let handle = a.item(&ItemId::new(id.clone()));
     let item = handle.snapshot().await?.item;
@@ -661,7 +656,6 @@ async fn save_fields(
 
 #[derive(Deserialize)]
 struct CommentForm {
-    csrf: String,
     body: String,
 }
 
@@ -669,9 +663,8 @@ async fn comment(
     State(state): State<AppState>,
     m: Member,
     Path(id): Path<String>,
-    Form(f): Form<CommentForm>,
+    CsrfForm(f): CsrfForm<CommentForm>,
 ) -> PageResult<Response> {
-    m.authed.check_csrf(&f.csrf)?;
     let a = m.acting(&state);
     let path = format!("/items/{id}");
     Ok(

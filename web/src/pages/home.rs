@@ -4,10 +4,11 @@ use super::{Flash, layout, see_other_with_notice};
 use crate::AppState;
 use crate::auth::{self, Authed, Member};
 use crate::error::{AppError, PageResult};
+use crate::forms::CsrfForm;
+use axum::Router;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use axum_extra::extract::CookieJar;
 use cflows_protocol::{OrgId, ProfileView};
 use maud::{Markup, html};
@@ -105,8 +106,6 @@ async fn home(
 /// The switcher's fields.
 #[derive(Deserialize)]
 struct SwitchForm {
-    #[serde(default)]
-    csrf: String,
     org_id: String,
 }
 
@@ -114,9 +113,8 @@ async fn switch_org(
     State(state): State<AppState>,
     authed: Authed,
     jar: CookieJar,
-    Form(form): Form<SwitchForm>,
+    CsrfForm(form): CsrfForm<SwitchForm>,
 ) -> PageResult<Response> {
-    authed.check_csrf(&form.csrf)?;
     let (session, _) =
         crate::app::switch_session_org(&state, &authed, &OrgId::new(form.org_id)).await?;
     let secure = state.settings.http.secure_cookies();
@@ -150,8 +148,6 @@ pub(crate) fn profile_form(action: &str, csrf: &str, p: &ProfileView) -> Markup 
 /// Profile form fields.
 #[derive(Deserialize)]
 pub(crate) struct ProfileForm {
-    #[serde(default)]
-    pub csrf: String,
     #[serde(default)]
     pub title: String,
     #[serde(default)]
@@ -203,9 +199,8 @@ async fn render_profile(
 async fn profile_submit(
     State(state): State<AppState>,
     m: Member,
-    Form(form): Form<ProfileForm>,
+    CsrfForm(form): CsrfForm<ProfileForm>,
 ) -> PageResult<Response> {
-    m.authed.check_csrf(&form.csrf)?;
     let profile = form.profile();
     match m
         .org

@@ -4,16 +4,17 @@
 //! address already has an account.
 
 use super::layout;
-use super::login::{CsrfForm, pre_session_csrf, pre_session_csrf_ok};
+use super::login::pre_session_csrf;
 use crate::AppState;
 use crate::app::{Acceptor, accept_invitation};
 use crate::auth::{self, AuthRejection, Authed};
-use crate::error::{AppError, PageError};
+use crate::error::PageError;
+use crate::forms::CsrfForm;
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::{Form, Router};
 use axum_extra::extract::CookieJar;
 use cflows_protocol::{InvitationView, OrgView};
 use maud::{Markup, html};
@@ -99,11 +100,9 @@ fn dead_link() -> Response {
         .into_response()
 }
 
-/// The accept form: the CSRF field, and a name and password for a new account.
+/// The accept form: a name and password for a new account.
 #[derive(Deserialize)]
 struct AcceptForm {
-    #[serde(flatten)]
-    csrf: CsrfForm,
     #[serde(default)]
     display_name: String,
     #[serde(default)]
@@ -115,14 +114,9 @@ async fn accept(
     authed: Result<Authed, AuthRejection>,
     jar: CookieJar,
     Path(token): Path<String>,
-    Form(form): Form<AcceptForm>,
+    CsrfForm(form): CsrfForm<AcceptForm>,
 ) -> Result<Response, PageError> {
     let authed = authed.ok();
-    match &authed {
-        Some(a) => a.check_csrf(&form.csrf.csrf)?,
-        None if !pre_session_csrf_ok(&jar, &form.csrf.csrf) => return Err(AppError::Csrf.into()),
-        None => {}
-    }
     let acceptor = match &authed {
         Some(a) => Acceptor::Session(a),
         None => Acceptor::NewAccount {

@@ -1,16 +1,16 @@
 //! Login and logout. Unknown email and wrong password get the same answer; attempts are
 //! rate-limited per IP and per account; a new session id is issued at every login; the
-//! form is protected by a double-submit CSRF cookie (there is no session yet).
+//! form is protected by a double-submit CSRF cookie (there is no session yet), checked
+//! by [`CsrfForm`].
 
 use super::layout;
 use crate::AppState;
 use crate::auth::{self, Authed, ClientIp, LOGIN_CSRF_COOKIE};
-use crate::error::AppError;
+use crate::forms::{Button, CsrfForm};
+use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use cflows_actors::directory::random_token;
@@ -62,12 +62,6 @@ pub(crate) fn pre_session_csrf(jar: CookieJar, secure: bool, path: &str) -> (Coo
     (jar.add(cookie), token)
 }
 
-/// Whether a pre-session form's `csrf` field matches its cookie.
-pub(crate) fn pre_session_csrf_ok(jar: &CookieJar, submitted: &str) -> bool {
-    jar.get(LOGIN_CSRF_COOKIE)
-        .is_some_and(|c| !c.value().is_empty() && c.value() == submitted)
-}
-
 fn login_csrf(jar: CookieJar, secure: bool) -> (CookieJar, String) {
     pre_session_csrf(jar, secure, "/login")
 }
@@ -92,9 +86,14 @@ impl Next {
 
 async fn login_page(
     State(state): State<AppState>,
+    authed: Result<Authed, auth::AuthRejection>,
     jar: CookieJar,
     axum::extract::Query(next): axum::extract::Query<Next>,
 ) -> Response {
+    // A form posted with a session carries the session's token (see `forms`).
+    if let Ok(a) = authed {
+        return login_form(&a.csrf, "", next.safe(), None).into_response();
+    }
     let (jar, token) = login_csrf(jar, state.settings.http.secure_cookies());
     (jar, login_form(&token, "", next.safe(), None)).into_response()
 }
@@ -102,8 +101,6 @@ async fn login_page(
 /// The login form's fields.
 #[derive(Deserialize)]
 pub struct LoginForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     email: String,
     #[serde(default)]
@@ -116,28 +113,11 @@ async fn login_submit(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     jar: CookieJar,
-    Form(form): Form<LoginForm>,
+    CsrfForm(form): CsrfForm<LoginForm>,
 ) -> Response {
     let secure = state.settings.http.secure_cookies();
-    let cookie_token = jar
-        .get(LOGIN_CSRF_COOKIE)
-        .map(|c| c.value().to_string())
-        .unwrap_or_default();
+    let (jar, token) = login_csrf(jar, secure);
     let next = form.next.safe().to_string();
-    if cookie_token.is_empty() || cookie_token != form.csrf {
-        let (jar, token) = login_csrf(jar.remove(Cookie::from(LOGIN_CSRF_COOKIE)), secure);
-        return (
-            StatusCode::FORBIDDEN,
-            jar,
-            login_form(
-                &token,
-                &form.email,
-                &next,
-                Some(&AppError::Csrf.to_string()),
-            ),
-        )
-            .into_response();
-    }
     match crate::app::start_session(&state, ip, &jar, &form.email, &form.password).await {
         Ok((session, _, _)) => {
             let jar = jar
@@ -149,26 +129,18 @@ async fn login_submit(
         Err(e) => (
             e.status(),
             jar,
-            login_form(&cookie_token, &form.email, &next, Some(&e.to_string())),
+            login_form(&token, &form.email, &next, Some(&e.to_string())),
         )
             .into_response(),
     }
-}
-
-/// The logout form's fields.
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    pub csrf: String,
 }
 
 async fn logout(
     State(state): State<AppState>,
     authed: Authed,
     jar: CookieJar,
-    Form(form): Form<CsrfForm>,
+    CsrfForm(Button {}): CsrfForm<Button>,
 ) -> Result<Response, crate::error::PageError> {
-    authed.check_csrf(&form.csrf)?;
     state.core.directory.end_session(&authed.session_id).await?;
     let secure = state.settings.http.secure_cookies();
     Ok((

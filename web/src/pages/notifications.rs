@@ -6,10 +6,11 @@ use super::{layout, see_other_with_notice};
 use crate::AppState;
 use crate::auth::Member;
 use crate::error::{AppError, PageResult};
+use crate::forms::{Button, CsrfForm};
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use cflows_protocol::UserId;
 use maud::html;
 use serde::Deserialize;
@@ -108,9 +109,8 @@ async fn read_one(
     State(state): State<AppState>,
     m: Member,
     Path(id): Path<String>,
-    Form(form): Form<super::login::CsrfForm>,
+    CsrfForm(Button {}): CsrfForm<Button>,
 ) -> PageResult<Response> {
-    m.authed.check_csrf(&form.csrf)?;
     state
         .core
         .directory
@@ -124,9 +124,8 @@ async fn read_one(
 async fn read_all(
     State(state): State<AppState>,
     m: Member,
-    Form(form): Form<super::login::CsrfForm>,
+    CsrfForm(Button {}): CsrfForm<Button>,
 ) -> PageResult<Response> {
-    m.authed.check_csrf(&form.csrf)?;
     state
         .core
         .directory
@@ -144,8 +143,6 @@ async fn read_all(
 #[derive(Deserialize)]
 struct MessageForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     to: String,
     #[serde(default)]
     body: String,
@@ -154,9 +151,8 @@ struct MessageForm {
 async fn send_message(
     State(state): State<AppState>,
     m: Member,
-    Form(form): Form<MessageForm>,
+    CsrfForm(form): CsrfForm<MessageForm>,
 ) -> PageResult<Response> {
-    m.authed.check_csrf(&form.csrf)?;
     let result = crate::app::send_direct_message(
         &state,
         &m.org_id,

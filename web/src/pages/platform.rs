@@ -6,10 +6,11 @@ use super::{Flash, layout, see_other_with_notice};
 use crate::AppState;
 use crate::auth::{Authed, Operator};
 use crate::error::PageResult;
+use crate::forms::CsrfForm;
+use axum::Router;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use cflows_protocol::ClockFormat;
 use maud::html;
 use serde::Deserialize;
@@ -23,8 +24,6 @@ pub(crate) fn routes() -> Router<AppState> {
 /// New organization form fields.
 #[derive(Deserialize, Default, Clone)]
 struct NewOrgForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -117,9 +116,8 @@ async fn render(
 async fn create_org(
     State(state): State<AppState>,
     Operator(a): Operator,
-    Form(form): Form<NewOrgForm>,
+    CsrfForm(form): CsrfForm<NewOrgForm>,
 ) -> PageResult<Response> {
-    a.check_csrf(&form.csrf)?;
     let result = match ClockFormat::parse(&form.clock) {
         None => Err(crate::error::AppError::InvalidInput(
             "choose a time display: h12 or h24".into(),

@@ -12,12 +12,13 @@ use crate::AppState;
 use crate::api::attachments::read_upload;
 use crate::auth::Member;
 use crate::error::{AppError, PageResult};
+use crate::forms::{Button, CsrfForm, CsrfMultipart};
 use crate::pages::{Flash, see_other_with, see_other_with_notice};
-use axum::extract::{Multipart, Path, Query, State};
+use axum::Router;
+use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use cflows_actors::project;
 use cflows_protocol::{
     AttachmentView, ItemId, NewTask, Priority, ProjectId, ProjectInput, ProjectSnapshot,
@@ -92,7 +93,6 @@ async fn projects_page(
 
 #[derive(Deserialize)]
 struct NewProjectForm {
-    csrf: String,
     name: String,
     #[serde(default)]
     description: String,
@@ -101,9 +101,8 @@ struct NewProjectForm {
 async fn create_project(
     State(state): State<AppState>,
     m: Member,
-    Form(f): Form<NewProjectForm>,
+    CsrfForm(f): CsrfForm<NewProjectForm>,
 ) -> PageResult<Response> {
-    m.authed.check_csrf(&f.csrf)?;
     let a = m.acting(&state);
     let input = ProjectInput {
         name: Some(f.name),
@@ -420,13 +419,8 @@ async fn save_project(
     State(state): State<AppState>,
     m: Member,
     Path(id): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    CsrfForm(form): CsrfForm<Vec<(String, String)>>,
 ) -> PageResult<Response> {
-    let token = form
-        .iter()
-        .find(|(k, _)| k == "csrf")
-        .map_or("", |(_, v)| v);
-    m.authed.check_csrf(token)?;
     let members: Vec<UserId> = form
         .iter()
         .filter(|(k, _)| k == "member")
@@ -455,10 +449,8 @@ async fn create_task(
     State(state): State<AppState>,
     m: Member,
     Path(id): Path<String>,
-    Form(form): Form<HashMap<String, String>>,
+    CsrfForm(form): CsrfForm<HashMap<String, String>>,
 ) -> PageResult<Response> {
-    m.authed
-        .check_csrf(form.get("csrf").map_or("", String::as_str))?;
     let r = m
         .acting(&state)
         .project(&ProjectId::new(id.clone()))
@@ -479,10 +471,8 @@ async fn save_task(
     State(state): State<AppState>,
     m: Member,
     Path((id, task)): Path<(String, String)>,
-    Form(form): Form<HashMap<String, String>>,
+    CsrfForm(form): CsrfForm<HashMap<String, String>>,
 ) -> PageResult<Response> {
-    m.authed
-        .check_csrf(form.get("csrf").map_or("", String::as_str))?;
     let path = back(&id, Some(&task));
     let link = match field(&form, "item_key") {
         Some(key) => {
@@ -530,7 +520,6 @@ async fn save_task(
 
 #[derive(Deserialize)]
 struct CommentForm {
-    csrf: String,
     body: String,
 }
 
@@ -538,9 +527,8 @@ async fn comment_task(
     State(state): State<AppState>,
     m: Member,
     Path((id, task)): Path<(String, String)>,
-    Form(f): Form<CommentForm>,
+    CsrfForm(f): CsrfForm<CommentForm>,
 ) -> PageResult<Response> {
-    m.authed.check_csrf(&f.csrf)?;
     let r = m
         .acting(&state)
         .project(&ProjectId::new(id.clone()))
@@ -549,18 +537,12 @@ async fn comment_task(
     Ok(answer(r, &back(&id, Some(&task)), "Comment added."))
 }
 
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
-}
-
 async fn delete_task(
     State(state): State<AppState>,
     m: Member,
     Path((id, task)): Path<(String, String)>,
-    Form(f): Form<CsrfForm>,
+    CsrfForm(Button {}): CsrfForm<Button>,
 ) -> PageResult<Response> {
-    m.authed.check_csrf(&f.csrf)?;
     let r = m
         .acting(&state)
         .project(&ProjectId::new(id.clone()))
@@ -573,12 +555,12 @@ async fn attach_to_task(
     State(state): State<AppState>,
     m: Member,
     Path((id, task)): Path<(String, String)>,
-    multipart: Multipart,
+    multipart: CsrfMultipart,
 ) -> PageResult<Response> {
     let handle = m.acting(&state).project(&ProjectId::new(id.clone()));
     handle.head().await?;
     let path = back(&id, Some(&task));
-    let r = match read_upload(&state, multipart, Some(&m.authed)).await {
+    let r = match read_upload(&state, multipart).await {
         Ok(kept) => handle.attach(task, kept).await.map_err(AppError::from),
         Err(e) => Err(e),
     };
@@ -589,12 +571,12 @@ async fn attach_to_item(
     State(state): State<AppState>,
     m: Member,
     Path(id): Path<String>,
-    multipart: Multipart,
+    multipart: CsrfMultipart,
 ) -> PageResult<Response> {
     let a = m.acting(&state);
     let item = a.item(&ItemId::new(id.clone()));
     item.head().await?;
-    let r = match read_upload(&state, multipart, Some(&m.authed)).await {
+    let r = match read_upload(&state, multipart).await {
         Ok(kept) => item.attach(a.booker(), kept).await.map_err(AppError::from),
         Err(e) => Err(e),
     };

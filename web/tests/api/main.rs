@@ -12,6 +12,7 @@ mod calendar_removal;
 mod calendars;
 mod capacity;
 mod conformance;
+mod forms;
 mod hardening;
 mod icaljs;
 mod kiosk_page;

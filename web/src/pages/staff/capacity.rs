@@ -5,11 +5,12 @@ use super::{failed, staff_page};
 use crate::AppState;
 use crate::auth::{Admin, Member};
 use crate::error::{AppError, PageResult};
+use crate::forms::{Button, CsrfForm};
 use crate::pages::{Flash, layout, see_other_with_notice};
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use cflows_actors::JobTypeInput;
 use cflows_protocol::{ClosedDay, TeamId, WorkingHours, WorkingPeriod};
 use chrono::{Datelike, Duration};
@@ -160,8 +161,6 @@ async fn render(
 #[derive(Deserialize)]
 struct JobTypeForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     name: String,
     #[serde(default)]
     duration_minutes: String,
@@ -172,9 +171,8 @@ struct JobTypeForm {
 async fn create_job_type(
     State(state): State<AppState>,
     Admin(m): Admin,
-    Form(f): Form<JobTypeForm>,
+    CsrfForm(f): CsrfForm<JobTypeForm>,
 ) -> PageResult<Response> {
-    m.authed.check_csrf(&f.csrf)?;
     let minutes = f.duration_minutes.trim().parse::<u32>().unwrap_or(0);
     let result = m
         .org
@@ -201,19 +199,12 @@ async fn create_job_type(
     }
 }
 
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 async fn delete_job_type(
     State(_state): State<AppState>,
     Admin(m): Admin,
     Path(id): Path<String>,
-    Form(f): Form<CsrfForm>,
+    CsrfForm(Button {}): CsrfForm<Button>,
 ) -> PageResult<Response> {
-    m.authed.check_csrf(&f.csrf)?;
     m.org.delete_job_type(m.caller(), id).await?;
     Ok(see_other_with_notice(
         "/staff/capacity",
@@ -305,14 +296,13 @@ async fn save_hours(
     State(state): State<AppState>,
     Admin(m): Admin,
     Path(team): Path<String>,
-    Form(f): Form<Vec<(String, String)>>,
+    CsrfForm(f): CsrfForm<Vec<(String, String)>>,
 ) -> PageResult<Response> {
     let get = |k: &str| {
         f.iter()
             .find(|(key, _)| key == k)
             .map(|(_, v)| v.trim().to_string())
     };
-    m.authed.check_csrf(&get("csrf").unwrap_or_default())?;
     let team = TeamId::new(team);
     let mut weekly = Vec::new();
     for n in 1..=7u8 {

@@ -5,12 +5,13 @@ use super::{failed, staff_page};
 use crate::AppState;
 use crate::auth::{Admin, Member};
 use crate::error::PageResult;
+use crate::forms::{Button, CsrfForm};
 use crate::pages::{Flash, layout, see_other_with_notice};
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use cflows_actors::org::KioskInput;
 use cflows_protocol::{KioskId, KioskScope, TeamId, WorkflowId};
 use maud::html;
@@ -138,10 +139,8 @@ async fn render(
 async fn create(
     State(state): State<AppState>,
     Admin(m): Admin,
-    Form(f): Form<HashMap<String, String>>,
+    CsrfForm(f): CsrfForm<HashMap<String, String>>,
 ) -> PageResult<Response> {
-    m.authed
-        .check_csrf(f.get("csrf").map_or("", String::as_str))?;
     let checked = |prefix: &str| -> Vec<String> {
         f.iter()
             .filter(|(k, v)| k.starts_with(prefix) && *v == "true")
@@ -196,18 +195,12 @@ async fn create(
     }
 }
 
-#[derive(serde::Deserialize)]
-struct CsrfForm {
-    csrf: String,
-}
-
 async fn revoke(
     State(state): State<AppState>,
     Admin(m): Admin,
     Path(id): Path<String>,
-    Form(f): Form<CsrfForm>,
+    CsrfForm(Button {}): CsrfForm<Button>,
 ) -> PageResult<Response> {
-    m.authed.check_csrf(&f.csrf)?;
     match m.org.revoke_kiosk(m.caller(), KioskId::new(id)).await {
         Ok(()) => Ok(see_other_with_notice(
             "/staff/kiosks",

@@ -4,11 +4,12 @@ use super::{failed, staff_page};
 use crate::AppState;
 use crate::auth::{Admin, Member};
 use crate::error::{AppError, PageResult};
+use crate::forms::CsrfForm;
 use crate::pages::{Flash, layout, see_other_with_notice};
+use axum::Router;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::routing::get;
-use axum::{Form, Router};
 use cflows_actors::SettingsChange;
 use cflows_protocol::ClockFormat;
 use maud::html;
@@ -21,8 +22,6 @@ pub(super) fn routes() -> Router<AppState> {
 /// Settings form fields.
 #[derive(Deserialize)]
 struct SettingsForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -38,7 +37,6 @@ async fn settings_page(
 ) -> PageResult<Response> {
     let org = m.org.snapshot().await?.org;
     let form = SettingsForm {
-        csrf: String::new(),
         name: org.name,
         timezone: org.timezone,
         clock: org.clock.as_str().into(),
@@ -107,9 +105,8 @@ const COMMON_ZONES: &[&str] = &[
 async fn update_settings(
     State(state): State<AppState>,
     Admin(m): Admin,
-    Form(form): Form<SettingsForm>,
+    CsrfForm(form): CsrfForm<SettingsForm>,
 ) -> PageResult<Response> {
-    m.authed.check_csrf(&form.csrf)?;
     let result = match ClockFormat::parse(&form.clock) {
         None => Err(AppError::InvalidInput("choose 12- or 24-hour time".into())),
         Some(clock) => m

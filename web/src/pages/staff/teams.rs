@@ -4,11 +4,12 @@ use super::{failed, staff_page};
 use crate::AppState;
 use crate::auth::{Admin, Member};
 use crate::error::{AppError, PageResult};
+use crate::forms::{Button, CsrfForm};
 use crate::pages::{Flash, layout, see_other_with_notice};
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use cflows_actors::TeamInput;
 use cflows_protocol::{OrgSnapshot, TeamId, TeamView, UserId};
 use maud::{Markup, html};
@@ -24,8 +25,6 @@ pub(super) fn routes() -> Router<AppState> {
 /// Team form fields (repeated `members` keys).
 #[derive(Deserialize, Default, Clone)]
 struct TeamForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -66,7 +65,6 @@ impl TeamForm {
 
     fn from_team(t: &TeamView) -> Self {
         Self {
-            csrf: String::new(),
             name: t.name.clone(),
             description: t.description.clone(),
             colour: t.colour.clone(),
@@ -183,9 +181,8 @@ async fn render_teams(
 async fn create_team(
     State(state): State<AppState>,
     Admin(m): Admin,
-    axum_extra::extract::Form(form): axum_extra::extract::Form<TeamForm>,
+    CsrfForm(form): CsrfForm<TeamForm>,
 ) -> PageResult<Response> {
-    m.authed.check_csrf(&form.csrf)?;
     let kept = form.clone();
     let result = match form.input() {
         Ok(input) => m
@@ -276,9 +273,8 @@ async fn update_team(
     State(state): State<AppState>,
     Admin(m): Admin,
     Path(team_id): Path<String>,
-    axum_extra::extract::Form(form): axum_extra::extract::Form<TeamForm>,
+    CsrfForm(form): CsrfForm<TeamForm>,
 ) -> PageResult<Response> {
-    m.authed.check_csrf(&form.csrf)?;
     let kept = form.clone();
     let result = match form.input() {
         Ok(input) => m
@@ -315,9 +311,8 @@ async fn delete_team(
     State(_state): State<AppState>,
     Admin(m): Admin,
     Path(team_id): Path<String>,
-    Form(form): Form<crate::pages::login::CsrfForm>,
+    CsrfForm(Button {}): CsrfForm<Button>,
 ) -> PageResult<Response> {
-    m.authed.check_csrf(&form.csrf)?;
     let (_, team) = find_team(&m, &team_id).await?;
     m.org.delete_team(m.caller(), team.id).await?;
     Ok(see_other_with_notice(

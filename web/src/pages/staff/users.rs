@@ -4,12 +4,13 @@ use super::{failed, role_select, staff_page};
 use crate::AppState;
 use crate::auth::{Admin, Member};
 use crate::error::{AppError, PageResult};
+use crate::forms::{Button, CsrfForm};
 use crate::pages::home::{ProfileForm, profile_form};
 use crate::pages::{Flash, layout, see_other_with_notice};
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use cflows_actors::MemberChange;
 use cflows_protocol::{MemberView, OrgSnapshot, Role, TeamId, UserId};
 use maud::html;
@@ -29,8 +30,6 @@ pub(super) fn routes() -> Router<AppState> {
 /// The invite form's fields.
 #[derive(Deserialize, Default)]
 struct InviteForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     email: String,
     #[serde(default)]
@@ -146,9 +145,8 @@ fn team_names<'a>(snap: &'a OrgSnapshot, mem: &MemberView) -> Vec<&'a str> {
 async fn add_user(
     State(state): State<AppState>,
     Admin(m): Admin,
-    Form(form): Form<InviteForm>,
+    CsrfForm(form): CsrfForm<InviteForm>,
 ) -> PageResult<Response> {
-    m.authed.check_csrf(&form.csrf)?;
     let result = match Role::parse(&form.role) {
         None => Err(AppError::InvalidInput("choose a role".into())),
         Some(role) => crate::app::invite(&state, &m, &form.email, role).await,
@@ -184,9 +182,8 @@ async fn add_user(
 async fn revoke_invitation(
     Admin(m): Admin,
     Path(id): Path<String>,
-    Form(form): Form<crate::pages::login::CsrfForm>,
+    CsrfForm(Button {}): CsrfForm<Button>,
 ) -> PageResult<Response> {
-    m.authed.check_csrf(&form.csrf)?;
     m.org.revoke_invitation(m.caller(), id).await?;
     Ok(see_other_with_notice(
         "/staff/users",
@@ -307,8 +304,6 @@ async fn render_user(
 #[derive(Deserialize)]
 struct MembershipForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     role: String,
     /// Present (any value) when the box is ticked.
     active: Option<String>,
@@ -318,9 +313,8 @@ async fn update_membership(
     State(state): State<AppState>,
     Admin(m): Admin,
     Path(user_id): Path<String>,
-    Form(form): Form<MembershipForm>,
+    CsrfForm(form): CsrfForm<MembershipForm>,
 ) -> PageResult<Response> {
-    m.authed.check_csrf(&form.csrf)?;
     let change = MemberChange {
         role: Role::parse(&form.role),
         active: Some(form.active.is_some()),
@@ -336,8 +330,6 @@ async fn update_membership(
 #[derive(Deserialize)]
 struct TeamsForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     teams: Vec<String>,
 }
 
@@ -345,9 +337,8 @@ async fn update_user_teams(
     State(state): State<AppState>,
     Admin(m): Admin,
     Path(user_id): Path<String>,
-    axum_extra::extract::Form(form): axum_extra::extract::Form<TeamsForm>,
+    CsrfForm(form): CsrfForm<TeamsForm>,
 ) -> PageResult<Response> {
-    m.authed.check_csrf(&form.csrf)?;
     let teams = form.teams.into_iter().map(TeamId::new).collect();
     let result = m
         .org
@@ -360,9 +351,8 @@ async fn update_user_profile(
     State(state): State<AppState>,
     Admin(m): Admin,
     Path(user_id): Path<String>,
-    Form(form): Form<ProfileForm>,
+    CsrfForm(form): CsrfForm<ProfileForm>,
 ) -> PageResult<Response> {
-    m.authed.check_csrf(&form.csrf)?;
     let result = m
         .org
         .update_profile(m.caller(), UserId::new(&user_id), form.profile())
@@ -374,9 +364,8 @@ async fn remove_user(
     State(state): State<AppState>,
     Admin(m): Admin,
     Path(user_id): Path<String>,
-    Form(form): Form<crate::pages::login::CsrfForm>,
+    CsrfForm(Button {}): CsrfForm<Button>,
 ) -> PageResult<Response> {
-    m.authed.check_csrf(&form.csrf)?;
     let name = find_member(&m, &user_id).await?.user.display_name;
     match m.org.remove_member(m.caller(), UserId::new(&user_id)).await {
         Ok(()) => Ok(see_other_with_notice(

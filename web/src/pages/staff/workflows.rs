@@ -8,12 +8,13 @@ use super::{failed, staff_page};
 use crate::AppState;
 use crate::auth::{Admin, Member};
 use crate::error::{AppError, PageResult};
+use crate::forms::CsrfForm;
 use crate::pages::{Flash, layout, see_other_with_notice};
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use axum::{Form, Router};
 use cflows_actors::domain::workflow::{Definition, Known, validate};
 use cflows_actors::org::WorkflowInput;
 use cflows_protocol::{
@@ -87,7 +88,6 @@ async fn render_list(
 
 #[derive(Deserialize)]
 struct CreateForm {
-    csrf: String,
     name: String,
     key: String,
 }
@@ -95,9 +95,8 @@ struct CreateForm {
 async fn create(
     State(state): State<AppState>,
     Admin(m): Admin,
-    Form(f): Form<CreateForm>,
+    CsrfForm(f): CsrfForm<CreateForm>,
 ) -> PageResult<Response> {
-    m.authed.check_csrf(&f.csrf)?;
     let step = |id: &str, name: &str, start: bool, terminal: bool| StepDef {
         id: id.into(),
         name: name.into(),
@@ -605,10 +604,8 @@ async fn edit(
     State(state): State<AppState>,
     Admin(m): Admin,
     Path(id): Path<String>,
-    Form(f): Form<HashMap<String, String>>,
+    CsrfForm(f): CsrfForm<HashMap<String, String>>,
 ) -> PageResult<Response> {
-    m.authed
-        .check_csrf(f.get("csrf").map_or("", String::as_str))?;
     let mut draft: Draft = serde_json::from_str(f.get("draft").map_or("", String::as_str))
         .map_err(|_| AppError::InvalidInput("the draft was damaged; reload the builder".into()))?;
     let action = f.get("action").cloned().unwrap_or_default();
