@@ -7,13 +7,13 @@ use super::{layout, see_other_with_notice};
 use crate::AppState;
 use crate::auth::Member;
 use crate::error::PageResult;
+use crate::forms::{Button, CsrfForm};
 use axum::Router;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use cflows_protocol::CalendarId;
 use maud::html;
-use serde::Deserialize;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new().route(
@@ -55,18 +55,12 @@ async fn confirm_page(
     Ok(layout::page(&chrome, &format!("Delete {name}"), body).into_response())
 }
 
-#[derive(Deserialize)]
-struct DeleteForm {
-    csrf: String,
-}
-
 async fn delete(
     State(state): State<AppState>,
     m: Member,
     Path(id): Path<String>,
-    Form(f): Form<DeleteForm>,
+    CsrfForm(Button {}): CsrfForm<Button>,
 ) -> PageResult<Response> {
-    m.authed.check_csrf(&f.csrf)?;
     let id = CalendarId::new(id);
     let name = crate::calendars::handle(&state.core.kernel, &m.org_id, &m.member, &id)
         .snapshot()
