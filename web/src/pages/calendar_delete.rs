@@ -34,14 +34,27 @@ async fn confirm_page(
     let chrome = chrome(&state, &m.authed, Some(&m), "calendar").await?;
     let name = &snap.calendar.name;
     let events = snap.events.len();
-    let people = snap.calendar.members.len();
+    // Who else loses it: its members other than the person deleting.
+    let others = snap
+        .calendar
+        .members
+        .iter()
+        .filter(|x| x.user != m.member.user.id)
+        .count();
     let body = html! {
         h1 { "Delete the calendar “" (name) "”?" }
         p {
-            @if events == 1 { "Its one event" } @else { "Its " (events) " events" }
-            " and its subscription link go with it, and the "
-            @if people == 1 { "person" } @else { (people) " people" }
-            " who share it no longer see it. This cannot be undone."
+            @match events {
+                0 => "It has no events; its subscription link goes with it.",
+                1 => "Its one event and its subscription link go with it.",
+                n => { "Its " (n) " events and its subscription link go with it." },
+            }
+            @match others {
+                0 => "",
+                1 => " One person who shares it will no longer see it.",
+                n => { " " (n) " people who share it will no longer see it." },
+            }
+            " This cannot be undone."
         }
         form.stack method="post" action=(format!("/calendar/calendars/{id}/delete")) {
             (layout::csrf_field(&m.authed.csrf))
