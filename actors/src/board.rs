@@ -80,6 +80,7 @@ impl Entity for Board {
     type Id = WorkflowId;
     type Msg = BoardMsg;
     const KIND: &'static str = "board";
+    const SCOPE_TABLE: Option<&'static str> = Some("workflow");
 
     async fn load(kernel: &Kernel, id: &WorkflowId) -> CoreResult<Self> {
         let store = kernel.store();
@@ -322,6 +323,23 @@ impl Board {
         filter: BoardFilter,
     ) -> CoreResult<SavedFilter> {
         let name = validate::name("Filter name", &name)?;
+        // A filter names a team and a person of this organization, never a made-up or
+        // another organization's id (it would match nothing, silently).
+        let org = OrgHandle::get(&self.kernel, &self.org).await?;
+        if let Some(team) = &filter.team
+            && org.team(team.clone()).await?.is_none()
+        {
+            return Err(CoreError::invalid(
+                "the filter's team is not one of this organization's: choose a team from the list",
+            ));
+        }
+        if let Some(person) = &filter.assignee
+            && org.member(person.clone()).await?.is_none()
+        {
+            return Err(CoreError::invalid(
+                "the filter's assignee is not a member of this organization: choose someone from the list",
+            ));
+        }
         let existing = self.filters(&user).await?;
         let id = existing
             .iter()

@@ -208,6 +208,7 @@ impl Entity for Calendar {
     type Id = CalendarId;
     type Msg = CalendarMsg;
     const KIND: &'static str = "calendar";
+    const SCOPE_TABLE: Option<&'static str> = Some("calendar");
 
     async fn load(kernel: &Kernel, id: &CalendarId) -> CoreResult<Self> {
         let store = kernel.store();
@@ -361,6 +362,7 @@ pub fn event_occurrences(e: &EventView, from: i64, to: i64) -> CoreResult<Vec<Oc
             start,
             end,
             all_day: e.all_day,
+            zone: e.zone.clone(),
             colour: e.colour.clone(),
             occurrence,
             changed,

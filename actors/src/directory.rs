@@ -476,6 +476,16 @@ impl DirectoryHandle {
         Ok(Some((org, view, invitation)))
     }
 
+    /// Whether `email` has an invitation that still works (a person with no
+    /// organization yet may log in to accept it).
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn has_pending_invitation(&self, email: &str) -> CoreResult<bool> {
+        let now = chrono::Utc::now().timestamp_millis();
+        Ok(self.store().has_pending_invitation(email, now).await?)
+    }
+
     /// An organization's actor, started on demand.
     ///
     /// # Errors
@@ -505,6 +515,15 @@ impl DirectoryHandle {
         platform_operator: bool,
     ) -> CoreResult<UserView> {
         let user = new_user(email, display_name, password, platform_operator).await?;
+        self.call(|reply| DirectoryMsg::CreateUser { user, reply })
+            .await?
+    }
+
+    /// Creates a user checked and hashed by [`new_user`] before.
+    ///
+    /// # Errors
+    /// A taken email, or the store failed.
+    pub async fn create_hashed_user(&self, user: NewUser) -> CoreResult<UserView> {
         self.call(|reply| DirectoryMsg::CreateUser { user, reply })
             .await?
     }

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// The attachment byte store.
 #[derive(Clone)]
@@ -25,6 +26,30 @@ struct Inner {
     /// Orders writing bytes against removing the same bytes (held across disk and
     /// store I/O, hence async).
     order: tokio::sync::Mutex<()>,
+    /// One permit per image decode that may run at once (a decode at the size limit
+    /// takes seconds and hundreds of MB).
+    decodes: Arc<tokio::sync::Semaphore>,
+    /// How long an upload waits for a permit before it is refused as busy.
+    decode_wait: Duration,
+}
+
+/// How many image decodes run at once, and how long an upload queues for one.
+#[derive(Clone, Copy, Debug)]
+pub struct DecodeLimit {
+    /// Decodes at once (at least 1).
+    pub at_once: usize,
+    /// Longest wait in the queue; then the upload answers `Unavailable` (503).
+    pub wait: Duration,
+}
+
+impl Default for DecodeLimit {
+    /// One decode per core; a queue of up to 20 seconds.
+    fn default() -> Self {
+        Self {
+            at_once: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            wait: Duration::from_secs(20),
+        }
+    }
 }
 
 /// Bytes kept for an upload whose attachment row is not committed yet. Dropping it
@@ -59,14 +84,38 @@ pub fn served_inline(content_type: &str) -> bool {
 }
 
 impl Files {
-    /// Bytes under `dir` (created on first use); uploads up to `max_bytes`.
+    /// Bytes under `dir` (created on first use); uploads up to `max_bytes`; one image
+    /// decode per core.
     pub fn new(dir: PathBuf, max_bytes: u64) -> Self {
+        Self::with_decode_limit(dir, max_bytes, DecodeLimit::default())
+    }
+
+    /// [`Files::new`] with `decodes` bounding the image decodes.
+    pub fn with_decode_limit(dir: PathBuf, max_bytes: u64, decodes: DecodeLimit) -> Self {
         Self(Arc::new(Inner {
             dir,
             max_bytes,
             pending: Mutex::new(HashMap::new()),
             order: tokio::sync::Mutex::new(()),
+            decodes: Arc::new(tokio::sync::Semaphore::new(decodes.at_once.max(1))),
+            decode_wait: decodes.wait,
         }))
+    }
+
+    /// A turn to decode an image: waits in the queue up to the limit. The decode holds
+    /// it until it ends, even when the upload that asked gave up.
+    ///
+    /// # Errors
+    /// `Unavailable` when no turn came within the wait.
+    pub async fn decode_turn(&self) -> CoreResult<tokio::sync::OwnedSemaphorePermit> {
+        let queue = self.0.decodes.clone().acquire_owned();
+        match tokio::time::timeout(self.0.decode_wait, queue).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => {
+                metrics::counter!("cflows_upload_decodes_refused_total").increment(1);
+                Err(CoreError::Unavailable)
+            }
+        }
     }
 
     /// The largest upload accepted (bytes).
@@ -88,18 +137,22 @@ impl Files {
     }
 
     /// Checks an upload (name, size, type by content, image decode) and writes its
-    /// bytes and thumbnail. Nothing is written when it is refused.
+    /// bytes and thumbnail. Nothing is written when it is refused. Images wait for a
+    /// decode turn (see [`DecodeLimit`]).
     ///
     /// # Errors
-    /// `InvalidInput` with the reason; `Internal` when the disk fails.
+    /// `InvalidInput` with the reason; `Unavailable` when no decode turn came in time;
+    /// `Internal` when the disk fails.
     pub async fn keep(&self, raw_name: &str, bytes: Vec<u8>) -> CoreResult<Kept> {
         let refused = |r: Refusal| CoreError::InvalidInput(r.to_string());
         let name = upload::file_name(raw_name).map_err(refused)?;
         let inspected: Inspected = upload::inspect(&bytes, self.0.max_bytes).map_err(refused)?;
         let (bytes, thumb) = if inspected.image {
             let content_type = inspected.content_type;
+            let turn = self.decode_turn().await?;
             let (bytes, thumb) = tokio::task::spawn_blocking(move || {
                 let thumb = upload::thumbnail(&bytes, content_type);
+                drop(turn);
                 (bytes, thumb)
             })
             .await
@@ -191,9 +244,14 @@ impl Files {
         if let Ok(i) = upload::inspect(bytes, u64::MAX)
             && i.image
         {
+            let turn = self.0.decodes.clone().acquire_owned().await;
             let (data, content_type) = (bytes.to_vec(), i.content_type);
-            if let Ok(Ok(thumb)) =
-                tokio::task::spawn_blocking(move || upload::thumbnail(&data, content_type)).await
+            if let Ok(Ok(thumb)) = tokio::task::spawn_blocking(move || {
+                let thumb = upload::thumbnail(&data, content_type);
+                drop(turn);
+                thumb
+            })
+            .await
             {
                 write_once(&self.thumb_path(sha), &thumb)
                     .await

@@ -16,8 +16,8 @@ use crate::team_calendar;
 use cflows_protocol::wire::StreamEvent;
 use cflows_protocol::{
     BookingView, ClockFormat, EntityRef, InvitationView, JobTypeView, MemberView, NotificationKind,
-    OrgEvent, OrgId, OrgSnapshot, OrgView, ProfileView, Role, StreamName, TeamId, TeamView, UserId,
-    UserView,
+    OrgEvent, OrgId, OrgSnapshot, OrgView, PendingInvitation, ProfileView, Role, StreamName,
+    TeamId, TeamView, UserId, UserView,
 };
 use ractor::RpcReplyPort;
 use std::collections::BTreeMap;
@@ -148,6 +148,11 @@ pub enum OrgMsg {
         by: Caller,
         id: String,
         reply: RpcReplyPort<CoreResult<()>>,
+    },
+    /// Pending, unexpired invitations with their addresses, newest first (admins).
+    Invitations {
+        by: Caller,
+        reply: RpcReplyPort<CoreResult<Vec<InvitationView>>>,
     },
     /// The pending, unexpired invitation whose token hashes to `token_hash`.
     Invitation {
@@ -439,6 +444,12 @@ impl Entity for Org {
             OrgMsg::RevokeInvitation { by, id, reply } => {
                 let _ = reply.send(self.on_revoke_invitation(by, id).await);
             }
+            OrgMsg::Invitations { by, reply } => {
+                let r = self
+                    .require_admin(&by)
+                    .map(|_| self.pending_invitations(now_ms()));
+                let _ = reply.send(r);
+            }
             OrgMsg::Invitation { token_hash, reply } => {
                 let _ = reply.send(self.pending(&token_hash).map(|i| i.view.clone()));
             }
@@ -511,13 +522,11 @@ impl Org {
         let mut teams: Vec<TeamView> = self.teams.values().cloned().collect();
         teams.sort_by_key(|t| t.name.to_lowercase());
         let now = now_ms();
-        let mut invitations: Vec<InvitationView> = self
-            .invitations
-            .values()
-            .filter(|i| i.view.expires_at > now)
-            .map(|i| i.view.clone())
+        let invitations = self
+            .pending_invitations(now)
+            .iter()
+            .map(PendingInvitation::from)
             .collect();
-        invitations.sort_by_key(|i| std::cmp::Reverse(i.created_at));
         let mut job_types: Vec<JobTypeView> = self.job_types.values().cloned().collect();
         job_types.sort_by_key(|j| j.name.to_lowercase());
         OrgSnapshot {
@@ -555,6 +564,18 @@ impl Org {
 
     /// The caller's role; a non-member, a deactivated member or a plain member asking for
     /// an admin action is refused.
+    /// Invitations that still work at `now`, newest first.
+    fn pending_invitations(&self, now: i64) -> Vec<InvitationView> {
+        let mut pending: Vec<InvitationView> = self
+            .invitations
+            .values()
+            .filter(|i| i.view.expires_at > now)
+            .map(|i| i.view.clone())
+            .collect();
+        pending.sort_by_key(|i| std::cmp::Reverse(i.created_at));
+        pending
+    }
+
     fn require_admin(&self, by: &Caller) -> CoreResult<Role> {
         match by {
             Caller::System => Ok(Role::Owner),
@@ -662,7 +683,7 @@ impl Org {
                 "a job type named '{name}' already exists"
             )));
         }
-        if !(5..=1440).contains(&input.duration_minutes) {
+        if !cflows_protocol::limits::DURATION_MINUTES.contains(&input.duration_minutes) {
             return Err(CoreError::invalid(
                 "duration_minutes must be 5..=1440 (5 minutes to 24 hours)",
             ));
@@ -821,7 +842,7 @@ impl Org {
             .map(|id| OrgEvent::InvitationRevoked { id: id.clone() })
             .collect();
         events.push(OrgEvent::InvitationCreated {
-            invitation: view.clone(),
+            invitation: PendingInvitation::from(&view),
         });
         let hash = token_hash(&token);
         self.commit(
@@ -1594,6 +1615,16 @@ impl OrgHandle {
     /// Unknown invitation, not an admin, or the store failed.
     pub async fn revoke_invitation(&self, by: Caller, id: String) -> CoreResult<()> {
         org_call!(self, RevokeInvitation { by, id })?
+    }
+
+    /// Pending invitations with their addresses, newest first: admins only (the
+    /// `org:` stream carries them without addresses).
+    ///
+    /// # Errors
+    /// `Forbidden` for a member who is not an admin; `Unavailable` when the actor does
+    /// not answer.
+    pub async fn invitations(&self, by: Caller) -> CoreResult<Vec<InvitationView>> {
+        org_call!(self, Invitations { by })?
     }
 
     /// The pending invitation behind a secret token, if it still works.

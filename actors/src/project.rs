@@ -32,8 +32,15 @@ pub const ACTIVITY_KEPT: usize = 100;
 pub const MAX_TASKS: usize = 5000;
 /// Most statuses of a project.
 pub const MAX_STATUSES: usize = 20;
-/// Longest task description (characters).
-pub const MAX_DESCRIPTION: usize = 10_000;
+/// Longest task description (characters): the longest text of any message, which is
+/// the codec's string limit (`max_string_chars`, characters too).
+pub const MAX_DESCRIPTION: usize = cflows_protocol::wire::MAX_TEXT_CHARS as usize;
+// Every other text limit fits inside the codec's, in the same unit.
+const _: () = assert!(
+    crate::work_item::MAX_COMMENT <= MAX_DESCRIPTION
+        && crate::work_item::MAX_MOVE_COMMENT <= MAX_DESCRIPTION
+        && crate::domain::validate::MAX_TEXT <= MAX_DESCRIPTION
+);
 /// Most attachments of one task or item.
 pub const MAX_ATTACHMENTS: usize = 50;
 
@@ -107,6 +114,7 @@ impl Entity for Project {
     type Id = ProjectId;
     type Msg = ProjectMsg;
     const KIND: &'static str = "project";
+    const SCOPE_TABLE: Option<&'static str> = Some("project");
 
     async fn load(kernel: &Kernel, id: &ProjectId) -> CoreResult<Self> {
         let store = kernel.store();

@@ -18,6 +18,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::inbox::{NewNotification, deliver_later};
 use crate::kernel::{Entity, Journal, Kernel};
 use crate::store::{Write, new_id, writes};
+use cflows_protocol::limits;
 use cflows_protocol::wire::StreamEvent;
 use cflows_protocol::{
     BookingState, BookingView, CapacityRefusal, EntityRef, Interval, ItemId, NotificationKind,
@@ -183,6 +184,7 @@ impl Entity for TeamCalendar {
     type Id = TeamId;
     type Msg = TeamMsg;
     const KIND: &'static str = "team_calendar";
+    const SCOPE_TABLE: Option<&'static str> = Some("team");
 
     async fn load(kernel: &Kernel, team: &TeamId) -> CoreResult<Self> {
         let store = kernel.store();
@@ -478,8 +480,17 @@ impl TeamCalendar {
         if end <= now {
             return Err(CoreError::invalid("that time is already over"));
         }
-        if need == 0 {
-            return Err(CoreError::invalid("members_required must be at least 1"));
+        if need < *limits::MEMBERS_REQUIRED.start() {
+            return Err(CoreError::invalid(format!(
+                "members_required must be at least {}",
+                limits::MEMBERS_REQUIRED.start()
+            )));
+        }
+        if need > *limits::MEMBERS_REQUIRED.end() {
+            return Err(CoreError::invalid(format!(
+                "members_required must be at most {}",
+                limits::MEMBERS_REQUIRED.end()
+            )));
         }
         if need > self.capacity {
             return Err(CoreError::invalid(format!(
@@ -492,8 +503,18 @@ impl TeamCalendar {
 
     fn hold_ms(&self, spec: Option<i64>) -> CoreResult<i64> {
         match spec {
-            Some(ms) if (1_000..=86_400_000).contains(&ms) => Ok(ms),
-            Some(_) => Err(CoreError::invalid("hold_seconds must be 1..=86400")),
+            Some(ms)
+                if (i64::from(*limits::HOLD_SECONDS.start()) * 1000
+                    ..=i64::from(*limits::HOLD_SECONDS.end()) * 1000)
+                    .contains(&ms) =>
+            {
+                Ok(ms)
+            }
+            Some(_) => Err(CoreError::invalid(format!(
+                "hold_seconds must be {}..={}",
+                limits::HOLD_SECONDS.start(),
+                limits::HOLD_SECONDS.end()
+            ))),
             None => Ok(i64::from(self.hours.hold_minutes) * 60_000),
         }
     }
@@ -605,16 +626,21 @@ impl TeamCalendar {
 
     async fn on_confirm(&mut self, by: &Booker, id: &str) -> CoreResult<BookingView> {
         let now = now_ms();
-        let b = self.hot(id)?;
+        // Any state: a hold that ran out (no longer hot) is a conflict, not a missing id.
+        let b = self.find(id).await?;
         match b.state {
-            BookingState::Confirmed => return Ok(b),
             BookingState::Held if takes(&b, now) => {}
-            BookingState::Held => {
+            BookingState::Held | BookingState::Expired => {
                 return Err(CoreError::Conflict(
                     "the hold has run out; book the slot again".into(),
                 ));
             }
-            _ => {
+            BookingState::Confirmed => {
+                return Err(CoreError::Conflict(
+                    "the booking is already confirmed".into(),
+                ));
+            }
+            BookingState::Completed | BookingState::Cancelled => {
                 return Err(CoreError::Conflict(format!(
                     "a {} booking cannot be confirmed",
                     b.state.as_str()
@@ -635,10 +661,11 @@ impl TeamCalendar {
 
     async fn on_cancel(&mut self, by: &Booker, id: &str) -> CoreResult<BookingView> {
         let now = now_ms();
-        let b = self.hot(id)?;
+        // Any state: cancelling a booking that is over already is a conflict.
+        let b = self.find(id).await?;
         if !matches!(b.state, BookingState::Held | BookingState::Confirmed) {
             return Err(CoreError::Conflict(format!(
-                "a {} booking cannot be cancelled",
+                "the booking is {}; it cannot be cancelled",
                 b.state.as_str()
             )));
         }
@@ -840,8 +867,12 @@ impl TeamCalendar {
         slot_minutes: u32,
     ) -> CoreResult<Vec<SlotAvailability>> {
         check_range(from, to)?;
-        if !(5..=1440).contains(&slot_minutes) {
-            return Err(CoreError::invalid("slot_minutes must be 5..=1440"));
+        if !limits::SLOT_MINUTES.contains(&slot_minutes) {
+            return Err(CoreError::invalid(format!(
+                "slot_minutes must be {}..={}",
+                limits::SLOT_MINUTES.start(),
+                limits::SLOT_MINUTES.end()
+            )));
         }
         let slot = i64::from(slot_minutes) * 60_000;
         if (to - from) / slot > 20_000 {
@@ -955,7 +986,7 @@ impl TeamCalendar {
             .iter()
             .filter(|b| b.state == BookingState::Held && !takes(b, now))
             .map(|b| BookingView {
-                state: BookingState::Cancelled,
+                state: BookingState::Expired,
                 hold_expires_at: None,
                 updated_at: now,
                 ..b.clone()

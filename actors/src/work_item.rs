@@ -92,6 +92,7 @@ impl Entity for WorkItem {
     type Id = ItemId;
     type Msg = ItemMsg;
     const KIND: &'static str = "work_item";
+    const SCOPE_TABLE: Option<&'static str> = Some("work_item");
 
     async fn load(kernel: &Kernel, id: &ItemId) -> CoreResult<Self> {
         let store = kernel.store();

@@ -133,7 +133,7 @@ impl Watched {
             | TeamEvent::BookingCompleted { booking }
             | TeamEvent::BookingCancelled { booking }
             | TeamEvent::HoldExpired { booking } => {
-                if booking.state == BookingState::Cancelled {
+                if booking.state.is_released() {
                     self.bookings.remove(&booking.id);
                 } else {
                     self.bookings.insert(booking.id.clone(), booking);

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use cflows_protocol::wire::{
     ClientMsg, PROTOCOL_VERSION, ServerMsg, StreamPosition, decode_server, encode_client,
 };
-use fastwebsockets::{FragmentCollector, Frame, OpCode, Payload, WebSocketError};
+use fastwebsockets::{FragmentCollector, Frame, OpCode, Payload, Role, WebSocketError};
 use http_body_util::Empty;
 use hyper::Request;
 use hyper::header::{CONNECTION, UPGRADE};
@@ -217,6 +217,45 @@ impl Client {
             ))
             .await?;
         Ok(())
+    }
+
+    /// Sends one frame as given (masked, as a client must): for tests of how the server
+    /// answers frames that break RFC 6455, e.g. a continuation frame with no start.
+    ///
+    /// # Errors
+    /// The connection is gone.
+    pub async fn send_frame(
+        &mut self,
+        fin: bool,
+        opcode: OpCode,
+        payload: Vec<u8>,
+    ) -> anyhow::Result<()> {
+        self.ws
+            .write_frame(Frame::new(fin, opcode, None, Payload::Owned(payload)))
+            .await?;
+        Ok(())
+    }
+
+    /// Sends `payload` as one binary frame **without** the mask RFC 6455 §5.1 requires of
+    /// clients (a server must fail the connection); the connection continues as the
+    /// returned client.
+    ///
+    /// # Errors
+    /// The connection is gone.
+    pub async fn send_unmasked(self, payload: Vec<u8>) -> anyhow::Result<Self> {
+        let mut ws = fastwebsockets::WebSocket::after_handshake(self.ws.into_inner(), Role::Client);
+        ws.set_auto_apply_mask(false);
+        ws.write_frame(Frame::new(
+            true,
+            OpCode::Binary,
+            None,
+            Payload::Owned(payload),
+        ))
+        .await?;
+        ws.set_auto_apply_mask(true);
+        Ok(Self {
+            ws: FragmentCollector::new(ws),
+        })
     }
 
     /// Sends a close frame with `code` and `reason` (what is read after it is the

@@ -84,15 +84,18 @@ pub struct Recurrence {
     pub freq: Frequency,
     /// Every `interval` days/weeks/months/years, 1..=1000 (default 1).
     #[serde(default = "one")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::limits::schema::recurrence_interval))]
     pub interval: u32,
     /// ISO weekdays (1 = Monday … 7 = Sunday).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::limits::schema::by_day))]
     pub by_day: Vec<u8>,
     /// Days of the month, 1..=31 or −31..=−1 (from the end).
     #[serde(default)]
     pub by_month_day: Vec<i8>,
     /// Number of occurrences (at most 5000); not with `until`.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::limits::schema::recurrence_count))]
     pub count: Option<u32>,
     /// Last local date an occurrence may start on, `YYYY-MM-DD` (inclusive).
     #[serde(default)]
@@ -159,6 +162,10 @@ pub struct Occurrence {
     pub start: i64,
     pub end: i64,
     pub all_day: bool,
+    /// The event's zone (IANA): `occurrence` is a local time there, and all-day
+    /// occurrences are its local midnights.
+    #[serde(default)]
+    pub zone: String,
     pub colour: String,
     /// For a recurring event: the original local start that names this occurrence
     /// (what `move_occurrence` and `cancel_occurrence` take).

@@ -15,6 +15,7 @@ pub struct JobTypeView {
     pub id: String,
     pub name: String,
     /// 5..=1440.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::limits::schema::duration_minutes))]
     pub duration_minutes: u32,
     /// `#rrggbb`
     pub colour: String,
@@ -31,8 +32,10 @@ pub enum BookingState {
     Confirmed,
     /// Done; keeps its interval (it still counts as booked).
     Completed,
-    /// Released; takes no capacity.
+    /// Released by someone; takes no capacity.
     Cancelled,
+    /// A hold that ran out before it was confirmed (`hold_expired`); takes no capacity.
+    Expired,
 }
 
 impl BookingState {
@@ -43,7 +46,14 @@ impl BookingState {
             Self::Confirmed => "confirmed",
             Self::Completed => "completed",
             Self::Cancelled => "cancelled",
+            Self::Expired => "expired",
         }
+    }
+
+    /// Whether the booking is over without having happened (cancelled or run out): it
+    /// takes no capacity, and nothing more can be done with it.
+    pub fn is_released(self) -> bool {
+        matches!(self, Self::Cancelled | Self::Expired)
     }
 
     /// Parses a stored name.
@@ -53,6 +63,7 @@ impl BookingState {
             "confirmed" => Some(Self::Confirmed),
             "completed" => Some(Self::Completed),
             "cancelled" => Some(Self::Cancelled),
+            "expired" => Some(Self::Expired),
             _ => None,
         }
     }
@@ -71,6 +82,7 @@ pub struct BookingView {
     /// Unix ms, exclusive.
     pub end: i64,
     /// Members this booking takes from the team's capacity, 1..=capacity.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::limits::schema::members_required_set))]
     pub members_required: u32,
     pub state: BookingState,
     /// Set while `held`: when the hold is released (Unix ms).
@@ -134,6 +146,7 @@ pub struct WaitlistEntry {
     pub title: String,
     pub start: i64,
     pub end: i64,
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::limits::schema::members_required_set))]
     pub members_required: u32,
     pub user: UserId,
     pub work_item: Option<ItemId>,
@@ -141,6 +154,7 @@ pub struct WaitlistEntry {
     /// How long the hold lasts when the slot frees up (the request's `hold_seconds`);
     /// the team's `hold_minutes` when absent.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::limits::schema::hold_seconds))]
     pub hold_seconds: Option<u32>,
     pub created_at: i64,
 }

@@ -8,6 +8,7 @@ pub mod capacity;
 pub mod error;
 pub mod ids;
 pub mod inbox;
+pub mod limits;
 pub mod project;
 pub mod stream;
 pub mod views;
@@ -37,8 +38,8 @@ pub use project::{
 };
 pub use stream::{StreamKind, StreamName};
 pub use views::{
-    ClockFormat, InvitationView, MemberView, OrgEvent, OrgSnapshot, OrgView, PlatformEvent,
-    ProfileView, Role, TeamView, UserView,
+    ClockFormat, InvitationView, MemberView, OrgEvent, OrgSnapshot, OrgView, PendingInvitation,
+    PlatformEvent, ProfileView, Role, TeamView, UserView,
 };
 pub use workflow::{
     BoardEvent, BoardFilter, BoardSnapshot, CardView, CommentView, Condition, ConditionOp,

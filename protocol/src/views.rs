@@ -135,6 +135,7 @@ pub struct TeamView {
     pub parent: Option<TeamId>,
     pub members: Vec<UserId>,
     /// How many members can be booked at the same time (capacity).
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::limits::schema::bookable_count))]
     pub bookable_count: u32,
     pub manager: Option<UserId>,
 }
@@ -155,6 +156,33 @@ pub struct InvitationView {
     pub expires_at: i64,
 }
 
+/// A pending invitation as every member sees it on the `org:` stream: who invited, the
+/// role and when it runs out, but not the address — invitees' addresses are for admins
+/// (`GET /api/v1/invitations`), and stream frames are shared by every member.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PendingInvitation {
+    pub id: String,
+    pub role: Role,
+    pub invited_by: UserId,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds; after this the link no longer works.
+    pub expires_at: i64,
+}
+
+impl From<&InvitationView> for PendingInvitation {
+    fn from(i: &InvitationView) -> Self {
+        Self {
+            id: i.id.clone(),
+            role: i.role,
+            invited_by: i.invited_by.clone(),
+            created_at: i.created_at,
+            expires_at: i.expires_at,
+        }
+    }
+}
+
 /// Everything the `org:{id}` stream describes, as of journal position `seq`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -162,8 +190,8 @@ pub struct OrgSnapshot {
     pub org: OrgView,
     pub members: Vec<MemberView>,
     pub teams: Vec<TeamView>,
-    /// Pending, unexpired invitations, newest first.
-    pub invitations: Vec<InvitationView>,
+    /// Pending, unexpired invitations, newest first (without their addresses).
+    pub invitations: Vec<PendingInvitation>,
     /// Job types (what teams are booked for), by name.
     #[serde(default)]
     pub job_types: Vec<JobTypeView>,
@@ -203,7 +231,7 @@ pub enum OrgEvent {
         team: TeamId,
     },
     InvitationCreated {
-        invitation: InvitationView,
+        invitation: PendingInvitation,
     },
     /// Revoked by an admin, or replaced by a new invitation to the same address.
     InvitationRevoked {

@@ -61,10 +61,11 @@ pub struct Limits {
     pub max_depth: u32,
     /// Most elements in one array, or entries (key-value pairs) in one map.
     pub max_collection: u32,
-    /// Most bytes (not characters) in one string or binary value. Large enough for every
-    /// text field at its documented character limit in any script (4 bytes a character).
-    #[serde(default = "default_max_string_bytes")]
-    pub max_string_bytes: u32,
+    /// Most characters (Unicode scalar values — the unit of every text limit of the
+    /// operations) in one string: [`MAX_TEXT_CHARS`], the longest text field, so every
+    /// field at its own limit fits in any script. A binary value counts one per byte.
+    #[serde(default = "default_max_string_chars")]
+    pub max_string_chars: u32,
     /// Requests per second per connection (token bucket; bursts up to twice that).
     pub requests_per_second: u32,
     /// Bytes the server may queue for a connection before closing it as a slow consumer.
@@ -77,15 +78,20 @@ impl Default for Limits {
             max_frame_bytes: 64 * 1024,
             max_depth: 16,
             max_collection: 4096,
-            max_string_bytes: default_max_string_bytes(),
+            max_string_chars: default_max_string_chars(),
             requests_per_second: 50,
             max_queue_bytes: 4 * 1024 * 1024,
         }
     }
 }
 
-fn default_max_string_bytes() -> u32 {
-    16 * 1024
+/// The longest text field of any message, in characters (a task's description). Every
+/// text limit of the operations (PROTOCOL.md §3) is at most this, and counts characters
+/// too; a field over its own limit is refused by its validation, naming the field.
+pub const MAX_TEXT_CHARS: u32 = 10_000;
+
+fn default_max_string_chars() -> u32 {
+    MAX_TEXT_CHARS
 }
 
 /// A stream and the last position the client has seen of it.
@@ -227,6 +233,7 @@ pub struct NewBooking {
     pub end: Option<i64>,
     /// Members taken from capacity; 1 when absent.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::limits::schema::members_required))]
     pub members_required: Option<u32>,
     /// Default: the job type's name. At most 200 characters.
     #[serde(default)]
@@ -236,6 +243,7 @@ pub struct NewBooking {
     pub confirm: bool,
     /// How long the hold lasts (1..=86400 s); the team's `hold_minutes` when absent.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::limits::schema::hold_seconds))]
     pub hold_seconds: Option<u32>,
     /// Join the slot's waitlist when it is full.
     #[serde(default)]
@@ -291,9 +299,12 @@ pub enum ServerMsg {
     },
     /// A message that was not a request could not be handled (bad frame, unknown
     /// stream, not allowed). The connection stays open.
+    /// A message that was not a request failed. `stream` is the stream name a failed
+    /// `subscribe` or `unsubscribe` named, exactly as sent (also when it breaks the
+    /// grammar, which is why it is not a [`StreamName`]).
     Error {
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        stream: Option<StreamName>,
+        stream: Option<String>,
         error: WireError,
     },
     Pong {
@@ -456,8 +467,20 @@ pub enum DecodeError {
     TooLarge(usize),
     #[error("nesting deeper than {0}")]
     TooDeep(u32),
-    #[error("a collection or string of {0} entries is over the limit")]
-    TooLong(u64),
+    /// A string over `max_string_chars`; `field` is its path of map keys (`op.body`).
+    #[error("{field} is {chars} characters long; a text may have at most {limit}")]
+    TextTooLong {
+        field: String,
+        chars: u64,
+        limit: u32,
+    },
+    /// An array or map over `max_collection`; `field` is its path of map keys.
+    #[error("{field} has {entries} entries; at most {limit} are allowed")]
+    TooMany {
+        field: String,
+        entries: u64,
+        limit: u32,
+    },
     #[error("not valid MessagePack: {0}")]
     Malformed(String),
     #[error("unknown message type: {0}")]
@@ -509,6 +532,20 @@ pub fn request_id(bytes: &[u8]) -> Option<u32> {
     (peek.kind == "request").then_some(peek.id)
 }
 
+/// The stream name of a `subscribe` or `unsubscribe` frame that could not be decoded as a
+/// whole (a name that breaks the grammar, an `after` of the wrong type), as sent, so the
+/// error can name it: `None` for any other frame.
+pub fn stream_of(bytes: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Peek {
+        #[serde(rename = "type")]
+        kind: String,
+        stream: String,
+    }
+    let peek: Peek = rmp_serde::from_slice(bytes).ok()?;
+    matches!(peek.kind.as_str(), "subscribe" | "unsubscribe").then_some(peek.stream)
+}
+
 /// Decodes a server frame (clients; no limits beyond the structure check).
 ///
 /// # Errors
@@ -519,22 +556,96 @@ pub fn decode_server(bytes: &[u8]) -> Result<ServerMsg, DecodeError> {
 
 /// Walks one MessagePack value and everything in it, checking depth and lengths against
 /// the bytes that remain, without building anything. Exactly one value must fill `bytes`.
+/// A value over a limit is named by its path of map keys.
 fn check_structure(bytes: &[u8], limits: &Limits) -> Result<(), DecodeError> {
+    /// One open array or map.
+    struct Level<'a> {
+        /// Values still to read in it (a map's keys and values both count).
+        left: u64,
+        map: bool,
+        /// The map key last read at this level: the name of the value that follows.
+        key: Option<&'a [u8]>,
+    }
     let mut cursor = bytes;
-    // Values still to read at each open level; an explicit stack, so no recursion.
-    let mut pending: Vec<u64> = vec![1];
-    while let Some(top) = pending.last_mut() {
-        if *top == 0 {
-            pending.pop();
+    // An explicit stack, so no recursion.
+    let mut levels = vec![Level {
+        left: 1,
+        map: false,
+        key: None,
+    }];
+    let path = |levels: &[Level<'_>]| -> String {
+        let keys: Vec<String> = levels
+            .iter()
+            .filter_map(|l| l.key)
+            .map(|k| String::from_utf8_lossy(k).into_owned())
+            .collect();
+        if keys.is_empty() {
+            "the message".into()
+        } else {
+            format!("`{}`", keys.join("."))
+        }
+    };
+    while let Some(top) = levels.last_mut() {
+        if top.left == 0 {
+            levels.pop();
             continue;
         }
-        *top -= 1;
-        let children = skip_one(&mut cursor, limits)?;
-        if children > 0 {
-            if pending.len() as u32 > limits.max_depth {
+        // A map's values come in pairs counted down from an even number: an even count
+        // left means a key is next.
+        let is_key = top.map && top.left % 2 == 0;
+        top.left -= 1;
+        let head = skip_one(&mut cursor)?;
+        if let Some(text) = head.text {
+            // Characters are at most bytes: count only what might be too long.
+            if text.len() as u64 > u64::from(limits.max_string_chars) {
+                let chars = text.iter().filter(|b| (**b as i8) >= -0x40).count() as u64;
+                if chars > u64::from(limits.max_string_chars) {
+                    return Err(DecodeError::TextTooLong {
+                        field: path(&levels),
+                        chars,
+                        limit: limits.max_string_chars,
+                    });
+                }
+            }
+            if is_key && let Some(top) = levels.last_mut() {
+                top.key = Some(text);
+            }
+        }
+        if head.binary > u64::from(limits.max_string_chars) {
+            return Err(DecodeError::TextTooLong {
+                field: path(&levels),
+                chars: head.binary,
+                limit: limits.max_string_chars,
+            });
+        }
+        if head.children > 0 {
+            let entries = if head.map {
+                head.children / 2
+            } else {
+                head.children
+            };
+            if entries > u64::from(limits.max_collection) {
+                return Err(DecodeError::TooMany {
+                    field: path(&levels),
+                    entries,
+                    limit: limits.max_collection,
+                });
+            }
+            // Every child takes at least one byte: a count larger than what is left is
+            // a lie.
+            if head.children > cursor.len() as u64 {
+                return Err(DecodeError::Malformed(
+                    "length beyond the end of the frame".into(),
+                ));
+            }
+            if levels.len() as u32 > limits.max_depth {
                 return Err(DecodeError::TooDeep(limits.max_depth));
             }
-            pending.push(children);
+            levels.push(Level {
+                left: head.children,
+                map: head.map,
+                key: None,
+            });
         }
     }
     if !cursor.is_empty() {
@@ -546,9 +657,19 @@ fn check_structure(bytes: &[u8], limits: &Limits) -> Result<(), DecodeError> {
     Ok(())
 }
 
-/// Reads one marker and skips its scalar payload; returns how many child values follow
-/// (array entries, or twice the map entries).
-fn skip_one(cursor: &mut &[u8], limits: &Limits) -> Result<u64, DecodeError> {
+/// One value's head, as [`skip_one`] read it.
+struct Head<'a> {
+    /// Values nested in it: array elements, or a map's keys and values.
+    children: u64,
+    map: bool,
+    /// A string's bytes.
+    text: Option<&'a [u8]>,
+    /// A binary value's length.
+    binary: u64,
+}
+
+/// Reads one marker and skips its scalar payload (a string's or binary's bytes).
+fn skip_one<'a>(cursor: &mut &'a [u8]) -> Result<Head<'a>, DecodeError> {
     use rmp::Marker;
     let marker =
         rmp::decode::read_marker(cursor).map_err(|_| DecodeError::Malformed("truncated".into()))?;
@@ -580,40 +701,24 @@ fn skip_one(cursor: &mut &[u8], limits: &Limits) -> Result<u64, DecodeError> {
         Marker::Ext32 => (read_len(cursor, 4)? + 1, 0),
         Marker::Reserved => return Err(DecodeError::Malformed("reserved marker 0xc1".into())),
     };
-    let is_bytes = matches!(
-        marker,
-        Marker::FixStr(_)
-            | Marker::Str8
-            | Marker::Str16
-            | Marker::Str32
-            | Marker::Bin8
-            | Marker::Bin16
-            | Marker::Bin32
-    );
-    let limit = if is_bytes {
-        limits.max_string_bytes
-    } else {
-        limits.max_collection
-    };
-    // Maps count entries (a key and its value are one), arrays their elements, strings
-    // and binaries their bytes.
-    let is_map = matches!(marker, Marker::FixMap(_) | Marker::Map16 | Marker::Map32);
-    let count = if is_map {
-        children / 2
-    } else {
-        skip.max(children)
-    };
-    if count > u64::from(limit) {
-        return Err(DecodeError::TooLong(count));
-    }
-    // Every child takes at least one byte: a count larger than what is left is a lie.
-    if skip > cursor.len() as u64 || children > cursor.len() as u64 {
+    if skip > cursor.len() as u64 {
         return Err(DecodeError::Malformed(
             "length beyond the end of the frame".into(),
         ));
     }
-    *cursor = &cursor[skip as usize..];
-    Ok(children)
+    let (payload, rest) = cursor.split_at(skip as usize);
+    *cursor = rest;
+    let is_str = matches!(
+        marker,
+        Marker::FixStr(_) | Marker::Str8 | Marker::Str16 | Marker::Str32
+    );
+    let is_bin = matches!(marker, Marker::Bin8 | Marker::Bin16 | Marker::Bin32);
+    Ok(Head {
+        children,
+        map: matches!(marker, Marker::FixMap(_) | Marker::Map16 | Marker::Map32),
+        text: is_str.then_some(payload),
+        binary: if is_bin { skip } else { 0 },
+    })
 }
 
 fn read_len(cursor: &mut &[u8], width: usize) -> Result<u64, DecodeError> {
@@ -823,7 +928,7 @@ mod tests {
         // An array32 claiming 4 billion entries in a 5-byte frame allocates nothing.
         assert!(matches!(
             decode_client(&[0xdd, 0xff, 0xff, 0xff, 0xff], &limits()),
-            Err(DecodeError::TooLong(_))
+            Err(DecodeError::TooMany { .. })
         ));
         assert!(matches!(
             decode_client(&[0xdd, 0, 0, 0, 9], &limits()),
@@ -844,32 +949,58 @@ mod tests {
     }
 
     #[test]
-    fn strings_are_limited_in_bytes_and_collections_in_entries() {
-        // 2,000 characters of a 3-byte script: 6,000 bytes, within the string limit.
-        let body: String = "€".repeat(2000);
+    fn strings_are_limited_in_characters_and_named_by_their_field() {
+        // The longest text field at its limit, in a 4-byte script (40,000 bytes), and in
+        // a 2-byte one: both fit the string and frame limits.
+        for ch in ['😀', 'Ж'] {
+            let m = ClientMsg::Request {
+                id: 3,
+                op: Op::SendMessage {
+                    to: UserId::new("u2"),
+                    body: ch.to_string().repeat(MAX_TEXT_CHARS as usize),
+                },
+            };
+            assert_eq!(decode_client(&encode_client(&m), &limits()).unwrap(), m);
+        }
         let m = ClientMsg::Request {
             id: 3,
             op: Op::SendMessage {
                 to: UserId::new("u2"),
-                body,
+                body: "Ж".repeat(MAX_TEXT_CHARS as usize + 1),
             },
         };
-        assert_eq!(decode_client(&encode_client(&m), &limits()).unwrap(), m);
-        #[derive(Serialize)]
-        struct Padded {
-            #[serde(rename = "type")]
-            kind: &'static str,
-            pad: String,
-        }
-        let raw = rmp_serde::to_vec_named(&Padded {
-            kind: "ping",
-            pad: "x".repeat(limits().max_string_bytes as usize + 1),
-        })
-        .unwrap();
-        assert!(matches!(
-            decode_client(&raw, &limits()),
-            Err(DecodeError::TooLong(_))
-        ));
+        let e = decode_client(&encode_client(&m), &limits()).unwrap_err();
+        assert_eq!(
+            e,
+            DecodeError::TextTooLong {
+                field: "`op.body`".into(),
+                chars: u64::from(MAX_TEXT_CHARS) + 1,
+                limit: MAX_TEXT_CHARS,
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "`op.body` is 10001 characters long; a text may have at most 10000"
+        );
+        let resume: Vec<StreamPosition> = (0..=limits().max_collection)
+            .map(|seq| StreamPosition {
+                stream: StreamName::parse("org:o1").unwrap(),
+                seq: u64::from(seq),
+            })
+            .collect();
+        let roomy = Limits {
+            max_frame_bytes: 1 << 20,
+            ..limits()
+        };
+        let e = decode_client(
+            &encode_client(&ClientMsg::Hello { version: 2, resume }),
+            &roomy,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`resume` has 4097 entries; at most 4096 are allowed"
+        );
     }
 
     #[test]

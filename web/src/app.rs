@@ -10,7 +10,7 @@ use axum_extra::extract::CookieJar;
 use cflows_actors::directory::new_user;
 use cflows_actors::inbox::NewNotification;
 use cflows_actors::store::SessionRecord;
-use cflows_actors::{Accepting, NewOrg, Owner};
+use cflows_actors::{Accepting, CoreError, NewOrg, Owner};
 use cflows_protocol::{
     ClockFormat, EntityRef, InvitationView, NotificationKind, NotificationView, OrgId, OrgView,
     Role, UserId, UserView,
@@ -54,8 +54,11 @@ pub async fn start_session(
         .ok_or(AppError::BadCredentials)?;
     let user_id = UserId::new(user.id.clone());
     let orgs = dir.orgs_of(&user_id).await?;
-    if orgs.is_empty() && !user.platform_operator {
-        // A user removed from every organization has nowhere to go.
+    if orgs.is_empty()
+        && !user.platform_operator
+        && !dir.has_pending_invitation(&user.email).await?
+    {
+        // A user removed from every organization has nowhere to go (unless invited).
         return Err(AppError::BadCredentials);
     }
     if let Some(old) = jar.get(auth::session_cookie_name(
@@ -77,6 +80,47 @@ pub async fn start_session(
         },
         org,
     ))
+}
+
+/// Changes the password of the session's user, after checking the current one (rate
+/// limited like a login). Every session of the user ends — their open sockets close with
+/// 4001 — and the browser that asked gets a new session (the old cookie stops working).
+///
+/// # Errors
+/// `RateLimited`; `InvalidInput` when the current password is wrong, the two new ones
+/// differ or the new one is too short; a store failure.
+pub async fn change_password(
+    state: &AppState,
+    ip: IpAddr,
+    authed: &Authed,
+    current: &str,
+    new: &str,
+    new_again: &str,
+) -> Result<SessionRecord, AppError> {
+    // Mistakes in the new password cost no attempt; only guessing the current one does.
+    if new != new_again {
+        return Err(AppError::InvalidInput(
+            "the two new passwords differ: type the new one twice the same".into(),
+        ));
+    }
+    cflows_actors::domain::validate::new_password(new)?;
+    state.login_limits.check(ip, &authed.user.email)?;
+    let dir = &state.core.directory;
+    if dir
+        .authenticate(&authed.user.email, current)
+        .await?
+        .is_none_or(|u| u.id != authed.user.id)
+    {
+        return Err(AppError::InvalidInput(
+            "that is not your current password: type it again".into(),
+        ));
+    }
+    dir.set_password(authed.user_id(), new).await?;
+    let session = dir
+        .create_session(authed.user_id(), authed.org.clone())
+        .await?;
+    tracing::info!(user = %authed.user.id, "password changed");
+    Ok(session)
 }
 
 /// Moves the session to another organization the user is an active member of. The
@@ -144,55 +188,84 @@ pub async fn invite(
     Ok((invitation, link))
 }
 
-/// Who accepts an invitation.
-pub enum Acceptor<'a> {
-    /// The logged-in account (its email must be the invited one).
-    Session(&'a Authed),
-    /// A new person choosing their display name and password.
-    NewAccount {
-        display_name: &'a str,
-        password: &'a str,
-    },
-}
-
-/// Accepts the invitation behind `token` and starts a session in its organization (the
-/// previous session, if any, ends: sessions rotate like at login).
+/// Accepts the invitation behind `token` as the logged-in account (its address must be
+/// the invited one) and starts a session in its organization (the previous session
+/// ends: sessions rotate like at login).
 ///
 /// # Errors
 /// The link does not work any more, the account's address is not the invited one,
-/// already a member, invalid name or password, or the store failed.
+/// already a member, or the store failed.
 pub async fn accept_invitation(
     state: &AppState,
     token: &str,
-    acceptor: Acceptor<'_>,
+    authed: &Authed,
 ) -> Result<(SessionRecord, UserView, OrgView), AppError> {
     let dir = &state.core.directory;
-    let (org, org_view, invitation) = dir.invitation(token).await?.ok_or_else(|| {
-        AppError::InvalidInput(
-            "this invitation link does not work any more: ask for a new one".into(),
-        )
-    })?;
-    let (account, old_session) = match acceptor {
-        Acceptor::Session(authed) => (
-            Accepting::Existing(UserView {
-                id: authed.user_id(),
-                email: authed.user.email.clone(),
-                display_name: authed.user.display_name.clone(),
-            }),
-            Some(authed.session_id.as_str()),
-        ),
-        Acceptor::NewAccount {
-            display_name,
-            password,
-        } => (
-            Accepting::New(new_user(&invitation.email, display_name, password, false).await?),
-            None,
-        ),
-    };
+    let (org, org_view, _) = dir.invitation(token).await?.ok_or_else(dead_invitation)?;
+    let account = Accepting::Existing(UserView {
+        id: authed.user_id(),
+        email: authed.user.email.clone(),
+        display_name: authed.user.display_name.clone(),
+    });
     let member = org.accept_invitation(token, account).await?;
-    let session = rotate_session(state, member.user.id.clone(), &org_view.id, old_session).await?;
+    let session = rotate_session(
+        state,
+        member.user.id.clone(),
+        &org_view.id,
+        Some(authed.session_id.as_str()),
+    )
+    .await?;
     tracing::info!(user = %member.user.id, org = %org_view.id, "invitation accepted");
     Ok((session, member.user, org_view))
+}
+
+/// The answer to opening an invitation without a session and choosing a name and
+/// password: the same whether or not the invited address has an account (an
+/// invitation link must not tell its holder — the inviter too — who uses cflows). A
+/// new address gets its account; an existing one is left as it is. Either way the next
+/// step is to log in as the invited address and join.
+///
+/// # Errors
+/// The link does not work any more, an invalid name or password (checked for both), or
+/// the store failed.
+pub async fn prepare_invited_account(
+    state: &AppState,
+    token: &str,
+    display_name: &str,
+    password: &str,
+) -> Result<InvitedNext, AppError> {
+    let dir = &state.core.directory;
+    let (_, org, invitation) = dir.invitation(token).await?.ok_or_else(dead_invitation)?;
+    // Checked and hashed in both cases, so both cost the same.
+    let user = new_user(&invitation.email, display_name, password, false).await?;
+    if dir.user_by_email(&invitation.email).await?.is_none() {
+        match dir.create_hashed_user(user).await {
+            Ok(_) | Err(CoreError::Store(cflows_actors::StoreError::Duplicate(_))) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(InvitedNext {
+        message: format!(
+            "Next, log in as {email} to join {org}: with the password you just chose, or with \
+             your password if you already use cflows.",
+            email = invitation.email,
+            org = org.name,
+        ),
+        email: invitation.email,
+    })
+}
+
+/// What a person who accepted an invitation without a session does next.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct InvitedNext {
+    /// The invited address, to log in with.
+    pub email: String,
+    /// The next step, for people.
+    pub message: String,
+}
+
+fn dead_invitation() -> AppError {
+    AppError::InvalidInput("this invitation link does not work any more: ask for a new one".into())
 }
 
 /// A new organization and its first owner (found by email, or created with it).

@@ -185,16 +185,23 @@ impl IntoResponse for AppError {
 
 /// How long a rate-limited client should wait: the limits refill per minute.
 pub const RETRY_AFTER_SECS: u64 = 60;
+/// How long a client should wait after 503 (an actor, the store or the image decoders
+/// were busy).
+pub const UNAVAILABLE_RETRY_SECS: u64 = 5;
 
 impl AppError {
-    /// Adds `Retry-After` to a 429.
+    /// Adds `Retry-After` to a 429 (the limits refill per minute) and a 503 (busy for
+    /// a moment).
     fn retry_after(&self, response: &mut Response) {
-        if matches!(self, Self::RateLimited) {
-            response.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from(RETRY_AFTER_SECS),
-            );
-        }
+        let secs = match self {
+            Self::RateLimited => RETRY_AFTER_SECS,
+            Self::Unavailable => UNAVAILABLE_RETRY_SECS,
+            _ => return,
+        };
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(secs),
+        );
     }
 }
 

@@ -7,6 +7,7 @@
 //! published frame into directly. Frames published by actors are shared `Bytes`; nothing
 //! is re-encoded per subscriber. The protocol is specified in `protocol/PROTOCOL.md`.
 
+mod rfc6455;
 mod sockets;
 
 pub use sockets::Sockets;
@@ -27,7 +28,7 @@ use cflows_actors::streams::{self, Principal};
 use cflows_actors::team_calendar::BookingStep;
 use cflows_protocol::wire::{
     ClientMsg, DecodeError, Limits, Op, PROTOCOL_VERSION, ReplyBody, ServerMsg, WireError, close,
-    decode_client, encode_server, request_id,
+    decode_client, encode_server, request_id, stream_of,
 };
 use cflows_protocol::{ErrorCode, StreamName};
 use fastwebsockets::upgrade::IncomingUpgrade;
@@ -42,8 +43,6 @@ use std::time::Duration;
 pub use cflows_actors::streams::MAX_REPLAY;
 /// How long the close frame may wait for a slow client before the socket is dropped.
 const CLOSE_WAIT: Duration = Duration::from_secs(30);
-/// How long a client has to send `hello`.
-const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/ws", get(upgrade))
@@ -141,10 +140,10 @@ impl Connection {
         // fastwebsockets refuses a payload of `max` bytes or more; ours refuses only what is
         // larger than `max_frame_bytes`.
         reader.set_max_message_size(limits.max_frame_bytes as usize + 1);
-        reader.set_auto_close(true);
-        // A client's ping is answered with a pong carrying its payload (RFC 6455 §5.5.2),
-        // queued like every frame.
-        reader.set_auto_pong(true);
+        // Pings and closes come to the read loop like every frame (no automatic answers):
+        // an unmasked one must fail the connection before it is answered.
+        reader.set_auto_close(false);
+        reader.set_auto_pong(false);
         let id = CONNECTIONS.fetch_add(1, Ordering::Relaxed);
         let sockets = state.sockets.clone();
         let until_expiry = (expires - chrono::Utc::now()).to_std().unwrap_or_default();
@@ -216,35 +215,29 @@ impl Connection {
         reader: &mut fastwebsockets::WebSocketRead<&mut tokio::io::ReadHalf<WsStream>>,
         sockets: &Sockets,
     ) {
-        let socket = self.socket.clone();
-        // A client's ping is consumed by the reader: it counts as hearing from it too.
-        // Its close is answered with the same code (RFC 6455 §5.5.1).
-        let mut obligated = |frame: Frame<'_>| {
-            sockets.heard(&socket);
-            let payload = Bytes::copy_from_slice(&frame.payload);
-            match frame.opcode {
-                OpCode::Close => socket.close_echo(payload),
-                op => socket.control(op, payload),
-            }
-            std::future::ready(Ok::<(), std::io::Error>(()))
-        };
+        // Nothing is answered by the reader itself (see `run`): every frame comes here.
+        let mut unobligated = |_: Frame<'_>| std::future::ready(Ok::<(), std::io::Error>(()));
+        // The hello deadline counts from the upgrade: frames before the hello (pongs,
+        // pings) do not extend it.
+        let hello_by = tokio::time::Instant::now()
+            + Duration::from_millis(self.state.settings.ws.hello_timeout_ms);
         let mut greeted = false;
         loop {
             // Before the hello a deadline of its own; afterwards silence is the
             // heartbeat tick's to notice (no timer per read).
             let frame = if greeted {
                 tokio::select! {
-                    read = reader.read_frame(&mut obligated) => Ok(read),
+                    read = reader.read_frame(&mut unobligated) => Ok(read),
                     () = self.socket.closed() => return,
                 }
             } else {
                 tokio::select! {
-                    read = tokio::time::timeout(HELLO_TIMEOUT, reader.read_frame(&mut obligated)) => read,
+                    read = tokio::time::timeout_at(hello_by, reader.read_frame(&mut unobligated)) => read,
                     () = self.socket.closed() => return,
                 }
             };
             sockets.heard(&self.socket);
-            let frame = match frame {
+            let mut frame = match frame {
                 Err(_) => return self.socket.close(close::BAD_HELLO, "no hello"),
                 Ok(Err(WebSocketError::FrameTooLarge)) => {
                     return self.socket.close(close::TOO_BIG, "frame too large");
@@ -272,14 +265,31 @@ impl Connection {
                 }
                 Ok(Ok(f)) => f,
             };
+            if let Err((code, reason)) = rfc6455::check(&mut frame) {
+                return self.socket.close(code, reason);
+            }
             match frame.opcode {
-                OpCode::Close => return self.socket.close(close::NORMAL, ""),
-                OpCode::Ping | OpCode::Pong => continue,
+                OpCode::Close => {
+                    // Answered with the same code and reason (RFC 6455 §5.5.1).
+                    self.socket
+                        .close_echo(Bytes::copy_from_slice(&frame.payload));
+                    return;
+                }
+                OpCode::Ping => {
+                    // Answered with a pong of the same payload (RFC 6455 §5.5.2), queued
+                    // like every frame.
+                    self.socket
+                        .control(OpCode::Pong, Bytes::copy_from_slice(&frame.payload));
+                    continue;
+                }
+                OpCode::Pong => continue,
                 OpCode::Text => {
                     return self
                         .socket
                         .close(close::UNSUPPORTED_DATA, "binary MessagePack frames only");
                 }
+                // No fragmented message is ever started (below), so a continuation
+                // frame continues nothing: `rfc6455::check` has refused it.
                 OpCode::Binary | OpCode::Continuation => {}
             }
             if !frame.fin {
@@ -302,7 +312,13 @@ impl Connection {
                             ok: None,
                             error: Some(WireError::new(ErrorCode::InvalidInput, e.to_string())),
                         }),
-                        None => self.error(None, ErrorCode::InvalidInput, e.to_string()),
+                        // A subscribe names its stream (as sent), so a client with
+                        // several in flight knows which one failed.
+                        None => self.error(
+                            stream_of(&frame.payload),
+                            ErrorCode::InvalidInput,
+                            e.to_string(),
+                        ),
                     };
                     if sent.is_err() {
                         return;
@@ -355,7 +371,7 @@ impl Connection {
 
     fn error(
         &self,
-        stream: Option<StreamName>,
+        stream: Option<String>,
         code: ErrorCode,
         message: String,
     ) -> Result<(), Closed> {
@@ -390,7 +406,7 @@ impl Connection {
     async fn subscribe(&mut self, stream: StreamName, after: Option<u64>) -> Result<(), Closed> {
         if self.requests.check().is_err() {
             return self.error(
-                Some(stream),
+                Some(stream.to_string()),
                 ErrorCode::RateLimited,
                 "too many subscribes; slow down".into(),
             );
@@ -411,11 +427,13 @@ impl Connection {
             Err(e) => {
                 sub.forget(&stream);
                 return match e {
-                    CoreError::NotFound => {
-                        self.error(Some(stream), ErrorCode::NotFound, "no such stream".into())
-                    }
+                    CoreError::NotFound => self.error(
+                        Some(stream.to_string()),
+                        ErrorCode::NotFound,
+                        "no such stream".into(),
+                    ),
                     e => self.error(
-                        Some(stream),
+                        Some(stream.to_string()),
                         ErrorCode::Unavailable,
                         format!(
                             "stream unavailable, subscribe again ({})",

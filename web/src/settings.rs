@@ -60,12 +60,19 @@ pub struct UploadSettings {
     /// The largest file accepted, in bytes (`CFLOWS_UPLOADS__MAX_BYTES`); larger uploads
     /// are refused with 413.
     pub max_bytes: u64,
+    /// Image decodes (thumbnails) at once (`CFLOWS_UPLOADS__DECODES`); 0: one per core.
+    pub decodes: usize,
+    /// How long an image upload waits for a decode turn, in seconds
+    /// (`CFLOWS_UPLOADS__DECODE_WAIT_SECS`); then it answers 503 with `Retry-After`.
+    pub decode_wait_secs: u64,
 }
 
 impl Default for UploadSettings {
     fn default() -> Self {
         Self {
             max_bytes: cflows_actors::kernel::DEFAULT_MAX_UPLOAD_BYTES,
+            decodes: 0,
+            decode_wait_secs: 20,
         }
     }
 }
@@ -82,6 +89,9 @@ pub struct WsSettings {
     pub requests_per_second: u32,
     /// Server ping interval; a connection silent for three intervals is closed (4000).
     pub heartbeat_secs: u64,
+    /// How long after the upgrade a client has to send `hello` (closed with 4002 at this
+    /// deadline, whatever else it sends meanwhile). Milliseconds, so tests can be quick.
+    pub hello_timeout_ms: u64,
     /// Direct messages a user may send per minute.
     pub messages_per_minute: u32,
 }
@@ -94,6 +104,7 @@ impl Default for WsSettings {
             max_queue_bytes: l.max_queue_bytes,
             requests_per_second: l.requests_per_second,
             heartbeat_secs: 15,
+            hello_timeout_ms: 10_000,
             messages_per_minute: 20,
         }
     }
@@ -277,6 +288,13 @@ impl Settings {
             idle_after: std::time::Duration::from_secs(self.actors.idle_secs.max(1)),
             files_dir: self.data_dir().join("files"),
             max_upload_bytes: self.uploads.max_bytes.max(1),
+            decodes: cflows_actors::files::DecodeLimit {
+                at_once: match self.uploads.decodes {
+                    0 => cflows_actors::files::DecodeLimit::default().at_once,
+                    n => n,
+                },
+                wait: std::time::Duration::from_secs(self.uploads.decode_wait_secs),
+            },
             session_lifetime: std::time::Duration::from_secs(self.sessions.lifetime_secs.max(1)),
         }
     }

@@ -18,7 +18,7 @@ pub fn takes(b: &BookingView, now: i64) -> bool {
     match b.state {
         BookingState::Confirmed | BookingState::Completed => true,
         BookingState::Held => b.hold_expires_at.is_some_and(|t| t > now),
-        BookingState::Cancelled => false,
+        BookingState::Cancelled | BookingState::Expired => false,
     }
 }
 
@@ -69,10 +69,10 @@ impl Ledger {
         self.bookings.is_empty()
     }
 
-    /// Adds or replaces a booking; a cancelled one is removed.
+    /// Adds or replaces a booking; a released one (cancelled, expired) is removed.
     pub fn put(&mut self, b: BookingView) {
         self.remove(&b.id);
-        if b.state == BookingState::Cancelled {
+        if b.state.is_released() {
             return;
         }
         self.max_len = self.max_len.max(b.end - b.start);

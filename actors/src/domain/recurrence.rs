@@ -18,8 +18,8 @@ pub const MAX_OCCURRENCES: usize = 5000;
 /// run for about 270 years before a query stops early).
 const MAX_SCAN: usize = 100_000;
 /// Largest `count` and `interval`.
-pub const MAX_COUNT: u32 = 5000;
-pub const MAX_INTERVAL: u32 = 1000;
+pub const MAX_COUNT: u32 = *cflows_protocol::limits::RECURRENCE_COUNT.end();
+pub const MAX_INTERVAL: u32 = *cflows_protocol::limits::RECURRENCE_INTERVAL.end();
 
 /// The local-time format naming an occurrence.
 pub const OCCURRENCE_FORMAT: &str = "%Y-%m-%dT%H:%M";
@@ -35,7 +35,10 @@ pub fn validate(r: &Recurrence) -> CoreResult<()> {
             "interval must be 1..={MAX_INTERVAL}"
         )));
     }
-    if r.by_day.iter().any(|d| !(1..=7).contains(d)) {
+    if r.by_day
+        .iter()
+        .any(|d| !cflows_protocol::limits::WEEKDAY.contains(d))
+    {
         return Err(CoreError::invalid("by_day holds ISO weekdays 1..=7"));
     }
     if r.by_month_day

@@ -18,7 +18,7 @@ pub const MAX_PASSWORD: usize = 256;
 /// Largest avatar image, as a data URL.
 pub const MAX_AVATAR_BYTES: usize = 256 * 1024;
 /// Largest bookable member count of a team.
-pub const MAX_BOOKABLE: u32 = 10_000;
+pub const MAX_BOOKABLE: u32 = *cflows_protocol::limits::BOOKABLE_COUNT.end();
 
 /// A required single-line name: trimmed, 1..=`MAX_NAME` characters, no control characters.
 ///

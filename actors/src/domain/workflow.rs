@@ -387,15 +387,17 @@ pub fn holds(c: &Condition, data: &BTreeMap<String, FieldValue>) -> bool {
     }
 }
 
-fn describe(c: &Condition, fields: &[&FieldDef]) -> String {
-    let label = fields
-        .iter()
-        .find(|f| f.key == c.field)
-        .map_or(c.field.as_str(), |f| f.label.as_str());
+/// A transition's rule in people's words, with the field's label: "Passed inspection
+/// must be ticked", "Mileage (km) must be less than 100000".
+pub fn describe(c: &Condition, fields: &[&FieldDef]) -> String {
+    let field = fields.iter().find(|f| f.key == c.field);
+    let label = field.map_or(c.field.as_str(), |f| f.label.as_str());
+    let checkbox = field.is_some_and(|f| f.kind == FieldKind::Checkbox);
     let value = match &c.value {
         Some(FieldValue::Text(s)) => format!("\"{s}\""),
         Some(FieldValue::Number(n)) => n.to_string(),
-        Some(FieldValue::Bool(b)) => b.to_string(),
+        Some(FieldValue::Bool(true)) => "ticked".into(),
+        Some(FieldValue::Bool(false)) => "not ticked".into(),
         None => String::new(),
     };
     match c.op {
@@ -403,6 +405,8 @@ fn describe(c: &Condition, fields: &[&FieldDef]) -> String {
         ConditionOp::Ne => format!("{label} must not be {value}"),
         ConditionOp::Gt => format!("{label} must be more than {value}"),
         ConditionOp::Lt => format!("{label} must be less than {value}"),
+        ConditionOp::Set if checkbox => format!("{label} must be ticked"),
+        ConditionOp::NotSet if checkbox => format!("{label} must not be ticked"),
         ConditionOp::Set => format!("{label} must be filled in"),
         ConditionOp::NotSet => format!("{label} must be empty"),
     }

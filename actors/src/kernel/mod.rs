@@ -58,6 +58,8 @@ pub struct KernelConfig {
     pub files_dir: std::path::PathBuf,
     /// The largest attachment accepted (bytes).
     pub max_upload_bytes: u64,
+    /// How many image decodes run at once, and how long uploads queue for one.
+    pub decodes: crate::files::DecodeLimit,
     /// How long a login session lasts.
     pub session_lifetime: Duration,
 }
@@ -77,6 +79,7 @@ impl Default for KernelConfig {
             files_dir: std::env::temp_dir()
                 .join(format!("cflows-files-{}", crate::store::new_id())),
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            decodes: crate::files::DecodeLimit::default(),
             session_lifetime: DEFAULT_SESSION_LIFETIME,
         }
     }
@@ -94,6 +97,11 @@ pub trait Entity: Sized + Send + 'static {
     const KIND: &'static str;
     /// Whether it stops after [`KernelConfig::idle_after`] without messages.
     const PASSIVATE: bool = true;
+    /// The table whose record with this entity's id names its organization (`org`):
+    /// [`Registry::call_in`] reads it whenever the entity is not running as the caller's,
+    /// so another organization's id costs what a missing one does. `None` for kinds not
+    /// called by organization.
+    const SCOPE_TABLE: Option<&'static str> = None;
 
     /// Loads the hot state from the store.
     ///
@@ -210,7 +218,11 @@ impl Kernel {
                 tracing::error!(error = %e, "kernel supervisor failed to start");
                 CoreError::Unavailable
             })?;
-        let files = Files::new(config.files_dir.clone(), config.max_upload_bytes);
+        let files = Files::with_decode_limit(
+            config.files_dir.clone(),
+            config.max_upload_bytes,
+            config.decodes,
+        );
         let kernel = Kernel(Arc::new(Inner {
             files,
             store,

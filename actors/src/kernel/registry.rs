@@ -130,10 +130,7 @@ impl<E: Entity> Registry<E> {
         id: &E::Id,
         build: impl FnOnce(RpcReplyPort<T>) -> E::Msg,
     ) -> CoreResult<T> {
-        let (_, scope) = self.started(kernel, id).await?;
-        if scope.as_ref() != Some(org) {
-            return Err(CoreError::NotFound);
-        }
+        self.admit(kernel, org, id).await?;
         self.call(kernel, id, build).await
     }
 
@@ -148,11 +145,31 @@ impl<E: Entity> Registry<E> {
         id: &E::Id,
         msg: E::Msg,
     ) -> CoreResult<()> {
-        let (_, scope) = self.started(kernel, id).await?;
-        if scope.as_ref() != Some(org) {
-            return Err(CoreError::NotFound);
-        }
+        self.admit(kernel, org, id).await?;
         self.send(kernel, id, msg).await
+    }
+
+    /// Whether entity `id` belongs to `org`. An actor running as `org`'s answers at once;
+    /// anything else (not running, another organization's, missing) is decided by the
+    /// same one read of [`Entity::SCOPE_TABLE`] before any actor starts, so another
+    /// organization's id and a missing one take the same path at the same cost.
+    async fn admit(self: &Arc<Self>, kernel: &Kernel, org: &OrgId, id: &E::Id) -> CoreResult<()> {
+        let running = self
+            .live
+            .get(id)
+            .and_then(|slot| slot.get().map(|s| s.scope.as_ref() == Some(org)));
+        if running == Some(true) {
+            return Ok(());
+        }
+        let owner = match E::SCOPE_TABLE {
+            Some(table) => kernel.store().org_of(table, &id.to_string()).await?,
+            None => self.started(kernel, id).await?.1.map(|o| o.to_string()),
+        };
+        if owner.as_deref() == Some(org.as_str()) {
+            Ok(())
+        } else {
+            Err(CoreError::NotFound)
+        }
     }
 
     async fn start(self: &Arc<Self>, kernel: &Kernel, id: &E::Id) -> CoreResult<Started<E>> {

@@ -4,10 +4,11 @@
 use crate::kernel::RegistryStats;
 use crate::org::TeamInput;
 use crate::store::Store;
+use crate::team_calendar::TeamCalendarHandle;
 use crate::testing::{memory_store, org_with_owner};
-use crate::{Caller, Core, KernelConfig};
+use crate::{Caller, Core, CoreError, KernelConfig};
 use cflows_protocol::wire::{ServerMsg, StreamEvent, decode_server};
-use cflows_protocol::{OrgEvent, OrgId, StreamName, UserId};
+use cflows_protocol::{OrgEvent, OrgId, StreamName, TeamId, UserId};
 use std::time::Duration;
 
 async fn store() -> Store {
@@ -110,6 +111,85 @@ async fn stopping_an_organizations_scope_stops_only_its_actors() {
     assert!(inbox.head().await.is_ok(), "an unscoped inbox is untouched");
     assert!(core.kernel.live_counts().contains(&("inbox", 1)));
     core.shutdown().await;
+}
+
+/// PROTOCOL §7: another organization's id is indistinguishable from a missing one, in
+/// time too. Both take the same path: one read of the entity's organization, and no
+/// actor starts — even when the foreign entity is running for its own organization.
+#[tokio::test]
+async fn another_organizations_id_costs_what_a_missing_one_costs() {
+    let store = store().await;
+    let core = Core::start(store.clone()).await.unwrap();
+    let (ours, _) = org(&core).await;
+    let (theirs, their_owner) = other_org(&core).await;
+    let their_team = core
+        .directory
+        .org(&theirs)
+        .await
+        .unwrap()
+        .create_team(Caller::User(their_owner), team("Mechanics"))
+        .await
+        .unwrap()
+        .id;
+    // Running for its own organization.
+    TeamCalendarHandle::new(&core.kernel, &theirs, &their_team)
+        .head()
+        .await
+        .unwrap();
+    let live = core.kernel.live_counts();
+
+    let cost = |team: TeamId| {
+        let (core, store, ours) = (core.clone(), store.clone(), ours.clone());
+        async move {
+            let before = store.queries_run();
+            let answer = TeamCalendarHandle::new(&core.kernel, &ours, &team)
+                .head()
+                .await;
+            (
+                answer.err().map(|e| e.to_string()),
+                store.queries_run() - before,
+            )
+        }
+    };
+    let foreign = cost(their_team.clone()).await;
+    let missing = cost(TeamId::new(crate::store::new_id())).await;
+    assert_eq!(foreign.0, Some(CoreError::NotFound.to_string()));
+    assert_eq!(
+        foreign, missing,
+        "(answer, store queries): foreign vs missing"
+    );
+    assert_eq!(foreign.1, 1, "one read decides");
+    assert_eq!(
+        core.kernel.live_counts(),
+        live,
+        "no actor started for either"
+    );
+    // The organization's own team still answers, from its running actor.
+    TeamCalendarHandle::new(&core.kernel, &theirs, &their_team)
+        .head()
+        .await
+        .unwrap();
+    core.shutdown().await;
+}
+
+async fn other_org(core: &Core) -> (OrgId, UserId) {
+    let owner = core
+        .directory
+        .create_user("other@example.com", "Otto Other", "long enough pw", false)
+        .await
+        .unwrap();
+    let org = core
+        .directory
+        .create_org(crate::NewOrg {
+            name: "Other Motors".into(),
+            slug: String::new(),
+            timezone: "Europe/Berlin".into(),
+            clock: cflows_protocol::ClockFormat::H24,
+            owner: Some(crate::Owner::Existing(owner.id.clone())),
+        })
+        .await
+        .unwrap();
+    (org.id, owner.id)
 }
 
 fn team(name: &str) -> TeamInput {

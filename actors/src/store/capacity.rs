@@ -154,14 +154,15 @@ impl Store {
         Ok(row.map(|r| r.hours))
     }
 
-    /// A team's bookings that end after `after` (Unix ms) and are not cancelled.
+    /// A team's bookings that end after `after` (Unix ms) and are not released
+    /// (cancelled or expired).
     ///
     /// # Errors
     /// The query fails.
     pub async fn live_bookings(&self, team: &str, after: i64) -> StoreResult<Vec<BookingRecord>> {
         self.rows(
             &format!(
-                "SELECT {BOOKING_FIELDS} FROM booking WHERE team = $team AND end_at > $after AND state != 'cancelled' ORDER BY start_at"
+                "SELECT {BOOKING_FIELDS} FROM booking WHERE team = $team AND end_at > $after AND state NOT IN ['cancelled', 'expired'] ORDER BY start_at"
             ),
             json!({ "team": team, "after": after }),
         )
@@ -182,7 +183,8 @@ impl Store {
         .await
     }
 
-    /// A team's bookings overlapping `[from, to)`, any state but cancelled, by start.
+    /// A team's bookings overlapping `[from, to)`, any state but released (cancelled,
+    /// expired), by start.
     ///
     /// # Errors
     /// The query fails.
@@ -194,7 +196,7 @@ impl Store {
     ) -> StoreResult<Vec<BookingRecord>> {
         self.rows(
             &format!(
-                "SELECT {BOOKING_FIELDS} FROM booking WHERE team = $team AND end_at > $from AND start_at < $to AND state != 'cancelled' ORDER BY start_at"
+                "SELECT {BOOKING_FIELDS} FROM booking WHERE team = $team AND end_at > $from AND start_at < $to AND state NOT IN ['cancelled', 'expired'] ORDER BY start_at"
             ),
             json!({ "team": team, "from": from, "to": to }),
         )

@@ -57,6 +57,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0008_projects.surql",
         sql: include_str!("../../../migrations/0008_projects.surql"),
     },
+    Migration {
+        name: "0009_expired_holds.surql",
+        sql: include_str!("../../../migrations/0009_expired_holds.surql"),
+    },
 ];
 
 /// What [`Store::migrate`] did.
@@ -181,7 +185,8 @@ mod tests {
                 "0005_capacity.surql",
                 "0006_calendars.surql",
                 "0007_workflows.surql",
-                "0008_projects.surql"
+                "0008_projects.surql",
+                "0009_expired_holds.surql"
             ]
         );
         assert!(store.migrations_current().await.unwrap());

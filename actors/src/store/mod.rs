@@ -170,6 +170,8 @@ pub struct JournalRow {
 #[derive(Clone)]
 pub struct Store {
     db: Arc<Surreal<Any>>,
+    /// Statements sent so far (`run`): tests compare the work of two paths by it.
+    queries: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Store {
@@ -206,7 +208,10 @@ impl Store {
         db.use_ns(&config.namespace)
             .use_db(&config.database)
             .await?;
-        Ok(Self { db: Arc::new(db) })
+        Ok(Self {
+            db: Arc::new(db),
+            queries: Arc::default(),
+        })
     }
 
     /// Checks the engine answers.
@@ -222,6 +227,8 @@ impl Store {
 
     /// Runs `sql` with `vars` (a JSON object) and returns every statement's rows.
     async fn run(&self, sql: &str, vars: Json) -> StoreResult<surrealdb::IndexedResults> {
+        self.queries
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut response = self.db.query(sql).bind(vars).await?;
         let errors = response.take_errors();
         if errors.is_empty() {
@@ -250,6 +257,11 @@ impl Store {
     /// The first row of the first statement, if any.
     async fn row<T: DeserializeOwned>(&self, sql: &str, vars: Json) -> StoreResult<Option<T>> {
         Ok(self.rows(sql, vars).await?.into_iter().next())
+    }
+
+    /// How many queries (reads and single statements, not commits) this store has run.
+    pub fn queries_run(&self) -> u64 {
+        self.queries.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Applies `body` (SurrealQL statements using `vars`) and appends `journal` rows in one

@@ -308,6 +308,24 @@ impl Store {
         .await
     }
 
+    /// Whether `email` has an invitation that works until after `now` (Unix ms).
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn has_pending_invitation(&self, email: &str, now: i64) -> StoreResult<bool> {
+        #[derive(Deserialize)]
+        struct Count {
+            count: u64,
+        }
+        let row: Option<Count> = self
+            .row(
+                "SELECT count() AS count FROM invitation WHERE email = $email AND expires_at > $now GROUP ALL",
+                json!({ "email": email, "now": now }),
+            )
+            .await?;
+        Ok(row.is_some_and(|c| c.count > 0))
+    }
+
     /// The invitation whose secret token hashes to `token_hash`.
     ///
     /// # Errors
@@ -416,6 +434,19 @@ impl Store {
                  FROM type::record('session', $id) WHERE expires_at > time::now()"
             ),
             json!({ "id": id }),
+        )
+        .await
+    }
+
+    /// The organization of record `id` in `table` (`None`: no such record): the
+    /// registry's tenancy read, one key lookup whether or not the record exists.
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn org_of(&self, table: &'static str, id: &str) -> StoreResult<Option<String>> {
+        self.row(
+            "SELECT VALUE org FROM type::record($table, $id)",
+            json!({ "table": table, "id": id }),
         )
         .await
     }

@@ -138,9 +138,9 @@ async fn hold_refuse_with_suggestions_confirm_move_cancel() {
     assert!(
         matches!(
             w.cal.cancel(by.clone(), a.id.clone()).await,
-            Err(CoreError::NotFound)
+            Err(CoreError::Conflict(_))
         ),
-        "a cancelled booking is gone from the hot ledger"
+        "a cancelled booking cannot be cancelled again (it is still found)"
     );
 
     // The journal tells the whole story, in order.
@@ -289,8 +289,11 @@ async fn holds_run_out_live_and_pass_to_the_waitlist() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(found, "the waiter is notified");
-    // The expired hold cannot be confirmed.
-    assert!(w.cal.confirm(by.clone(), held.id).await.is_err());
+    // The expired hold cannot be confirmed: a conflict, not a missing booking.
+    assert!(matches!(
+        w.cal.confirm(by.clone(), held.id).await,
+        Err(CoreError::Conflict(_))
+    ));
 }
 
 #[tokio::test]
@@ -675,7 +678,8 @@ mod model {
                     let (got, allowed, next) = match op {
                         Op::Confirm(_) => (
                             w.cal.confirm(by.clone(), id).await,
-                            matches!(b.state, BookingState::Held | BookingState::Confirmed),
+                            // Confirming twice is a conflict (PROTOCOL §3).
+                            b.state == BookingState::Held,
                             BookingState::Confirmed,
                         ),
                         Op::Cancel(_) => (
@@ -861,12 +865,12 @@ async fn holds_expire_after_a_restart_without_new_requests() {
             .unwrap()
             .unwrap()
             .state;
-        if state == BookingState::Cancelled {
+        if state == BookingState::Expired {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(state, BookingState::Cancelled, "released on start");
+    assert_eq!(state, BookingState::Expired, "released on start");
     core.shutdown().await;
 }
 

@@ -52,7 +52,7 @@ async fn list_job_types(m: Member) -> ApiResult<Json<Vec<JobTypeView>>> {
 #[derive(Deserialize, ToSchema)]
 pub struct JobTypeBody {
     pub name: String,
-    /// 5..=1440.
+    #[schema(schema_with = cflows_protocol::limits::schema::duration_minutes)]
     pub duration_minutes: u32,
     /// `#rrggbb`; empty for the default.
     #[serde(default)]
@@ -160,7 +160,18 @@ pub struct RangeQuery {
     pub from: i64,
     /// Exclusive, Unix ms; at most 62 days after `from`.
     pub to: i64,
-    /// Availability only: slot length, 5..=1440 minutes (default 30).
+}
+
+/// A time range, Unix ms, cut into slots.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SlotQuery {
+    /// Inclusive, Unix ms.
+    pub from: i64,
+    /// Exclusive, Unix ms; at most 62 days after `from`.
+    pub to: i64,
+    /// Slot length in minutes (30 when absent).
+    #[param(schema_with = cflows_protocol::limits::schema::slot_minutes)]
     pub slot_minutes: Option<u32>,
 }
 
@@ -326,13 +337,13 @@ async fn leave_waitlist(
 }
 
 /// Free capacity per slot over `[from, to)` (slots outside working hours have capacity 0).
-#[utoipa::path(get, path = "/teams/{team_id}/availability", tag = "capacity", params(("team_id" = String, Path), RangeQuery),
+#[utoipa::path(get, path = "/teams/{team_id}/availability", tag = "capacity", params(("team_id" = String, Path), SlotQuery),
     responses((status = 200, body = Vec<SlotAvailability>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn availability(
     State(state): State<AppState>,
     m: Member,
     Path(team): Path<String>,
-    ApiQuery(q): ApiQuery<RangeQuery>,
+    ApiQuery(q): ApiQuery<SlotQuery>,
 ) -> ApiResult<Json<Vec<SlotAvailability>>> {
     Ok(Json(
         m.acting(&state)

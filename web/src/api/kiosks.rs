@@ -163,7 +163,7 @@ pub struct PairingStarted {
 }
 
 /// Starts pairing a screen (no session needed): show the code, poll with the secret.
-#[utoipa::path(post, path = "/kiosk-pairings", tag = "kiosks",
+#[utoipa::path(post, path = "/kiosk-pairings", tag = "kiosks", security(()),
     responses((status = 201, body = PairingStarted), (status = 409, body = ErrorBody)))]
 async fn start_pairing(
     State(state): State<AppState>,
@@ -174,7 +174,7 @@ async fn start_pairing(
 
 /// Where a screen's pairing stands: 202 waiting, 200 `{ "link" }` once paired (given
 /// once), 404 when unknown or expired (start again).
-#[utoipa::path(get, path = "/kiosk-pairings/{secret}", tag = "kiosks", params(("secret" = String, Path)),
+#[utoipa::path(get, path = "/kiosk-pairings/{secret}", tag = "kiosks", security(()), params(("secret" = String, Path)),
     responses((status = 200, body = Object), (status = 202), (status = 404, body = ErrorBody)))]
 async fn poll_pairing(
     State(state): State<AppState>,

@@ -7,7 +7,7 @@ use crate::error::{ApiResult, AppError, ErrorBody};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use cflows_actors::MemberChange;
 use cflows_protocol::{InvitationView, MemberView, ProfileView, Role, UserId};
@@ -70,7 +70,7 @@ async fn add_member(
 #[utoipa::path(get, path = "/invitations", tag = "members",
     responses((status = 200, body = Vec<InvitationView>), (status = 403, body = ErrorBody)))]
 async fn list_invitations(Admin(m): Admin) -> ApiResult<Json<Vec<InvitationView>>> {
-    Ok(Json(m.org.snapshot().await?.invitations))
+    Ok(Json(m.org.invitations(m.caller()).await?))
 }
 
 /// Revokes a pending invitation: its link stops working at once (admins).
@@ -92,24 +92,30 @@ pub struct AcceptBody {
     pub password: String,
 }
 
-/// Accepts an invitation, as the logged-in account (with a session) or as a new account
-/// (without one), and starts a session in the organization (sets the cookie).
-#[utoipa::path(post, path = "/invitations/accept", request_body = AcceptBody, tag = "members",
-    responses((status = 200, body = super::LoginAnswer), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+/// Accepts an invitation. With a session: joins as the logged-in account (its address
+/// must be the invited one) and starts a session in the organization (sets the cookie).
+/// Without one: checks the name and password and answers 202 with the next step — the
+/// same answer whether or not the address has an account (a new address gets one with
+/// this password): log in as the invited address, then accept again.
+#[utoipa::path(post, path = "/invitations/accept", request_body = AcceptBody, tag = "members", security((), ("session" = [])),
+    responses((status = 200, body = super::LoginAnswer), (status = 202, body = crate::app::InvitedNext), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn accept_invitation(
     State(state): State<AppState>,
     authed: Result<Authed, crate::auth::AuthRejection>,
     jar: CookieJar,
     ApiJson(body): ApiJson<AcceptBody>,
 ) -> ApiResult<Response> {
-    let acceptor = match &authed {
-        Ok(a) => crate::app::Acceptor::Session(a),
-        Err(_) => crate::app::Acceptor::NewAccount {
-            display_name: &body.display_name,
-            password: &body.password,
-        },
+    let Ok(authed) = authed else {
+        let next = crate::app::prepare_invited_account(
+            &state,
+            &body.token,
+            &body.display_name,
+            &body.password,
+        )
+        .await?;
+        return Ok((StatusCode::ACCEPTED, Json(next)).into_response());
     };
-    let (session, user, org) = crate::app::accept_invitation(&state, &body.token, acceptor).await?;
+    let (session, user, org) = crate::app::accept_invitation(&state, &body.token, &authed).await?;
     Ok(super::LoginAnswer::started(
         &state,
         jar,

@@ -6,6 +6,7 @@
 //! (utoipa-axum), so the document at `/api/v1/openapi.json` is exactly what is routed.
 //! Handlers parse and render; shared business steps live in [`crate::app`].
 
+mod access;
 pub(crate) mod attachments;
 mod calendars;
 mod capacity;
@@ -47,7 +48,7 @@ pub struct ApiJson<T>(pub T);
 #[openapi(
     info(
         title = "cflows API",
-        description = "Session-authenticated JSON API of cflows. Writes need the x-csrf-token header."
+        description = "Session-authenticated JSON API of cflows. Log in with `POST /api/v1/session`: the answer sets the session cookie (security scheme `session`) and carries `csrf_token`; send it as the `x-csrf-token` header on every write. Errors are `{\"error\": {\"code\", \"message\"}}` (codes in PROTOCOL.md §7)."
     ),
     components(schemas(ErrorBody))
 )]
@@ -83,12 +84,15 @@ fn api() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document of this API.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    api().into_openapi()
+    let mut doc = api().into_openapi();
+    access::describe(&mut doc);
+    doc
 }
 
 /// The API's routes (already under `/api/v1`) and its OpenAPI document.
 pub(crate) fn routes() -> Router<AppState> {
-    let (router, doc) = api().split_for_parts();
+    let (router, mut doc) = api().split_for_parts();
+    access::describe(&mut doc);
     let doc = Arc::new(doc);
     router.route(
         "/api/v1/openapi.json",

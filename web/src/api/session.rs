@@ -60,7 +60,7 @@ impl LoginAnswer {
 }
 
 /// Logs in: sets the session cookie (a new session id every time).
-#[utoipa::path(post, path = "/session", request_body = LoginBody, tag = "session",
+#[utoipa::path(post, path = "/session", request_body = LoginBody, tag = "session", security(()),
     responses((status = 200, body = LoginAnswer), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn login(
     State(state): State<AppState>,
@@ -74,7 +74,7 @@ async fn login(
 }
 
 /// Logs out: ends the session.
-#[utoipa::path(delete, path = "/session", tag = "session", responses((status = 204), (status = 401, body = ErrorBody)))]
+#[utoipa::path(delete, path = "/session", tag = "session", security(("session" = [])), responses((status = 204), (status = 401, body = ErrorBody)))]
 async fn logout(
     State(state): State<AppState>,
     authed: Authed,
@@ -107,7 +107,7 @@ pub struct MeAnswer {
 }
 
 /// The current session.
-#[utoipa::path(get, path = "/me", tag = "session", responses((status = 200, body = MeAnswer), (status = 401, body = ErrorBody)))]
+#[utoipa::path(get, path = "/me", tag = "session", security(("session" = [])), responses((status = 200, body = MeAnswer), (status = 401, body = ErrorBody)))]
 async fn me(State(state): State<AppState>, authed: Authed) -> ApiResult<Json<MeAnswer>> {
     let orgs: Vec<OrgRole> = state
         .core
@@ -145,7 +145,7 @@ pub struct SwitchOrgBody {
 }
 
 /// Switches the session's active organization (one the user is an active member of).
-#[utoipa::path(put, path = "/session/org", request_body = SwitchOrgBody, tag = "session",
+#[utoipa::path(put, path = "/session/org", request_body = SwitchOrgBody, tag = "session", security(("session" = [])),
     responses((status = 200, body = LoginAnswer), (status = 404, body = ErrorBody)))]
 async fn switch_org(
     State(state): State<AppState>,

@@ -40,6 +40,7 @@ pub struct TeamBody {
     #[serde(default)]
     pub members: Vec<UserId>,
     #[serde(default)]
+    #[schema(schema_with = cflows_protocol::limits::schema::bookable_count)]
     pub bookable_count: u32,
     pub manager: Option<UserId>,
 }
@@ -84,7 +85,9 @@ async fn get_team(m: Member, Path(team_id): Path<String>) -> ApiResult<Json<Team
 
 /// Replaces a team's fields (admins).
 #[utoipa::path(put, path = "/teams/{team_id}", tag = "teams", params(("team_id" = String, Path)), request_body = TeamBody,
-    responses((status = 200, body = TeamView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = TeamView), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "`conflict`: the name is taken, or the bookable count would drop below what is booked (the message lists the bookings)."),
+        (status = 422, body = ErrorBody)))]
 async fn update_team(
     Admin(m): Admin,
     Path(team_id): Path<String>,

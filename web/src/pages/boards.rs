@@ -13,6 +13,7 @@ use crate::AppState;
 use crate::auth::Member;
 use crate::error::{AppError, PageResult};
 use crate::forms::CsrfForm;
+use crate::pages::layout::Section;
 use crate::pages::{Flash, see_other_with_notice};
 use crate::work::{CardQuery, select_cards};
 use axum::Router;
@@ -40,7 +41,7 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 async fn boards_page(State(state): State<AppState>, m: Member) -> PageResult<Response> {
-    let chrome = chrome(&state, &m.authed, Some(&m), "boards").await?;
+    let chrome = chrome(&state, &m.authed, Some(&m), Section::Boards).await?;
     let workflows = m.org.workflows().await?;
     let body = html! {
         h1 { "Boards" }
@@ -92,6 +93,7 @@ fn booking_label(state: BookingState) -> &'static str {
         BookingState::Confirmed => "booked",
         BookingState::Completed => "booking done",
         BookingState::Cancelled => "booking cancelled",
+        BookingState::Expired => "hold ran out",
     }
 }
 
@@ -155,7 +157,7 @@ async fn board_page(
     let snap = board.snapshot().await?;
     let org = m.org.snapshot().await?;
     let filters = board.filters(m.member.user.id.clone()).await?;
-    let chrome = chrome(&state, &m.authed, Some(&m), "boards").await?;
+    let chrome = chrome(&state, &m.authed, Some(&m), Section::Boards).await?;
     let names = member_names(&org);
     let teams: HashMap<String, String> = org
         .teams
@@ -164,7 +166,8 @@ async fn board_page(
         .collect();
     let list = q.view.as_deref() == Some("list");
     let w = &snap.workflow;
-    let cards = select_cards(w, snap.cards.clone(), &q.cards)?;
+    let sort = ListSort::of(&q.cards);
+    let cards = select_cards(w, snap.cards.clone(), &sort.query(&q.cards))?;
     let now = chrono::Utc::now().timestamp_millis();
     let base = format!("/boards/{}", w.id);
     let body = html! {
@@ -202,14 +205,14 @@ async fn board_page(
                 @if list {
                     label for="f-sort" { "Sort by" }
                     select #f-sort name="sort" {
-                        @for (v, label) in [("entered_at", "time in step"), ("key", "number"), ("title", "title"), ("step", "step"), ("priority", "priority"), ("due", "due date")] {
-                            option value=(v) selected[q.cards.sort.as_deref() == Some(v)] { (label) }
+                        @for (v, label) in [(TIME_IN_STEP, "time in step"), ("key", "number"), ("title", "title"), ("step", "step"), ("priority", "priority"), ("due", "due date")] {
+                            option value=(v) selected[sort.key == v] { (label) }
                         }
                     }
                     label for="f-order" { "Order" }
                     select #f-order name="order" {
-                        option value="asc" selected[q.cards.order.as_deref() != Some("desc")] { "ascending" }
-                        option value="desc" selected[q.cards.order.as_deref() == Some("desc")] { "descending" }
+                        option value="asc" selected[!sort.descending] { "ascending" }
+                        option value="desc" selected[sort.descending] { "descending" }
                     }
                     label { input type="checkbox" name="done" value="true" checked[q.cards.done]; " Done too" }
                 }
@@ -315,6 +318,41 @@ async fn board_page(
         layout::page_with(&chrome, &w.name, body, html! {}, scripts),
     )
         .into_response())
+}
+
+/// The list view's sort key for how long a card has been in its step.
+const TIME_IN_STEP: &str = "time_in_step";
+
+/// The list view's sort as the person chose it. "Time in step" is the API's `entered_at`
+/// the other way round (the longest in its step entered first); with nothing chosen the
+/// list shows the longest in step first.
+struct ListSort {
+    key: String,
+    descending: bool,
+}
+
+impl ListSort {
+    fn of(q: &CardQuery) -> Self {
+        let key = q.sort.clone().unwrap_or_else(|| TIME_IN_STEP.into());
+        let descending = match q.order.as_deref() {
+            Some(order) => order == "desc",
+            None => key == TIME_IN_STEP,
+        };
+        Self { key, descending }
+    }
+
+    /// The card query that lists in this order.
+    fn query(&self, q: &CardQuery) -> CardQuery {
+        let mut q = q.clone();
+        if self.key == TIME_IN_STEP {
+            q.sort = Some("entered_at".into());
+            q.order = Some(if self.descending { "asc" } else { "desc" }.into());
+        } else {
+            q.sort = Some(self.key.clone());
+            q.order = Some(if self.descending { "desc" } else { "asc" }.into());
+        }
+        q
+    }
 }
 
 fn filter_link(base: &str, list: bool, f: &cflows_protocol::BoardFilter) -> String {
@@ -457,7 +495,7 @@ async fn item_page(
     let snap = a.item(&ItemId::new(id.clone())).snapshot().await?;
     let w = m.org.workflow(&snap.item.workflow).await?;
     let org = m.org.snapshot().await?;
-    let chrome = chrome(&state, &m.authed, Some(&m), "boards").await?;
+    let chrome = chrome(&state, &m.authed, Some(&m), Section::Boards).await?;
     let item = &snap.item;
     let step = w.steps.iter().find(|s| s.id == item.step);
     let step_name = |id: &str| {

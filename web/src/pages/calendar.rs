@@ -11,6 +11,7 @@ use super::layout;
 use crate::AppState;
 use crate::auth::Member;
 use crate::error::PageResult;
+use crate::pages::layout::Section;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::header;
@@ -137,7 +138,7 @@ async fn calendar_page(
     Query(flash): Query<super::Flash>,
 ) -> PageResult<Response> {
     let snap = m.org.snapshot().await?;
-    let chrome = chrome(&state, &m.authed, Some(&m), "calendar").await?;
+    let chrome = chrome(&state, &m.authed, Some(&m), Section::Calendar).await?;
     let boot = boot(&state, &m, &snap).await?;
     let body = html! {
         div.calendar-page {
@@ -249,7 +250,7 @@ async fn board_page(
     Query(q): Query<BoardQuery>,
 ) -> PageResult<Response> {
     let snap = m.org.snapshot().await?;
-    let chrome = chrome(&state, &m.authed, Some(&m), "board").await?;
+    let chrome = chrome(&state, &m.authed, Some(&m), Section::Capacity).await?;
     let boot = boot(&state, &m, &snap).await?;
     let week = q.view.as_deref() == Some("week");
     #[derive(Serialize)]
@@ -287,7 +288,7 @@ async fn board_page(
             }
             p.legend.muted {
                 span.cell-key.free { "free" } " " span.cell-key.partial { "partly booked" } " " span.cell-key.full { "full" } " " span.cell-key.closed { "closed" }
-                " · each cell: free of capacity at its busiest moment; H = members held (tentative)"
+                " · each cell: members free at the busiest moment of that time (of the team's bookable members); held = not yet confirmed"
             }
         }
         (layout::json_block("board-boot", &BoardBoot { base: &boot, date: q.date.clone(), week }))

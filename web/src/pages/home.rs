@@ -1,10 +1,12 @@
-//! The start page, the organization switcher and the member's own profile page.
+//! The start page ("Today", gathered and drawn in [`super::today`]), the organization
+//! switcher and the member's own profile page with the password change.
 
 use super::{Flash, layout, see_other_with_notice};
 use crate::AppState;
-use crate::auth::{self, Authed, Member};
+use crate::auth::{self, Authed, ClientIp, Member};
 use crate::error::{AppError, PageResult};
 use crate::forms::CsrfForm;
+use crate::pages::layout::Section;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -19,6 +21,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/", get(home))
         .route("/switch-org", post(switch_org))
         .route("/me", get(profile_page).post(profile_submit))
+        .route("/me/password", post(password_submit))
 }
 
 /// The header for `authed`, in `member`'s organization if any.
@@ -26,7 +29,7 @@ pub(crate) async fn chrome(
     state: &AppState,
     authed: &Authed,
     member: Option<&Member>,
-    section: &'static str,
+    section: layout::Section,
 ) -> Result<layout::Chrome, AppError> {
     let orgs = state
         .core
@@ -70,37 +73,27 @@ async fn home(
         if authed.user.platform_operator {
             return Ok(Redirect::to("/platform").into_response());
         }
-        let chrome = chrome(&state, &authed, None, "home").await?;
+        let chrome = chrome(&state, &authed, None, Section::Today).await?;
         return Ok(layout::page(&chrome, "Welcome", html! {
             h1 { "Welcome, " (authed.user.display_name) }
             p { "You are not an active member of any organization. Ask an administrator to add you." }
         })
         .into_response());
     };
-    let snap = m.org.snapshot().await?;
-    let chrome = chrome(&state, &authed, Some(&m), "home").await?;
-    let my_teams: Vec<_> = snap
-        .teams
-        .iter()
-        .filter(|t| t.members.contains(&m.member.user.id))
-        .collect();
-    let body = html! {
-        h1 { (snap.org.name) }
-        div.card {
-            p { "Signed in as " strong { (m.member.user.display_name) } " (" (m.role().as_str()) ")." }
-            p.muted { "Time zone " (snap.org.timezone) " · " (if snap.org.clock == cflows_protocol::ClockFormat::H24 { "24-hour clock" } else { "12-hour clock" }) }
-        }
-        h2 { "Your teams" }
-        @if my_teams.is_empty() { p.muted { "You are not in a team yet." } }
-        @else {
-            ul { @for t in &my_teams { li { (layout::swatch(&t.colour)) (t.name) } } }
-        }
-        @if m.role().is_admin() {
-            h2 { "Administration" }
-            p { a href="/staff/users" { "Manage users" } " · " a href="/staff/teams" { "Manage teams" } " · " a href="/staff/settings" { "Organization settings" } }
-        }
-    };
-    Ok(layout::page(&chrome, &snap.org.name, body).into_response())
+    let today = super::today::gather(&state, &m).await?;
+    let chrome = chrome(&state, &authed, Some(&m), Section::Today).await?;
+    let scripts = html! { script type="module" src="/static/js/live.js" {} };
+    Ok((
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        layout::page_with(
+            &chrome,
+            "Today",
+            super::today::render(&today),
+            html! {},
+            scripts,
+        ),
+    )
+        .into_response())
 }
 
 /// The switcher's fields.
@@ -134,8 +127,8 @@ pub(crate) fn profile_form(action: &str, csrf: &str, p: &ProfileView) -> Markup 
             input #title type="text" name="title" value=(p.title) maxlength="120";
             label for="location" { "Location" }
             input #location type="text" name="location" value=(p.location) maxlength="120";
-            label for="timezone" { "Time zone (IANA, empty for the organization's)" }
-            input #timezone type="text" name="timezone" value=(p.timezone) placeholder="Europe/Berlin";
+            label for="timezone" { "Time zone (empty: the organization's)" }
+            (layout::zone_input("timezone", &p.timezone, false))
             label for="avatar" { "Avatar (image data URL)" }
             input #avatar type="text" name="avatar" value=(p.avatar) placeholder="data:image/png;base64,...";
             label for="bio" { "Bio" }
@@ -187,11 +180,28 @@ async fn render_profile(
     notice: Option<&str>,
     error: Option<&str>,
 ) -> PageResult<Response> {
-    let chrome = chrome(state, &m.authed, Some(m), "me").await?;
+    let chrome = chrome(state, &m.authed, Some(m), Section::Profile).await?;
     let body = html! {
         h1 { "My profile" }
         (layout::banners(notice, error))
         div.card { (profile_form("/me", &m.authed.csrf, p)) }
+        div.card {
+            h2 #password-title { "Change your password" }
+            p.muted { "Your other browsers and devices will be logged out; this one stays logged in." }
+            form.stack method="post" action="/me/password" aria-labelledby="password-title" {
+                (layout::csrf_field(&m.authed.csrf))
+                input type="hidden" name="username" value=(m.authed.user.email) autocomplete="username";
+                label for="current_password" { "Current password" }
+                input #current_password type="password" name="current_password" required autocomplete="current-password";
+                label for="new_password" { "New password" }
+                input #new_password type="password" name="new_password" required autocomplete="new-password"
+                    minlength=(cflows_actors::domain::validate::MIN_PASSWORD) aria-describedby="new-password-hint";
+                p.muted.hint #new-password-hint { "At least " (cflows_actors::domain::validate::MIN_PASSWORD) " characters." }
+                label for="new_password_again" { "New password again" }
+                input #new_password_again type="password" name="new_password_again" required autocomplete="new-password";
+                button type="submit" { "Change password" }
+            }
+        }
     };
     Ok(layout::page(&chrome, "My profile", body).into_response())
 }
@@ -214,5 +224,54 @@ async fn profile_submit(
             *resp.status_mut() = e.status();
             Ok(resp)
         }
+    }
+}
+
+/// The password form's fields.
+#[derive(Deserialize)]
+struct PasswordForm {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    new_password_again: String,
+}
+
+async fn password_submit(
+    State(state): State<AppState>,
+    m: Member,
+    ClientIp(ip): ClientIp,
+    jar: CookieJar,
+    CsrfForm(form): CsrfForm<PasswordForm>,
+) -> PageResult<Response> {
+    match crate::app::change_password(
+        &state,
+        ip,
+        &m.authed,
+        &form.current_password,
+        &form.new_password,
+        &form.new_password_again,
+    )
+    .await
+    {
+        Ok(session) => {
+            let secure = state.settings.http.secure_cookies();
+            Ok((
+                jar.add(auth::session_cookie(secure, &session)),
+                see_other_with_notice(
+                    "/me",
+                    "Password changed. Your other sessions were logged out.",
+                ),
+            )
+                .into_response())
+        }
+        Err(e @ (AppError::InvalidInput(_) | AppError::RateLimited)) => {
+            let mut resp =
+                render_profile(&state, &m, &m.member.profile, None, Some(&e.to_string())).await?;
+            *resp.status_mut() = e.status();
+            Ok(resp)
+        }
+        Err(e) => Err(e.into()),
     }
 }

@@ -6,7 +6,7 @@
 use super::layout;
 use super::login::pre_session_csrf;
 use crate::AppState;
-use crate::app::{Acceptor, accept_invitation};
+use crate::app::{InvitedNext, accept_invitation, prepare_invited_account};
 use crate::auth::{self, AuthRejection, Authed};
 use crate::error::PageError;
 use crate::forms::CsrfForm;
@@ -54,15 +54,16 @@ fn page(
                         p { "You are logged in as " (a.user.email) ". Log out, then open this link again to accept as " (inv.email) "." }
                     }
                     None => {
-                        p { a href=(format!("/login?next={}", urlencode(&action))) { "Log in as " (inv.email) " to accept" } }
+                        p { "Already use cflows? " a href=(format!("/login?next={}", urlencode(&action))) { "Log in as " (inv.email) } " and join." }
                         h2 { "New to cflows?" }
+                        p { "Choose your name and a password; then log in with them to join." }
                         form.stack method="post" action=(action) {
                             input type="hidden" name="csrf" value=(csrf);
                             label for="display_name" { "Your name" }
                             input #display_name type="text" name="display_name" required maxlength="120" autocomplete="name";
                             label for="password" { "Choose a password (at least 10 characters)" }
                             input #password type="password" name="password" required minlength="10" autocomplete="new-password";
-                            button type="submit" { "Create my account and join" }
+                            button type="submit" { "Continue" }
                         }
                     }
                 }
@@ -117,22 +118,23 @@ async fn accept(
     CsrfForm(form): CsrfForm<AcceptForm>,
 ) -> Result<Response, PageError> {
     let authed = authed.ok();
-    let acceptor = match &authed {
-        Some(a) => Acceptor::Session(a),
-        None => Acceptor::NewAccount {
-            display_name: &form.display_name,
-            password: &form.password,
-        },
+    let result = match &authed {
+        Some(a) => accept_invitation(&state, &token, a)
+            .await
+            .map(|(session, _, _)| {
+                let secure = state.settings.http.secure_cookies();
+                (
+                    jar.clone().add(auth::session_cookie(secure, &session)),
+                    Redirect::to("/"),
+                )
+                    .into_response()
+            }),
+        None => prepare_invited_account(&state, &token, &form.display_name, &form.password)
+            .await
+            .map(|next| next_step(&token, &next).into_response()),
     };
-    match accept_invitation(&state, &token, acceptor).await {
-        Ok((session, _, _)) => {
-            let secure = state.settings.http.secure_cookies();
-            Ok((
-                jar.add(auth::session_cookie(secure, &session)),
-                Redirect::to("/"),
-            )
-                .into_response())
-        }
+    match result {
+        Ok(response) => Ok(response),
         Err(e) => {
             let Some((_, org, inv)) = state.core.directory.invitation(&token).await? else {
                 return Ok(dead_link());
@@ -150,4 +152,19 @@ async fn accept(
             Ok((e.status(), jar, body).into_response())
         }
     }
+}
+
+/// After choosing a name and password: log in as the invited address, then join.
+fn next_step(token: &str, next: &InvitedNext) -> Markup {
+    let login = format!("/login?next={}", urlencode(&format!("/invite/{token}")));
+    layout::bare(
+        "Invitation",
+        html! {
+            div.login.card {
+                h1 { "Almost there" }
+                p.notice role="status" { (next.message) }
+                p { a href=(login) { "Log in as " (next.email) } }
+            }
+        },
+    )
 }

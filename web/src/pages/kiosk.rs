@@ -4,6 +4,10 @@
 //! connects with its token (`/ws?kiosk=…`), keeps showing the last good data with a
 //! "reconnecting" mark when the network or server is gone, and resumes its streams.
 //! Revoking the kiosk closes its socket and the screen goes blank.
+//!
+//! Each team comes with today's open hours (from its working hours, in the
+//! organization's zone), so the capacity pane shows only the hours the teams work; the
+//! screen reloads itself at the next local midnight and when a team's hours change.
 
 use super::layout;
 use crate::AppState;
@@ -14,7 +18,9 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use cflows_actors::domain::time;
 use cflows_actors::org::OrgHandle;
+use cflows_actors::team_calendar::TeamCalendarHandle;
 use cflows_protocol::ClockFormat;
 use maud::{DOCTYPE, Markup, html};
 use serde::Serialize;
@@ -35,6 +41,7 @@ fn kiosk_frame(title: &str, content: Markup) -> Response {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · cflows" }
+                (super::layout::favicon())
                 link rel="stylesheet" href="/static/app.css";
             }
             body.kiosk {
@@ -70,8 +77,19 @@ struct ScreenBoot {
     h12: bool,
     cycle_seconds: u32,
     boards: Vec<Named>,
-    teams: Vec<Named>,
+    teams: Vec<KioskTeam>,
     today_bookings: bool,
+    /// When today ends in the organization's zone (the screen reloads then).
+    day_end: i64,
+}
+
+/// A team on the screen with today's open intervals (Unix ms), earliest first.
+#[derive(Serialize)]
+struct KioskTeam {
+    id: String,
+    name: String,
+    capacity: u32,
+    open: Vec<(i64, i64)>,
 }
 
 #[derive(Serialize)]
@@ -108,16 +126,34 @@ async fn screen_page(
             });
         }
     }
-    let teams = kiosk
+    let tz = time::zone(&org.org.timezone)?;
+    let today = time::local(tz, chrono::Utc::now()).date();
+    let (day_start, day_end) = (
+        time::resolve(tz, today.and_time(chrono::NaiveTime::MIN)).timestamp_millis(),
+        time::resolve(
+            tz,
+            (today + chrono::Duration::days(1)).and_time(chrono::NaiveTime::MIN),
+        )
+        .timestamp_millis(),
+    );
+    let mut teams = Vec::new();
+    for t in kiosk
         .scope
         .teams
         .iter()
         .filter_map(|t| org.teams.iter().find(|x| &x.id == t))
-        .map(|t| Named {
+    {
+        let hours = TeamCalendarHandle::new(&state.core.kernel, &org_id, &t.id)
+            .snapshot()
+            .await?
+            .hours;
+        teams.push(KioskTeam {
             id: t.id.to_string(),
             name: t.name.clone(),
-        })
-        .collect();
+            capacity: t.bookable_count,
+            open: time::compile(&hours)?.open_intervals(day_start, day_end),
+        });
+    }
     let boot = ScreenBoot {
         mode: "screen",
         token,
@@ -129,6 +165,7 @@ async fn screen_page(
         boards,
         teams,
         today_bookings: kiosk.scope.today_bookings,
+        day_end,
     };
     Ok(kiosk_frame(
         &kiosk.name,

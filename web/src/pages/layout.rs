@@ -12,6 +12,132 @@ pub const BELL_JS: &str = include_str!("../../static/js/bell.js");
 /// Vendored @msgpack/msgpack UMD build (`/static/vendor/msgpack.min.js`); see scripts/vendor.sh.
 pub const MSGPACK_JS: &str = include_str!("../../static/vendor/msgpack/msgpack.min.js");
 
+/// Declares [`Section`] and its [`Section::ALL`] from one list of variants.
+macro_rules! sections {
+    ($($variant:ident),* $(,)?) => {
+        /// A place in the navigation: every page that shows the header names one, and the
+        /// header's links are derived from [`Section::ALL`] (there is no other list of them).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Section { $($variant),* }
+
+        impl Section {
+            /// Every section, in the order the header lists them.
+            pub const ALL: &'static [Section] = &[$(Section::$variant),*];
+        }
+    };
+}
+
+sections![
+    Today,
+    Calendar,
+    Capacity,
+    Boards,
+    Projects,
+    Tasks,
+    Notifications,
+    Profile,
+    Users,
+    Teams,
+    JobTypes,
+    Workflows,
+    Kiosks,
+    Audit,
+    Metrics,
+    Settings,
+    Platform,
+];
+
+/// Which part of the header a section's link lives in, and who sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NavGroup {
+    /// Everyday pages of any member, first in the header.
+    Everyday,
+    /// The organization's administration, under the one "Staff" menu (admins only).
+    Staff,
+    /// Platform operators only.
+    Platform,
+    /// Reached from the account area (bell, name), not from the list of links.
+    Account,
+}
+
+impl Section {
+    /// The page the section's link opens.
+    pub fn href(self) -> &'static str {
+        match self {
+            Section::Today => "/",
+            Section::Calendar => "/calendar",
+            Section::Capacity => "/calendar/board",
+            Section::Boards => "/boards",
+            Section::Projects => "/projects",
+            Section::Tasks => "/tasks",
+            Section::Notifications => "/notifications",
+            Section::Profile => "/me",
+            Section::Users => "/staff/users",
+            Section::Teams => "/staff/teams",
+            Section::JobTypes => "/staff/capacity",
+            Section::Workflows => "/staff/workflows",
+            Section::Kiosks => "/staff/kiosks",
+            Section::Metrics => "/staff/metrics",
+            Section::Audit => "/staff/audit",
+            Section::Settings => "/staff/settings",
+            Section::Platform => "/platform",
+        }
+    }
+
+    /// The link's words.
+    pub fn label(self) -> &'static str {
+        match self {
+            Section::Today => "Today",
+            Section::Calendar => "Calendar",
+            Section::Capacity => "Capacity",
+            Section::Boards => "Boards",
+            Section::Projects => "Projects",
+            Section::Tasks => "My tasks",
+            Section::Notifications => "Notifications",
+            Section::Profile => "My profile",
+            Section::Users => "Users & invitations",
+            Section::Teams => "Teams",
+            Section::JobTypes => "Job types & hours",
+            Section::Workflows => "Workflows",
+            Section::Kiosks => "Workshop screens",
+            Section::Metrics => "Metrics",
+            Section::Audit => "Audit log",
+            Section::Settings => "Organization settings",
+            Section::Platform => "Platform",
+        }
+    }
+
+    /// Where the link is shown.
+    pub fn group(self) -> NavGroup {
+        match self {
+            Section::Today
+            | Section::Calendar
+            | Section::Capacity
+            | Section::Boards
+            | Section::Projects
+            | Section::Tasks => NavGroup::Everyday,
+            Section::Notifications | Section::Profile => NavGroup::Account,
+            Section::Users
+            | Section::Teams
+            | Section::JobTypes
+            | Section::Workflows
+            | Section::Kiosks
+            | Section::Metrics
+            | Section::Audit
+            | Section::Settings => NavGroup::Staff,
+            Section::Platform => NavGroup::Platform,
+        }
+    }
+
+    /// The sections of `group`, in header order.
+    pub fn of(group: NavGroup) -> impl Iterator<Item = Section> {
+        Section::ALL
+            .iter()
+            .copied()
+            .filter(move |s| s.group() == group)
+    }
+}
+
 /// What the header shows about the viewer.
 pub struct Chrome {
     pub user_name: String,
@@ -28,12 +154,62 @@ pub struct Chrome {
     pub orgs: Vec<(String, String)>,
     pub active_org: Option<String>,
     /// The current section, for `aria-current`.
-    pub section: &'static str,
+    pub section: Section,
+}
+
+impl Chrome {
+    /// Whether the viewer's header lists `section` (the pages behind it answer them).
+    pub fn shows(&self, section: Section) -> bool {
+        match section.group() {
+            NavGroup::Everyday | NavGroup::Account => self.org_name.is_some(),
+            NavGroup::Staff => self.admin,
+            NavGroup::Platform => self.operator,
+        }
+    }
+
+    fn link(&self, section: Section) -> Markup {
+        html! {
+            a href=(section.href()) aria-current=[(self.section == section).then_some("page")] { (section.label()) }
+        }
+    }
 }
 
 /// A page for a logged-in user.
 pub fn page(chrome: &Chrome, title: &str, content: Markup) -> Markup {
     page_with(chrome, title, content, html! {}, html! {})
+}
+
+/// The header's navigation: everyday pages first, the administration under one "Staff"
+/// disclosure, all inside the phone's "Menu" disclosure (on wide screens that one is
+/// always open and its button hidden). `<details>` needs no JavaScript and is announced
+/// as a button that expands; `page.js` only adds closing on Escape and outside clicks.
+fn navigation(chrome: &Chrome) -> Markup {
+    let staff_here = chrome.section.group() == NavGroup::Staff;
+    html! {
+        nav.site aria-label="Main" {
+            details.menu data-menu {
+                summary.menu-button { (menu_icon()) " Menu" }
+                ul.nav-links {
+                    @for s in Section::of(NavGroup::Everyday).filter(|s| chrome.shows(*s)) {
+                        li { (chrome.link(s)) }
+                    }
+                    @if chrome.admin {
+                        li.staff {
+                            details.staff-menu data-menu {
+                                summary.current[staff_here] { "Staff" span.visually-hidden { " pages" } }
+                                ul {
+                                    @for s in Section::of(NavGroup::Staff) { li { (chrome.link(s)) } }
+                                }
+                            }
+                        }
+                    }
+                    @if chrome.operator {
+                        @for s in Section::of(NavGroup::Platform) { li { (chrome.link(s)) } }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// [`page`] with extra stylesheets in the head and scripts after the content.
@@ -51,65 +227,65 @@ pub fn page_with(
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · cflows" }
+                (favicon())
                 (head)
                 link rel="stylesheet" href="/static/app.css";
             }
             body {
                 header.top {
                     a.brand href="/" { "cflows" }
-                    nav {
-                        @if let Some(org) = &chrome.org_name { span.muted { (org) } }
-                        @if chrome.admin {
-                            a href="/staff/users" aria-current=[current(chrome, "users")] { "Users" }
-                            a href="/staff/teams" aria-current=[current(chrome, "teams")] { "Teams" }
-                            a href="/staff/capacity" aria-current=[current(chrome, "capacity")] { "Job types & hours" }
-                            a href="/staff/workflows" aria-current=[current(chrome, "workflows")] { "Workflows" }
-                            a href="/staff/kiosks" aria-current=[current(chrome, "kiosks")] { "Kiosks" }
-                            a href="/staff/metrics" aria-current=[current(chrome, "metrics")] { "Metrics" }
-                            a href="/staff/audit" aria-current=[current(chrome, "audit")] { "Audit log" }
-                            a href="/staff/settings" aria-current=[current(chrome, "settings")] { "Settings" }
-                        }
-                        @if chrome.org_name.is_some() {
-                            a href="/boards" aria-current=[current(chrome, "boards")] { "Boards" }
-                            a href="/projects" aria-current=[current(chrome, "projects")] { "Projects" }
-                            a href="/tasks" aria-current=[current(chrome, "tasks")] { "My tasks" }
-                            a href="/calendar" aria-current=[current(chrome, "calendar")] { "Calendar" }
-                            a href="/calendar/board" aria-current=[current(chrome, "board")] { "Capacity" }
-                            a href="/me" aria-current=[current(chrome, "me")] { "My profile" }
-                        }
-                        @if chrome.operator { a href="/platform" aria-current=[current(chrome, "platform")] { "Platform" } }
-                    }
-                    @if chrome.orgs.len() > 1 {
-                        form method="post" action="/switch-org" {
-                            input type="hidden" name="csrf" value=(chrome.csrf);
-                            select name="org_id" aria-label="Organization" {
-                                @for (id, name) in &chrome.orgs {
-                                    option value=(id) selected[chrome.active_org.as_deref() == Some(id.as_str())] { (name) }
+                    @if let Some(org) = &chrome.org_name { span.org-name { (org) } }
+                    (navigation(chrome))
+                    div.account {
+                        @if chrome.orgs.len() > 1 {
+                            form method="post" action="/switch-org" {
+                                input type="hidden" name="csrf" value=(chrome.csrf);
+                                select name="org_id" aria-label="Organization" {
+                                    @for (id, name) in &chrome.orgs {
+                                        option value=(id) selected[chrome.active_org.as_deref() == Some(id.as_str())] { (name) }
+                                    }
                                 }
+                                " " button.link type="submit" { "Switch" }
                             }
-                            " " button.link type="submit" { "Switch" }
                         }
-                    }
-                    a.bell href="/notifications" data-bell data-user=(chrome.user_id) aria-label=(format!("Notifications, {} unread", chrome.unread)) {
-                        (bell_icon()) span.badge data-unread hidden[chrome.unread == 0] { (chrome.unread) }
-                    }
-                    div.bell-panel data-bell-panel hidden {
-                        ul {}
-                        div.actions { a href="/notifications" { "All notifications" } button type="button" data-mark-all { "Mark all read" } }
-                    }
-                    span { (chrome.user_name) }
-                    form method="post" action="/logout" {
-                        input type="hidden" name="csrf" value=(chrome.csrf);
-                        button.link type="submit" { "Log out" }
+                        a.bell href="/notifications" data-bell data-user=(chrome.user_id) aria-label=(format!("Notifications, {} unread", chrome.unread)) aria-current=[(chrome.section == Section::Notifications).then_some("page")] {
+                            (bell_icon()) span.badge data-unread hidden[chrome.unread == 0] { (chrome.unread) }
+                        }
+                        div.bell-panel data-bell-panel hidden {
+                            ul {}
+                            div.actions { a href="/notifications" { "All notifications" } button type="button" data-mark-all { "Mark all read" } }
+                        }
+                        @if chrome.shows(Section::Profile) {
+                            a.me href=(Section::Profile.href()) title="My profile" aria-current=[(chrome.section == Section::Profile).then_some("page")] { (chrome.user_name) }
+                        } @else {
+                            span.me { (chrome.user_name) }
+                        }
+                        form method="post" action="/logout" {
+                            input type="hidden" name="csrf" value=(chrome.csrf);
+                            button.link type="submit" { "Log out" }
+                        }
                     }
                 }
                 main { (content) }
                 script src="/static/vendor/msgpack.min.js" {}
                 script type="module" src="/static/js/bell.js" {}
+                script type="module" src="/static/js/page.js" {}
                 (scripts)
             }
         }
     }
+}
+
+/// The tab icon (`/static/favicon.svg`).
+pub fn favicon() -> Markup {
+    html! { link rel="icon" type="image/svg+xml" href="/static/favicon.svg"; }
+}
+
+/// Three bars: the phone menu's button.
+fn menu_icon() -> maud::PreEscaped<&'static str> {
+    maud::PreEscaped(
+        r#"<svg width="20" height="20" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" aria-hidden="true"><path d="M4 6h16M4 12h16M4 18h16"/></svg>"#,
+    )
 }
 
 /// A bell outline (inline SVG: no icon font or emoji font needed).
@@ -117,10 +293,6 @@ fn bell_icon() -> maud::PreEscaped<&'static str> {
     maud::PreEscaped(
         r#"<svg width="20" height="20" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M18 8a6 6 0 0 0-12 0c0 7-3 9-3 9h18s-3-2-3-9"/><path d="M13.73 21a2 2 0 0 1-3.46 0"/></svg>"#,
     )
-}
-
-fn current(chrome: &Chrome, section: &str) -> Option<&'static str> {
-    (chrome.section == section).then_some("page")
 }
 
 /// A page without the logged-in frame (login, errors).
@@ -132,6 +304,7 @@ pub fn bare(title: &str, content: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · cflows" }
+                (favicon())
                 link rel="stylesheet" href="/static/app.css";
             }
             body { main { (content) } }
@@ -184,5 +357,130 @@ pub fn when_in(org: &cflows_protocol::OrgView) -> impl Fn(i64) -> String + use<>
             .with_timezone(&tz)
             .format(pattern)
             .to_string()
+    }
+}
+
+/// A time zone field that suggests every zone by name as one types ("Berlin" finds
+/// `Europe/Berlin`), from chrono-tz's list; the server still checks what is sent.
+pub fn zone_input(id: &str, value: &str, required: bool) -> Markup {
+    let list = format!("{id}-zones");
+    html! {
+        input id=(id) type="text" name=(id) value=(value) required[required] list=(list)
+            autocomplete="off" spellcheck="false" placeholder="Type a city, e.g. Berlin";
+        datalist id=(list) {
+            @for z in chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).filter(|n| n.contains('/') && !n.starts_with("Etc/")) {
+                option value=(z) {}
+            }
+            option value="UTC" {}
+        }
+    }
+}
+
+/// How a member reads instants: in their own zone (else the organization's) and the
+/// organization's 12- or 24-hour clock.
+pub struct ViewerClock {
+    zone: chrono_tz::Tz,
+    clock: cflows_protocol::ClockFormat,
+}
+
+impl ViewerClock {
+    /// The clock of `member` in `org`.
+    pub fn of(member: &cflows_protocol::MemberView, org: &cflows_protocol::OrgView) -> Self {
+        let name = if member.profile.timezone.is_empty() {
+            &org.timezone
+        } else {
+            &member.profile.timezone
+        };
+        Self::new(name, org.clock)
+    }
+
+    /// A clock in zone `name` (UTC when it is not a zone).
+    pub fn new(name: &str, clock: cflows_protocol::ClockFormat) -> Self {
+        Self {
+            zone: cflows_actors::domain::time::zone(name).unwrap_or(chrono_tz::UTC),
+            clock,
+        }
+    }
+
+    fn local(&self, ms: i64) -> chrono::DateTime<chrono_tz::Tz> {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .unwrap_or_default()
+            .with_timezone(&self.zone)
+    }
+
+    /// The time of day: `14:30` or `2:30 PM`.
+    pub fn time(&self, ms: i64) -> String {
+        let pattern = match self.clock {
+            cflows_protocol::ClockFormat::H24 => "%H:%M",
+            cflows_protocol::ClockFormat::H12 => "%-I:%M %p",
+        };
+        self.local(ms).format(pattern).to_string()
+    }
+
+    /// Date and time: `2026-07-01 14:30` or `2026-07-01 2:30 PM`.
+    pub fn date_time(&self, ms: i64) -> String {
+        format!("{} {}", self.local(ms).format("%Y-%m-%d"), self.time(ms))
+    }
+
+    /// The local date of `ms`.
+    pub fn date(&self, ms: i64) -> chrono::NaiveDate {
+        self.local(ms).date_naive()
+    }
+
+    /// Where the local day of `ms` begins and ends (Unix ms; 23 or 25 hours on DST days).
+    pub fn day_bounds(&self, ms: i64) -> (i64, i64) {
+        let day = self.date(ms);
+        let start = |d: chrono::NaiveDate| {
+            cflows_actors::domain::time::resolve(self.zone, d.and_time(chrono::NaiveTime::MIN))
+                .timestamp_millis()
+        };
+        (start(day), start(day.succ_opt().unwrap_or(day)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{NavGroup, Section, ViewerClock};
+    use cflows_protocol::ClockFormat;
+
+    #[test]
+    fn times_follow_zone_and_clock() {
+        // 2026-07-01 12:30 UTC is 14:30 in Berlin (summer time) and 8:30 AM in New York.
+        let ms = 1_782_909_000_000;
+        let berlin = ViewerClock::new("Europe/Berlin", ClockFormat::H24);
+        assert_eq!(berlin.date_time(ms), "2026-07-01 14:30");
+        assert_eq!(berlin.time(ms), "14:30");
+        let ny = ViewerClock::new("America/New_York", ClockFormat::H12);
+        assert_eq!(ny.date_time(ms), "2026-07-01 8:30 AM");
+    }
+
+    #[test]
+    fn a_day_with_a_clock_change_is_23_hours_long() {
+        // 2026-03-29: Berlin springs forward.
+        let noon = 1_774_778_400_000; // 2026-03-29 10:00 UTC
+        let (start, end) = ViewerClock::new("Europe/Berlin", ClockFormat::H24).day_bounds(noon);
+        assert_eq!(end - start, 23 * 3_600_000);
+        assert!(start <= noon && noon < end);
+    }
+
+    #[test]
+    fn every_staff_page_is_in_the_staff_menu_and_everyday_pages_come_first() {
+        let groups: Vec<NavGroup> = Section::ALL.iter().map(|s| s.group()).collect();
+        let first_other = groups
+            .iter()
+            .position(|g| *g != NavGroup::Everyday)
+            .unwrap();
+        assert!(
+            groups[first_other..]
+                .iter()
+                .all(|g| *g != NavGroup::Everyday)
+        );
+        for s in Section::of(NavGroup::Staff) {
+            assert!(s.href().starts_with("/staff/"), "{s:?}");
+        }
+        let mut hrefs: Vec<_> = Section::ALL.iter().map(|s| s.href()).collect();
+        hrefs.sort_unstable();
+        hrefs.dedup();
+        assert_eq!(hrefs.len(), Section::ALL.len(), "two sections share a page");
     }
 }

@@ -15,6 +15,7 @@ pub mod notifications;
 pub mod platform;
 pub mod projects;
 pub mod staff;
+pub mod today;
 
 use crate::AppState;
 use axum::Router;
@@ -25,6 +26,7 @@ use serde::Deserialize;
 
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
+const SVG: &str = "image/svg+xml";
 
 /// Every compiled-in static file: path, content type, body. Vendored libraries come
 /// from `scripts/vendor.sh`.
@@ -32,6 +34,21 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("/static/app.css", CSS, layout::APP_CSS),
     ("/static/js/cflows.js", JS, layout::CLIENT_JS),
     ("/static/js/bell.js", JS, layout::BELL_JS),
+    (
+        "/static/js/page.js",
+        JS,
+        include_str!("../../static/js/page.js"),
+    ),
+    (
+        "/static/js/live.js",
+        JS,
+        include_str!("../../static/js/live.js"),
+    ),
+    (
+        "/static/favicon.svg",
+        SVG,
+        include_str!("../../static/favicon.svg"),
+    ),
     (
         "/static/js/zones.js",
         JS,

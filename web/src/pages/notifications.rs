@@ -7,6 +7,7 @@ use crate::AppState;
 use crate::auth::Member;
 use crate::error::{AppError, PageResult};
 use crate::forms::{Button, CsrfForm};
+use crate::pages::layout::Section;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
@@ -48,13 +49,8 @@ async fn render(
     let inbox = state.core.directory.inbox(&m.member.user.id).await?;
     let items = inbox.list(p.before.clone(), 25).await?;
     let snap = m.org.snapshot().await?;
-    // Times show in the member's zone (else the organization's) and clock format.
-    let zone = if m.member.profile.timezone.is_empty() {
-        snap.org.timezone.clone()
-    } else {
-        m.member.profile.timezone.clone()
-    };
-    let chrome = chrome(state, &m.authed, Some(m), "notifications").await?;
+    let clock = layout::ViewerClock::of(&m.member, &snap.org);
+    let chrome = chrome(state, &m.authed, Some(m), Section::Notifications).await?;
     let csrf = &m.authed.csrf;
     let body = html! {
         h1 { "Notifications" }
@@ -69,8 +65,11 @@ async fn render(
                 @if items.is_empty() { tr { td colspan="3" { span.muted { "No notifications." } } } }
                 @for n in &items {
                     tr.unread[!n.read] {
-                        td data-label="When" { (local_time(n.updated_at, &zone, snap.org.clock)) }
-                        td data-label="What" { strong { (n.title) @if n.count > 1 { " (" (n.count) ")" } } br; (n.body) }
+                        td data-label="When" { (clock.date_time(n.updated_at)) }
+                        td data-label="What" {
+                            a.row-link href=(link_of(n)) { strong { (n.title) @if n.count > 1 { " (" (n.count) ")" } } }
+                            br; (n.body)
+                        }
                         td {
                             @if !n.read {
                                 form method="post" action=(format!("/notifications/{}/read", n.id)) {
@@ -181,35 +180,11 @@ async fn send_message(
     }
 }
 
-/// Unix milliseconds as wall-clock time in `zone`, 12- or 24-hour.
-fn local_time(ms: i64, zone: &str, clock: cflows_protocol::ClockFormat) -> String {
-    let tz: chrono_tz::Tz = zone.parse().unwrap_or(chrono_tz::UTC);
-    let Some(t) = chrono::DateTime::from_timestamp_millis(ms) else {
-        return String::new();
-    };
-    let local = t.with_timezone(&tz);
-    match clock {
-        cflows_protocol::ClockFormat::H24 => local.format("%Y-%m-%d %H:%M").to_string(),
-        cflows_protocol::ClockFormat::H12 => local.format("%Y-%m-%d %-I:%M %p").to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::local_time;
-    use cflows_protocol::ClockFormat;
-
-    #[test]
-    fn times_follow_zone_and_clock() {
-        // 2026-07-01 12:30 UTC is 14:30 in Berlin (summer time) and 8:30 AM in New York.
-        let ms = 1_782_909_000_000;
-        assert_eq!(
-            local_time(ms, "Europe/Berlin", ClockFormat::H24),
-            "2026-07-01 14:30"
-        );
-        assert_eq!(
-            local_time(ms, "America/New_York", ClockFormat::H12),
-            "2026-07-01 8:30 AM"
-        );
+/// Where a notification leads: its link when that is a page of this server, else the inbox.
+pub(crate) fn link_of(n: &cflows_protocol::NotificationView) -> &str {
+    if n.link.starts_with('/') && !n.link.starts_with("//") {
+        &n.link
+    } else {
+        "/notifications"
     }
 }

@@ -7,6 +7,7 @@ use crate::AppState;
 use crate::auth::{Authed, Operator};
 use crate::error::PageResult;
 use crate::forms::CsrfForm;
+use crate::pages::layout::Section;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
@@ -66,7 +67,7 @@ async fn render(
     let store_ok = store.health().await.is_ok();
     let migrated = store.migrations_current().await.unwrap_or(false);
     let users = store.count("user").await.unwrap_or(0);
-    let chrome = chrome(state, a, None, "platform").await?;
+    let chrome = chrome(state, a, None, Section::Platform).await?;
     let body = html! {
         h1 { "Platform" }
         (layout::banners(flash.notice.as_deref(), flash.error.as_deref()))
@@ -94,7 +95,7 @@ async fn render(
                 label for="slug" { "Slug (empty: made from the name)" }
                 input #slug type="text" name="slug" value=(f.slug) maxlength="60";
                 label for="timezone" { "Time zone" }
-                input #timezone type="text" name="timezone" value=(f.timezone) required;
+                (layout::zone_input("timezone", &f.timezone, true))
                 label for="clock" { "Time display" }
                 select #clock name="clock" {
                     option value="h24" selected[f.clock != "h12"] { "24-hour" }

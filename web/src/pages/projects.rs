@@ -13,6 +13,7 @@ use crate::api::attachments::read_upload;
 use crate::auth::Member;
 use crate::error::{AppError, PageResult};
 use crate::forms::{Button, CsrfForm, CsrfMultipart};
+use crate::pages::layout::Section;
 use crate::pages::{Flash, see_other_with, see_other_with_notice};
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -61,7 +62,7 @@ async fn projects_page(
     m: Member,
     Query(flash): Query<Flash>,
 ) -> PageResult<Response> {
-    let chrome = chrome(&state, &m.authed, Some(&m), "projects").await?;
+    let chrome = chrome(&state, &m.authed, Some(&m), Section::Projects).await?;
     let a = m.acting(&state);
     let list = project::projects_of(a.kernel, a.org_id, &a.booker()).await?;
     let body = html! {
@@ -205,7 +206,7 @@ async fn project_page(
     let a = m.acting(&state);
     let snap = a.project(&ProjectId::new(id.clone())).snapshot().await?;
     let org = m.org.snapshot().await?;
-    let chrome = chrome(&state, &m.authed, Some(&m), "projects").await?;
+    let chrome = chrome(&state, &m.authed, Some(&m), Section::Projects).await?;
     let who = names(&org);
     let tz = cflows_actors::domain::time::zone(&org.org.timezone).unwrap_or(chrono_tz::UTC);
     let when = layout::when_in(&org.org);
@@ -584,7 +585,7 @@ async fn attach_to_item(
 }
 
 async fn my_tasks_page(State(state): State<AppState>, m: Member) -> PageResult<Response> {
-    let chrome = chrome(&state, &m.authed, Some(&m), "tasks").await?;
+    let chrome = chrome(&state, &m.authed, Some(&m), Section::Tasks).await?;
     let a = m.acting(&state);
     let tasks = project::open_tasks_of(a.kernel, a.org_id, &m.member.user.id).await?;
     let projects: HashMap<ProjectId, cflows_protocol::ProjectView> =
@@ -599,9 +600,19 @@ async fn my_tasks_page(State(state): State<AppState>, m: Member) -> PageResult<R
         .with_timezone(&tz)
         .format("%Y-%m-%d")
         .to_string();
+    // Live: any change in a project the member reads, or in their inbox (a task of a new
+    // project assigned to them), redraws the list.
+    let mut streams =
+        vec![cflows_protocol::StreamName::Inbox(m.member.user.id.clone()).to_string()];
+    streams.extend(
+        projects
+            .keys()
+            .map(|p| cflows_protocol::StreamName::Project(p.clone()).to_string()),
+    );
     let body = html! {
         h1 { "My tasks" }
-        @if tasks.is_empty() { p.muted { "Nothing assigned to you is open." } }
+        div #tasks-live {
+        @if tasks.is_empty() { p.muted { "Nothing assigned to you is open. " a href="/projects" { "See the projects" } "." } }
         @else {
             table.data {
                 caption { "Open tasks assigned to you, by due date" }
@@ -621,6 +632,13 @@ async fn my_tasks_page(State(state): State<AppState>, m: Member) -> PageResult<R
                 }
             }
         }
+        }
+        (layout::json_block("live-boot", &serde_json::json!({ "streams": streams, "region": "tasks-live" })))
     };
-    Ok(layout::page(&chrome, "My tasks", body).into_response())
+    let scripts = html! { script type="module" src="/static/js/live.js" {} };
+    Ok((
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        layout::page_with(&chrome, "My tasks", body, html! {}, scripts),
+    )
+        .into_response())
 }

@@ -62,19 +62,27 @@ function drawHead() {
     th.textContent = c.label;
     headRow.append(th);
   }
-  const shown = boot.week ? `Week of ${mondayOf(date)}` : new Intl.DateTimeFormat(undefined, { timeZone: zone, dateStyle: "full" }).format(new Date(zonedToEpoch(`${date}T12:00`, zone)));
+  const shown = boot.week
+    ? `Week of ${new Intl.DateTimeFormat(undefined, { timeZone: zone, dateStyle: "medium" }).format(new Date(zonedToEpoch(`${mondayOf(date)}T12:00`, zone)))}`
+    : new Intl.DateTimeFormat(undefined, { timeZone: zone, dateStyle: "full" }).format(new Date(zonedToEpoch(`${date}T12:00`, zone)));
   title.textContent = `${shown} · times in ${zone}`;
+}
+
+/** The busiest open moment of `slots`: what a column spanning them shows. */
+function busiest(slots) {
+  const open = slots.filter((s) => s.capacity > 0);
+  if (!open.length) return { capacity: 0, free: 0, held: 0, confirmed: 0 };
+  const peak = open.reduce((a, s) => (s.free < a.free ? s : a));
+  return { ...peak, capacity: Math.max(...open.map((s) => s.capacity)) };
 }
 
 async function slotsFor(team) {
   if (boot.week) {
-    // One request per day: days are 23 to 25 hours long across DST changes.
-    return Promise.all(
-      cols.map(async (c) => {
-        const r = await client.request({ op: "availability", team, from: c.from, to: c.to, slot_minutes: Math.round((c.to - c.from) / 60000) });
-        return r.slots[0];
-      }),
-    );
+    // Half-hour slots over the week, each day showing its busiest open half-hour: a
+    // whole day as one slot is never entirely inside working hours, so it read
+    // "closed" for every team.
+    const r = await client.request({ op: "availability", team, from: cols[0].from, to: cols[cols.length - 1].to, slot_minutes: SLOT_MIN });
+    return cols.map((c) => busiest(r.slots.filter((s) => s.start >= c.from && s.start < c.to)));
   }
   const r = await client.request({ op: "availability", team, from: cols[0].from, to: cols[cols.length - 1].to, slot_minutes: SLOT_MIN });
   return r.slots;
@@ -100,11 +108,40 @@ async function drawLane(team) {
     td.dataset.free = String(s.free);
     td.dataset.held = String(s.held);
     td.dataset.confirmed = String(s.confirmed);
-    td.textContent = s.capacity === 0 ? "–" : `${s.free}/${s.capacity}${s.held ? ` H${s.held}` : ""}`;
+    if (s.capacity === 0) td.textContent = "closed";
+    else {
+      const count = document.createElement("span");
+      count.className = "count";
+      count.textContent = s.free === 0 ? "full" : `${s.free} of ${s.capacity} free`;
+      td.append(count);
+      if (s.held) {
+        const held = document.createElement("span");
+        held.className = "held";
+        held.textContent = `${s.held} held`;
+        td.append(held);
+      }
+    }
     td.title = `${name}, ${cols[i]?.label ?? ""}: ${s.capacity === 0 ? "closed" : `${s.free} of ${s.capacity} free, ${s.confirmed} booked, ${s.held} held`}`;
     row.append(td);
   });
   row.dataset.drawn = String(Date.now());
+  trimClosedEdges();
+}
+
+/** A day shows from the first team's opening to the last one's closing: the columns
+ * before and after, closed for every team, are hidden once every lane is drawn. */
+function trimClosedEdges() {
+  if (boot.week) return;
+  const rows = [...table.querySelectorAll("tbody tr")];
+  if (!rows.every((r) => r.dataset.drawn)) return;
+  const closedAt = (i) => rows.every((r) => r.children[i + 1]?.classList.contains("closed"));
+  let first = 0;
+  let last = cols.length - 1;
+  while (first < last && closedAt(first)) first++;
+  while (last > first && closedAt(last)) last--;
+  for (const tr of [headRow, ...rows]) {
+    [...tr.children].slice(1).forEach((cell, i) => (cell.hidden = i < first || i > last));
+  }
 }
 
 const timers = new Map();

@@ -46,6 +46,17 @@ function reason(err) {
   return text;
 }
 
+/** Dark or white text, whichever reads better on `colour` (`#rrggbb`). */
+function inkOn(colour) {
+  const m = /^#?([0-9a-f]{6})$/i.exec(colour || "");
+  if (!m) return "#ffffff";
+  const n = parseInt(m[1], 16);
+  const lin = (v) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+  const l = 0.2126 * lin(n >> 16) + 0.7152 * lin((n >> 8) & 255) + 0.0722 * lin(n & 255);
+  // Contrast with white (1.05 / (l + 0.05)) against with #111827 (l ≈ 0.011).
+  return 1.05 / (l + 0.05) >= (l + 0.05) / 0.061 ? "#ffffff" : "#111827";
+}
+
 const client = sharedClient({
   onStatus: (s) => {
     document.body.dataset.live = s;
@@ -64,7 +75,7 @@ function calendarEvents(c) {
       end: o.all_day ? addDays(dateIn(o.end - 43200000, zone), 1) : o.end,
       allDay: o.all_day,
       color: o.colour || c.colour,
-      contrastColor: "#ffffff",
+      contrastColor: inkOn(o.colour || c.colour),
       classNames: ["cal-event"],
       editable: c.editable,
       durationEditable: c.editable && !o.all_day,
@@ -84,7 +95,7 @@ function teamEvents(t) {
       start: b.start,
       end: b.end,
       color: t.colour,
-      contrastColor: "#ffffff",
+      contrastColor: inkOn(t.colour),
       classNames: ["booking", `state-${b.state}`],
       editable: b.state === "held" || b.state === "confirmed",
       extendedProps: { kind: "booking", team: t.id, booking: b.id, state: b.state, expires: b.hold_expires_at, by: b.booked_by_name },
@@ -150,11 +161,12 @@ const narrow = window.matchMedia("(max-width: 700px)").matches;
 const calendarEl = document.getElementById("calendar");
 const calendar = new FullCalendar.Calendar(calendarEl, {
   initialView: narrow ? "listWeek" : "timeGridWeek",
-  headerToolbar: {
-    start: "prev,next today newEvent",
-    center: "title",
-    end: narrow ? "listWeek,timeGridDay" : "dayGridMonth,timeGridWeek,timeGridDay,listWeek",
-  },
+  // On a phone the toolbar wraps onto rows (see .cal-toolbar) instead of widening the page.
+  headerToolbar: narrow
+    ? { start: "title", end: "prev,next today newEvent listWeek,timeGridDay" }
+    : { start: "prev,next today newEvent", center: "title", end: "dayGridMonth,timeGridWeek,timeGridDay,listWeek" },
+  headerToolbarClass: "cal-toolbar",
+  titleFormat: narrow ? { year: "numeric", month: "short", day: "numeric" } : undefined,
   buttons: {
     newEvent: { text: "New…", hint: "New… event or booking", click: () => openDialog(roundedNow(), null, false) },
     today: { text: "Today" },
@@ -170,10 +182,25 @@ const calendar = new FullCalendar.Calendar(calendarEl, {
   // The working day without a scrolling region inside the page (night hours are in the
   // month and list views).
   height: "auto",
-  slotMinTime: "06:00:00",
-  slotMaxTime: "22:00:00",
+  slotMinTime: "07:00:00",
+  slotMaxTime: "20:00:00",
+  // Half-hours tall enough for a start time and a line of title.
+  slotMinHeight: 36,
   eventTimeFormat: { hour: "numeric", minute: "2-digit", hour12: h12 },
   slotHeaderFormat: { hour: "numeric", minute: "2-digit", hour12: h12 },
+  // Dense weeks: at most two side by side in a week column (six in a day; one and
+  // three on a phone), four per month day; the rest behind "+N more".
+  eventMaxStack: narrow ? 1 : 2,
+  dayMaxEvents: 4,
+  // Side by side, not overlapping; a week column shows start times only (the box's
+  // height shows the length), leaving room for the title.
+  slotEventOverlap: false,
+  views: {
+    timeGridWeek: { displayEventEnd: false },
+    timeGridDay: { eventMaxStack: narrow ? 3 : 6 },
+  },
+  moreLinkHint: (n) => `Show ${n} more`,
+  eventContent: (arg) => ({ domNodes: [eventBody(arg)] }),
   select: (info) => {
     calendar.unselect();
     openDialog(info.start.valueOf(), info.end.valueOf(), info.allDay);
@@ -184,20 +211,23 @@ const calendar = new FullCalendar.Calendar(calendarEl, {
     if (info.event.extendedProps.kind === "task") return; // its url opens the task
     openDetails(info.event);
   },
+  // A day cell's label ("December 3, 2026") does not contain what it shows (its events,
+  // "+2 more"): let the day number speak instead (axe label-content-name-mismatch).
+  dayCellDidMount: (arg) => {
+    if (!arg.el.hasAttribute("aria-label")) return;
+    arg.el.removeAttribute("aria-label");
+    for (const n of arg.el.querySelectorAll("[aria-hidden=true]")) n.removeAttribute("aria-hidden");
+  },
   eventDidMount: (arg) => {
     const p = arg.event.extendedProps;
+    // FullCalendar gives clickable events role=button, also inside a list view's
+    // role=list, which then has no list items (axe aria-required-children, critical).
+    if (arg.view.type.startsWith("list")) arg.el.setAttribute("role", "listitem");
     arg.el.dataset.kind = p.kind;
     if (p.booking) arg.el.dataset.booking = p.booking;
     if (p.state) arg.el.dataset.state = p.state;
-    if (p.kind === "booking" && p.state === "held") {
-      const note = document.createElement("span");
-      note.className = "hold-note";
-      arg.el.append(note);
-      holds.set(arg.el, { note, expires: p.expires, by: p.by });
-      tickHold(arg.el);
-    }
+    if (p.kind === "booking" && p.state === "held") arg.el.title = `${arg.event.title} — held by ${p.by || "someone"}`;
   },
-  eventWillUnmount: (arg) => holds.delete(arg.el),
   eventSources: [],
 });
 calendar.render();
@@ -206,20 +236,41 @@ calendar.render();
 window.cflowsCalendar = calendar;
 document.body.dataset.calendar = "ready";
 
-// "held by Anna, 4:32 left", ticking.
-const holds = new Map();
-function tickHold(el) {
-  const h = holds.get(el);
-  if (!h) return;
-  const left = Math.max(0, Math.round((h.expires - Date.now()) / 1000));
+/** An event's face: time, then the title, a held booking's countdown badge before it. */
+function eventBody(arg) {
+  const p = arg.event.extendedProps;
+  const box = document.createElement("div");
+  box.className = arg.view.type === "dayGridMonth" ? "ev ev-clamp" : "ev";
+  if (arg.timeText) {
+    const time = document.createElement("span");
+    time.className = "ev-time";
+    time.textContent = arg.timeText;
+    box.append(time, " ");
+  }
+  const title = document.createElement("span");
+  title.className = "ev-title";
+  title.textContent = arg.event.title || "\u00a0";
+  if (p.kind === "booking" && p.state === "held") {
+    const badge = document.createElement("span");
+    badge.className = "hold-badge";
+    badge.dataset.expires = String(p.expires);
+    tickHold(badge);
+    title.prepend(badge, " ");
+  }
+  box.append(title);
+  return box;
+}
+
+// "held 4:32", ticking; the event's tooltip and details say by whom.
+function tickHold(badge) {
+  const left = Math.max(0, Math.round((Number(badge.dataset.expires) - Date.now()) / 1000));
   const hours = Math.floor(left / 3600);
   const m = Math.floor((left % 3600) / 60);
   const s = String(left % 60).padStart(2, "0");
-  const shown = hours > 0 ? `${hours}h ${String(m).padStart(2, "0")}m` : `${m}:${s}`;
-  h.note.textContent = left > 0 ? ` · held by ${h.by || "someone"}, ${shown} left` : " · hold running out";
+  badge.textContent = left === 0 ? "hold ran out" : `held ${hours > 0 ? `${hours}h ${String(m).padStart(2, "0")}m` : `${m}:${s}`}`;
 }
 setInterval(() => {
-  for (const el of holds.keys()) tickHold(el);
+  for (const badge of calendarEl.querySelectorAll(".hold-badge[data-expires]")) tickHold(badge);
 }, 1000);
 
 function roundedNow() {
@@ -277,6 +328,13 @@ for (const box of document.querySelectorAll("[data-source]")) {
     localStorage.setItem(`cflows.source.${key}`, box.checked ? "1" : "0");
     setShown(key, box.checked);
   });
+}
+/** Switches a source on (its checkbox too): what someone just booked is shown. */
+function showSource(key) {
+  const box = document.querySelector(`[data-source="${key}"]`);
+  if (!box || box.checked) return;
+  box.checked = true;
+  box.dispatchEvent(new Event("change"));
 }
 calendar.addEventSource({ id: "invited", events: reported(invitedEvents) });
 calendar.addEventSource({ id: "tasks", events: reported(dueTasks) });
@@ -388,6 +446,7 @@ form.addEventListener("submit", async (ev) => {
       });
       const b = reply.booking;
       say(`Held ${b.title} until ${formatTime(b.hold_expires_at, zone, h12)}: open it to confirm.`);
+      showSource(`team:${qTeam.value}`);
       refetchSoon(`team:${qTeam.value}`);
     } else {
       const end = zonedToEpoch(qEnd.value, zone);

@@ -12,7 +12,7 @@ export class CflowsClient {
     this.url = url ?? `${scheme}://${location.host}/ws`;
     this.listeners = onStatus ? [onStatus] : [];
     this.status = "connecting";
-    this.streams = new Map(); // name -> { seq: number|null, onSnapshot, onEvent }
+    this.streams = new Map(); // name -> { seq: number|null, handlers: [{ onSnapshot, onEvent }] }
     this.pending = new Map(); // request id -> { resolve, reject, timer }
     this.nextId = 1;
     this.backoff = 500;
@@ -78,7 +78,7 @@ export class CflowsClient {
         const s = this.streams.get(msg.stream);
         if (!s) return;
         s.seq = msg.seq;
-        s.onSnapshot?.(msg.state, msg.reset);
+        for (const h of s.handlers) h.onSnapshot?.(msg.state, msg.reset);
         break;
       }
       case "subscribed": {
@@ -95,7 +95,7 @@ export class CflowsClient {
           return;
         }
         s.seq = msg.seq;
-        s.onEvent?.(msg.event, msg.seq);
+        for (const h of s.handlers) h.onEvent?.(msg.event, msg.seq);
         break;
       }
       case "reply": {
@@ -115,9 +115,20 @@ export class CflowsClient {
     }
   }
 
-  /** Follows `stream`: `onSnapshot(state, reset)` first, then `onEvent(event, seq)`. */
+  /**
+   * Follows `stream`: `onSnapshot(state, reset)` first, then `onEvent(event, seq)`. Several
+   * scripts of a page may follow the same stream (the bell and the start page both follow
+   * the inbox); one that joins after the snapshot gets `onSnapshot(null)` and the events
+   * from then on.
+   */
   subscribe(stream, handlers) {
-    this.streams.set(stream, { seq: null, ...handlers });
+    const followed = this.streams.get(stream);
+    if (followed) {
+      followed.handlers.push(handlers);
+      if (followed.seq !== null) handlers.onSnapshot?.(null, false);
+      return;
+    }
+    this.streams.set(stream, { seq: null, handlers: [handlers] });
     if (this.ready) this.send({ type: "subscribe", stream });
   }
 

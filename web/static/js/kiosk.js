@@ -44,11 +44,14 @@ function screen() {
   const teams = new Map(); // team id -> snapshot
   const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", hour12: boot.h12, timeZone: boot.zone });
   const dayFmt = new Intl.DateTimeFormat("en-CA", { year: "numeric", month: "2-digit", day: "2-digit", timeZone: boot.zone });
+  const weekdayFmt = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short", timeZone: boot.zone });
+  const STATES = { held: "held", confirmed: "booked", completed: "done" };
+  const MAX_ROWS = 10;
 
   const views = [
     ...boot.boards.map((b) => ({ kind: "board", id: b.id, name: b.name })),
     ...(boot.teams.length ? [{ kind: "capacity", name: "Team capacity today" }] : []),
-    ...(boot.today_bookings ? [{ kind: "bookings", name: "Today's bookings" }] : []),
+    ...(boot.today_bookings ? [{ kind: "bookings", name: "Bookings" }] : []),
   ];
   let current = 0;
 
@@ -81,7 +84,7 @@ function screen() {
       const ul = el("ul", { class: "cards", "data-step": step.id });
       for (const c of items) {
         const late = lateness(step, c.entered_at);
-        const booking = c.booking ? ` · ${c.booking.state}` : step.booking_job_type ? " · needs booking" : "";
+        const booking = c.booking ? ` · ${STATES[c.booking.state] ?? c.booking.state}` : step.booking_job_type ? " · needs booking" : "";
         ul.append(el("li", { class: "wcard", "data-item": c.id, "data-late": late },
           el("span", { class: "key" }, c.key), " ", c.title,
           el("div", { class: "meta" }, el("span", { class: "in-step" }, elapsed(Date.now() - c.entered_at)), booking)));
@@ -91,51 +94,85 @@ function screen() {
     return cols;
   }
 
-  function dayBounds() {
-    const today = dayFmt.format(new Date());
-    const from = Date.now() - 24 * 3600e3, to = Date.now() + 24 * 3600e3;
-    return { today, inToday: (ms) => ms >= from && ms <= to && dayFmt.format(new Date(ms)) === today };
+  /** Bookings that take capacity (not cancelled or expired). */
+  function live(s) {
+    return (s?.bookings ?? []).filter((b) => b.state === "held" || b.state === "confirmed" || b.state === "completed");
+  }
+
+  /** Hours from the earliest opening to the latest closing of today, over all teams. */
+  function workingHours() {
+    const open = boot.teams.flatMap((t) => t.open);
+    if (!open.length) return [];
+    const first = Math.min(...open.map(([s]) => s));
+    const last = Math.max(...open.map(([, e]) => e));
+    const hours = [];
+    const h = 3600e3;
+    // Whole local hours (zones are whole or half hours off UTC: align on the opening).
+    for (let at = first; at < last; at += h) hours.push(at);
+    return hours;
   }
 
   function renderCapacity() {
-    const { inToday } = dayBounds();
-    const hours = [];
-    const start = new Date();
-    start.setMinutes(0, 0, 0);
-    for (let i = -1; i < 10; i++) hours.push(start.getTime() + i * 3600e3);
-    const table = el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Team"), ...hours.map((h) => el("th", {}, timeFmt.format(new Date(h)))))));
+    const hours = workingHours();
+    if (!hours.length) return el("p", { class: "kiosk-note" }, "All teams are closed today.");
+    const now = Date.now();
+    const head = el("tr", {}, el("th", { scope: "col" }, "Team"),
+      ...hours.map((h) => el("th", { scope: "col", class: now >= h && now < h + 3600e3 ? "now" : null }, timeFmt.format(new Date(h)))));
     const body = el("tbody");
     for (const t of boot.teams) {
       const s = teams.get(t.id);
-      const row = el("tr", {}, el("th", {}, t.name));
+      const capacity = s ? s.capacity : t.capacity;
+      const row = el("tr", { "data-team": t.id }, el("th", { scope: "row" }, t.name));
       for (const h of hours) {
-        if (!s) { row.append(el("td", {}, "…")); continue; }
+        const end = h + 3600e3;
+        const open = t.open.some(([os, oe]) => os < end && oe > h);
+        if (!open) { row.append(el("td", { class: "cell closed" }, "closed")); continue; }
+        if (!s) { row.append(el("td", { class: "cell" }, "…")); continue; }
         let peak = 0;
-        for (let m = h; m < h + 3600e3; m += 15 * 60e3) {
-          const used = s.bookings.filter((b) => b.state !== "cancelled" && b.start <= m && b.end > m && inToday(b.start)).reduce((n, b) => n + b.members_required, 0);
+        for (let m = h; m < end; m += 15 * 60e3) {
+          const used = live(s).filter((b) => b.start <= m && b.end > m).reduce((n, b) => n + b.members_required, 0);
           peak = Math.max(peak, used);
         }
-        row.append(el("td", {}, `${Math.max(0, s.capacity - peak)} free`));
+        const free = Math.max(0, capacity - peak);
+        const kind = free === 0 ? "full" : peak > 0 ? "partial" : "free";
+        row.append(el("td", { class: `cell ${kind}` }, free === 0 ? "full" : `${free} of ${capacity} free`));
       }
       body.append(row);
     }
-    table.append(body);
-    return table;
+    return el("div", { class: "kiosk-scroll", tabindex: "0", role: "region", "aria-label": "Team capacity by hour" },
+      el("table", { class: "kiosk-capacity" }, el("thead", {}, head), body));
   }
 
-  function renderBookings() {
-    const { inToday } = dayBounds();
+  /** Bookings still to come or under way today; else the next ones. */
+  function upcoming() {
+    const now = Date.now();
+    const today = dayFmt.format(new Date(now));
     const rows = [];
     for (const t of boot.teams) {
-      for (const b of teams.get(t.id)?.bookings ?? []) {
-        if (b.state !== "cancelled" && inToday(b.start)) rows.push({ team: t.name, ...b });
+      for (const b of live(teams.get(t.id))) {
+        if (b.end > now && b.state !== "completed") rows.push({ ...b, teamName: t.name });
       }
     }
     rows.sort((a, b) => a.start - b.start);
-    const tbody = el("tbody", {}, ...rows.map((b) => el("tr", {},
-      el("td", {}, `${timeFmt.format(new Date(b.start))}–${timeFmt.format(new Date(b.end))}`),
-      el("td", {}, b.team), el("td", {}, b.title), el("td", {}, b.state))));
-    return rows.length ? el("table", {}, tbody) : el("p", { class: "muted" }, "No bookings today.");
+    const todays = rows.filter((b) => dayFmt.format(new Date(b.start)) === today);
+    return todays.length ? { today: true, rows: todays } : { today: false, rows };
+  }
+
+  function renderBookings() {
+    const { today, rows } = upcoming();
+    const v = views[current];
+    if (v && v.kind === "bookings") title.textContent = `${boot.name} · ${today ? "Today's bookings" : "Next bookings"}`;
+    if (!rows.length) return el("p", { class: "kiosk-note" }, "No bookings coming up.");
+    const shown = rows.slice(0, MAX_ROWS);
+    const when = (b) => today
+      ? `${timeFmt.format(new Date(b.start))}–${timeFmt.format(new Date(b.end))}`
+      : `${weekdayFmt.format(new Date(b.start))}, ${timeFmt.format(new Date(b.start))}`;
+    const table = el("table", { class: "kiosk-bookings" },
+      el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "When"), el("th", { scope: "col" }, "Team"), el("th", { scope: "col" }, "What"), el("th", { scope: "col" }, "State"))),
+      el("tbody", {}, ...shown.map((b) => el("tr", { "data-state": b.state },
+        el("td", { class: "when" }, when(b)), el("td", { class: "team" }, b.teamName), el("td", { class: "what" }, b.title), el("td", {}, STATES[b.state] ?? b.state)))));
+    const more = rows.length - shown.length;
+    return el("div", {}, table, ...(more > 0 ? [el("p", { class: "kiosk-note" }, `and ${more} more ${today ? "today" : "coming up"}`)] : []));
   }
 
   function render() {
@@ -143,7 +180,14 @@ function screen() {
     if (!v) return;
     title.textContent = `${boot.name} · ${v.name}`;
     view.replaceChildren(v.kind === "board" ? renderBoard(v.id) : v.kind === "capacity" ? renderCapacity() : renderBookings());
+    view.dataset.pane = v.kind;
   }
+
+  // For tests and whoever stands at the screen with a keyboard: the panes, and showing one.
+  window.cflowsKiosk = {
+    panes: () => views.map((v) => (v.kind === "board" ? v.name : v.kind)),
+    show: (i) => { current = i % views.length; render(); },
+  };
 
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const client = new CflowsClient({
@@ -192,6 +236,7 @@ function screen() {
           s.bookings = s.bookings.filter((b) => b.id !== event.booking.id);
           if (event.kind !== "booking_cancelled" && event.kind !== "hold_expired") s.bookings.push(event.booking);
         } else if (event.kind === "capacity_changed") s.capacity = event.capacity;
+        else if (event.kind === "hours_changed") location.reload(); // today's open hours come with the page
         render();
       },
     });
@@ -201,4 +246,6 @@ function screen() {
     setInterval(() => { current = (current + 1) % views.length; render(); }, boot.cycle_seconds * 1000);
   }
   setInterval(render, 30000); // time in step
+  // Today's hours come with the page: a new day, a new page.
+  setTimeout(() => location.reload(), Math.max(60e3, boot.day_end - Date.now() + 5e3));
 }

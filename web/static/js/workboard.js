@@ -36,7 +36,7 @@ function lateness(step, entered) {
   return spent > target ? "red" : spent > 0.75 * target ? "amber" : "ok";
 }
 
-const BOOKING = { held: "booking held", confirmed: "booked", completed: "booking done", cancelled: "booking cancelled" };
+const BOOKING = { held: "booking held", confirmed: "booked", completed: "booking done", cancelled: "booking cancelled", expired: "hold ran out" };
 
 function shown(c) {
   if (c.done && !filter.done) return false;
@@ -106,14 +106,15 @@ function renderAll() {
 function renderList() {
   const tbody = document.querySelector("#items tbody");
   if (!tbody) return;
-  const sort = params.get("sort") || "entered_at";
-  const desc = params.get("order") === "desc";
+  // "Time in step" ascending: the shortest in its step first (the latest entered).
+  const sort = params.get("sort") || "time_in_step";
+  const desc = params.has("order") ? params.get("order") === "desc" : sort === "time_in_step";
   const order = (s) => workflow.steps.findIndex((x) => x.id === s);
   const num = (c) => Number(c.key.split("-").pop()) || 0;
   const PRIO = { low: 0, normal: 1, high: 2, urgent: 3 };
   const keyOf = {
     key: (c) => num(c), title: (c) => c.title.toLowerCase(), step: (c) => order(c.step) * 1e15 + c.entered_at,
-    entered_at: (c) => c.entered_at, priority: (c) => -PRIO[c.priority] * 1e15 + c.entered_at, due: (c) => c.due ?? "9999",
+    time_in_step: (c) => -c.entered_at, entered_at: (c) => c.entered_at, priority: (c) => -PRIO[c.priority] * 1e15 + c.entered_at, due: (c) => c.due ?? "9999",
   }[sort] ?? ((c) => c.entered_at);
   const rows = [...cards.values()].filter(shown).sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0));
   if (desc) rows.reverse();

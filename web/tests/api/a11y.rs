@@ -12,13 +12,14 @@ use serde_json::{Value, json};
 const AXE: &str = include_str!("vendor/axe-core/axe.min.js");
 
 /// Runs axe on the loaded page; returns its violations as `id (impact): targets`.
-pub(crate) async fn violations(c: &Client) -> Vec<String> {
+pub async fn violations(c: &Client) -> Vec<String> {
     c.execute(AXE, vec![]).await.unwrap();
     let result = c
         .execute_async(
             "const done = arguments[arguments.length - 1];
              axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
-               .then(r => done(r.violations.map(v => v.id + ' (' + v.impact + '): ' + v.nodes.map(n => n.target.join(' ')).join(', '))))
+               .then(r => done(r.violations.map(v => v.id + ' (' + v.impact + '): ' + v.nodes.map(n => n.target.join(' ')
+                 + (n.any[0] && n.any[0].data && n.any[0].data.contrastRatio ? ' [' + n.any[0].data.fgColor + ' on ' + n.any[0].data.bgColor + ' ' + n.any[0].data.contrastRatio + ':1]' : '')).join(', '))))
                .catch(e => done(['axe failed: ' + e]));",
             vec![],
         )
@@ -27,18 +28,19 @@ pub(crate) async fn violations(c: &Client) -> Vec<String> {
     serde_json::from_value(result).unwrap()
 }
 
+/// What sticks out of the screen on the right (empty when nothing scrolls sideways).
+pub(crate) const SIDEWAYS: &str = "if (document.documentElement.scrollWidth <= window.innerWidth) return [];
+  return [...document.querySelectorAll('body *')]
+    .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+    .slice(0, 8)
+    .map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right) + 'px');";
+
 /// At phone width: nothing wider than the screen, and the bell and "Log out" reachable.
-async fn phone_layout_problems(c: &Client, logged_in: bool) -> Vec<String> {
+pub(crate) async fn phone_layout_problems(c: &Client, logged_in: bool) -> Vec<String> {
     let mut problems = Vec::new();
-    let wide: Value = c
-        .execute(
-            "return document.documentElement.scrollWidth - window.innerWidth",
-            vec![],
-        )
-        .await
-        .unwrap();
-    if wide.as_i64().unwrap_or(0) > 0 {
-        problems.push(format!("the page is {wide} px wider than the screen"));
+    let wide: Value = c.execute(SIDEWAYS, vec![]).await.unwrap();
+    if wide != json!([]) {
+        problems.push(format!("the page is wider than the screen: {wide}"));
     }
     if logged_in {
         for sel in ["[data-bell]", "header.top form[action='/logout'] button"] {
@@ -293,6 +295,126 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
                 }
             }
         }
+    }
+    assert!(
+        problems.is_empty(),
+        "accessibility problems:\n{}",
+        problems.join("\n")
+    );
+    c.close().await.unwrap();
+}
+
+/// The screens people look at most, in every state they show, with the demo plus a
+/// dense week: each kiosk pane, the calendar's month, week, day and list views with its
+/// dialogs open, the capacity board's day and week — at desktop and phone width.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_screen_passes_axe_in_every_state() {
+    let Some((_driver, c)) = browser().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let dense = crate::screens::demo_with_dense_week(&app).await;
+    let mut problems = Vec::new();
+    let check = async |c: &Client, state: String, logged_in: bool, width: u32| {
+        let mut found: Vec<String> = violations(c).await;
+        if width < 500 {
+            found.extend(phone_layout_problems(c, logged_in).await);
+        }
+        found
+            .into_iter()
+            .map(|v| format!("{width}px {state}: {v}"))
+            .collect::<Vec<_>>()
+    };
+    for (width, height) in [(1280u32, 900u32), (390, 844)] {
+        c.set_window_size(width, height).await.unwrap();
+        c.delete_all_cookies().await.unwrap();
+        c.goto(&app.url(&dense.kiosk)).await.unwrap();
+        let panes = crate::screens::kiosk_panes(&c).await;
+        for (i, pane) in panes.iter().enumerate() {
+            crate::screens::show_pane(&c, i).await;
+            problems.extend(check(&c, format!("kiosk pane {pane}"), false, width).await);
+        }
+        log_in(&c, &app, cflows_actors::demo::DEMO_ADMIN_EMAIL).await;
+        for path in ["/calendar/board", "/calendar/board?view=week"] {
+            c.goto(&app.url(path)).await.unwrap();
+            crate::browser::wait_for(
+                &c,
+                "return [...document.querySelectorAll('#board tbody tr')].every(r => r.dataset.drawn)",
+                json!(true),
+            )
+            .await;
+            problems.extend(check(&c, path.to_string(), true, width).await);
+        }
+        c.goto(&app.url("/calendar")).await.unwrap();
+        crate::browser::wait_for(&c, "return document.body.dataset.calendar", json!("ready")).await;
+        c.execute(
+            "window.cflowsCalendar.gotoDate(arguments[0])",
+            vec![json!(dense.first_day.to_string())],
+        )
+        .await
+        .unwrap();
+        for view in ["timeGridWeek", "dayGridMonth", "timeGridDay", "listWeek"] {
+            c.execute(
+                "window.cflowsCalendar.changeView(arguments[0])",
+                vec![json!(view)],
+            )
+            .await
+            .unwrap();
+            // The week's bookings are drawn.
+            crate::browser::wait_for(
+                &c,
+                "return document.querySelectorAll('#calendar [data-kind=booking]').length > 0",
+                json!(true),
+            )
+            .await;
+            problems.extend(check(&c, format!("/calendar {view}"), true, width).await);
+            // Dense days stack at most so many entries and offer the rest as "+N more".
+            let more: Value = c
+                .execute(
+                    "return [...document.querySelectorAll('#calendar *')].some(e => e.children.length === 0 && /^\\+\\d+( more)?$/.test(e.textContent.trim()))",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            if more != json!(true) && !view.starts_with("list") {
+                problems.push(format!(
+                    "{width}px /calendar {view}: no \"+N more\" on a dense week"
+                ));
+            }
+        }
+        // The new-event dialog, then a booking's details.
+        c.execute(
+            "[...document.querySelectorAll('button')].find(b => b.textContent.trim() === 'New…').click()",
+            vec![],
+        )
+        .await
+        .unwrap();
+        crate::browser::wait_for(
+            &c,
+            "return document.getElementById('quick').open",
+            json!(true),
+        )
+        .await;
+        problems.extend(check(&c, "/calendar new-event dialog".into(), true, width).await);
+        c.execute("document.getElementById('quick').close()", vec![])
+            .await
+            .unwrap();
+        c.execute(
+            "document.querySelector('#calendar [data-kind=booking][data-state=held]').click()",
+            vec![],
+        )
+        .await
+        .unwrap();
+        crate::browser::wait_for(
+            &c,
+            "return document.getElementById('details')?.open",
+            json!(true),
+        )
+        .await;
+        problems.extend(check(&c, "/calendar booking dialog".into(), true, width).await);
+        c.execute("document.getElementById('details').close()", vec![])
+            .await
+            .unwrap();
     }
     assert!(
         problems.is_empty(),

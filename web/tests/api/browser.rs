@@ -119,7 +119,7 @@ async fn the_bell_updates_live_in_a_real_browser() {
         .await;
 
     log_in(&c, &app, "mia@example.com").await;
-    wait_for(&c, "return document.title", json!("Demo Motors · cflows")).await;
+    wait_for(&c, "return document.title", json!("Today · cflows")).await;
     // Connected and showing the inbox snapshot: no unread, badge hidden.
     wait_for(&c, "const b = document.querySelector('[data-bell]'); return b.dataset.unreadCount === '0' && !b.classList.contains('offline')", json!(true)).await;
     wait_for(

@@ -116,7 +116,8 @@ async fn bookings_appear_live_and_a_refused_drag_snaps_back() {
     .unwrap();
     let held_id = held["id"].as_str().unwrap().to_string();
     let sel = |id: &str| format!("document.querySelector('[data-booking=\"{id}\"]')");
-    wait_for(&c, &format!("const e = {}; return !!e && e.innerText.includes('held by Owner') && e.innerText.includes('left')", sel(&held_id)), json!(true)).await;
+    // A compact badge with the countdown beside the title; who holds it in the tooltip.
+    wait_for(&c, &format!("const e = {}; return !!e && /held \\d+:\\d\\d/.test(e.querySelector('.hold-badge')?.textContent) && e.title.includes('held by Owner')", sel(&held_id)), json!(true)).await;
 
     // Mia's own confirmed booking at noon.
     let (mia_client, mia_csrf) = app.login("mia@example.com").await;

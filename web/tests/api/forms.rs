@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Every path the app's router serves, read from the router (axum has no public route
 /// listing; its `Debug` names each route's path).
-fn router_paths(app: &TestApp) -> BTreeSet<String> {
+pub fn router_paths(app: &TestApp) -> BTreeSet<String> {
     let dump = format!("{:?}", cflows_web::router(app.state.clone()));
     let mut paths = BTreeSet::new();
     let mut rest = dump.as_str();

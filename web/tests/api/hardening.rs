@@ -266,3 +266,177 @@ async fn invitations_expire_and_can_be_revoked() {
     let pending = get_json(&app, &client, "/api/v1/invitations").await;
     assert_eq!(pending, json!([]));
 }
+
+/// Whoever holds an invitation link (the inviter too) and accepts it without a session
+/// gets the same answer, words and next step whether or not the address has an account.
+/// An existing account is left as it was (only its own password joins it); a new address
+/// gets its account with the password chosen.
+#[tokio::test]
+async fn accepting_an_invitation_does_not_tell_whether_the_address_has_an_account() {
+    let app = spawn_app().await;
+    let org = app.org("Demo Motors", "owner@example.com").await;
+    app.org("Other Motors", "known@example.com").await;
+    let (client, csrf) = app.login(&org.owner.email).await;
+    let known = invite(&app, &client, &csrf, "known@example.com", "member").await;
+    let fresh = invite(&app, &client, &csrf, "fresh@example.com", "member").await;
+    let chosen = "chosen by mallory";
+    let cases = [(&known, "known@example.com"), (&fresh, "fresh@example.com")];
+
+    let mut api = Vec::new();
+    for (token, email) in cases {
+        let r = app
+            .client()
+            .post(app.url("/api/v1/invitations/accept"))
+            .json(&json!({ "token": token, "display_name": "Mallory", "password": chosen }))
+            .send()
+            .await
+            .unwrap();
+        api.push((r.status(), r.text().await.unwrap().replace(email, "EMAIL")));
+    }
+    assert_eq!(api[0].0, StatusCode::ACCEPTED);
+    assert_eq!(api[0], api[1], "the API's answers differ");
+
+    let mut pages = Vec::new();
+    for (token, email) in cases {
+        let (status, body, joined) = join_by_link(
+            &app,
+            &app.client(),
+            &format!("/invite/{token}"),
+            ("Mallory", chosen),
+            (email, chosen),
+        )
+        .await;
+        pages.push((
+            status,
+            body.replace(email, "EMAIL")
+                .replace(token.as_str(), "TOKEN"),
+        ));
+        assert_eq!(
+            joined,
+            email.starts_with("fresh"),
+            "{email} joined with the chosen password"
+        );
+    }
+    assert_eq!(pages[0].0, StatusCode::OK);
+    assert!(
+        pages[0].1.contains("log in as EMAIL to join Demo Motors"),
+        "{}",
+        pages[0].1
+    );
+    assert_eq!(pages[0], pages[1], "the pages' answers differ");
+
+    // The existing account kept its password, and joins with it.
+    let (_, _, joined) = join_by_link(
+        &app,
+        &app.client(),
+        &format!("/invite/{known}"),
+        ("Mallory", chosen),
+        ("known@example.com", PASSWORD),
+    )
+    .await;
+    assert!(joined, "the account's owner joins with their own password");
+    let members = app
+        .core
+        .directory
+        .org(&org.org.id)
+        .await
+        .unwrap()
+        .snapshot()
+        .await
+        .unwrap()
+        .members;
+    let names: Vec<&str> = members
+        .iter()
+        .map(|m| m.user.display_name.as_str())
+        .collect();
+    assert!(
+        names.contains(&"Owner") && names.contains(&"Mallory"),
+        "{names:?}"
+    );
+    assert_eq!(members.len(), 3, "{names:?}");
+}
+
+/// One rule for invitees' addresses: admins only. The `org:` stream every member reads
+/// (snapshot, live event, replay) carries pending invitations without them, as
+/// `GET /api/v1/invitations` refuses plain members; admins read them there.
+#[tokio::test]
+async fn invitees_addresses_never_reach_plain_members() {
+    use cflows_protocol::wire::{ClientMsg, ServerMsg, StreamEvent, StreamState, decode_server};
+    use cflows_protocol::{OrgEvent, Role, StreamName};
+    let app = spawn_app().await;
+    let org = app.org("Demo Motors", "owner@example.com").await;
+    app.member(&org, "mia@example.com", "Mia", Role::Member)
+        .await;
+    let (owner, csrf) = app.login("owner@example.com").await;
+    invite(&app, &owner, &csrf, "before@invitee.test", "member").await;
+    let stream = StreamName::Org(org.org.id.clone());
+    let mut mia = app.ws("mia@example.com").await;
+    let frame = |bytes: &[u8]| (bytes.to_vec(), decode_server(bytes).unwrap());
+    let leaks = |bytes: &[u8]| bytes.windows(12).any(|w| w == b"invitee.test");
+
+    mia.send(&ClientMsg::Subscribe {
+        stream: stream.clone(),
+        after: None,
+    })
+    .await
+    .unwrap();
+    let (bytes, msg) = mia.recv_with(frame).await.unwrap();
+    let ServerMsg::Snapshot {
+        state: StreamState::Org(snap),
+        ..
+    } = msg
+    else {
+        panic!("a snapshot, got {msg:?}");
+    };
+    assert_eq!(
+        snap.invitations.len(),
+        1,
+        "members still see that someone is invited"
+    );
+    assert!(!leaks(&bytes), "the snapshot carries the address");
+
+    invite(&app, &owner, &csrf, "live@invitee.test", "admin").await;
+    let (bytes, msg) = mia.recv_with(frame).await.unwrap();
+    assert!(
+        matches!(
+            msg,
+            ServerMsg::Event {
+                event: StreamEvent::Org(OrgEvent::InvitationCreated { .. }),
+                ..
+            }
+        ),
+        "{msg:?}"
+    );
+    assert!(!leaks(&bytes), "the live event carries the address");
+
+    // A client resuming from the start gets the history from the journal.
+    let mut late = app.ws("mia@example.com").await;
+    late.send(&ClientMsg::Subscribe {
+        stream,
+        after: Some(0),
+    })
+    .await
+    .unwrap();
+    loop {
+        let (bytes, msg) = late.recv_with(frame).await.unwrap();
+        assert!(
+            !leaks(&bytes),
+            "a replayed event carries the address: {msg:?}"
+        );
+        if matches!(msg, ServerMsg::Subscribed { .. }) {
+            break;
+        }
+    }
+
+    let (mia_http, _) = app.login("mia@example.com").await;
+    let r = mia_http
+        .get(app.url("/api/v1/invitations"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let listed = get_json(&app, &owner, "/api/v1/invitations")
+        .await
+        .to_string();
+    assert!(listed.contains("before@invitee.test") && listed.contains("live@invitee.test"));
+}

@@ -231,3 +231,53 @@ pub async fn get_json(app: &TestApp, client: &reqwest::Client, path: &str) -> Va
         .await
         .unwrap()
 }
+
+/// The page journey of a person without a session who got an invitation link: opens it,
+/// chooses a name and password, logs in as the invited address (`email`, with
+/// `login_password`: the one just chosen, or an existing account's) and joins. Returns
+/// the answer to choosing (the "next step" page) and whether joining worked.
+pub async fn join_by_link(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    invite_path: &str,
+    (name, password): (&str, &str),
+    (email, login_password): (&str, &str),
+) -> (StatusCode, String, bool) {
+    let csrf = app.csrf_from_page(browser, invite_path).await;
+    let chosen = browser
+        .post(app.url(invite_path))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("display_name", name),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let answer = (chosen.status(), chosen.text().await.unwrap());
+    let csrf = app
+        .csrf_from_page(browser, &format!("/login?next={invite_path}"))
+        .await;
+    let login = browser
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", email),
+            ("password", login_password),
+            ("next", invite_path),
+        ])
+        .send()
+        .await
+        .unwrap();
+    if login.status() != StatusCode::SEE_OTHER {
+        return (answer.0, answer.1, false);
+    }
+    let csrf = app.csrf_from_page(browser, invite_path).await;
+    let joined = browser
+        .post(app.url(invite_path))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    (answer.0, answer.1, joined.status() == StatusCode::SEE_OTHER)
+}

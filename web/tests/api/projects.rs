@@ -633,3 +633,62 @@ async fn the_project_page_is_live_in_a_real_browser() {
     .await;
     c.close().await.unwrap();
 }
+
+/// Image decodes are bounded: an upload that finds every decoder busy waits its turn up
+/// to the limit, then answers 503 with `Retry-After`, keeping nothing; with a free
+/// decoder the same upload is kept.
+#[tokio::test]
+async fn image_uploads_wait_for_a_decoder_and_answer_503_when_none_comes() {
+    let app = spawn_app_with(cflows_actors::StoreConfig::memory(), |s| {
+        s.uploads.decodes = 1;
+        s.uploads.decode_wait_secs = 1;
+    })
+    .await;
+    app.org("Files", "owner@files.test").await;
+    let (owner, csrf) = app.login("owner@files.test").await;
+    let project: Value = post(
+        &app,
+        &owner,
+        &csrf,
+        "/api/v1/projects",
+        json!({"name": "Photos"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let pid = project["id"].as_str().unwrap();
+    let r = post(
+        &app,
+        &owner,
+        &csrf,
+        &format!("/api/v1/projects/{pid}/tasks"),
+        json!({"title": "Front"}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let upload = || {
+        let form = Form::new().part("file", Part::bytes(png(64, 48)).file_name("front.png"));
+        owner
+            .post(app.url(&format!("/api/v1/projects/{pid}/tasks/P-1/attachments")))
+            .header("x-csrf-token", &csrf)
+            .multipart(form)
+            .send()
+    };
+    let files = app.core.kernel.files().clone();
+    let busy = files.decode_turn().await.unwrap();
+    let r = upload().await.unwrap();
+    assert_eq!(r.headers()["retry-after"], "5");
+    let (status, code, message) = error_code(r).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+    );
+    assert!(message.contains("try again"), "{message}");
+    assert!(
+        files_under(files.dir()).is_empty(),
+        "a refused upload keeps nothing"
+    );
+    drop(busy);
+    assert_eq!(upload().await.unwrap().status(), StatusCode::CREATED);
+}

@@ -67,22 +67,21 @@ async fn users_are_created_edited_and_removed() {
         "nobody is added yet"
     );
 
-    // Max opens the link in his own browser and chooses a name and password.
+    // Max opens the link in his own browser, chooses a name and password, logs in
+    // with them and joins.
     let browser = app.client();
     let invite_path = link.trim_start_matches(&app.url(""));
-    let csrf_field = app.csrf_from_page(&browser, invite_path).await;
-    let r = form_post(
-        &browser,
+    let (status, next, joined) = join_by_link(
         &app,
+        &browser,
         invite_path,
-        &[
-            ("csrf", &csrf_field),
-            ("display_name", "Max Mechanic"),
-            ("password", "initial password"),
-        ],
+        ("Max Mechanic", "initial password"),
+        ("max@example.com", "initial password"),
     )
     .await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(status, StatusCode::OK);
+    assert!(next.contains("log in as max@example.com"), "{next}");
+    assert!(joined);
     let home = browser.get(app.url("/")).send().await.unwrap();
     assert_eq!(home.status(), StatusCode::OK, "Max is logged in");
     let list = client
@@ -625,7 +624,10 @@ async fn job_types_and_working_hours_from_the_staff_panel() {
     let mut fields: Vec<(String, String)> = vec![
         ("csrf".into(), csrf.clone()),
         ("zone".into(), "Europe/Stockholm".into()),
-        ("closed".into(), "2030-12-24 Christmas Eve".into()),
+        ("closed_date_0".into(), "2030-12-24".into()),
+        ("closed_reason_0".into(), "Christmas Eve".into()),
+        ("closed_date_1".into(), String::new()),
+        ("closed_reason_1".into(), String::new()),
         ("hold_minutes".into(), "15".into()),
     ];
     for n in 1..=5 {
@@ -654,6 +656,23 @@ async fn job_types_and_working_hours_from_the_staff_panel() {
         ("Europe/Stockholm", 5, 15)
     );
     assert_eq!(hours.closed[0].reason, "Christmas Eve");
+    assert_eq!(hours.closed.len(), 1, "an empty row adds nothing");
+    // The form shows dates as date fields and, in a 24-hour organization, 24-hour times.
+    let form = client
+        .get(app.url(&hours_path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        form.contains("type=\"date\" value=\"2030-12-24\""),
+        "{form}"
+    );
+    assert!(form.contains("name=\"start1\" type=\"text\" inputmode=\"numeric\""));
+    assert!(form.contains("value=\"07:30\""));
+    assert!(!form.contains("type=\"time\""));
     // A period that ends before it starts is refused on the same page.
     fields.push(("open6".into(), "1".into()));
     fields.push(("start6".into(), "12:00".into()));

@@ -646,6 +646,25 @@ async fn pages_render_the_board_list_item_builder_kiosks_and_audit_log() {
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let saved: Value = r.json().await.unwrap();
+    // A filter of a team or person that does not exist here is refused, not kept.
+    for (filter, says) in [
+        (json!({"team": "0123456789abcdef0123456789abcdef"}), "team"),
+        (
+            json!({"assignee": "0123456789abcdef0123456789abcdef"}),
+            "assignee",
+        ),
+    ] {
+        let r = s
+            .post(
+                &app,
+                &format!("/api/v1/workflows/{wf}/filters"),
+                json!({"name": "Dangling", "filter": filter}),
+            )
+            .await;
+        let (status, _, message) = error_code(r).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{message}");
+        assert!(message.contains(says), "{message}");
+    }
     let list = get_json(&app, &s.owner, &format!("/api/v1/workflows/{wf}/filters")).await;
     assert_eq!(list[0]["filter"]["priority"], "urgent");
     assert!(page(format!("/boards/{wf}")).await.contains("Urgent ones"));

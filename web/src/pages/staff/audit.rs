@@ -5,6 +5,7 @@ use super::staff_page;
 use crate::AppState;
 use crate::auth::Admin;
 use crate::error::{AppError, PageResult};
+use crate::pages::layout::Section;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -86,6 +87,11 @@ async fn audit_page(
         .iter()
         .map(|x| (x.user.id.as_str(), x.user.display_name.as_str()))
         .collect();
+    let things = Things::of(&state, &m, &snap).await?;
+    let clock = crate::pages::layout::ViewerClock::of(&m.member, &snap.org);
+    let one = nonempty(&f.entity)
+        .filter(|e| e.contains(':'))
+        .map(|e| things.name(e));
     let body = html! {
         h1 { "Audit log" }
         form.filters method="get" action="/staff/audit" aria-label="Filter the log" {
@@ -94,9 +100,17 @@ async fn audit_page(
                 option value="" { "Anyone" }
                 @for x in &snap.members { option value=(x.user.id) selected[nonempty(&f.person) == Some(x.user.id.as_str())] { (x.user.display_name) } }
             }
-            label for="a-entity" { "Entity" }
-            input #a-entity type="text" name="entity" list="entity-kinds" value=[nonempty(&f.entity)] placeholder="item, team, org, or item:{id}";
-            datalist #entity-kinds { @for k in ["org", "team", "calendar", "board", "item"] { option value=(k) {} } }
+            @if let (Some(e), Some((name, _))) = (nonempty(&f.entity), &one) {
+                input type="hidden" name="entity" value=(e);
+                span { "About " strong { (name) } " (" a href="/staff/audit" { "show everything" } ")" }
+            } @else {
+                label for="a-entity" { "About" }
+                select #a-entity name="entity" {
+                    @for (kind, words) in KINDS {
+                        option value=(kind) selected[nonempty(&f.entity).unwrap_or("") == kind] { (words) }
+                    }
+                }
+            }
             label for="a-from" { "From" }
             input #a-from type="date" name="from" value=[nonempty(&f.from)];
             label for="a-to" { "To" }
@@ -105,22 +119,124 @@ async fn audit_page(
         }
         p.muted { "Newest first, at most " (LIMIT) " entries." }
         table {
-            thead { tr { th scope="col" { "When (UTC)" } th scope="col" { "Who" } th scope="col" { "What" } th scope="col" { "Entity" } } }
+            thead { tr { th scope="col" { "When" } th scope="col" { "Who" } th scope="col" { "What" } th scope="col" { "About" } } }
             tbody {
                 @for r in &rows {
+                    @let (thing, link) = things.name(&r.stream);
                     tr {
-                        td data-label="When" { (r.at.get(..19).unwrap_or(&r.at).replace('T', " ")) }
-                        td data-label="Who" { (r.actor.as_deref().map_or("system", |a| names.get(a).copied().unwrap_or(a))) }
+                        td data-label="When" {
+                            @match chrono::DateTime::parse_from_rfc3339(&r.at) {
+                                Ok(at) => (clock.date_time(at.timestamp_millis())),
+                                Err(_) => (r.at),
+                            }
+                        }
+                        td data-label="Who" { (r.actor.as_deref().map_or("the system", |a| names.get(a).copied().unwrap_or("a former member"))) }
                         td data-label="What" { (r.kind.replace('_', " ")) }
-                        td data-label="Entity" {
-                            @if let Some(id) = r.stream.strip_prefix("item:") { a href=(format!("/items/{id}")) { (r.stream) } }
-                            @else if let Some(id) = r.stream.strip_prefix("board:") { a href=(format!("/boards/{id}")) { (r.stream) } }
-                            @else { (r.stream) }
+                        td data-label="About" {
+                            @match link { Some(href) => a href=(href) { (thing) }, None => (thing) }
                         }
                     }
                 }
             }
         }
     };
-    staff_page(&state, &m, "audit", "Audit log", StatusCode::OK, body).await
+    staff_page(
+        &state,
+        &m,
+        Section::Audit,
+        "Audit log",
+        StatusCode::OK,
+        body,
+    )
+    .await
+}
+
+/// The kinds of things the log can be narrowed to, in people's words.
+const KINDS: [(&str, &str); 7] = [
+    ("", "Anything"),
+    ("org", "The organization"),
+    ("team", "Teams and their bookings"),
+    ("calendar", "Calendars"),
+    ("board", "Boards"),
+    ("item", "Vehicles and items"),
+    ("project", "Projects"),
+];
+
+/// Names and pages of what the journal's streams are about.
+struct Things {
+    teams: HashMap<String, String>,
+    workflows: HashMap<String, String>,
+    items: HashMap<String, String>,
+    projects: HashMap<String, String>,
+}
+
+impl Things {
+    async fn of(
+        state: &AppState,
+        m: &crate::auth::Member,
+        snap: &cflows_protocol::OrgSnapshot,
+    ) -> Result<Self, AppError> {
+        let a = m.acting(state);
+        let mut items = HashMap::new();
+        for w in &snap.workflows {
+            for c in a.board(&w.id).snapshot().await?.cards {
+                items.insert(c.id.to_string(), format!("{} {}", c.key, c.title));
+            }
+        }
+        let projects = cflows_actors::project::projects_of(a.kernel, a.org_id, &a.booker())
+            .await?
+            .into_iter()
+            .map(|p| (p.id.to_string(), p.name))
+            .collect();
+        Ok(Self {
+            teams: snap
+                .teams
+                .iter()
+                .map(|t| (t.id.to_string(), t.name.clone()))
+                .collect(),
+            workflows: snap
+                .workflows
+                .iter()
+                .map(|w| (w.id.to_string(), w.name.clone()))
+                .collect(),
+            items,
+            projects,
+        })
+    }
+
+    /// What `stream` is about, and the page that shows it.
+    fn name(&self, stream: &str) -> (String, Option<String>) {
+        use cflows_protocol::StreamName;
+        let known = |map: &HashMap<String, String>, id: &str, what: &str| {
+            map.get(id)
+                .cloned()
+                .unwrap_or_else(|| format!("a deleted {what}"))
+        };
+        match StreamName::parse(stream) {
+            Ok(StreamName::Org(_)) => ("The organization".into(), Some("/staff/settings".into())),
+            Ok(StreamName::Team(id)) => (
+                format!("Team {}", known(&self.teams, id.as_str(), "team")),
+                Some(format!("/staff/teams/{id}")),
+            ),
+            Ok(StreamName::Board(id)) => (
+                format!("Board {}", known(&self.workflows, id.as_str(), "board")),
+                Some(format!("/boards/{id}")),
+            ),
+            Ok(StreamName::Item(id)) => (
+                self.items
+                    .get(id.as_str())
+                    .cloned()
+                    .unwrap_or_else(|| "an item no longer on a board".into()),
+                Some(format!("/items/{id}")),
+            ),
+            Ok(StreamName::Project(id)) => (
+                format!("Project {}", known(&self.projects, id.as_str(), "project")),
+                Some(format!("/projects/{id}")),
+            ),
+            Ok(StreamName::Calendar(_)) => ("A calendar".into(), Some("/calendar".into())),
+            Ok(StreamName::Kiosk(_)) => ("A workshop screen".into(), Some("/staff/kiosks".into())),
+            Ok(StreamName::Inbox(_)) => ("Notifications".into(), None),
+            Ok(StreamName::Platform) | Err(_) => (stream.to_string(), None),
+        }
+    }
 }

@@ -6,6 +6,7 @@ use crate::AppState;
 use crate::auth::{Admin, Member};
 use crate::error::{AppError, PageResult};
 use crate::forms::{Button, CsrfForm};
+use crate::pages::layout::Section;
 use crate::pages::{Flash, layout, see_other_with_notice};
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -21,6 +22,7 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/staff/capacity", get(capacity_page))
         .route("/staff/capacity/job-types", post(create_job_type))
+        .route("/staff/capacity/job-types/{id}", post(update_job_type))
         .route(
             "/staff/capacity/job-types/{id}/delete",
             post(delete_job_type),
@@ -123,6 +125,20 @@ async fn render(
                             td data-label="Name" { (layout::swatch(&j.colour)) " " (j.name) }
                             td data-label="Duration" { (j.duration_minutes) " min" }
                             td data-label="Actions" {
+                                details.edit {
+                                    summary { "Edit" span.visually-hidden { " " (j.name) } }
+                                    form.stack method="post" action=(format!("/staff/capacity/job-types/{}", j.id)) {
+                                        (layout::csrf_field(&m.authed.csrf))
+                                        label for=(format!("jt-{}-name", j.id)) { "Name" }
+                                        input id=(format!("jt-{}-name", j.id)) type="text" name="name" value=(j.name) required maxlength="120";
+                                        label for=(format!("jt-{}-minutes", j.id)) { "Duration (minutes, 5 to 1440)" }
+                                        input id=(format!("jt-{}-minutes", j.id)) type="number" name="duration_minutes" min="5" max="1440" value=(j.duration_minutes) required;
+                                        label for=(format!("jt-{}-colour", j.id)) { "Colour" }
+                                        input id=(format!("jt-{}-colour", j.id)) type="color" name="colour" value=(j.colour);
+                                        p.muted.hint { "Bookings already made keep their length." }
+                                        button type="submit" { "Save " (j.name) }
+                                    }
+                                }
                                 form method="post" action=(format!("/staff/capacity/job-types/{}/delete", j.id)) {
                                     (layout::csrf_field(&m.authed.csrf))
                                     button.danger type="submit" aria-label=(format!("Delete {}", j.name)) { "Delete" }
@@ -147,7 +163,13 @@ async fn render(
             }
         }
     };
-    let chrome = crate::pages::home::chrome(state, &m.authed, Some(m), "capacity").await?;
+    let chrome = crate::pages::home::chrome(
+        state,
+        &m.authed,
+        Some(m),
+        crate::pages::layout::Section::JobTypes,
+    )
+    .await?;
     let page = layout::page_with(
         &chrome,
         "Capacity",
@@ -173,22 +195,38 @@ async fn create_job_type(
     Admin(m): Admin,
     CsrfForm(f): CsrfForm<JobTypeForm>,
 ) -> PageResult<Response> {
-    let minutes = f.duration_minutes.trim().parse::<u32>().unwrap_or(0);
-    let result = m
-        .org
-        .create_job_type(
-            m.caller(),
-            JobTypeInput {
-                name: f.name,
-                duration_minutes: minutes,
-                colour: f.colour,
-            },
-        )
-        .await;
+    save_job_type(state, m, None, f).await
+}
+
+async fn update_job_type(
+    State(state): State<AppState>,
+    Admin(m): Admin,
+    Path(id): Path<String>,
+    CsrfForm(f): CsrfForm<JobTypeForm>,
+) -> PageResult<Response> {
+    save_job_type(state, m, Some(id), f).await
+}
+
+/// Adds a job type (`id` none) or changes one, and answers with the capacity page.
+async fn save_job_type(
+    state: AppState,
+    m: Member,
+    id: Option<String>,
+    f: JobTypeForm,
+) -> PageResult<Response> {
+    let input = JobTypeInput {
+        name: f.name,
+        duration_minutes: f.duration_minutes.trim().parse::<u32>().unwrap_or(0),
+        colour: f.colour,
+    };
+    let (result, done) = match id {
+        None => (m.org.create_job_type(m.caller(), input).await, "added"),
+        Some(id) => (m.org.update_job_type(m.caller(), id, input).await, "saved"),
+    };
     match result {
         Ok(j) => Ok(see_other_with_notice(
             "/staff/capacity",
-            &format!("Job type '{}' added.", j.name),
+            &format!("Job type '{}' {done}.", j.name),
         )),
         Err(e) => {
             failed(e, |err| async move {
@@ -231,6 +269,9 @@ async fn hours_page(
     .await
 }
 
+/// Empty rows the closed-days form offers for new dates.
+const NEW_CLOSED_ROWS: usize = 2;
+
 async fn render_hours(
     state: &AppState,
     m: &Member,
@@ -246,12 +287,19 @@ async fn render_hours(
         .ok_or(AppError::NotFound)?
         .name;
     let first = |day: u8| hours.weekly.iter().find(|p| p.weekday == day);
-    let closed: String = hours
-        .closed
-        .iter()
-        .map(|c| format!("{} {}", c.date, c.reason).trim().to_string())
-        .collect::<Vec<_>>()
-        .join("\n");
+    // A 24-hour organization types 24-hour times: browsers show `type=time` with AM/PM
+    // wherever their language says so.
+    let h24 = m.org.settings().await?.clock == cflows_protocol::ClockFormat::H24;
+    let time_input = |id: String, value: &str| {
+        html! {
+            @if h24 {
+                input id=(id) name=(id) type="text" inputmode="numeric" maxlength="5" size="5" value=(value)
+                    pattern="([01][0-9]|2[0-3]):[0-5][0-9]|24:00" placeholder="08:00" title="24-hour time, e.g. 08:00 or 17:30";
+            } @else {
+                input id=(id) name=(id) type="time" value=(if value == "24:00" { "23:59" } else { value });
+            }
+        }
+    };
     let body = html! {
         h1 { "Working hours: " (name) }
         (layout::banners(notice, error))
@@ -259,8 +307,8 @@ async fn render_hours(
         div.card {
             form.stack method="post" action=(format!("/staff/capacity/hours/{team}")) {
                 (layout::csrf_field(&m.authed.csrf))
-                label for="zone" { "Time zone (IANA name)" }
-                input #zone type="text" name="zone" value=(hours.zone) required;
+                label for="zone" { "Time zone" }
+                (layout::zone_input("zone", &hours.zone, true))
                 @for (i, day) in DAYS.iter().enumerate() {
                     @let n = (i + 1) as u8;
                     @let p = first(n);
@@ -268,13 +316,26 @@ async fn render_hours(
                         legend { (day) }
                         label { input type="checkbox" name=(format!("open{n}")) value="1" checked[p.is_some()]; " Open" }
                         label for=(format!("start{n}")) { "From" }
-                        input id=(format!("start{n}")) type="time" name=(format!("start{n}")) value=(p.map_or("08:00", |p| p.start.as_str()));
+                        (time_input(format!("start{n}"), p.map_or("08:00", |p| p.start.as_str())))
                         label for=(format!("end{n}")) { "Until" }
-                        input id=(format!("end{n}")) type="time" name=(format!("end{n}")) value=(p.map_or("17:00", |p| if p.end == "24:00" { "23:59" } else { p.end.as_str() }));
+                        (time_input(format!("end{n}"), p.map_or("17:00", |p| p.end.as_str())))
                     }
                 }
-                label for="closed" { "Closed days and holidays (one per line: YYYY-MM-DD and a reason)" }
-                textarea #closed name="closed" { (closed) }
+                fieldset.closed-days {
+                    legend { "Closed days and holidays" }
+                    @for (k, c) in hours.closed.iter().map(Some).chain(std::iter::repeat_n(None, NEW_CLOSED_ROWS)).enumerate() {
+                        div.closed-day {
+                            label for=(format!("closed_date_{k}")) { "Date" }
+                            input id=(format!("closed_date_{k}")) name=(format!("closed_date_{k}")) type="date" value=[c.map(|c| &c.date)];
+                            label for=(format!("closed_reason_{k}")) { "Reason" }
+                            input id=(format!("closed_reason_{k}")) name=(format!("closed_reason_{k}")) type="text" maxlength="120"
+                                value=[c.map(|c| &c.reason)] placeholder=[c.is_none().then_some("e.g. Christmas")];
+                            @if c.is_some() {
+                                label.check { input type="checkbox" name=(format!("closed_remove_{k}")) value="1"; " Open again" }
+                            }
+                        }
+                    }
+                }
                 label for="hold" { "Holds last (minutes)" }
                 input #hold type="number" name="hold_minutes" min="1" max="1440" value=(hours.hold_minutes);
                 button type="submit" { "Save working hours" }
@@ -284,7 +345,7 @@ async fn render_hours(
     staff_page(
         state,
         m,
-        "capacity",
+        Section::JobTypes,
         "Working hours",
         axum::http::StatusCode::OK,
         body,
@@ -317,16 +378,12 @@ async fn save_hours(
             });
         }
     }
-    let closed = get("closed")
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let (date, reason) = l.trim().split_once(' ').unwrap_or((l.trim(), ""));
-            ClosedDay {
-                date: date.to_string(),
-                reason: reason.trim().to_string(),
-            }
+    let closed = (0..)
+        .map_while(|k| get(&format!("closed_date_{k}")).map(|date| (k, date)))
+        .filter(|(k, date)| !date.is_empty() && get(&format!("closed_remove_{k}")).is_none())
+        .map(|(k, date)| ClosedDay {
+            date,
+            reason: get(&format!("closed_reason_{k}")).unwrap_or_default(),
         })
         .collect();
     let hours = WorkingHours {

@@ -6,6 +6,7 @@ use crate::AppState;
 use crate::auth::{Admin, Member};
 use crate::error::PageResult;
 use crate::forms::{Button, CsrfForm};
+use crate::pages::layout::Section;
 use crate::pages::{Flash, layout, see_other_with_notice};
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -133,7 +134,7 @@ async fn render(
             }
         }
     };
-    staff_page(state, m, "kiosks", "Kiosks", StatusCode::OK, body).await
+    staff_page(state, m, Section::Kiosks, "Kiosks", StatusCode::OK, body).await
 }
 
 async fn create(

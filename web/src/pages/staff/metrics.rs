@@ -9,6 +9,7 @@ use super::staff_page;
 use crate::AppState;
 use crate::auth::Admin;
 use crate::error::PageResult;
+use crate::pages::layout::Section;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -214,7 +215,7 @@ async fn metrics_page(
     staff_page(
         &state,
         &m,
-        "metrics",
+        Section::Metrics,
         "Process metrics",
         StatusCode::OK,
         body,

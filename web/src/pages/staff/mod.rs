@@ -41,7 +41,7 @@ pub(crate) fn routes() -> Router<AppState> {
 pub(super) async fn staff_page(
     state: &AppState,
     m: &Member,
-    section: &'static str,
+    section: layout::Section,
     title: &str,
     status: axum::http::StatusCode,
     body: Markup,

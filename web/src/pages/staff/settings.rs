@@ -5,6 +5,7 @@ use crate::AppState;
 use crate::auth::{Admin, Member};
 use crate::error::{AppError, PageResult};
 use crate::forms::CsrfForm;
+use crate::pages::layout::Section;
 use crate::pages::{Flash, layout, see_other_with_notice};
 use axum::Router;
 use axum::extract::{Query, State};
@@ -58,9 +59,8 @@ async fn render_settings(
                 (layout::csrf_field(&m.authed.csrf))
                 label for="name" { "Name" }
                 input #name type="text" name="name" value=(f.name) required maxlength="120";
-                label for="timezone" { "Time zone (IANA name)" }
-                input #timezone type="text" name="timezone" value=(f.timezone) required list="zones";
-                datalist #zones { @for z in COMMON_ZONES { option value=(z) {} } }
+                label for="timezone" { "Time zone" }
+                (layout::zone_input("timezone", &f.timezone, true))
                 label for="clock" { "Time display" }
                 select #clock name="clock" {
                     option value="h24" selected[f.clock == "h24"] { "24-hour (13:30)" }
@@ -73,34 +73,13 @@ async fn render_settings(
     staff_page(
         state,
         m,
-        "settings",
+        Section::Settings,
         "Settings",
         axum::http::StatusCode::OK,
         body,
     )
     .await
 }
-
-/// Suggestions for the zone field; any IANA name is accepted.
-const COMMON_ZONES: &[&str] = &[
-    "Europe/Berlin",
-    "Europe/London",
-    "Europe/Paris",
-    "Europe/Madrid",
-    "Europe/Rome",
-    "Europe/Amsterdam",
-    "Europe/Vienna",
-    "Europe/Zurich",
-    "Europe/Warsaw",
-    "America/New_York",
-    "America/Chicago",
-    "America/Denver",
-    "America/Los_Angeles",
-    "Asia/Tokyo",
-    "Asia/Singapore",
-    "Australia/Sydney",
-    "UTC",
-];
 
 async fn update_settings(
     State(state): State<AppState>,

@@ -5,6 +5,7 @@ use crate::AppState;
 use crate::auth::{Admin, Member};
 use crate::error::{AppError, PageResult};
 use crate::forms::{Button, CsrfForm};
+use crate::pages::layout::Section;
 use crate::pages::{Flash, layout, see_other_with_notice};
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -175,7 +176,15 @@ async fn render_teams(
             (team_form(&snap, &m.authed.csrf, "/staff/teams", None, form, "Create team"))
         }
     };
-    staff_page(state, m, "teams", "Teams", axum::http::StatusCode::OK, body).await
+    staff_page(
+        state,
+        m,
+        Section::Teams,
+        "Teams",
+        axum::http::StatusCode::OK,
+        body,
+    )
+    .await
 }
 
 async fn create_team(
@@ -261,7 +270,7 @@ async fn render_team(
     staff_page(
         state,
         m,
-        "teams",
+        Section::Teams,
         &team.name,
         axum::http::StatusCode::OK,
         body,

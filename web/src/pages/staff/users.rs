@@ -6,6 +6,7 @@ use crate::auth::{Admin, Member};
 use crate::error::{AppError, PageResult};
 use crate::forms::{Button, CsrfForm};
 use crate::pages::home::{ProfileForm, profile_form};
+use crate::pages::layout::Section;
 use crate::pages::{Flash, layout, see_other_with_notice};
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -58,6 +59,7 @@ async fn render_users(
     created: Option<NewLink>,
 ) -> PageResult<Response> {
     let snap = m.org.snapshot().await?;
+    let invitations = m.org.invitations(m.caller()).await?;
     let body = html! {
         h1 { "Users" }
         (layout::banners(flash.notice.as_deref(), flash.error.as_deref()))
@@ -67,6 +69,8 @@ async fn render_users(
                 p { "Pass this link on. It works once, for " (crate::app::INVITATION_DAYS) " days: an existing account logs in and accepts, a new person chooses a name and password." }
                 label for="invite-link" { "Invitation link" }
                 input #invite-link type="text" readonly value=(new.link);
+                button type="button" data-copy="#invite-link" aria-describedby="invite-copied" hidden { "Copy link" }
+                span #invite-copied role="status" {}
             }
         }
         div.table-wrap {
@@ -97,14 +101,14 @@ async fn render_users(
                 button type="submit" { "Create invitation" }
             }
         }
-        @if !snap.invitations.is_empty() {
+        @if !invitations.is_empty() {
             div.card {
                 h2 { "Pending invitations" }
                 div.table-wrap {
                     table {
                         thead { tr { th { "Email" } th { "Role" } th { "Expires" } th { span.visually-hidden { "Actions" } } } }
                         tbody {
-                            @for inv in &snap.invitations {
+                            @for inv in &invitations {
                                 tr {
                                     td data-label="Email" { (inv.email) }
                                     td data-label="Role" { (inv.role.as_str()) }
@@ -123,7 +127,15 @@ async fn render_users(
             }
         }
     };
-    staff_page(state, m, "users", "Users", axum::http::StatusCode::OK, body).await
+    staff_page(
+        state,
+        m,
+        Section::Users,
+        "Users",
+        axum::http::StatusCode::OK,
+        body,
+    )
+    .await
 }
 
 /// An expiry instant as a date in the organization's zone.
@@ -292,7 +304,7 @@ async fn render_user(
     staff_page(
         state,
         m,
-        "users",
+        Section::Users,
         &target.user.display_name,
         axum::http::StatusCode::OK,
         body,

@@ -9,13 +9,14 @@ use crate::AppState;
 use crate::auth::{Admin, Member};
 use crate::error::{AppError, PageResult};
 use crate::forms::CsrfForm;
+use crate::pages::layout::Section;
 use crate::pages::{Flash, layout, see_other_with_notice};
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use cflows_actors::domain::workflow::{Definition, Known, validate};
+use cflows_actors::domain::workflow::{Definition, Known, describe, validate};
 use cflows_actors::org::WorkflowInput;
 use cflows_protocol::{
     Condition, ConditionOp, FieldDef, FieldKind, FieldValue, OrgSnapshot, StepDef, TeamId,
@@ -83,7 +84,15 @@ async fn render_list(
             }
         }
     };
-    staff_page(state, m, "workflows", "Workflows", StatusCode::OK, body).await
+    staff_page(
+        state,
+        m,
+        Section::Workflows,
+        "Workflows",
+        StatusCode::OK,
+        body,
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -164,71 +173,190 @@ async fn builder_page(
     .await
 }
 
-fn kind_name(k: FieldKind) -> &'static str {
-    k.as_str()
-}
+/// How many empty rows the field form offers for new fields.
+const NEW_FIELD_ROWS: usize = 1;
 
-/// `key | Label | kind | required | option, option` per line.
-fn fields_text(fields: &[FieldDef]) -> String {
-    fields
-        .iter()
-        .map(|f| {
-            let mut line = format!("{} | {} | {}", f.key, f.label, kind_name(f.kind));
-            line.push_str(if f.required {
-                " | required"
-            } else {
-                " | optional"
-            });
-            if !f.options.is_empty() {
-                line.push_str(" | ");
-                line.push_str(&f.options.join(", "));
+/// A step's form fields as a small table: label, kind, required, choices (for a list),
+/// remove. Existing fields keep their key (a hidden input); a new field's key is made
+/// from its label.
+fn fields_form(i: usize, fields: &[FieldDef]) -> Markup {
+    let row = |n: usize, f: Option<&FieldDef>| {
+        let id = |what: &str| format!("s{i}-f{n}-{what}");
+        html! {
+            tr {
+                td data-label="Label" {
+                    @if let Some(f) = f { input type="hidden" name=(format!("field_key_{n}")) value=(f.key); }
+                    label.visually-hidden for=(id("label")) { @if f.is_some() { "Label" } @else { "New field's label" } }
+                    input id=(id("label")) type="text" name=(format!("field_label_{n}")) value=[f.map(|f| &f.label)] maxlength="80"
+                        placeholder=[f.is_none().then_some("New field")];
+                }
+                td data-label="Kind" {
+                    label.visually-hidden for=(id("kind")) { "Kind" }
+                    select id=(id("kind")) name=(format!("field_kind_{n}")) {
+                        @for k in FieldKind::ALL {
+                            option value=(k.as_str()) selected[f.is_some_and(|f| f.kind == k)] { (kind_words(k)) }
+                        }
+                    }
+                }
+                td data-label="Required" {
+                    label.check { input type="checkbox" name=(format!("field_required_{n}")) value="true" checked[f.is_some_and(|f| f.required)]; span.visually-hidden { " Required" } }
+                }
+                td data-label="Choices" {
+                    label.visually-hidden for=(id("options")) { "Choices for a list, separated by commas" }
+                    input id=(id("options")) type="text" name=(format!("field_options_{n}")) value=[f.map(|f| f.options.join(", "))]
+                        placeholder="For a list: A, B, C";
+                }
+                td data-label="Remove" {
+                    @if f.is_some() {
+                        label.check { input type="checkbox" name=(format!("field_remove_{n}")) value="true"; span.visually-hidden { " Remove " (f.map_or("", |f| f.label.as_str())) } }
+                    }
+                }
             }
-            line
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+        }
+    };
+    html! {
+        fieldset.fields {
+            legend { "Form fields people fill in at this step" }
+            table.fields {
+                thead { tr { th scope="col" { "Label" } th scope="col" { "Kind" } th scope="col" { "Required" } th scope="col" { "Choices" } th scope="col" { "Remove" } } }
+                tbody {
+                    @for (n, f) in fields.iter().enumerate() { (row(n, Some(f))) }
+                    @for n in fields.len()..fields.len() + NEW_FIELD_ROWS { (row(n, None)) }
+                }
+            }
+        }
+    }
 }
 
-fn parse_fields(text: &str) -> Result<Vec<FieldDef>, AppError> {
-    let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() {
+/// A field kind in people's words.
+fn kind_words(k: FieldKind) -> &'static str {
+    match k {
+        FieldKind::Text => "Text",
+        FieldKind::Number => "Number",
+        FieldKind::Date => "Date",
+        FieldKind::Select => "List of choices",
+        FieldKind::Checkbox => "Tick box",
+        FieldKind::File => "File or photo",
+    }
+}
+
+/// The fields the step form sent (see [`fields_form`]), in order, without removed rows
+/// and empty new rows.
+fn fields_from_form(f: &HashMap<String, String>) -> Result<Vec<FieldDef>, AppError> {
+    let get = |k: String| f.get(&k).map(|v| v.trim().to_string()).unwrap_or_default();
+    let mut out: Vec<FieldDef> = Vec::new();
+    for n in 0.. {
+        if !f.contains_key(&format!("field_label_{n}")) {
+            break;
+        }
+        let label = get(format!("field_label_{n}"));
+        let key = get(format!("field_key_{n}"));
+        if get(format!("field_remove_{n}")) == "true" || (key.is_empty() && label.is_empty()) {
             continue;
         }
-        let parts: Vec<&str> = line.split('|').map(str::trim).collect();
-        if parts.len() < 3 {
+        if label.is_empty() {
             return Err(AppError::InvalidInput(format!(
-                "fields, line {}: write key | Label | kind [| required] [| options]",
+                "field {}: give it a label people will read",
                 n + 1
             )));
         }
+        let kind_name = get(format!("field_kind_{n}"));
         let kind = FieldKind::ALL
             .into_iter()
-            .find(|k| k.as_str() == parts[2])
-            .ok_or_else(|| {
-                AppError::InvalidInput(format!(
-                    "fields, line {}: the kind is one of text, number, date, select, checkbox, file",
-                    n + 1
-                ))
-            })?;
+            .find(|k| k.as_str() == kind_name)
+            .unwrap_or(FieldKind::Text);
+        let key = if key.is_empty() {
+            key_from_label(&label, |k| out.iter().any(|x| x.key == k))
+        } else {
+            key
+        };
         out.push(FieldDef {
-            key: parts[0].to_string(),
-            label: parts[1].to_string(),
+            key,
+            label,
             kind,
-            required: parts.get(3) == Some(&"required"),
-            options: parts
-                .get(4)
-                .map(|o| {
-                    o.split(',')
-                        .map(|x| x.trim().to_string())
-                        .filter(|x| !x.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default(),
+            required: get(format!("field_required_{n}")) == "true",
+            options: get(format!("field_options_{n}"))
+                .split(',')
+                .map(|x| x.trim().to_string())
+                .filter(|x| !x.is_empty())
+                .collect(),
         });
     }
     Ok(out)
+}
+
+/// A field key made from its label ("Mileage (km)" → `mileage_km`), unique among `taken`.
+fn key_from_label(label: &str, taken: impl Fn(&str) -> bool) -> String {
+    let mut key = String::new();
+    for c in label.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            key.push(c);
+        } else if !key.is_empty() && !key.ends_with('_') {
+            key.push('_');
+        }
+    }
+    let mut key = key
+        .trim_end_matches('_')
+        .chars()
+        .take(32)
+        .collect::<String>();
+    if key.is_empty() || key.starts_with(|c: char| c.is_ascii_digit()) {
+        key.insert_str(0, "field_");
+    }
+    let base = key.clone();
+    let mut n = 2;
+    while taken(&key) {
+        key = format!("{base}_{n}");
+        n += 1;
+    }
+    key
+}
+
+/// Units a step's target is given in, largest first: (form value, minutes, words).
+const TARGET_UNITS: [(&str, u32, &str); 3] = [
+    ("days", 24 * 60, "days"),
+    ("hours", 60, "hours"),
+    ("minutes", 1, "minutes"),
+];
+
+/// A target in the largest unit that states it exactly: (amount, unit).
+fn target_in_units(minutes: u32) -> (u32, &'static str) {
+    TARGET_UNITS
+        .iter()
+        .find(|(_, per, _)| minutes.is_multiple_of(*per))
+        .map_or((minutes, "minutes"), |(unit, per, _)| {
+            (minutes / per, *unit)
+        })
+}
+
+/// What a step's box in the diagram says under its name: "start · booking · 2 days".
+fn step_summary(s: &StepDef) -> String {
+    let role = if s.start {
+        Some("start".to_string())
+    } else if s.terminal {
+        Some("done".to_string())
+    } else {
+        None
+    };
+    role.into_iter()
+        .chain(s.booking_job_type.is_some().then(|| "booking".to_string()))
+        .chain(s.target_minutes.map(target_words))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// A target as people say it: "2 days", "8 hours", "90 minutes".
+fn target_words(minutes: u32) -> String {
+    let (n, unit) = target_in_units(minutes);
+    let words = TARGET_UNITS
+        .iter()
+        .find(|(u, _, _)| *u == unit)
+        .map_or(unit, |(_, _, w)| w);
+    if n == 1 {
+        format!("1 {}", words.trim_end_matches('s'))
+    } else {
+        format!("{n} {words}")
+    }
 }
 
 /// What validation says of the draft (none: it would save).
@@ -290,9 +418,7 @@ pub fn diagram(steps: &[StepDef], transitions: &[TransitionDef]) -> Markup {
                     stroke="#1f2937" stroke-width=(if s.start || s.terminal { "2.5" } else { "1.2" }) {}
                 text x=(x(i) + W / 2) y=(TOP + 24) text-anchor="middle" font-size="13" font-weight="700" fill="#111827" { (s.name) }
                 text x=(x(i) + W / 2) y=(TOP + 42) text-anchor="middle" font-size="11" fill="#374151" {
-                    @if s.start { "start" } @else if s.terminal { "done" }
-                    @if s.booking_job_type.is_some() { " · booking" }
-                    @if let Some(t) = s.target_minutes { " · " (t) " min" }
+                    (step_summary(s))
                 }
             }
         }
@@ -378,12 +504,22 @@ async fn render_builder(
                         option value="" { "No booking needed" }
                         @for j in &snap.job_types { option value=(j.id) selected[s.booking_job_type.as_ref() == Some(&j.id)] { (j.name) } }
                     }
-                    label for=(format!("s{i}-target")) { "Target time in step (minutes)" }
-                    input id=(format!("s{i}-target")) type="number" min="1" name="step_target" value=[s.target_minutes];
+                    @let target = s.target_minutes.map(target_in_units);
+                    fieldset.target {
+                        legend { "Target time in this step" }
+                        label.visually-hidden for=(format!("s{i}-target")) { "Amount" }
+                        input id=(format!("s{i}-target")) type="number" min="1" name="step_target" value=[target.map(|t| t.0)] placeholder="none";
+                        label.visually-hidden for=(format!("s{i}-unit")) { "Unit" }
+                        select id=(format!("s{i}-unit")) name="step_target_unit" {
+                            @for (unit, _, words) in TARGET_UNITS {
+                                option value=(unit) selected[target.map_or(unit == "hours", |t| t.1 == unit)] { (words) }
+                            }
+                        }
+                        p.muted.hint { "Cards turn amber at three quarters of it and red past it. Empty: no target." }
+                    }
                     label { input type="checkbox" name="step_start" value="true" checked[s.start]; " Start step" }
                     label { input type="checkbox" name="step_terminal" value="true" checked[s.terminal]; " Terminal (done)" }
-                    label for=(format!("s{i}-fields")) { "Form fields — one per line: key | Label | text, number, date, select, checkbox or file | required | options" }
-                    textarea id=(format!("s{i}-fields")) name="step_fields" rows="3" { (fields_text(&s.fields)) }
+                    (fields_form(i, &s.fields))
                     div.actions { button type="submit" { "Apply" } }
                 }
                 form.inline method="post" action=(action) {
@@ -430,8 +566,8 @@ async fn render_builder(
                         td data-label="Label" { (t.label) @if t.back { " (back)" } }
                         td data-label="Rule" {
                             @if let Some(c) = &t.condition {
-                                (c.field) " " (c.op.as_str()) " " (c.value.as_ref().map(value_text).unwrap_or_default())
-                            } @else { "—" }
+                                (describe(c, &all_fields))
+                            } @else { "Always" }
                         }
                         td data-label="Actions" {
                             form method="post" action=(action) {
@@ -473,15 +609,15 @@ async fn render_builder(
             }
         }
     };
-    staff_page(state, m, "workflows", &draft.name, StatusCode::OK, body).await
-}
-
-fn value_text(v: &FieldValue) -> String {
-    match v {
-        FieldValue::Bool(b) => b.to_string(),
-        FieldValue::Number(n) => n.to_string(),
-        FieldValue::Text(s) => format!("\"{s}\""),
-    }
+    staff_page(
+        state,
+        m,
+        Section::Workflows,
+        &draft.name,
+        StatusCode::OK,
+        body,
+    )
+    .await
 }
 
 /// Applies one builder form to the draft.
@@ -503,11 +639,23 @@ fn apply(draft: &mut Draft, action: &str, f: &HashMap<String, String>) -> Result
             draft.key = get("key").to_uppercase();
         }
         "step" => {
-            let fields = parse_fields(f.get("step_fields").map_or("", String::as_str))?;
+            let fields = fields_from_form(f)?;
+            let per = TARGET_UNITS
+                .iter()
+                .find(|(unit, _, _)| *unit == get("step_target_unit"))
+                .map_or(1, |(_, per, _)| *per);
             let target = match opt("step_target") {
-                Some(t) => Some(t.parse::<u32>().map_err(|_| {
-                    AppError::InvalidInput("the target time is a whole number of minutes".into())
-                })?),
+                Some(t) => Some(
+                    t.parse::<u32>()
+                        .ok()
+                        .and_then(|n| n.checked_mul(per))
+                        .ok_or_else(|| {
+                            AppError::InvalidInput(
+                                "the target time is a whole number of minutes, hours or days"
+                                    .into(),
+                            )
+                        })?,
+                ),
                 None => None,
             };
             let s = draft.steps.get_mut(index).ok_or_else(bad)?;
@@ -636,4 +784,26 @@ async fn edit(
     }
     let error = apply(&mut draft, &action, &f).err().map(|e| e.to_string());
     render_builder(&state, &m, &id, &draft, true, None, error.as_deref()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{key_from_label, target_in_units, target_words};
+
+    #[test]
+    fn keys_come_from_labels_and_stay_unique() {
+        assert_eq!(key_from_label("Mileage (km)", |_| false), "mileage_km");
+        assert_eq!(key_from_label("2nd key", |_| false), "field_2nd_key");
+        assert_eq!(key_from_label("VIN", |k| k == "vin"), "vin_2");
+        assert_eq!(key_from_label("???", |_| false), "field_");
+    }
+
+    #[test]
+    fn targets_read_in_the_largest_exact_unit() {
+        assert_eq!(target_in_units(2880), (2, "days"));
+        assert_eq!(target_in_units(720), (12, "hours"));
+        assert_eq!(target_in_units(90), (90, "minutes"));
+        assert_eq!(target_words(1440), "1 day");
+        assert_eq!(target_words(480), "8 hours");
+    }
 }
