@@ -3,7 +3,8 @@
 //! may is decided once, below (`check_calendar_deletion`); this page only asks.
 
 use super::home::chrome;
-use super::{layout, see_other_with_notice};
+use super::layout::{self, Section};
+use super::see_other_with_notice;
 use crate::AppState;
 use crate::auth::Member;
 use crate::error::PageResult;
@@ -31,7 +32,7 @@ async fn confirm_page(
     let snap = crate::calendars::handle(&state.core.kernel, &m.org_id, &m.member, &id)
         .snapshot()
         .await?;
-    let chrome = chrome(&state, &m.authed, Some(&m), "calendar").await?;
+    let chrome = chrome(&state, &m.authed, Some(&m), Section::Calendar).await?;
     let name = &snap.calendar.name;
     let events = snap.events.len();
     // Who else loses it: its members other than the person deleting.

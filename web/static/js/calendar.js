@@ -137,11 +137,16 @@ async function dueTasks() {
 }
 
 /** An event source function whose failures are reported, not swallowed. */
-function reported(fetcher) {
+function reported(fetcher, key) {
   return async (info) => {
     try {
       return await fetcher(info);
     } catch (err) {
+      // Deleted between the page loading and this fetch: the same as being told live.
+      if (err.code === "not_found" && key?.startsWith("calendar:")) {
+        removeDeleted(key);
+        return [];
+      }
       say(`Could not load: ${err.message}`, true);
       throw err;
     }
@@ -150,8 +155,8 @@ function reported(fetcher) {
 
 function sourceFor(key) {
   const [kind, id] = key.split(":");
-  if (kind === "calendar") return { id: key, events: reported(calendarEvents(calendars.get(id))) };
-  if (kind === "team") return { id: key, events: reported(teamEvents(teams.get(id))) };
+  if (kind === "calendar") return { id: key, events: reported(calendarEvents(calendars.get(id)), key) };
+  if (kind === "team") return { id: key, events: reported(teamEvents(teams.get(id)), key) };
   return null;
 }
 
