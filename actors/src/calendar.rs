@@ -4,6 +4,7 @@
 //! [`crate::domain::recurrence`]); invites members (an invitation is a notification) and
 //! records their answers.
 
+use crate::domain::permissions::{self, CalendarDeletionRefused};
 use crate::domain::recurrence::{self, OCCURRENCE_FORMAT};
 use crate::domain::{time, validate};
 use crate::error::{CoreError, CoreResult};
@@ -177,6 +178,12 @@ pub enum CalendarMsg {
         input: CalendarInput,
         reply: RpcReplyPort<CoreResult<CalendarView>>,
     },
+    /// Deletes the calendar with its events and feed (see
+    /// [`crate::domain::permissions::check_calendar_deletion`]).
+    Delete {
+        viewer: Viewer,
+        reply: RpcReplyPort<CoreResult<()>>,
+    },
     /// A new secret feed token (replacing the old one), or revokes the feed.
     Feed {
         viewer: Viewer,
@@ -193,6 +200,8 @@ pub struct Calendar {
     /// The organization's zone, for events created without one.
     org_zone: String,
     journal: Journal,
+    /// Deleted: every later message answers `NotFound` while the host stops it.
+    deleted: bool,
 }
 
 impl Entity for Calendar {
@@ -229,6 +238,7 @@ impl Entity for Calendar {
             events,
             org_zone,
             journal,
+            deleted: false,
         })
     }
 
@@ -315,6 +325,9 @@ impl Entity for Calendar {
             } => {
                 let _ = reply.send(self.on_update_calendar(&viewer, input).await);
             }
+            CalendarMsg::Delete { viewer, reply } => {
+                let _ = reply.send(self.on_delete_calendar(&viewer).await);
+            }
             CalendarMsg::Feed {
                 viewer,
                 revoke,
@@ -329,17 +342,13 @@ impl Entity for Calendar {
         vec![&mut self.journal]
     }
 
+    fn gone(&self) -> bool {
+        self.deleted
+    }
+
     fn scope(&self) -> Option<&OrgId> {
         Some(&self.org)
     }
-}
-
-/// The local wall-clock start and length of an event.
-fn local_shape(e: &EventView) -> CoreResult<(chrono_tz::Tz, NaiveDateTime, Duration)> {
-    let tz = time::zone(&e.zone)?;
-    let start = time::local(tz, time::from_ms(e.start)?);
-    let end = time::local(tz, time::from_ms(e.end)?);
-    Ok((tz, start, end - start))
 }
 
 /// Every occurrence of `e` overlapping `[from, to)`, exceptions applied.
@@ -365,7 +374,7 @@ pub fn event_occurrences(e: &EventView, from: i64, to: i64) -> CoreResult<Vec<Oc
             Vec::new()
         });
     };
-    let (tz, dtstart, len) = local_shape(e)?;
+    let (tz, dtstart, len) = recurrence::shape(e)?;
     let exceptions: BTreeMap<&str, &OccurrenceException> = e
         .exceptions
         .iter()
@@ -423,6 +432,9 @@ pub fn event_occurrences(e: &EventView, from: i64, to: i64) -> CoreResult<Vec<Oc
 
 impl Calendar {
     fn access(&self, v: &Viewer) -> Access {
+        if self.deleted {
+            return Access::None;
+        }
         if v.user.as_str() == SYSTEM {
             return Access::Edit;
         }
@@ -672,7 +684,7 @@ impl Calendar {
             .as_ref()
             .ok_or_else(|| CoreError::invalid("this event does not repeat"))?;
         let local = recurrence::parse_occurrence(occurrence)?;
-        let (_, dtstart, _) = local_shape(e)?;
+        let (_, dtstart, _) = recurrence::shape(e)?;
         let found = recurrence::local_occurrences(
             rule,
             dtstart,
@@ -756,7 +768,7 @@ impl Calendar {
         let old = self.events.get(id).cloned().ok_or(CoreError::NotFound)?;
         let at = Self::check_occurrence(&old, occurrence)?;
         let rule = old.recurrence.clone().expect("checked: it repeats");
-        let (_, dtstart, _) = local_shape(&old)?;
+        let (_, dtstart, _) = recurrence::shape(&old)?;
         if at == dtstart {
             // Splitting at the first occurrence is editing the whole series.
             return self.on_update(kernel, v, id, input).await;
@@ -880,6 +892,28 @@ impl Calendar {
         Ok(next)
     }
 
+    async fn on_delete_calendar(&mut self, v: &Viewer) -> CoreResult<()> {
+        self.allow(v, Access::View)?;
+        let owner = self.view.owner.as_ref() == Some(&v.user);
+        permissions::check_calendar_deletion(self.view.kind, owner, v.admin).map_err(
+            |refused| match refused {
+                CalendarDeletionRefused::BelongsElsewhere(why) => CoreError::Conflict(why),
+                CalendarDeletionRefused::NotAllowed(why) => CoreError::Forbidden(why),
+            },
+        )?;
+        self.commit(
+            writes::delete_calendar(self.view.id.as_str()),
+            vec![CalendarEvent::CalendarDeleted {
+                id: self.view.id.clone(),
+            }],
+            &v.user,
+        )
+        .await?;
+        self.deleted = true;
+        self.events.clear();
+        Ok(())
+    }
+
     async fn on_feed(&mut self, v: &Viewer, revoke: bool) -> CoreResult<Option<String>> {
         self.allow(v, Access::Edit)?;
         let target = self.view.id.to_string();
@@ -896,7 +930,7 @@ impl Calendar {
 }
 
 fn local_start(e: &EventView) -> CoreResult<NaiveDateTime> {
-    Ok(local_shape(e)?.1)
+    Ok(recurrence::shape(e)?.1)
 }
 
 fn check_range(from: i64, to: i64) -> CoreResult<()> {
@@ -1141,6 +1175,15 @@ impl CalendarHandle {
     /// `InvalidInput`, `Forbidden`.
     pub async fn update(&self, input: CalendarInput) -> CoreResult<CalendarView> {
         cal_call!(self, Update { input })
+    }
+
+    /// Deletes the calendar, its events and its feed.
+    ///
+    /// # Errors
+    /// `NotFound` when the viewer cannot see it; `Conflict` for a personal or team
+    /// calendar; `Forbidden` for someone neither its owner nor an admin.
+    pub async fn delete(&self) -> CoreResult<()> {
+        cal_call!(self, Delete {})
     }
 
     /// A new feed token (the old one stops working), or `None` after revoking.

@@ -8,7 +8,7 @@
 
 use crate::error::{CoreError, CoreResult};
 use crate::files::Files;
-use crate::store::{MIGRATIONS, Owned, Store, TABLES, new_id};
+use crate::store::{MIGRATIONS, Owned, Store, exported, new_id};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
@@ -35,7 +35,8 @@ pub struct ExportDoc {
     pub org: String,
     /// The organization's slug.
     pub slug: String,
-    /// Table → rows (each with its id as a string), in [`TABLES`] order.
+    /// Table → rows (each with its id as a string), for every exported table of
+    /// [`crate::store::TABLES`].
     pub tables: BTreeMap<String, Vec<Json>>,
     /// Journal rows: `stream`, `seq`, `kind`, `payload`, `actor`, `org`, `at`.
     pub journal: Vec<Json>,
@@ -91,15 +92,15 @@ pub async fn export(store: &Store, files: &Files, org: &str) -> CoreResult<Expor
     };
     let mut ids: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
     let mut tables = BTreeMap::new();
-    for (table, owned) in TABLES {
-        let rows = store.export_table(table, *owned, &record.id, &ids).await?;
+    for (table, owned) in exported() {
+        let rows = store.export_table(table, owned, &record.id, &ids).await?;
         ids.insert(
             table,
             rows.iter()
                 .filter_map(|r| r["id"].as_str().map(String::from))
                 .collect(),
         );
-        tables.insert((*table).to_string(), rows);
+        tables.insert(table.to_string(), rows);
     }
     // Streams of the organization whose oldest rows may not carry it.
     let mut streams = vec![format!("org:{}", record.id)];
@@ -178,10 +179,9 @@ pub fn parse(text: &str) -> CoreResult<ExportDoc> {
 /// Every table is known, every row has an id and belongs to the organization.
 fn check_consistent(doc: &ExportDoc) -> CoreResult<()> {
     for (table, rows) in &doc.tables {
-        let owned = TABLES
-            .iter()
+        let owned = exported()
             .find(|(t, _)| t == table)
-            .map(|(_, o)| *o)
+            .map(|(_, o)| o)
             .ok_or_else(|| invalid(format!("unknown table \"{table}\"")))?;
         for row in rows {
             let id = row["id"]

@@ -203,6 +203,11 @@ pub enum CalendarEvent {
     EventDeleted {
         id: String,
     },
+    /// The calendar and its events are gone: the stream's last event (subscribing again
+    /// answers `not_found`; its feed answers 404).
+    CalendarDeleted {
+        id: CalendarId,
+    },
 }
 
 impl CalendarEvent {
@@ -214,6 +219,7 @@ impl CalendarEvent {
             Self::EventCreated { .. } => "event_created",
             Self::EventChanged { .. } => "event_changed",
             Self::EventDeleted { .. } => "event_deleted",
+            Self::CalendarDeleted { .. } => "calendar_deleted",
         }
     }
 }

@@ -180,6 +180,23 @@ pub async fn create_shared(
     Ok(view)
 }
 
+/// Deletes a shared calendar with its events and feed (its owner or an admin; personal
+/// and team calendars are refused with what to do instead). Subscribers of its stream
+/// get `calendar_deleted` as the last event.
+///
+/// # Errors
+/// `NotFound` for a calendar the member cannot see (or another organization's),
+/// `Conflict` for a personal or team calendar, `Forbidden` for other members.
+pub async fn delete(
+    kernel: &Kernel,
+    org: &OrgId,
+    member: &MemberView,
+    id: &CalendarId,
+) -> Result<(), AppError> {
+    handle(kernel, org, member, id).delete().await?;
+    Ok(())
+}
+
 /// Occurrences of events `member` is invited to, over `[from, to)`.
 ///
 /// # Errors

@@ -7,11 +7,13 @@
 //! builds them only inside its JSCalendar conversion and brings a mail stack with it.
 //! What is written is small: text escaping, 75-octet folding, and the components below.
 
+use super::observances;
 use super::recurrence;
 use super::time;
+use super::time::Transition;
 use cflows_protocol::{BookingState, BookingView, EventView};
-use chrono::{DateTime, Datelike, Duration, NaiveDateTime, Offset, TimeZone, Utc};
-use chrono_tz::{OffsetComponents, OffsetName, Tz};
+use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
@@ -60,62 +62,34 @@ fn offset(secs: i32) -> String {
     format!("{sign}{:02}{:02}", secs / 3600, secs % 3600 / 60)
 }
 
-/// A `VTIMEZONE` for `tz` covering the years `from..=to`: one observance per offset
-/// change found in that span (plus the offset in force at its start).
+/// A `VTIMEZONE` for `tz`, valid for every instant from 1 January `from` on: the zone's
+/// current yearly rule as `RRULE` observances, the changes before it one by one (see
+/// [`observances`]); rule-less zones are listed through `to` and their last offset stands.
 pub fn vtimezone(out: &mut String, tz: Tz, from: i32, to: i32) {
-    let start = Utc
-        .with_ymd_and_hms(from, 1, 1, 0, 0, 0)
-        .single()
-        .unwrap_or_default();
-    let end = Utc
-        .with_ymd_and_hms(to + 1, 1, 1, 0, 0, 0)
-        .single()
-        .unwrap_or_default();
-    let at = |t: DateTime<Utc>| tz.offset_from_utc_datetime(&t.naive_utc());
+    let o = observances::observances(tz, from, to);
     line(out, "BEGIN:VTIMEZONE");
     line(out, &format!("TZID:{}", tz.name()));
-    let observance = |out: &mut String, when: DateTime<Utc>, before: i32| {
-        let o = at(when);
-        let kind = if o.dst_offset().is_zero() {
-            "STANDARD"
-        } else {
-            "DAYLIGHT"
-        };
+    let observance = |out: &mut String, t: &Transition, rrule: Option<String>| {
+        let kind = if t.dst { "DAYLIGHT" } else { "STANDARD" };
         line(out, &format!("BEGIN:{kind}"));
-        let onset = when.naive_utc() + Duration::seconds(i64::from(before));
+        let onset = t.at.naive_utc() + Duration::seconds(i64::from(t.before));
         line(out, &format!("DTSTART:{}", local_stamp(onset)));
-        line(out, &format!("TZOFFSETFROM:{}", offset(before)));
-        line(
-            out,
-            &format!("TZOFFSETTO:{}", offset(o.fix().local_minus_utc())),
-        );
-        if let Some(name) = o.abbreviation() {
+        line(out, &format!("TZOFFSETFROM:{}", offset(t.before)));
+        line(out, &format!("TZOFFSETTO:{}", offset(t.after)));
+        if let Some(name) = &t.name {
             line(out, &format!("TZNAME:{}", text(name)));
+        }
+        if let Some(rule) = rrule {
+            line(out, &format!("RRULE:{rule}"));
         }
         line(out, &format!("END:{kind}"));
     };
-    let first = at(start).fix().local_minus_utc();
-    observance(out, start, first);
-    // Scan a day at a time; bisect each change to the second.
-    let mut t = start;
-    let mut current = first;
-    while t < end {
-        let next = t + Duration::days(1);
-        let o = at(next).fix().local_minus_utc();
-        if o != current {
-            let (mut lo, mut hi) = (t, next);
-            while hi - lo > Duration::seconds(1) {
-                let mid = lo + (hi - lo) / 2;
-                if at(mid).fix().local_minus_utc() == current {
-                    lo = mid;
-                } else {
-                    hi = mid;
-                }
-            }
-            observance(out, hi, current);
-            current = o;
-        }
-        t = next;
+    observance(out, &o.initial, None);
+    for t in &o.explicit {
+        observance(out, t, None);
+    }
+    for rule in &o.yearly {
+        observance(out, &rule.change, Some(rule.rrule()));
     }
     line(out, "END:VTIMEZONE");
 }
@@ -127,6 +101,10 @@ pub enum Entry<'a> {
     Booking(&'a BookingView, &'a str, Tz),
 }
 
+/// A date-time property at an instant. Timed: the local time with its zone when that
+/// local time names this instant and no other; otherwise UTC (the second 02:30 of a
+/// fall-back night, which a reader would place at the first), so no reader's own DST
+/// handling decides it. All-day: the local date.
 fn dt(out: &mut String, name: &str, tz: Tz, instant: i64, all_day: bool) {
     let t = DateTime::from_timestamp_millis(instant).unwrap_or_default();
     let local = time::local(tz, t);
@@ -135,22 +113,108 @@ fn dt(out: &mut String, name: &str, tz: Tz, instant: i64, all_day: bool) {
             out,
             &format!("{name};VALUE=DATE:{}", local.format("%Y%m%d")),
         );
-    } else {
+    } else if matches!(tz.from_local_datetime(&local), LocalResult::Single(_)) {
         line(
             out,
             &format!("{name};TZID={}:{}", tz.name(), local_stamp(local)),
         );
+    } else {
+        line(out, &format!("{name}:{}", utc_stamp(t)));
     }
 }
 
-fn event(out: &mut String, e: &EventView, tz: Tz) {
+/// A series' `DTSTART`: always local with its zone, which the `RRULE` repeats in.
+fn series_start(out: &mut String, tz: Tz, local: NaiveDateTime, all_day: bool) {
+    if all_day {
+        line(
+            out,
+            &format!("DTSTART;VALUE=DATE:{}", local.format("%Y%m%d")),
+        );
+    } else {
+        line(
+            out,
+            &format!("DTSTART;TZID={}:{}", tz.name(), local_stamp(local)),
+        );
+    }
+}
+
+/// An exact length as an RFC 5545 `DURATION` in hours, minutes and seconds: exact
+/// durations (§3.3.6), unlike days, which a reader would stretch or shrink on a day
+/// with a change.
+fn exact_duration(len: Duration) -> String {
+    let secs = len.num_seconds().max(0);
+    format!("PT{}H{}M{}S", secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+/// How many years ahead a feed spells out the occurrences other readers would place
+/// differently from us (see [`event`]).
+pub const YEARS_SPELLED_OUT: i32 = 10;
+
+/// One occurrence written on its own, replacing the series' instance named `local`.
+struct Instance<'a> {
+    local: NaiveDateTime,
+    start: i64,
+    end: i64,
+    title: &'a str,
+}
+
+fn instance(out: &mut String, e: &EventView, tz: Tz, uid: &str, stamp: &str, x: &Instance<'_>) {
+    line(out, "BEGIN:VEVENT");
+    line(out, &format!("UID:{uid}"));
+    line(out, &format!("DTSTAMP:{stamp}"));
+    if e.all_day {
+        line(
+            out,
+            &format!("RECURRENCE-ID;VALUE=DATE:{}", x.local.format("%Y%m%d")),
+        );
+    } else {
+        line(
+            out,
+            &format!("RECURRENCE-ID;TZID={}:{}", tz.name(), local_stamp(x.local)),
+        );
+    }
+    dt(out, "DTSTART", tz, x.start, e.all_day);
+    dt(out, "DTEND", tz, x.end, e.all_day);
+    line(out, &format!("SUMMARY:{}", text(x.title)));
+    if !e.description.is_empty() {
+        line(out, &format!("DESCRIPTION:{}", text(&e.description)));
+    }
+    if !e.location.is_empty() {
+        line(out, &format!("LOCATION:{}", text(&e.location)));
+    }
+    line(out, "END:VEVENT");
+}
+
+/// Writes an event. A timed series is written as its local start, its rule and an
+/// exact `DURATION` (not `DTEND`): ical.js, like most readers, places each occurrence
+/// by its own DST handling and adds the length to the wall clock, which agrees with our
+/// rule (DESIGN, Time; each occurrence keeps its exact length) except for occurrences
+/// that start in a gap or an overlap or span a change. Those few (two a year at most
+/// for a daily series) are written as overrides with their exact instants, from the
+/// feed's first year through [`YEARS_SPELLED_OUT`] years ahead. RDATE/EXDATE would say
+/// the same with two properties per occurrence and no way to keep its length.
+fn event(out: &mut String, e: &EventView, tz: Tz, years: (i32, i32)) {
     let stamp = utc_stamp(DateTime::from_timestamp_millis(e.updated_at).unwrap_or_default());
     let uid = format!("{}@cflows", e.id);
     line(out, "BEGIN:VEVENT");
     line(out, &format!("UID:{uid}"));
     line(out, &format!("DTSTAMP:{stamp}"));
-    dt(out, "DTSTART", tz, e.start, e.all_day);
-    dt(out, "DTEND", tz, e.end, e.all_day);
+    let shape = recurrence::shape(e).ok();
+    match (&e.recurrence, shape) {
+        (Some(_), Some((_, local, length))) => {
+            series_start(out, tz, local, e.all_day);
+            match length {
+                recurrence::Length::Exact(len) => {
+                    line(out, &format!("DURATION:{}", exact_duration(len)));
+                }
+                recurrence::Length::Days(_) => dt(out, "DTEND", tz, e.end, true),
+            }
+        }
+        _ => {
+            dt(out, "DTSTART", tz, e.start, e.all_day);
+            dt(out, "DTEND", tz, e.end, e.all_day);
+        }
+    }
     line(out, &format!("SUMMARY:{}", text(&e.title)));
     if !e.description.is_empty() {
         line(out, &format!("DESCRIPTION:{}", text(&e.description)));
@@ -186,45 +250,65 @@ fn event(out: &mut String, e: &EventView, tz: Tz) {
         }
     }
     line(out, "END:VEVENT");
+    let (Some(rule), Some((_, dtstart, length))) = (&e.recurrence, shape) else {
+        return;
+    };
     // Moved occurrences: overrides with the series' UID and the original start.
     for x in e.exceptions.iter().filter(|x| !x.cancelled) {
         let Ok(local) = recurrence::parse_occurrence(&x.occurrence) else {
             continue;
         };
-        let tz_len = match (
-            DateTime::from_timestamp_millis(e.start),
-            DateTime::from_timestamp_millis(e.end),
-        ) {
-            (Some(s), Some(en)) => time::local(tz, en) - time::local(tz, s),
-            _ => continue,
-        };
-        let start = x
-            .start
-            .unwrap_or_else(|| time::resolve(tz, local).timestamp_millis());
+        let start = x.start.map_or_else(
+            || time::resolve(tz, local),
+            |s| DateTime::from_timestamp_millis(s).unwrap_or_default(),
+        );
         let end = x
             .end
-            .unwrap_or_else(|| time::resolve(tz, local + tz_len).timestamp_millis());
-        line(out, "BEGIN:VEVENT");
-        line(out, &format!("UID:{uid}"));
-        line(out, &format!("DTSTAMP:{stamp}"));
-        if e.all_day {
-            line(
-                out,
-                &format!("RECURRENCE-ID;VALUE=DATE:{}", local.format("%Y%m%d")),
-            );
-        } else {
-            line(
-                out,
-                &format!("RECURRENCE-ID;TZID={}:{}", tz.name(), local_stamp(local)),
-            );
-        }
-        dt(out, "DTSTART", tz, start, e.all_day);
-        dt(out, "DTEND", tz, end, e.all_day);
-        line(
-            out,
-            &format!("SUMMARY:{}", text(x.title.as_deref().unwrap_or(&e.title))),
+            .unwrap_or_else(|| length.end(tz, local, start).timestamp_millis());
+        let title = x.title.as_deref().unwrap_or(&e.title);
+        let one = Instance {
+            local,
+            start: start.timestamp_millis(),
+            end,
+            title,
+        };
+        instance(out, e, tz, &uid, &stamp, &one);
+    }
+    if e.all_day {
+        return;
+    }
+    // Occurrences other readers would place differently: near the zone's changes only.
+    let jan1 = |y: i32| {
+        Utc.with_ymd_and_hms(y, 1, 1, 0, 0, 0)
+            .single()
+            .unwrap_or_default()
+    };
+    let changed: BTreeSet<&str> = e.exceptions.iter().map(|x| x.occurrence.as_str()).collect();
+    let mut irregular = std::collections::BTreeMap::new();
+    for t in time::transitions(tz, jan1(years.0), jan1(years.1 + 1)) {
+        let around = recurrence::expand(
+            rule,
+            tz,
+            dtstart,
+            length,
+            t.at - Duration::days(1),
+            t.at + Duration::days(1),
         );
-        line(out, "END:VEVENT");
+        for x in around.unwrap_or_default() {
+            let name = x.local.format(recurrence::OCCURRENCE_FORMAT).to_string();
+            if !x.plain(tz) && !changed.contains(name.as_str()) {
+                irregular.insert(x.local, x);
+            }
+        }
+    }
+    for x in irregular.values() {
+        let one = Instance {
+            local: x.local,
+            start: x.start.timestamp_millis(),
+            end: x.end.timestamp_millis(),
+            title: &e.title,
+        };
+        instance(out, e, tz, &uid, &stamp, &one);
     }
 }
 
@@ -279,7 +363,7 @@ pub fn feed(name: &str, entries: &[Entry<'_>]) -> String {
         }
     };
     let zones: BTreeSet<&str> = entries.iter().map(|e| zone_of(e).name()).collect();
-    // Years the entries span (recurrences: up to two years ahead or their end).
+    // Years the entries span (recurrences: their end, if any).
     let now = Utc::now().year();
     let mut first = now;
     let mut last = now + 2;
@@ -300,7 +384,10 @@ pub fn feed(name: &str, entries: &[Entry<'_>]) -> String {
             last = last.max(until.year() + 1);
         }
     }
-    let last = last.min(first + 30);
+    // Rule-less zones list their changes through the years spelled out at least.
+    let first = first.max(now - 30);
+    let spelled_until = now + YEARS_SPELLED_OUT;
+    let last = last.clamp(spelled_until, first + 60);
     for z in zones {
         let tz: Tz = z.parse().unwrap_or(chrono_tz::UTC);
         vtimezone(&mut out, tz, first, last);
@@ -308,7 +395,7 @@ pub fn feed(name: &str, entries: &[Entry<'_>]) -> String {
     for e in entries {
         let tz = zone_of(e);
         match e {
-            Entry::Event(ev) => event(&mut out, ev, tz),
+            Entry::Event(ev) => event(&mut out, ev, tz, (first, spelled_until)),
             Entry::Booking(b, team, _) => booking(&mut out, b, team, tz),
         }
     }

@@ -4,6 +4,7 @@ pub mod capacity;
 pub mod ics;
 pub mod mentions;
 pub mod metrics;
+pub mod observances;
 pub mod password;
 pub mod permissions;
 pub mod recurrence;

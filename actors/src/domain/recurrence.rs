@@ -8,7 +8,7 @@
 
 use super::time;
 use crate::error::{CoreError, CoreResult};
-use cflows_protocol::{Frequency, Recurrence};
+use cflows_protocol::{EventView, Frequency, Recurrence};
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
@@ -147,6 +147,34 @@ pub fn local_occurrences(
     Ok(out)
 }
 
+/// How long each occurrence of a series lasts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Length {
+    /// A timed event: every occurrence lasts exactly this long (RFC 5545 §3.8.5.3), so
+    /// one whose start moved across a gap or an overlap keeps its length.
+    Exact(Duration),
+    /// An all-day event: whole local days, however long those days are.
+    Days(Duration),
+}
+
+impl Length {
+    /// The end of an occurrence starting at local `local`, which resolved to `start`.
+    pub fn end(self, zone: Tz, local: NaiveDateTime, start: DateTime<Utc>) -> DateTime<Utc> {
+        match self {
+            Self::Exact(d) => start + d,
+            Self::Days(d) => time::resolve(zone, local + d),
+        }
+    }
+
+    /// How far, in local time, an occurrence can reach past its start.
+    fn reach(self) -> Duration {
+        match self {
+            Self::Exact(d) => d + Duration::hours(3),
+            Self::Days(d) => d,
+        }
+    }
+}
+
 /// One expanded occurrence: its original local start, and its instants.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Expanded {
@@ -155,8 +183,39 @@ pub struct Expanded {
     pub end: DateTime<Utc>,
 }
 
-/// Occurrences of an event starting at local `dtstart` and lasting `local_len` of
-/// wall-clock time in `zone`, that overlap `[from, to)`.
+impl Expanded {
+    /// Whether a reader that resolves local times by its own DST handling and adds the
+    /// length to the wall clock (ical.js, most calendar apps) finds this occurrence
+    /// where we do: its start and its end each exist exactly once locally, and the end
+    /// is the local start plus the length. Occurrences starting in a gap or an overlap,
+    /// or spanning a change, are not.
+    pub fn plain(&self, zone: Tz) -> bool {
+        use chrono::LocalResult;
+        let single = |local: NaiveDateTime, at: DateTime<Utc>| matches!(zone.from_local_datetime(&local), LocalResult::Single(t) if t == at);
+        single(self.local, self.start) && single(self.local + (self.end - self.start), self.end)
+    }
+}
+
+/// The zone, local wall-clock start and length of an event: exact for a timed event,
+/// in local days for an all-day one.
+///
+/// # Errors
+/// A bad zone or an instant out of range.
+pub fn shape(e: &EventView) -> CoreResult<(Tz, NaiveDateTime, Length)> {
+    let tz = time::zone(&e.zone)?;
+    let (start, end) = (time::from_ms(e.start)?, time::from_ms(e.end)?);
+    let local = time::local(tz, start);
+    let length = if e.all_day {
+        Length::Days(time::local(tz, end) - local)
+    } else {
+        Length::Exact(end - start)
+    };
+    Ok((tz, local, length))
+}
+
+/// Occurrences of an event starting at local `dtstart` and lasting `length`, in
+/// `zone`, that overlap `[from, to)`. Each start is resolved by [`time::resolve`]; the
+/// end follows from the length.
 ///
 /// # Errors
 /// The rule does not validate against its start.
@@ -164,19 +223,22 @@ pub fn expand(
     r: &Recurrence,
     zone: Tz,
     dtstart: NaiveDateTime,
-    local_len: Duration,
+    length: Length,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> CoreResult<Vec<Expanded>> {
     // Local search window, widened by a day each side for offsets and the length.
-    let lo = time::local(zone, from) - local_len - Duration::days(1);
+    let lo = time::local(zone, from) - length.reach() - Duration::days(1);
     let hi = time::local(zone, to) + Duration::days(1);
     Ok(local_occurrences(r, dtstart, lo, hi)?
         .into_iter()
-        .map(|local| Expanded {
-            local,
-            start: time::resolve(zone, local),
-            end: time::resolve(zone, local + local_len),
+        .map(|local| {
+            let start = time::resolve(zone, local);
+            Expanded {
+                local,
+                start,
+                end: length.end(zone, local, start),
+            }
         })
         .filter(|e| e.start < to && e.end > from)
         .collect())
@@ -252,7 +314,7 @@ mod tests {
         let p = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
         let from = time::resolve(tz, p(from));
         let to = time::resolve(tz, p(to));
-        expand(r, tz, p(start), Duration::hours(1), from, to)
+        expand(r, tz, p(start), Length::Exact(Duration::hours(1)), from, to)
             .unwrap()
             .into_iter()
             .map(|e| {
@@ -450,5 +512,135 @@ mod tests {
             })
             .is_err()
         );
+    }
+
+    fn daily() -> Recurrence {
+        Recurrence {
+            freq: Frequency::Daily,
+            by_day: vec![],
+            ..weekly(1)
+        }
+    }
+
+    /// Start and end, local with offset, of the occurrence of a daily series on `day`.
+    fn on_day(zone: &str, start: &str, minutes: i64, day: &str) -> (String, String) {
+        let tz: Tz = zone.parse().unwrap();
+        let p = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+        let from = time::resolve(tz, p(&format!("{day} 00:00")));
+        let x = expand(
+            &daily(),
+            tz,
+            p(start),
+            Length::Exact(Duration::minutes(minutes)),
+            from,
+            from + Duration::hours(23),
+        )
+        .unwrap()
+        .into_iter()
+        .find(|x| x.local.date() == p(&format!("{day} 00:00")).date())
+        .unwrap();
+        let show = |t: DateTime<Utc>| t.with_timezone(&tz).format("%H:%M %z").to_string();
+        (show(x.start), show(x.end))
+    }
+
+    #[test]
+    fn an_occurrence_keeps_its_exact_length_across_a_change() {
+        // 02:30–03:00 on Stockholm's spring-forward day: 03:30–04:00, not 03:30–03:00.
+        assert_eq!(
+            on_day("Europe/Stockholm", "2027-03-01 02:30", 30, "2027-03-28"),
+            ("03:30 +0200".into(), "04:00 +0200".into())
+        );
+        // 01:30–02:00 on New York's fall-back night: 30 minutes, not 90.
+        assert_eq!(
+            on_day("America/New_York", "2027-11-01 01:30", 30, "2027-11-07"),
+            ("01:30 -0400".into(), "01:00 -0500".into())
+        );
+        // A night shift 22:00–06:00 spanning either change stays eight hours.
+        assert_eq!(
+            on_day("Europe/Stockholm", "2027-03-01 22:00", 480, "2027-03-27"),
+            ("22:00 +0100".into(), "07:00 +0200".into())
+        );
+    }
+
+    /// Zones with every kind of change: both hemispheres, half-hour and 30-minute DST
+    /// (Lord Howe), changes at midnight (Santiago, Havana), irregular ones (Casablanca),
+    /// rules that changed (New York 2007, Moscow 2011, Cairo).
+    const ZONES: [&str; 36] = [
+        "Europe/Stockholm",
+        "Europe/London",
+        "Europe/Dublin",
+        "Europe/Lisbon",
+        "Europe/Moscow",
+        "Europe/Istanbul",
+        "Europe/Kyiv",
+        "America/New_York",
+        "America/Chicago",
+        "America/Denver",
+        "America/Los_Angeles",
+        "America/Anchorage",
+        "America/Halifax",
+        "America/St_Johns",
+        "America/Havana",
+        "America/Mexico_City",
+        "America/Santiago",
+        "America/Sao_Paulo",
+        "America/Asuncion",
+        "America/Godthab",
+        "Atlantic/Azores",
+        "Africa/Casablanca",
+        "Africa/Cairo",
+        "Asia/Tehran",
+        "Asia/Jerusalem",
+        "Asia/Beirut",
+        "Asia/Amman",
+        "Asia/Damascus",
+        "Asia/Gaza",
+        "Australia/Sydney",
+        "Australia/Adelaide",
+        "Australia/Lord_Howe",
+        "Pacific/Auckland",
+        "Pacific/Chatham",
+        "Pacific/Apia",
+        "Antarctica/Troll",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(72))]
+
+        /// Around every change of a zone from 1990 to 2040, every occurrence of a daily
+        /// series starting at any minute and lasting up to 36 hours starts where the
+        /// one rule puts its local time and lasts exactly the series' length.
+        #[test]
+        fn every_occurrence_lasts_exactly_its_length(
+            zone in 0..ZONES.len(),
+            minute in 0i64..1440,
+            length in 1i64..(36 * 60),
+        ) {
+            let tz: Tz = ZONES[zone].parse().unwrap();
+            let jan1 = |y: i32| DateTime::<Utc>::from_naive_utc_and_offset(
+                NaiveDate::from_ymd_opt(y, 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap(),
+                Utc,
+            );
+            let len = Duration::minutes(length);
+            for t in time::transitions(tz, jan1(1990), jan1(2041)) {
+                let day = time::local(tz, t.at).date() - Duration::days(3);
+                let dtstart = day.and_hms_opt(0, 0, 0).unwrap() + Duration::minutes(minute);
+                let around = expand(
+                    &daily(),
+                    tz,
+                    dtstart,
+                    Length::Exact(len),
+                    t.at - Duration::days(2),
+                    t.at + Duration::days(2),
+                )
+                .unwrap();
+                proptest::prop_assert!(around.len() >= 3);
+                for x in around {
+                    proptest::prop_assert_eq!(x.end - x.start, len, "{} {:?}", ZONES[zone], x);
+                    proptest::prop_assert_eq!(x.start, time::resolve(tz, x.local));
+                    proptest::prop_assert!(x.local >= dtstart);
+                }
+            }
+        }
     }
 }

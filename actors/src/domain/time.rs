@@ -54,6 +54,65 @@ pub fn resolve(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
     }
 }
 
+/// One change of a zone's offset.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transition {
+    /// The first instant of the new offset.
+    pub at: DateTime<Utc>,
+    /// Offsets from UTC before and after, in seconds.
+    pub before: i32,
+    pub after: i32,
+    /// Whether the new offset is daylight-saving time.
+    pub dst: bool,
+    /// The new offset's abbreviation (`CEST`), when the zone data has one.
+    pub name: Option<String>,
+}
+
+/// The offset in force in `tz` at an instant, in seconds from UTC.
+pub fn offset_at(tz: Tz, instant: DateTime<Utc>) -> i32 {
+    tz.offset_from_utc_datetime(&instant.naive_utc())
+        .fix()
+        .local_minus_utc()
+}
+
+/// Every offset change of `tz` in `[from, to)`, in order. chrono-tz answers offsets,
+/// not changes: scanned a day at a time (no zone changes twice within a day) and each
+/// change bisected to the second.
+pub fn transitions(tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Transition> {
+    use chrono_tz::{OffsetComponents, OffsetName};
+    let mut out = Vec::new();
+    let mut t = from;
+    let mut current = offset_at(tz, t);
+    while t < to {
+        let next = (t + Duration::days(1)).min(to);
+        let o = offset_at(tz, next);
+        if o != current {
+            // Whole seconds: zone changes happen on them.
+            let (mut lo, mut hi) = (t.timestamp(), next.timestamp());
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if offset_at(tz, DateTime::from_timestamp(mid, 0).unwrap_or(t)) == current {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            let hi = DateTime::from_timestamp(hi, 0).unwrap_or(next);
+            let after = tz.offset_from_utc_datetime(&hi.naive_utc());
+            out.push(Transition {
+                at: hi,
+                before: current,
+                after: o,
+                dst: !after.dst_offset().is_zero(),
+                name: after.abbreviation().map(str::to_string),
+            });
+            current = o;
+        }
+        t = next;
+    }
+    out
+}
+
 /// The local date and time of an instant in `tz`.
 pub fn local(tz: Tz, instant: DateTime<Utc>) -> NaiveDateTime {
     instant.with_timezone(&tz).naive_local()

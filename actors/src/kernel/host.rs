@@ -44,6 +44,8 @@ pub(super) struct HostState<E: Entity> {
     idle_timer: Option<JoinHandle<()>>,
     /// The pending wake-up: when (Unix ms) and its timer task.
     wake_timer: Option<(i64, JoinHandle<()>)>,
+    /// Out of the registry and draining (its entity is gone).
+    retired: bool,
 }
 
 impl<E: Entity> HostState<E> {
@@ -109,6 +111,7 @@ impl<E: Entity> Actor for Host<E> {
             last_message: Instant::now(),
             idle_timer,
             wake_timer: None,
+            retired: false,
         };
         state.arm(&me);
         Ok(state)
@@ -139,6 +142,14 @@ impl<E: Entity> Actor for Host<E> {
                 state.last_message = Instant::now();
                 state.entity.handle(&state.kernel, msg).await;
                 state.after().await?;
+                if state.entity.gone() {
+                    if !state.retired {
+                        state.retired = true;
+                        state.registry.retire(&state.id, me.get_cell());
+                        me.drain()?;
+                    }
+                    return Ok(());
+                }
                 state.arm(&me);
             }
             HostMsg::Wake => {

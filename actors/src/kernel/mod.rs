@@ -120,6 +120,13 @@ pub trait Entity: Sized + Send + 'static {
         None
     }
 
+    /// Whether the entity was deleted by the message just handled: the host then stops
+    /// it as if idle (messages already queued are still handled, and should answer
+    /// `NotFound`), and the next caller's [`Entity::load`] finds nothing.
+    fn gone(&self) -> bool {
+        false
+    }
+
     /// When (Unix ms) this entity next wants [`Entity::wake`] — a hold that runs out, a
     /// reminder. Asked after every message; while it is set the entity is not stopped
     /// for idleness.

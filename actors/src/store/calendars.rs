@@ -96,7 +96,8 @@ pub struct FeedRecord {
 pub(super) const CALENDAR_FIELDS: &str =
     "record::id(id) AS id, org, kind, name, colour, owner, team, members";
 pub(super) const CAL_EVENT_FIELDS: &str = "record::id(id) AS id, org, calendar, title, description, location, start_at, end_at, all_day, zone, colour, invitees, recurrence, exceptions, created_by, created_at, updated_at";
-const FEED_FIELDS: &str = "record::id(id) AS id, org, target_kind, target, token_hash, created_at";
+pub(super) const FEED_FIELDS: &str =
+    "record::id(id) AS id, org, target_kind, target, token_hash, created_at";
 
 impl Store {
     /// One calendar.
@@ -233,6 +234,16 @@ pub fn delete_event(id: &str) -> Write {
     Write::new(
         "DELETE type::record('cal_event', $id);",
         json!({ "id": id }),
+    )
+}
+
+/// Deletes a calendar with its events and its subscription feed.
+pub fn delete_calendar(id: &str) -> Write {
+    Write::new(
+        "DELETE cal_event WHERE calendar = $id;
+         DELETE type::record('feed', $feed);
+         DELETE type::record('calendar', $id);",
+        json!({ "id": id, "feed": feed_id("calendar", id) }),
     )
 }
 

@@ -115,6 +115,13 @@ impl From<WaitlistRecord> for WaitlistEntry {
     }
 }
 
+/// A team's working hours row (record id: the team).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TeamHoursRecord {
+    pub hours: WorkingHours,
+}
+
+pub(super) const TEAM_HOURS_FIELDS: &str = "record::id(id) AS id, hours";
 pub(super) const JOB_TYPE_FIELDS: &str =
     "record::id(id) AS id, org, name, duration_minutes, colour";
 pub(super) const BOOKING_FIELDS: &str = "record::id(id) AS id, org, team, job_type, title, start_at, end_at, members_required, state, hold_expires_at, booked_by, booked_by_name, assigned, work_item, step, completed_by, completed_at, created_at, updated_at";
@@ -138,13 +145,9 @@ impl Store {
     /// # Errors
     /// The query fails or the stored hours do not parse.
     pub async fn team_hours(&self, team: &str) -> StoreResult<Option<WorkingHours>> {
-        #[derive(Deserialize)]
-        struct Row {
-            hours: WorkingHours,
-        }
-        let row: Option<Row> = self
+        let row: Option<TeamHoursRecord> = self
             .row(
-                "SELECT hours FROM type::record('team_hours', $team)",
+                &format!("SELECT {TEAM_HOURS_FIELDS} FROM type::record('team_hours', $team)"),
                 json!({ "team": team }),
             )
             .await?;

@@ -151,4 +151,23 @@ mod tests {
             "{problems:#?}"
         );
     }
+
+    #[tokio::test]
+    async fn reads_the_tables_it_used_to_skip() {
+        let store = store().await;
+        // Working hours in a zone that does not exist, and a week with no days: the
+        // team calendar could not load them.
+        store
+            .tamper_for_tests(
+                "CREATE team_hours:t1 CONTENT { org: 'o', hours: { zone: 'Europe/Stockholm', weekly: 'weekdays' } };",
+            )
+            .await
+            .unwrap();
+        let problems = integrity(&store).await.unwrap();
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        assert!(
+            problems[0].starts_with("team_hours row t1 does not parse"),
+            "{problems:#?}"
+        );
+    }
 }

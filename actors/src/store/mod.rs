@@ -13,15 +13,17 @@ mod migrations;
 mod portable;
 mod projects;
 mod records;
+mod tables;
 mod workflows;
 pub mod writes;
 
 pub use calendars::{CalEventRecord, CalendarRecord, FeedRecord, feed_id};
 pub use capacity::{BookingRecord, JobTypeRecord, WaitlistRecord};
 pub use migrations::{MIGRATIONS, Migration, MigrationReport};
-pub use portable::{Owned, TABLES};
+pub use portable::Owned;
 pub use projects::{AttachmentRecord, ProjectRecord, TaskRecord};
 pub use records::*;
+pub use tables::{TABLES, Table, exported};
 pub use workflows::{
     AuditQuery, AuditRecord, BoardCardRecord, BoardRecord, CommentRecord, EntryRecord,
     FilterRecord, KioskRecord, WorkItemRecord, WorkflowRecord,
@@ -328,13 +330,9 @@ impl Store {
     /// # Errors
     /// The query fails.
     pub async fn last_seq(&self, stream: &StreamName) -> StoreResult<u64> {
-        #[derive(serde::Deserialize)]
-        struct Seq {
-            seq: u64,
-        }
-        let head: Option<Seq> = self
+        let head: Option<StreamHeadRecord> = self
             .row(
-                "SELECT seq FROM type::record('stream_head', $stream)",
+                &format!("SELECT {STREAM_HEAD_FIELDS} FROM type::record('stream_head', $stream)"),
                 json!({ "stream": stream.to_string() }),
             )
             .await?;

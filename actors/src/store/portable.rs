@@ -19,37 +19,6 @@ pub enum Owned {
     Via(&'static str, &'static str),
 }
 
-/// Every table an organization's data lives in, in the order they are written back
-/// (the journal comes after them). Sessions are not exported: people log in again.
-pub const TABLES: &[(&str, Owned)] = &[
-    ("org", Owned::Itself),
-    ("user", Owned::Members),
-    ("membership", Owned::ByOrg),
-    ("team", Owned::ByOrg),
-    ("invitation", Owned::ByOrg),
-    ("notification", Owned::ByOrg),
-    ("job_type", Owned::ByOrg),
-    ("team_hours", Owned::ByOrg),
-    ("booking", Owned::ByOrg),
-    ("waitlist", Owned::ByOrg),
-    ("calendar", Owned::ByOrg),
-    ("cal_event", Owned::ByOrg),
-    ("feed", Owned::ByOrg),
-    ("workflow", Owned::ByOrg),
-    ("workflow_version", Owned::ByOrg),
-    ("work_item", Owned::ByOrg),
-    ("item_entry", Owned::Via("item", "work_item")),
-    ("item_comment", Owned::Via("item", "work_item")),
-    ("board", Owned::ByOrg),
-    ("board_card", Owned::Via("workflow", "workflow")),
-    ("board_filter", Owned::ByOrg),
-    ("kiosk", Owned::ByOrg),
-    ("project", Owned::ByOrg),
-    ("task", Owned::ByOrg),
-    ("task_comment", Owned::Via("project", "project")),
-    ("attachment", Owned::ByOrg),
-];
-
 /// Fields stored as datetimes (JSON strings in a document; cast back on import).
 fn datetime_field(table: &str) -> Option<&'static str> {
     match table {
@@ -169,8 +138,8 @@ impl Store {
     ) -> StoreResult<()> {
         let mut sql = String::from("BEGIN TRANSACTION;\n");
         let mut vars = Map::new();
-        for (i, (table, _)) in TABLES.iter().enumerate() {
-            let Some(rows) = tables.get(*table) else {
+        for (i, (table, _)) in super::tables::exported().enumerate() {
+            let Some(rows) = tables.get(table) else {
                 continue;
             };
             let mut split = Vec::with_capacity(rows.len());
@@ -184,7 +153,7 @@ impl Store {
                 None => "$r.data".to_string(),
             };
             let create = format!("CREATE type::record('{table}', $r.id) CONTENT {content};");
-            if *table == "user" {
+            if table == "user" {
                 sql.push_str(&format!(
                     "FOR $r IN $rows{i} {{ IF !record::exists(type::record('user', $r.id)) {{ {create} }}; }};\n"
                 ));

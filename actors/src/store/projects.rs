@@ -124,9 +124,12 @@ impl From<AttachmentRecord> for AttachmentView {
     }
 }
 
-const PROJECT_FIELDS: &str = "record::id(id) AS id, org, name, description, key, workflow, statuses, admins, members, archived, next_number, created_by, created_at, updated_at";
-const TASK_FIELDS: &str = "record::id(id) AS id, org, project, key, title, description, assignee, status, done, due, priority, link, created_by, created_at, updated_at";
-const ATTACHMENT_FIELDS: &str = "record::id(id) AS id, org, owner, project, name, content_type, size, sha256, thumbnail, by, at";
+/// A task comment in the row shape of an item's comments (`item` naming the task).
+pub(super) const TASK_COMMENT_FIELDS: &str =
+    "record::id(id) AS id, task AS item, at, by, by_name, body, mentions";
+pub(super) const PROJECT_FIELDS: &str = "record::id(id) AS id, org, name, description, key, workflow, statuses, admins, members, archived, next_number, created_by, created_at, updated_at";
+pub(super) const TASK_FIELDS: &str = "record::id(id) AS id, org, project, key, title, description, assignee, status, done, due, priority, link, created_by, created_at, updated_at";
+pub(super) const ATTACHMENT_FIELDS: &str = "record::id(id) AS id, org, owner, project, name, content_type, size, sha256, thumbnail, by, at";
 
 impl Store {
     /// The projects of an organization, by name.
@@ -172,7 +175,9 @@ impl Store {
     pub async fn task_comments_of_project(&self, project: &str) -> StoreResult<Vec<CommentRecord>> {
         // The same row shape as an item's comments, `item` naming the task.
         self.rows(
-            "SELECT record::id(id) AS id, task AS item, at, by, by_name, body, mentions FROM task_comment WHERE project = $p ORDER BY at, id",
+            &format!(
+                "SELECT {TASK_COMMENT_FIELDS} FROM task_comment WHERE project = $p ORDER BY at, id"
+            ),
             json!({ "p": project }),
         )
         .await

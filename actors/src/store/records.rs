@@ -123,14 +123,24 @@ pub struct EventRecord {
     pub at: DateTime<Utc>,
 }
 
-const ORG_FIELDS: &str = "record::id(id) AS id, name, slug, timezone, clock";
-const USER_FIELDS: &str =
+/// A stream's last written position (record id: the stream name).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StreamHeadRecord {
+    pub seq: u64,
+}
+
+pub(super) const STREAM_HEAD_FIELDS: &str = "record::id(id) AS id, seq";
+pub(super) const EVENT_FIELDS: &str = "record::id(id) AS id, stream, seq, kind, payload, actor, at";
+pub(super) const SESSION_FIELDS: &str = "record::id(id) AS id, user, org, csrf, expires_at";
+pub(super) const ORG_FIELDS: &str = "record::id(id) AS id, name, slug, timezone, clock";
+pub(super) const USER_FIELDS: &str =
     "record::id(id) AS id, email, display_name, password_hash, platform_operator";
-const MEMBERSHIP_FIELDS: &str = "org, user, role, active, title, location, timezone, avatar, bio";
-const NOTIFICATION_FIELDS: &str = "record::id(id) AS id, user, org, kind, title, body, link, entity_kind, entity_id, from, created_at, updated_at, count, read";
-const INVITATION_FIELDS: &str =
+pub(super) const MEMBERSHIP_FIELDS: &str =
+    "org, user, role, active, title, location, timezone, avatar, bio";
+pub(super) const NOTIFICATION_FIELDS: &str = "record::id(id) AS id, user, org, kind, title, body, link, entity_kind, entity_id, from, created_at, updated_at, count, read";
+pub(super) const INVITATION_FIELDS: &str =
     "record::id(id) AS id, org, email, role, token_hash, invited_by, created_at, expires_at";
-const TEAM_FIELDS: &str = "record::id(id) AS id, org, name, description, colour, parent, members, bookable_count, manager";
+pub(super) const TEAM_FIELDS: &str = "record::id(id) AS id, org, name, description, colour, parent, members, bookable_count, manager";
 
 impl Store {
     /// One organization by id.
@@ -337,7 +347,7 @@ impl Store {
     /// The query fails.
     pub async fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
         self.row(
-            "SELECT record::id(id) AS id, user, org, csrf, expires_at FROM type::record('session', $id) WHERE expires_at > time::now()",
+            &format!("SELECT {SESSION_FIELDS} FROM type::record('session', $id) WHERE expires_at > time::now()"),
             json!({ "id": id }),
         )
         .await
@@ -467,93 +477,26 @@ impl Store {
     /// The query fails.
     pub async fn undecodable_rows(&self) -> StoreResult<Vec<String>> {
         let mut problems = Vec::new();
-        problems.extend(self.undecodable::<OrgRecord>("org", ORG_FIELDS).await?);
-        problems.extend(self.undecodable::<UserRecord>("user", USER_FIELDS).await?);
-        problems.extend(
-            self.undecodable::<MembershipRecord>(
-                "membership",
-                &format!("record::id(id) AS row, {MEMBERSHIP_FIELDS}"),
-            )
-            .await?,
-        );
-        problems.extend(self.undecodable::<TeamRecord>("team", TEAM_FIELDS).await?);
-        problems.extend(
-            self.undecodable::<NotificationRecord>("notification", NOTIFICATION_FIELDS)
-                .await?,
-        );
-        problems.extend(
-            self.undecodable::<InvitationRecord>("invitation", INVITATION_FIELDS)
-                .await?,
-        );
-        use super::capacity::{
-            BOOKING_FIELDS, BookingRecord, JOB_TYPE_FIELDS, JobTypeRecord, WAITLIST_FIELDS,
-            WaitlistRecord,
-        };
-        problems.extend(
-            self.undecodable::<JobTypeRecord>("job_type", JOB_TYPE_FIELDS)
-                .await?,
-        );
-        problems.extend(
-            self.undecodable::<BookingRecord>("booking", BOOKING_FIELDS)
-                .await?,
-        );
-        problems.extend(
-            self.undecodable::<WaitlistRecord>("waitlist", WAITLIST_FIELDS)
-                .await?,
-        );
-        use super::workflows::{
-            COMMENT_FIELDS, CommentRecord, KIOSK_FIELDS, KioskRecord, WORK_ITEM_FIELDS,
-            WORKFLOW_FIELDS, WorkItemRecord, WorkflowRecord,
-        };
-        problems.extend(
-            self.undecodable::<WorkflowRecord>("workflow", WORKFLOW_FIELDS)
-                .await?,
-        );
-        problems.extend(
-            self.undecodable::<WorkItemRecord>("work_item", WORK_ITEM_FIELDS)
-                .await?,
-        );
-        problems.extend(
-            self.undecodable::<CommentRecord>("item_comment", COMMENT_FIELDS)
-                .await?,
-        );
-        problems.extend(
-            self.undecodable::<KioskRecord>("kiosk", KIOSK_FIELDS)
-                .await?,
-        );
-        use super::calendars::{CAL_EVENT_FIELDS, CALENDAR_FIELDS, CalEventRecord, CalendarRecord};
-        problems.extend(
-            self.undecodable::<CalendarRecord>("calendar", CALENDAR_FIELDS)
-                .await?,
-        );
-        problems.extend(
-            self.undecodable::<CalEventRecord>("cal_event", CAL_EVENT_FIELDS)
-                .await?,
-        );
-        Ok(problems)
-    }
-
-    async fn undecodable<T: serde::de::DeserializeOwned>(
-        &self,
-        table: &'static str,
-        fields: &str,
-    ) -> StoreResult<Vec<String>> {
-        let rows: Vec<serde_json::Value> = self
-            .rows(&format!("SELECT {fields} FROM {table}"), json!({}))
-            .await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|row| {
+        for table in super::TABLES {
+            let rows: Vec<serde_json::Value> = self
+                .rows(
+                    &format!(
+                        "SELECT record::id(id) AS row, {} FROM {}",
+                        table.fields, table.name
+                    ),
+                    json!({}),
+                )
+                .await?;
+            problems.extend(rows.into_iter().filter_map(|row| {
                 let id = row
-                    .get("id")
-                    .or_else(|| row.get("row"))
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("?")
-                    .to_string();
-                serde_json::from_value::<T>(row)
+                    .get("row")
+                    .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                    .unwrap_or_else(|| "?".into());
+                (table.decodes)(row)
                     .err()
-                    .map(|e| format!("{table} row {id} does not parse: {e}"))
-            })
-            .collect())
+                    .map(|e| format!("{} row {id} does not parse: {e}", table.name))
+            }));
+        }
+        Ok(problems)
     }
 }

@@ -42,6 +42,21 @@ impl From<WorkflowRecord> for WorkflowView {
     }
 }
 
+/// A saved version of a workflow, as saved (read by `cflows check`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct WorkflowVersionRecord {
+    pub id: String,
+    pub org: String,
+    pub workflow: String,
+    pub version: u32,
+    pub steps: Vec<StepDef>,
+    pub transitions: Vec<TransitionDef>,
+    /// Removed step → the step its items moved to.
+    pub relocations: BTreeMap<String, String>,
+    pub saved_by: String,
+    pub saved_at: i64,
+}
+
 /// A work item row.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct WorkItemRecord {
@@ -219,7 +234,12 @@ pub struct AuditQuery {
 
 pub(super) const WORKFLOW_FIELDS: &str = "record::id(id) AS id, org, name, key, version, steps, transitions, archived, created_at, updated_at";
 pub(super) const WORK_ITEM_FIELDS: &str = "record::id(id) AS id, org, workflow, key, title, version, step, entered_at, done, assignee, priority, due, data, booking, created_by, created_at, updated_at";
-const ENTRY_FIELDS: &str = "item, at, by, by_name, from, to, label, comment";
+pub(super) const BOARD_FIELDS: &str = "record::id(id) AS id, org, next_number";
+pub(super) const BOARD_CARD_FIELDS: &str = "record::id(id) AS id, workflow, updated_at";
+pub(super) const FILTER_FIELDS: &str =
+    "record::id(id) AS id, org, workflow, user, name, filter, created_at";
+pub(super) const WORKFLOW_VERSION_FIELDS: &str = "record::id(id) AS id, org, workflow, version, steps, transitions, relocations, saved_by, saved_at";
+pub(super) const ENTRY_FIELDS: &str = "item, at, by, by_name, from, to, label, comment";
 pub(super) const COMMENT_FIELDS: &str =
     "record::id(id) AS id, item, at, by, by_name, body, mentions";
 pub(super) const KIOSK_FIELDS: &str =
@@ -367,7 +387,7 @@ impl Store {
     /// The query fails.
     pub async fn board(&self, workflow: &str) -> StoreResult<Option<BoardRecord>> {
         self.row(
-            "SELECT record::id(id) AS id, org, next_number FROM type::record('board', $id)",
+            &format!("SELECT {BOARD_FIELDS} FROM type::record('board', $id)"),
             json!({ "id": workflow }),
         )
         .await
@@ -379,7 +399,7 @@ impl Store {
     /// The query fails.
     pub async fn board_cards(&self, workflow: &str) -> StoreResult<Vec<BoardCardRecord>> {
         self.rows(
-            "SELECT record::id(id) AS id, workflow, updated_at FROM board_card WHERE workflow = $w",
+            &format!("SELECT {BOARD_CARD_FIELDS} FROM board_card WHERE workflow = $w"),
             json!({ "w": workflow }),
         )
         .await
@@ -395,7 +415,7 @@ impl Store {
         user: &str,
     ) -> StoreResult<Vec<FilterRecord>> {
         self.rows(
-            "SELECT record::id(id) AS id, org, workflow, user, name, filter, created_at FROM board_filter WHERE workflow = $w AND user = $u ORDER BY name",
+            &format!("SELECT {FILTER_FIELDS} FROM board_filter WHERE workflow = $w AND user = $u ORDER BY name"),
             json!({ "w": workflow, "u": user }),
         )
         .await

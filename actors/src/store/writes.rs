@@ -9,7 +9,8 @@ use cflows_protocol::{
 use serde_json::{Map, Value as Json, json};
 
 pub use super::calendars::{
-    create_calendar, delete_event, delete_feed, put_event, put_event_as, put_feed, update_calendar,
+    create_calendar, delete_calendar, delete_event, delete_feed, put_event, put_event_as, put_feed,
+    update_calendar,
 };
 pub use super::capacity::{
     add_waiter, create_job_type, delete_job_type, nothing, put_bookings, remove_waiters,

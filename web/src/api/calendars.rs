@@ -26,7 +26,7 @@ use utoipa_axum::routes;
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_calendars, create_calendar))
-        .routes(routes!(get_calendar, update_calendar))
+        .routes(routes!(get_calendar, update_calendar, delete_calendar))
         .routes(routes!(occurrences))
         .routes(routes!(create_event))
         .routes(routes!(get_event, update_event, delete_event))
@@ -133,6 +133,27 @@ async fn update_calendar(
             })
             .await?,
     ))
+}
+
+/// Deletes a shared calendar with its events and its `.ics` feed (which then answers
+/// 404). Its creator or an admin may; personal and team calendars cannot be deleted
+/// (409: they belong to the membership or the team). Subscribers of `calendar:{id}` get
+/// `calendar_deleted` as the stream's last event.
+#[utoipa::path(delete, path = "/calendars/{calendar_id}", tag = "calendars", params(("calendar_id" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn delete_calendar(
+    State(state): State<AppState>,
+    m: Member,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    calendars::delete(
+        &state.core.kernel,
+        &m.org_id,
+        &m.member,
+        &CalendarId::new(id),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// A time range, Unix ms.

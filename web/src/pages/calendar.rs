@@ -49,6 +49,8 @@ struct BootCalendar {
     colour: String,
     kind: &'static str,
     editable: bool,
+    /// The viewer may delete it (a shared calendar they created, or any for admins).
+    deletable: bool,
 }
 
 #[derive(Serialize)]
@@ -88,7 +90,14 @@ async fn boot<'a>(state: &AppState, m: &'a Member, snap: &'a OrgSnapshot) -> Pag
                             || c.members.iter().any(|x| &x.user == me && x.can_edit)
                     }
                 };
+                let deletable = cflows_actors::domain::permissions::check_calendar_deletion(
+                    c.kind,
+                    c.owner.as_ref() == Some(me),
+                    admin,
+                )
+                .is_ok();
                 BootCalendar {
+                    deletable,
                     id: c.id.to_string(),
                     name: c.name,
                     colour: c.colour,
@@ -123,7 +132,11 @@ fn fullcalendar_head() -> Markup {
     }
 }
 
-async fn calendar_page(State(state): State<AppState>, m: Member) -> PageResult<Response> {
+async fn calendar_page(
+    State(state): State<AppState>,
+    m: Member,
+    Query(flash): Query<super::Flash>,
+) -> PageResult<Response> {
     let snap = m.org.snapshot().await?;
     let chrome = chrome(&state, &m.authed, Some(&m), Section::Calendar).await?;
     let boot = boot(&state, &m, &snap).await?;
@@ -133,7 +146,12 @@ async fn calendar_page(State(state): State<AppState>, m: Member) -> PageResult<R
                 h2 { "Calendars" }
                 ul.sources {
                     @for c in &boot.calendars {
-                        li { label { input type="checkbox" checked data-source=(format!("calendar:{}", c.id)); " " (layout::swatch(&c.colour)) " " (c.name) } }
+                        li {
+                            label { input type="checkbox" checked data-source=(format!("calendar:{}", c.id)); " " (layout::swatch(&c.colour)) " " (c.name) }
+                            @if c.deletable {
+                                " " a.muted href=(format!("/calendar/calendars/{}/delete", c.id)) aria-label=(format!("Delete the calendar {}", c.name)) { "Delete…" }
+                            }
+                        }
                     }
                 }
                 h2 { "Team bookings" }
@@ -151,6 +169,7 @@ async fn calendar_page(State(state): State<AppState>, m: Member) -> PageResult<R
             }
             section.cal-main {
                 h1.visually-hidden { "Calendar" }
+                (layout::banners(flash.notice.as_deref(), flash.error.as_deref()))
                 p.status #cal-status role="status" aria-live="polite" {}
                 p.legend.muted { "Drag across the grid to add an event or book a team. Drag or resize to move; a move that does not fit snaps back with the reason." }
                 div #calendar {}

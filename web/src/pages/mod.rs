@@ -4,6 +4,7 @@
 
 pub mod boards;
 pub mod calendar;
+pub mod calendar_delete;
 pub mod feeds;
 pub mod home;
 pub mod invite;
@@ -135,6 +136,7 @@ pub(crate) fn routes() -> Router<AppState> {
     }
     router
         .merge(calendar::routes())
+        .merge(calendar_delete::routes())
         .merge(boards::routes())
         .merge(step_booking::routes())
         .merge(projects::routes())

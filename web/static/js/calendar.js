@@ -137,11 +137,16 @@ async function dueTasks() {
 }
 
 /** An event source function whose failures are reported, not swallowed. */
-function reported(fetcher) {
+function reported(fetcher, key) {
   return async (info) => {
     try {
       return await fetcher(info);
     } catch (err) {
+      // Deleted between the page loading and this fetch: the same as being told live.
+      if (err.code === "not_found" && key?.startsWith("calendar:")) {
+        removeDeleted(key);
+        return [];
+      }
       say(`Could not load: ${err.message}`, true);
       throw err;
     }
@@ -150,8 +155,8 @@ function reported(fetcher) {
 
 function sourceFor(key) {
   const [kind, id] = key.split(":");
-  if (kind === "calendar") return { id: key, events: reported(calendarEvents(calendars.get(id))) };
-  if (kind === "team") return { id: key, events: reported(teamEvents(teams.get(id))) };
+  if (kind === "calendar") return { id: key, events: reported(calendarEvents(calendars.get(id)), key) };
+  if (kind === "team") return { id: key, events: reported(teamEvents(teams.get(id)), key) };
   return null;
 }
 
@@ -285,6 +290,14 @@ function refetchSoon(key) {
   clearTimeout(refetchTimers.get(key));
   refetchTimers.set(key, setTimeout(() => calendar.getEventSourceById(key)?.refetch(), 100));
 }
+/** A calendar someone deleted: gone from the grid and the list, and said so. */
+function removeDeleted(key) {
+  setShown(key, false);
+  const box = document.querySelector(`[data-source="${key}"]`);
+  const name = calendars.get(key.slice("calendar:".length))?.name ?? "A calendar";
+  box?.closest("li")?.remove();
+  say(`${name} was deleted.`);
+}
 function setShown(key, on) {
   if (on && !shown.has(key)) {
     const src = sourceFor(key);
@@ -295,7 +308,8 @@ function setShown(key, on) {
     // followed, so a page with many teams stays under the socket's request limit.
     client.subscribe(key, {
       onSnapshot: () => refetchSoon(key),
-      onEvent: () => {
+      onEvent: (event) => {
+        if (event?.kind === "calendar_deleted") return removeDeleted(key);
         refetchSoon(key);
         if (key.startsWith("team:")) {
           workloadSoon();
