@@ -57,16 +57,21 @@ async fn boards_page(State(state): State<AppState>, m: Member) -> PageResult<Res
     Ok(layout::page(&chrome, "Boards", body).into_response())
 }
 
-/// Time since `since` as "2 d 3 h", "4 h 10 min" or "12 min".
+/// Time since `since` in words people read at a glance (see [`duration_words`]).
 pub fn elapsed(now: i64, since: i64) -> String {
-    let minutes = ((now - since).max(0) / 60_000) as u64;
+    duration_words(((now - since).max(0) / 60_000) as u64)
+}
+
+/// A length of time as "2 d 3 h", "2 d", "8 h", "4 h 10 min" or "12 min": the two
+/// largest units, a zero second unit left out.
+pub fn duration_words(minutes: u64) -> String {
     let (d, h, m) = (minutes / 1440, (minutes % 1440) / 60, minutes % 60);
-    if d > 0 {
-        format!("{d} d {h} h")
-    } else if h > 0 {
-        format!("{h} h {m} min")
-    } else {
-        format!("{m} min")
+    match (d, h, m) {
+        (0, 0, m) => format!("{m} min"),
+        (0, h, 0) => format!("{h} h"),
+        (0, h, m) => format!("{h} h {m} min"),
+        (d, 0, _) => format!("{d} d"),
+        (d, h, _) => format!("{d} d {h} h"),
     }
 }
 
@@ -287,7 +292,7 @@ async fn board_page(
                             }
                             p.muted.step-meta {
                                 @if let Some(t) = &s.team { (teams.get(t.as_str()).map_or("", String::as_str)) }
-                                @if let Some(t) = s.target_minutes { " · target " (elapsed(t as i64 * 60_000, 0)) }
+                                @if let Some(t) = s.target_minutes { " · target " (duration_words(u64::from(t))) }
                                 @if s.booking_job_type.is_some() { " · needs a booking" }
                             }
                             ul.cards data-step=(s.id) aria-label=(format!("Items in {}", s.name)) {
@@ -752,4 +757,18 @@ async fn comment(
             Err(e) => redirect_error(&path, &AppError::from(e).to_string()),
         },
     )
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::duration_words;
+
+    #[test]
+    fn durations_read_in_their_two_largest_units_without_zeros() {
+        assert_eq!(duration_words(12), "12 min");
+        assert_eq!(duration_words(480), "8 h");
+        assert_eq!(duration_words(250), "4 h 10 min");
+        assert_eq!(duration_words(2880), "2 d");
+        assert_eq!(duration_words(3120), "2 d 4 h");
+    }
 }

@@ -122,7 +122,7 @@ pub fn panel(csrf: &str, d: &PanelData, outcome: &Outcome) -> Markup {
             section.booking-panel aria-labelledby="booking-title" data-state=(sb.booking.as_ref().map_or("none", |b| b.state.as_str())) {
                 h2 #booking-title { (sb.job.name) " with " (sb.team.name) }
                 p.muted {
-                    (item.key) " needs its " (sb.job.name) " (" (minutes(sb.job.duration_minutes)) ") booked and done before it leaves "
+                    (item.key) " needs its " (sb.job.name) " (" (super::boards::duration_words(u64::from(sb.job.duration_minutes))) ") booked and done before it leaves "
                     (sb.step.name) ". Times in " (clock.zone()) "."
                 }
                 (said)
@@ -187,15 +187,6 @@ pub fn panel(csrf: &str, d: &PanelData, outcome: &Outcome) -> Markup {
                 }
             }
         }
-    }
-}
-
-/// "90 min", "4 h", "1 h 30 min".
-fn minutes(m: u32) -> String {
-    match (m / 60, m % 60) {
-        (0, m) => format!("{m} min"),
-        (h, 0) => format!("{h} h"),
-        (h, m) => format!("{h} h {m} min"),
     }
 }
 

@@ -260,8 +260,9 @@ pub fn render(t: &Today) -> Markup {
                     @if t.bookings.is_empty() {
                         p.muted { "No bookings today. " a href="/calendar" { "Open the calendar" } " to book one." }
                     } @else {
+                        @let shown = bookings_to_show(&t.bookings, t.now);
                         ul.today-list {
-                            @for b in &t.bookings {
+                            @for b in shown {
                                 li {
                                     span.time { (t.clock.time(b.start)) "–" (t.clock.time(b.end)) }
                                     a href=(booking_link(b)) { (b.title) }
@@ -275,6 +276,9 @@ pub fn render(t: &Today) -> Markup {
                                     }
                                 }
                             }
+                        }
+                        @if shown.len() < t.bookings.len() {
+                            p.muted { (t.bookings.len() - shown.len()) " more today: " a href="/calendar" { "see the whole day on the calendar" } "." }
                         }
                     }
                 }
@@ -315,7 +319,7 @@ pub fn render(t: &Today) -> Markup {
                                         (step.map_or(c.step.as_str(), |s| s.name.as_str())) " · "
                                         span.in-step { (elapsed(t.now, c.entered_at)) " in step" }
                                         @if let Some(target) = step.and_then(|s| s.target_minutes) {
-                                            " (target " (elapsed(i64::from(target) * 60_000, 0)) ")"
+                                            " (target " (super::boards::duration_words(u64::from(target))) ")"
                                         }
                                     }
                                 }
@@ -344,5 +348,48 @@ pub fn render(t: &Today) -> Markup {
             }
         }
         (layout::json_block("live-boot", &LiveBoot { streams: &t.streams, region: "today-live" }))
+    }
+}
+
+/// How many of today's bookings the start page lists before pointing to the calendar.
+const BOOKINGS_SHOWN: usize = 8;
+
+/// The bookings the start page lists: the next ones still to end (or, late in the day,
+/// the last ones), at most [`BOOKINGS_SHOWN`], in order.
+fn bookings_to_show(all: &[BookingView], now: i64) -> &[BookingView] {
+    let first_open = all.iter().position(|b| b.end > now).unwrap_or(all.len());
+    let from = first_open.min(all.len().saturating_sub(BOOKINGS_SHOWN));
+    &all[from..(from + BOOKINGS_SHOWN).min(all.len())]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn booking(start: i64, end: i64) -> BookingView {
+        serde_json::from_value(serde_json::json!({
+            "id": format!("b{start}"), "team": "t", "job_type": "j", "title": "x",
+            "start": start, "end": end, "members_required": 1, "state": "confirmed",
+            "hold_expires_at": null, "booked_by": "u", "booked_by_name": "U",
+            "assigned": [], "work_item": null, "step": null, "completed_by": null,
+            "completed_at": null, "created_at": 0, "updated_at": 0
+        }))
+        .expect("a booking view")
+    }
+
+    #[test]
+    fn a_busy_day_lists_the_next_bookings_and_late_in_the_day_the_last_ones() {
+        let day: Vec<_> = (0..20).map(|i| booking(i * 10, i * 10 + 10)).collect();
+        let shown = bookings_to_show(&day, 55);
+        assert_eq!(shown.len(), BOOKINGS_SHOWN);
+        assert_eq!(shown[0].start, 50, "starts with the one under way");
+        let late = bookings_to_show(&day, 1000);
+        assert_eq!(
+            late.last().map(|b| b.start),
+            Some(190),
+            "the day's last ones"
+        );
+        assert_eq!(bookings_to_show(&day[..3], 0).len(), 3);
+        assert!(bookings_to_show(&[], 0).is_empty());
     }
 }
