@@ -45,7 +45,7 @@ function screen() {
   const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", hour12: boot.h12, timeZone: boot.zone });
   const dayFmt = new Intl.DateTimeFormat("en-CA", { year: "numeric", month: "2-digit", day: "2-digit", timeZone: boot.zone });
   const weekdayFmt = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short", timeZone: boot.zone });
-  const STATES = { held: "held", confirmed: "booked", completed: "done" };
+  const STATES = { held: "held", confirmed: "booked", completed: "done", cancelled: "cancelled", expired: "hold expired" };
   const MAX_ROWS = 10;
 
   const views = [
