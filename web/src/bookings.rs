@@ -7,6 +7,7 @@ use crate::clock::Clock;
 use crate::error::AppError;
 use cflows_actors::org::OrgHandle;
 use cflows_actors::team_calendar::{Booker, BookingSpec, TeamCalendarHandle};
+use cflows_actors::work_item::WorkItemHandle;
 use cflows_actors::{CoreError, Kernel};
 use cflows_protocol::wire::NewBooking;
 use cflows_protocol::{BookingView, CapacityRefusal, MemberView, OrgId, TeamId};
@@ -70,6 +71,22 @@ impl Acting<'_> {
                 "{stranger} is not a member of team '{}'",
                 team.name
             )));
+        }
+        if let Some(item) = &req.work_item {
+            // A booking names only an item of this organization (one that does not exist
+            // and another organization's are refused alike).
+            let known = WorkItemHandle::new(self.kernel, self.org_id, item)
+                .snapshot()
+                .await;
+            match known {
+                Ok(_) => {}
+                Err(CoreError::NotFound) => {
+                    return Err(AppError::InvalidInput(
+                        "the booking names a work item that does not exist here: pick the item from its board".into(),
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         let title = req.title.unwrap_or_else(|| job.name.clone());
         let title = title.trim();

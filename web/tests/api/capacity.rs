@@ -124,6 +124,24 @@ async fn book_over_the_api_and_watch_it_on_the_socket() {
     assert_eq!(held["end"], t0 + HOUR, "the job type's length");
     assert_eq!(held["state"], "held");
     assert_eq!(held["title"], "Test drive");
+    // A booking that names a work item that does not exist is refused (no dangling link).
+    let dangling = post(
+        &owner,
+        &csrf,
+        &format!("/api/v1/teams/{team_id}/bookings"),
+        json!({"job_type": job_id, "start": t0 + 2 * HOUR, "work_item": "0123456789abcdef0123456789abcdef"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(dangling.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = dangling.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("work item"),
+        "{body}"
+    );
     match ws.recv_within(Duration::from_secs(5)).await.unwrap() {
         ServerMsg::Event {
             event: StreamEvent::Team(TeamEvent::BookingCreated { booking }),
