@@ -2,7 +2,7 @@
 //! organization's) and the organization's 12/24-hour clock. Pages and the messages of the
 //! application layer (a refusal's clash, its free slots) format instants only here.
 
-use cflows_protocol::{ClockFormat, OrgView};
+use cflows_protocol::{ClockFormat, MemberView, OrgView};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
@@ -74,6 +74,26 @@ impl Clock {
         Some(cflows_actors::domain::time::resolve(self.tz, naive).timestamp_millis())
     }
 
+    /// The clock of `member` in `org`.
+    pub fn of(member: &MemberView, org: &OrgView) -> Self {
+        Self::new(org, &member.profile.timezone)
+    }
+
+    /// The local date of `ms`.
+    pub fn date(&self, ms: i64) -> chrono::NaiveDate {
+        self.at(ms).date_naive()
+    }
+
+    /// Where the local day of `ms` begins and ends (Unix ms; 23 or 25 hours on DST days).
+    pub fn day_bounds(&self, ms: i64) -> (i64, i64) {
+        let day = self.date(ms);
+        let start = |d: chrono::NaiveDate| {
+            cflows_actors::domain::time::resolve(self.tz, d.and_time(chrono::NaiveTime::MIN))
+                .timestamp_millis()
+        };
+        (start(day), start(day.succ_opt().unwrap_or(day)))
+    }
+
     /// The zone's name, for "times in Europe/Berlin".
     pub fn zone(&self) -> &'static str {
         self.tz.name()
@@ -107,5 +127,25 @@ mod tests {
             ny.span(t, t + 22 * 3_600_000),
             "Mon 7 Dec, 3:00 AM–Tue 8 Dec 1:00 AM"
         );
+    }
+
+    #[test]
+    fn times_follow_zone_and_clock_in_summer() {
+        // 2026-07-01 12:30 UTC is 14:30 in Berlin (summer time) and 8:30 AM in New York.
+        let ms = 1_782_909_000_000;
+        let berlin = Clock::new(&org(ClockFormat::H24), "");
+        assert_eq!(berlin.when(ms), "2026-07-01 14:30");
+        assert_eq!(berlin.time(ms), "14:30");
+        let ny = Clock::new(&org(ClockFormat::H12), "America/New_York");
+        assert_eq!(ny.when(ms), "2026-07-01 8:30 AM");
+    }
+
+    #[test]
+    fn a_day_with_a_clock_change_is_23_hours_long() {
+        // 2026-03-29: Berlin springs forward.
+        let noon = 1_774_778_400_000; // 2026-03-29 10:00 UTC
+        let (start, end) = Clock::new(&org(ClockFormat::H24), "").day_bounds(noon);
+        assert_eq!(end - start, 23 * 3_600_000);
+        assert!(start <= noon && noon < end);
     }
 }

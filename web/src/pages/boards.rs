@@ -530,7 +530,7 @@ async fn item_page(
             .find(|s| s.id == id)
             .map_or(id.to_string(), |s| s.name.clone())
     };
-    let clock = crate::clock::Clock::new(&org.org, &m.member.profile.timezone);
+    let clock = crate::clock::Clock::of(&m.member, &org.org);
     let when = |ms: i64| clock.when(ms);
     let now = chrono::Utc::now().timestamp_millis();
     let panel = super::step_booking::PanelData {

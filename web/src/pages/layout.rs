@@ -366,92 +366,9 @@ pub fn zone_input(id: &str, value: &str, required: bool) -> Markup {
     }
 }
 
-/// How a member reads instants: in their own zone (else the organization's) and the
-/// organization's 12- or 24-hour clock.
-pub struct ViewerClock {
-    zone: chrono_tz::Tz,
-    clock: cflows_protocol::ClockFormat,
-}
-
-impl ViewerClock {
-    /// The clock of `member` in `org`.
-    pub fn of(member: &cflows_protocol::MemberView, org: &cflows_protocol::OrgView) -> Self {
-        let name = if member.profile.timezone.is_empty() {
-            &org.timezone
-        } else {
-            &member.profile.timezone
-        };
-        Self::new(name, org.clock)
-    }
-
-    /// A clock in zone `name` (UTC when it is not a zone).
-    pub fn new(name: &str, clock: cflows_protocol::ClockFormat) -> Self {
-        Self {
-            zone: cflows_actors::domain::time::zone(name).unwrap_or(chrono_tz::UTC),
-            clock,
-        }
-    }
-
-    fn local(&self, ms: i64) -> chrono::DateTime<chrono_tz::Tz> {
-        chrono::DateTime::from_timestamp_millis(ms)
-            .unwrap_or_default()
-            .with_timezone(&self.zone)
-    }
-
-    /// The time of day: `14:30` or `2:30 PM`.
-    pub fn time(&self, ms: i64) -> String {
-        let pattern = match self.clock {
-            cflows_protocol::ClockFormat::H24 => "%H:%M",
-            cflows_protocol::ClockFormat::H12 => "%-I:%M %p",
-        };
-        self.local(ms).format(pattern).to_string()
-    }
-
-    /// Date and time: `2026-07-01 14:30` or `2026-07-01 2:30 PM`.
-    pub fn date_time(&self, ms: i64) -> String {
-        format!("{} {}", self.local(ms).format("%Y-%m-%d"), self.time(ms))
-    }
-
-    /// The local date of `ms`.
-    pub fn date(&self, ms: i64) -> chrono::NaiveDate {
-        self.local(ms).date_naive()
-    }
-
-    /// Where the local day of `ms` begins and ends (Unix ms; 23 or 25 hours on DST days).
-    pub fn day_bounds(&self, ms: i64) -> (i64, i64) {
-        let day = self.date(ms);
-        let start = |d: chrono::NaiveDate| {
-            cflows_actors::domain::time::resolve(self.zone, d.and_time(chrono::NaiveTime::MIN))
-                .timestamp_millis()
-        };
-        (start(day), start(day.succ_opt().unwrap_or(day)))
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{NavGroup, Section, ViewerClock};
-    use cflows_protocol::ClockFormat;
-
-    #[test]
-    fn times_follow_zone_and_clock() {
-        // 2026-07-01 12:30 UTC is 14:30 in Berlin (summer time) and 8:30 AM in New York.
-        let ms = 1_782_909_000_000;
-        let berlin = ViewerClock::new("Europe/Berlin", ClockFormat::H24);
-        assert_eq!(berlin.date_time(ms), "2026-07-01 14:30");
-        assert_eq!(berlin.time(ms), "14:30");
-        let ny = ViewerClock::new("America/New_York", ClockFormat::H12);
-        assert_eq!(ny.date_time(ms), "2026-07-01 8:30 AM");
-    }
-
-    #[test]
-    fn a_day_with_a_clock_change_is_23_hours_long() {
-        // 2026-03-29: Berlin springs forward.
-        let noon = 1_774_778_400_000; // 2026-03-29 10:00 UTC
-        let (start, end) = ViewerClock::new("Europe/Berlin", ClockFormat::H24).day_bounds(noon);
-        assert_eq!(end - start, 23 * 3_600_000);
-        assert!(start <= noon && noon < end);
-    }
+    use super::{NavGroup, Section};
 
     #[test]
     fn every_staff_page_is_in_the_staff_menu_and_everyday_pages_come_first() {

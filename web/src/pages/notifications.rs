@@ -49,7 +49,7 @@ async fn render(
     let inbox = state.core.directory.inbox(&m.member.user.id).await?;
     let items = inbox.list(p.before.clone(), 25).await?;
     let snap = m.org.snapshot().await?;
-    let clock = layout::ViewerClock::of(&m.member, &snap.org);
+    let clock = crate::clock::Clock::of(&m.member, &snap.org);
     let chrome = chrome(state, &m.authed, Some(m), Section::Notifications).await?;
     let csrf = &m.authed.csrf;
     let body = html! {
@@ -65,7 +65,7 @@ async fn render(
                 @if items.is_empty() { tr { td colspan="3" { span.muted { "No notifications." } } } }
                 @for n in &items {
                     tr.unread[!n.read] {
-                        td data-label="When" { (clock.date_time(n.updated_at)) }
+                        td data-label="When" { (clock.when(n.updated_at)) }
                         td data-label="What" {
                             a.row-link href=(link_of(n)) { strong { (n.title) @if n.count > 1 { " (" (n.count) ")" } } }
                             br; (n.body)

@@ -5,10 +5,11 @@
 //! the page the link opens. `live.js` follows the streams these come from and redraws.
 
 use super::boards::{elapsed, lateness};
-use super::layout::{self, ViewerClock};
+use super::layout;
 use super::notifications::link_of;
 use crate::AppState;
 use crate::auth::Member;
+use crate::clock::Clock;
 use crate::error::AppError;
 use cflows_actors::project;
 use cflows_protocol::{
@@ -27,7 +28,7 @@ const HOLD_SOON_MS: i64 = 2 * 3_600_000;
 
 /// Everything the page shows, read once per request.
 pub struct Today {
-    clock: ViewerClock,
+    clock: Clock,
     now: i64,
     first_name: String,
     date: String,
@@ -59,7 +60,7 @@ pub async fn gather(state: &AppState, m: &Member) -> Result<Today, AppError> {
     let snap: OrgSnapshot = m.org.snapshot().await?;
     let a = m.acting(state);
     let me = &m.member.user.id;
-    let clock = ViewerClock::of(&m.member, &snap.org);
+    let clock = Clock::of(&m.member, &snap.org);
     let now = chrono::Utc::now().timestamp_millis();
     let (day_start, day_end) = clock.day_bounds(now);
     let today = clock.date(now).format("%Y-%m-%d").to_string();
@@ -240,7 +241,7 @@ pub fn render(t: &Today) -> Markup {
                                 @let until = b.hold_expires_at.unwrap_or(t.now);
                                 li {
                                     a href=(booking_link(b)) { (b.title) }
-                                    span.when { (t.clock.date_time(b.start)) "–" (t.clock.time(b.end)) " · " (name(&t.teams, b.team.as_str())) }
+                                    span.when { (t.clock.when(b.start)) "–" (t.clock.time(b.end)) " · " (name(&t.teams, b.team.as_str())) }
                                     span.countdown data-countdown=(until) { (left(until - t.now)) }
                                 }
                             }
@@ -336,7 +337,7 @@ pub fn render(t: &Today) -> Markup {
                             @for n in &t.unread {
                                 li {
                                     a href=(link_of(n)) { (n.title) @if n.count > 1 { " (" (n.count) ")" } }
-                                    span.when { (t.clock.date_time(n.updated_at)) @if !n.body.is_empty() { " · " (n.body) } }
+                                    span.when { (t.clock.when(n.updated_at)) @if !n.body.is_empty() { " · " (n.body) } }
                                 }
                             }
                         }

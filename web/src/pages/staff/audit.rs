@@ -88,7 +88,7 @@ async fn audit_page(
         .map(|x| (x.user.id.as_str(), x.user.display_name.as_str()))
         .collect();
     let things = Things::of(&state, &m, &snap).await?;
-    let clock = crate::pages::layout::ViewerClock::of(&m.member, &snap.org);
+    let clock = crate::clock::Clock::of(&m.member, &snap.org);
     let one = nonempty(&f.entity)
         .filter(|e| e.contains(':'))
         .map(|e| things.name(e));
@@ -126,7 +126,7 @@ async fn audit_page(
                     tr {
                         td data-label="When" {
                             @match chrono::DateTime::parse_from_rfc3339(&r.at) {
-                                Ok(at) => (clock.date_time(at.timestamp_millis())),
+                                Ok(at) => (clock.when(at.timestamp_millis())),
                                 Err(_) => (r.at),
                             }
                         }
