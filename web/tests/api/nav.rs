@@ -500,31 +500,8 @@ async fn notification_rows_link_to_what_they_are_about() {
     let app = spawn_app().await;
     let d = day(&app).await;
     // The owner gives Mia a task: she is notified, with a link to it.
-    let project = cflows_actors::project::create(
-        &app.core.kernel,
-        &d.org.org.id,
-        &admin_booker(&d.org),
-        cflows_protocol::ProjectInput {
-            name: Some("Spring showroom event".into()),
-            members: Some(vec![d.mia.id.clone()]),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    let task = cflows_actors::project::ProjectHandle::new(
-        &app.core.kernel,
-        &d.org.org.id,
-        &project.id,
-        admin_booker(&d.org),
-    )
-    .create_task(cflows_protocol::NewTask {
-        title: "Order balloons".into(),
-        assignee: Some(d.mia.id.clone()),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let project = showroom_project(&app, &d).await;
+    let task = balloons_for_mia(&app, &d, &project).await;
     let (mia, _) = app.login(&d.mia.email).await;
     let link = format!("href=\"/projects/{}?task={}\"", project.id, task.id);
     for _ in 0..100 {
@@ -807,18 +784,7 @@ async fn my_tasks_follow_changes_without_a_reload() {
     };
     let app = spawn_app().await;
     let d = day(&app).await;
-    let project = cflows_actors::project::create(
-        &app.core.kernel,
-        &d.org.org.id,
-        &admin_booker(&d.org),
-        cflows_protocol::ProjectInput {
-            name: Some("Spring showroom event".into()),
-            members: Some(vec![d.mia.id.clone()]),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let project = showroom_project(&app, &d).await;
     log_in(&c, &app, &d.mia.email).await;
     c.goto(&app.url("/tasks")).await.unwrap();
     wait_for(
@@ -827,19 +793,7 @@ async fn my_tasks_follow_changes_without_a_reload() {
         json!("yes"),
     )
     .await;
-    cflows_actors::project::ProjectHandle::new(
-        &app.core.kernel,
-        &d.org.org.id,
-        &project.id,
-        admin_booker(&d.org),
-    )
-    .create_task(cflows_protocol::NewTask {
-        title: "Order balloons".into(),
-        assignee: Some(d.mia.id.clone()),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    balloons_for_mia(&app, &d, &project).await;
     wait_for(
         &c,
         "return document.querySelector('main').innerText.includes('Order balloons')",
@@ -1255,4 +1209,41 @@ async fn the_demo_admins_today_lists_late_vehicles_at_both_widths() {
     }
     assert!(problems.is_empty(), "{problems:?}");
     c.close().await.unwrap();
+}
+
+/// The owner's project "Spring showroom event", with Mia as a member.
+async fn showroom_project(app: &TestApp, d: &Day) -> cflows_protocol::ProjectView {
+    cflows_actors::project::create(
+        &app.core.kernel,
+        &d.org.org.id,
+        &admin_booker(&d.org),
+        cflows_protocol::ProjectInput {
+            name: Some("Spring showroom event".into()),
+            members: Some(vec![d.mia.id.clone()]),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// The owner gives Mia the task "Order balloons" in `project`.
+async fn balloons_for_mia(
+    app: &TestApp,
+    d: &Day,
+    project: &cflows_protocol::ProjectView,
+) -> cflows_protocol::TaskView {
+    cflows_actors::project::ProjectHandle::new(
+        &app.core.kernel,
+        &d.org.org.id,
+        &project.id,
+        admin_booker(&d.org),
+    )
+    .create_task(cflows_protocol::NewTask {
+        title: "Order balloons".into(),
+        assignee: Some(d.mia.id.clone()),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
 }
