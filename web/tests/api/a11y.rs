@@ -345,21 +345,9 @@ async fn every_screen_passes_axe_in_every_state() {
             .await;
             problems.extend(check(&c, path.to_string(), true, width).await);
         }
-        c.goto(&app.url("/calendar")).await.unwrap();
-        crate::browser::wait_for(&c, "return document.body.dataset.calendar", json!("ready")).await;
-        c.execute(
-            "window.cflowsCalendar.gotoDate(arguments[0])",
-            vec![json!(dense.first_day.to_string())],
-        )
-        .await
-        .unwrap();
-        for view in ["timeGridWeek", "dayGridMonth", "timeGridDay", "listWeek"] {
-            c.execute(
-                "window.cflowsCalendar.changeView(arguments[0])",
-                vec![json!(view)],
-            )
-            .await
-            .unwrap();
+        crate::screens::calendar_on(&c, &app, &dense.first_day.to_string()).await;
+        for view in crate::screens::CALENDAR_VIEWS {
+            crate::screens::calendar_view(&c, view).await;
             // The week's bookings are drawn.
             crate::browser::wait_for(
                 &c,
@@ -383,12 +371,7 @@ async fn every_screen_passes_axe_in_every_state() {
             }
         }
         // The new-event dialog, then a booking's details.
-        c.execute(
-            "[...document.querySelectorAll('button')].find(b => b.textContent.trim() === 'New…').click()",
-            vec![],
-        )
-        .await
-        .unwrap();
+        crate::screens::open_new_event_dialog(&c).await;
         crate::browser::wait_for(
             &c,
             "return document.getElementById('quick').open",

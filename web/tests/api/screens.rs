@@ -246,34 +246,52 @@ async fn save_screenshots() {
             shoot(&c, &dir, &format!("{name}-{width}"), width).await;
         }
         // The calendar's other views and its dialog, on the dense week.
-        c.goto(&app.url("/calendar")).await.unwrap();
-        settle(&c).await;
-        c.execute(
-            "window.cflowsCalendar.gotoDate(arguments[0])",
-            vec![json!(dense.first_day.to_string())],
-        )
-        .await
-        .unwrap();
-        for view in ["timeGridWeek", "dayGridMonth", "timeGridDay", "listWeek"] {
-            c.execute(
-                "window.cflowsCalendar.changeView(arguments[0])",
-                vec![json!(view)],
-            )
-            .await
-            .unwrap();
+        calendar_on(&c, &app, &dense.first_day.to_string()).await;
+        for view in CALENDAR_VIEWS {
+            calendar_view(&c, view).await;
             settle(&c).await;
             shoot(&c, &dir, &format!("calendar-{view}-{width}"), width).await;
         }
-        c.execute(
-            "[...document.querySelectorAll('button')].find(b => b.textContent.trim() === 'New…').click()",
-            vec![],
-        )
-        .await
-        .unwrap();
+        open_new_event_dialog(&c).await;
         settle(&c).await;
         shoot(&c, &dir, &format!("calendar-new-dialog-{width}"), width).await;
     }
     c.close().await.unwrap();
+}
+
+/// The calendar's views, as FullCalendar names them.
+pub const CALENDAR_VIEWS: [&str; 4] = ["timeGridWeek", "dayGridMonth", "timeGridDay", "listWeek"];
+
+/// Opens `/calendar` and, once it is ready, goes to `day` (`YYYY-MM-DD`).
+pub async fn calendar_on(c: &Client, app: &TestApp, day: &str) {
+    c.goto(&app.url("/calendar")).await.unwrap();
+    crate::browser::wait_for(c, "return document.body.dataset.calendar", json!("ready")).await;
+    c.execute(
+        "window.cflowsCalendar.gotoDate(arguments[0])",
+        vec![json!(day)],
+    )
+    .await
+    .unwrap();
+}
+
+/// Switches the calendar to `view` (one of [`CALENDAR_VIEWS`]).
+pub async fn calendar_view(c: &Client, view: &str) {
+    c.execute(
+        "window.cflowsCalendar.changeView(arguments[0])",
+        vec![json!(view)],
+    )
+    .await
+    .unwrap();
+}
+
+/// Clicks the calendar's "New…" button, as a person would.
+pub async fn open_new_event_dialog(c: &Client) {
+    c.execute(
+        "[...document.querySelectorAll('button')].find(b => b.textContent.trim() === 'New…').click()",
+        vec![],
+    )
+    .await
+    .unwrap();
 }
 
 /// The kiosk's panes, by name.
