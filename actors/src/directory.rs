@@ -9,14 +9,14 @@ use crate::Store;
 use crate::domain::{password, validate};
 use crate::error::{CoreError, CoreResult};
 use crate::inbox::InboxHandle;
-use crate::kernel::{Entity, Journal, Kernel, Revocation, journal};
+use crate::kernel::{Entity, Journal, Kernel, journal, session_digest};
 use crate::org::{OrgHandle, org_view, user_view};
 use crate::store::{SessionRecord, UserRecord, new_id, writes};
 use crate::streams::StreamHub;
 use cflows_protocol::wire::StreamEvent;
 use cflows_protocol::{
-    ClockFormat, InvitationView, MemberView, OrgEvent, OrgId, OrgView, ProfileView, Role,
-    StreamName, UserId, UserView,
+    ClockFormat, InvitationView, MemberView, OrgEvent, OrgId, OrgView, PlatformEvent, ProfileView,
+    Role, StreamName, UserId, UserView,
 };
 use ractor::RpcReplyPort;
 use std::collections::HashMap;
@@ -134,6 +134,10 @@ impl Entity for Directory {
     type Id = Platform;
     type Msg = DirectoryMsg;
     const KIND: &'static str = "directory";
+
+    fn of_stream(stream: &StreamName) -> Option<Self::Id> {
+        matches!(stream, StreamName::Platform).then_some(Platform)
+    }
     const PASSIVATE: bool = false;
 
     async fn load(kernel: &Kernel, _id: &Platform) -> CoreResult<Self> {
@@ -323,15 +327,19 @@ impl Directory {
         if self.store().user(user.as_str()).await?.is_none() {
             return Err(CoreError::NotFound);
         }
-        // A new password ends every session of that user, and their open connections.
-        self.store()
-            .commit(writes::set_password(&user, &hash), &[])
+        // A new password ends every session of that user, and their open connections
+        // on every node (`sessions_ended`).
+        self.journal
+            .commit(
+                writes::set_password(&user, &hash),
+                vec![StreamEvent::Platform(PlatformEvent::SessionsEnded {
+                    user: user.clone(),
+                })],
+                Some(&user),
+            )
             .await?;
         self.sessions
             .retain(|_, (info, _)| info.user.id != user.as_str());
-        self.kernel
-            .revocations()
-            .revoke(&user, Revocation::AllSessions);
         Ok(())
     }
 
@@ -362,14 +370,23 @@ impl Directory {
     }
 
     async fn on_end_session(&mut self, id: String) -> CoreResult<()> {
-        let session = self.store().session(&id).await?;
-        self.store().commit(writes::end_session(&id), &[]).await?;
+        let Some(session) = self.store().session(&id).await? else {
+            self.sessions.remove(&id);
+            return Ok(());
+        };
+        // Its sockets close on every node (`session_ended`, by the id's digest).
+        let user = UserId::new(session.user);
+        self.journal
+            .commit(
+                writes::end_session(&id),
+                vec![StreamEvent::Platform(PlatformEvent::SessionEnded {
+                    user: user.clone(),
+                    session: session_digest(&id),
+                })],
+                Some(&user),
+            )
+            .await?;
         self.sessions.remove(&id);
-        if let Some(s) = session {
-            self.kernel
-                .revocations()
-                .revoke(&UserId::new(s.user), Revocation::Session(id));
-        }
         Ok(())
     }
 }

@@ -10,7 +10,7 @@ use crate::directory::NewUser;
 use crate::domain::{permissions, validate};
 use crate::error::{CoreError, CoreResult};
 use crate::inbox::{InboxHandle, NewNotification};
-use crate::kernel::{Entity, Journal, Kernel, Revocation};
+use crate::kernel::{Entity, Journal, Kernel, reload_after_lost_race};
 use crate::store::{MembershipRecord, OrgRecord, TeamRecord, UserRecord, Write, new_id, writes};
 use crate::team_calendar;
 use cflows_protocol::wire::StreamEvent;
@@ -266,6 +266,13 @@ impl Entity for Org {
     type Msg = OrgMsg;
     const KIND: &'static str = "org";
 
+    fn of_stream(stream: &StreamName) -> Option<Self::Id> {
+        match stream {
+            StreamName::Org(id) => Some(id.clone()),
+            _ => None,
+        }
+    }
+
     async fn load(kernel: &Kernel, id: &OrgId) -> CoreResult<Self> {
         let store = kernel.store();
         let record = store.org(id.as_str()).await?.ok_or(CoreError::NotFound)?;
@@ -356,7 +363,7 @@ impl Entity for Org {
         })
     }
 
-    async fn handle(&mut self, _kernel: &Kernel, msg: OrgMsg) {
+    async fn handle(&mut self, kernel: &Kernel, msg: OrgMsg) {
         match msg {
             OrgMsg::Snapshot { reply } => {
                 let _ = reply.send(self.snapshot());
@@ -374,7 +381,12 @@ impl Entity for Org {
                 let _ = reply.send(self.teams.get(&team).cloned());
             }
             OrgMsg::UpdateSettings { by, change, reply } => {
-                let _ = reply.send(self.on_update_settings(by, change).await);
+                let mut r = self.on_update_settings(by.clone(), change.clone()).await;
+                let id = self.org.id.clone();
+                if reload_after_lost_race(self, kernel, &id, &r).await {
+                    r = self.on_update_settings(by, change).await;
+                }
+                let _ = reply.send(r);
             }
             OrgMsg::AddMember {
                 by,
@@ -1095,18 +1107,8 @@ impl Org {
             }],
         )
         .await?;
-        if !next.active {
-            self.revoke_membership(&user);
-        }
         self.members.insert(user, next);
         Ok(view)
-    }
-
-    /// Closes the user's open connections that act in this organization.
-    fn revoke_membership(&self, user: &UserId) {
-        self.kernel
-            .revocations()
-            .revoke(user, Revocation::Membership(self.org.id.clone()));
     }
 
     async fn on_update_profile(
@@ -1189,7 +1191,6 @@ impl Org {
         )
         .await?;
         self.members.remove(&user);
-        self.revoke_membership(&user);
         for t in changed {
             self.teams.insert(t.id.clone(), t);
         }

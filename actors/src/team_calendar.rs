@@ -16,7 +16,7 @@ use crate::domain::capacity::{Ledger, takes};
 use crate::domain::time::{self, OpenHours};
 use crate::error::{CoreError, CoreResult};
 use crate::inbox::{NewNotification, deliver_later};
-use crate::kernel::{Entity, Journal, Kernel};
+use crate::kernel::{Entity, Journal, Kernel, reload_after_lost_race};
 use crate::store::{Write, new_id, writes};
 use cflows_protocol::limits;
 use cflows_protocol::wire::StreamEvent;
@@ -193,6 +193,13 @@ impl Entity for TeamCalendar {
     type Id = TeamId;
     type Msg = TeamMsg;
     const KIND: &'static str = "team_calendar";
+
+    fn of_stream(stream: &StreamName) -> Option<Self::Id> {
+        match stream {
+            StreamName::Team(id) => Some(id.clone()),
+            _ => None,
+        }
+    }
     const SCOPE_TABLE: Option<&'static str> = Some("team");
 
     async fn load(kernel: &Kernel, team: &TeamId) -> CoreResult<Self> {
@@ -245,19 +252,40 @@ impl Entity for TeamCalendar {
             TeamMsg::Head { reply } => {
                 let _ = reply.send(Ok(self.journal.seq()));
             }
+            // Decisions on capacity are made once more on the reloaded state when another
+            // node committed on this team first (`reload_after_lost_race`).
             TeamMsg::Hold { by, spec, reply } => {
-                let _ = reply.send(self.on_hold(&by, spec).await);
+                let mut r = self.on_hold(&by, spec.clone()).await;
+                let team = self.team.clone();
+                if reload_after_lost_race(self, kernel, &team, &r).await {
+                    r = self.on_hold(&by, spec.clone()).await;
+                }
+                let _ = reply.send(r);
             }
             TeamMsg::Confirm { by, id, reply } => {
-                let _ = reply.send(self.on_confirm(&by, &id).await);
+                let mut r = self.on_confirm(&by, &id).await;
+                let team = self.team.clone();
+                if reload_after_lost_race(self, kernel, &team, &r).await {
+                    r = self.on_confirm(&by, &id).await;
+                }
+                let _ = reply.send(r);
             }
             TeamMsg::Cancel { by, id, reply } => {
-                let r = self.on_cancel(&by, &id).await;
+                let mut r = self.on_cancel(&by, &id).await;
+                let team = self.team.clone();
+                if reload_after_lost_race(self, kernel, &team, &r).await {
+                    r = self.on_cancel(&by, &id).await;
+                }
                 freed = r.is_ok();
                 let _ = reply.send(r);
             }
             TeamMsg::Complete { by, id, reply } => {
-                let _ = reply.send(self.on_complete(&by, &id).await);
+                let mut r = self.on_complete(&by, &id).await;
+                let team = self.team.clone();
+                if reload_after_lost_race(self, kernel, &team, &r).await {
+                    r = self.on_complete(&by, &id).await;
+                }
+                let _ = reply.send(r);
             }
             TeamMsg::Move {
                 by,
@@ -266,7 +294,11 @@ impl Entity for TeamCalendar {
                 end,
                 reply,
             } => {
-                let r = self.on_move(&by, &id, start, end).await;
+                let mut r = self.on_move(&by, &id, start, end).await;
+                let team = self.team.clone();
+                if reload_after_lost_race(self, kernel, &team, &r).await {
+                    r = self.on_move(&by, &id, start, end).await;
+                }
                 freed = r.is_ok();
                 let _ = reply.send(r);
             }

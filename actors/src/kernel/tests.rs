@@ -256,3 +256,14 @@ async fn a_caller_that_gives_up_mid_start_leaves_no_second_actor() {
         "one actor per organization, none left outside the registry"
     );
 }
+
+#[tokio::test]
+async fn three_nodes_on_one_store_hear_each_other_through_the_feed() {
+    let store = store().await;
+    crate::testing::feed_reaches_every_node([
+        store.clone(),
+        store.as_new_node(),
+        store.as_new_node(),
+    ])
+    .await;
+}
