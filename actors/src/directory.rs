@@ -75,8 +75,6 @@ pub enum DirectoryMsg {
         id: String,
         reply: RpcReplyPort<CoreResult<()>>,
     },
-    /// Kiosk screen pairing (`directory/pairing.rs`).
-    Pairing(pairing::PairingMsg),
     /// A session as this node last read it, while that is recent enough.
     CachedSession {
         id: String,
@@ -120,8 +118,6 @@ pub struct Directory {
     kernel: Kernel,
     /// Writer of the `platform` stream (user creation).
     journal: Journal,
-    /// Screens waiting to be paired as kiosks (memory only).
-    pairings: pairing::Pairings,
     /// Sessions by id, hot, with when they were read from the store: every request is
     /// authenticated without a store query while its entry is fresh.
     sessions: HashMap<String, (SessionInfo, std::time::Instant)>,
@@ -144,7 +140,6 @@ impl Entity for Directory {
         Ok(Self {
             kernel: kernel.clone(),
             journal: Journal::open(kernel, StreamName::Platform).await?,
-            pairings: Default::default(),
             sessions: HashMap::new(),
             user_orgs: HashMap::new(),
         })
@@ -171,7 +166,6 @@ impl Entity for Directory {
             DirectoryMsg::EndSession { id, reply } => {
                 let _ = reply.send(self.on_end_session(id).await);
             }
-            DirectoryMsg::Pairing(msg) => self.on_pairing(msg),
             DirectoryMsg::CachedSession { id, reply } => {
                 let fresh = self.sessions.get(&id).and_then(|(info, read)| {
                     (read.elapsed().as_secs() < SESSION_CACHE_SECS
