@@ -10,7 +10,7 @@ use crate::directory::NewUser;
 use crate::domain::{permissions, validate};
 use crate::error::{CoreError, CoreResult};
 use crate::inbox::{InboxHandle, NewNotification};
-use crate::kernel::{Entity, Journal, Kernel, reload_after_lost_race};
+use crate::kernel::{Entity, Journal, Kernel, decide};
 use crate::store::{MembershipRecord, OrgRecord, TeamRecord, UserRecord, Write, new_id, writes};
 use crate::team_calendar;
 use cflows_protocol::wire::StreamEvent;
@@ -381,11 +381,13 @@ impl Entity for Org {
                 let _ = reply.send(self.teams.get(&team).cloned());
             }
             OrgMsg::UpdateSettings { by, change, reply } => {
-                let mut r = self.on_update_settings(by.clone(), change.clone()).await;
                 let id = self.org.id.clone();
-                if reload_after_lost_race(self, kernel, &id, &r).await {
-                    r = self.on_update_settings(by, change).await;
-                }
+                let r = decide!(
+                    self,
+                    kernel,
+                    &id,
+                    self.on_update_settings(by.clone(), change.clone()).await
+                );
                 let _ = reply.send(r);
             }
             OrgMsg::AddMember {

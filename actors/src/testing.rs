@@ -93,11 +93,21 @@ pub async fn two_nodes_race(node_a: Store, node_b: Store) {
     );
     // Each node's next change is decided on the stored state, whichever missed what.
     for (node, name) in [(&on_a, "Gamma Motors"), (&on_b, "Delta Motors")] {
-        let next = node.update_settings(by.clone(), rename(name)).await.unwrap();
+        let next = node
+            .update_settings(by.clone(), rename(name))
+            .await
+            .unwrap();
         assert_eq!(next.name, name);
-        assert_eq!(node.settings().await.unwrap().name, name, "hot state = store");
+        assert_eq!(
+            node.settings().await.unwrap().name,
+            name,
+            "hot state = store"
+        );
     }
-    assert_eq!(seqs(store.clone(), id.clone()).await, vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(
+        seqs(store.clone(), id.clone()).await,
+        vec![1, 2, 3, 4, 5, 6]
+    );
     a.shutdown().await;
     b.shutdown().await;
 }
@@ -332,5 +342,153 @@ pub async fn feed_reaches_every_node(stores: [Store; 3]) {
     assert!(status.foreign.load(std::sync::atomic::Ordering::Relaxed) >= 3);
     for core in [a, b, c] {
         core.shutdown().await;
+    }
+}
+
+/// One booking for tomorrow at noon (UTC), one person, confirmed or held for `hold_ms`.
+fn noon_tomorrow(confirm: bool, hold_ms: Option<i64>) -> crate::team_calendar::BookingSpec {
+    let now = chrono::Utc::now().timestamp_millis();
+    let t0 = now - now.rem_euclid(86_400_000) + 86_400_000 + 12 * 3_600_000;
+    crate::team_calendar::BookingSpec {
+        job_type: "job".into(),
+        start: t0,
+        end: t0 + 3_600_000,
+        members_required: 1,
+        title: "Race".into(),
+        confirm,
+        hold_ms,
+        waitlist: false,
+        assigned: vec![],
+        work_item: None,
+        step: None,
+    }
+}
+
+/// Three nodes following the feed, 64 holds at once for a team with three places, spread
+/// over the nodes: exactly three win, and every other one is told there is no capacity
+/// (a decision that lost the journal's fence is decided again on the stored state, so
+/// nobody hears a bare `conflict` for a place that was not there).
+///
+/// # Panics
+/// Any of that does not hold (a test failure).
+pub async fn three_nodes_hold_the_last_places(stores: [Store; 3]) {
+    use crate::team_calendar::{Booker, TeamCalendarHandle};
+    let store = stores[0].clone();
+    let mut cores = Vec::new();
+    for s in stores {
+        cores.push(Core::start_with(s, feed_config()).await.unwrap());
+    }
+    let (org, owner) = org_with_owner(&cores[0]).await;
+    let by = Caller::User(owner.id.clone());
+    let team = team_with_capacity(&cores[0], &org.id, &by, "Workshop", 3, 3).await;
+    let booker = || Booker {
+        user: owner.id.clone(),
+        name: "Olive".into(),
+        admin: true,
+    };
+    let nodes: Vec<TeamCalendarHandle> = cores
+        .iter()
+        .map(|c| TeamCalendarHandle::new(&c.kernel, &org.id, &team.id))
+        .collect();
+    for n in &nodes {
+        n.head().await.unwrap();
+    }
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let cal = nodes[i % 3].clone();
+            let by = booker();
+            tokio::spawn(async move { cal.hold(by, noon_tomorrow(false, None)).await })
+        })
+        .collect();
+    let (mut won, mut full, mut conflicts) = (0, 0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => won += 1,
+            Err(CoreError::NoCapacity(_)) => full += 1,
+            Err(CoreError::Conflict(_)) => conflicts += 1,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    let stored = store.live_bookings(team.id.as_str(), 0).await.unwrap();
+    assert_eq!(
+        won, 3,
+        "exactly capacity many win (full {full}, conflict {conflicts})"
+    );
+    assert_eq!(
+        stored.len(),
+        3,
+        "every acknowledged hold is stored, no more"
+    );
+    assert_eq!(conflicts, 0, "the losers were told the truth: no capacity");
+    for c in cores {
+        c.shutdown().await;
+    }
+}
+
+/// Three nodes hold the same team hot; one hold runs out: it expires once (one
+/// `hold_expired` row in the journal), whichever node's timer fired first.
+///
+/// # Panics
+/// Any of that does not hold (a test failure).
+pub async fn a_hold_expires_once_on_three_nodes(stores: [Store; 3]) {
+    use crate::team_calendar::{Booker, TeamCalendarHandle};
+    let store = stores[0].clone();
+    let mut cores = Vec::new();
+    for s in stores {
+        cores.push(Core::start_with(s, feed_config()).await.unwrap());
+    }
+    let (org, owner) = org_with_owner(&cores[0]).await;
+    let by = Caller::User(owner.id.clone());
+    let team = team_with_capacity(&cores[0], &org.id, &by, "Workshop", 3, 3).await;
+    let nodes: Vec<TeamCalendarHandle> = cores
+        .iter()
+        .map(|c| TeamCalendarHandle::new(&c.kernel, &org.id, &team.id))
+        .collect();
+    for n in &nodes {
+        n.head().await.unwrap();
+    }
+    let booker = Booker {
+        user: owner.id.clone(),
+        name: "Olive".into(),
+        admin: true,
+    };
+    let hold = nodes[1]
+        .hold(booker, noon_tomorrow(false, Some(1_000)))
+        .await
+        .unwrap();
+    let stream = StreamName::Team(team.id.clone());
+    let mut expired = 0;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        expired = store
+            .journal(&stream, 0, 1000)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|r| r.kind == "hold_expired")
+            .count();
+        if expired > 0 {
+            break;
+        }
+    }
+    assert_eq!(expired, 1, "the hold ran out");
+    // Every node's timer has fired by now; still one expiry.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let rows = store.journal(&stream, 0, 1000).await.unwrap();
+    assert_eq!(
+        rows.iter().filter(|r| r.kind == "hold_expired").count(),
+        1,
+        "one expiry, once"
+    );
+    for n in &nodes {
+        let b = n.booking(hold.id.clone()).await.unwrap();
+        assert_eq!(
+            b.state,
+            cflows_protocol::BookingState::Expired,
+            "every node agrees"
+        );
+    }
+    for c in cores {
+        c.shutdown().await;
     }
 }

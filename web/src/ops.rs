@@ -72,7 +72,8 @@ async fn metrics(State(state): State<AppState>) -> Response {
     }
     metrics::gauge!("cflows_streams_live").set(state.core.directory.hub().len() as f64);
     let feed = state.core.kernel.feed_status();
-    let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed) as f64;
+    let load =
+        |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed) as f64;
     metrics::gauge!("cflows_feed_following").set(if feed.ready() { 1.0 } else { 0.0 });
     metrics::gauge!("cflows_feed_last_lag_seconds").set(load(&feed.last_lag_us) / 1e6);
     (

@@ -157,7 +157,9 @@ impl Follower {
                 _ = ticker.tick() => {}
                 _ = stopped.cancelled() => return,
             }
-            let ok = self.round(&mut tail, &mut sweep_since, &mut last_sweep, window).await;
+            let ok = self
+                .round(&mut tail, &mut sweep_since, &mut last_sweep, window)
+                .await;
             self.status.following.store(ok, Ordering::Relaxed);
         }
     }

@@ -151,6 +151,28 @@ pub trait Entity: Sized + Send + 'static {
     }
 }
 
+/// How many times a decision is made again after losing the journal's fence: each loss
+/// means another node committed on the stream, so the next attempt sees that change.
+pub const DECIDE_RETRIES: u32 = 3;
+
+/// Makes a decision (an expression that commits through the entity's journal); when it
+/// lost the journal's fence, reloads the entity and makes it again on the stored state,
+/// up to [`DECIDE_RETRIES`] times ([`reload_after_lost_race`]).
+macro_rules! decide {
+    ($entity:expr, $kernel:expr, $id:expr, $decision:expr) => {{
+        let mut r = $decision;
+        let mut tries = 0;
+        while tries < $crate::kernel::DECIDE_RETRIES
+            && $crate::kernel::reload_after_lost_race($entity, $kernel, $id, &r).await
+        {
+            r = $decision;
+            tries += 1;
+        }
+        r
+    }};
+}
+pub(crate) use decide;
+
 /// After a decision: if its commit lost the journal's fence (another node committed on
 /// the entity's stream first), reloads the entity from the store and answers `true`: the
 /// caller then decides once more on what is there now, so a caller hears `conflict`

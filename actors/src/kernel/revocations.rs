@@ -120,7 +120,12 @@ pub fn of_event(stream: &StreamName, event: &StreamEvent) -> Option<Revoked> {
 pub fn may_revoke(kind: &str) -> bool {
     matches!(
         kind,
-        "session_ended" | "sessions_ended" | "member_changed" | "member_removed" | "kiosk_revoked" | "kiosk_saved"
+        "session_ended"
+            | "sessions_ended"
+            | "member_changed"
+            | "member_removed"
+            | "kiosk_revoked"
+            | "kiosk_saved"
     )
 }
 

@@ -267,3 +267,25 @@ async fn three_nodes_on_one_store_hear_each_other_through_the_feed() {
     ])
     .await;
 }
+
+#[tokio::test]
+async fn sixty_four_holds_over_three_nodes_win_exactly_capacity() {
+    let store = store().await;
+    crate::testing::three_nodes_hold_the_last_places([
+        store.clone(),
+        store.as_new_node(),
+        store.as_new_node(),
+    ])
+    .await;
+}
+
+#[tokio::test]
+async fn a_hold_runs_out_once_with_three_nodes() {
+    let store = store().await;
+    crate::testing::a_hold_expires_once_on_three_nodes([
+        store.clone(),
+        store.as_new_node(),
+        store.as_new_node(),
+    ])
+    .await;
+}

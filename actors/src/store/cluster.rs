@@ -74,11 +74,7 @@ impl Store {
     ///
     /// # Errors
     /// The query fails or a row does not parse.
-    pub async fn feed_after(
-        &self,
-        since: DateTime<Utc>,
-        limit: u32,
-    ) -> StoreResult<Vec<FeedRow>> {
+    pub async fn feed_after(&self, since: DateTime<Utc>, limit: u32) -> StoreResult<Vec<FeedRow>> {
         self.rows(
             &format!(
                 "SELECT {FEED_FIELDS} FROM event WHERE at > <datetime>$since ORDER BY at LIMIT $limit"
@@ -267,12 +263,9 @@ impl Store {
     /// # Errors
     /// The write fails.
     pub async fn delete_pairing(&self, id: &str) -> StoreResult<()> {
-        self.run(
-            "DELETE type::record('pairing', $id);",
-            json!({ "id": id }),
-        )
-        .await
-        .map(|_| ())
+        self.run("DELETE type::record('pairing', $id);", json!({ "id": id }))
+            .await
+            .map(|_| ())
     }
 
     /// Counts one attempt of `key` in the window of `window_ms` that holds `now`, and
