@@ -251,8 +251,8 @@ impl Store {
     /// The write fails.
     pub async fn complete_pairing(&self, id: &str, token: &str) -> StoreResult<()> {
         self.run(
-            "UPDATE type::record('pairing', $id) SET token = $token;",
-            json!({ "id": id, "token": token }),
+            "UPDATE type::record('pairing', $id) SET token = $kiosk_token;",
+            json!({ "id": id, "kiosk_token": token }),
         )
         .await
         .map(|_| ())
