@@ -130,6 +130,13 @@ impl StreamHub {
         })
     }
 
+    /// The last `seq` this node sent on `stream` (0: none, or its channel is gone).
+    pub fn last(&self, stream: &StreamName) -> u64 {
+        self.streams
+            .get(stream)
+            .map_or(0, |c| c.order.lock().expect("order lock").last)
+    }
+
     /// Encodes `event` once and hands it to every subscriber of `stream`, after the
     /// change is durable. Each `seq` goes out once and in order: the owning actor here
     /// and the journal feed (another node's commit) may both publish a stream, so a
@@ -536,7 +543,16 @@ async fn first_frames(
     let (head, first) = match after {
         None => snapshot(false).await?,
         Some(after) => {
-            let head = source.head().await?;
+            let mut head = source.head().await?;
+            if after > head {
+                // Another node may have committed what this node's actor has not heard of
+                // yet (the feed's lag): it catches up from the store before answering.
+                let stored = kernel.store().last_seq(stream).await?;
+                if stored >= after {
+                    kernel.catch_up(stream, stored);
+                    head = source.head().await?;
+                }
+            }
             if after > head || head - after > MAX_REPLAY {
                 snapshot(true).await?
             } else if after == head {
@@ -557,6 +573,15 @@ async fn first_frames(
             }
         }
     };
+    // The hub may already have sent later frames (another node's commits, brought by
+    // the feed before this node's actor heard of them): what lies between goes out too,
+    // so the live frames that follow are the next ones.
+    let (mut head, mut first) = (head, first);
+    let sent = kernel.hub().last(stream);
+    if sent > head {
+        first.extend(replay(kernel, stream, head, sent).await?);
+        head = sent;
+    }
     Ok((head, first))
 }
 

@@ -362,9 +362,15 @@ impl Kernel {
             }
         }
         if foreign {
-            for r in self.registries() {
-                r.foreign(stream, seq);
-            }
+            self.catch_up(stream, seq);
+        }
+    }
+
+    /// The store holds `seq` of `stream`: the hot actor of that stream, if behind,
+    /// reloads before its next answer.
+    pub(crate) fn catch_up(&self, stream: &StreamName, seq: u64) {
+        for r in self.registries() {
+            r.foreign(stream, seq);
         }
     }
 
