@@ -60,6 +60,9 @@ pub struct TeamInput {
     pub manager: Option<UserId>,
 }
 
+/// An invitation's mail, made from its link's secret token.
+pub type InviteMail = Box<dyn FnOnce(&str) -> crate::store::OutgoingMail + Send>;
+
 /// Messages the `Org` actor handles.
 pub enum OrgMsg {
     Snapshot {
@@ -142,6 +145,8 @@ pub enum OrgMsg {
         by: Caller,
         email: String,
         role: Role,
+        /// The invitation's mail, made from its link's token, queued with it.
+        mail: Option<InviteMail>,
         reply: RpcReplyPort<CoreResult<(InvitationView, String)>>,
     },
     RevokeInvitation {
@@ -451,9 +456,10 @@ impl Entity for Org {
                 by,
                 email,
                 role,
+                mail,
                 reply,
             } => {
-                let _ = reply.send(self.on_invite(by, email, role).await);
+                let _ = reply.send(self.on_invite(by, email, role, mail).await);
             }
             OrgMsg::RevokeInvitation { by, id, reply } => {
                 let _ = reply.send(self.on_revoke_invitation(by, id).await);
@@ -815,6 +821,7 @@ impl Org {
         by: Caller,
         email: String,
         role: Role,
+        mail: Option<InviteMail>,
     ) -> CoreResult<(InvitationView, String)> {
         let actor_role = self.require_admin(&by)?;
         if role == Role::Owner && actor_role != Role::Owner {
@@ -859,12 +866,11 @@ impl Org {
             invitation: PendingInvitation::from(&view),
         });
         let hash = token_hash(&token);
-        self.commit(
-            &by,
-            writes::create_invitation(self.org.id.as_str(), &view, &hash, &replaced),
-            events,
-        )
-        .await?;
+        let mut write = writes::create_invitation(self.org.id.as_str(), &view, &hash, &replaced);
+        if let Some(mail) = mail {
+            write = write.and(writes::enqueue_mail(&mail(&token), now));
+        }
+        self.commit(&by, write, events).await?;
         for id in &replaced {
             self.invitations.remove(id);
         }
@@ -1609,7 +1615,40 @@ impl OrgHandle {
         email: String,
         role: Role,
     ) -> CoreResult<(InvitationView, String)> {
-        org_call!(self, Invite { by, email, role })?
+        let mail = None;
+        org_call!(
+            self,
+            Invite {
+                by,
+                email,
+                role,
+                mail
+            }
+        )?
+    }
+
+    /// [`OrgHandle::invite`], with the invitation's mail (made from the link's token)
+    /// queued in the same transaction as the invitation.
+    ///
+    /// # Errors
+    /// As [`OrgHandle::invite`].
+    pub async fn invite_with_mail(
+        &self,
+        by: Caller,
+        email: String,
+        role: Role,
+        mail: InviteMail,
+    ) -> CoreResult<(InvitationView, String)> {
+        let mail = Some(mail);
+        org_call!(
+            self,
+            Invite {
+                by,
+                email,
+                role,
+                mail
+            }
+        )?
     }
 
     /// Revokes a pending invitation (admins).

@@ -178,7 +178,8 @@ pub const INVITATION_DAYS: i64 = cflows_actors::org::INVITATION_TTL_MS / 86_400_
 
 /// Invites `email` to the member's organization with `role`. The answer is the same
 /// whether or not the address has an account anywhere: the pending invitation and a
-/// one-time link for the admin to pass on. An existing account also finds the invitation
+/// one-time link for the admin to pass on. When this server sends mail, the link is also
+/// mailed to the address (queued with the invitation, in one transaction). An existing account also finds the invitation
 /// in its notifications.
 ///
 /// # Errors
@@ -189,8 +190,49 @@ pub async fn invite(
     email: &str,
     role: Role,
 ) -> Result<(InvitationView, String), AppError> {
-    let (invitation, token) = m.org.invite(m.caller(), email.to_string(), role).await?;
-    let link = format!("{}/invite/{token}", state.settings.http.public_url());
+    let base = state.settings.http.public_url();
+    let (invitation, token) = if state.mailer.enabled() {
+        let org = m.org.settings().await?;
+        let (to, base, inviter, role_words) = (
+            email.trim().to_string(),
+            base.clone(),
+            m.member.user.display_name.clone(),
+            role.as_str().to_string(),
+        );
+        let org_id = m.org_id.to_string();
+        let mail = Box::new(move |token: &str| {
+            let link = format!("{base}/invite/{token}");
+            let letter = crate::mail::Letter {
+                sender: &org.name,
+                subject: format!("{inviter} invites you to {} on cflows", org.name),
+                paragraphs: vec![
+                    "Hello,".into(),
+                    format!(
+                        "{inviter} invites you to join {} on cflows as {role_words}: its workflows, calendars and teams.",
+                        org.name
+                    ),
+                    format!(
+                        "The link works once, for {INVITATION_DAYS} days. If you already have an account, log in with it; otherwise you choose your name and password."
+                    ),
+                ],
+                action: Some(("Accept the invitation".into(), link)),
+                footer: format!(
+                    "You get this mail because an administrator of {} invited this address.",
+                    org.name
+                ),
+            };
+            crate::mail::compose("invitation", Some(&org_id), &to, &letter, true)
+        });
+        m.org
+            .invite_with_mail(m.caller(), email.to_string(), role, mail)
+            .await?
+    } else {
+        m.org.invite(m.caller(), email.to_string(), role).await?
+    };
+    if state.mailer.enabled() {
+        state.mailer.wake();
+    }
+    let link = format!("{base}/invite/{token}");
     Ok((invitation, link))
 }
 

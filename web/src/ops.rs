@@ -74,6 +74,14 @@ async fn metrics(State(state): State<AppState>) -> Response {
     let feed = state.core.kernel.feed_status();
     let load =
         |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed) as f64;
+    let now = chrono::Utc::now().timestamp_millis();
+    if let Ok(outbox) = state.core.directory.store().outbox_counts(now).await {
+        metrics::gauge!("cflows_mail_queued").set(outbox.queued as f64);
+        metrics::gauge!("cflows_mail_failed").set(outbox.failed as f64);
+        metrics::gauge!("cflows_mail_sent").set(outbox.sent as f64);
+        metrics::gauge!("cflows_mail_oldest_queued_seconds")
+            .set(outbox.oldest_queued_ms as f64 / 1e3);
+    }
     metrics::gauge!("cflows_feed_following").set(if feed.ready() { 1.0 } else { 0.0 });
     metrics::gauge!("cflows_feed_last_lag_seconds").set(load(&feed.last_lag_us) / 1e6);
     (
