@@ -18,6 +18,7 @@ mod forms;
 mod hardening;
 mod icaljs;
 mod kiosk_page;
+mod mail;
 mod nav;
 mod notifications;
 mod openapi_contract;
