@@ -20,7 +20,8 @@ pub const COALESCE_WINDOW_MS: i64 = 15 * 60 * 1000;
 /// Largest page of a listing.
 pub const MAX_PAGE: u32 = 100;
 
-/// A notification to deliver.
+/// A notification to deliver: one recipient's copy of a [`crate::notices::Notice`], which
+/// writes its words and link.
 #[derive(Clone, Debug)]
 pub struct NewNotification {
     pub org: OrgId,
@@ -397,18 +398,13 @@ mod tests {
     use crate::{Core, Store, StoreConfig};
 
     fn dm(org: &OrgId, from: &UserId, body: &str) -> NewNotification {
-        NewNotification {
-            org: org.clone(),
-            kind: NotificationKind::DirectMessage,
-            title: "Message".into(),
-            body: body.into(),
-            link: "/notifications".into(),
-            entity: Some(EntityRef {
-                kind: "user".into(),
-                id: from.to_string(),
-            }),
-            from: Some(from.clone()),
-        }
+        use crate::notices::{Author, Change, Notice};
+        Notice::new(
+            org,
+            Some(Author::new(from, "Ann")),
+            Change::Message { text: body.into() },
+        )
+        .notification()
     }
 
     #[tokio::test]

@@ -29,6 +29,7 @@ pub mod feeds;
 pub mod files;
 pub mod inbox;
 pub mod kernel;
+pub mod notices;
 pub mod org;
 pub mod portable;
 pub mod project;

@@ -12,16 +12,16 @@ use crate::domain::mentions::mentioned;
 use crate::domain::validate;
 use crate::error::{CoreError, CoreResult};
 use crate::files::Kept;
-use crate::inbox::{NewNotification, deliver_later};
 use crate::kernel::{Entity, Journal, Kernel};
+use crate::notices::{self, Author, Change, Notice, Thread};
 use crate::org::OrgHandle;
 use crate::store::{Write, new_id, writes};
 use crate::team_calendar::Booker;
 use cflows_protocol::wire::StreamEvent;
 use cflows_protocol::{
-    ActivityEntry, AttachmentView, CommentView, EntityRef, NewTask, NotificationKind, OrgId,
-    ProjectEvent, ProjectId, ProjectInput, ProjectSnapshot, ProjectView, StreamName, TaskChange,
-    TaskLink, TaskStatus, TaskView, UserId, WorkflowView,
+    ActivityEntry, AttachmentView, CommentView, NewTask, OrgId, ProjectEvent, ProjectId,
+    ProjectInput, ProjectSnapshot, ProjectView, StreamName, TaskChange, TaskLink, TaskStatus,
+    TaskView, UserId, WorkflowView,
 };
 use ractor::RpcReplyPort;
 use std::collections::VecDeque;
@@ -469,27 +469,20 @@ fn tell_new_members(
     project: &ProjectView,
     before: &[UserId],
 ) {
-    for m in &project.members {
-        if m != &by.user && !before.contains(m) {
-            deliver_later(
-                kernel,
-                m.clone(),
-                NewNotification {
-                    org: org.clone(),
-                    kind: NotificationKind::ProjectUpdate,
-                    title: format!("{} added you to {}", by.name, project.name),
-                    body: String::new(),
-                    link: format!("/projects/{}", project.id),
-                    entity: Some(EntityRef {
-                        kind: "project".into(),
-                        id: project.id.to_string(),
-                    }),
-                    from: Some(by.user.clone()),
-                },
-                "project notification",
-            );
-        }
-    }
+    let notice = Notice::new(
+        org,
+        Some(Author::new(&by.user, &by.name)),
+        Change::AddedToProject {
+            project: project.id.clone(),
+            name: project.name.clone(),
+        },
+    )
+    .to(project
+        .members
+        .iter()
+        .filter(|m| *m != &by.user && !before.contains(m))
+        .cloned());
+    notices::send(kernel, &notice, "project notification");
 }
 
 impl Project {
@@ -815,47 +808,19 @@ impl Project {
         if assignee == &by.user {
             return;
         }
-        let due = task
-            .due
-            .as_ref()
-            .map(|d| format!(" (due {d})"))
-            .unwrap_or_default();
-        self.notify(
-            assignee.clone(),
-            NotificationKind::TaskAssigned,
-            format!("{} assigned you {}: {}{due}", by.name, task.key, task.title),
-            String::new(),
-            task,
-            by,
-        );
-    }
-
-    fn notify(
-        &self,
-        user: UserId,
-        kind: NotificationKind,
-        title: String,
-        body: String,
-        task: &TaskView,
-        by: &Booker,
-    ) {
-        deliver_later(
-            &self.kernel,
-            user,
-            NewNotification {
-                org: self.org.clone(),
-                kind,
-                title,
-                body,
-                link: format!("/projects/{}?task={}", self.project.id, task.id),
-                entity: Some(EntityRef {
-                    kind: "task".into(),
-                    id: task.id.clone(),
-                }),
-                from: Some(by.user.clone()),
+        let notice = Notice::new(
+            &self.org,
+            Some(Author::new(&by.user, &by.name)),
+            Change::TaskAssigned {
+                project: self.project.id.clone(),
+                task: task.id.clone(),
+                key: task.key.clone(),
+                title: task.title.clone(),
+                due: task.due.clone(),
             },
-            "task notification",
-        );
+        )
+        .to([assignee.clone()]);
+        notices::send(&self.kernel, &notice, "task notification");
     }
 
     async fn on_update_task(
@@ -1016,33 +981,18 @@ impl Project {
         )
         .await?;
         self.replace(task.clone());
-        let excerpt: String = comment.body.chars().take(200).collect();
-        let mut told = vec![by.user.clone()];
-        for user in mentions {
-            if !told.contains(&user) {
-                self.notify(
-                    user.clone(),
-                    NotificationKind::Mention,
-                    format!("{} mentioned you on {}", by.name, task.key),
-                    excerpt.clone(),
-                    &task,
-                    by,
-                );
-                told.push(user);
-            }
-        }
-        if let Some(a) = task.assignee.clone()
-            && !told.contains(&a)
-        {
-            self.notify(
-                a,
-                NotificationKind::Comment,
-                format!("{} commented on {}", by.name, task.key),
-                excerpt,
-                &task,
-                by,
-            );
-        }
+        notices::send_comment(
+            &self.kernel,
+            &self.org,
+            Author::new(&by.user, &by.name),
+            Thread::Task {
+                project: self.project.id.clone(),
+                task: task.id.clone(),
+                key: task.key.clone(),
+            },
+            &comment,
+            task.assignee.as_ref(),
+        );
         Ok(comment)
     }
 

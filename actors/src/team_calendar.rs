@@ -15,15 +15,15 @@
 use crate::domain::capacity::{Ledger, takes};
 use crate::domain::time::{self, OpenHours};
 use crate::error::{CoreError, CoreResult};
-use crate::inbox::{NewNotification, deliver_later};
 use crate::kernel::{Entity, Journal, Kernel};
+use crate::notices::{self, Change, Notice};
 use crate::store::{Write, new_id, writes};
 use cflows_protocol::limits;
 use cflows_protocol::wire::StreamEvent;
 use cflows_protocol::{
-    BookingState, BookingView, CapacityRefusal, EntityRef, Interval, ItemId, NotificationKind,
-    OrgId, SlotAvailability, StreamName, TeamCalendarSnapshot, TeamEvent, TeamId, UserId,
-    WaitlistEntry, WorkingHours, Workload, WorkloadPeriod,
+    BookingState, BookingView, CapacityRefusal, Interval, ItemId, OrgId, SlotAvailability,
+    StreamName, TeamCalendarSnapshot, TeamEvent, TeamId, UserId, WaitlistEntry, WorkingHours,
+    Workload, WorkloadPeriod,
 };
 use ractor::RpcReplyPort;
 use std::collections::BTreeMap;
@@ -1156,31 +1156,17 @@ fn check_range(from: i64, to: i64) -> CoreResult<()> {
 /// Tells a waiter their slot is held for them (off the team's mailbox: the inbox is
 /// another actor and must not slow capacity decisions).
 fn notify_waiter(kernel: &Kernel, org: &OrgId, booking: &BookingView) {
-    let n = NewNotification {
-        org: org.clone(),
-        kind: NotificationKind::BookingHeld,
-        title: "A slot you waited for is held for you".into(),
-        body: format!(
-            "Confirm it before the hold runs out{}.",
-            if booking.title.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", booking.title)
-            }
-        ),
-        link: format!("/calendar?team={}&booking={}", booking.team, booking.id),
-        entity: Some(EntityRef {
-            kind: "booking".into(),
-            id: booking.id.clone(),
-        }),
-        from: None,
-    };
-    deliver_later(
-        kernel,
-        booking.booked_by.clone(),
-        n,
-        "waitlist notification",
-    );
+    let notice = Notice::new(
+        org,
+        None,
+        Change::WaitlistHeld {
+            team: booking.team.clone(),
+            booking: booking.id.clone(),
+            title: booking.title.clone(),
+        },
+    )
+    .to([booking.booked_by.clone()]);
+    notices::send(kernel, &notice, "waitlist notification");
 }
 
 /// A typed handle on one team's calendar of one organization (started on demand by the
