@@ -1388,7 +1388,7 @@ fn capacity_refusal(team: &TeamView, affected: &[BookingView]) -> String {
                 "{} '{}' {}",
                 b.id,
                 b.title,
-                team_calendar::describe(&cflows_protocol::Interval {
+                crate::domain::capacity::describe(&cflows_protocol::Interval {
                     start: b.start,
                     end: b.end
                 })

@@ -8,6 +8,7 @@
 //! delete tasks. Anyone else is told `NotFound`, exactly as for a missing project.
 
 use crate::board::validate_due;
+use crate::domain::attachments::{self, Holder};
 use crate::domain::mentions::mentioned;
 use crate::domain::validate;
 use crate::error::{CoreError, CoreResult};
@@ -41,8 +42,6 @@ const _: () = assert!(
         && crate::work_item::MAX_MOVE_COMMENT <= MAX_DESCRIPTION
         && crate::domain::validate::MAX_TEXT <= MAX_DESCRIPTION
 );
-/// Most attachments of one task or item.
-pub const MAX_ATTACHMENTS: usize = 50;
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -999,11 +998,7 @@ impl Project {
     async fn on_attach(&mut self, by: &Booker, id: &str, kept: Kept) -> CoreResult<AttachmentView> {
         self.may_change(by)?;
         let mut task = self.task(id)?.clone();
-        if task.attachments.len() >= MAX_ATTACHMENTS {
-            return Err(CoreError::invalid(format!(
-                "a task has at most {MAX_ATTACHMENTS} attachments"
-            )));
-        }
+        attachments::may_attach(Holder::Task, task.attachments.len())?;
         let attachment = attachment_view(by, &kept);
         task.attachments.push(attachment.clone());
         let activity = self.activity(
@@ -1039,11 +1034,7 @@ impl Project {
             .find(|a| a.id == attachment)
             .cloned()
             .ok_or(CoreError::NotFound)?;
-        if gone.by != by.user && !self.is_admin(by) {
-            return Err(CoreError::Forbidden(
-                "only who attached it or a project admin removes an attachment".into(),
-            ));
-        }
+        attachments::may_remove(Holder::Task, &gone, &by.user, self.is_admin(by))?;
         task.attachments.retain(|a| a.id != attachment);
         let activity = self.activity(
             by,

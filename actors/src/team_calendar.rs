@@ -1431,15 +1431,5 @@ pub(crate) async fn capacity_committed(kernel: &Kernel, team: &TeamId, capacity:
     }
 }
 
-/// The interval a refusal reports, for messages.
-pub fn describe(i: &Interval) -> String {
-    let f = |ms: i64| {
-        chrono::DateTime::from_timestamp_millis(ms)
-            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-            .unwrap_or_default()
-    };
-    format!("{} – {}", f(i.start), f(i.end))
-}
-
 #[cfg(test)]
 mod tests;

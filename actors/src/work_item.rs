@@ -10,6 +10,8 @@
 //! its workflow's `Board`.
 
 use crate::board::{BoardHandle, validate_due};
+use crate::domain::attachments::{self, Holder};
+use crate::domain::capacity;
 use crate::domain::workflow::{self, ItemFacts, MoveRefusal, check_value};
 use crate::error::{CoreError, CoreResult};
 use crate::kernel::{Entity, Journal, Kernel};
@@ -428,7 +430,7 @@ impl WorkItem {
         let spec = BookingSpec {
             job_type: job.id.clone(),
             start,
-            end: start + i64::from(job.duration_minutes) * 60_000,
+            end: capacity::booking_end(start, None, job.duration_minutes)?,
             members_required: 1,
             title: format!("{} · {}", self.item.key, self.item.title),
             confirm: false,
@@ -585,12 +587,7 @@ impl WorkItem {
         by: &Booker,
         kept: crate::files::Kept,
     ) -> CoreResult<AttachmentView> {
-        let max = crate::project::MAX_ATTACHMENTS;
-        if self.attachments.len() >= max {
-            return Err(CoreError::invalid(format!(
-                "an item has at most {max} attachments"
-            )));
-        }
+        attachments::may_attach(Holder::Item, self.attachments.len())?;
         let attachment = crate::project::attachment_view(by, &kept);
         self.journal
             .commit(
@@ -618,11 +615,7 @@ impl WorkItem {
             .find(|a| a.id == id)
             .cloned()
             .ok_or(CoreError::NotFound)?;
-        if gone.by != by.user && !by.admin {
-            return Err(CoreError::Forbidden(
-                "only who attached it or an admin removes an attachment".into(),
-            ));
-        }
+        attachments::may_remove(Holder::Item, &gone, &by.user, by.admin)?;
         self.journal
             .commit(
                 writes::delete_attachment(&gone.id),
