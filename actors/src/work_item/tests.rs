@@ -529,3 +529,27 @@ async fn an_item_stranded_in_a_removed_step_can_be_moved_back_in() {
     let snap = s.item(&car.id).snapshot().await.unwrap();
     assert_eq!(snap.history.last().unwrap().label, "relocated");
 }
+
+#[tokio::test]
+async fn a_step_booking_at_the_end_of_time_is_refused_not_overflowed() {
+    let s = shop().await;
+    let car = s.vehicle("Golf 1.4 TSI").await;
+    let handle = s.item(&car.id);
+    let refused = handle
+        .move_to(
+            s.owner.clone(),
+            MoveRequest {
+                from: "request".into(),
+                to: "test".into(),
+                comment: None,
+                booking_start: Some(i64::MAX - HOUR),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, CoreError::InvalidInput(m) if m.contains("out of range")),
+        "{refused:?}"
+    );
+    assert_eq!(handle.snapshot().await.unwrap().item.step, "request");
+}
