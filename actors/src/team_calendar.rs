@@ -3,10 +3,10 @@
 //! and publishes `team:{id}`.
 //!
 //! Capacity is the team's bookable count (the Org actor's field). The Org asks this
-//! actor before lowering it ([`TeamCalendarHandle::reserve_capacity`]: refused with the
-//! affected bookings, or the lower figure applies here at once) and tells it the figure
-//! it committed ([`TeamCalendarHandle::capacity_committed`]); in between the lower of
-//! the two applies, so no moment exists in which more could be booked than either allows.
+//! actor before lowering it (`reserve_capacity`: refused with the affected bookings, or
+//! the lower figure applies here at once) and tells it the figure it committed
+//! (`capacity_committed`); in between the lower of the two applies, so no moment exists
+//! in which more could be booked than either allows.
 //!
 //! Two processes holding the same team cannot overbook either: each decision commits
 //! the journal's next `(stream, seq)`, which only one of them can take (the kernel's
