@@ -21,16 +21,16 @@ pub const COALESCE_WINDOW_MS: i64 = 15 * 60 * 1000;
 pub const MAX_PAGE: u32 = 100;
 
 /// A notification to deliver: one recipient's copy of a [`crate::notices::Notice`], which
-/// writes its words and link.
+/// writes its words and link (only it builds one: the fields are the crate's).
 #[derive(Clone, Debug)]
 pub struct NewNotification {
-    pub org: OrgId,
-    pub kind: NotificationKind,
-    pub title: String,
-    pub body: String,
-    pub link: String,
-    pub entity: Option<EntityRef>,
-    pub from: Option<UserId>,
+    pub(crate) org: OrgId,
+    pub(crate) kind: NotificationKind,
+    pub(crate) title: String,
+    pub(crate) body: String,
+    pub(crate) link: String,
+    pub(crate) entity: Option<EntityRef>,
+    pub(crate) from: Option<UserId>,
 }
 
 /// Messages the `Inbox` handles.

@@ -284,7 +284,10 @@ impl Notice {
 
     /// What it says, in the words a person reads.
     pub fn words(&self) -> Words {
-        let who = self.by.as_ref().map_or("Someone", |a| a.name.as_str());
+        let who = match &self.by {
+            Some(a) if !a.name.trim().is_empty() => a.name.as_str(),
+            _ => "Someone",
+        };
         let (title, body) = match &self.change {
             Change::ItemMoved {
                 key, title, step, ..
@@ -687,6 +690,16 @@ mod tests {
         let n = notice(Change::Message { text: s("hi") }).notification();
         assert_eq!(n.from, Some(UserId::new("u-ann")));
         assert_eq!(n.org, OrgId::new("o1"));
+        let nameless = Notice::new(
+            &OrgId::new("o1"),
+            Some(Author::new(&UserId::new("u-x"), " ")),
+            Change::Message { text: s("hi") },
+        );
+        assert_eq!(
+            nameless.words().title,
+            "Message from Someone",
+            "never a blank where a name goes"
+        );
     }
 
     #[test]

@@ -553,3 +553,64 @@ async fn a_step_booking_at_the_end_of_time_is_refused_not_overflowed() {
     );
     assert_eq!(handle.snapshot().await.unwrap().item.step, "request");
 }
+
+#[tokio::test]
+async fn the_team_of_the_step_an_item_enters_is_told_in_words_with_a_link() {
+    use cflows_protocol::{EntityRef, InboxEvent, NotificationKind};
+    let s = shop().await;
+    let car = s.vehicle("Golf 1.4 TSI").await;
+    let tester = s
+        .teams
+        .iter()
+        .find(|t| t.name == "Testers")
+        .unwrap()
+        .members[0]
+        .clone();
+    let mut inbox = s
+        .core
+        .kernel
+        .hub()
+        .subscribe(&StreamName::Inbox(tester.clone()));
+    s.item(&car.id)
+        .move_to(
+            s.owner.clone(),
+            MoveRequest {
+                from: "request".into(),
+                to: "test".into(),
+                comment: None,
+                booking_start: Some(tomorrow() + 9 * HOUR),
+            },
+        )
+        .await
+        .unwrap();
+    let frame = tokio::time::timeout(Duration::from_secs(10), inbox.recv())
+        .await
+        .expect("the tester is told")
+        .unwrap();
+    let ServerMsg::Event {
+        event:
+            StreamEvent::Inbox(InboxEvent::NotificationAdded {
+                notification: n, ..
+            }),
+        ..
+    } = decode_server(&frame.bytes).unwrap()
+    else {
+        panic!("a notification")
+    };
+    let step = step_name(&s.workflow, "test").to_string();
+    assert_eq!(n.kind, NotificationKind::WorkItemMoved);
+    assert_eq!(n.title, format!("VH-1 is in {step}"));
+    assert_eq!(
+        n.body,
+        format!("{} moved Golf 1.4 TSI to {step}.", s.owner.name)
+    );
+    assert_eq!(n.link, format!("/items/{}", car.id));
+    assert_eq!(
+        n.entity,
+        Some(EntityRef {
+            kind: "item".into(),
+            id: car.id.to_string()
+        })
+    );
+    assert_eq!(n.from, Some(s.owner.user.clone()));
+}
