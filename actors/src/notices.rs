@@ -98,6 +98,11 @@ impl Entity {
 pub struct Link(String);
 
 impl Link {
+    /// The page that accepts the invitation with secret `token`.
+    pub fn invitation(token: &str) -> Self {
+        Self(format!("/invite/{token}"))
+    }
+
     /// The path (with its query), starting with `/`.
     pub fn path(&self) -> &str {
         &self.0
@@ -277,7 +282,7 @@ impl Notice {
     /// Where it leads: the entity's page, or the invitation to accept.
     pub fn link(&self) -> Link {
         match &self.change {
-            Change::Invited { token, .. } => Link(format!("/invite/{token}")),
+            Change::Invited { token, .. } => Link::invitation(token),
             _ => self.entity().link(),
         }
     }

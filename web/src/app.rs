@@ -8,7 +8,7 @@ use crate::auth::{self, Authed, Member};
 use crate::error::AppError;
 use axum_extra::extract::CookieJar;
 use cflows_actors::directory::new_user;
-use cflows_actors::notices::{Author, Change, Notice};
+use cflows_actors::notices::{Author, Change, Link, Notice};
 use cflows_actors::store::SessionRecord;
 use cflows_actors::{Accepting, CoreError, NewOrg, Owner};
 use cflows_protocol::{
@@ -183,7 +183,7 @@ pub async fn invite(
     role: Role,
 ) -> Result<(InvitationView, String), AppError> {
     let (invitation, token) = m.org.invite(m.caller(), email.to_string(), role).await?;
-    let link = format!("{}/invite/{token}", state.settings.http.public_url());
+    let link = Link::invitation(&token).absolute(&state.settings.http.public_url());
     Ok((invitation, link))
 }
 
