@@ -14,7 +14,7 @@ use cflows_protocol::{
     UserId,
 };
 
-/// A comment's or a message's first characters, as a notification shows them.
+/// A comment's first characters, as a notification shows them.
 const EXCERPT_CHARS: usize = 200;
 /// A direct message's preview.
 const MESSAGE_PREVIEW_CHARS: usize = 280;
