@@ -208,6 +208,13 @@ impl Entity for Calendar {
     type Id = CalendarId;
     type Msg = CalendarMsg;
     const KIND: &'static str = "calendar";
+
+    fn of_stream(stream: &StreamName) -> Option<Self::Id> {
+        match stream {
+            StreamName::Calendar(id) => Some(id.clone()),
+            _ => None,
+        }
+    }
     const SCOPE_TABLE: Option<&'static str> = Some("calendar");
 
     async fn load(kernel: &Kernel, id: &CalendarId) -> CoreResult<Self> {

@@ -76,6 +76,13 @@ impl Entity for Inbox {
     type Msg = InboxMsg;
     const KIND: &'static str = "inbox";
 
+    fn of_stream(stream: &StreamName) -> Option<Self::Id> {
+        match stream {
+            StreamName::Inbox(id) => Some(id.clone()),
+            _ => None,
+        }
+    }
+
     async fn load(kernel: &Kernel, user: &UserId) -> CoreResult<Self> {
         let store = kernel.store();
         if store.user(user.as_str()).await?.is_none() {

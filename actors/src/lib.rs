@@ -76,7 +76,7 @@ impl Core {
         let kernel = Kernel::start(store, config).await?;
         {
             let kernel = kernel.clone();
-            tokio::spawn(async move { team_calendar::wake_pending_holds(&kernel).await });
+            tokio::spawn(team_calendar::share_wake_ups(kernel));
         }
         Ok(Self {
             directory: DirectoryHandle::new(kernel.clone()),

@@ -10,7 +10,7 @@ use crate::directory::NewUser;
 use crate::domain::{permissions, validate};
 use crate::error::{CoreError, CoreResult};
 use crate::inbox::InboxHandle;
-use crate::kernel::{Entity, Journal, Kernel, Revocation};
+use crate::kernel::{Entity, Journal, Kernel, decide};
 use crate::notices::{Author, Change, Notice};
 use crate::store::{MembershipRecord, OrgRecord, TeamRecord, UserRecord, Write, new_id, writes};
 use crate::team_calendar;
@@ -267,6 +267,13 @@ impl Entity for Org {
     type Msg = OrgMsg;
     const KIND: &'static str = "org";
 
+    fn of_stream(stream: &StreamName) -> Option<Self::Id> {
+        match stream {
+            StreamName::Org(id) => Some(id.clone()),
+            _ => None,
+        }
+    }
+
     async fn load(kernel: &Kernel, id: &OrgId) -> CoreResult<Self> {
         let store = kernel.store();
         let record = store.org(id.as_str()).await?.ok_or(CoreError::NotFound)?;
@@ -357,7 +364,7 @@ impl Entity for Org {
         })
     }
 
-    async fn handle(&mut self, _kernel: &Kernel, msg: OrgMsg) {
+    async fn handle(&mut self, kernel: &Kernel, msg: OrgMsg) {
         match msg {
             OrgMsg::Snapshot { reply } => {
                 let _ = reply.send(self.snapshot());
@@ -375,7 +382,14 @@ impl Entity for Org {
                 let _ = reply.send(self.teams.get(&team).cloned());
             }
             OrgMsg::UpdateSettings { by, change, reply } => {
-                let _ = reply.send(self.on_update_settings(by, change).await);
+                let id = self.org.id.clone();
+                let r = decide!(
+                    self,
+                    kernel,
+                    &id,
+                    self.on_update_settings(by.clone(), change.clone()).await
+                );
+                let _ = reply.send(r);
             }
             OrgMsg::AddMember {
                 by,
@@ -1102,18 +1116,8 @@ impl Org {
             }],
         )
         .await?;
-        if !next.active {
-            self.revoke_membership(&user);
-        }
         self.members.insert(user, next);
         Ok(view)
-    }
-
-    /// Closes the user's open connections that act in this organization.
-    fn revoke_membership(&self, user: &UserId) {
-        self.kernel
-            .revocations()
-            .revoke(user, Revocation::Membership(self.org.id.clone()));
     }
 
     async fn on_update_profile(
@@ -1196,7 +1200,6 @@ impl Org {
         )
         .await?;
         self.members.remove(&user);
-        self.revoke_membership(&user);
         for t in changed {
             self.teams.insert(t.id.clone(), t);
         }

@@ -113,6 +113,13 @@ impl Entity for Project {
     type Id = ProjectId;
     type Msg = ProjectMsg;
     const KIND: &'static str = "project";
+
+    fn of_stream(stream: &StreamName) -> Option<Self::Id> {
+        match stream {
+            StreamName::Project(id) => Some(id.clone()),
+            _ => None,
+        }
+    }
     const SCOPE_TABLE: Option<&'static str> = Some("project");
 
     async fn load(kernel: &Kernel, id: &ProjectId) -> CoreResult<Self> {

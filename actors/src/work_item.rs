@@ -101,6 +101,13 @@ impl Entity for WorkItem {
     type Id = ItemId;
     type Msg = ItemMsg;
     const KIND: &'static str = "work_item";
+
+    fn of_stream(stream: &StreamName) -> Option<Self::Id> {
+        match stream {
+            StreamName::Item(id) => Some(id.clone()),
+            _ => None,
+        }
+    }
     const SCOPE_TABLE: Option<&'static str> = Some("work_item");
 
     async fn load(kernel: &Kernel, id: &ItemId) -> CoreResult<Self> {

@@ -45,7 +45,10 @@ pub async fn start_session(
     email: &str,
     password: &str,
 ) -> Result<(SessionRecord, UserView, Option<OrgView>), AppError> {
-    state.login_limits.check(ip, email)?;
+    state
+        .login_limits
+        .check(state.core.directory.store(), ip, email)
+        .await?;
     let dir = &state.core.directory;
     let user = dir
         .authenticate(email, password)
@@ -103,7 +106,10 @@ pub async fn change_password(
         ));
     }
     cflows_actors::domain::validate::new_password(new)?;
-    state.login_limits.check(ip, &authed.user.email)?;
+    state
+        .login_limits
+        .check(state.core.directory.store(), ip, &authed.user.email)
+        .await?;
     let dir = &state.core.directory;
     if dir
         .authenticate(&authed.user.email, current)

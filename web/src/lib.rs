@@ -54,8 +54,13 @@ pub struct AppState {
 impl AppState {
     /// State for a running core.
     pub fn new(settings: Settings, core: Core) -> Self {
-        let per_minute = std::num::NonZeroU32::new(settings.ws.messages_per_minute)
-            .unwrap_or(std::num::NonZeroU32::MIN);
+        // Each node allows its share, so a user spread over every node gets the same total
+        // (declared by `cluster.nodes`: counting in the store per message would cost a
+        // write per message).
+        let per_minute = std::num::NonZeroU32::new(
+            settings.ws.messages_per_minute / settings.cluster.nodes.max(1),
+        )
+        .unwrap_or(std::num::NonZeroU32::MIN);
         let sockets =
             gateway::Sockets::per_core(Duration::from_secs(settings.ws.heartbeat_secs.max(1)));
         Self {
@@ -105,13 +110,11 @@ pub async fn serve(
     let core = state.core.clone();
     let sockets = state.sockets.clone();
     let sweep_core = state.core.clone();
-    let limits = state.login_limits.clone();
     let messages = state.message_limits.clone();
     let sweeper = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
-            limits.forget_idle();
             messages.retain_recent();
             // Streams nobody watched or wrote for ten minutes (a work item's, a
             // passivated inbox's) free their channel and recent frames.

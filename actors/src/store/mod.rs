@@ -9,6 +9,7 @@
 mod calendars;
 mod capacity;
 pub mod check;
+mod cluster;
 mod migrations;
 mod portable;
 mod projects;
@@ -19,6 +20,7 @@ pub mod writes;
 
 pub use calendars::{CalEventRecord, CalendarRecord, FeedRecord, feed_id};
 pub use capacity::{BookingRecord, JobTypeRecord, WaitlistRecord};
+pub use cluster::{FeedRow, NodeRecord, PairingRecord, ThrottleRecord};
 pub use migrations::{MIGRATIONS, Migration, MigrationReport};
 pub use portable::Owned;
 pub use projects::{AttachmentRecord, ProjectRecord, TaskRecord};
@@ -145,6 +147,9 @@ pub struct Store {
     db: Arc<Surreal<Any>>,
     /// Statements sent so far (`run`): tests compare the work of two paths by it.
     queries: Arc<std::sync::atomic::AtomicU64>,
+    /// This process's name among the nodes on the database, written on each journal row
+    /// it commits (the feed tells its own rows from other nodes' by it).
+    node: Arc<str>,
 }
 
 impl Store {
@@ -184,7 +189,24 @@ impl Store {
         Ok(Self {
             db: Arc::new(db),
             queries: Arc::default(),
+            node: new_id().into(),
         })
+    }
+
+    /// This handle's node name (each [`Store::open`] is a node of its own).
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// The same database under another node name: tests run several nodes on one
+    /// in-memory database.
+    #[doc(hidden)]
+    pub fn as_new_node(&self) -> Self {
+        Self {
+            db: self.db.clone(),
+            queries: Arc::default(),
+            node: new_id().into(),
+        }
     }
 
     /// Checks the engine answers.
@@ -256,7 +278,7 @@ impl Store {
         for (i, row) in journal.iter().enumerate() {
             let key = format!("__journal{i}");
             sql.push_str(&format!(
-                "CREATE event CONTENT {{ stream: ${key}.stream, seq: ${key}.seq, kind: ${key}.kind, payload: ${key}.payload, actor: ${key}.actor, org: ${key}.org, at: time::now() }};\n"
+                "CREATE event CONTENT {{ stream: ${key}.stream, seq: ${key}.seq, kind: ${key}.kind, payload: ${key}.payload, actor: ${key}.actor, org: ${key}.org, node: $__node, at: time::now() }};\n"
             ));
             vars.insert(
                 key,
@@ -282,6 +304,9 @@ impl Store {
                 "UPSERT type::record('stream_head', ${key}.stream) SET seq = ${key}.seq;\n"
             ));
             vars.insert(key, json!({ "stream": stream, "seq": seq }));
+        }
+        if !journal.is_empty() {
+            vars.insert("__node".into(), json!(&*self.node));
         }
         sql.push_str("COMMIT TRANSACTION;");
         self.run(&sql, Json::Object(vars)).await?;

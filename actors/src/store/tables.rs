@@ -12,6 +12,9 @@ use super::capacity::{
     BOOKING_FIELDS, BookingRecord, JOB_TYPE_FIELDS, JobTypeRecord, TEAM_HOURS_FIELDS,
     TeamHoursRecord, WAITLIST_FIELDS, WaitlistRecord,
 };
+use super::cluster::{
+    NODE_FIELDS, NodeRecord, PAIRING_FIELDS, PairingRecord, THROTTLE_FIELDS, ThrottleRecord,
+};
 use super::portable::Owned;
 use super::projects::{
     ATTACHMENT_FIELDS, AttachmentRecord, PROJECT_FIELDS, ProjectRecord, TASK_COMMENT_FIELDS,
@@ -178,6 +181,11 @@ pub const TABLES: &[Table] = &[
         ATTACHMENT_FIELDS,
         AttachmentRecord
     ),
+    // Not exported: several nodes' working state (heartbeats, screens waiting to be
+    // paired, attempt counters), short-lived by design.
+    table!("node", None, NODE_FIELDS, NodeRecord),
+    table!("pairing", None, PAIRING_FIELDS, PairingRecord),
+    table!("throttle", None, THROTTLE_FIELDS, ThrottleRecord),
 ];
 
 /// The exported tables with how their rows belong to an organization, in import order.

@@ -11,6 +11,7 @@ mod calendar_page;
 mod calendar_removal;
 mod calendars;
 mod capacity;
+mod cluster;
 mod conformance;
 mod flow_journeys;
 mod forms;
