@@ -1006,7 +1006,7 @@ impl Project {
         self.may_change(by)?;
         let mut task = self.task(id)?.clone();
         attachments::may_attach(Holder::Task, task.attachments.len())?;
-        let attachment = attachment_view(by, &kept);
+        let attachment = kept.attachment(&by.user);
         task.attachments.push(attachment.clone());
         let activity = self.activity(
             by,
@@ -1064,33 +1064,6 @@ impl Project {
             .await;
         Ok(())
     }
-}
-
-/// The attachment row for bytes just kept.
-pub(crate) fn attachment_view(by: &Booker, kept: &Kept) -> AttachmentView {
-    AttachmentView {
-        id: new_id(),
-        name: kept.name.clone(),
-        content_type: kept.content_type.to_string(),
-        size: kept.size,
-        sha256: kept.sha256.clone(),
-        thumbnail: kept.thumbnail,
-        by: by.user.clone(),
-        at: now_ms(),
-    }
-}
-
-/// After an attach the owner refused (no such task or item, too many files, archived):
-/// the bytes no row names are removed again.
-pub(crate) async fn discard_if_refused(
-    kernel: &Kernel,
-    sha: &str,
-    r: CoreResult<AttachmentView>,
-) -> CoreResult<AttachmentView> {
-    if r.is_err() {
-        kernel.files().release(kernel.store(), sha).await;
-    }
-    r
 }
 
 /// The open tasks of `org` assigned to `user`, across projects.
@@ -1249,7 +1222,7 @@ impl ProjectHandle {
                 reply,
             })
             .await;
-        discard_if_refused(&self.kernel, &sha, r).await
+        crate::files::discard_if_refused(&self.kernel, &sha, r).await
     }
 
     /// Removes an attachment of a task.

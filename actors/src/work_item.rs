@@ -595,7 +595,7 @@ impl WorkItem {
         kept: crate::files::Kept,
     ) -> CoreResult<AttachmentView> {
         attachments::may_attach(Holder::Item, self.attachments.len())?;
-        let attachment = crate::project::attachment_view(by, &kept);
+        let attachment = kept.attachment(&by.user);
         self.journal
             .commit(
                 writes::add_attachment(
@@ -854,7 +854,7 @@ impl WorkItemHandle {
                 reply,
             })
             .await;
-        crate::project::discard_if_refused(&self.kernel, &sha, r).await
+        crate::files::discard_if_refused(&self.kernel, &sha, r).await
     }
 
     /// Removes an attachment (who attached it, or an admin).
