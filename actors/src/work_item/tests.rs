@@ -614,3 +614,45 @@ async fn the_team_of_the_step_an_item_enters_is_told_in_words_with_a_link() {
     );
     assert_eq!(n.from, Some(s.owner.user.clone()));
 }
+
+#[tokio::test]
+async fn an_items_files_follow_the_attachment_rules() {
+    let s = shop().await;
+    let car = s.vehicle("Golf 1.4 TSI").await;
+    let handle = s.item(&car.id);
+    let files = s.core.kernel.files().clone();
+    let keep = || files.keep("note.txt", b"Scratch on the left door.".to_vec());
+    let first = handle
+        .attach(s.owner.clone(), keep().await.unwrap())
+        .await
+        .unwrap();
+    let member = s.teams[0].members[0].clone();
+    let stranger = Booker {
+        user: member,
+        name: "Sales 0".into(),
+        admin: false,
+    };
+    let refused = handle
+        .detach(stranger.clone(), first.id.clone())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, CoreError::Forbidden(m) if m == "only who attached it or an admin removes an attachment"),
+        "{refused:?}"
+    );
+    for _ in 1..attachments::MAX_ATTACHMENTS {
+        handle
+            .attach(stranger.clone(), keep().await.unwrap())
+            .await
+            .unwrap();
+    }
+    let full = handle
+        .attach(s.owner.clone(), keep().await.unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&full, CoreError::InvalidInput(m) if m == "an item has at most 50 attachments"),
+        "{full:?}"
+    );
+    handle.detach(s.owner.clone(), first.id).await.unwrap();
+}
