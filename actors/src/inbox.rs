@@ -295,9 +295,10 @@ impl Inbox {
     }
 }
 
-/// Delivers `n` to `user`'s inbox without waiting: another actor's decision must not
-/// wait on an inbox (nor risk a call cycle). A failure is logged with `what`.
-pub fn deliver_later(kernel: &Kernel, user: UserId, n: NewNotification, what: &'static str) {
+/// Delivers `n` to `user`'s inbox without waiting (for [`crate::notices::send`]): another
+/// actor's decision must not wait on an inbox (nor risk a call cycle). A failure is
+/// logged with `what`.
+pub(crate) fn deliver_later(kernel: &Kernel, user: UserId, n: NewNotification, what: &'static str) {
     let k = kernel.clone();
     kernel.side_effect(async move {
         let kernel = k;
