@@ -12,8 +12,10 @@ pub mod error;
 pub mod forms;
 pub mod gateway;
 pub mod headers;
+pub mod mail;
 pub mod ops;
 pub mod pages;
+pub mod passwords;
 pub mod settings;
 pub mod work;
 
@@ -49,6 +51,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Every socket's outbound side: the writer shards and the heartbeat tick.
     pub sockets: Arc<gateway::Sockets>,
+    /// Outbound mail (off when `mail.smtp_url` is unset).
+    pub mailer: Arc<mail::Mailer>,
 }
 
 impl AppState {
@@ -63,8 +67,11 @@ impl AppState {
         .unwrap_or(std::num::NonZeroU32::MIN);
         let sockets =
             gateway::Sockets::per_core(Duration::from_secs(settings.ws.heartbeat_secs.max(1)));
+        // `cflows serve` checks the mail settings before it starts (`mail::Mailer::new`).
+        let mailer = mail::Mailer::new(&settings).unwrap_or_else(|e| panic!("{e}"));
         Self {
             sockets,
+            mailer: Arc::new(mailer),
             message_limits: Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(
                 per_minute,
             ))),
@@ -111,6 +118,7 @@ pub async fn serve(
     let sockets = state.sockets.clone();
     let sweep_core = state.core.clone();
     let messages = state.message_limits.clone();
+    tokio::spawn(mail::deliver(state.clone()));
     let sweeper = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {

@@ -20,6 +20,35 @@ pub struct Settings {
     pub uploads: UploadSettings,
     pub sessions: SessionSettings,
     pub cluster: ClusterSettings,
+    pub mail: MailSettings,
+}
+
+/// Outbound mail (README, "Mail").
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MailSettings {
+    /// lettre's SMTP URL (`CFLOWS_MAIL__SMTP_URL`): `smtp://127.0.0.1:2525` (a local relay,
+    /// no TLS), `smtp://user:pass@host:587?tls=required` (STARTTLS), `smtps://user:pass@host:465`
+    /// (implicit TLS). Empty: no mail is sent, and pages offer the link to pass on.
+    pub smtp_url: String,
+    /// The sender (`CFLOWS_MAIL__FROM`), e.g. `Demo Motors <cflows@example.com>`.
+    pub from: String,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        Self {
+            smtp_url: String::new(),
+            from: "cflows <cflows@localhost>".into(),
+        }
+    }
+}
+
+impl MailSettings {
+    /// Whether mail is sent at all.
+    pub fn enabled(&self) -> bool {
+        !self.smtp_url.trim().is_empty()
+    }
 }
 
 /// Several nodes on one database (README, "Running several nodes").

@@ -65,6 +65,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0010_cluster.surql",
         sql: include_str!("../../../migrations/0010_cluster.surql"),
     },
+    Migration {
+        name: "0011_mail.surql",
+        sql: include_str!("../../../migrations/0011_mail.surql"),
+    },
 ];
 
 /// What [`Store::migrate`] did.
@@ -192,6 +196,7 @@ mod tests {
                 "0008_projects.surql",
                 "0009_expired_holds.surql",
                 "0010_cluster.surql",
+                "0011_mail.surql",
             ]
         );
         assert!(store.migrations_current().await.unwrap());

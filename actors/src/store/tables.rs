@@ -15,6 +15,7 @@ use super::capacity::{
 use super::cluster::{
     NODE_FIELDS, NodeRecord, PAIRING_FIELDS, PairingRecord, THROTTLE_FIELDS, ThrottleRecord,
 };
+use super::outbox::{OUTBOX_FIELDS, OutboxRecord, PASSWORD_RESET_FIELDS, PasswordResetRecord};
 use super::portable::Owned;
 use super::projects::{
     ATTACHMENT_FIELDS, AttachmentRecord, PROJECT_FIELDS, ProjectRecord, TASK_COMMENT_FIELDS,
@@ -186,6 +187,14 @@ pub const TABLES: &[Table] = &[
     table!("node", None, NODE_FIELDS, NodeRecord),
     table!("pairing", None, PAIRING_FIELDS, PairingRecord),
     table!("throttle", None, THROTTLE_FIELDS, ThrottleRecord),
+    // Not exported: messages on their way (and a log of those sent), one-time links.
+    table!("outbox", None, OUTBOX_FIELDS, OutboxRecord),
+    table!(
+        "password_reset",
+        None,
+        PASSWORD_RESET_FIELDS,
+        PasswordResetRecord
+    ),
 ];
 
 /// The exported tables with how their rows belong to an organization, in import order.
