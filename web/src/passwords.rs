@@ -80,20 +80,22 @@ async fn issue(
     sender: &str,
 ) -> Result<ResetLink, AppError> {
     let token = random_token();
-    let link = format!("{}/password/reset/{token}", state.settings.http.public_url());
-    let now = chrono::Utc::now().timestamp_millis();
-    let mut write = writes::create_password_reset(
-        user.as_str(),
-        &session_digest(&token),
-        now + RESET_TTL_MS,
+    let link = format!(
+        "{}/password/reset/{token}",
+        state.settings.http.public_url()
     );
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut write =
+        writes::create_password_reset(user.as_str(), &session_digest(&token), now + RESET_TTL_MS);
     let mailed = state.mailer.enabled();
     if mailed {
         let asked = if sender.is_empty() {
             "Someone — hopefully you — asked to set a new password for your cflows account."
                 .to_string()
         } else {
-            format!("An administrator of {sender} sent you a link to set a new password for your cflows account.")
+            format!(
+                "An administrator of {sender} sent you a link to set a new password for your cflows account."
+            )
         };
         let letter = Letter {
             sender: if sender.is_empty() { "cflows" } else { sender },
@@ -133,7 +135,11 @@ pub async fn send_to_member(
             "only admins can send password reset links".into(),
         ));
     }
-    let member = m.org.member(user.clone()).await?.ok_or(AppError::NotFound)?;
+    let member = m
+        .org
+        .member(user.clone())
+        .await?
+        .ok_or(AppError::NotFound)?;
     let org = m.org.settings().await?;
     issue(
         state,

@@ -74,6 +74,21 @@ impl Shop {
             .unwrap()
     }
 
+    /// Moves `item` from its first step into Test & Inspect, with a hold from `start`.
+    async fn move_into_test(&self, item: &ItemId, start: Option<i64>) -> CoreResult<WorkItemView> {
+        self.item(item)
+            .move_to(
+                self.owner.clone(),
+                MoveRequest {
+                    from: "request".into(),
+                    to: "test".into(),
+                    comment: None,
+                    booking_start: start,
+                },
+            )
+            .await
+    }
+
     async fn vehicle(&self, title: &str) -> WorkItemView {
         self.board()
             .create_item(
@@ -461,18 +476,7 @@ async fn the_board_publishes_cards_and_catches_up_what_it_missed() {
         first,
         ServerMsg::Event { event: StreamEvent::Board(BoardEvent::CardAdded { ref card }), .. } if card.key == "VH-1"
     ));
-    s.item(&car.id)
-        .move_to(
-            s.owner.clone(),
-            MoveRequest {
-                from: "request".into(),
-                to: "test".into(),
-                comment: None,
-                booking_start: None,
-            },
-        )
-        .await
-        .unwrap();
+    s.move_into_test(&car.id, None).await.unwrap();
     let next = decode_server(&live.recv().await.unwrap().bytes).unwrap();
     assert!(matches!(
         next,
@@ -535,16 +539,8 @@ async fn a_step_booking_at_the_end_of_time_is_refused_not_overflowed() {
     let s = shop().await;
     let car = s.vehicle("Golf 1.4 TSI").await;
     let handle = s.item(&car.id);
-    let refused = handle
-        .move_to(
-            s.owner.clone(),
-            MoveRequest {
-                from: "request".into(),
-                to: "test".into(),
-                comment: None,
-                booking_start: Some(i64::MAX - HOUR),
-            },
-        )
+    let refused = s
+        .move_into_test(&car.id, Some(i64::MAX - HOUR))
         .await
         .unwrap_err();
     assert!(
@@ -571,16 +567,7 @@ async fn the_team_of_the_step_an_item_enters_is_told_in_words_with_a_link() {
         .kernel
         .hub()
         .subscribe(&StreamName::Inbox(tester.clone()));
-    s.item(&car.id)
-        .move_to(
-            s.owner.clone(),
-            MoveRequest {
-                from: "request".into(),
-                to: "test".into(),
-                comment: None,
-                booking_start: Some(tomorrow() + 9 * HOUR),
-            },
-        )
+    s.move_into_test(&car.id, Some(tomorrow() + 9 * HOUR))
         .await
         .unwrap();
     let frame = tokio::time::timeout(Duration::from_secs(10), inbox.recv())
