@@ -9,15 +9,16 @@
 use crate::directory::NewUser;
 use crate::domain::{permissions, validate};
 use crate::error::{CoreError, CoreResult};
-use crate::inbox::{InboxHandle, NewNotification};
+use crate::inbox::InboxHandle;
 use crate::kernel::{Entity, Journal, Kernel, decide};
+use crate::notices::{Author, Change, Notice};
 use crate::store::{MembershipRecord, OrgRecord, TeamRecord, UserRecord, Write, new_id, writes};
 use crate::team_calendar;
 use cflows_protocol::wire::StreamEvent;
 use cflows_protocol::{
-    BookingView, ClockFormat, EntityRef, InvitationView, JobTypeView, MemberView, NotificationKind,
-    OrgEvent, OrgId, OrgSnapshot, OrgView, PendingInvitation, ProfileView, Role, StreamName,
-    TeamId, TeamView, UserId, UserView,
+    BookingView, ClockFormat, InvitationView, JobTypeView, MemberView, OrgEvent, OrgId,
+    OrgSnapshot, OrgView, PendingInvitation, ProfileView, Role, StreamName, TeamId, TeamView,
+    UserId, UserView,
 };
 use ractor::RpcReplyPort;
 use std::collections::BTreeMap;
@@ -889,29 +890,35 @@ impl Org {
     /// `Inbox` actor from a task of its own (the account lookup and the delivery never hold
     /// up this organization; the invitation stands whether or not the notice arrives).
     fn notify_invitee(&self, invitation: &InvitationView, token: &str) {
-        let notification = NewNotification {
-            org: self.org.id.clone(),
-            kind: NotificationKind::Invitation,
-            title: format!("You are invited to join {}", self.org.name),
-            body: format!("as {}", invitation.role.as_str()),
-            link: format!("/invite/{token}"),
-            entity: Some(EntityRef {
-                kind: "org".into(),
-                id: self.org.id.to_string(),
-            }),
-            from: Some(invitation.invited_by.clone()),
-        };
+        let inviter = &invitation.invited_by;
+        let inviter_name = self
+            .members
+            .get(inviter)
+            .map(|m| m.user.display_name.clone())
+            .unwrap_or_default();
+        let notice = Notice::new(
+            &self.org.id,
+            Some(Author::new(inviter, &inviter_name)),
+            Change::Invited {
+                org_name: self.org.name.clone(),
+                role: invitation.role,
+                token: token.to_string(),
+            },
+        );
         let (kernel, email) = (self.kernel.clone(), invitation.email.clone());
         tokio::spawn(async move {
             let delivered = async {
                 let Some(account) = kernel.store().user_by_email(&email).await? else {
                     return Ok(());
                 };
-                InboxHandle::get(&kernel, &UserId::new(account.id))
-                    .await?
-                    .notify(notification)
-                    .await
-                    .map(|_| ())
+                let notice = notice.to([UserId::new(account.id)]);
+                for user in &notice.recipients {
+                    InboxHandle::get(&kernel, user)
+                        .await?
+                        .notify(notice.notification())
+                        .await?;
+                }
+                Ok::<_, CoreError>(())
             };
             if let Err(e) = delivered.await {
                 tracing::warn!(error = %e, "invitation notice not delivered");
@@ -1390,7 +1397,7 @@ fn capacity_refusal(team: &TeamView, affected: &[BookingView]) -> String {
                 "{} '{}' {}",
                 b.id,
                 b.title,
-                team_calendar::describe(&cflows_protocol::Interval {
+                crate::domain::capacity::describe(&cflows_protocol::Interval {
                     start: b.start,
                     end: b.end
                 })

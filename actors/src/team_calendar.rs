@@ -3,10 +3,10 @@
 //! and publishes `team:{id}`.
 //!
 //! Capacity is the team's bookable count (the Org actor's field). The Org asks this
-//! actor before lowering it ([`TeamCalendarHandle::reserve_capacity`]: refused with the
-//! affected bookings, or the lower figure applies here at once) and tells it the figure
-//! it committed ([`TeamCalendarHandle::capacity_committed`]); in between the lower of
-//! the two applies, so no moment exists in which more could be booked than either allows.
+//! actor before lowering it (`reserve_capacity`: refused with the affected bookings, or
+//! the lower figure applies here at once) and tells it the figure it committed
+//! (`capacity_committed`); in between the lower of the two applies, so no moment exists
+//! in which more could be booked than either allows.
 //!
 //! Two processes holding the same team cannot overbook either: each decision commits
 //! the journal's next `(stream, seq)`, which only one of them can take (the kernel's
@@ -15,15 +15,15 @@
 use crate::domain::capacity::{Ledger, takes};
 use crate::domain::time::{self, OpenHours};
 use crate::error::{CoreError, CoreResult};
-use crate::inbox::{NewNotification, deliver_later};
 use crate::kernel::{Entity, Journal, Kernel, decide};
+use crate::notices::{self, Change, Notice};
 use crate::store::{Write, new_id, writes};
 use cflows_protocol::limits;
 use cflows_protocol::wire::StreamEvent;
 use cflows_protocol::{
-    BookingState, BookingView, CapacityRefusal, EntityRef, Interval, ItemId, NotificationKind,
-    OrgId, SlotAvailability, StreamName, TeamCalendarSnapshot, TeamEvent, TeamId, UserId,
-    WaitlistEntry, WorkingHours, Workload, WorkloadPeriod,
+    BookingState, BookingView, CapacityRefusal, Interval, ItemId, OrgId, SlotAvailability,
+    StreamName, TeamCalendarSnapshot, TeamEvent, TeamId, UserId, WaitlistEntry, WorkingHours,
+    Workload, WorkloadPeriod,
 };
 use ractor::RpcReplyPort;
 use std::collections::BTreeMap;
@@ -1178,31 +1178,17 @@ fn check_range(from: i64, to: i64) -> CoreResult<()> {
 /// Tells a waiter their slot is held for them (off the team's mailbox: the inbox is
 /// another actor and must not slow capacity decisions).
 fn notify_waiter(kernel: &Kernel, org: &OrgId, booking: &BookingView) {
-    let n = NewNotification {
-        org: org.clone(),
-        kind: NotificationKind::BookingHeld,
-        title: "A slot you waited for is held for you".into(),
-        body: format!(
-            "Confirm it before the hold runs out{}.",
-            if booking.title.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", booking.title)
-            }
-        ),
-        link: format!("/calendar?team={}&booking={}", booking.team, booking.id),
-        entity: Some(EntityRef {
-            kind: "booking".into(),
-            id: booking.id.clone(),
-        }),
-        from: None,
-    };
-    deliver_later(
-        kernel,
-        booking.booked_by.clone(),
-        n,
-        "waitlist notification",
-    );
+    let notice = Notice::new(
+        org,
+        None,
+        Change::WaitlistHeld {
+            team: booking.team.clone(),
+            booking: booking.id.clone(),
+            title: booking.title.clone(),
+        },
+    )
+    .to([booking.booked_by.clone()]);
+    notices::send(kernel, &notice, "waitlist notification");
 }
 
 /// A typed handle on one team's calendar of one organization (started on demand by the
@@ -1511,16 +1497,6 @@ pub(crate) async fn capacity_committed(kernel: &Kernel, team: &TeamId, capacity:
         // Not live or gone: it reads the committed figure when it next starts.
         tracing::debug!(%team, error = %e, "capacity notice not delivered");
     }
-}
-
-/// The interval a refusal reports, for messages.
-pub fn describe(i: &Interval) -> String {
-    let f = |ms: i64| {
-        chrono::DateTime::from_timestamp_millis(ms)
-            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-            .unwrap_or_default()
-    };
-    format!("{} – {}", f(i.start), f(i.end))
 }
 
 #[cfg(test)]

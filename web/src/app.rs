@@ -8,12 +8,11 @@ use crate::auth::{self, Authed, Member};
 use crate::error::AppError;
 use axum_extra::extract::CookieJar;
 use cflows_actors::directory::new_user;
-use cflows_actors::inbox::NewNotification;
+use cflows_actors::notices::{Author, Change, Link, Notice};
 use cflows_actors::store::SessionRecord;
 use cflows_actors::{Accepting, CoreError, NewOrg, Owner};
 use cflows_protocol::{
-    ClockFormat, EntityRef, InvitationView, NotificationKind, NotificationView, OrgId, OrgView,
-    Role, UserId, UserView,
+    ClockFormat, InvitationView, NotificationView, OrgId, OrgView, Role, UserId, UserView,
 };
 use std::net::IpAddr;
 
@@ -201,7 +200,7 @@ pub async fn invite(
         );
         let org_id = m.org_id.to_string();
         let mail = Box::new(move |token: &str| {
-            let link = format!("{base}/invite/{token}");
+            let link = Link::invitation(token).absolute(&base);
             let letter = crate::mail::Letter {
                 sender: &org.name,
                 subject: format!("{inviter} invites you to {} on cflows", org.name),
@@ -232,7 +231,7 @@ pub async fn invite(
     if state.mailer.enabled() {
         state.mailer.wake();
     }
-    let link = format!("{base}/invite/{token}");
+    let link = Link::invitation(&token).absolute(&base);
     Ok((invitation, link))
 }
 
@@ -403,22 +402,13 @@ pub async fn send_direct_message(
         .message_limits
         .check_key(from)
         .map_err(|_| AppError::RateLimited)?;
-    let title = format!("Message from {from_name}");
-    let preview: String = body.chars().take(280).collect();
-    dir.inbox(to)
-        .await?
-        .notify(NewNotification {
-            org: org.clone(),
-            kind: NotificationKind::DirectMessage,
-            title,
-            body: preview,
-            link: "/notifications".into(),
-            entity: Some(EntityRef {
-                kind: "user".into(),
-                id: from.to_string(),
-            }),
-            from: Some(from.clone()),
-        })
-        .await?;
+    let notice = Notice::new(
+        org,
+        Some(Author::new(from, from_name)),
+        Change::Message {
+            text: body.to_string(),
+        },
+    );
+    dir.inbox(to).await?.notify(notice.notification()).await?;
     Ok(())
 }

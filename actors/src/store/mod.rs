@@ -100,35 +100,8 @@ impl StoreConfig {
     }
 }
 
-/// What can go wrong talking to the database.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The engine refused or failed the operation.
-    #[error("database error: {0}")]
-    Db(String),
-    /// A unique index rejected the write (duplicate email, slug, team name).
-    #[error("duplicate value: {0}")]
-    Duplicate(String),
-    /// Two transactions touched the same data at once and this one lost; nothing was
-    /// written (another writer may have changed what this one read).
-    #[error("write conflict: {0}")]
-    TxConflict(String),
-    /// A row did not have the shape the code expects: a bug or a foreign write.
-    #[error("unexpected row shape: {0}")]
-    Decode(String),
-    /// An applied migration file differs from the one compiled in.
-    #[error(
-        "migration {name} was applied with checksum {applied} but the binary has {current}; applied migrations must never be edited, add a new file instead"
-    )]
-    MigrationChanged {
-        name: String,
-        applied: String,
-        current: String,
-    },
-    /// The database has migrations this binary does not know (it is older than the data).
-    #[error("the database has migration {0} which this binary does not know; run a newer cflows")]
-    UnknownMigration(String),
-}
+/// Defined beside `CoreError` so the crate's error vocabulary depends on no store.
+pub use crate::error::StoreError;
 
 impl From<surrealdb::Error> for StoreError {
     fn from(e: surrealdb::Error) -> Self {
