@@ -13,6 +13,7 @@ pub mod forms;
 pub mod gateway;
 pub mod headers;
 pub mod mail;
+pub mod notify_mail;
 pub mod ops;
 pub mod pages;
 pub mod passwords;
@@ -119,6 +120,7 @@ pub async fn serve(
     let sweep_core = state.core.clone();
     let messages = state.message_limits.clone();
     tokio::spawn(mail::deliver(state.clone()));
+    tokio::spawn(notify_mail::run(state.clone()));
     let sweeper = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {

@@ -98,11 +98,25 @@ impl Mailer {
             .to
             .parse()
             .map_err(|e| (true, format!("{} is not an address: {e}", rec.to)))?;
-        let message = Message::builder()
+        let mut builder = Message::builder()
             .from(from.clone())
             .to(to)
             .subject(&rec.subject)
-            .message_id(Some(self.message_id(&rec.id)))
+            .message_id(Some(self.message_id(&rec.id)));
+        if let Some(url) = &rec.unsubscribe {
+            // RFC 8058 one-click: mail programs offer "Unsubscribe" and POST to it.
+            use lettre::message::header::{HeaderName, HeaderValue};
+            builder = builder
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                    format!("<{url}>"),
+                ))
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                    "List-Unsubscribe=One-Click".into(),
+                ));
+        }
+        let message = builder
             .multipart(MultiPart::alternative_plain_html(
                 rec.text.clone(),
                 rec.html.clone(),
@@ -173,6 +187,7 @@ pub fn compose(
         text,
         html: html.into_string(),
         sensitive,
+        unsubscribe: None,
     }
 }
 

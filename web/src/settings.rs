@@ -33,6 +33,10 @@ pub struct MailSettings {
     pub smtp_url: String,
     /// The sender (`CFLOWS_MAIL__FROM`), e.g. `Demo Motors <cflows@example.com>`.
     pub from: String,
+    /// How long a notification mailed "at once" waits first, in seconds
+    /// (`CFLOWS_MAIL__NOTIFY_DELAY_SECS`): read in the app meanwhile, it is not mailed;
+    /// several in that time go out as one mail.
+    pub notify_delay_secs: u64,
 }
 
 impl Default for MailSettings {
@@ -40,6 +44,7 @@ impl Default for MailSettings {
         Self {
             smtp_url: String::new(),
             from: "cflows <cflows@localhost>".into(),
+            notify_delay_secs: 180,
         }
     }
 }

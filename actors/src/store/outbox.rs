@@ -21,9 +21,12 @@ pub struct OutgoingMail {
     pub html: String,
     /// Holds a secret (a reset link): its body is forgotten once sent.
     pub sensitive: bool,
+    /// A notification mail's one-click unsubscribe link (RFC 8058).
+    #[serde(default)]
+    pub unsubscribe: Option<String>,
 }
 
-pub(super) const OUTBOX_FIELDS: &str = "record::id(id) AS id, org, kind, to, subject, text, html, sensitive, state, attempts, last_error, created_at, due_at, claimed_by, claimed_until, sent_at";
+pub(super) const OUTBOX_FIELDS: &str = "record::id(id) AS id, org, kind, to, subject, text, html, sensitive, unsubscribe, state, attempts, last_error, created_at, due_at, claimed_by, claimed_until, sent_at";
 pub(super) const PASSWORD_RESET_FIELDS: &str =
     "record::id(id) AS id, token_hash, user, expires_at, used";
 
@@ -38,6 +41,8 @@ pub struct OutboxRecord {
     pub text: String,
     pub html: String,
     pub sensitive: bool,
+    #[serde(default)]
+    pub unsubscribe: Option<String>,
     /// `queued`, `sending`, `sent` or `failed`.
     pub state: String,
     pub attempts: i64,
@@ -72,7 +77,7 @@ pub struct OutboxCounts {
 /// Queues `mail` for sending, in the transaction of the change that causes it.
 pub fn enqueue_mail(mail: &OutgoingMail, now: i64) -> Write {
     Write::new(
-        "CREATE type::record('outbox', $mail_id) CONTENT { org: $mail.org, kind: $mail.kind, to: $mail.to, subject: $mail.subject, text: $mail.text, html: $mail.html, sensitive: $mail.sensitive, state: 'queued', attempts: 0, created_at: $mail_now, due_at: $mail_now };",
+        "CREATE type::record('outbox', $mail_id) CONTENT { org: $mail.org, kind: $mail.kind, to: $mail.to, subject: $mail.subject, text: $mail.text, html: $mail.html, sensitive: $mail.sensitive, unsubscribe: $mail.unsubscribe, state: 'queued', attempts: 0, created_at: $mail_now, due_at: $mail_now };",
         json!({ "mail_id": new_id(), "mail": mail, "mail_now": now }),
     )
 }
@@ -270,5 +275,108 @@ impl Store {
             )
             .await?;
         Ok(!rows.is_empty())
+    }
+}
+
+pub(super) const MAIL_PREF_FIELDS: &str = "record::id(id) AS id, modes, digest_hour, zone, token";
+
+/// How one person's notifications reach them by mail (record id: the user's id).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct MailPrefRecord {
+    pub id: String,
+    /// Notification kind → `app`, `now` or `digest` (kinds absent: the defaults).
+    pub modes: std::collections::BTreeMap<String, String>,
+    /// The local hour (0–23) of the daily digest, in `zone`.
+    pub digest_hour: i64,
+    pub zone: String,
+    /// The secret in their unsubscribe links.
+    pub token: String,
+}
+
+impl Store {
+    /// `user`'s mail preferences, if they saved any (or got a mail).
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn mail_pref(&self, user: &str) -> StoreResult<Option<MailPrefRecord>> {
+        self.row(
+            &format!("SELECT {MAIL_PREF_FIELDS} FROM type::record('mail_pref', $id)"),
+            json!({ "id": user }),
+        )
+        .await
+    }
+
+    /// The preferences whose unsubscribe secret is `token`.
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn mail_pref_by_token(&self, token: &str) -> StoreResult<Option<MailPrefRecord>> {
+        self.row(
+            &format!("SELECT {MAIL_PREF_FIELDS} FROM mail_pref WHERE token = $unsub_token"),
+            json!({ "unsub_token": token }),
+        )
+        .await
+    }
+
+    /// Saves `pref` (its `id` is the user's).
+    ///
+    /// # Errors
+    /// The write fails.
+    pub async fn put_mail_pref(&self, pref: &MailPrefRecord) -> StoreResult<()> {
+        self.run(
+            "UPSERT type::record('mail_pref', $p.id) CONTENT { modes: $p.modes, digest_hour: $p.digest_hour, zone: $p.zone, token: $p.token };",
+            json!({ "p": pref }),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Unread notifications updated between `from` and `to` (ms) that were not mailed
+    /// since their last update, oldest first.
+    ///
+    /// # Errors
+    /// The query fails or a row does not parse.
+    pub async fn unmailed_notifications(
+        &self,
+        from: i64,
+        to: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<super::NotificationRecord>> {
+        self.rows(
+            &format!(
+                "SELECT {} FROM notification WHERE read = false AND updated_at >= $from AND updated_at <= $to AND (mailed_at = NONE OR mailed_at = NULL OR mailed_at < updated_at) ORDER BY updated_at LIMIT $limit",
+                super::records::NOTIFICATION_FIELDS
+            ),
+            json!({ "from": from, "to": to, "limit": limit }),
+        )
+        .await
+    }
+
+    /// Marks notifications `ids` mailed at `now` and queues `mail` about them, in one
+    /// transaction that fails if any of them was read or mailed meanwhile (by another
+    /// node): a notification is mailed once. `false` when that happened.
+    ///
+    /// # Errors
+    /// The write fails otherwise.
+    pub async fn mail_notifications(
+        &self,
+        ids: &[String],
+        mail: Option<&OutgoingMail>,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let mut write = Write::new(
+            "LET $claimed = (UPDATE (array::map($note_ids, |$i| type::record('notification', $i))) SET mailed_at = $note_now WHERE read = false AND (mailed_at = NONE OR mailed_at = NULL OR mailed_at < updated_at) RETURN VALUE id);
+             IF array::len($claimed) != array::len($note_ids) { THROW 'mailed meanwhile' };",
+            json!({ "note_ids": ids, "note_now": now }),
+        );
+        if let Some(mail) = mail {
+            write = write.and(enqueue_mail(mail, now));
+        }
+        match self.commit(write, &[]).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Db(e)) if e.contains("mailed meanwhile") => Ok(false),
+            Err(StoreError::TxConflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 }

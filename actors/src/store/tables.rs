@@ -15,7 +15,10 @@ use super::capacity::{
 use super::cluster::{
     NODE_FIELDS, NodeRecord, PAIRING_FIELDS, PairingRecord, THROTTLE_FIELDS, ThrottleRecord,
 };
-use super::outbox::{OUTBOX_FIELDS, OutboxRecord, PASSWORD_RESET_FIELDS, PasswordResetRecord};
+use super::outbox::{
+    MAIL_PREF_FIELDS, MailPrefRecord, OUTBOX_FIELDS, OutboxRecord, PASSWORD_RESET_FIELDS,
+    PasswordResetRecord,
+};
 use super::portable::Owned;
 use super::projects::{
     ATTACHMENT_FIELDS, AttachmentRecord, PROJECT_FIELDS, ProjectRecord, TASK_COMMENT_FIELDS,
@@ -195,6 +198,8 @@ pub const TABLES: &[Table] = &[
         PASSWORD_RESET_FIELDS,
         PasswordResetRecord
     ),
+    // Not exported: people set their mail preferences again.
+    table!("mail_pref", None, MAIL_PREF_FIELDS, MailPrefRecord),
 ];
 
 /// The exported tables with how their rows belong to an organization, in import order.

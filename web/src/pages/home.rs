@@ -183,6 +183,7 @@ async fn render_profile(
     let chrome = chrome(state, &m.authed, Some(m), Section::Profile).await?;
     let body = html! {
         h1 { "My profile" }
+        p { a href="/me/notifications" { "Notifications by mail" } " — choose what reaches you by mail, and when." }
         (layout::banners(notice, error))
         div.card { (profile_form("/me", &m.authed.csrf, p)) }
         div.card {

@@ -11,6 +11,7 @@ pub mod invite;
 pub mod kiosk;
 pub mod layout;
 pub mod login;
+pub mod mail_prefs;
 pub mod notifications;
 pub mod password;
 pub mod platform;
@@ -146,6 +147,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(notifications::routes())
         .merge(login::routes())
         .merge(password::routes())
+        .merge(mail_prefs::routes())
         .merge(invite::routes())
         .merge(home::routes())
         .merge(staff::routes())

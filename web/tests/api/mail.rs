@@ -404,3 +404,101 @@ async fn without_mail_the_pages_say_so_and_an_admin_passes_a_reset_link_on() {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let _ = other;
 }
+
+/// A message to a mechanic reaches his mailbox a moment later (he was not looking); one
+/// read in the app meanwhile is not mailed; the mail's one-click unsubscribe (as a mail
+/// program posts it, without a session) stops the next ones.
+#[tokio::test]
+async fn notifications_come_by_mail_unless_read_first_and_one_click_stops_them() {
+    let sink = SmtpSink::start();
+    let url = sink.url();
+    let app = spawn_app_with(StoreConfig::memory(), move |s| {
+        s.mail.smtp_url = url;
+        s.mail.notify_delay_secs = 2;
+    })
+    .await;
+    let org = app.org("Demo Motors", "owner@example.com").await;
+    let max = app
+        .member(&org, "max@example.com", "Max Mechanic", Role::Member)
+        .await;
+    let bo = app
+        .member(&org, "bo@example.com", "Bo Sales", Role::Member)
+        .await;
+    let (owner, csrf) = app.login("owner@example.com").await;
+    let message = |to: String, body: &'static str| {
+        owner
+            .post(app.url("/api/v1/messages"))
+            .header("x-csrf-token", &csrf)
+            .json(&json!({"to": to, "body": body}))
+            .send()
+    };
+    assert_eq!(
+        message(
+            max.id.to_string(),
+            "The Golf's repair is booked for you tomorrow at 08:00"
+        )
+        .await
+        .unwrap()
+        .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        message(bo.id.to_string(), "Call the customer back")
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    // Bo reads it in the app at once.
+    let (bo_http, bo_csrf) = app.login("bo@example.com").await;
+    let r = bo_http
+        .post(app.url("/api/v1/notifications/read-all"))
+        .header("x-csrf-token", &bo_csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let mail = sink.wait_for("max@example.com").await;
+    let text = mail["text"].as_str().unwrap();
+    assert!(text.contains("tomorrow at 08:00"), "{text}");
+    let unsubscribe = mail["headers"]["List-Unsubscribe"]
+        .as_str()
+        .expect("a List-Unsubscribe header")
+        .trim_matches(|c| c == '<' || c == '>')
+        .to_string();
+    assert_eq!(
+        mail["headers"]["List-Unsubscribe-Post"],
+        "List-Unsubscribe=One-Click"
+    );
+    assert!(text.contains(&unsubscribe), "the link is in the mail too");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        !sink
+            .messages()
+            .iter()
+            .any(|m| m["to"].as_str().unwrap_or("").contains("bo@example.com")),
+        "read in the app first: not mailed"
+    );
+
+    // One click, as a mail program does it.
+    let r = reqwest::Client::new()
+        .post(&unsubscribe)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("Messages to me"));
+    message(max.id.to_string(), "And the Polo after it")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let to_max = sink
+        .messages()
+        .iter()
+        .filter(|m| m["to"].as_str().unwrap_or("").contains("max@example.com"))
+        .count();
+    assert_eq!(to_max, 1, "no more mails of that kind");
+}
