@@ -28,6 +28,22 @@ pub async fn violations(c: &Client) -> Vec<String> {
     serde_json::from_value(result).unwrap()
 }
 
+/// Checks the page as it is now with axe at 390 and 1366 px (and, on the phone, that
+/// nothing scrolls sideways); leaves the window at 1366 px.
+pub async fn assert_passes(c: &Client, what: &str) {
+    let mut problems = Vec::new();
+    for (w, h) in [(390, 844), (1366, 900)] {
+        c.set_window_size(w, h).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let mut found = violations(c).await;
+        if w < 500 {
+            found.extend(phone_layout_problems(c, true).await);
+        }
+        problems.extend(found.into_iter().map(|v| format!("{w}px: {v}")));
+    }
+    assert!(problems.is_empty(), "{what}:\n{}", problems.join("\n"));
+}
+
 /// What sticks out of the screen on the right (empty when nothing scrolls sideways).
 pub(crate) const SIDEWAYS: &str = "if (document.documentElement.scrollWidth <= window.innerWidth) return [];
   return [...document.querySelectorAll('body *')]

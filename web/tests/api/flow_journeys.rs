@@ -486,6 +486,62 @@ async fn a_refusal_speaks_local_time_and_offers_its_free_times_as_buttons() {
     c.close().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moving_a_vehicle_into_a_full_inspection_slot_says_so_in_local_time() {
+    let Some((_driver, c)) = browser().await else {
+        return;
+    };
+    let (app, _) = demo_app().await;
+    c.set_window_size(1366, 900).await.unwrap();
+    log_in(&c, &app, TESTER).await;
+    open_board(&c, &app).await;
+    let golf = card_in(&c, "request", "VW Golf 1.4 TSI, silver").await;
+    c.goto(&app.url(&format!("/items/{golf}"))).await.unwrap();
+    // Both testers are out on test drives from 10:30 (Berlin) on working days.
+    let day = next_working_day();
+    c.execute(
+        &format!("document.querySelector('#bk-test').value = '{day}T10:30'; return true"),
+        vec![],
+    )
+    .await
+    .unwrap();
+    click(&c, "#bk-test ~ button[type=submit]").await;
+    wait_for(
+        &c,
+        "return !!document.querySelector('p.error')",
+        json!(true),
+    )
+    .await;
+    let said: String = c
+        .execute("return document.querySelector('p.error').innerText", vec![])
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .into();
+    assert!(said.starts_with("Testers: fully booked"), "{said}");
+    assert!(
+        said.contains(", 10:30–"),
+        "the clash in Berlin time, 24-hour: {said}"
+    );
+    assert!(!said.contains("UTC"), "{said}");
+    // Nothing moved.
+    let step: String = c
+        .execute(
+            "return document.getElementById('item-step').innerText",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .into();
+    assert!(step.starts_with("In Request Test"), "{step}");
+    shots(&c, "move-refusal").await;
+    crate::a11y::assert_passes(&c, "move refusal").await;
+    c.close().await.unwrap();
+}
+
 #[tokio::test]
 async fn another_organizations_item_books_like_a_missing_one() {
     let (app, org) = demo_app().await;
