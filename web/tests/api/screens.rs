@@ -579,7 +579,7 @@ async fn the_workshop_screen_shows_every_pane_legibly() {
 type Lane = (String, Vec<(String, String, u32)>);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_capacity_board_week_shows_the_teams_open_as_the_day_view_does() {
+async fn the_capacity_board_week_says_what_is_free_each_day_as_the_day_view_shows_it() {
     let Some((_driver, c)) = browser().await else {
         return;
     };
@@ -609,14 +609,16 @@ async fn the_capacity_board_week_shows_the_teams_open_as_the_day_view_does() {
     for ((team, days), (_, slots)) in week.iter().zip(&daily) {
         let (class, text, free) = &days[column];
         assert!(!class.contains("closed"), "{team} on {day}: {class} {text}");
-        // The day's busiest open half-hour, as the day view shows it.
-        let busiest = slots
+        // The most members free at once that day, as the day view shows its half-hours:
+        // one full half-hour does not make the day full.
+        let most = slots
             .iter()
             .filter(|(c, _, _)| !c.contains("closed"))
             .map(|(_, _, f)| *f)
-            .min()
+            .max()
             .unwrap();
-        assert_eq!(*free, busiest, "{team} on {day}: {text}");
+        assert_eq!(*free, most, "{team} on {day}: {text}");
+        assert_eq!(class.contains("full"), most == 0, "{team} on {day}: {text}");
         assert!(
             text.contains(" free") || text.starts_with("full"),
             "{team}: {text} (counts read as words)"
@@ -627,6 +629,25 @@ async fn the_capacity_board_week_shows_the_teams_open_as_the_day_view_does() {
             days[6]
         );
     }
+    // The testers are out on test drives from 10:30: that half-hour is full, the day is
+    // not, and it says how much is left.
+    let testers = |lanes: &[Lane]| {
+        lanes
+            .iter()
+            .find(|(t, _)| t.contains("Testers"))
+            .unwrap()
+            .1
+            .clone()
+    };
+    assert!(
+        testers(&daily).iter().any(|(c, _, _)| c.contains("full")),
+        "{:?}",
+        testers(&daily)
+    );
+    let (class, text, _) = &testers(&week)[column];
+    assert!(class.contains("partial"), "{class} {text}");
+    assert!(text.starts_with("2 of 2 free"), "{text}");
+    assert!(text.contains(" h free"), "{text}");
     // "2 of 3 free", not "3/3".
     let mechanics = &week
         .iter()
@@ -637,6 +658,11 @@ async fn the_capacity_board_week_shows_the_teams_open_as_the_day_view_does() {
         mechanics.1.contains(" of 3 free") || mechanics.1.starts_with("full"),
         "{mechanics:?}"
     );
+    c.goto(&app.url(&format!("/calendar/board?view=week&date={day}")))
+        .await
+        .unwrap();
+    crate::browser::wait_for(&c, lanes_drawn, json!(true)).await;
+    crate::a11y::assert_passes(&c, "capacity week").await;
     c.close().await.unwrap();
 }
 
