@@ -253,7 +253,7 @@ pub fn page_with(
                         }
                         div.bell-panel data-bell-panel hidden {
                             ul {}
-                            div.actions { a href="/notifications" { "All notifications" } button type="button" data-mark-all { "Mark all read" } }
+                            div.actions { a href="/notifications" { "All notifications" } button type="button" data-mark-all data-when-unread hidden[chrome.unread == 0] { "Mark all read" } }
                         }
                         @if chrome.shows(Section::Profile) {
                             a.me href=(Section::Profile.href()) title="My profile" aria-current=[(chrome.section == Section::Profile).then_some("page")] { (chrome.user_name) }

@@ -176,3 +176,56 @@ async fn the_bell_updates_live_in_a_real_browser() {
     );
     c.close().await.unwrap();
 }
+
+/// Whether the /notifications page's and the bell's "Mark all read" are shown.
+const MARK_ALL_SHOWN: &str = "const f = document.querySelector('form[action=\"/notifications/read-all\"]'); const b = document.querySelector('[data-mark-all]'); return [f.checkVisibility(), !b.hidden];";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mark_all_read_is_offered_only_while_something_is_unread() {
+    let Some((_driver, c)) = browser().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let org = app.org("Demo Motors", "owner@example.com").await;
+    let mia = app
+        .member(&org, "mia@example.com", "Mia", Role::Member)
+        .await;
+    c.set_window_size(1366, 900).await.unwrap();
+    log_in(&c, &app, "mia@example.com").await;
+    c.goto(&app.url("/notifications")).await.unwrap();
+    wait_for(
+        &c,
+        "return document.querySelector('[data-bell]').dataset.unreadCount",
+        json!("0"),
+    )
+    .await;
+    // Nothing unread: nothing to mark.
+    wait_for(&c, MARK_ALL_SHOWN, json!([false, false])).await;
+    crate::a11y::assert_passes(&c, "notifications, nothing unread").await;
+
+    // A message arrives: the page offers it without a reload.
+    let (owner, csrf) = app.login("owner@example.com").await;
+    let r = owner
+        .post(app.url("/api/v1/messages"))
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"to": mia.id, "body": "Car 17 is ready for photos"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::NO_CONTENT);
+    wait_for(&c, MARK_ALL_SHOWN, json!([true, true])).await;
+    c.refresh().await.unwrap();
+    wait_for(&c, MARK_ALL_SHOWN, json!([true, true])).await;
+    crate::a11y::assert_passes(&c, "notifications, one unread").await;
+
+    // Marking all read takes the button away again.
+    click(&c, "form[action=\"/notifications/read-all\"] button").await;
+    wait_for(
+        &c,
+        "return document.querySelector('p.notice')?.innerText",
+        json!("All marked as read"),
+    )
+    .await;
+    wait_for(&c, MARK_ALL_SHOWN, json!([false, false])).await;
+    c.close().await.unwrap();
+}
