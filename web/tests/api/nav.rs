@@ -998,7 +998,22 @@ async fn the_audit_log_names_people_and_things_and_shows_local_times() {
     let app = spawn_app().await;
     let d = day(&app).await;
     let key = vehicle(&app, &d, "Skoda Octavia Combi", 1).await;
-    let (owner, _) = app.login("owner@example.com").await;
+    let (owner, csrf) = app.login("owner@example.com").await;
+    // Calendars: the owner's own and the team's (made on first look), and a shared one.
+    let r = owner
+        .get(app.url("/api/v1/calendars"))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let r = owner
+        .post(app.url("/api/v1/calendars"))
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"name": "Showroom"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
     let html = owner
         .get(app.url("/staff/audit"))
         .send()
@@ -1017,6 +1032,15 @@ async fn the_audit_log_names_people_and_things_and_shows_local_times() {
     )));
     assert!(html.contains(">Mia Tester<"));
     assert!(!html.contains(&format!("team:{}", d.team)), "no raw ids");
+    // Calendars by their names, not "A calendar".
+    for name in [
+        ">Calendar Showroom</a>",
+        ">Calendar of team Testers</a>",
+        &format!(">{}'s calendar</a>", d.org.owner.display_name),
+    ] {
+        assert!(html.contains(name), "{name} in {html}");
+    }
+    assert!(!html.contains("A calendar"), "{html}");
     assert!(!html.contains("UTC"));
     // Times in the viewer's zone: the owner's is the organization's, Berlin.
     let tz: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
@@ -1047,6 +1071,58 @@ async fn the_audit_log_names_people_and_things_and_shows_local_times() {
         one.contains(&format!("About <strong>{key} Skoda Octavia Combi</strong>")),
         "{one}"
     );
+}
+
+/// The audit filter's fields: their boxes (`[left, top, right, bottom]`) by label.
+const FILTER_BOXES: &str = "return [...document.querySelectorAll('form.audit-filters .field')].map(f => { const r = f.getBoundingClientRect(); return [Math.round(r.left), Math.round(r.top), Math.round(r.right), Math.round(r.bottom)]; })";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_filters_fit_a_phone_and_say_the_chosen_days() {
+    let Some((_driver, c)) = browser().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let d = day(&app).await;
+    vehicle(&app, &d, "Skoda Octavia Combi", 1).await;
+    log_in(&c, &app, "owner@example.com").await;
+    c.goto(&app.url("/staff/audit?from=2026-12-01&to=2026-12-03"))
+        .await
+        .unwrap();
+    let said: String = c
+        .execute(
+            "return document.querySelector('form.audit-filters + p').innerText",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .into();
+    assert!(
+        said.starts_with("From Tue 1 Dec 2026 to Thu 3 Dec 2026."),
+        "{said}"
+    );
+    for (w, h) in [(390, 844), (1366, 900)] {
+        c.set_window_size(w, h).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let boxes: Vec<[i64; 4]> =
+            serde_json::from_value(c.execute(FILTER_BOXES, vec![]).await.unwrap()).unwrap();
+        assert_eq!(boxes.len(), 5, "person, about, from, to, filter");
+        for (i, a) in boxes.iter().enumerate() {
+            assert!(
+                a[0] >= 0 && a[2] <= i64::from(w),
+                "{w}px: field {i} off screen: {a:?}"
+            );
+            assert!(a[2] - a[0] >= 150, "{w}px: field {i} is cramped: {a:?}");
+            for b in &boxes[i + 1..] {
+                let apart = a[2] <= b[0] || b[2] <= a[0] || a[3] <= b[1] || b[3] <= a[1];
+                assert!(apart, "{w}px: fields overlap: {a:?} {b:?}");
+            }
+        }
+        shot(&c, &format!("audit-filtered-{w}")).await;
+    }
+    crate::a11y::assert_passes(&c, "audit log, filtered").await;
+    c.close().await.unwrap();
 }
 
 #[tokio::test]
