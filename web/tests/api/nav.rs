@@ -1125,6 +1125,62 @@ async fn the_audit_filters_fit_a_phone_and_say_the_chosen_days() {
     c.close().await.unwrap();
 }
 
+/// Each weekday row of the working hours: `[top, bottom, right]` of the row and whether
+/// its day, open box and two times sit on one line.
+const WEEK_ROWS: &str = "return [...document.querySelectorAll('table.week-hours tbody tr')].map(tr => { const r = tr.getBoundingClientRect(); const tops = [...tr.querySelectorAll('th, input:not([type=hidden])')].map(e => Math.round(e.getBoundingClientRect().top + e.getBoundingClientRect().height / 2)); return [Math.round(r.top), Math.round(r.bottom), Math.round(r.right), Math.max(...tops) - Math.min(...tops) <= 12]; })";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn working_hours_read_as_one_compact_week_on_a_desk_and_a_phone() {
+    let Some((_driver, c)) = browser().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let d = day(&app).await;
+    log_in(&c, &app, "owner@example.com").await;
+    let path = format!("/staff/capacity/hours/{}", d.team);
+    c.goto(&app.url(&path)).await.unwrap();
+    for (w, h) in [(390, 844), (1366, 900)] {
+        c.set_window_size(w, h).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        shot(&c, &format!("working-hours-week-{w}")).await;
+        let rows: Vec<(i64, i64, i64, bool)> =
+            serde_json::from_value(c.execute(WEEK_ROWS, vec![]).await.unwrap()).unwrap();
+        assert_eq!(rows.len(), 7, "a row per weekday");
+        assert!(
+            rows.iter().all(|r| r.3),
+            "{w}px: a day on one line: {rows:?}"
+        );
+        assert!(
+            rows.iter().all(|r| r.2 <= i64::from(w)),
+            "{w}px: the week fits: {rows:?}"
+        );
+        let tall = rows[6].1 - rows[0].0;
+        assert!(tall < 7 * 50, "{w}px: the week is {tall}px tall");
+    }
+    crate::a11y::assert_passes(&c, "working hours").await;
+    // Sunday closed and Monday from 07:30, through the table.
+    click(&c, "#open7").await;
+    c.execute("document.getElementById('start1').value = '07:30'", vec![])
+        .await
+        .unwrap();
+    click(&c, "form.stack button[type=submit]").await;
+    wait_for(
+        &c,
+        "return document.querySelector('p.notice')?.innerText",
+        json!("Working hours saved."),
+    )
+    .await;
+    let hours = TeamCalendarHandle::new(&app.core.kernel, &d.org.org.id, &d.team)
+        .snapshot()
+        .await
+        .unwrap()
+        .hours;
+    assert_eq!(hours.weekly.len(), 6, "{:?}", hours.weekly);
+    assert_eq!(hours.weekly[0].start, "07:30");
+    assert!(hours.weekly.iter().all(|p| p.weekday != 7));
+    c.close().await.unwrap();
+}
+
 #[tokio::test]
 async fn an_admin_edits_a_job_type_and_a_missing_one_is_not_found() {
     let app = spawn_app().await;
