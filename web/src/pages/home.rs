@@ -36,13 +36,12 @@ pub(crate) async fn chrome(
         .directory
         .orgs_of_for_display(&authed.user_id())
         .await?;
-    let org_name = match (member, &authed.org) {
-        (Some(_), Some(id)) => orgs
-            .iter()
-            .find(|(o, _)| &o.id == id)
-            .map(|(o, _)| o.name.clone()),
+    let org = match (member, &authed.org) {
+        (Some(_), Some(id)) => orgs.iter().find(|(o, _)| &o.id == id).map(|(o, _)| o),
         _ => None,
     };
+    let org_name = org.map(|o| o.name.clone());
+    let h24 = org.is_some_and(|o| o.clock == cflows_protocol::ClockFormat::H24);
     let unread = match state.core.directory.inbox(&authed.user_id()).await {
         Ok(inbox) => inbox.snapshot().await.map_or(0, |s| s.unread),
         Err(_) => 0,
@@ -61,6 +60,7 @@ pub(crate) async fn chrome(
             .collect(),
         active_org: authed.org.as_ref().map(ToString::to_string),
         section,
+        h24,
     })
 }
 

@@ -155,6 +155,9 @@ pub struct Chrome {
     pub active_org: Option<String>,
     /// The current section, for `aria-current`.
     pub section: Section,
+    /// The organization writes 24-hour times: `page.js` gives date-and-time inputs a
+    /// 24-hour time box (browsers show AM/PM wherever their language says so).
+    pub h24: bool,
 }
 
 impl Chrome {
@@ -231,7 +234,7 @@ pub fn page_with(
                 (head)
                 link rel="stylesheet" href="/static/app.css";
             }
-            body {
+            body data-clock=[chrome.h24.then_some("24h")] {
                 header.top {
                     a.brand href="/" { "cflows" }
                     @if let Some(org) = &chrome.org_name { span.org-name { (org) } }

@@ -542,6 +542,83 @@ async fn moving_a_vehicle_into_a_full_inspection_slot_says_so_in_local_time() {
     c.close().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_24_hour_dealership_times_are_typed_and_shown_without_am_pm() {
+    let Some((_driver, c)) = browser().await else {
+        return;
+    };
+    let (app, _) = demo_app().await;
+    c.set_window_size(1366, 900).await.unwrap();
+    log_in(&c, &app, TESTER).await;
+    open_board(&c, &app).await;
+    let ford = card_in(&c, "test", "Ford Focus ST").await;
+    c.goto(&app.url(&format!("/items/{ford}"))).await.unwrap();
+    panel_says(&c, "Next free times").await;
+    click(&c, "#booking-panel details.other-time summary").await;
+    // A date box and a 24-hour time box, not the browser's AM/PM picker.
+    let at = format!("bk-at-{ford}");
+    assert_eq!(
+        c.execute(
+            "return [document.querySelectorAll('input[type=datetime-local]').length, document.getElementById(arguments[0] + '-time')?.type]",
+            vec![json!(at)],
+        )
+        .await
+        .unwrap(),
+        json!([0, "text"])
+    );
+    let day = next_working_day();
+    c.execute(
+        "document.getElementById(arguments[0] + '-date').value = arguments[1]",
+        vec![json!(at), json!(day)],
+    )
+    .await
+    .unwrap();
+    crate::browser::type_into(&c, &format!("#{at}-time"), "1130").await;
+    c.execute("document.activeElement.blur()", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        c.execute(
+            "return [document.getElementById(arguments[0] + '-time').value, document.getElementById(arguments[0]).value]",
+            vec![json!(at)],
+        )
+        .await
+        .unwrap(),
+        json!(["11:30", format!("{day}T11:30")]),
+        "typed 1130, reads 11:30"
+    );
+    crate::a11y::assert_passes(&c, "booking panel, another time").await;
+    click(&c, "#booking-panel details.other-time button[type=submit]").await;
+    panel_says(&c, "Held for Testers").await;
+    panel_says(&c, "11:30").await;
+    // The calendar's New… dialog: its start in 24-hour time too.
+    crate::screens::calendar_on(&c, &app, &day).await;
+    crate::screens::open_new_event_dialog(&c).await;
+    wait_for(
+        &c,
+        "return document.getElementById('quick').open",
+        json!(true),
+    )
+    .await;
+    let start: String = c
+        .execute(
+            "return document.getElementById('q-start-time').value",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .into();
+    assert!(
+        start.len() == 5 && start.as_bytes()[2] == b':',
+        "24-hour start: {start}"
+    );
+    shots(&c, "calendar-dialog-24h").await;
+    crate::a11y::assert_passes(&c, "calendar dialog, 24-hour").await;
+    c.close().await.unwrap();
+}
+
 #[tokio::test]
 async fn another_organizations_item_books_like_a_missing_one() {
     let (app, org) = demo_app().await;
