@@ -14,7 +14,7 @@ use cflows_protocol::{
     WorkingPeriod,
 };
 use cflows_web::pages::layout::{NavGroup, Section};
-use fantoccini::Client;
+use fantoccini::{Client, Locator};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -1178,6 +1178,115 @@ async fn working_hours_read_as_one_compact_week_on_a_desk_and_a_phone() {
     assert_eq!(hours.weekly.len(), 6, "{:?}", hours.weekly);
     assert_eq!(hours.weekly[0].start, "07:30");
     assert!(hours.weekly.iter().all(|p| p.weekday != 7));
+    c.close().await.unwrap();
+}
+
+/// What /me shows as the member's picture: `[tag, src prefix, drawn width]`.
+const PICTURE: &str = "const p = document.querySelector('.picture .avatar'); return [p.tagName, (p.getAttribute('src') ?? '').slice(0, 23), p.tagName === 'IMG' ? p.naturalWidth : 0]";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_uploads_a_picture_and_sees_it_and_a_drawing_is_refused() {
+    let Some((_driver, c)) = browser().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let d = day(&app).await;
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("me.png");
+    std::fs::write(&photo, crate::projects::png(800, 600)).unwrap();
+    let drawing = dir.path().join("me.svg");
+    std::fs::write(
+        &drawing,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>",
+    )
+    .unwrap();
+    c.set_window_size(1366, 900).await.unwrap();
+    log_in(&c, &app, "mia@example.com").await;
+    c.goto(&app.url("/me")).await.unwrap();
+    // No data-URL box; the initials until there is a picture.
+    assert_eq!(
+        c.execute(
+            "return document.querySelectorAll('input[name=avatar][type=text]').length",
+            vec![]
+        )
+        .await
+        .unwrap(),
+        json!(0)
+    );
+    assert_eq!(
+        c.execute(PICTURE, vec![]).await.unwrap(),
+        json!(["SPAN", "", 0])
+    );
+    crate::a11y::assert_passes(&c, "/me without a picture").await;
+    let upload = async |path: &std::path::Path| {
+        c.find(Locator::Css("#avatar-file"))
+            .await
+            .unwrap()
+            .send_keys(path.to_str().unwrap())
+            .await
+            .unwrap();
+        click(&c, "form[action='/me/avatar'] button[type=submit]").await;
+    };
+    upload(&photo).await;
+    wait_for(
+        &c,
+        "return document.querySelector('p.notice')?.innerText",
+        json!("Picture saved"),
+    )
+    .await;
+    // Redrawn small as a JPEG, whatever was sent.
+    assert_eq!(
+        c.execute(PICTURE, vec![]).await.unwrap(),
+        json!(["IMG", "data:image/jpeg;base64,", 320])
+    );
+    shot(&c, "me-picture-1366").await;
+    crate::a11y::assert_passes(&c, "/me with a picture").await;
+    // A drawing with a script in it is refused, and the picture stays.
+    upload(&drawing).await;
+    wait_for(
+        &c,
+        "return !!document.querySelector('p.error')",
+        json!(true),
+    )
+    .await;
+    let said: String = c
+        .execute("return document.querySelector('p.error').innerText", vec![])
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .into();
+    assert!(said.contains("SVG"), "{said}");
+    assert_eq!(c.execute(PICTURE, vec![]).await.unwrap()[0], json!("IMG"));
+    // Others see it too: the member's profile holds it.
+    let snap = app
+        .core
+        .directory
+        .org(&d.org.org.id)
+        .await
+        .unwrap()
+        .snapshot()
+        .await
+        .unwrap();
+    let mia = snap.members.iter().find(|x| x.user.id == d.mia.id).unwrap();
+    assert!(mia.profile.avatar.starts_with("data:image/jpeg;base64,"));
+    // Saving the rest of the profile keeps it; removing it brings the initials back.
+    click(&c, "form[action='/me'] button[type=submit]").await;
+    wait_for(
+        &c,
+        "return document.querySelector('p.notice')?.innerText",
+        json!("Profile saved"),
+    )
+    .await;
+    assert_eq!(c.execute(PICTURE, vec![]).await.unwrap()[0], json!("IMG"));
+    click(&c, "form[action='/me/avatar/remove'] button").await;
+    wait_for(
+        &c,
+        "return document.querySelector('p.notice')?.innerText",
+        json!("Picture removed"),
+    )
+    .await;
+    assert_eq!(c.execute(PICTURE, vec![]).await.unwrap()[0], json!("SPAN"));
     c.close().await.unwrap();
 }
 
