@@ -4,8 +4,8 @@
 
 use crate::browser::{browser, log_in};
 use crate::helpers::*;
-use cflows_actors::{Caller, NewOrg, Owner, TeamInput};
-use cflows_protocol::{ClockFormat, Role};
+use cflows_actors::{Caller, TeamInput};
+use cflows_protocol::Role;
 use fantoccini::Client;
 use serde_json::{Value, json};
 
@@ -86,28 +86,8 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
     };
     let app = spawn_app().await;
     // An operator who owns a busy organization, so every page has content to check.
-    let op = app
-        .core
-        .directory
-        .create_user("op@example.com", "Oli Operator", PASSWORD, true)
-        .await
-        .unwrap();
-    let org = app
-        .core
-        .directory
-        .create_org(NewOrg {
-            name: "Demo Motors".into(),
-            slug: String::new(),
-            timezone: "Europe/Berlin".into(),
-            clock: ClockFormat::H24,
-            owner: Some(Owner::Existing(op.id.clone())),
-        })
-        .await
-        .unwrap();
-    let wrapped = Org {
-        org: org.clone(),
-        owner: op.clone(),
-    };
+    let wrapped = crate::journey::operator_org(&app).await;
+    let (org, op) = (wrapped.org.clone(), wrapped.owner.clone());
     let mia = app
         .member(
             &wrapped,

@@ -16,6 +16,7 @@ mod flow_journeys;
 mod forms;
 mod hardening;
 mod icaljs;
+mod journey;
 mod kiosk_page;
 mod nav;
 mod notifications;

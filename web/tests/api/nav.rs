@@ -6,12 +6,12 @@
 use crate::a11y::violations;
 use crate::browser::{browser, click, log_in, type_into, wait_for};
 use crate::helpers::*;
+use crate::journey::{error_says, notice_says, operator_org, seed_demo, shot, text};
 use cflows_actors::team_calendar::{Booker, BookingSpec, TeamCalendarHandle};
-use cflows_actors::{Caller, JobTypeInput, NewOrg, Owner, TeamInput};
+use cflows_actors::{Caller, JobTypeInput, TeamInput};
 use cflows_protocol::wire::close;
 use cflows_protocol::{
-    ClockFormat, NewItem, Priority, Role, TeamId, UserView, WorkflowView, WorkingHours,
-    WorkingPeriod,
+    NewItem, Priority, Role, TeamId, UserView, WorkflowView, WorkingHours, WorkingPeriod,
 };
 use cflows_web::pages::layout::{NavGroup, Section};
 use fantoccini::{Client, Locator};
@@ -262,26 +262,8 @@ async fn get_as(app: &TestApp, cookie: &str, path: &str) -> (StatusCode, String)
 #[tokio::test]
 async fn every_nav_link_answers_and_staff_links_are_for_admins_only() {
     let app = spawn_app().await;
-    let op = app
-        .core
-        .directory
-        .create_user("op@example.com", "Oli Operator", PASSWORD, true)
-        .await
-        .unwrap();
-    let org = app
-        .core
-        .directory
-        .create_org(NewOrg {
-            name: "Demo Motors".into(),
-            slug: String::new(),
-            timezone: "Europe/Berlin".into(),
-            clock: ClockFormat::H24,
-            owner: Some(Owner::Existing(op.id.clone())),
-        })
-        .await
-        .unwrap();
-    let wrapped = Org { org, owner: op };
-    app.member(&wrapped, "mia@example.com", "Mia", Role::Member)
+    let org = operator_org(&app).await;
+    app.member(&org, "mia@example.com", "Mia", Role::Member)
         .await;
 
     // An operator who owns the organization sees every section, everyday pages first.
@@ -657,27 +639,13 @@ async fn the_today_page_shows_my_bookings_holds_and_over_target_vehicles() {
 
     c.set_window_size(1366, 900).await.unwrap();
     log_in(&c, &app, &d.mia.email).await;
-    let text = |css: &'static str| {
-        let c = c.clone();
-        async move {
-            c.execute(
-                "const el = document.querySelector(arguments[0]); return el ? el.innerText : '';",
-                vec![json!(css)],
-            )
-            .await
-            .unwrap()
-            .as_str()
-            .unwrap()
-            .to_string()
-        }
-    };
     wait_for(&c, "return document.title", json!("Today · cflows")).await;
-    let bookings = text("[aria-labelledby=t-bookings]").await;
+    let bookings = text(&c, "[aria-labelledby=t-bookings]").await;
     assert!(bookings.contains("10:00–10:30"), "{bookings}");
     assert!(bookings.contains("Test drive BMW 320d"));
     assert!(bookings.contains("14:00–14:30"));
     assert!(!bookings.contains("Owner's own"));
-    let holds = text("[aria-labelledby=t-holds]").await;
+    let holds = text(&c, "[aria-labelledby=t-holds]").await;
     assert!(holds.contains("Inspection Audi A4"), "{holds}");
     // The hold counts down (30 minutes at most).
     wait_for(
@@ -686,7 +654,7 @@ async fn the_today_page_shows_my_bookings_holds_and_over_target_vehicles() {
         json!(true),
     )
     .await;
-    let over = text("[aria-labelledby=t-late]").await;
+    let over = text(&c, "[aria-labelledby=t-late]").await;
     assert!(over.contains(&late), "{over}");
     assert!(over.contains("1 d 6 h in step"), "{over}");
     // Each is a link to where it is handled.
@@ -801,15 +769,6 @@ async fn my_tasks_follow_changes_without_a_reload() {
     )
     .await;
     c.close().await.unwrap();
-}
-
-/// Saves a screenshot under `$CFLOWS_SHOTS/{name}.png` when that is set.
-async fn shot(c: &Client, name: &str) {
-    if let Some(dir) = std::env::var_os("CFLOWS_SHOTS") {
-        std::fs::create_dir_all(&dir).unwrap();
-        let png = c.screenshot().await.unwrap();
-        std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), png).unwrap();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1088,16 +1047,7 @@ async fn the_audit_filters_fit_a_phone_and_say_the_chosen_days() {
     c.goto(&app.url("/staff/audit?from=2026-12-01&to=2026-12-03"))
         .await
         .unwrap();
-    let said: String = c
-        .execute(
-            "return document.querySelector('form.audit-filters + p').innerText",
-            vec![],
-        )
-        .await
-        .unwrap()
-        .as_str()
-        .unwrap()
-        .into();
+    let said = text(&c, "form.audit-filters + p").await;
     assert!(
         said.starts_with("From Tue 1 Dec 2026 to Thu 3 Dec 2026."),
         "{said}"
@@ -1164,12 +1114,7 @@ async fn working_hours_read_as_one_compact_week_on_a_desk_and_a_phone() {
         .await
         .unwrap();
     click(&c, "form.stack button[type=submit]").await;
-    wait_for(
-        &c,
-        "return document.querySelector('p.notice')?.innerText",
-        json!("Working hours saved."),
-    )
-    .await;
+    notice_says(&c, "Working hours saved.").await;
     let hours = TeamCalendarHandle::new(&app.core.kernel, &d.org.org.id, &d.team)
         .snapshot()
         .await
@@ -1228,12 +1173,7 @@ async fn a_member_uploads_a_picture_and_sees_it_and_a_drawing_is_refused() {
         click(&c, "form[action='/me/avatar'] button[type=submit]").await;
     };
     upload(&photo).await;
-    wait_for(
-        &c,
-        "return document.querySelector('p.notice')?.innerText",
-        json!("Picture saved"),
-    )
-    .await;
+    notice_says(&c, "Picture saved").await;
     // Redrawn small as a JPEG, whatever was sent.
     assert_eq!(
         c.execute(PICTURE, vec![]).await.unwrap(),
@@ -1243,19 +1183,7 @@ async fn a_member_uploads_a_picture_and_sees_it_and_a_drawing_is_refused() {
     crate::a11y::assert_passes(&c, "/me with a picture").await;
     // A drawing with a script in it is refused, and the picture stays.
     upload(&drawing).await;
-    wait_for(
-        &c,
-        "return !!document.querySelector('p.error')",
-        json!(true),
-    )
-    .await;
-    let said: String = c
-        .execute("return document.querySelector('p.error').innerText", vec![])
-        .await
-        .unwrap()
-        .as_str()
-        .unwrap()
-        .into();
+    let said = error_says(&c).await;
     assert!(said.contains("SVG"), "{said}");
     assert_eq!(c.execute(PICTURE, vec![]).await.unwrap()[0], json!("IMG"));
     // Others see it too: the member's profile holds it.
@@ -1272,20 +1200,10 @@ async fn a_member_uploads_a_picture_and_sees_it_and_a_drawing_is_refused() {
     assert!(mia.profile.avatar.starts_with("data:image/jpeg;base64,"));
     // Saving the rest of the profile keeps it; removing it brings the initials back.
     click(&c, "form[action='/me'] button[type=submit]").await;
-    wait_for(
-        &c,
-        "return document.querySelector('p.notice')?.innerText",
-        json!("Profile saved"),
-    )
-    .await;
+    notice_says(&c, "Profile saved").await;
     assert_eq!(c.execute(PICTURE, vec![]).await.unwrap()[0], json!("IMG"));
     click(&c, "form[action='/me/avatar/remove'] button").await;
-    wait_for(
-        &c,
-        "return document.querySelector('p.notice')?.innerText",
-        json!("Picture removed"),
-    )
-    .await;
+    notice_says(&c, "Picture removed").await;
     assert_eq!(c.execute(PICTURE, vec![]).await.unwrap()[0], json!("SPAN"));
     c.close().await.unwrap();
 }
@@ -1379,10 +1297,7 @@ async fn the_demo_admins_today_lists_late_vehicles_at_both_widths() {
         return;
     };
     let app = spawn_app().await;
-    cflows_actors::demo::seed(&app.core.directory, PASSWORD)
-        .await
-        .unwrap()
-        .expect("a fresh demo");
+    let (org, _) = seed_demo(&app).await;
     // Three days later: every vehicle has waited longer than its step's target.
     app.core
         .kernel
@@ -1390,17 +1305,7 @@ async fn the_demo_admins_today_lists_late_vehicles_at_both_widths() {
         .tamper_for_tests("UPDATE work_item SET entered_at = entered_at - 259200000;")
         .await
         .unwrap();
-    let org = app
-        .core
-        .directory
-        .store()
-        .org_by_slug(cflows_actors::demo::DEMO_SLUG)
-        .await
-        .unwrap()
-        .unwrap();
-    app.core
-        .kernel
-        .stop_scope(&cflows_protocol::OrgId::new(org.id));
+    app.core.kernel.stop_scope(&org);
     log_in(&c, &app, cflows_actors::demo::DEMO_ADMIN_EMAIL).await;
     let mut problems = Vec::new();
     for (width, tag) in [(1366, "1366"), (390, "390")] {

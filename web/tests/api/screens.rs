@@ -9,7 +9,7 @@
 use crate::a11y::SIDEWAYS;
 use crate::browser::{browser, log_in};
 use crate::helpers::*;
-use cflows_actors::demo::{self, DEMO_SLUG};
+use cflows_actors::demo;
 use cflows_actors::domain::time;
 use cflows_actors::org::{Caller, OrgHandle, TeamInput};
 use cflows_actors::team_calendar::{Booker, BookingSpec, TeamCalendarHandle};
@@ -46,26 +46,13 @@ const CARS: &[&str] = &[
 /// Seeds the demo and a dense week (the five working days from today, in the
 /// organization's zone) on it.
 pub async fn demo_with_dense_week(app: &TestApp) -> Dense {
-    let login = demo::seed(&app.core.directory, PASSWORD)
-        .await
-        .unwrap()
-        .expect("a fresh demo");
-    let org = OrgId::new(
-        app.core
-            .directory
-            .store()
-            .org_by_slug(DEMO_SLUG)
-            .await
-            .unwrap()
-            .unwrap()
-            .id,
-    );
+    let (org, kiosk) = crate::journey::seed_demo(app).await;
     let handle = app.core.directory.org(&org).await.unwrap();
     let (added, first_day) = dense_week(app, &org, &handle).await;
     let snap = handle.snapshot().await.unwrap();
     Dense {
         org,
-        kiosk: login.kiosk_link.unwrap(),
+        kiosk,
         workflow: snap.workflows[0].id.to_string(),
         added,
         first_day,
@@ -432,31 +419,18 @@ async fn the_workshop_screen_shows_every_pane_legibly() {
         return;
     };
     let app = spawn_app().await;
-    let login = demo::seed(&app.core.directory, PASSWORD)
-        .await
-        .unwrap()
-        .unwrap();
-    let org = app
-        .core
-        .directory
-        .store()
-        .org_by_slug(DEMO_SLUG)
-        .await
-        .unwrap()
-        .unwrap();
+    let (org, kiosk) = crate::journey::seed_demo(&app).await;
     let snap = app
         .core
         .directory
-        .org(&OrgId::new(org.id))
+        .org(&org)
         .await
         .unwrap()
         .snapshot()
         .await
         .unwrap();
     c.set_window_size(1280, 900).await.unwrap();
-    c.goto(&app.url(login.kiosk_link.as_deref().unwrap()))
-        .await
-        .unwrap();
+    c.goto(&app.url(&kiosk)).await.unwrap();
     let panes = kiosk_panes(&c).await;
     assert_eq!(
         panes,
@@ -583,11 +557,7 @@ async fn the_capacity_board_week_says_what_is_free_each_day_as_the_day_view_show
     let Some((_driver, c)) = browser().await else {
         return;
     };
-    let app = spawn_app().await;
-    demo::seed(&app.core.directory, PASSWORD)
-        .await
-        .unwrap()
-        .unwrap();
+    let (app, _) = crate::journey::demo_app().await;
     let day = working_day_ahead(1);
     let column = chrono::Datelike::weekday(&day).num_days_from_monday() as usize;
     c.set_window_size(1366, 900).await.unwrap();
@@ -671,11 +641,7 @@ async fn a_salesperson_on_a_phone_books_a_test_drive_slot() {
     let Some((_driver, c)) = browser().await else {
         return;
     };
-    let app = spawn_app().await;
-    demo::seed(&app.core.directory, PASSWORD)
-        .await
-        .unwrap()
-        .unwrap();
+    let (app, _) = crate::journey::demo_app().await;
     c.set_window_size(390, 844).await.unwrap();
     log_in(&c, &app, "sam.seller@demo-motors.example").await;
     c.goto(&app.url("/calendar")).await.unwrap();
