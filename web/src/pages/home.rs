@@ -43,12 +43,18 @@ pub(crate) async fn chrome(
         .directory
         .orgs_of_for_display(&authed.user_id())
         .await?;
-    let org = match (member, &authed.org) {
-        (Some(_), Some(id)) => orgs.iter().find(|(o, _)| &o.id == id).map(|(o, _)| o),
+    let org_name = match (member, &authed.org) {
+        (Some(_), Some(id)) => orgs
+            .iter()
+            .find(|(o, _)| &o.id == id)
+            .map(|(o, _)| o.name.clone()),
         _ => None,
     };
-    let org_name = org.map(|o| o.name.clone());
-    let h24 = org.is_some_and(|o| o.clock == cflows_protocol::ClockFormat::H24);
+    // The clock from the Org itself: the list above may be up to half a minute old.
+    let h24 = match member {
+        Some(m) => m.org.settings().await?.clock == cflows_protocol::ClockFormat::H24,
+        None => false,
+    };
     let unread = match state.core.directory.inbox(&authed.user_id()).await {
         Ok(inbox) => inbox.snapshot().await.map_or(0, |s| s.unread),
         Err(_) => 0,
