@@ -1209,6 +1209,38 @@ async fn a_member_uploads_a_picture_and_sees_it_and_a_drawing_is_refused() {
 }
 
 #[tokio::test]
+async fn pages_ask_for_24_hour_times_only_in_a_24_hour_organization_and_at_once() {
+    let app = spawn_app().await;
+    let d = day(&app).await;
+    let (owner, _) = app.login("owner@example.com").await;
+    let marked = async || {
+        let html = owner
+            .get(app.url("/calendar"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        html.contains("<body data-clock=\"24h\">")
+    };
+    assert!(marked().await, "Demo Motors writes 24-hour times");
+    // Switched to a 12-hour clock, the very next page leaves the browser's inputs be.
+    let org = app.core.directory.org(&d.org.org.id).await.unwrap();
+    org.update_settings(
+        Caller::System,
+        cflows_actors::SettingsChange {
+            name: "Demo Motors".into(),
+            timezone: "Europe/Berlin".into(),
+            clock: cflows_protocol::ClockFormat::H12,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(!marked().await, "a 12-hour organization");
+}
+
+#[tokio::test]
 async fn an_admin_edits_a_job_type_and_a_missing_one_is_not_found() {
     let app = spawn_app().await;
     let d = day(&app).await;
