@@ -375,6 +375,8 @@ pub async fn run(args: Args, settings: Settings) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(settings: Settings, store: Store) -> anyhow::Result<ExitCode> {
+    // Bad mail settings stop start-up with what to fix.
+    cflows_web::mail::Mailer::new(&settings).map_err(|e| anyhow::anyhow!(e))?;
     let core = Core::start_with(store.clone(), settings.kernel()).await?;
     if settings.demo.seed_on_empty && store.count("org").await? == 0 {
         let password = std::env::var("CFLOWS_DEMO_PASSWORD").unwrap_or_else(|_| random_password());

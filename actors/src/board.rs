@@ -80,6 +80,13 @@ impl Entity for Board {
     type Id = WorkflowId;
     type Msg = BoardMsg;
     const KIND: &'static str = "board";
+
+    fn of_stream(stream: &StreamName) -> Option<Self::Id> {
+        match stream {
+            StreamName::Board(id) => Some(id.clone()),
+            _ => None,
+        }
+    }
     const SCOPE_TABLE: Option<&'static str> = Some("workflow");
 
     async fn load(kernel: &Kernel, id: &WorkflowId) -> CoreResult<Self> {

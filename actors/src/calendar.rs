@@ -8,14 +8,14 @@ use crate::domain::permissions::{self, CalendarDeletionRefused};
 use crate::domain::recurrence::{self, OCCURRENCE_FORMAT};
 use crate::domain::{time, validate};
 use crate::error::{CoreError, CoreResult};
-use crate::inbox::{NewNotification, deliver_later};
 use crate::kernel::{Entity, Journal, Kernel};
+use crate::notices::{self, Author, Change, Notice};
 use crate::store::{Write, new_id, writes};
 use cflows_protocol::wire::StreamEvent;
 use cflows_protocol::{
     CalendarEvent, CalendarId, CalendarKind, CalendarMember, CalendarSnapshot, CalendarView,
-    EntityRef, EventView, Invitee, NotificationKind, Occurrence, OccurrenceException, OrgId,
-    Recurrence, Rsvp, StreamName, TeamId, UserId,
+    EventView, Invitee, Occurrence, OccurrenceException, OrgId, Recurrence, Rsvp, StreamName,
+    TeamId, UserId,
 };
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use ractor::RpcReplyPort;
@@ -208,6 +208,13 @@ impl Entity for Calendar {
     type Id = CalendarId;
     type Msg = CalendarMsg;
     const KIND: &'static str = "calendar";
+
+    fn of_stream(stream: &StreamName) -> Option<Self::Id> {
+        match stream {
+            StreamName::Calendar(id) => Some(id.clone()),
+            _ => None,
+        }
+    }
     const SCOPE_TABLE: Option<&'static str> = Some("calendar");
 
     async fn load(kernel: &Kernel, id: &CalendarId) -> CoreResult<Self> {
@@ -947,24 +954,22 @@ fn check_range(from: i64, to: i64) -> CoreResult<()> {
 
 /// Tells newly invited members (not in `before`, not the inviter) about the event.
 fn invite(kernel: &Kernel, org: &OrgId, by: &Viewer, event: &EventView, before: &[UserId]) {
-    for invitee in &event.invitees {
-        if before.contains(&invitee.user) || invitee.user == by.user {
-            continue;
-        }
-        let n = NewNotification {
-            org: org.clone(),
-            kind: NotificationKind::EventInvite,
-            title: format!("{} invited you: {}", by.name, event.title),
-            body: when(event),
-            link: format!("/calendar?event={}&calendar={}", event.id, event.calendar),
-            entity: Some(EntityRef {
-                kind: "event".into(),
-                id: event.id.clone(),
-            }),
-            from: Some(by.user.clone()),
-        };
-        deliver_later(kernel, invitee.user.clone(), n, "event invitation");
-    }
+    let notice = Notice::new(
+        org,
+        Some(Author::new(&by.user, &by.name)),
+        Change::EventInvited {
+            calendar: event.calendar.clone(),
+            event: event.id.clone(),
+            title: event.title.clone(),
+            when: when(event),
+        },
+    )
+    .to(event
+        .invitees
+        .iter()
+        .map(|i| i.user.clone())
+        .filter(|u| !before.contains(u) && *u != by.user));
+    notices::send(kernel, &notice, "event invitation");
 }
 
 fn when(e: &EventView) -> String {

@@ -663,7 +663,11 @@ async fn seed_capacity(
                     BookingSpec {
                         job_type: job.id.clone(),
                         start,
-                        end: start + i64::from(job.duration_minutes) * 60_000,
+                        end: crate::domain::capacity::booking_end(
+                            start,
+                            None,
+                            job.duration_minutes,
+                        )?,
                         members_required: (*members).min(team.bookable_count).max(1),
                         title: job.name.clone(),
                         confirm: true,

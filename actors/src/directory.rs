@@ -9,14 +9,14 @@ use crate::Store;
 use crate::domain::{password, validate};
 use crate::error::{CoreError, CoreResult};
 use crate::inbox::InboxHandle;
-use crate::kernel::{Entity, Journal, Kernel, Revocation, journal};
+use crate::kernel::{Entity, Journal, Kernel, journal, session_digest};
 use crate::org::{OrgHandle, org_view, user_view};
 use crate::store::{SessionRecord, UserRecord, new_id, writes};
 use crate::streams::StreamHub;
 use cflows_protocol::wire::StreamEvent;
 use cflows_protocol::{
-    ClockFormat, InvitationView, MemberView, OrgEvent, OrgId, OrgView, ProfileView, Role,
-    StreamName, UserId, UserView,
+    ClockFormat, InvitationView, MemberView, OrgEvent, OrgId, OrgView, PlatformEvent, ProfileView,
+    Role, StreamName, UserId, UserView,
 };
 use ractor::RpcReplyPort;
 use std::collections::HashMap;
@@ -75,8 +75,6 @@ pub enum DirectoryMsg {
         id: String,
         reply: RpcReplyPort<CoreResult<()>>,
     },
-    /// Kiosk screen pairing (`directory/pairing.rs`).
-    Pairing(pairing::PairingMsg),
     /// A session as this node last read it, while that is recent enough.
     CachedSession {
         id: String,
@@ -120,8 +118,6 @@ pub struct Directory {
     kernel: Kernel,
     /// Writer of the `platform` stream (user creation).
     journal: Journal,
-    /// Screens waiting to be paired as kiosks (memory only).
-    pairings: pairing::Pairings,
     /// Sessions by id, hot, with when they were read from the store: every request is
     /// authenticated without a store query while its entry is fresh.
     sessions: HashMap<String, (SessionInfo, std::time::Instant)>,
@@ -134,13 +130,16 @@ impl Entity for Directory {
     type Id = Platform;
     type Msg = DirectoryMsg;
     const KIND: &'static str = "directory";
+
+    fn of_stream(stream: &StreamName) -> Option<Self::Id> {
+        matches!(stream, StreamName::Platform).then_some(Platform)
+    }
     const PASSIVATE: bool = false;
 
     async fn load(kernel: &Kernel, _id: &Platform) -> CoreResult<Self> {
         Ok(Self {
             kernel: kernel.clone(),
             journal: Journal::open(kernel, StreamName::Platform).await?,
-            pairings: Default::default(),
             sessions: HashMap::new(),
             user_orgs: HashMap::new(),
         })
@@ -167,7 +166,6 @@ impl Entity for Directory {
             DirectoryMsg::EndSession { id, reply } => {
                 let _ = reply.send(self.on_end_session(id).await);
             }
-            DirectoryMsg::Pairing(msg) => self.on_pairing(msg),
             DirectoryMsg::CachedSession { id, reply } => {
                 let fresh = self.sessions.get(&id).and_then(|(info, read)| {
                     (read.elapsed().as_secs() < SESSION_CACHE_SECS
@@ -323,15 +321,19 @@ impl Directory {
         if self.store().user(user.as_str()).await?.is_none() {
             return Err(CoreError::NotFound);
         }
-        // A new password ends every session of that user, and their open connections.
-        self.store()
-            .commit(writes::set_password(&user, &hash), &[])
+        // A new password ends every session of that user, and their open connections
+        // on every node (`sessions_ended`).
+        self.journal
+            .commit(
+                writes::set_password(&user, &hash),
+                vec![StreamEvent::Platform(PlatformEvent::SessionsEnded {
+                    user: user.clone(),
+                })],
+                Some(&user),
+            )
             .await?;
         self.sessions
             .retain(|_, (info, _)| info.user.id != user.as_str());
-        self.kernel
-            .revocations()
-            .revoke(&user, Revocation::AllSessions);
         Ok(())
     }
 
@@ -362,14 +364,23 @@ impl Directory {
     }
 
     async fn on_end_session(&mut self, id: String) -> CoreResult<()> {
-        let session = self.store().session(&id).await?;
-        self.store().commit(writes::end_session(&id), &[]).await?;
+        let Some(session) = self.store().session(&id).await? else {
+            self.sessions.remove(&id);
+            return Ok(());
+        };
+        // Its sockets close on every node (`session_ended`, by the id's digest).
+        let user = UserId::new(session.user);
+        self.journal
+            .commit(
+                writes::end_session(&id),
+                vec![StreamEvent::Platform(PlatformEvent::SessionEnded {
+                    user: user.clone(),
+                    session: session_digest(&id),
+                })],
+                Some(&user),
+            )
+            .await?;
         self.sessions.remove(&id);
-        if let Some(s) = session {
-            self.kernel
-                .revocations()
-                .revoke(&UserId::new(s.user), Revocation::Session(id));
-        }
         Ok(())
     }
 }

@@ -1,7 +1,8 @@
-//! The error every actor call can answer with. The web crate maps it to HTTP statuses
-//! and protocol error codes in one place.
+//! The error every actor call can answer with, and the store's. The web crate maps them
+//! to HTTP statuses and protocol error codes in one place. Depends on the domain only:
+//! the domain's own errors become a `CoreError` here.
 
-use crate::store::StoreError;
+use crate::domain::{self, attachments};
 use cflows_protocol::{CapacityRefusal, ErrorCode};
 
 fn no_capacity_message(r: &CapacityRefusal) -> String {
@@ -10,7 +11,7 @@ fn no_capacity_message(r: &CapacityRefusal) -> String {
             "not enough capacity: {} of {} members are already booked from {}",
             r.booked,
             r.capacity,
-            crate::team_calendar::describe(c)
+            domain::capacity::describe(c)
         ),
         None => "that time is outside the team's working hours".to_string(),
     };
@@ -67,6 +68,51 @@ impl CoreError {
             Self::Unavailable => ErrorCode::Unavailable,
         }
     }
+}
+
+impl From<domain::Invalid> for CoreError {
+    fn from(e: domain::Invalid) -> Self {
+        Self::InvalidInput(e.0)
+    }
+}
+
+impl From<attachments::Refused> for CoreError {
+    fn from(e: attachments::Refused) -> Self {
+        match e {
+            attachments::Refused::TooMany(_) => Self::InvalidInput(e.to_string()),
+            attachments::Refused::NotYours(_) => Self::Forbidden(e.to_string()),
+        }
+    }
+}
+
+/// What can go wrong talking to the database.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The engine refused or failed the operation.
+    #[error("database error: {0}")]
+    Db(String),
+    /// A unique index rejected the write (duplicate email, slug, team name).
+    #[error("duplicate value: {0}")]
+    Duplicate(String),
+    /// Two transactions touched the same data at once and this one lost; nothing was
+    /// written (another writer may have changed what this one read).
+    #[error("write conflict: {0}")]
+    TxConflict(String),
+    /// A row did not have the shape the code expects: a bug or a foreign write.
+    #[error("unexpected row shape: {0}")]
+    Decode(String),
+    /// An applied migration file differs from the one compiled in.
+    #[error(
+        "migration {name} was applied with checksum {applied} but the binary has {current}; applied migrations must never be edited, add a new file instead"
+    )]
+    MigrationChanged {
+        name: String,
+        applied: String,
+        current: String,
+    },
+    /// The database has migrations this binary does not know (it is older than the data).
+    #[error("the database has migration {0} which this binary does not know; run a newer cflows")]
+    UnknownMigration(String),
 }
 
 /// Result alias for core calls.

@@ -7,7 +7,9 @@
 
 use crate::domain::upload::{self, Inspected, Refusal};
 use crate::error::{CoreError, CoreResult};
-use crate::store::Store;
+use crate::kernel::Kernel;
+use crate::store::{Store, new_id};
+use cflows_protocol::{AttachmentView, UserId};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -61,6 +63,35 @@ pub struct Kept {
     pub content_type: &'static str,
     pub thumbnail: bool,
     pub name: String,
+}
+
+impl Kept {
+    /// The attachment row naming these bytes, attached by `by` now.
+    pub fn attachment(&self, by: &UserId) -> AttachmentView {
+        AttachmentView {
+            id: new_id(),
+            name: self.name.clone(),
+            content_type: self.content_type.to_string(),
+            size: self.size,
+            sha256: self.sha256.clone(),
+            thumbnail: self.thumbnail,
+            by: by.clone(),
+            at: chrono::Utc::now().timestamp_millis(),
+        }
+    }
+}
+
+/// After an attach the owner refused (no such task or item, too many files, archived):
+/// the bytes no row names are removed again.
+pub(crate) async fn discard_if_refused(
+    kernel: &Kernel,
+    sha: &str,
+    r: CoreResult<AttachmentView>,
+) -> CoreResult<AttachmentView> {
+    if r.is_err() {
+        kernel.files().release(kernel.store(), sha).await;
+    }
+    r
 }
 
 impl Drop for Kept {

@@ -20,16 +20,17 @@ pub const COALESCE_WINDOW_MS: i64 = 15 * 60 * 1000;
 /// Largest page of a listing.
 pub const MAX_PAGE: u32 = 100;
 
-/// A notification to deliver.
+/// A notification to deliver: one recipient's copy of a [`crate::notices::Notice`], which
+/// writes its words and link (only it builds one: the fields are the crate's).
 #[derive(Clone, Debug)]
 pub struct NewNotification {
-    pub org: OrgId,
-    pub kind: NotificationKind,
-    pub title: String,
-    pub body: String,
-    pub link: String,
-    pub entity: Option<EntityRef>,
-    pub from: Option<UserId>,
+    pub(crate) org: OrgId,
+    pub(crate) kind: NotificationKind,
+    pub(crate) title: String,
+    pub(crate) body: String,
+    pub(crate) link: String,
+    pub(crate) entity: Option<EntityRef>,
+    pub(crate) from: Option<UserId>,
 }
 
 /// Messages the `Inbox` handles.
@@ -74,6 +75,13 @@ impl Entity for Inbox {
     type Id = UserId;
     type Msg = InboxMsg;
     const KIND: &'static str = "inbox";
+
+    fn of_stream(stream: &StreamName) -> Option<Self::Id> {
+        match stream {
+            StreamName::Inbox(id) => Some(id.clone()),
+            _ => None,
+        }
+    }
 
     async fn load(kernel: &Kernel, user: &UserId) -> CoreResult<Self> {
         let store = kernel.store();
@@ -287,9 +295,10 @@ impl Inbox {
     }
 }
 
-/// Delivers `n` to `user`'s inbox without waiting: another actor's decision must not
-/// wait on an inbox (nor risk a call cycle). A failure is logged with `what`.
-pub fn deliver_later(kernel: &Kernel, user: UserId, n: NewNotification, what: &'static str) {
+/// Delivers `n` to `user`'s inbox without waiting (for [`crate::notices::send`]): another
+/// actor's decision must not wait on an inbox (nor risk a call cycle). A failure is
+/// logged with `what`.
+pub(crate) fn deliver_later(kernel: &Kernel, user: UserId, n: NewNotification, what: &'static str) {
     let k = kernel.clone();
     kernel.side_effect(async move {
         let kernel = k;
@@ -397,18 +406,13 @@ mod tests {
     use crate::{Core, Store, StoreConfig};
 
     fn dm(org: &OrgId, from: &UserId, body: &str) -> NewNotification {
-        NewNotification {
-            org: org.clone(),
-            kind: NotificationKind::DirectMessage,
-            title: "Message".into(),
-            body: body.into(),
-            link: "/notifications".into(),
-            entity: Some(EntityRef {
-                kind: "user".into(),
-                id: from.to_string(),
-            }),
-            from: Some(from.clone()),
-        }
+        use crate::notices::{Author, Change, Notice};
+        Notice::new(
+            org,
+            Some(Author::new(from, "Ann")),
+            Change::Message { text: body.into() },
+        )
+        .notification()
     }
 
     #[tokio::test]

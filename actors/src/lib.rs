@@ -9,6 +9,7 @@
 //! ├── TeamCalendar(team_id)    (team_calendar.rs: bookings, holds, waitlist, capacity)
 //! ├── Board(workflow_id)       (board.rs: a workflow's cards, item numbers, saved filters)
 //! ├── WorkItem(item_id)        (work_item.rs: step, fields, history, comments of one item)
+//! ├── Project(project_id)      (project.rs: one project's tasks, comments, attachments)
 //! └── Inbox(user_id)           (inbox.rs: notifications, unread count, coalescing)
 //! ```
 //!
@@ -17,7 +18,10 @@
 //! decisions go through the [`kernel::Journal`] writer, which publishes them to the
 //! [`streams::StreamHub`]; [`streams::open_into`] serves them to subscribers.
 //!
-//! A later issue adds `Project` (scoped to an `Org`).
+//! Beside the actors: [`domain`], the pure business rules (they import nothing else of
+//! this crate; their errors become a [`CoreError`] in [`error`]); [`notices`], the one
+//! place a change becomes what people are told (words, link, entity); [`store`], the
+//! only SurrealQL.
 
 pub mod board;
 pub mod calendar;
@@ -29,6 +33,7 @@ pub mod feeds;
 pub mod files;
 pub mod inbox;
 pub mod kernel;
+pub mod notices;
 pub mod org;
 pub mod portable;
 pub mod project;
@@ -71,7 +76,7 @@ impl Core {
         let kernel = Kernel::start(store, config).await?;
         {
             let kernel = kernel.clone();
-            tokio::spawn(async move { team_calendar::wake_pending_holds(&kernel).await });
+            tokio::spawn(team_calendar::share_wake_ups(kernel));
         }
         Ok(Self {
             directory: DirectoryHandle::new(kernel.clone()),

@@ -9,15 +9,16 @@
 use crate::directory::NewUser;
 use crate::domain::{permissions, validate};
 use crate::error::{CoreError, CoreResult};
-use crate::inbox::{InboxHandle, NewNotification};
-use crate::kernel::{Entity, Journal, Kernel, Revocation};
+use crate::inbox::InboxHandle;
+use crate::kernel::{Entity, Journal, Kernel, decide};
+use crate::notices::{Author, Change, Notice};
 use crate::store::{MembershipRecord, OrgRecord, TeamRecord, UserRecord, Write, new_id, writes};
 use crate::team_calendar;
 use cflows_protocol::wire::StreamEvent;
 use cflows_protocol::{
-    BookingView, ClockFormat, EntityRef, InvitationView, JobTypeView, MemberView, NotificationKind,
-    OrgEvent, OrgId, OrgSnapshot, OrgView, PendingInvitation, ProfileView, Role, StreamName,
-    TeamId, TeamView, UserId, UserView,
+    BookingView, ClockFormat, InvitationView, JobTypeView, MemberView, OrgEvent, OrgId,
+    OrgSnapshot, OrgView, PendingInvitation, ProfileView, Role, StreamName, TeamId, TeamView,
+    UserId, UserView,
 };
 use ractor::RpcReplyPort;
 use std::collections::BTreeMap;
@@ -59,6 +60,9 @@ pub struct TeamInput {
     pub bookable_count: u32,
     pub manager: Option<UserId>,
 }
+
+/// An invitation's mail, made from its link's secret token.
+pub type InviteMail = Box<dyn FnOnce(&str) -> crate::store::OutgoingMail + Send>;
 
 /// Messages the `Org` actor handles.
 pub enum OrgMsg {
@@ -142,6 +146,8 @@ pub enum OrgMsg {
         by: Caller,
         email: String,
         role: Role,
+        /// The invitation's mail, made from its link's token, queued with it.
+        mail: Option<InviteMail>,
         reply: RpcReplyPort<CoreResult<(InvitationView, String)>>,
     },
     RevokeInvitation {
@@ -266,6 +272,13 @@ impl Entity for Org {
     type Msg = OrgMsg;
     const KIND: &'static str = "org";
 
+    fn of_stream(stream: &StreamName) -> Option<Self::Id> {
+        match stream {
+            StreamName::Org(id) => Some(id.clone()),
+            _ => None,
+        }
+    }
+
     async fn load(kernel: &Kernel, id: &OrgId) -> CoreResult<Self> {
         let store = kernel.store();
         let record = store.org(id.as_str()).await?.ok_or(CoreError::NotFound)?;
@@ -356,7 +369,7 @@ impl Entity for Org {
         })
     }
 
-    async fn handle(&mut self, _kernel: &Kernel, msg: OrgMsg) {
+    async fn handle(&mut self, kernel: &Kernel, msg: OrgMsg) {
         match msg {
             OrgMsg::Snapshot { reply } => {
                 let _ = reply.send(self.snapshot());
@@ -374,7 +387,14 @@ impl Entity for Org {
                 let _ = reply.send(self.teams.get(&team).cloned());
             }
             OrgMsg::UpdateSettings { by, change, reply } => {
-                let _ = reply.send(self.on_update_settings(by, change).await);
+                let id = self.org.id.clone();
+                let r = decide!(
+                    self,
+                    kernel,
+                    &id,
+                    self.on_update_settings(by.clone(), change.clone()).await
+                );
+                let _ = reply.send(r);
             }
             OrgMsg::AddMember {
                 by,
@@ -437,9 +457,10 @@ impl Entity for Org {
                 by,
                 email,
                 role,
+                mail,
                 reply,
             } => {
-                let _ = reply.send(self.on_invite(by, email, role).await);
+                let _ = reply.send(self.on_invite(by, email, role, mail).await);
             }
             OrgMsg::RevokeInvitation { by, id, reply } => {
                 let _ = reply.send(self.on_revoke_invitation(by, id).await);
@@ -801,6 +822,7 @@ impl Org {
         by: Caller,
         email: String,
         role: Role,
+        mail: Option<InviteMail>,
     ) -> CoreResult<(InvitationView, String)> {
         let actor_role = self.require_admin(&by)?;
         if role == Role::Owner && actor_role != Role::Owner {
@@ -845,12 +867,11 @@ impl Org {
             invitation: PendingInvitation::from(&view),
         });
         let hash = token_hash(&token);
-        self.commit(
-            &by,
-            writes::create_invitation(self.org.id.as_str(), &view, &hash, &replaced),
-            events,
-        )
-        .await?;
+        let mut write = writes::create_invitation(self.org.id.as_str(), &view, &hash, &replaced);
+        if let Some(mail) = mail {
+            write = write.and(writes::enqueue_mail(&mail(&token), now));
+        }
+        self.commit(&by, write, events).await?;
         for id in &replaced {
             self.invitations.remove(id);
         }
@@ -869,29 +890,35 @@ impl Org {
     /// `Inbox` actor from a task of its own (the account lookup and the delivery never hold
     /// up this organization; the invitation stands whether or not the notice arrives).
     fn notify_invitee(&self, invitation: &InvitationView, token: &str) {
-        let notification = NewNotification {
-            org: self.org.id.clone(),
-            kind: NotificationKind::Invitation,
-            title: format!("You are invited to join {}", self.org.name),
-            body: format!("as {}", invitation.role.as_str()),
-            link: format!("/invite/{token}"),
-            entity: Some(EntityRef {
-                kind: "org".into(),
-                id: self.org.id.to_string(),
-            }),
-            from: Some(invitation.invited_by.clone()),
-        };
+        let inviter = &invitation.invited_by;
+        let inviter_name = self
+            .members
+            .get(inviter)
+            .map(|m| m.user.display_name.clone())
+            .unwrap_or_default();
+        let notice = Notice::new(
+            &self.org.id,
+            Some(Author::new(inviter, &inviter_name)),
+            Change::Invited {
+                org_name: self.org.name.clone(),
+                role: invitation.role,
+                token: token.to_string(),
+            },
+        );
         let (kernel, email) = (self.kernel.clone(), invitation.email.clone());
         tokio::spawn(async move {
             let delivered = async {
                 let Some(account) = kernel.store().user_by_email(&email).await? else {
                     return Ok(());
                 };
-                InboxHandle::get(&kernel, &UserId::new(account.id))
-                    .await?
-                    .notify(notification)
-                    .await
-                    .map(|_| ())
+                let notice = notice.to([UserId::new(account.id)]);
+                for user in &notice.recipients {
+                    InboxHandle::get(&kernel, user)
+                        .await?
+                        .notify(notice.notification())
+                        .await?;
+                }
+                Ok::<_, CoreError>(())
             };
             if let Err(e) = delivered.await {
                 tracing::warn!(error = %e, "invitation notice not delivered");
@@ -1095,18 +1122,8 @@ impl Org {
             }],
         )
         .await?;
-        if !next.active {
-            self.revoke_membership(&user);
-        }
         self.members.insert(user, next);
         Ok(view)
-    }
-
-    /// Closes the user's open connections that act in this organization.
-    fn revoke_membership(&self, user: &UserId) {
-        self.kernel
-            .revocations()
-            .revoke(user, Revocation::Membership(self.org.id.clone()));
     }
 
     async fn on_update_profile(
@@ -1189,7 +1206,6 @@ impl Org {
         )
         .await?;
         self.members.remove(&user);
-        self.revoke_membership(&user);
         for t in changed {
             self.teams.insert(t.id.clone(), t);
         }
@@ -1381,7 +1397,7 @@ fn capacity_refusal(team: &TeamView, affected: &[BookingView]) -> String {
                 "{} '{}' {}",
                 b.id,
                 b.title,
-                team_calendar::describe(&cflows_protocol::Interval {
+                crate::domain::capacity::describe(&cflows_protocol::Interval {
                     start: b.start,
                     end: b.end
                 })
@@ -1606,7 +1622,40 @@ impl OrgHandle {
         email: String,
         role: Role,
     ) -> CoreResult<(InvitationView, String)> {
-        org_call!(self, Invite { by, email, role })?
+        let mail = None;
+        org_call!(
+            self,
+            Invite {
+                by,
+                email,
+                role,
+                mail
+            }
+        )?
+    }
+
+    /// [`OrgHandle::invite`], with the invitation's mail (made from the link's token)
+    /// queued in the same transaction as the invitation.
+    ///
+    /// # Errors
+    /// As [`OrgHandle::invite`].
+    pub async fn invite_with_mail(
+        &self,
+        by: Caller,
+        email: String,
+        role: Role,
+        mail: InviteMail,
+    ) -> CoreResult<(InvitationView, String)> {
+        let mail = Some(mail);
+        org_call!(
+            self,
+            Invite {
+                by,
+                email,
+                role,
+                mail
+            }
+        )?
     }
 
     /// Revokes a pending invitation (admins).

@@ -8,20 +8,21 @@
 //! delete tasks. Anyone else is told `NotFound`, exactly as for a missing project.
 
 use crate::board::validate_due;
+use crate::domain::attachments::{self, Holder};
 use crate::domain::mentions::mentioned;
 use crate::domain::validate;
 use crate::error::{CoreError, CoreResult};
 use crate::files::Kept;
-use crate::inbox::{NewNotification, deliver_later};
 use crate::kernel::{Entity, Journal, Kernel};
+use crate::notices::{self, Author, Change, Notice, Thread};
 use crate::org::OrgHandle;
 use crate::store::{Write, new_id, writes};
 use crate::team_calendar::Booker;
 use cflows_protocol::wire::StreamEvent;
 use cflows_protocol::{
-    ActivityEntry, AttachmentView, CommentView, EntityRef, NewTask, NotificationKind, OrgId,
-    ProjectEvent, ProjectId, ProjectInput, ProjectSnapshot, ProjectView, StreamName, TaskChange,
-    TaskLink, TaskStatus, TaskView, UserId, WorkflowView,
+    ActivityEntry, AttachmentView, CommentView, NewTask, OrgId, ProjectEvent, ProjectId,
+    ProjectInput, ProjectSnapshot, ProjectView, StreamName, TaskChange, TaskLink, TaskStatus,
+    TaskView, UserId, WorkflowView,
 };
 use ractor::RpcReplyPort;
 use std::collections::VecDeque;
@@ -41,8 +42,6 @@ const _: () = assert!(
         && crate::work_item::MAX_MOVE_COMMENT <= MAX_DESCRIPTION
         && crate::domain::validate::MAX_TEXT <= MAX_DESCRIPTION
 );
-/// Most attachments of one task or item.
-pub const MAX_ATTACHMENTS: usize = 50;
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -114,6 +113,13 @@ impl Entity for Project {
     type Id = ProjectId;
     type Msg = ProjectMsg;
     const KIND: &'static str = "project";
+
+    fn of_stream(stream: &StreamName) -> Option<Self::Id> {
+        match stream {
+            StreamName::Project(id) => Some(id.clone()),
+            _ => None,
+        }
+    }
     const SCOPE_TABLE: Option<&'static str> = Some("project");
 
     async fn load(kernel: &Kernel, id: &ProjectId) -> CoreResult<Self> {
@@ -469,27 +475,20 @@ fn tell_new_members(
     project: &ProjectView,
     before: &[UserId],
 ) {
-    for m in &project.members {
-        if m != &by.user && !before.contains(m) {
-            deliver_later(
-                kernel,
-                m.clone(),
-                NewNotification {
-                    org: org.clone(),
-                    kind: NotificationKind::ProjectUpdate,
-                    title: format!("{} added you to {}", by.name, project.name),
-                    body: String::new(),
-                    link: format!("/projects/{}", project.id),
-                    entity: Some(EntityRef {
-                        kind: "project".into(),
-                        id: project.id.to_string(),
-                    }),
-                    from: Some(by.user.clone()),
-                },
-                "project notification",
-            );
-        }
-    }
+    let notice = Notice::new(
+        org,
+        Some(Author::new(&by.user, &by.name)),
+        Change::AddedToProject {
+            project: project.id.clone(),
+            name: project.name.clone(),
+        },
+    )
+    .to(project
+        .members
+        .iter()
+        .filter(|m| *m != &by.user && !before.contains(m))
+        .cloned());
+    notices::send(kernel, &notice, "project notification");
 }
 
 impl Project {
@@ -815,47 +814,19 @@ impl Project {
         if assignee == &by.user {
             return;
         }
-        let due = task
-            .due
-            .as_ref()
-            .map(|d| format!(" (due {d})"))
-            .unwrap_or_default();
-        self.notify(
-            assignee.clone(),
-            NotificationKind::TaskAssigned,
-            format!("{} assigned you {}: {}{due}", by.name, task.key, task.title),
-            String::new(),
-            task,
-            by,
-        );
-    }
-
-    fn notify(
-        &self,
-        user: UserId,
-        kind: NotificationKind,
-        title: String,
-        body: String,
-        task: &TaskView,
-        by: &Booker,
-    ) {
-        deliver_later(
-            &self.kernel,
-            user,
-            NewNotification {
-                org: self.org.clone(),
-                kind,
-                title,
-                body,
-                link: format!("/projects/{}?task={}", self.project.id, task.id),
-                entity: Some(EntityRef {
-                    kind: "task".into(),
-                    id: task.id.clone(),
-                }),
-                from: Some(by.user.clone()),
+        let notice = Notice::new(
+            &self.org,
+            Some(Author::new(&by.user, &by.name)),
+            Change::TaskAssigned {
+                project: self.project.id.clone(),
+                task: task.id.clone(),
+                key: task.key.clone(),
+                title: task.title.clone(),
+                due: task.due.clone(),
             },
-            "task notification",
-        );
+        )
+        .to([assignee.clone()]);
+        notices::send(&self.kernel, &notice, "task notification");
     }
 
     async fn on_update_task(
@@ -1016,45 +987,26 @@ impl Project {
         )
         .await?;
         self.replace(task.clone());
-        let excerpt: String = comment.body.chars().take(200).collect();
-        let mut told = vec![by.user.clone()];
-        for user in mentions {
-            if !told.contains(&user) {
-                self.notify(
-                    user.clone(),
-                    NotificationKind::Mention,
-                    format!("{} mentioned you on {}", by.name, task.key),
-                    excerpt.clone(),
-                    &task,
-                    by,
-                );
-                told.push(user);
-            }
-        }
-        if let Some(a) = task.assignee.clone()
-            && !told.contains(&a)
-        {
-            self.notify(
-                a,
-                NotificationKind::Comment,
-                format!("{} commented on {}", by.name, task.key),
-                excerpt,
-                &task,
-                by,
-            );
-        }
+        notices::send_comment(
+            &self.kernel,
+            &self.org,
+            Author::new(&by.user, &by.name),
+            Thread::Task {
+                project: self.project.id.clone(),
+                task: task.id.clone(),
+                key: task.key.clone(),
+            },
+            &comment,
+            task.assignee.as_ref(),
+        );
         Ok(comment)
     }
 
     async fn on_attach(&mut self, by: &Booker, id: &str, kept: Kept) -> CoreResult<AttachmentView> {
         self.may_change(by)?;
         let mut task = self.task(id)?.clone();
-        if task.attachments.len() >= MAX_ATTACHMENTS {
-            return Err(CoreError::invalid(format!(
-                "a task has at most {MAX_ATTACHMENTS} attachments"
-            )));
-        }
-        let attachment = attachment_view(by, &kept);
+        attachments::may_attach(Holder::Task, task.attachments.len())?;
+        let attachment = kept.attachment(&by.user);
         task.attachments.push(attachment.clone());
         let activity = self.activity(
             by,
@@ -1089,11 +1041,7 @@ impl Project {
             .find(|a| a.id == attachment)
             .cloned()
             .ok_or(CoreError::NotFound)?;
-        if gone.by != by.user && !self.is_admin(by) {
-            return Err(CoreError::Forbidden(
-                "only who attached it or a project admin removes an attachment".into(),
-            ));
-        }
+        attachments::may_remove(Holder::Task, &gone, &by.user, self.is_admin(by))?;
         task.attachments.retain(|a| a.id != attachment);
         let activity = self.activity(
             by,
@@ -1116,33 +1064,6 @@ impl Project {
             .await;
         Ok(())
     }
-}
-
-/// The attachment row for bytes just kept.
-pub(crate) fn attachment_view(by: &Booker, kept: &Kept) -> AttachmentView {
-    AttachmentView {
-        id: new_id(),
-        name: kept.name.clone(),
-        content_type: kept.content_type.to_string(),
-        size: kept.size,
-        sha256: kept.sha256.clone(),
-        thumbnail: kept.thumbnail,
-        by: by.user.clone(),
-        at: now_ms(),
-    }
-}
-
-/// After an attach the owner refused (no such task or item, too many files, archived):
-/// the bytes no row names are removed again.
-pub(crate) async fn discard_if_refused(
-    kernel: &Kernel,
-    sha: &str,
-    r: CoreResult<AttachmentView>,
-) -> CoreResult<AttachmentView> {
-    if r.is_err() {
-        kernel.files().release(kernel.store(), sha).await;
-    }
-    r
 }
 
 /// The open tasks of `org` assigned to `user`, across projects.
@@ -1301,7 +1222,7 @@ impl ProjectHandle {
                 reply,
             })
             .await;
-        discard_if_refused(&self.kernel, &sha, r).await
+        crate::files::discard_if_refused(&self.kernel, &sha, r).await
     }
 
     /// Removes an attachment of a task.

@@ -25,7 +25,7 @@ use cflows_protocol::{KioskId, KioskScope, OrgId, StreamName, UserId};
 use dashmap::DashMap;
 use indexmap::IndexMap;
 use std::collections::VecDeque;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -45,6 +45,9 @@ pub struct Frame {
 }
 
 struct Channel {
+    /// Per-stream order: frames go out in `seq` order, once, whoever publishes them (the
+    /// owning actor here, or the journal feed for another node's commit).
+    order: Mutex<Order>,
     recent: RwLock<VecDeque<Arc<Frame>>>,
     /// Last publish or subscribe, for eviction.
     touched: RwLock<Instant>,
@@ -52,6 +55,18 @@ struct Channel {
     /// per subscription); an index map, so a detach is O(1) among thousands.
     sinks: RwLock<IndexMap<u64, Arc<dyn Sink>>>,
 }
+
+/// The last `seq` a channel sent (0: none yet, the next one is taken as it comes), and
+/// frames that arrived after a gap, waiting for the missing ones.
+#[derive(Default)]
+struct Order {
+    last: u64,
+    held: std::collections::BTreeMap<u64, Arc<Frame>>,
+}
+
+/// Most frames a stream holds behind a gap; past it they go out as they are (the
+/// connections see the gap and resume from the journal).
+const MAX_HELD: usize = 1024;
 
 /// Ids of in-process listeners, from the top of the range (connections count up from 1).
 static LISTENERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1 << 62);
@@ -94,6 +109,7 @@ impl StreamHub {
                 .entry(stream.clone())
                 .or_insert_with(|| {
                     Arc::new(Channel {
+                        order: Mutex::new(Order::default()),
                         recent: RwLock::new(VecDeque::with_capacity(RECENT_FRAMES)),
                         touched: RwLock::new(Instant::now()),
                         sinks: RwLock::new(IndexMap::new()),
@@ -105,9 +121,26 @@ impl StreamHub {
         channel
     }
 
-    /// Encodes `event` once and hands it to every subscriber of `stream`. Called by the
-    /// kernel for the stream's single owning actor, after the change is durable, in
-    /// `seq` order.
+    /// Whether publishing `seq` of `stream` would send anything: someone listens here
+    /// (or recently did) and has not had it. The journal feed asks before decoding.
+    pub fn wants(&self, stream: &StreamName, seq: u64) -> bool {
+        self.streams.get(stream).is_some_and(|c| {
+            let order = c.order.lock().expect("order lock");
+            order.last == 0 || (seq > order.last && !order.held.contains_key(&seq))
+        })
+    }
+
+    /// The last `seq` this node sent on `stream` (0: none, or its channel is gone).
+    pub fn last(&self, stream: &StreamName) -> u64 {
+        self.streams
+            .get(stream)
+            .map_or(0, |c| c.order.lock().expect("order lock").last)
+    }
+
+    /// Encodes `event` once and hands it to every subscriber of `stream`, after the
+    /// change is durable. Each `seq` goes out once and in order: the owning actor here
+    /// and the journal feed (another node's commit) may both publish a stream, so a
+    /// frame seen before is dropped and one after a gap waits for the missing ones.
     pub fn publish(&self, stream: &StreamName, seq: u64, event: StreamEvent) {
         let frame = Arc::new(Frame {
             stream: stream.clone(),
@@ -115,6 +148,34 @@ impl StreamHub {
             bytes: encode_event(stream, seq, event),
         });
         let channel = self.channel(stream);
+        let mut guard = channel.order.lock().expect("order lock");
+        let order = &mut *guard;
+        if order.last != 0 && seq <= order.last {
+            return;
+        }
+        if order.last != 0 && seq > order.last + 1 {
+            order.held.insert(seq, frame);
+            if order.held.len() > MAX_HELD {
+                tracing::error!(%stream, last = order.last, "a stream's gap did not fill; sending what it holds");
+                let held = std::mem::take(&mut order.held);
+                for (seq, frame) in held {
+                    order.last = seq;
+                    Self::send(&channel, frame);
+                }
+            }
+            return;
+        }
+        order.last = seq;
+        Self::send(&channel, frame);
+        while let Some(next) = order.held.remove(&(order.last + 1)) {
+            order.last += 1;
+            Self::send(&channel, next);
+        }
+    }
+
+    /// Keeps `frame` for resume and queues it for every subscriber (under the stream's
+    /// order lock).
+    fn send(channel: &Channel, frame: Arc<Frame>) {
         {
             let mut recent = channel.recent.write().expect("recent frames lock");
             if recent.len() == RECENT_FRAMES {
@@ -482,7 +543,16 @@ async fn first_frames(
     let (head, first) = match after {
         None => snapshot(false).await?,
         Some(after) => {
-            let head = source.head().await?;
+            let mut head = source.head().await?;
+            if after > head {
+                // Another node may have committed what this node's actor has not heard of
+                // yet (the feed's lag): it catches up from the store before answering.
+                let stored = kernel.store().last_seq(stream).await?;
+                if stored >= after {
+                    kernel.catch_up(stream, stored);
+                    head = source.head().await?;
+                }
+            }
             if after > head || head - after > MAX_REPLAY {
                 snapshot(true).await?
             } else if after == head {
@@ -503,6 +573,15 @@ async fn first_frames(
             }
         }
     };
+    // The hub may already have sent later frames (another node's commits, brought by
+    // the feed before this node's actor heard of them): what lies between goes out too,
+    // so the live frames that follow are the next ones.
+    let (mut head, mut first) = (head, first);
+    let sent = kernel.hub().last(stream);
+    if sent > head {
+        first.extend(replay(kernel, stream, head, sent).await?);
+        head = sent;
+    }
     Ok((head, first))
 }
 

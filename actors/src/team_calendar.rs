@@ -3,10 +3,10 @@
 //! and publishes `team:{id}`.
 //!
 //! Capacity is the team's bookable count (the Org actor's field). The Org asks this
-//! actor before lowering it ([`TeamCalendarHandle::reserve_capacity`]: refused with the
-//! affected bookings, or the lower figure applies here at once) and tells it the figure
-//! it committed ([`TeamCalendarHandle::capacity_committed`]); in between the lower of
-//! the two applies, so no moment exists in which more could be booked than either allows.
+//! actor before lowering it (`reserve_capacity`: refused with the affected bookings, or
+//! the lower figure applies here at once) and tells it the figure it committed
+//! (`capacity_committed`); in between the lower of the two applies, so no moment exists
+//! in which more could be booked than either allows.
 //!
 //! Two processes holding the same team cannot overbook either: each decision commits
 //! the journal's next `(stream, seq)`, which only one of them can take (the kernel's
@@ -15,15 +15,15 @@
 use crate::domain::capacity::{Ledger, takes};
 use crate::domain::time::{self, OpenHours};
 use crate::error::{CoreError, CoreResult};
-use crate::inbox::{NewNotification, deliver_later};
-use crate::kernel::{Entity, Journal, Kernel};
+use crate::kernel::{Entity, Journal, Kernel, decide};
+use crate::notices::{self, Change, Notice};
 use crate::store::{Write, new_id, writes};
 use cflows_protocol::limits;
 use cflows_protocol::wire::StreamEvent;
 use cflows_protocol::{
-    BookingState, BookingView, CapacityRefusal, EntityRef, Interval, ItemId, NotificationKind,
-    OrgId, SlotAvailability, StreamName, TeamCalendarSnapshot, TeamEvent, TeamId, UserId,
-    WaitlistEntry, WorkingHours, Workload, WorkloadPeriod,
+    BookingState, BookingView, CapacityRefusal, Interval, ItemId, OrgId, SlotAvailability,
+    StreamName, TeamCalendarSnapshot, TeamEvent, TeamId, UserId, WaitlistEntry, WorkingHours,
+    Workload, WorkloadPeriod,
 };
 use ractor::RpcReplyPort;
 use std::collections::BTreeMap;
@@ -193,6 +193,13 @@ impl Entity for TeamCalendar {
     type Id = TeamId;
     type Msg = TeamMsg;
     const KIND: &'static str = "team_calendar";
+
+    fn of_stream(stream: &StreamName) -> Option<Self::Id> {
+        match stream {
+            StreamName::Team(id) => Some(id.clone()),
+            _ => None,
+        }
+    }
     const SCOPE_TABLE: Option<&'static str> = Some("team");
 
     async fn load(kernel: &Kernel, team: &TeamId) -> CoreResult<Self> {
@@ -245,19 +252,28 @@ impl Entity for TeamCalendar {
             TeamMsg::Head { reply } => {
                 let _ = reply.send(Ok(self.journal.seq()));
             }
+            // Decisions on capacity are made once more on the reloaded state when another
+            // node committed on this team first (`decide!`).
             TeamMsg::Hold { by, spec, reply } => {
-                let _ = reply.send(self.on_hold(&by, spec).await);
+                let team = self.team.clone();
+                let r = decide!(self, kernel, &team, self.on_hold(&by, spec.clone()).await);
+                let _ = reply.send(r);
             }
             TeamMsg::Confirm { by, id, reply } => {
-                let _ = reply.send(self.on_confirm(&by, &id).await);
+                let team = self.team.clone();
+                let r = decide!(self, kernel, &team, self.on_confirm(&by, &id).await);
+                let _ = reply.send(r);
             }
             TeamMsg::Cancel { by, id, reply } => {
-                let r = self.on_cancel(&by, &id).await;
+                let team = self.team.clone();
+                let r = decide!(self, kernel, &team, self.on_cancel(&by, &id).await);
                 freed = r.is_ok();
                 let _ = reply.send(r);
             }
             TeamMsg::Complete { by, id, reply } => {
-                let _ = reply.send(self.on_complete(&by, &id).await);
+                let team = self.team.clone();
+                let r = decide!(self, kernel, &team, self.on_complete(&by, &id).await);
+                let _ = reply.send(r);
             }
             TeamMsg::Move {
                 by,
@@ -266,7 +282,13 @@ impl Entity for TeamCalendar {
                 end,
                 reply,
             } => {
-                let r = self.on_move(&by, &id, start, end).await;
+                let team = self.team.clone();
+                let r = decide!(
+                    self,
+                    kernel,
+                    &team,
+                    self.on_move(&by, &id, start, end).await
+                );
                 freed = r.is_ok();
                 let _ = reply.send(r);
             }
@@ -1156,31 +1178,17 @@ fn check_range(from: i64, to: i64) -> CoreResult<()> {
 /// Tells a waiter their slot is held for them (off the team's mailbox: the inbox is
 /// another actor and must not slow capacity decisions).
 fn notify_waiter(kernel: &Kernel, org: &OrgId, booking: &BookingView) {
-    let n = NewNotification {
-        org: org.clone(),
-        kind: NotificationKind::BookingHeld,
-        title: "A slot you waited for is held for you".into(),
-        body: format!(
-            "Confirm it before the hold runs out{}.",
-            if booking.title.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", booking.title)
-            }
-        ),
-        link: format!("/calendar?team={}&booking={}", booking.team, booking.id),
-        entity: Some(EntityRef {
-            kind: "booking".into(),
-            id: booking.id.clone(),
-        }),
-        from: None,
-    };
-    deliver_later(
-        kernel,
-        booking.booked_by.clone(),
-        n,
-        "waitlist notification",
-    );
+    let notice = Notice::new(
+        org,
+        None,
+        Change::WaitlistHeld {
+            team: booking.team.clone(),
+            booking: booking.id.clone(),
+            title: booking.title.clone(),
+        },
+    )
+    .to([booking.booked_by.clone()]);
+    notices::send(kernel, &notice, "waitlist notification");
 }
 
 /// A typed handle on one team's calendar of one organization (started on demand by the
@@ -1397,25 +1405,71 @@ impl TeamCalendarHandle {
     }
 }
 
-/// Starts the team calendars that have holds in the store, so those holds run out (and
-/// pass to waiters) on time after a restart, not when someone next books that team.
-pub async fn wake_pending_holds(kernel: &Kernel) {
-    let teams = match kernel.store().teams_with_holds().await {
-        Ok(t) => t,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not list teams with holds");
-            return;
+/// How often a node says it is alive and looks for teams whose holds it must wake.
+pub const DUTY_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+/// A node not seen for this long is gone: its share of wake-ups passes to the others.
+pub const NODE_GONE_SECS: u64 = 15;
+
+/// Keeps holds running out on time with several nodes, without every node waking every
+/// team: every [`DUTY_EVERY`] this node says it is alive and starts the team calendars
+/// with holds that rendezvous hashing over the live nodes gives to it (each started
+/// calendar arms its own wake-up). A team another node also holds hot may be woken
+/// there too; the journal's fence lets only one expiry commit, and the other node
+/// reloads and finds nothing left to expire. Runs until the kernel stops.
+pub async fn share_wake_ups(kernel: Kernel) {
+    let me = kernel.store().node().to_string();
+    let version = env!("CARGO_PKG_VERSION");
+    let stopped = kernel.stopped();
+    let mut tick = tokio::time::interval(DUTY_EVERY);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopped.cancelled() => {
+                let _ = kernel.store().node_gone(&me).await;
+                return;
+            }
         }
-    };
-    for team in teams {
-        if let Err(e) = kernel
-            .team_calendars()
-            .actor(kernel, &TeamId::new(team.clone()))
-            .await
-        {
-            tracing::debug!(%team, error = %e, "team with holds not started");
+        if let Err(e) = kernel.store().node_seen(&me, version).await {
+            tracing::warn!(error = %e, "could not record this node as alive");
+            continue;
+        }
+        let live: Vec<String> = match kernel.store().live_nodes(NODE_GONE_SECS).await {
+            Ok(nodes) => nodes.into_iter().map(|n| n.id).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not list the live nodes");
+                continue;
+            }
+        };
+        let teams = match kernel.store().teams_with_holds().await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not list teams with holds");
+                continue;
+            }
+        };
+        for team in teams {
+            if owner(&team, &live).is_some_and(|n| *n != me) {
+                continue;
+            }
+            if let Err(e) = kernel
+                .team_calendars()
+                .actor(&kernel, &TeamId::new(team.clone()))
+                .await
+            {
+                tracing::debug!(%team, error = %e, "team with holds not started");
+            }
         }
     }
+}
+
+/// The node that wakes `team`'s holds: the highest hash of (team, node) among the live
+/// nodes (rendezvous hashing: a node leaving moves only its own teams).
+pub fn owner<'a>(team: &str, live: &'a [String]) -> Option<&'a String> {
+    use sha2::{Digest, Sha256};
+    live.iter().max_by_key(|node| {
+        let d = Sha256::digest(format!("{team}/{node}").as_bytes());
+        u64::from_be_bytes(d[..8].try_into().expect("8 bytes"))
+    })
 }
 
 /// The Org's side of capacity changes.
@@ -1443,16 +1497,6 @@ pub(crate) async fn capacity_committed(kernel: &Kernel, team: &TeamId, capacity:
         // Not live or gone: it reads the committed figure when it next starts.
         tracing::debug!(%team, error = %e, "capacity notice not delivered");
     }
-}
-
-/// The interval a refusal reports, for messages.
-pub fn describe(i: &Interval) -> String {
-    let f = |ms: i64| {
-        chrono::DateTime::from_timestamp_millis(ms)
-            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-            .unwrap_or_default()
-    };
-    format!("{} – {}", f(i.start), f(i.end))
 }
 
 #[cfg(test)]

@@ -504,3 +504,86 @@ async fn invitations_reach_existing_accounts_and_work_once() {
             .is_empty()
     );
 }
+
+/// The pure domain stays pure: read from its sources, so a new file is covered too.
+mod domain_is_pure {
+    use std::path::{Path, PathBuf};
+
+    fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("the domain's sources are readable") {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                rust_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    /// The paths into the rest of the crate that `source` names (`crate::x` for any `x`
+    /// but `domain`, or `super::` out of `domain/mod.rs`).
+    fn outside_paths(source: &str, is_root: bool) -> Vec<String> {
+        let mut found = Vec::new();
+        for (at, _) in source.match_indices("crate::") {
+            let rest = &source[at + "crate::".len()..];
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '{')
+                .collect();
+            if name != "domain" {
+                found.push(format!("crate::{name}"));
+            }
+        }
+        if is_root && source.contains("super::") {
+            found.push("super::".into());
+        }
+        found
+    }
+
+    #[test]
+    fn the_domain_imports_nothing_of_the_crate_outside_it() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/domain");
+        let mut files = Vec::new();
+        rust_files(&root, &mut files);
+        assert!(files.len() > 10, "found the domain's files");
+        let mut offences = Vec::new();
+        for file in files {
+            let source = std::fs::read_to_string(&file).expect("a readable source");
+            for path in outside_paths(&source, file.ends_with("domain/mod.rs")) {
+                offences.push(format!("{}: {path}", file.display()));
+            }
+        }
+        assert!(
+            offences.is_empty(),
+            "pure domain code reaches into the crate (give the domain its own type, \
+             convert in error.rs): {offences:#?}"
+        );
+    }
+
+    #[test]
+    fn the_error_vocabulary_depends_on_the_domain_only() {
+        assert_eq!(
+            outside_paths(include_str!("error.rs"), false),
+            Vec::<String>::new(),
+            "error.rs names the store or an actor: move what it needs into it or the domain"
+        );
+    }
+
+    #[test]
+    fn the_check_sees_what_it_must_refuse() {
+        assert_eq!(
+            outside_paths("use crate::error::{CoreError, CoreResult};", false),
+            vec!["crate::error"]
+        );
+        assert_eq!(
+            outside_paths("hash(&crate::store::new_id())", false),
+            vec!["crate::store"]
+        );
+        assert_eq!(
+            outside_paths("use crate::{Core, Store};", false),
+            vec!["crate::{Core"]
+        );
+        assert!(outside_paths("use crate::domain::time;", false).is_empty());
+        assert_eq!(outside_paths("use super::kernel;", true), vec!["super::"]);
+    }
+}

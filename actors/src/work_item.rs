@@ -10,18 +10,20 @@
 //! its workflow's `Board`.
 
 use crate::board::{BoardHandle, validate_due};
+use crate::domain::attachments::{self, Holder};
+use crate::domain::capacity;
 use crate::domain::workflow::{self, ItemFacts, MoveRefusal, check_value};
 use crate::error::{CoreError, CoreResult};
-use crate::inbox::{NewNotification, deliver_later};
 use crate::kernel::{Entity, Journal, Kernel};
+use crate::notices::{self, Author, Change, Notice, Thread};
 use crate::org::OrgHandle;
 use crate::store::{new_id, writes};
 use crate::team_calendar::{Booker, BookingSpec, TeamCalendarHandle};
 use cflows_protocol::wire::StreamEvent;
 use cflows_protocol::{
-    AttachmentView, BookingState, BookingView, CommentView, EntityRef, HistoryEntry, ItemBooking,
-    ItemChange, ItemEvent, ItemId, ItemSnapshot, MoveRequest, NotificationKind, OrgId, StepDef,
-    StreamName, UserId, WorkItemView, WorkflowView,
+    AttachmentView, BookingState, BookingView, CommentView, HistoryEntry, ItemBooking, ItemChange,
+    ItemEvent, ItemId, ItemSnapshot, MoveRequest, OrgId, StepDef, StreamName, UserId, WorkItemView,
+    WorkflowView,
 };
 use ractor::RpcReplyPort;
 
@@ -99,6 +101,13 @@ impl Entity for WorkItem {
     type Id = ItemId;
     type Msg = ItemMsg;
     const KIND: &'static str = "work_item";
+
+    fn of_stream(stream: &StreamName) -> Option<Self::Id> {
+        match stream {
+            StreamName::Item(id) => Some(id.clone()),
+            _ => None,
+        }
+    }
     const SCOPE_TABLE: Option<&'static str> = Some("work_item");
 
     async fn load(kernel: &Kernel, id: &ItemId) -> CoreResult<Self> {
@@ -428,7 +437,7 @@ impl WorkItem {
         let spec = BookingSpec {
             job_type: job.id.clone(),
             start,
-            end: start + i64::from(job.duration_minutes) * 60_000,
+            end: capacity::booking_end(start, None, job.duration_minutes)?,
             members_required: 1,
             title: format!("{} · {}", self.item.key, self.item.title),
             confirm: false,
@@ -457,26 +466,18 @@ impl WorkItem {
         let Ok(Some(team)) = self.org().team(team).await else {
             return;
         };
-        let step = step_name(workflow, &item.step).to_string();
-        for member in team.members.into_iter().filter(|m| *m != by.user) {
-            deliver_later(
-                &self.kernel,
-                member,
-                NewNotification {
-                    org: self.org.clone(),
-                    kind: NotificationKind::WorkItemMoved,
-                    title: format!("{} is in {step}", item.key),
-                    body: format!("{} moved {} to {step}.", by.name, item.title),
-                    link: format!("/items/{}", item.id),
-                    entity: Some(EntityRef {
-                        kind: "item".into(),
-                        id: item.id.to_string(),
-                    }),
-                    from: Some(by.user.clone()),
-                },
-                "work item notification",
-            );
-        }
+        let notice = Notice::new(
+            &self.org,
+            Some(Author::new(&by.user, &by.name)),
+            Change::ItemMoved {
+                item: item.id.clone(),
+                key: item.key.clone(),
+                title: item.title.clone(),
+                step: step_name(workflow, &item.step).to_string(),
+            },
+        )
+        .to(team.members.into_iter().filter(|m| *m != by.user));
+        notices::send(&self.kernel, &notice, "work item notification");
     }
 
     async fn on_update(&mut self, by: &Booker, change: ItemChange) -> CoreResult<WorkItemView> {
@@ -574,45 +575,17 @@ impl WorkItem {
             )
             .await?;
         self.comments.push(comment.clone());
-        let mut told = vec![by.user.clone()];
-        let notify = |user: UserId, kind: NotificationKind, title: String| {
-            deliver_later(
-                &self.kernel,
-                user,
-                NewNotification {
-                    org: self.org.clone(),
-                    kind,
-                    title,
-                    body: comment.body.chars().take(200).collect(),
-                    link: format!("/items/{}", self.item.id),
-                    entity: Some(EntityRef {
-                        kind: "item".into(),
-                        id: self.item.id.to_string(),
-                    }),
-                    from: Some(by.user.clone()),
-                },
-                "comment notification",
-            );
-        };
-        for user in mentions {
-            if !told.contains(&user) {
-                notify(
-                    user.clone(),
-                    NotificationKind::Mention,
-                    format!("{} mentioned you on {}", by.name, self.item.key),
-                );
-                told.push(user);
-            }
-        }
-        if let Some(assignee) = self.item.assignee.clone()
-            && !told.contains(&assignee)
-        {
-            notify(
-                assignee,
-                NotificationKind::Comment,
-                format!("{} commented on {}", by.name, self.item.key),
-            );
-        }
+        notices::send_comment(
+            &self.kernel,
+            &self.org,
+            Author::new(&by.user, &by.name),
+            Thread::Item {
+                item: self.item.id.clone(),
+                key: self.item.key.clone(),
+            },
+            &comment,
+            self.item.assignee.as_ref(),
+        );
         Ok(comment)
     }
 
@@ -621,13 +594,8 @@ impl WorkItem {
         by: &Booker,
         kept: crate::files::Kept,
     ) -> CoreResult<AttachmentView> {
-        let max = crate::project::MAX_ATTACHMENTS;
-        if self.attachments.len() >= max {
-            return Err(CoreError::invalid(format!(
-                "an item has at most {max} attachments"
-            )));
-        }
-        let attachment = crate::project::attachment_view(by, &kept);
+        attachments::may_attach(Holder::Item, self.attachments.len())?;
+        let attachment = kept.attachment(&by.user);
         self.journal
             .commit(
                 writes::add_attachment(
@@ -654,11 +622,7 @@ impl WorkItem {
             .find(|a| a.id == id)
             .cloned()
             .ok_or(CoreError::NotFound)?;
-        if gone.by != by.user && !by.admin {
-            return Err(CoreError::Forbidden(
-                "only who attached it or an admin removes an attachment".into(),
-            ));
-        }
+        attachments::may_remove(Holder::Item, &gone, &by.user, by.admin)?;
         self.journal
             .commit(
                 writes::delete_attachment(&gone.id),
@@ -890,7 +854,7 @@ impl WorkItemHandle {
                 reply,
             })
             .await;
-        crate::project::discard_if_refused(&self.kernel, &sha, r).await
+        crate::files::discard_if_refused(&self.kernel, &sha, r).await
     }
 
     /// Removes an attachment (who attached it, or an admin).

@@ -42,23 +42,24 @@ impl NotificationKind {
         }
     }
 
+    /// Every kind, in declaration order.
+    pub const ALL: [Self; 11] = [
+        Self::TaskAssigned,
+        Self::Comment,
+        Self::Mention,
+        Self::ProjectUpdate,
+        Self::DirectMessage,
+        Self::EventInvite,
+        Self::BookingConfirmed,
+        Self::BookingCancelled,
+        Self::BookingHeld,
+        Self::WorkItemMoved,
+        Self::Invitation,
+    ];
+
     /// Parses a wire or storage name.
     pub fn parse(raw: &str) -> Option<Self> {
-        [
-            Self::TaskAssigned,
-            Self::Comment,
-            Self::Mention,
-            Self::ProjectUpdate,
-            Self::DirectMessage,
-            Self::EventInvite,
-            Self::BookingConfirmed,
-            Self::BookingCancelled,
-            Self::BookingHeld,
-            Self::WorkItemMoved,
-            Self::Invitation,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == raw)
+        Self::ALL.into_iter().find(|k| k.as_str() == raw)
     }
 }
 

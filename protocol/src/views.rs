@@ -299,7 +299,19 @@ impl OrgEvent {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PlatformEvent {
-    UserCreated { user: UserView },
+    UserCreated {
+        user: UserView,
+    },
+    /// One login session ended (logout). `session` is the SHA-256 (hex) of the session
+    /// id, never the id itself: every node closes that session's sockets.
+    SessionEnded {
+        user: UserId,
+        session: String,
+    },
+    /// Every session of the user ended (a new password): every node closes their sockets.
+    SessionsEnded {
+        user: UserId,
+    },
 }
 
 impl PlatformEvent {
@@ -307,6 +319,8 @@ impl PlatformEvent {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::UserCreated { .. } => "user_created",
+            Self::SessionEnded { .. } => "session_ended",
+            Self::SessionsEnded { .. } => "sessions_ended",
         }
     }
 }

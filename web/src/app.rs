@@ -8,12 +8,11 @@ use crate::auth::{self, Authed, Member};
 use crate::error::AppError;
 use axum_extra::extract::CookieJar;
 use cflows_actors::directory::new_user;
-use cflows_actors::inbox::NewNotification;
+use cflows_actors::notices::{Author, Change, Link, Notice};
 use cflows_actors::store::SessionRecord;
 use cflows_actors::{Accepting, CoreError, NewOrg, Owner};
 use cflows_protocol::{
-    ClockFormat, EntityRef, InvitationView, NotificationKind, NotificationView, OrgId, OrgView,
-    Role, UserId, UserView,
+    ClockFormat, InvitationView, NotificationView, OrgId, OrgView, Role, UserId, UserView,
 };
 use std::net::IpAddr;
 
@@ -46,7 +45,10 @@ pub async fn start_session(
     email: &str,
     password: &str,
 ) -> Result<(SessionRecord, UserView, Option<OrgView>), AppError> {
-    state.login_limits.check(ip, email)?;
+    state
+        .login_limits
+        .check(state.core.directory.store(), ip, email)
+        .await?;
     let dir = &state.core.directory;
     let user = dir
         .authenticate(email, password)
@@ -104,7 +106,10 @@ pub async fn change_password(
         ));
     }
     cflows_actors::domain::validate::new_password(new)?;
-    state.login_limits.check(ip, &authed.user.email)?;
+    state
+        .login_limits
+        .check(state.core.directory.store(), ip, &authed.user.email)
+        .await?;
     let dir = &state.core.directory;
     if dir
         .authenticate(&authed.user.email, current)
@@ -172,7 +177,8 @@ pub const INVITATION_DAYS: i64 = cflows_actors::org::INVITATION_TTL_MS / 86_400_
 
 /// Invites `email` to the member's organization with `role`. The answer is the same
 /// whether or not the address has an account anywhere: the pending invitation and a
-/// one-time link for the admin to pass on. An existing account also finds the invitation
+/// one-time link for the admin to pass on. When this server sends mail, the link is also
+/// mailed to the address (queued with the invitation, in one transaction). An existing account also finds the invitation
 /// in its notifications.
 ///
 /// # Errors
@@ -183,8 +189,49 @@ pub async fn invite(
     email: &str,
     role: Role,
 ) -> Result<(InvitationView, String), AppError> {
-    let (invitation, token) = m.org.invite(m.caller(), email.to_string(), role).await?;
-    let link = format!("{}/invite/{token}", state.settings.http.public_url());
+    let base = state.settings.http.public_url();
+    let (invitation, token) = if state.mailer.enabled() {
+        let org = m.org.settings().await?;
+        let (to, base, inviter, role_words) = (
+            email.trim().to_string(),
+            base.clone(),
+            m.member.user.display_name.clone(),
+            role.as_str().to_string(),
+        );
+        let org_id = m.org_id.to_string();
+        let mail = Box::new(move |token: &str| {
+            let link = Link::invitation(token).absolute(&base);
+            let letter = crate::mail::Letter {
+                sender: &org.name,
+                subject: format!("{inviter} invites you to {} on cflows", org.name),
+                paragraphs: vec![
+                    "Hello,".into(),
+                    format!(
+                        "{inviter} invites you to join {} on cflows as {role_words}: its workflows, calendars and teams.",
+                        org.name
+                    ),
+                    format!(
+                        "The link works once, for {INVITATION_DAYS} days. If you already have an account, log in with it; otherwise you choose your name and password."
+                    ),
+                ],
+                action: Some(("Accept the invitation".into(), link)),
+                footer: format!(
+                    "You get this mail because an administrator of {} invited this address.",
+                    org.name
+                ),
+            };
+            crate::mail::compose("invitation", Some(&org_id), &to, &letter, true)
+        });
+        m.org
+            .invite_with_mail(m.caller(), email.to_string(), role, mail)
+            .await?
+    } else {
+        m.org.invite(m.caller(), email.to_string(), role).await?
+    };
+    if state.mailer.enabled() {
+        state.mailer.wake();
+    }
+    let link = Link::invitation(&token).absolute(&base);
     Ok((invitation, link))
 }
 
@@ -355,22 +402,13 @@ pub async fn send_direct_message(
         .message_limits
         .check_key(from)
         .map_err(|_| AppError::RateLimited)?;
-    let title = format!("Message from {from_name}");
-    let preview: String = body.chars().take(280).collect();
-    dir.inbox(to)
-        .await?
-        .notify(NewNotification {
-            org: org.clone(),
-            kind: NotificationKind::DirectMessage,
-            title,
-            body: preview,
-            link: "/notifications".into(),
-            entity: Some(EntityRef {
-                kind: "user".into(),
-                id: from.to_string(),
-            }),
-            from: Some(from.clone()),
-        })
-        .await?;
+    let notice = Notice::new(
+        org,
+        Some(Author::new(from, from_name)),
+        Change::Message {
+            text: body.to_string(),
+        },
+    );
+    dir.inbox(to).await?.notify(notice.notification()).await?;
     Ok(())
 }

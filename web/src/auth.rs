@@ -21,7 +21,6 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use cflows_actors::OrgHandle;
 use cflows_actors::store::UserRecord;
 use cflows_protocol::{MemberView, OrgId, Role};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 
@@ -350,11 +349,17 @@ fn forwarded_ip(headers: &HeaderMap, hops: u32) -> Option<IpAddr> {
     entries[at].parse().ok()
 }
 
-/// Login attempt limits, per client IP and per account (email).
+/// Login attempt limits, per client IP and per account (email), counted in the store so
+/// that every node counts the same attempts (three nodes are not three times the
+/// guesses). A login costs a password hash anyway; one counter write beside it is
+/// nothing.
 pub struct LoginLimits {
-    by_ip: DefaultKeyedRateLimiter<IpAddr>,
-    by_account: DefaultKeyedRateLimiter<String>,
+    per_ip: u32,
+    per_account: u32,
 }
+
+/// Attempts count in fixed windows of one minute.
+const LOGIN_WINDOW_MS: i64 = 60_000;
 
 impl LoginLimits {
     /// 20 attempts a minute per IP (an office shares one), 5 a minute per account.
@@ -368,30 +373,34 @@ impl LoginLimits {
     /// Custom limits, per minute.
     pub fn with(per_ip: NonZeroU32, per_account: NonZeroU32) -> Self {
         Self {
-            by_ip: RateLimiter::keyed(Quota::per_minute(per_ip)),
-            by_account: RateLimiter::keyed(Quota::per_minute(per_account)),
+            per_ip: per_ip.get(),
+            per_account: per_account.get(),
         }
     }
 
-    /// Spends one attempt for this IP and account.
+    /// Spends one attempt for this IP and account, on every node's count.
     ///
     /// # Errors
-    /// `RateLimited` when either is exhausted.
-    pub fn check(&self, ip: IpAddr, email: &str) -> Result<(), AppError> {
+    /// `RateLimited` when either is exhausted; a store failure.
+    pub async fn check(
+        &self,
+        store: &cflows_actors::Store,
+        ip: IpAddr,
+        email: &str,
+    ) -> Result<(), AppError> {
         let account = email.trim().to_lowercase();
-        let ip_ok = self.by_ip.check_key(&ip).is_ok();
-        let account_ok = self.by_account.check_key(&account).is_ok();
-        if ip_ok && account_ok {
+        let now = chrono::Utc::now().timestamp_millis();
+        let by_ip = store
+            .count_attempt(&format!("login-ip:{ip}"), LOGIN_WINDOW_MS, now)
+            .await?;
+        let by_account = store
+            .count_attempt(&format!("login-account:{account}"), LOGIN_WINDOW_MS, now)
+            .await?;
+        if by_ip <= i64::from(self.per_ip) && by_account <= i64::from(self.per_account) {
             Ok(())
         } else {
             Err(AppError::RateLimited)
         }
-    }
-
-    /// Forgets keys whose limits have fully recovered (bounds memory).
-    pub fn forget_idle(&self) {
-        self.by_ip.retain_recent();
-        self.by_account.retain_recent();
     }
 }
 

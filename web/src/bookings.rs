@@ -5,6 +5,7 @@
 
 use crate::clock::Clock;
 use crate::error::AppError;
+use cflows_actors::domain::capacity;
 use cflows_actors::org::OrgHandle;
 use cflows_actors::team_calendar::{Booker, BookingSpec, TeamCalendarHandle};
 use cflows_actors::work_item::WorkItemHandle;
@@ -100,13 +101,7 @@ impl Acting<'_> {
                 "a step id has at most 64 bytes".into(),
             ));
         }
-        let end = match req.end {
-            Some(end) => end,
-            None => req
-                .start
-                .checked_add(i64::from(job.duration_minutes) * 60_000)
-                .ok_or_else(|| AppError::InvalidInput("start out of range".into()))?,
-        };
+        let end = capacity::booking_end(req.start, req.end, job.duration_minutes)?;
         let spec = BookingSpec {
             job_type: job.id,
             start: req.start,

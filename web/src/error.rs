@@ -112,6 +112,12 @@ impl From<CoreError> for AppError {
     }
 }
 
+impl From<cflows_actors::domain::Invalid> for AppError {
+    fn from(e: cflows_actors::domain::Invalid) -> Self {
+        Self::InvalidInput(e.0)
+    }
+}
+
 impl From<cflows_actors::StoreError> for AppError {
     fn from(e: cflows_actors::StoreError) -> Self {
         CoreError::from(e).into()

@@ -682,7 +682,9 @@ impl RevocationListener for Guard {
 /// Whether `what` ends a connection of `principal`.
 fn ends(principal: &Principal, what: &Revocation) -> bool {
     match (principal, what) {
-        (Principal::User { session, .. }, Revocation::Session(id)) => id == session,
+        (Principal::User { session, .. }, Revocation::Session(digest)) => {
+            *digest == cflows_actors::kernel::session_digest(session)
+        }
         (Principal::User { .. }, Revocation::AllSessions) => true,
         (Principal::User { org, .. }, Revocation::Membership(o)) => org.as_ref() == Some(o),
         (Principal::Kiosk { .. }, Revocation::Kiosk) => true,

@@ -12,8 +12,10 @@ pub mod error;
 pub mod forms;
 pub mod gateway;
 pub mod headers;
+pub mod mail;
 pub mod ops;
 pub mod pages;
+pub mod passwords;
 pub mod settings;
 pub mod work;
 
@@ -49,17 +51,27 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Every socket's outbound side: the writer shards and the heartbeat tick.
     pub sockets: Arc<gateway::Sockets>,
+    /// Outbound mail (off when `mail.smtp_url` is unset).
+    pub mailer: Arc<mail::Mailer>,
 }
 
 impl AppState {
     /// State for a running core.
     pub fn new(settings: Settings, core: Core) -> Self {
-        let per_minute = std::num::NonZeroU32::new(settings.ws.messages_per_minute)
-            .unwrap_or(std::num::NonZeroU32::MIN);
+        // Each node allows its share, so a user spread over every node gets the same total
+        // (declared by `cluster.nodes`: counting in the store per message would cost a
+        // write per message).
+        let per_minute = std::num::NonZeroU32::new(
+            settings.ws.messages_per_minute / settings.cluster.nodes.max(1),
+        )
+        .unwrap_or(std::num::NonZeroU32::MIN);
         let sockets =
             gateway::Sockets::per_core(Duration::from_secs(settings.ws.heartbeat_secs.max(1)));
+        // `cflows serve` checks the mail settings before it starts (`mail::Mailer::new`).
+        let mailer = mail::Mailer::new(&settings).unwrap_or_else(|e| panic!("{e}"));
         Self {
             sockets,
+            mailer: Arc::new(mailer),
             message_limits: Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(
                 per_minute,
             ))),
@@ -105,13 +117,12 @@ pub async fn serve(
     let core = state.core.clone();
     let sockets = state.sockets.clone();
     let sweep_core = state.core.clone();
-    let limits = state.login_limits.clone();
     let messages = state.message_limits.clone();
+    tokio::spawn(mail::deliver(state.clone()));
     let sweeper = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
-            limits.forget_idle();
             messages.retain_recent();
             // Streams nobody watched or wrote for ten minutes (a work item's, a
             // passivated inbox's) free their channel and recent frames.

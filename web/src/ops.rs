@@ -42,8 +42,19 @@ async fn readyz(State(state): State<AppState>) -> Response {
     let store = state.core.directory.store();
     let store_ok = store.health().await.is_ok();
     let migrated = store_ok && store.migrations_current().await.unwrap_or(false);
-    let body = format!("store: {}\nmigrations: {}\n", ok(store_ok), ok(migrated));
-    let status = if store_ok && migrated {
+    let feed = state.core.kernel.feed_status();
+    let following = feed.ready();
+    let feed_line = if feed.disabled.load(std::sync::atomic::Ordering::Relaxed) {
+        "off (one node)"
+    } else {
+        ok(following)
+    };
+    let body = format!(
+        "store: {}\nmigrations: {}\njournal feed: {feed_line}\n",
+        ok(store_ok),
+        ok(migrated)
+    );
+    let status = if store_ok && migrated && following {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -60,6 +71,19 @@ async fn metrics(State(state): State<AppState>) -> Response {
         metrics::gauge!("cflows_actors_live", "kind" => kind).set(live as f64);
     }
     metrics::gauge!("cflows_streams_live").set(state.core.directory.hub().len() as f64);
+    let feed = state.core.kernel.feed_status();
+    let load =
+        |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed) as f64;
+    let now = chrono::Utc::now().timestamp_millis();
+    if let Ok(outbox) = state.core.directory.store().outbox_counts(now).await {
+        metrics::gauge!("cflows_mail_queued").set(outbox.queued as f64);
+        metrics::gauge!("cflows_mail_failed").set(outbox.failed as f64);
+        metrics::gauge!("cflows_mail_sent").set(outbox.sent as f64);
+        metrics::gauge!("cflows_mail_oldest_queued_seconds")
+            .set(outbox.oldest_queued_ms as f64 / 1e3);
+    }
+    metrics::gauge!("cflows_feed_following").set(if feed.ready() { 1.0 } else { 0.0 });
+    metrics::gauge!("cflows_feed_last_lag_seconds").set(load(&feed.last_lag_us) / 1e6);
     (
         [(
             axum::http::header::CONTENT_TYPE,

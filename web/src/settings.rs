@@ -19,6 +19,62 @@ pub struct Settings {
     pub actors: ActorSettings,
     pub uploads: UploadSettings,
     pub sessions: SessionSettings,
+    pub cluster: ClusterSettings,
+    pub mail: MailSettings,
+}
+
+/// Outbound mail (README, "Mail").
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MailSettings {
+    /// lettre's SMTP URL (`CFLOWS_MAIL__SMTP_URL`): `smtp://127.0.0.1:2525` (a local relay,
+    /// no TLS), `smtp://user:pass@host:587?tls=required` (STARTTLS), `smtps://user:pass@host:465`
+    /// (implicit TLS). Empty: no mail is sent, and pages offer the link to pass on.
+    pub smtp_url: String,
+    /// The sender (`CFLOWS_MAIL__FROM`), e.g. `Demo Motors <cflows@example.com>`.
+    pub from: String,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        Self {
+            smtp_url: String::new(),
+            from: "cflows <cflows@localhost>".into(),
+        }
+    }
+}
+
+impl MailSettings {
+    /// Whether mail is sent at all.
+    pub fn enabled(&self) -> bool {
+        !self.smtp_url.trim().is_empty()
+    }
+}
+
+/// Several nodes on one database (README, "Running several nodes").
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClusterSettings {
+    /// Follow the journal written by other nodes (`CFLOWS_CLUSTER__FEED`): `auto` (the
+    /// default: on for a database server, `ws://`/`wss://`; off for the embedded one,
+    /// which one process holds), `on` or `off`.
+    pub feed: String,
+    /// Between two reads of the journal's tail, in milliseconds
+    /// (`CFLOWS_CLUSTER__FEED_POLL_MS`).
+    pub feed_poll_ms: u64,
+    /// How many nodes serve this database (`CFLOWS_CLUSTER__NODES`): per-user message
+    /// limits are divided by it, so a user spread over every node gets the same total.
+    pub nodes: u32,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        Self {
+            feed: "auto".into(),
+            feed_poll_ms: 10,
+            nodes: 1,
+        }
+    }
 }
 
 /// Login sessions.
@@ -296,6 +352,20 @@ impl Settings {
                 wait: std::time::Duration::from_secs(self.uploads.decode_wait_secs),
             },
             session_lifetime: std::time::Duration::from_secs(self.sessions.lifetime_secs.max(1)),
+            feed: cflows_actors::kernel::FeedConfig {
+                enabled: self.feed_enabled(),
+                poll: std::time::Duration::from_millis(self.cluster.feed_poll_ms.max(1)),
+                ..Default::default()
+            },
+        }
+    }
+
+    /// Whether this node follows the journal feed (`cluster.feed`).
+    pub fn feed_enabled(&self) -> bool {
+        match self.cluster.feed.as_str() {
+            "on" => true,
+            "off" => false,
+            _ => self.database.url.starts_with("ws://") || self.database.url.starts_with("wss://"),
         }
     }
 

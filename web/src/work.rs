@@ -273,7 +273,7 @@ impl Acting<'_> {
             out.free = self
                 .calendar(&out.team.id)
                 .free_slots(
-                    i64::from(out.job.duration_minutes) * 60_000,
+                    cflows_actors::domain::capacity::job_length_ms(out.job.duration_minutes),
                     1,
                     chrono::Utc::now().timestamp_millis(),
                     FREE_TIMES,

@@ -2,7 +2,7 @@ use super::*;
 use crate::domain::ics;
 use crate::testing::{memory_store, org_with_owner};
 use crate::{Caller, Core};
-use cflows_protocol::{Frequency, Role};
+use cflows_protocol::{Frequency, NotificationKind, Role};
 use chrono::TimeZone;
 
 struct World {

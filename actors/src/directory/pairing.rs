@@ -1,35 +1,20 @@
-//! Kiosk screen pairing, held by the Directory in memory: a screen asks for a short
-//! code, an admin types it into the staff panel, and the screen's next poll gets its
-//! kiosk link. Codes live ten minutes; nothing here needs to survive a restart (the
-//! screen simply shows a new code).
+//! Kiosk screen pairing, shared by every node through the store: a screen asks for a
+//! short code, an admin types it into the staff panel (on any node), and the screen's
+//! next poll (on any node) gets its kiosk link. Codes live ten minutes; the screen's
+//! secret is stored as a digest; the kiosk token waits in the store only until the
+//! screen collects it (at most ten minutes).
 
-use super::{Directory, DirectoryHandle, DirectoryMsg};
-use crate::error::CoreResult;
-use ractor::RpcReplyPort;
-use std::collections::HashMap;
+use super::DirectoryHandle;
+use crate::error::{CoreError, CoreResult};
 
 /// How long a pairing code is valid (ms).
 pub const PAIRING_TTL_MS: i64 = 10 * 60_000;
 /// Most screens waiting to be paired at once.
-pub const MAX_PENDING: usize = 1000;
+pub const MAX_PENDING: u64 = 1000;
 /// Characters of a code: no 0/O, 1/I/L.
 const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
 /// Length of a code.
 pub const CODE_LENGTH: usize = 6;
-
-/// A screen waiting to be paired.
-#[derive(Default)]
-pub(super) struct Pairings {
-    /// By the screen's secret.
-    by_secret: HashMap<String, Pending>,
-}
-
-struct Pending {
-    code: String,
-    expires_at: i64,
-    /// Set when paired: the kiosk's token.
-    token: Option<String>,
-}
 
 /// What a screen's poll learns.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,27 +25,6 @@ pub enum PairingState {
     Paired(String),
     /// Unknown or expired: ask for a new code.
     Gone,
-}
-
-/// The pairing messages of the Directory.
-pub enum PairingMsg {
-    /// A new code for a screen, and the screen's secret to poll with.
-    Start {
-        reply: RpcReplyPort<CoreResult<(String, String)>>,
-    },
-    Poll {
-        secret: String,
-        reply: RpcReplyPort<PairingState>,
-    },
-    /// An admin typed `code`: its screen's secret (the code is used up).
-    Take {
-        code: String,
-        reply: RpcReplyPort<Option<String>>,
-    },
-    Complete {
-        secret: String,
-        token: String,
-    },
 }
 
 fn now_ms() -> i64 {
@@ -75,109 +39,73 @@ fn code() -> String {
         .collect()
 }
 
-impl Directory {
-    pub(super) fn on_pairing(&mut self, msg: PairingMsg) {
-        let now = now_ms();
-        let p = &mut self.pairings.by_secret;
-        p.retain(|_, v| v.expires_at > now);
-        match msg {
-            PairingMsg::Start { reply } => {
-                if p.len() >= MAX_PENDING {
-                    let _ = reply.send(Err(crate::CoreError::Conflict(
-                        "too many screens are waiting to be paired; try again in a few minutes"
-                            .into(),
-                    )));
-                    return;
-                }
-                let mut c = code();
-                while p.values().any(|v| v.code == c) {
-                    c = code();
-                }
-                let secret = super::random_token();
-                p.insert(
-                    secret.clone(),
-                    Pending {
-                        code: c.clone(),
-                        expires_at: now + PAIRING_TTL_MS,
-                        token: None,
-                    },
-                );
-                let _ = reply.send(Ok((c, secret)));
-            }
-            PairingMsg::Poll { secret, reply } => {
-                let state = match p.get(&secret) {
-                    None => PairingState::Gone,
-                    Some(Pending { token: None, .. }) => PairingState::Waiting,
-                    Some(Pending { token: Some(t), .. }) => {
-                        let t = t.clone();
-                        p.remove(&secret);
-                        PairingState::Paired(t)
-                    }
-                };
-                let _ = reply.send(state);
-            }
-            PairingMsg::Take { code, reply } => {
-                let found = p
-                    .iter_mut()
-                    .find(|(_, v)| v.code == code && v.token.is_none() && !v.code.is_empty())
-                    .map(|(k, v)| {
-                        // Used up: the same code cannot pair a second kiosk.
-                        v.code.clear();
-                        k.clone()
-                    });
-                let _ = reply.send(found);
-            }
-            PairingMsg::Complete { secret, token } => {
-                if let Some(v) = p.get_mut(&secret) {
-                    v.token = Some(token);
-                    v.expires_at = now + PAIRING_TTL_MS;
-                }
-            }
-        }
-    }
-}
-
 impl DirectoryHandle {
     /// A pairing code for a new screen and the secret it polls with.
     ///
     /// # Errors
-    /// `Conflict` when too many screens wait.
+    /// `Conflict` when too many screens wait; a store failure.
     pub async fn start_pairing(&self) -> CoreResult<(String, String)> {
-        self.call(|reply| DirectoryMsg::Pairing(PairingMsg::Start { reply }))
-            .await?
+        let store = self.kernel.store();
+        let now = now_ms();
+        if store.pending_pairings(now).await? >= MAX_PENDING {
+            return Err(CoreError::Conflict(
+                "too many screens are waiting to be paired; try again in a few minutes".into(),
+            ));
+        }
+        let secret = super::random_token();
+        let digest = crate::kernel::session_digest(&secret);
+        for _ in 0..20 {
+            let c = code();
+            if store.put_pairing(&c, &digest, now + PAIRING_TTL_MS).await? {
+                return Ok((c, secret));
+            }
+        }
+        Err(CoreError::Unavailable)
     }
 
-    /// Where the screen with `secret` stands.
+    /// Where the screen with `secret` stands (a collected token is gone afterwards).
     ///
     /// # Errors
-    /// `Unavailable` when the Directory does not answer.
+    /// A store failure.
     pub async fn poll_pairing(&self, secret: String) -> CoreResult<PairingState> {
-        self.call(|reply| DirectoryMsg::Pairing(PairingMsg::Poll { secret, reply }))
-            .await
+        let store = self.kernel.store();
+        let digest = crate::kernel::session_digest(&secret);
+        Ok(match store.pairing_by_secret(&digest, now_ms()).await? {
+            None => PairingState::Gone,
+            Some(p) => match p.token {
+                None => PairingState::Waiting,
+                Some(token) => {
+                    store.delete_pairing(&p.id).await?;
+                    PairingState::Paired(token)
+                }
+            },
+        })
     }
 
-    /// Uses up `code`, returning its screen's secret (none for an unknown code).
+    /// Uses up `code` (on every node at once), returning the pairing to complete (none
+    /// for an unknown, expired or used code).
     ///
     /// # Errors
-    /// `Unavailable` when the Directory does not answer.
+    /// A store failure.
     pub async fn take_pairing(&self, code: &str) -> CoreResult<Option<String>> {
-        let code = code.to_string();
-        self.call(|reply| DirectoryMsg::Pairing(PairingMsg::Take { code, reply }))
-            .await
+        let code = code.trim().to_uppercase();
+        Ok(self
+            .kernel
+            .store()
+            .take_pairing_code(&code, now_ms())
+            .await?
+            .map(|p| p.id))
     }
 
-    /// Hands the kiosk's token to the screen with `secret` (its next poll).
+    /// Hands the kiosk's token to the screen of `pairing` (its next poll collects it).
     ///
     /// # Errors
-    /// `Unavailable` when the Directory does not answer.
-    pub async fn complete_pairing(&self, secret: String, token: String) -> CoreResult<()> {
+    /// A store failure.
+    pub async fn complete_pairing(&self, pairing: String, token: String) -> CoreResult<()> {
         self.kernel
-            .directory()
-            .send(
-                &self.kernel,
-                &super::Platform,
-                DirectoryMsg::Pairing(PairingMsg::Complete { secret, token }),
-            )
-            .await
+            .store()
+            .complete_pairing(&pairing, &token)
+            .await?;
+        Ok(())
     }
 }

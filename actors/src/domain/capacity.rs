@@ -5,6 +5,7 @@
 //! (confirmed, completed, and held with an unexpired hold) never exceed the capacity.
 
 use super::time::OpenHours;
+use super::{Checked, Invalid};
 use cflows_protocol::{BookingState, BookingView, Interval, SlotAvailability};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -12,6 +13,36 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const SUGGESTION_STEP_MS: i64 = 15 * 60 * 1000;
 /// How far ahead suggestions are looked for (ms): 28 days.
 pub const SUGGESTION_HORIZON_MS: i64 = 28 * 24 * 3_600_000;
+
+/// How long a job of `duration_minutes` takes (ms).
+pub fn job_length_ms(duration_minutes: u32) -> i64 {
+    i64::from(duration_minutes) * 60_000
+}
+
+/// Where a booking from `start` ends: at `end` when the booker gave one, else after the
+/// job type's length. Every way of booking (API, pages, socket, a work item's step,
+/// the demo) computes it here.
+///
+/// # Errors
+/// A start so late that the job would end past the representable time.
+pub fn booking_end(start: i64, end: Option<i64>, duration_minutes: u32) -> Checked<i64> {
+    match end {
+        Some(end) => Ok(end),
+        None => start
+            .checked_add(job_length_ms(duration_minutes))
+            .ok_or_else(|| Invalid::new("start out of range")),
+    }
+}
+
+/// The interval a refusal reports, for messages.
+pub fn describe(i: &Interval) -> String {
+    let f = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_default()
+    };
+    format!("{} – {}", f(i.start), f(i.end))
+}
 
 /// Whether a booking takes capacity at `now`.
 pub fn takes(b: &BookingView, now: i64) -> bool {
@@ -319,6 +350,32 @@ impl Ledger {
 mod tests {
     use super::*;
     use cflows_protocol::{TeamId, UserId};
+
+    #[test]
+    fn a_booking_ends_where_given_or_after_the_job() {
+        let nine = 1_796_000_000_000;
+        assert_eq!(booking_end(nine, None, 90), Ok(nine + 90 * 60_000));
+        assert_eq!(
+            booking_end(nine, Some(nine + 1), 90),
+            Ok(nine + 1),
+            "an end the booker gave wins"
+        );
+        assert_eq!(
+            booking_end(i64::MAX - 1000, None, 5),
+            Err(Invalid::new("start out of range")),
+            "a start near the end of time is refused, not wrapped"
+        );
+        assert_eq!(booking_end(i64::MAX, Some(i64::MAX), 5), Ok(i64::MAX));
+    }
+
+    #[test]
+    fn an_interval_is_described_in_utc() {
+        let i = Interval {
+            start: 0,
+            end: 90 * 60_000,
+        };
+        assert_eq!(describe(&i), "1970-01-01 00:00 UTC – 1970-01-01 01:30 UTC");
+    }
 
     pub(crate) fn booking(
         id: &str,

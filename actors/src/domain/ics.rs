@@ -147,7 +147,7 @@ fn exact_duration(len: Duration) -> String {
 }
 
 /// How many years ahead a feed spells out the occurrences other readers would place
-/// differently from us (see [`event`]).
+/// differently from us (see `event`).
 pub const YEARS_SPELLED_OUT: i32 = 10;
 
 /// One occurrence written on its own, replacing the series' instance named `local`.

@@ -7,7 +7,7 @@
 //! resolved to an instant by [`time::resolve`], the one rule used everywhere.
 
 use super::time;
-use crate::error::{CoreError, CoreResult};
+use super::{Checked, Invalid};
 use cflows_protocol::{EventView, Frequency, Recurrence};
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -29,32 +29,30 @@ pub const OCCURRENCE_FORMAT: &str = "%Y-%m-%dT%H:%M";
 /// # Errors
 /// Out-of-range interval, count, weekdays or month days; both `count` and `until`; a
 /// bad `until` date.
-pub fn validate(r: &Recurrence) -> CoreResult<()> {
+pub fn validate(r: &Recurrence) -> Checked<()> {
     if !(1..=MAX_INTERVAL).contains(&r.interval) {
-        return Err(CoreError::invalid(format!(
-            "interval must be 1..={MAX_INTERVAL}"
-        )));
+        return Err(Invalid::new(format!("interval must be 1..={MAX_INTERVAL}")));
     }
     if r.by_day
         .iter()
         .any(|d| !cflows_protocol::limits::WEEKDAY.contains(d))
     {
-        return Err(CoreError::invalid("by_day holds ISO weekdays 1..=7"));
+        return Err(Invalid::new("by_day holds ISO weekdays 1..=7"));
     }
     if r.by_month_day
         .iter()
         .any(|d| *d == 0 || !(-31..=31).contains(d))
     {
-        return Err(CoreError::invalid("by_month_day holds 1..=31 or -31..=-1"));
+        return Err(Invalid::new("by_month_day holds 1..=31 or -31..=-1"));
     }
     if r.by_day.len() > 7 || r.by_month_day.len() > 31 {
-        return Err(CoreError::invalid("too many by_day or by_month_day values"));
+        return Err(Invalid::new("too many by_day or by_month_day values"));
     }
     if r.count.is_some() && r.until.is_some() {
-        return Err(CoreError::invalid("give count or until, not both"));
+        return Err(Invalid::new("give count or until, not both"));
     }
     if r.count.is_some_and(|c| c == 0 || c > MAX_COUNT) {
-        return Err(CoreError::invalid(format!("count must be 1..={MAX_COUNT}")));
+        return Err(Invalid::new(format!("count must be 1..={MAX_COUNT}")));
     }
     if let Some(u) = &r.until {
         until_date(u)?;
@@ -62,9 +60,9 @@ pub fn validate(r: &Recurrence) -> CoreResult<()> {
     Ok(())
 }
 
-fn until_date(raw: &str) -> CoreResult<NaiveDate> {
+fn until_date(raw: &str) -> Checked<NaiveDate> {
     NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-        .map_err(|_| CoreError::invalid(format!("until '{raw}' is not a YYYY-MM-DD date")))
+        .map_err(|_| Invalid::new(format!("until '{raw}' is not a YYYY-MM-DD date")))
 }
 
 fn weekday(d: u8) -> rrule::Weekday {
@@ -125,10 +123,10 @@ pub fn local_occurrences(
     dtstart: NaiveDateTime,
     from: NaiveDateTime,
     to: NaiveDateTime,
-) -> CoreResult<Vec<NaiveDateTime>> {
+) -> Checked<Vec<NaiveDateTime>> {
     let set = rule(r)
         .build(as_utc(dtstart))
-        .map_err(|e| CoreError::invalid(format!("recurrence: {e}")))?;
+        .map_err(|e| Invalid::new(format!("recurrence: {e}")))?;
     let (from, to) = (as_utc(from), as_utc(to));
     let mut out = Vec::new();
     // The iterator runs from the series' start; bounded so a rule that yields nothing
@@ -201,7 +199,7 @@ impl Expanded {
 ///
 /// # Errors
 /// A bad zone or an instant out of range.
-pub fn shape(e: &EventView) -> CoreResult<(Tz, NaiveDateTime, Length)> {
+pub fn shape(e: &EventView) -> Checked<(Tz, NaiveDateTime, Length)> {
     let tz = time::zone(&e.zone)?;
     let (start, end) = (time::from_ms(e.start)?, time::from_ms(e.end)?);
     let local = time::local(tz, start);
@@ -226,7 +224,7 @@ pub fn expand(
     length: Length,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> CoreResult<Vec<Expanded>> {
+) -> Checked<Vec<Expanded>> {
     // Local search window, widened by a day each side for offsets and the length.
     let lo = time::local(zone, from) - length.reach() - Duration::days(1);
     let hi = time::local(zone, to) + Duration::days(1);
@@ -289,9 +287,9 @@ pub fn until_local(r: &Recurrence) -> Option<NaiveDateTime> {
 ///
 /// # Errors
 /// Not in that form.
-pub fn parse_occurrence(raw: &str) -> CoreResult<NaiveDateTime> {
+pub fn parse_occurrence(raw: &str) -> Checked<NaiveDateTime> {
     NaiveDateTime::parse_from_str(raw, OCCURRENCE_FORMAT)
-        .map_err(|_| CoreError::invalid(format!("occurrence '{raw}' is not YYYY-MM-DDTHH:MM")))
+        .map_err(|_| Invalid::new(format!("occurrence '{raw}' is not YYYY-MM-DDTHH:MM")))
 }
 
 #[cfg(test)]

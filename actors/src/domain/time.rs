@@ -7,7 +7,7 @@
 //! instants. Recurrence, working hours and bookings all resolve local times through
 //! [`resolve`], never through a library's own DST handling.
 
-use crate::error::{CoreError, CoreResult};
+use super::{Checked, Invalid};
 use cflows_protocol::{ClosedDay, WorkingHours, WorkingPeriod};
 use chrono::{
     DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset,
@@ -122,17 +122,17 @@ pub fn local(tz: Tz, instant: DateTime<Utc>) -> NaiveDateTime {
 ///
 /// # Errors
 /// Out of chrono's range.
-pub fn from_ms(ms: i64) -> CoreResult<DateTime<Utc>> {
-    DateTime::from_timestamp_millis(ms).ok_or_else(|| CoreError::invalid("time out of range"))
+pub fn from_ms(ms: i64) -> Checked<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(ms).ok_or_else(|| Invalid::new("time out of range"))
 }
 
 /// Parses an IANA zone name.
 ///
 /// # Errors
 /// Unknown zone.
-pub fn zone(name: &str) -> CoreResult<Tz> {
+pub fn zone(name: &str) -> Checked<Tz> {
     name.parse::<Tz>()
-        .map_err(|_| CoreError::invalid(format!("unknown time zone '{name}'")))
+        .map_err(|_| Invalid::new(format!("unknown time zone '{name}'")))
 }
 
 /// Minutes after local midnight of `HH:MM` (`24:00` allowed when `end`).
@@ -162,36 +162,34 @@ pub struct OpenHours {
 ///
 /// # Errors
 /// A bad zone, weekday, time, overlapping periods, a bad date or hold length.
-pub fn compile(hours: &WorkingHours) -> CoreResult<OpenHours> {
+pub fn compile(hours: &WorkingHours) -> Checked<OpenHours> {
     let zone = zone(&hours.zone)?;
     if hours.weekly.len() > MAX_PERIODS {
-        return Err(CoreError::invalid(format!(
+        return Err(Invalid::new(format!(
             "at most {MAX_PERIODS} weekly periods"
         )));
     }
     if hours.closed.len() > MAX_CLOSED_DAYS {
-        return Err(CoreError::invalid(format!(
+        return Err(Invalid::new(format!(
             "at most {MAX_CLOSED_DAYS} closed days"
         )));
     }
     if !(1..=1440).contains(&hours.hold_minutes) {
-        return Err(CoreError::invalid("hold_minutes must be 1..=1440"));
+        return Err(Invalid::new("hold_minutes must be 1..=1440"));
     }
     let mut weekly: [Vec<(u32, u32)>; 7] = Default::default();
     for p in &hours.weekly {
         if !(1..=7).contains(&p.weekday) {
-            return Err(CoreError::invalid(
-                "weekday must be 1 (Monday) to 7 (Sunday)",
-            ));
+            return Err(Invalid::new("weekday must be 1 (Monday) to 7 (Sunday)"));
         }
         let (Some(start), Some(end)) = (minutes(&p.start, false), minutes(&p.end, true)) else {
-            return Err(CoreError::invalid(format!(
+            return Err(Invalid::new(format!(
                 "working time '{}'–'{}' is not HH:MM",
                 p.start, p.end
             )));
         };
         if start >= end {
-            return Err(CoreError::invalid(format!(
+            return Err(Invalid::new(format!(
                 "a working period must end after it starts ({}–{})",
                 p.start, p.end
             )));
@@ -201,13 +199,13 @@ pub fn compile(hours: &WorkingHours) -> CoreResult<OpenHours> {
     for day in &mut weekly {
         day.sort_unstable();
         if day.windows(2).any(|w| w[1].0 < w[0].1) {
-            return Err(CoreError::invalid("working periods of one day overlap"));
+            return Err(Invalid::new("working periods of one day overlap"));
         }
     }
     let mut closed = BTreeSet::new();
     for c in &hours.closed {
         let date = NaiveDate::parse_from_str(&c.date, "%Y-%m-%d")
-            .map_err(|_| CoreError::invalid(format!("'{}' is not a YYYY-MM-DD date", c.date)))?;
+            .map_err(|_| Invalid::new(format!("'{}' is not a YYYY-MM-DD date", c.date)))?;
         closed.insert(date);
     }
     Ok(OpenHours {

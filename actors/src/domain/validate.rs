@@ -3,7 +3,7 @@
 //! Each function returns the cleaned value (trimmed, normalised) or a sentence for the
 //! person who typed it.
 
-use crate::error::{CoreError, CoreResult};
+use super::{Checked, Invalid};
 
 /// Longest display name, team name or organization name, in characters.
 pub const MAX_NAME: usize = 120;
@@ -24,28 +24,28 @@ pub const MAX_BOOKABLE: u32 = *cflows_protocol::limits::BOOKABLE_COUNT.end();
 ///
 /// # Errors
 /// Empty, too long, or containing control characters.
-pub fn name(field: &str, raw: &str) -> CoreResult<String> {
+pub fn name(field: &str, raw: &str) -> Checked<String> {
     let v = raw.trim();
     if v.is_empty() {
-        return Err(CoreError::invalid(format!("{field} must not be empty")));
+        return Err(Invalid::new(format!("{field} must not be empty")));
     }
     if v.chars().count() > MAX_NAME {
-        return Err(CoreError::invalid(format!(
+        return Err(Invalid::new(format!(
             "{field} must be at most {MAX_NAME} characters"
         )));
     }
     if v.chars().any(char::is_control) {
-        return Err(CoreError::invalid(format!(
+        return Err(Invalid::new(format!(
             "{field} must be a single line of text"
         )));
     }
     if v.chars().any(is_bidi_control) {
-        return Err(CoreError::invalid(format!(
+        return Err(Invalid::new(format!(
             "{field} must not contain text-direction overrides"
         )));
     }
     if v.chars().all(|c| c.is_whitespace() || is_invisible(c)) {
-        return Err(CoreError::invalid(format!("{field} must not be empty")));
+        return Err(Invalid::new(format!("{field} must not be empty")));
     }
     Ok(v.to_string())
 }
@@ -72,7 +72,7 @@ fn is_invisible(c: char) -> bool {
 ///
 /// # Errors
 /// Too long or containing control characters.
-pub fn short_text(field: &str, raw: &str) -> CoreResult<String> {
+pub fn short_text(field: &str, raw: &str) -> Checked<String> {
     if raw.trim().is_empty() {
         return Ok(String::new());
     }
@@ -83,10 +83,10 @@ pub fn short_text(field: &str, raw: &str) -> CoreResult<String> {
 ///
 /// # Errors
 /// Too long.
-pub fn long_text(field: &str, raw: &str) -> CoreResult<String> {
+pub fn long_text(field: &str, raw: &str) -> Checked<String> {
     let v = raw.trim();
     if v.chars().count() > MAX_TEXT {
-        return Err(CoreError::invalid(format!(
+        return Err(Invalid::new(format!(
             "{field} must be at most {MAX_TEXT} characters"
         )));
     }
@@ -98,11 +98,11 @@ pub fn long_text(field: &str, raw: &str) -> CoreResult<String> {
 ///
 /// # Errors
 /// Not shaped like an address or too long.
-pub fn email(raw: &str) -> CoreResult<String> {
+pub fn email(raw: &str) -> Checked<String> {
     let v = raw.trim().to_lowercase();
-    let bad = || CoreError::invalid(format!("'{}' is not a valid email address", raw.trim()));
+    let bad = || Invalid::new(format!("'{}' is not a valid email address", raw.trim()));
     if v.len() > MAX_EMAIL {
-        return Err(CoreError::invalid(format!(
+        return Err(Invalid::new(format!(
             "email must be at most {MAX_EMAIL} characters"
         )));
     }
@@ -121,15 +121,15 @@ pub fn email(raw: &str) -> CoreResult<String> {
 ///
 /// # Errors
 /// Shorter than `MIN_PASSWORD` or longer than `MAX_PASSWORD` characters.
-pub fn new_password(raw: &str) -> CoreResult<String> {
+pub fn new_password(raw: &str) -> Checked<String> {
     let n = raw.chars().count();
     if n < MIN_PASSWORD {
-        return Err(CoreError::invalid(format!(
+        return Err(Invalid::new(format!(
             "password must be at least {MIN_PASSWORD} characters"
         )));
     }
     if n > MAX_PASSWORD {
-        return Err(CoreError::invalid(format!(
+        return Err(Invalid::new(format!(
             "password must be at most {MAX_PASSWORD} characters"
         )));
     }
@@ -140,12 +140,12 @@ pub fn new_password(raw: &str) -> CoreResult<String> {
 ///
 /// # Errors
 /// Unknown zone.
-pub fn timezone(raw: &str) -> CoreResult<String> {
+pub fn timezone(raw: &str) -> Checked<String> {
     let v = raw.trim();
     v.parse::<chrono_tz::Tz>()
         .map(|tz| tz.name().to_string())
         .map_err(|_| {
-            CoreError::invalid(format!(
+            Invalid::new(format!(
                 "'{v}' is not a known IANA time zone (e.g. Europe/Berlin)"
             ))
         })
@@ -155,7 +155,7 @@ pub fn timezone(raw: &str) -> CoreResult<String> {
 ///
 /// # Errors
 /// Unknown zone.
-pub fn optional_timezone(raw: &str) -> CoreResult<String> {
+pub fn optional_timezone(raw: &str) -> Checked<String> {
     if raw.trim().is_empty() {
         Ok(String::new())
     } else {
@@ -167,7 +167,7 @@ pub fn optional_timezone(raw: &str) -> CoreResult<String> {
 ///
 /// # Errors
 /// Any other shape.
-pub fn slug(raw: &str) -> CoreResult<String> {
+pub fn slug(raw: &str) -> Checked<String> {
     let v = raw.trim().to_lowercase();
     let ok = (2..=60).contains(&v.len())
         && v.split('-').all(|part| {
@@ -179,7 +179,7 @@ pub fn slug(raw: &str) -> CoreResult<String> {
     if ok {
         Ok(v)
     } else {
-        Err(CoreError::invalid(
+        Err(Invalid::new(
             "slug must be 2-60 lower-case letters, digits and single dashes (e.g. demo-motors)",
         ))
     }
@@ -203,7 +203,7 @@ pub fn slug_from(name: &str) -> String {
 ///
 /// # Errors
 /// Any other shape.
-pub fn colour(raw: &str) -> CoreResult<String> {
+pub fn colour(raw: &str) -> Checked<String> {
     let v = raw.trim().to_lowercase();
     if v.is_empty() {
         return Ok("#64748b".into());
@@ -212,7 +212,7 @@ pub fn colour(raw: &str) -> CoreResult<String> {
     if ok {
         Ok(v)
     } else {
-        Err(CoreError::invalid("colour must look like #1e90ff"))
+        Err(Invalid::new("colour must look like #1e90ff"))
     }
 }
 
@@ -220,14 +220,14 @@ pub fn colour(raw: &str) -> CoreResult<String> {
 ///
 /// # Errors
 /// More than `MAX_BOOKABLE`, or more than the team has members.
-pub fn bookable_count(count: u32, members: usize) -> CoreResult<u32> {
+pub fn bookable_count(count: u32, members: usize) -> Checked<u32> {
     if count > MAX_BOOKABLE {
-        return Err(CoreError::invalid(format!(
+        return Err(Invalid::new(format!(
             "bookable count must be at most {MAX_BOOKABLE}"
         )));
     }
     if count as usize > members {
-        return Err(CoreError::invalid(format!(
+        return Err(Invalid::new(format!(
             "bookable count ({count}) cannot exceed the team's {members} member(s)"
         )));
     }
@@ -238,13 +238,13 @@ pub fn bookable_count(count: u32, members: usize) -> CoreResult<u32> {
 ///
 /// # Errors
 /// Another kind of URL, or too large.
-pub fn avatar(raw: &str) -> CoreResult<String> {
+pub fn avatar(raw: &str) -> Checked<String> {
     let v = raw.trim();
     if v.is_empty() {
         return Ok(String::new());
     }
     if v.len() > MAX_AVATAR_BYTES {
-        return Err(CoreError::invalid(format!(
+        return Err(Invalid::new(format!(
             "avatar must be at most {} KiB",
             MAX_AVATAR_BYTES / 1024
         )));
@@ -259,7 +259,7 @@ pub fn avatar(raw: &str) -> CoreResult<String> {
     if ok {
         Ok(v.to_string())
     } else {
-        Err(CoreError::invalid(
+        Err(Invalid::new(
             "avatar must be a PNG, JPEG, WebP or GIF image as a base64 data URL",
         ))
     }

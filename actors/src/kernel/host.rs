@@ -18,6 +18,8 @@ pub enum HostMsg<M> {
     IdleCheck,
     /// The entity's [`Entity::wake_at`] time came.
     Wake,
+    /// Another node committed this position on the entity's stream (the journal feed).
+    Foreign(u64),
 }
 
 pub(super) struct Host<E>(PhantomData<fn() -> E>);
@@ -65,6 +67,24 @@ impl<E: Entity> HostState<E> {
             self.entity = E::load(&self.kernel, &self.id).await?;
         }
         Ok(())
+    }
+
+    /// Another node committed `seq` on our stream: unless we have it (our own commit,
+    /// read back by the feed), reload. `false` when the entity is gone (deleted there).
+    async fn foreign(&mut self, seq: u64) -> Result<bool, ActorProcessingErr> {
+        let behind = self.entity.journals().iter().any(|j| j.seq() < seq);
+        if !behind {
+            return Ok(true);
+        }
+        metrics::counter!("cflows_feed_reloads_total", "kind" => E::KIND).increment(1);
+        match E::load(&self.kernel, &self.id).await {
+            Ok(entity) => {
+                self.entity = entity;
+                Ok(true)
+            }
+            Err(crate::error::CoreError::NotFound) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// (Re)arms the wake-up timer for the entity's next `wake_at`.
@@ -156,6 +176,18 @@ impl<E: Entity> Actor for Host<E> {
                 state.wake_timer = None;
                 state.entity.wake(&state.kernel).await;
                 state.after().await?;
+                state.arm(&me);
+            }
+            HostMsg::Foreign(seq) => {
+                if state.retired {
+                    return Ok(());
+                }
+                if !state.foreign(seq).await? {
+                    state.retired = true;
+                    state.registry.retire(&state.id, me.get_cell());
+                    me.drain()?;
+                    return Ok(());
+                }
                 state.arm(&me);
             }
             HostMsg::IdleCheck => {

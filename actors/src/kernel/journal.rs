@@ -13,7 +13,6 @@
 use super::Kernel;
 use crate::error::{CoreError, CoreResult};
 use crate::store::{JournalRow, Store, StoreError, Write};
-use crate::streams::StreamHub;
 use cflows_protocol::wire::StreamEvent;
 use cflows_protocol::{OrgId, StreamKind, StreamName, UserId};
 
@@ -23,7 +22,7 @@ pub struct Journal {
     /// Last committed position; the next event gets `seq + 1`.
     seq: u64,
     store: Store,
-    hub: StreamHub,
+    kernel: Kernel,
     /// Committed events not yet published (the host publishes after the reply).
     pending: Vec<(u64, StreamEvent)>,
     /// Set when another writer won a race on this stream: hot state is stale.
@@ -43,7 +42,7 @@ impl Journal {
             stream,
             seq,
             store: kernel.store().clone(),
-            hub: kernel.hub().clone(),
+            kernel: kernel.clone(),
             pending: Vec::new(),
             fenced: false,
             org: None,
@@ -135,7 +134,7 @@ impl Journal {
     /// Hands committed events to the hub, in `seq` order.
     pub(super) fn publish(&mut self) {
         for (seq, event) in self.pending.drain(..) {
-            self.hub.publish(&self.stream, seq, event);
+            self.kernel.committed(&self.stream, seq, event);
         }
     }
 }

@@ -14,15 +14,17 @@
 //! [`Kernel::start`] (see the README's recipe). The kernel must not know any kind's
 //! business rules.
 
+pub mod feed;
 mod host;
 pub mod journal;
 mod registry;
 mod revocations;
 
+pub use feed::{FeedConfig, FeedStatus};
 pub use host::HostMsg;
 pub use journal::{Journal, decode_journal};
 pub use registry::{Registry, RegistryStats};
-pub use revocations::{Revocation, RevocationListener, Revocations};
+pub use revocations::{Revocation, RevocationListener, Revocations, Revoked, session_digest};
 
 use crate::board::Board;
 use crate::calendar::Calendar;
@@ -36,7 +38,8 @@ use crate::store::Store;
 use crate::streams::StreamHub;
 use crate::team_calendar::TeamCalendar;
 use crate::work_item::WorkItem;
-use cflows_protocol::OrgId;
+use cflows_protocol::wire::StreamEvent;
+use cflows_protocol::{OrgId, StreamName};
 use dashmap::DashMap;
 use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use std::fmt;
@@ -62,6 +65,8 @@ pub struct KernelConfig {
     pub decodes: crate::files::DecodeLimit,
     /// How long a login session lasts.
     pub session_lifetime: Duration,
+    /// How this node follows the journal written by other nodes.
+    pub feed: FeedConfig,
 }
 
 /// Default session lifetime: 14 days.
@@ -81,6 +86,7 @@ impl Default for KernelConfig {
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             decodes: crate::files::DecodeLimit::default(),
             session_lifetime: DEFAULT_SESSION_LIFETIME,
+            feed: FeedConfig::default(),
         }
     }
 }
@@ -115,6 +121,10 @@ pub trait Entity: Sized + Send + 'static {
     /// The journal writers this entity owns, flushed (published) after each message.
     fn journals(&mut self) -> Vec<&mut Journal>;
 
+    /// The entity whose journal `stream` is (none: not this kind's). The feed uses it to
+    /// tell a hot actor that another node committed on its stream.
+    fn of_stream(stream: &StreamName) -> Option<Self::Id>;
+
     /// The organization this entity belongs to: stopping an organization's scope stops it.
     fn scope(&self) -> Option<&OrgId> {
         None
@@ -141,6 +151,53 @@ pub trait Entity: Sized + Send + 'static {
     }
 }
 
+/// How many times a decision is made again after losing the journal's fence: each loss
+/// means another node committed on the stream, so the next attempt sees that change.
+pub const DECIDE_RETRIES: u32 = 3;
+
+/// Makes a decision (an expression that commits through the entity's journal); when it
+/// lost the journal's fence, reloads the entity and makes it again on the stored state,
+/// up to [`DECIDE_RETRIES`] times ([`reload_after_lost_race`]).
+macro_rules! decide {
+    ($entity:expr, $kernel:expr, $id:expr, $decision:expr) => {{
+        let mut r = $decision;
+        let mut tries = 0;
+        while tries < $crate::kernel::DECIDE_RETRIES
+            && $crate::kernel::reload_after_lost_race($entity, $kernel, $id, &r).await
+        {
+            r = $decision;
+            tries += 1;
+        }
+        r
+    }};
+}
+pub(crate) use decide;
+
+/// After a decision: if its commit lost the journal's fence (another node committed on
+/// the entity's stream first), reloads the entity from the store and answers `true`: the
+/// caller then decides once more on what is there now, so a caller hears `conflict`
+/// only when the second decision lost as well (two writers racing twice in a row).
+pub async fn reload_after_lost_race<E: Entity, T>(
+    entity: &mut E,
+    kernel: &Kernel,
+    id: &E::Id,
+    first: &CoreResult<T>,
+) -> bool {
+    let fenced = entity.journals().iter().any(|j| j.fenced());
+    if !fenced || !matches!(first, Err(CoreError::Conflict(_))) {
+        return false;
+    }
+    match E::load(kernel, id).await {
+        Ok(fresh) => {
+            metrics::counter!("cflows_decisions_retried_total", "kind" => E::KIND).increment(1);
+            *entity = fresh;
+            true
+        }
+        // The host reloads it before the next message (or fails it).
+        Err(_) => false,
+    }
+}
+
 struct Inner {
     store: Store,
     hub: StreamHub,
@@ -160,6 +217,10 @@ struct Inner {
     files: Files,
     /// Side effects sent after a reply (notifications): shutdown waits for them.
     side_effects: tokio_util::task::TaskTracker,
+    /// The journal feed's state (`/readyz`, `/metrics`).
+    feed: Arc<FeedStatus>,
+    /// Cancelled at shutdown: background tasks (the feed) end.
+    stopped: tokio_util::sync::CancellationToken,
 }
 
 /// The running kernel: store, hub and one registry per entity kind. Cheap to clone.
@@ -241,6 +302,8 @@ impl Kernel {
             work_items: Registry::new(),
             projects: Registry::new(),
             side_effects: tokio_util::task::TaskTracker::new(),
+            feed: Arc::default(),
+            stopped: tokio_util::sync::CancellationToken::new(),
         }));
         // The Directory is loaded at start so a broken store stops start-up.
         kernel
@@ -248,7 +311,67 @@ impl Kernel {
             .directory
             .actor(&kernel, &crate::directory::Platform)
             .await?;
+        feed::start(kernel.clone());
         Ok(kernel)
+    }
+
+    /// The journal feed's state.
+    pub fn feed_status(&self) -> &Arc<FeedStatus> {
+        &self.0.feed
+    }
+
+    /// Cancelled when the kernel shuts down.
+    pub fn stopped(&self) -> tokio_util::sync::CancellationToken {
+        self.0.stopped.clone()
+    }
+
+    /// A change this node committed, after the reply: to the hub (subscribers here) and
+    /// to revocations (sockets here). Other nodes learn of it from the feed, which
+    /// hands it to [`Kernel::committed_row`].
+    pub(crate) fn committed(&self, stream: &StreamName, seq: u64, event: StreamEvent) {
+        if let Some(what) = revocations::of_event(stream, &event) {
+            self.0.revocations.apply(what);
+        }
+        self.0.hub.publish(stream, seq, event);
+    }
+
+    /// A journal row read by the feed, in order for its stream. Rows of this node were
+    /// handed over when committed (the hub ignores what it has); another node's row goes
+    /// to the hub, to revocations and to the hot actor of its stream, which reloads
+    /// before its next answer.
+    pub(crate) fn committed_row(
+        &self,
+        stream: &StreamName,
+        seq: u64,
+        kind: &str,
+        payload: &str,
+        foreign: bool,
+    ) {
+        let revokes = foreign && revocations::may_revoke(kind);
+        if self.0.hub.wants(stream, seq) || revokes {
+            match decode_journal(stream.kind(), payload) {
+                Ok(event) => {
+                    if revokes && let Some(what) = revocations::of_event(stream, &event) {
+                        self.0.revocations.apply(what);
+                    }
+                    self.0.hub.publish(stream, seq, event);
+                }
+                Err(e) => {
+                    tracing::error!(%stream, seq, error = %e, "journal feed: a row does not parse");
+                }
+            }
+        }
+        if foreign {
+            self.catch_up(stream, seq);
+        }
+    }
+
+    /// The store holds `seq` of `stream`: the hot actor of that stream, if behind,
+    /// reloads before its next answer.
+    pub(crate) fn catch_up(&self, stream: &StreamName, seq: u64) {
+        for r in self.registries() {
+            r.foreign(stream, seq);
+        }
     }
 
     /// Every registry, for metrics and scope stops.
@@ -361,6 +484,7 @@ impl Kernel {
 
     /// Stops every actor after the message each is handling (in-flight writes finish).
     pub async fn shutdown(&self) {
+        self.0.stopped.cancel();
         // Notifications on their way (and those the messages being handled are about to
         // send) are delivered first, for up to five seconds.
         let effects = &self.0.side_effects;

@@ -5,7 +5,7 @@
 use super::host::{Host, HostArgs, HostMsg};
 use super::{CALL_TIMEOUT, Entity, Kernel};
 use crate::error::{CoreError, CoreResult};
-use cflows_protocol::OrgId;
+use cflows_protocol::{OrgId, StreamName};
 use dashmap::DashMap;
 use ractor::{Actor, ActorCell, ActorRef, ActorStatus, MessagingErr, RpcReplyPort};
 use std::sync::Arc;
@@ -37,6 +37,9 @@ pub trait RegistryStats: Send + Sync {
     fn live(&self) -> usize;
     /// Stops the live actors that belong to `org`.
     fn stop_scope(&self, org: &OrgId);
+    /// Another node committed `seq` on `stream`: the live actor whose stream it is (if
+    /// any, of this kind) reloads before its next answer unless it has that row.
+    fn foreign(&self, stream: &StreamName, seq: u64);
 }
 
 impl<E: Entity> RegistryStats for Registry<E> {
@@ -46,6 +49,19 @@ impl<E: Entity> RegistryStats for Registry<E> {
 
     fn live(&self) -> usize {
         self.live.iter().filter(|e| e.value().initialized()).count()
+    }
+
+    fn foreign(&self, stream: &StreamName, seq: u64) {
+        let Some(id) = E::of_stream(stream) else {
+            return;
+        };
+        let actor = self
+            .live
+            .get(&id)
+            .and_then(|slot| slot.get().map(|s| s.actor.clone()));
+        if let Some(actor) = actor {
+            let _ = actor.cast(HostMsg::Foreign(seq));
+        }
     }
 
     fn stop_scope(&self, org: &OrgId) {

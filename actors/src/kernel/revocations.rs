@@ -1,7 +1,8 @@
 //! Ended sessions and memberships, pushed to the connections of the user they concern
 //! (instead of each socket polling the store, or keeping a task to wait for them).
 
-use cflows_protocol::{KioskId, OrgId, UserId};
+use cflows_protocol::wire::StreamEvent;
+use cflows_protocol::{KioskId, OrgEvent, OrgId, PlatformEvent, StreamName, UserId};
 use dashmap::DashMap;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use std::sync::Arc;
 /// Something a user's open connections must react to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Revocation {
-    /// One login session ended (logout).
+    /// One login session ended (logout): the session id's digest ([`session_digest`]).
     Session(String),
     /// Every session of the user ended (new password).
     AllSessions,
@@ -77,6 +78,73 @@ impl Revocations {
     /// How many screens of kiosk `id` are connected now.
     pub fn kiosk_screens(&self, id: &KioskId) -> usize {
         self.by_kiosk.get(id).map_or(0, |l| l.len())
+    }
+}
+
+/// Who a revocation concerns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Revoked {
+    User(UserId, Revocation),
+    Kiosk(KioskId),
+}
+
+/// What a committed event revokes: the one place that decides, for this node's commits
+/// and for those the journal feed brings from other nodes alike.
+pub fn of_event(stream: &StreamName, event: &StreamEvent) -> Option<Revoked> {
+    let org = match stream {
+        StreamName::Org(org) => Some(org),
+        _ => None,
+    };
+    match event {
+        StreamEvent::Platform(PlatformEvent::SessionEnded { user, session }) => Some(
+            Revoked::User(user.clone(), Revocation::Session(session.clone())),
+        ),
+        StreamEvent::Platform(PlatformEvent::SessionsEnded { user }) => {
+            Some(Revoked::User(user.clone(), Revocation::AllSessions))
+        }
+        StreamEvent::Org(OrgEvent::MemberChanged { member }) if !member.active => Some(
+            Revoked::User(member.user.id.clone(), Revocation::Membership(org?.clone())),
+        ),
+        StreamEvent::Org(OrgEvent::MemberRemoved { user }) => Some(Revoked::User(
+            user.clone(),
+            Revocation::Membership(org?.clone()),
+        )),
+        StreamEvent::Org(OrgEvent::KioskRevoked { id }) => Some(Revoked::Kiosk(id.clone())),
+        StreamEvent::Org(OrgEvent::KioskSaved { kiosk }) => Some(Revoked::Kiosk(kiosk.id.clone())),
+        _ => None,
+    }
+}
+
+/// Whether a journal row of this `kind` may revoke something (so the feed decodes only
+/// those of other nodes' rows that nobody here subscribes to).
+pub fn may_revoke(kind: &str) -> bool {
+    matches!(
+        kind,
+        "session_ended"
+            | "sessions_ended"
+            | "member_changed"
+            | "member_removed"
+            | "kiosk_revoked"
+            | "kiosk_saved"
+    )
+}
+
+/// The digest of a session id as journalled (the id itself is a secret).
+pub fn session_digest(session: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(session.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl Revocations {
+    /// Tells the connections concerned.
+    pub fn apply(&self, what: Revoked) {
+        match what {
+            Revoked::User(user, r) => self.revoke(&user, r),
+            Revoked::Kiosk(id) => self.revoke_kiosk(&id),
+        }
     }
 }
 

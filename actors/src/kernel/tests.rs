@@ -256,3 +256,36 @@ async fn a_caller_that_gives_up_mid_start_leaves_no_second_actor() {
         "one actor per organization, none left outside the registry"
     );
 }
+
+#[tokio::test]
+async fn three_nodes_on_one_store_hear_each_other_through_the_feed() {
+    let store = store().await;
+    crate::testing::feed_reaches_every_node([
+        store.clone(),
+        store.as_new_node(),
+        store.as_new_node(),
+    ])
+    .await;
+}
+
+#[tokio::test]
+async fn sixty_four_holds_over_three_nodes_win_exactly_capacity() {
+    let store = store().await;
+    crate::testing::three_nodes_hold_the_last_places([
+        store.clone(),
+        store.as_new_node(),
+        store.as_new_node(),
+    ])
+    .await;
+}
+
+#[tokio::test]
+async fn a_hold_runs_out_once_with_three_nodes() {
+    let store = store().await;
+    crate::testing::a_hold_expires_once_on_three_nodes([
+        store.clone(),
+        store.as_new_node(),
+        store.as_new_node(),
+    ])
+    .await;
+}

@@ -387,8 +387,7 @@ impl Org {
             }],
         )
         .await?;
-        // Open screens reconnect with the new scope.
-        self.kernel.revocations().revoke_kiosk(&id);
+        // Open screens reconnect with the new scope (`kiosk_saved` revokes them).
         if let Some(k) = self.kiosks.get_mut(&id) {
             k.view = view.clone();
         }
@@ -407,7 +406,6 @@ impl Org {
         )
         .await?;
         self.kiosks.remove(&id);
-        self.kernel.revocations().revoke_kiosk(&id);
         Ok(())
     }
 

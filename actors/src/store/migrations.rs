@@ -61,6 +61,14 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0009_expired_holds.surql",
         sql: include_str!("../../../migrations/0009_expired_holds.surql"),
     },
+    Migration {
+        name: "0010_cluster.surql",
+        sql: include_str!("../../../migrations/0010_cluster.surql"),
+    },
+    Migration {
+        name: "0011_mail.surql",
+        sql: include_str!("../../../migrations/0011_mail.surql"),
+    },
 ];
 
 /// What [`Store::migrate`] did.
@@ -186,7 +194,9 @@ mod tests {
                 "0006_calendars.surql",
                 "0007_workflows.surql",
                 "0008_projects.surql",
-                "0009_expired_holds.surql"
+                "0009_expired_holds.surql",
+                "0010_cluster.surql",
+                "0011_mail.surql",
             ]
         );
         assert!(store.migrations_current().await.unwrap());

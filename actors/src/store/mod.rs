@@ -9,7 +9,9 @@
 mod calendars;
 mod capacity;
 pub mod check;
+mod cluster;
 mod migrations;
+mod outbox;
 mod portable;
 mod projects;
 mod records;
@@ -19,7 +21,9 @@ pub mod writes;
 
 pub use calendars::{CalEventRecord, CalendarRecord, FeedRecord, feed_id};
 pub use capacity::{BookingRecord, JobTypeRecord, WaitlistRecord};
+pub use cluster::{FeedRow, NodeRecord, PairingRecord, ThrottleRecord};
 pub use migrations::{MIGRATIONS, Migration, MigrationReport};
+pub use outbox::{OutboxCounts, OutboxRecord, OutgoingMail, PasswordResetRecord};
 pub use portable::Owned;
 pub use projects::{AttachmentRecord, ProjectRecord, TaskRecord};
 pub use records::*;
@@ -96,35 +100,8 @@ impl StoreConfig {
     }
 }
 
-/// What can go wrong talking to the database.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The engine refused or failed the operation.
-    #[error("database error: {0}")]
-    Db(String),
-    /// A unique index rejected the write (duplicate email, slug, team name).
-    #[error("duplicate value: {0}")]
-    Duplicate(String),
-    /// Two transactions touched the same data at once and this one lost; nothing was
-    /// written (another writer may have changed what this one read).
-    #[error("write conflict: {0}")]
-    TxConflict(String),
-    /// A row did not have the shape the code expects: a bug or a foreign write.
-    #[error("unexpected row shape: {0}")]
-    Decode(String),
-    /// An applied migration file differs from the one compiled in.
-    #[error(
-        "migration {name} was applied with checksum {applied} but the binary has {current}; applied migrations must never be edited, add a new file instead"
-    )]
-    MigrationChanged {
-        name: String,
-        applied: String,
-        current: String,
-    },
-    /// The database has migrations this binary does not know (it is older than the data).
-    #[error("the database has migration {0} which this binary does not know; run a newer cflows")]
-    UnknownMigration(String),
-}
+/// Defined beside `CoreError` so the crate's error vocabulary depends on no store.
+pub use crate::error::StoreError;
 
 impl From<surrealdb::Error> for StoreError {
     fn from(e: surrealdb::Error) -> Self {
@@ -172,6 +149,9 @@ pub struct Store {
     db: Arc<Surreal<Any>>,
     /// Statements sent so far (`run`): tests compare the work of two paths by it.
     queries: Arc<std::sync::atomic::AtomicU64>,
+    /// This process's name among the nodes on the database, written on each journal row
+    /// it commits (the feed tells its own rows from other nodes' by it).
+    node: Arc<str>,
 }
 
 impl Store {
@@ -211,7 +191,24 @@ impl Store {
         Ok(Self {
             db: Arc::new(db),
             queries: Arc::default(),
+            node: new_id().into(),
         })
+    }
+
+    /// This handle's node name (each [`Store::open`] is a node of its own).
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// The same database under another node name: tests run several nodes on one
+    /// in-memory database.
+    #[doc(hidden)]
+    pub fn as_new_node(&self) -> Self {
+        Self {
+            db: self.db.clone(),
+            queries: Arc::default(),
+            node: new_id().into(),
+        }
     }
 
     /// Checks the engine answers.
@@ -283,7 +280,7 @@ impl Store {
         for (i, row) in journal.iter().enumerate() {
             let key = format!("__journal{i}");
             sql.push_str(&format!(
-                "CREATE event CONTENT {{ stream: ${key}.stream, seq: ${key}.seq, kind: ${key}.kind, payload: ${key}.payload, actor: ${key}.actor, org: ${key}.org, at: time::now() }};\n"
+                "CREATE event CONTENT {{ stream: ${key}.stream, seq: ${key}.seq, kind: ${key}.kind, payload: ${key}.payload, actor: ${key}.actor, org: ${key}.org, node: $__node, at: time::now() }};\n"
             ));
             vars.insert(
                 key,
@@ -309,6 +306,9 @@ impl Store {
                 "UPSERT type::record('stream_head', ${key}.stream) SET seq = ${key}.seq;\n"
             ));
             vars.insert(key, json!({ "stream": stream, "seq": seq }));
+        }
+        if !journal.is_empty() {
+            vars.insert("__node".into(), json!(&*self.node));
         }
         sql.push_str("COMMIT TRANSACTION;");
         self.run(&sql, Json::Object(vars)).await?;

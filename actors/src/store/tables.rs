@@ -12,6 +12,10 @@ use super::capacity::{
     BOOKING_FIELDS, BookingRecord, JOB_TYPE_FIELDS, JobTypeRecord, TEAM_HOURS_FIELDS,
     TeamHoursRecord, WAITLIST_FIELDS, WaitlistRecord,
 };
+use super::cluster::{
+    NODE_FIELDS, NodeRecord, PAIRING_FIELDS, PairingRecord, THROTTLE_FIELDS, ThrottleRecord,
+};
+use super::outbox::{OUTBOX_FIELDS, OutboxRecord, PASSWORD_RESET_FIELDS, PasswordResetRecord};
 use super::portable::Owned;
 use super::projects::{
     ATTACHMENT_FIELDS, AttachmentRecord, PROJECT_FIELDS, ProjectRecord, TASK_COMMENT_FIELDS,
@@ -177,6 +181,19 @@ pub const TABLES: &[Table] = &[
         Some(Owned::ByOrg),
         ATTACHMENT_FIELDS,
         AttachmentRecord
+    ),
+    // Not exported: several nodes' working state (heartbeats, screens waiting to be
+    // paired, attempt counters), short-lived by design.
+    table!("node", None, NODE_FIELDS, NodeRecord),
+    table!("pairing", None, PAIRING_FIELDS, PairingRecord),
+    table!("throttle", None, THROTTLE_FIELDS, ThrottleRecord),
+    // Not exported: messages on their way (and a log of those sent), one-time links.
+    table!("outbox", None, OUTBOX_FIELDS, OutboxRecord),
+    table!(
+        "password_reset",
+        None,
+        PASSWORD_RESET_FIELDS,
+        PasswordResetRecord
     ),
 ];
 

@@ -16,6 +16,7 @@ pub use super::capacity::{
     add_waiter, create_job_type, delete_job_type, nothing, put_bookings, remove_waiters,
     set_team_hours, update_job_type,
 };
+pub use super::outbox::{create_password_reset, enqueue_mail};
 pub use super::projects::{
     add_attachment, add_task_comment, delete_attachment, delete_task, put_project, put_task,
 };

@@ -1,7 +1,7 @@
 use super::*;
 use crate::testing::{memory_store, org_with_owner, team_with_capacity};
 use crate::{Caller, Core, TeamInput};
-use cflows_protocol::{StreamName, TeamView};
+use cflows_protocol::{NotificationKind, StreamName, TeamView};
 use std::time::Duration;
 
 const MIN: i64 = 60_000;

@@ -74,6 +74,21 @@ impl Shop {
             .unwrap()
     }
 
+    /// Moves `item` from its first step into Test & Inspect, with a hold from `start`.
+    async fn move_into_test(&self, item: &ItemId, start: Option<i64>) -> CoreResult<WorkItemView> {
+        self.item(item)
+            .move_to(
+                self.owner.clone(),
+                MoveRequest {
+                    from: "request".into(),
+                    to: "test".into(),
+                    comment: None,
+                    booking_start: start,
+                },
+            )
+            .await
+    }
+
     async fn vehicle(&self, title: &str) -> WorkItemView {
         self.board()
             .create_item(
@@ -461,18 +476,7 @@ async fn the_board_publishes_cards_and_catches_up_what_it_missed() {
         first,
         ServerMsg::Event { event: StreamEvent::Board(BoardEvent::CardAdded { ref card }), .. } if card.key == "VH-1"
     ));
-    s.item(&car.id)
-        .move_to(
-            s.owner.clone(),
-            MoveRequest {
-                from: "request".into(),
-                to: "test".into(),
-                comment: None,
-                booking_start: None,
-            },
-        )
-        .await
-        .unwrap();
+    s.move_into_test(&car.id, None).await.unwrap();
     let next = decode_server(&live.recv().await.unwrap().bytes).unwrap();
     assert!(matches!(
         next,
@@ -528,4 +532,114 @@ async fn an_item_stranded_in_a_removed_step_can_be_moved_back_in() {
     assert_eq!(moved.step, "request");
     let snap = s.item(&car.id).snapshot().await.unwrap();
     assert_eq!(snap.history.last().unwrap().label, "relocated");
+}
+
+#[tokio::test]
+async fn a_step_booking_at_the_end_of_time_is_refused_not_overflowed() {
+    let s = shop().await;
+    let car = s.vehicle("Golf 1.4 TSI").await;
+    let handle = s.item(&car.id);
+    let refused = s
+        .move_into_test(&car.id, Some(i64::MAX - HOUR))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, CoreError::InvalidInput(m) if m.contains("out of range")),
+        "{refused:?}"
+    );
+    assert_eq!(handle.snapshot().await.unwrap().item.step, "request");
+}
+
+#[tokio::test]
+async fn the_team_of_the_step_an_item_enters_is_told_in_words_with_a_link() {
+    use cflows_protocol::{EntityRef, InboxEvent, NotificationKind};
+    let s = shop().await;
+    let car = s.vehicle("Golf 1.4 TSI").await;
+    let tester = s
+        .teams
+        .iter()
+        .find(|t| t.name == "Testers")
+        .unwrap()
+        .members[0]
+        .clone();
+    let mut inbox = s
+        .core
+        .kernel
+        .hub()
+        .subscribe(&StreamName::Inbox(tester.clone()));
+    s.move_into_test(&car.id, Some(tomorrow() + 9 * HOUR))
+        .await
+        .unwrap();
+    let frame = tokio::time::timeout(Duration::from_secs(10), inbox.recv())
+        .await
+        .expect("the tester is told")
+        .unwrap();
+    let ServerMsg::Event {
+        event:
+            StreamEvent::Inbox(InboxEvent::NotificationAdded {
+                notification: n, ..
+            }),
+        ..
+    } = decode_server(&frame.bytes).unwrap()
+    else {
+        panic!("a notification")
+    };
+    let step = step_name(&s.workflow, "test").to_string();
+    assert_eq!(n.kind, NotificationKind::WorkItemMoved);
+    assert_eq!(n.title, format!("VH-1 is in {step}"));
+    assert_eq!(
+        n.body,
+        format!("{} moved Golf 1.4 TSI to {step}.", s.owner.name)
+    );
+    assert_eq!(n.link, format!("/items/{}", car.id));
+    assert_eq!(
+        n.entity,
+        Some(EntityRef {
+            kind: "item".into(),
+            id: car.id.to_string()
+        })
+    );
+    assert_eq!(n.from, Some(s.owner.user.clone()));
+}
+
+#[tokio::test]
+async fn an_items_files_follow_the_attachment_rules() {
+    let s = shop().await;
+    let car = s.vehicle("Golf 1.4 TSI").await;
+    let handle = s.item(&car.id);
+    let files = s.core.kernel.files().clone();
+    let keep = || files.keep("note.txt", b"Scratch on the left door.".to_vec());
+    let first = handle
+        .attach(s.owner.clone(), keep().await.unwrap())
+        .await
+        .unwrap();
+    let member = s.teams[0].members[0].clone();
+    let stranger = Booker {
+        user: member,
+        name: "Sales 0".into(),
+        admin: false,
+    };
+    let refused = handle
+        .detach(stranger.clone(), first.id.clone())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, CoreError::Forbidden(m) if m == "only who attached it or an admin removes an attachment"),
+        "{refused:?}"
+    );
+    for _ in 1..attachments::MAX_ATTACHMENTS {
+        handle
+            .attach(stranger.clone(), keep().await.unwrap())
+            .await
+            .unwrap();
+    }
+    let full = handle
+        .attach(s.owner.clone(), keep().await.unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&full, CoreError::InvalidInput(m) if m == "an item has at most 50 attachments"),
+        "{full:?}"
+    );
+    handle.detach(s.owner.clone(), first.id).await.unwrap();
 }

@@ -25,6 +25,36 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_invitations))
         .routes(routes!(revoke_invitation))
         .routes(routes!(accept_invitation))
+        .routes(routes!(send_reset_link))
+}
+
+/// A password reset link sent to a member.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ResetLinkSent {
+    /// Whether it was mailed to the member.
+    pub mailed: bool,
+    /// The link, to pass on when it was not mailed (this server sends no mail); absent
+    /// when mailed. Works once, for one hour.
+    pub link: Option<String>,
+}
+
+/// Sends a member a one-time link to set a new password (admins): by mail, or in the
+/// answer to pass on when this server sends no mail.
+#[utoipa::path(post, path = "/members/{user_id}/password-reset", tag = "members", params(("user_id" = String, Path)),
+    responses((status = 201, body = ResetLinkSent), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn send_reset_link(
+    State(state): State<AppState>,
+    Admin(m): Admin,
+    Path(user): Path<String>,
+) -> ApiResult<(StatusCode, Json<ResetLinkSent>)> {
+    let sent = crate::passwords::send_to_member(&state, &m, &UserId::new(user)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ResetLinkSent {
+            mailed: sent.mailed,
+            link: (!sent.mailed).then_some(sent.link),
+        }),
+    ))
 }
 
 /// Members of the active organization.

@@ -22,6 +22,48 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(login, logout))
         .routes(routes!(switch_org))
         .routes(routes!(me))
+        .routes(routes!(forgot_password))
+        .routes(routes!(reset_password))
+}
+
+/// Whose password to reset.
+#[derive(Deserialize, ToSchema)]
+pub struct ForgotBody {
+    pub email: String,
+}
+
+/// Mails a one-time link to set a new password (valid one hour) if `email` has an
+/// account. The answer is the same, and as quick, whether or not it has one.
+#[utoipa::path(post, path = "/password/forgot", request_body = ForgotBody, tag = "session", security(()),
+    responses((status = 202), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody, description = "this server sends no mail: an admin sends a link instead")))]
+async fn forgot_password(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<ForgotBody>,
+) -> ApiResult<StatusCode> {
+    crate::passwords::forgot(&state, ip, &body.email).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// A reset link's token and the new password.
+#[derive(Deserialize, ToSchema)]
+pub struct ResetBody {
+    /// The last part of the link (`/password/reset/{token}`).
+    pub token: String,
+    /// At least 12 characters.
+    pub password: String,
+}
+
+/// Sets a new password through a reset link (used up): every session of the account
+/// ends, and its sockets close.
+#[utoipa::path(post, path = "/password/reset", request_body = ResetBody, tag = "session", security(()),
+    responses((status = 204), (status = 422, body = ErrorBody, description = "too weak, or the link expired or was used")))]
+async fn reset_password(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<ResetBody>,
+) -> ApiResult<StatusCode> {
+    crate::passwords::reset(&state, &body.token, &body.password, &body.password).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Email and password.

@@ -42,6 +42,7 @@ sections![
     Workflows,
     Kiosks,
     Audit,
+    Mail,
     Metrics,
     Settings,
     Platform,
@@ -79,6 +80,7 @@ impl Section {
             Section::Kiosks => "/staff/kiosks",
             Section::Metrics => "/staff/metrics",
             Section::Audit => "/staff/audit",
+            Section::Mail => "/staff/mail",
             Section::Settings => "/staff/settings",
             Section::Platform => "/platform",
         }
@@ -102,6 +104,7 @@ impl Section {
             Section::Kiosks => "Workshop screens",
             Section::Metrics => "Metrics",
             Section::Audit => "Audit log",
+            Section::Mail => "Mail",
             Section::Settings => "Organization settings",
             Section::Platform => "Platform",
         }
@@ -124,6 +127,7 @@ impl Section {
             | Section::Kiosks
             | Section::Metrics
             | Section::Audit
+            | Section::Mail
             | Section::Settings => NavGroup::Staff,
             Section::Platform => NavGroup::Platform,
         }

@@ -39,6 +39,7 @@ fn login_form(csrf: &str, email: &str, next: &str, error: Option<&str>) -> maud:
                     input #password type="password" name="password" required autocomplete="current-password";
                     button type="submit" { "Log in" }
                 }
+                p { a href="/password/forgot" { "Forgot password?" } }
             }
         },
     )

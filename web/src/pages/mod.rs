@@ -12,6 +12,7 @@ pub mod kiosk;
 pub mod layout;
 pub mod login;
 pub mod notifications;
+pub mod password;
 pub mod platform;
 pub mod projects;
 pub mod staff;
@@ -144,6 +145,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(feeds::routes())
         .merge(notifications::routes())
         .merge(login::routes())
+        .merge(password::routes())
         .merge(invite::routes())
         .merge(home::routes())
         .merge(staff::routes())

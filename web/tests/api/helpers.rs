@@ -61,6 +61,8 @@ pub async fn spawn_app_until(
     let addr = listener.local_addr().unwrap().to_string();
     let mut settings = Settings::default();
     settings.http.addr = addr.clone();
+    // The database it runs on (a SurrealDB server turns the journal feed on).
+    settings.database.url.clone_from(&config.url);
     // Attachment bytes of each test app in a directory of its own.
     settings.data_dir =
         std::env::temp_dir().join(format!("cflows-test-{}", cflows_actors::store::new_id()));

@@ -18,6 +18,7 @@ mod audit;
 mod capacity;
 mod charts;
 mod kiosks;
+mod mail;
 mod metrics;
 mod settings;
 mod teams;
@@ -35,6 +36,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(kiosks::routes())
         .merge(audit::routes())
         .merge(metrics::routes())
+        .merge(mail::routes())
 }
 
 /// Renders `body` in the staff frame with `status`.

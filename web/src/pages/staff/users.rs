@@ -25,6 +25,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/staff/users/{user_id}/teams", post(update_user_teams))
         .route("/staff/users/{user_id}/profile", post(update_user_profile))
         .route("/staff/users/{user_id}/remove", post(remove_user))
+        .route("/staff/users/{user_id}/reset-link", post(send_reset_link))
         .route("/staff/invitations/{id}/revoke", post(revoke_invitation))
 }
 
@@ -66,7 +67,11 @@ async fn render_users(
         @if let Some(new) = &created {
             div.card.notice role="status" {
                 h2 { "Invitation for " (new.email) }
-                p { "Pass this link on. It works once, for " (crate::app::INVITATION_DAYS) " days: an existing account logs in and accepts, a new person chooses a name and password." }
+                @if state.mailer.enabled() {
+                    p { "We are mailing the invitation to " strong { (new.email) } " (see Staff → Mail). You can also pass this link on yourself. It works once, for " (crate::app::INVITATION_DAYS) " days." }
+                } @else {
+                    p { "This server sends no mail: pass this link on. It works once, for " (crate::app::INVITATION_DAYS) " days: an existing account logs in and accepts, a new person chooses a name and password." }
+                }
                 label for="invite-link" { "Invitation link" }
                 input #invite-link type="text" readonly value=(new.link);
                 button type="button" data-copy="#invite-link" aria-describedby="invite-copied" hidden { "Copy link" }
@@ -91,7 +96,11 @@ async fn render_users(
         }
         div.card {
             h2 { "Invite someone" }
-            p.muted { "Nobody is added without accepting. You get a link to pass on; someone who already has an account also sees the invitation in their notifications." }
+            p.muted {
+                "Nobody is added without accepting. "
+                @if state.mailer.enabled() { "The invitation is mailed to the address, and you get its link too; " } @else { "You get a link to pass on; " }
+                "someone who already has an account also sees the invitation in their notifications."
+            }
             form.stack method="post" action="/staff/users" {
                 (layout::csrf_field(&m.authed.csrf))
                 label for="email" { "Email" }
@@ -293,6 +302,18 @@ async fn render_user(
             (profile_form(&format!("{base}/profile"), &m.authed.csrf, &target.profile))
         }
         div.card {
+            h2 { "Password" }
+            p.muted {
+                @if state.mailer.enabled() { "Mails " (target.user.display_name) " a link to set a new password. " }
+                @else { "Gives you a link to pass on to " (target.user.display_name) " (this server sends no mail). " }
+                "It works once, for one hour; using it logs them out everywhere."
+            }
+            form method="post" action=(format!("{base}/reset-link")) {
+                (layout::csrf_field(&m.authed.csrf))
+                button type="submit" { "Send a password reset link" }
+            }
+        }
+        div.card {
             h2 { "Remove from organization" }
             p.muted { "Removes the membership and takes the user off every team. Their account stays for other organizations." }
             form method="post" action=(format!("{base}/remove")) {
@@ -409,4 +430,44 @@ async fn remove_user(
             .await
         }
     }
+}
+
+async fn send_reset_link(
+    State(state): State<AppState>,
+    Admin(m): Admin,
+    Path(user_id): Path<String>,
+    CsrfForm(Button {}): CsrfForm<Button>,
+) -> PageResult<Response> {
+    let target = find_member(&m, &user_id).await?;
+    let sent = crate::passwords::send_to_member(&state, &m, &target.user.id).await?;
+    let base = format!("/staff/users/{}", target.user.id);
+    if sent.mailed {
+        return Ok(see_other_with_notice(
+            &base,
+            &format!(
+                "A link to set a new password is on its way to {} (it works for one hour)",
+                target.user.email
+            ),
+        ));
+    }
+    let body = html! {
+        p { a href=(base) { "← " (target.user.display_name) } }
+        h1 { "Password reset link for " (target.user.display_name) }
+        div.card.notice role="status" {
+            p { "This server sends no mail: pass this link on to " (target.user.display_name) " yourself, privately. It works once, for one hour; using it logs them out everywhere." }
+            label for="reset-link" { "Reset link" }
+            input #reset-link type="text" readonly value=(sent.link);
+            button type="button" data-copy="#reset-link" aria-describedby="reset-copied" hidden { "Copy link" }
+            span #reset-copied role="status" {}
+        }
+    };
+    staff_page(
+        &state,
+        &m,
+        Section::Users,
+        "Password reset link",
+        axum::http::StatusCode::OK,
+        body,
+    )
+    .await
 }

@@ -1,0 +1,274 @@
+//! The outbox (messages to send, written with the change that causes them) and one-time
+//! password reset links.
+//!
+//! Must not: send anything (the web layer's mail worker does), decide who gets what.
+
+use super::writes::Write;
+use super::{Store, StoreError, StoreResult, new_id, take_rows};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// A message to send, as decided: rendered, addressed, with its kind for the staff view.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutgoingMail {
+    /// The organization it is sent for (none: the platform's, e.g. a password reset).
+    pub org: Option<String>,
+    /// What it is (`password_reset`, `invitation`, …).
+    pub kind: String,
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// Holds a secret (a reset link): its body is forgotten once sent.
+    pub sensitive: bool,
+}
+
+pub(super) const OUTBOX_FIELDS: &str = "record::id(id) AS id, org, kind, to, subject, text, html, sensitive, state, attempts, last_error, created_at, due_at, claimed_by, claimed_until, sent_at";
+pub(super) const PASSWORD_RESET_FIELDS: &str =
+    "record::id(id) AS id, token_hash, user, expires_at, used";
+
+/// A stored message and how its delivery stands.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OutboxRecord {
+    pub id: String,
+    pub org: Option<String>,
+    pub kind: String,
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub sensitive: bool,
+    /// `queued`, `sending`, `sent` or `failed`.
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub due_at: i64,
+    pub claimed_by: Option<String>,
+    pub claimed_until: Option<i64>,
+    pub sent_at: Option<i64>,
+}
+
+/// A one-time password reset link (its token's digest).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PasswordResetRecord {
+    pub id: String,
+    pub token_hash: String,
+    pub user: String,
+    pub expires_at: i64,
+    pub used: bool,
+}
+
+/// What `/metrics` shows of the outbox.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct OutboxCounts {
+    pub queued: u64,
+    pub failed: u64,
+    pub sent: u64,
+    /// Age of the oldest queued message (ms; 0 when none).
+    pub oldest_queued_ms: i64,
+}
+
+/// Queues `mail` for sending, in the transaction of the change that causes it.
+pub fn enqueue_mail(mail: &OutgoingMail, now: i64) -> Write {
+    Write::new(
+        "CREATE type::record('outbox', $mail_id) CONTENT { org: $mail.org, kind: $mail.kind, to: $mail.to, subject: $mail.subject, text: $mail.text, html: $mail.html, sensitive: $mail.sensitive, state: 'queued', attempts: 0, created_at: $mail_now, due_at: $mail_now };",
+        json!({ "mail_id": new_id(), "mail": mail, "mail_now": now }),
+    )
+}
+
+/// A reset link for `user` valid until `expires_at` (the token's digest is stored).
+pub fn create_password_reset(user: &str, token_hash: &str, expires_at: i64) -> Write {
+    Write::new(
+        "CREATE password_reset CONTENT { token_hash: $reset_hash, user: $reset_user, expires_at: $reset_expires, used: false };",
+        json!({ "reset_hash": token_hash, "reset_user": user, "reset_expires": expires_at }),
+    )
+}
+
+impl Store {
+    /// Commits `write` alone (a change whose only record is outside any actor's state:
+    /// a reset link and its mail).
+    ///
+    /// # Errors
+    /// The transaction fails.
+    pub async fn commit_plain(&self, write: Write) -> StoreResult<()> {
+        self.commit(write, &[]).await
+    }
+
+    /// Claims up to `n` messages that are due (or whose claimant went quiet) for
+    /// `lease_ms`: each is claimed by one node only.
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn claim_mail(
+        &self,
+        node: &str,
+        now: i64,
+        lease_ms: i64,
+        n: u32,
+    ) -> StoreResult<Vec<OutboxRecord>> {
+        #[derive(Deserialize)]
+        struct Id {
+            id: String,
+        }
+        let due: Vec<Id> = self
+            .rows(
+                "SELECT record::id(id) AS id FROM outbox WHERE (state = 'queued' AND due_at <= $now) OR (state = 'sending' AND claimed_until < $now) LIMIT $n",
+                json!({ "now": now, "n": n }),
+            )
+            .await?;
+        let mut claimed = Vec::new();
+        for Id { id } in due {
+            // The condition is checked again in the update: of two nodes, one claims it.
+            let r = self
+                .run(
+                    &format!(
+                        "UPDATE type::record('outbox', $id) SET state = 'sending', claimed_by = $node, claimed_until = $until WHERE (state = 'queued' AND due_at <= $now) OR (state = 'sending' AND claimed_until < $now) RETURN {OUTBOX_FIELDS}"
+                    ),
+                    json!({ "id": id, "node": node, "now": now, "until": now + lease_ms }),
+                )
+                .await;
+            match r {
+                Ok(mut r) => claimed.extend(take_rows::<OutboxRecord>(&mut r, 0)?),
+                Err(StoreError::TxConflict(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(claimed)
+    }
+
+    /// Message `id` was accepted by the mail server (a secret's body is forgotten).
+    ///
+    /// # Errors
+    /// The write fails.
+    pub async fn mail_sent(&self, id: &str, now: i64) -> StoreResult<()> {
+        self.run(
+            "UPDATE type::record('outbox', $id) SET state = 'sent', sent_at = $now, attempts += 1, last_error = NONE, claimed_until = NONE, text = IF sensitive { '' } ELSE { text }, html = IF sensitive { '' } ELSE { html };",
+            json!({ "id": id, "now": now }),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Message `id` could not be sent: queued again at `retry_at`, or failed (`None`).
+    ///
+    /// # Errors
+    /// The write fails.
+    pub async fn mail_not_sent(
+        &self,
+        id: &str,
+        error: &str,
+        retry_at: Option<i64>,
+    ) -> StoreResult<()> {
+        let sql = match retry_at {
+            Some(_) => {
+                "UPDATE type::record('outbox', $id) SET state = 'queued', due_at = $retry, attempts += 1, last_error = $error, claimed_until = NONE;"
+            }
+            None => {
+                "UPDATE type::record('outbox', $id) SET state = 'failed', attempts += 1, last_error = $error, claimed_until = NONE;"
+            }
+        };
+        self.run(sql, json!({ "id": id, "error": error, "retry": retry_at }))
+            .await
+            .map(|_| ())
+    }
+
+    /// Queues failed message `id` of `org` again at once (staff "Send again"). `false`
+    /// when there is no such failed message of that organization.
+    ///
+    /// # Errors
+    /// The write fails.
+    pub async fn retry_mail(&self, org: &str, id: &str, now: i64) -> StoreResult<bool> {
+        let rows: Vec<OutboxRecord> = self
+            .rows(
+                &format!(
+                    "UPDATE type::record('outbox', $id) SET state = 'queued', due_at = $now, last_error = NONE WHERE org = $org AND state = 'failed' RETURN {OUTBOX_FIELDS}"
+                ),
+                json!({ "id": id, "org": org, "now": now }),
+            )
+            .await?;
+        Ok(!rows.is_empty())
+    }
+
+    /// The organization's most recent messages, newest first.
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn recent_mail(&self, org: &str, limit: u32) -> StoreResult<Vec<OutboxRecord>> {
+        self.rows(
+            &format!(
+                "SELECT {OUTBOX_FIELDS} FROM outbox WHERE org = $org ORDER BY created_at DESC LIMIT $limit"
+            ),
+            json!({ "org": org, "limit": limit }),
+        )
+        .await
+    }
+
+    /// Queued, failed and sent counts, and the oldest queued message's age.
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn outbox_counts(&self, now: i64) -> StoreResult<OutboxCounts> {
+        #[derive(Deserialize)]
+        struct Row {
+            state: String,
+            n: u64,
+            oldest: Option<i64>,
+        }
+        let rows: Vec<Row> = self
+            .rows(
+                "SELECT state, count() AS n, math::min(created_at) AS oldest FROM outbox GROUP BY state",
+                json!({}),
+            )
+            .await?;
+        let mut counts = OutboxCounts::default();
+        for r in rows {
+            match r.state.as_str() {
+                "queued" | "sending" => {
+                    counts.queued += r.n;
+                    if let Some(o) = r.oldest {
+                        counts.oldest_queued_ms = counts.oldest_queued_ms.max(now - o);
+                    }
+                }
+                "failed" => counts.failed += r.n,
+                "sent" => counts.sent += r.n,
+                _ => {}
+            }
+        }
+        Ok(counts)
+    }
+
+    /// The unused, unexpired reset link with this token digest.
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn password_reset(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<Option<PasswordResetRecord>> {
+        self.row(
+            &format!(
+                "SELECT {PASSWORD_RESET_FIELDS} FROM password_reset WHERE token_hash = $hash AND used = false AND expires_at > $now"
+            ),
+            json!({ "hash": token_hash, "now": now }),
+        )
+        .await
+    }
+
+    /// Uses up reset link `id`; `false` when it was used meanwhile (by another node).
+    ///
+    /// # Errors
+    /// The write fails.
+    pub async fn use_password_reset(&self, id: &str) -> StoreResult<bool> {
+        let rows: Vec<PasswordResetRecord> = self
+            .rows(
+                &format!(
+                    "UPDATE type::record('password_reset', $id) SET used = true WHERE used = false RETURN {PASSWORD_RESET_FIELDS}"
+                ),
+                json!({ "id": id }),
+            )
+            .await?;
+        Ok(!rows.is_empty())
+    }
+}

@@ -1,0 +1,238 @@
+//! Outbound mail. A message is decided with the change that causes it: an `outbox` row
+//! written in the same transaction (`writes::enqueue_mail`), so a change is never kept
+//! without its mail nor a mail sent for a change that was not kept. Every node runs
+//! [`deliver`]: it claims due messages for a minute (one node per message), sends them
+//! over SMTP (lettre), and marks each sent, or queues it again later (backoff), or
+//! failed — visible on `/staff/mail` with a button to send it again. A node killed
+//! while sending leaves its claim to run out; another node sends the message then, with
+//! the same `Message-ID` (derived from the outbox row), so a mail program recognises a
+//! repeat.
+
+use crate::AppState;
+use crate::settings::Settings;
+use cflows_actors::store::{OutboxRecord, OutgoingMail};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use maud::{DOCTYPE, html};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// How long a node's claim on a message lasts before another node may send it.
+const CLAIM_MS: i64 = 60_000;
+/// Attempts before a message is marked failed.
+const MAX_ATTEMPTS: i64 = 8;
+
+/// The SMTP transport (none when mail is off) and the sender.
+pub struct Mailer {
+    transport: Option<AsyncSmtpTransport<Tokio1Executor>>,
+    from: Option<Mailbox>,
+    /// The host part of `Message-ID`s (from `http.public_url`).
+    host: String,
+    /// Rung when this node queued a message: the worker looks at once.
+    wake: Notify,
+}
+
+impl Mailer {
+    /// The mailer `settings` describe.
+    ///
+    /// # Errors
+    /// `mail.smtp_url` or `mail.from` does not parse (a message saying which).
+    pub fn new(settings: &Settings) -> Result<Self, String> {
+        let host = settings
+            .http
+            .public_url()
+            .split_once("://")
+            .map(|(_, rest)| {
+                rest.split(['/', ':'])
+                    .next()
+                    .unwrap_or("localhost")
+                    .to_string()
+            })
+            .unwrap_or_else(|| "localhost".into());
+        if !settings.mail.enabled() {
+            return Ok(Self {
+                transport: None,
+                from: None,
+                host,
+                wake: Notify::new(),
+            });
+        }
+        let transport =
+            AsyncSmtpTransport::<Tokio1Executor>::from_url(settings.mail.smtp_url.trim())
+                .map_err(|e| format!("mail.smtp_url does not work: {e}"))?
+                .timeout(Some(Duration::from_secs(30)))
+                .build();
+        let from: Mailbox = settings
+            .mail
+            .from
+            .parse()
+            .map_err(|e| format!("mail.from is not an address ({e}): write it like `Demo Motors <cflows@example.com>`"))?;
+        Ok(Self {
+            transport: Some(transport),
+            from: Some(from),
+            host,
+            wake: Notify::new(),
+        })
+    }
+
+    /// Whether mail is sent at all (`mail.smtp_url` is set).
+    pub fn enabled(&self) -> bool {
+        self.transport.is_some()
+    }
+
+    /// A message was queued here: look now.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// The `Message-ID` of outbox row `id` (the same on every attempt).
+    pub fn message_id(&self, id: &str) -> String {
+        format!("<{id}@{}>", self.host)
+    }
+
+    async fn send(&self, rec: &OutboxRecord) -> Result<(), (bool, String)> {
+        let (Some(transport), Some(from)) = (&self.transport, &self.from) else {
+            return Err((false, "mail is off (mail.smtp_url is not set)".into()));
+        };
+        let to: Mailbox = rec
+            .to
+            .parse()
+            .map_err(|e| (true, format!("{} is not an address: {e}", rec.to)))?;
+        let message = Message::builder()
+            .from(from.clone())
+            .to(to)
+            .subject(&rec.subject)
+            .message_id(Some(self.message_id(&rec.id)))
+            .multipart(MultiPart::alternative_plain_html(
+                rec.text.clone(),
+                rec.html.clone(),
+            ))
+            .map_err(|e| (true, format!("the message could not be built: {e}")))?;
+        transport
+            .send(message)
+            .await
+            .map(|_| ())
+            .map_err(|e| (e.is_permanent(), e.to_string()))
+    }
+}
+
+/// A mail's words before they are rendered as text and HTML.
+pub struct Letter<'a> {
+    /// Who it is from, for people: the organization's name (or "cflows").
+    pub sender: &'a str,
+    pub subject: String,
+    pub paragraphs: Vec<String>,
+    /// The one thing to do: a button's words and its absolute link.
+    pub action: Option<(String, String)>,
+    /// Why they got it, small at the bottom.
+    pub footer: String,
+}
+
+/// Renders `letter` to `to` as a message of `kind` (both parts carry the same words and
+/// the link).
+pub fn compose(
+    kind: &str,
+    org: Option<&str>,
+    to: &str,
+    letter: &Letter<'_>,
+    sensitive: bool,
+) -> OutgoingMail {
+    let mut text = String::new();
+    for p in &letter.paragraphs {
+        text.push_str(p);
+        text.push_str("\n\n");
+    }
+    if let Some((label, link)) = &letter.action {
+        text.push_str(&format!("{label}:\n{link}\n\n"));
+    }
+    text.push_str(&format!("-- \n{}\n{}\n", letter.sender, letter.footer));
+    let html = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head { meta charset="utf-8"; title { (letter.subject) } }
+            body style="font-family: system-ui, sans-serif; color: #1f2933; background: #f5f7fa; margin: 0; padding: 24px;" {
+                div style="max-width: 560px; margin: 0 auto; background: #fff; border-radius: 8px; padding: 24px;" {
+                    p style="font-size: 14px; color: #52606d; margin-top: 0;" { (letter.sender) }
+                    @for p in &letter.paragraphs { p style="font-size: 16px; line-height: 1.5;" { (p) } }
+                    @if let Some((label, link)) = &letter.action {
+                        p style="margin: 24px 0;" {
+                            a href=(link) style="background: #1d4ed8; color: #fff; padding: 12px 20px; border-radius: 6px; text-decoration: none; font-weight: 600;" { (label) }
+                        }
+                        p style="font-size: 13px; color: #52606d;" { "Or open this link: " a href=(link) { (link) } }
+                    }
+                    p style="font-size: 12px; color: #7b8794; border-top: 1px solid #e4e7eb; padding-top: 12px;" { (letter.footer) }
+                }
+            }
+        }
+    };
+    OutgoingMail {
+        org: org.map(str::to_string),
+        kind: kind.to_string(),
+        to: to.to_string(),
+        subject: letter.subject.clone(),
+        text,
+        html: html.into_string(),
+        sensitive,
+    }
+}
+
+/// When to try again after `attempts` attempts (none: give up).
+fn retry_after(attempts: i64) -> Option<Duration> {
+    (attempts < MAX_ATTEMPTS).then(|| {
+        let secs = 30u64.saturating_mul(1 << attempts.clamp(0, 7) as u64);
+        Duration::from_secs(secs.min(3600))
+    })
+}
+
+/// Sends what is due, on this node, until the core stops: every second, and at once
+/// when this node queued something.
+pub async fn deliver(state: AppState) {
+    let mailer = state.mailer.clone();
+    if !mailer.enabled() {
+        return;
+    }
+    let store = state.core.directory.store().clone();
+    let node = store.node().to_string();
+    let stopped = state.core.kernel.stopped();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = mailer.wake.notified() => {}
+            _ = stopped.cancelled() => return,
+        }
+        let now = chrono::Utc::now().timestamp_millis();
+        let batch = match store.claim_mail(&node, now, CLAIM_MS, 10).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(error = %e, "mail: could not read the outbox");
+                continue;
+            }
+        };
+        for rec in batch {
+            let now = chrono::Utc::now().timestamp_millis();
+            let outcome = match mailer.send(&rec).await {
+                Ok(()) => {
+                    metrics::counter!("cflows_mail_sent_total", "kind" => rec.kind.clone())
+                        .increment(1);
+                    store.mail_sent(&rec.id, now).await
+                }
+                Err((permanent, error)) => {
+                    let attempts = rec.attempts + 1;
+                    let retry = (!permanent)
+                        .then(|| retry_after(attempts))
+                        .flatten()
+                        .map(|d| now + d.as_millis() as i64);
+                    if retry.is_none() {
+                        metrics::counter!("cflows_mail_failed_total", "kind" => rec.kind.clone())
+                            .increment(1);
+                    }
+                    tracing::warn!(id = %rec.id, to = %rec.to, %error, attempts, "mail not sent");
+                    store.mail_not_sent(&rec.id, &error, retry).await
+                }
+            };
+            if let Err(e) = outcome {
+                tracing::warn!(id = %rec.id, error = %e, "mail: could not record the outcome");
+            }
+        }
+    }
+}
