@@ -216,6 +216,42 @@ impl Files {
         })
     }
 
+    /// A profile picture from uploaded image bytes: the attachments' checks (size, type
+    /// by content, decode limits, a decode turn), redrawn as a JPEG of at most
+    /// [`upload::THUMBNAIL_SIDE`] px a side — what is kept is pixels drawn here, never
+    /// the bytes that were sent — as the `data:image/jpeg;base64,…` URL a profile keeps.
+    /// Nothing is written to disk.
+    ///
+    /// # Errors
+    /// `InvalidInput` with the reason (not an image, too large, damaged);
+    /// `Unavailable` when no decode turn came in time.
+    pub async fn picture(&self, bytes: Vec<u8>) -> CoreResult<String> {
+        use base64::Engine as _;
+        let refused = |r: Refusal| CoreError::InvalidInput(r.to_string());
+        let inspected = upload::inspect(&bytes, self.0.max_bytes).map_err(refused)?;
+        if !inspected.image {
+            return Err(CoreError::invalid(
+                "a picture must be a PNG, JPEG, GIF or WebP image",
+            ));
+        }
+        let content_type = inspected.content_type;
+        let turn = self.decode_turn().await?;
+        tokio::task::spawn_blocking(move || {
+            let drawn = upload::thumbnail(&bytes, content_type);
+            drop(turn);
+            drawn
+        })
+        .await
+        .map_err(|e| CoreError::Internal(format!("picture task: {e}")))?
+        .map_err(refused)
+        .map(|jpeg| {
+            format!(
+                "data:image/jpeg;base64,{}",
+                base64::engine::general_purpose::STANDARD.encode(jpeg)
+            )
+        })
+    }
+
     /// The bytes of `sha` (or its thumbnail).
     ///
     /// # Errors
@@ -316,4 +352,34 @@ async fn write_once(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = parent.join(format!(".{}.tmp", crate::store::new_id()));
     tokio::fs::write(&tmp, bytes).await?;
     tokio::fs::rename(&tmp, path).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+
+    #[tokio::test]
+    async fn a_picture_is_redrawn_small_as_a_jpeg_and_a_drawing_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = Files::new(dir.path().join("files"), 5 * 1024 * 1024);
+        let mut png = Vec::new();
+        image::RgbImage::from_pixel(900, 300, image::Rgb([200, 30, 30]))
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        let url = files.picture(png).await.unwrap();
+        let b64 = url.strip_prefix("data:image/jpeg;base64,").unwrap();
+        let jpeg = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap();
+        let drawn = image::load_from_memory(&jpeg).unwrap();
+        assert_eq!((drawn.width(), drawn.height()), (320, 107));
+        assert!(url.len() < crate::domain::validate::MAX_AVATAR_BYTES);
+        let svg = b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>";
+        let refused = files.picture(svg.to_vec()).await.unwrap_err();
+        assert!(refused.to_string().contains("SVG"), "{refused}");
+        let pdf = b"%PDF-1.4\n".to_vec();
+        assert!(files.picture(pdf).await.is_err(), "not an image");
+        assert!(!dir.path().join("files").exists(), "nothing is written");
+    }
 }

@@ -22,9 +22,27 @@ pub async fn memory_store() -> Store {
 /// # Panics
 /// Creating them fails (a test failure).
 pub async fn org_with_owner(core: &Core) -> (OrgView, UserView) {
+    org_owned_by(
+        core,
+        ("owner@example.com", "Olive Owner", "long enough pw"),
+        false,
+    )
+    .await
+}
+
+/// "Demo Motors" (Europe/Berlin, 24-hour clock) owned by a new user `(email, name,
+/// password)`, who runs the platform too when `operator`.
+///
+/// # Panics
+/// Creating them fails (a test failure).
+pub async fn org_owned_by(
+    core: &Core,
+    (email, name, password): (&str, &str, &str),
+    operator: bool,
+) -> (OrgView, UserView) {
     let owner = core
         .directory
-        .create_user("owner@example.com", "Olive Owner", "long enough pw", false)
+        .create_user(email, name, password, operator)
         .await
         .unwrap();
     let org = core

@@ -98,6 +98,48 @@ impl FromRequest<AppState> for CsrfMultipart {
     }
 }
 
+impl CsrfMultipart {
+    /// The file in the part named `part`: its file name and bytes, read up to `limit`
+    /// bytes (the reading stops there).
+    ///
+    /// # Errors
+    /// 400 for a body that is not a multipart upload with such a part (with a file
+    /// name); 413 past the limit.
+    pub async fn file(self, part: &str, limit: u64) -> Result<(String, Vec<u8>), AppError> {
+        let CsrfMultipart(mut multipart) = self;
+        let bad = |m: &str| AppError::Malformed(StatusCode::BAD_REQUEST, m.to_string());
+        while let Some(mut field) = multipart
+            .next_field()
+            .await
+            .map_err(|e| bad(&format!("not a multipart upload: {e}")))?
+        {
+            if field.name() != Some(part) {
+                continue;
+            }
+            let name = field
+                .file_name()
+                .ok_or_else(|| bad(&format!("the {part} part has no file name")))?
+                .to_string();
+            let mut bytes: Vec<u8> = Vec::new();
+            while let Some(chunk) = field
+                .chunk()
+                .await
+                .map_err(|e| bad(&format!("the upload broke off: {e}")))?
+            {
+                if (bytes.len() + chunk.len()) as u64 > limit {
+                    return Err(AppError::Malformed(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        format!("the file is larger than the limit of {limit} bytes"),
+                    ));
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            return Ok((name, bytes));
+        }
+        Err(bad(&format!("the upload has no part named \"{part}\"")))
+    }
+}
+
 /// Answers as the API does for `/api/` paths, as a page otherwise.
 fn rejecter(parts: &Parts) -> impl Fn(AppError) -> AuthRejection + Copy + use<> {
     let api = auth::is_api(parts);

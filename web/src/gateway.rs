@@ -566,7 +566,7 @@ impl Connection {
             Op::MoveItem { item, change } => {
                 let (org, member) = self.member().await?;
                 let a = self.acting(&org, &member);
-                let item = a.item(&item).move_to(a.booker(), change).await?;
+                let item = a.move_item(&item, change).await?;
                 Ok(ReplyBody::Item {
                     item: Box::new(item),
                 })

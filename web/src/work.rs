@@ -296,7 +296,30 @@ impl Acting<'_> {
         match self.item(id).book(self.booker(), start).await {
             Ok(item) => Ok(item),
             Err(e @ cflows_actors::CoreError::NoCapacity(_)) => {
-                let team = self.step_team_name(id).await;
+                let team = self.team_name_of_step(id, None).await;
+                Err(self.for_people(e, &team).await)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Moves item `id` along a transition (placing the target step's hold when the move
+    /// names a start).
+    ///
+    /// # Errors
+    /// `no_capacity` told in the member's time with free times (nothing moves);
+    /// `conflict` when it moved meanwhile or a rule blocks it; `invalid_input` when no
+    /// transition leads there; `not_found`.
+    pub async fn move_item(
+        &self,
+        id: &ItemId,
+        change: cflows_protocol::MoveRequest,
+    ) -> Result<cflows_protocol::WorkItemView, AppError> {
+        let to = change.to.clone();
+        match self.item(id).move_to(self.booker(), change).await {
+            Ok(item) => Ok(item),
+            Err(e @ cflows_actors::CoreError::NoCapacity(_)) => {
+                let team = self.team_name_of_step(id, Some(&to)).await;
                 Err(self.for_people(e, &team).await)
             }
             Err(e) => Err(e.into()),
@@ -342,8 +365,9 @@ impl Acting<'_> {
         })
     }
 
-    /// The name of the team of the step item `id` is in ("The team" when unknown).
-    async fn step_team_name(&self, id: &ItemId) -> String {
+    /// The name of the team of step `step` of item `id`'s workflow (`None`: the step the
+    /// item is in); "The team" when unknown.
+    async fn team_name_of_step(&self, id: &ItemId, step: Option<&str>) -> String {
         let fallback = || "The team".to_string();
         let Ok(snap) = self.item(id).snapshot().await else {
             return fallback();
@@ -354,7 +378,7 @@ impl Acting<'_> {
         let Some(team) = workflow
             .steps
             .iter()
-            .find(|s| s.id == snap.item.step)
+            .find(|s| s.id == step.unwrap_or(&snap.item.step))
             .and_then(|s| s.team.clone())
         else {
             return fallback();

@@ -54,42 +54,10 @@ pub struct Upload {
 ///
 /// # Errors
 /// 400 for a body that is not a multipart upload with a `file` part; 413; 422.
-pub(crate) async fn read_upload(
-    state: &AppState,
-    CsrfMultipart(mut multipart): CsrfMultipart,
-) -> ApiResult<Kept> {
+pub(crate) async fn read_upload(state: &AppState, multipart: CsrfMultipart) -> ApiResult<Kept> {
     let files = state.core.kernel.files();
-    let limit = files.max_bytes();
-    let bad = |m: &str| AppError::Malformed(StatusCode::BAD_REQUEST, m.to_string());
-    while let Some(mut field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| bad(&format!("not a multipart upload: {e}")))?
-    {
-        if field.name() != Some("file") {
-            continue;
-        }
-        let name = field
-            .file_name()
-            .ok_or_else(|| bad("the file part has no file name"))?
-            .to_string();
-        let mut bytes: Vec<u8> = Vec::new();
-        while let Some(chunk) = field
-            .chunk()
-            .await
-            .map_err(|e| bad(&format!("the upload broke off: {e}")))?
-        {
-            if (bytes.len() + chunk.len()) as u64 > limit {
-                return Err(AppError::Malformed(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("the file is larger than the limit of {limit} bytes"),
-                ));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        return Ok(files.keep(&name, bytes).await?);
-    }
-    Err(bad("the upload has no part named \"file\""))
+    let (name, bytes) = multipart.file("file", files.max_bytes()).await?;
+    Ok(files.keep(&name, bytes).await?)
 }
 
 /// Attaches a file to a work item: `multipart/form-data` with one part named `file`.

@@ -63,9 +63,7 @@ async fn move_item(
     ApiJson(body): ApiJson<MoveRequest>,
 ) -> ApiResult<Json<WorkItemView>> {
     let a = m.acting(&state);
-    Ok(Json(
-        a.item(&ItemId::new(id)).move_to(a.booker(), body).await?,
-    ))
+    Ok(Json(a.move_item(&ItemId::new(id), body).await?))
 }
 
 /// A comment's text.

@@ -664,9 +664,8 @@ async fn move_item(
         })?),
     };
     let r = a
-        .item(&ItemId::new(id.clone()))
-        .move_to(
-            a.booker(),
+        .move_item(
+            &ItemId::new(id.clone()),
             MoveRequest {
                 from: f.from,
                 to: f.to,
@@ -688,7 +687,7 @@ async fn move_item(
                 &format!("Moved to {}.", step.as_deref().unwrap_or(&item.step)),
             )
         }
-        Err(e) => redirect_error(&path, &AppError::from(e).to_string()),
+        Err(e) => redirect_error(&path, &e.to_string()),
     })
 }
 

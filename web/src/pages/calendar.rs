@@ -288,7 +288,11 @@ async fn board_page(
             }
             p.legend.muted {
                 span.cell-key.free { "free" } " " span.cell-key.partial { "partly booked" } " " span.cell-key.full { "full" } " " span.cell-key.closed { "closed" }
-                " · each cell: members free at the busiest moment of that time (of the team's bookable members); held = not yet confirmed"
+                @if week {
+                    " · each day: the most members free at once (of the team's bookable members) and the member-hours still free; full = nobody free all day; held = not yet confirmed"
+                } @else {
+                    " · each cell: members free at the busiest moment of that time (of the team's bookable members); held = not yet confirmed"
+                }
             }
         }
         (layout::json_block("board-boot", &BoardBoot { base: &boot, date: q.date.clone(), week }))

@@ -1,11 +1,11 @@
 //! The start page ("Today", gathered and drawn in [`super::today`]), the organization
-//! switcher and the member's own profile page with the password change.
+//! switcher and the member's own profile page with their picture and the password change.
 
 use super::{Flash, layout, see_other_with_notice};
 use crate::AppState;
 use crate::auth::{self, Authed, ClientIp, Member};
 use crate::error::{AppError, PageResult};
-use crate::forms::CsrfForm;
+use crate::forms::{Button, CsrfForm, CsrfMultipart};
 use crate::pages::layout::Section;
 use axum::Router;
 use axum::extract::{Query, State};
@@ -22,6 +22,13 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/switch-org", post(switch_org))
         .route("/me", get(profile_page).post(profile_submit))
         .route("/me/password", post(password_submit))
+        .route("/me/avatar/remove", post(avatar_remove))
+        .merge(
+            // A picture may be as large as an attachment: read up to that limit.
+            Router::new()
+                .route("/me/avatar", post(avatar_upload))
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
 }
 
 /// The header for `authed`, in `member`'s organization if any.
@@ -43,6 +50,11 @@ pub(crate) async fn chrome(
             .map(|(o, _)| o.name.clone()),
         _ => None,
     };
+    // The clock from the Org itself: the list above may be up to half a minute old.
+    let h24 = match member {
+        Some(m) => m.org.settings().await?.clock == cflows_protocol::ClockFormat::H24,
+        None => false,
+    };
     let unread = match state.core.directory.inbox(&authed.user_id()).await {
         Ok(inbox) => inbox.snapshot().await.map_or(0, |s| s.unread),
         Err(_) => 0,
@@ -61,6 +73,7 @@ pub(crate) async fn chrome(
             .collect(),
         active_org: authed.org.as_ref().map(ToString::to_string),
         section,
+        h24,
     })
 }
 
@@ -129,8 +142,6 @@ pub(crate) fn profile_form(action: &str, csrf: &str, p: &ProfileView) -> Markup 
             input #location type="text" name="location" value=(p.location) maxlength="120";
             label for="timezone" { "Time zone (empty: the organization's)" }
             (layout::zone_input("timezone", &p.timezone, false))
-            label for="avatar" { "Avatar (image data URL)" }
-            input #avatar type="text" name="avatar" value=(p.avatar) placeholder="data:image/png;base64,...";
             label for="bio" { "Bio" }
             textarea #bio name="bio" maxlength="2000" { (p.bio) }
             button type="submit" { "Save profile" }
@@ -148,18 +159,17 @@ pub(crate) struct ProfileForm {
     #[serde(default)]
     pub timezone: String,
     #[serde(default)]
-    pub avatar: String,
-    #[serde(default)]
     pub bio: String,
 }
 
 impl ProfileForm {
-    pub(crate) fn profile(self) -> ProfileView {
+    /// The profile the form describes, keeping the picture it does not edit.
+    pub(crate) fn profile(self, avatar: String) -> ProfileView {
         ProfileView {
             title: self.title,
             location: self.location,
             timezone: self.timezone,
-            avatar: self.avatar,
+            avatar,
             bio: self.bio,
         }
     }
@@ -185,6 +195,7 @@ async fn render_profile(
         h1 { "My profile" }
         p { a href="/me/notifications" { "Notifications by mail" } " — choose what reaches you by mail, and when." }
         (layout::banners(notice, error))
+        (picture_card(&m.authed.csrf, &m.authed.user.display_name, &p.avatar))
         div.card { (profile_form("/me", &m.authed.csrf, p)) }
         div.card {
             h2 #password-title { "Change your password" }
@@ -212,7 +223,7 @@ async fn profile_submit(
     m: Member,
     CsrfForm(form): CsrfForm<ProfileForm>,
 ) -> PageResult<Response> {
-    let profile = form.profile();
+    let profile = form.profile(m.member.profile.avatar.clone());
     match m
         .org
         .update_profile(m.caller(), m.member.user.id.clone(), profile.clone())
@@ -226,6 +237,99 @@ async fn profile_submit(
             Ok(resp)
         }
     }
+}
+
+/// The member's picture (or their initials) with the upload and remove forms.
+fn picture_card(csrf: &str, name: &str, avatar: &str) -> Markup {
+    let initials: String = name
+        .split_whitespace()
+        .filter_map(|w| w.chars().next())
+        .take(2)
+        .collect();
+    html! {
+        div.card {
+            h2 #picture-title { "Your picture" }
+            div.picture {
+                @if avatar.is_empty() {
+                    span.avatar.initials role="img" aria-label="No picture yet" { (initials) }
+                } @else {
+                    img.avatar src=(avatar) alt="Your picture" width="96" height="96";
+                }
+                div {
+                    form.stack method="post" action="/me/avatar" enctype="multipart/form-data" aria-labelledby="picture-title" {
+                        // The token is the first part: it is checked before the file is read.
+                        (layout::csrf_field(csrf))
+                        label for="avatar-file" { "Choose a picture" }
+                        input #avatar-file type="file" name="avatar" required
+                            accept="image/png,image/jpeg,image/webp,image/gif" aria-describedby="avatar-hint";
+                        p.muted.hint #avatar-hint { "A PNG, JPEG, WebP or GIF photo; it is shown small and square." }
+                        button type="submit" { "Upload picture" }
+                    }
+                    @if !avatar.is_empty() {
+                        form method="post" action="/me/avatar/remove" {
+                            (layout::csrf_field(csrf))
+                            button.danger type="submit" { "Remove picture" }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Saves `avatar` as the member's picture, then shows the profile saying `done` (or
+/// the refusal on the same page).
+async fn save_avatar(
+    state: &AppState,
+    m: &Member,
+    avatar: Result<String, AppError>,
+    done: &str,
+) -> PageResult<Response> {
+    let saved = match avatar {
+        Ok(avatar) => {
+            let profile = ProfileView {
+                avatar,
+                ..m.member.profile.clone()
+            };
+            m.org
+                .update_profile(m.caller(), m.member.user.id.clone(), profile)
+                .await
+                .map_err(AppError::from)
+        }
+        Err(e) => Err(e),
+    };
+    match saved {
+        Ok(_) => Ok(see_other_with_notice("/me", done)),
+        Err(e @ (AppError::InvalidInput(_) | AppError::Malformed(..) | AppError::Unavailable)) => {
+            let mut resp =
+                render_profile(state, m, &m.member.profile, None, Some(&e.to_string())).await?;
+            *resp.status_mut() = e.status();
+            Ok(resp)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn avatar_upload(
+    State(state): State<AppState>,
+    m: Member,
+    multipart: CsrfMultipart,
+) -> PageResult<Response> {
+    let files = state.core.kernel.files();
+    let avatar = async {
+        let (_, bytes) = multipart.file("avatar", files.max_bytes()).await?;
+        Ok(files.picture(bytes).await?)
+    }
+    .await;
+    save_avatar(&state, &m, avatar, "Picture saved").await
+}
+
+async fn avatar_remove(
+    State(state): State<AppState>,
+    m: Member,
+    CsrfForm(Button {}): CsrfForm<Button>,
+) -> PageResult<Response> {
+    save_avatar(&state, &m, Ok(String::new()), "Picture removed").await
 }
 
 /// The password form's fields.

@@ -159,6 +159,9 @@ pub struct Chrome {
     pub active_org: Option<String>,
     /// The current section, for `aria-current`.
     pub section: Section,
+    /// The organization writes 24-hour times: `page.js` gives date-and-time inputs a
+    /// 24-hour time box (browsers show AM/PM wherever their language says so).
+    pub h24: bool,
 }
 
 impl Chrome {
@@ -235,7 +238,7 @@ pub fn page_with(
                 (head)
                 link rel="stylesheet" href="/static/app.css";
             }
-            body {
+            body data-clock=[chrome.h24.then_some("24h")] {
                 header.top {
                     a.brand href="/" { "cflows" }
                     @if let Some(org) = &chrome.org_name { span.org-name { (org) } }
@@ -257,7 +260,7 @@ pub fn page_with(
                         }
                         div.bell-panel data-bell-panel hidden {
                             ul {}
-                            div.actions { a href="/notifications" { "All notifications" } button type="button" data-mark-all { "Mark all read" } }
+                            div.actions { a href="/notifications" { "All notifications" } button type="button" data-mark-all data-when-unread hidden[chrome.unread == 0] { "Mark all read" } }
                         }
                         @if chrome.shows(Section::Profile) {
                             a.me href=(Section::Profile.href()) title="My profile" aria-current=[(chrome.section == Section::Profile).then_some("page")] { (chrome.user_name) }

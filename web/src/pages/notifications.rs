@@ -55,7 +55,8 @@ async fn render(
     let body = html! {
         h1 { "Notifications" }
         (layout::banners(p.notice.as_deref(), p.error.as_deref()))
-        form method="post" action="/notifications/read-all" {
+        // Shown only while something is unread (the bell keeps it true live).
+        form method="post" action="/notifications/read-all" data-when-unread hidden[chrome.unread == 0] {
             (layout::csrf_field(csrf))
             button type="submit" { "Mark all read" }
         }

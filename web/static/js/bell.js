@@ -15,6 +15,8 @@ if (bell) {
     badge.hidden = n === 0;
     bell.setAttribute("aria-label", `Notifications, ${n} unread`);
     bell.dataset.unreadCount = String(n);
+    // "Mark all read" (here and on /notifications) only while something is unread.
+    for (const el of document.querySelectorAll("[data-when-unread]")) el.hidden = n === 0;
   };
 
   const render = () => {

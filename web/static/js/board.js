@@ -68,21 +68,32 @@ function drawHead() {
   title.textContent = `${shown} · times in ${zone}`;
 }
 
-/** The busiest open moment of `slots`: what a column spanning them shows. */
-function busiest(slots) {
+/** A day of the week view from its open half-hours `slots`: the most members free at
+ * once (a booking of one member fits then), the free and open member-hours, and "full"
+ * only when no open half-hour has anyone free. */
+function dayOf(slots) {
   const open = slots.filter((s) => s.capacity > 0);
   if (!open.length) return { capacity: 0, free: 0, held: 0, confirmed: 0 };
-  const peak = open.reduce((a, s) => (s.free < a.free ? s : a));
-  return { ...peak, capacity: Math.max(...open.map((s) => s.capacity)) };
+  const hours = (f) => open.reduce((n, s) => n + f(s) * SLOT_MIN, 0) / 60;
+  return {
+    capacity: Math.max(...open.map((s) => s.capacity)),
+    free: Math.max(...open.map((s) => s.free)),
+    held: Math.max(...open.map((s) => s.held)),
+    confirmed: Math.max(...open.map((s) => s.confirmed)),
+    freeHours: hours((s) => s.free),
+    openHours: hours((s) => s.capacity),
+  };
 }
+
+/** `7.5` → "7.5", `8` → "8". */
+const hoursText = (h) => (Math.round(h * 2) / 2).toLocaleString(undefined, { maximumFractionDigits: 1 });
 
 async function slotsFor(team) {
   if (boot.week) {
-    // Half-hour slots over the week, each day showing its busiest open half-hour: a
-    // whole day as one slot is never entirely inside working hours, so it read
-    // "closed" for every team.
+    // Half-hour slots over the week, summed up per day: a whole day as one slot is
+    // never entirely inside working hours, so it read "closed" for every team.
     const r = await client.request({ op: "availability", team, from: cols[0].from, to: cols[cols.length - 1].to, slot_minutes: SLOT_MIN });
-    return cols.map((c) => busiest(r.slots.filter((s) => s.start >= c.from && s.start < c.to)));
+    return cols.map((c) => dayOf(r.slots.filter((s) => s.start >= c.from && s.start < c.to)));
   }
   const r = await client.request({ op: "availability", team, from: cols[0].from, to: cols[cols.length - 1].to, slot_minutes: SLOT_MIN });
   return r.slots;
@@ -114,6 +125,12 @@ async function drawLane(team) {
       count.className = "count";
       count.textContent = s.free === 0 ? "full" : `${s.free} of ${s.capacity} free`;
       td.append(count);
+      if (boot.week && s.free > 0 && booked > 0) {
+        const hours = document.createElement("span");
+        hours.className = "hours";
+        hours.textContent = `${hoursText(s.freeHours)} of ${hoursText(s.openHours)} h free`;
+        td.append(hours);
+      }
       if (s.held) {
         const held = document.createElement("span");
         held.className = "held";
@@ -121,7 +138,13 @@ async function drawLane(team) {
         td.append(held);
       }
     }
-    td.title = `${name}, ${cols[i]?.label ?? ""}: ${s.capacity === 0 ? "closed" : `${s.free} of ${s.capacity} free, ${s.confirmed} booked, ${s.held} held`}`;
+    td.title = `${name}, ${cols[i]?.label ?? ""}: ${
+      s.capacity === 0
+        ? "closed"
+        : boot.week
+          ? `at most ${s.free} of ${s.capacity} free at once, ${hoursText(s.freeHours)} of ${hoursText(s.openHours)} member-hours free`
+          : `${s.free} of ${s.capacity} free, ${s.confirmed} booked, ${s.held} held`
+    }`;
     row.append(td);
   });
   row.dataset.drawn = String(Date.now());

@@ -4,8 +4,8 @@
 
 use crate::browser::{browser, log_in};
 use crate::helpers::*;
-use cflows_actors::{Caller, NewOrg, Owner, TeamInput};
-use cflows_protocol::{ClockFormat, Role};
+use cflows_actors::{Caller, TeamInput};
+use cflows_protocol::Role;
 use fantoccini::Client;
 use serde_json::{Value, json};
 
@@ -26,6 +26,22 @@ pub async fn violations(c: &Client) -> Vec<String> {
         .await
         .unwrap();
     serde_json::from_value(result).unwrap()
+}
+
+/// Checks the page as it is now with axe at 390 and 1366 px (and, on the phone, that
+/// nothing scrolls sideways); leaves the window at 1366 px.
+pub async fn assert_passes(c: &Client, what: &str) {
+    let mut problems = Vec::new();
+    for (w, h) in [(390, 844), (1366, 900)] {
+        c.set_window_size(w, h).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let mut found = violations(c).await;
+        if w < 500 {
+            found.extend(phone_layout_problems(c, true).await);
+        }
+        problems.extend(found.into_iter().map(|v| format!("{w}px: {v}")));
+    }
+    assert!(problems.is_empty(), "{what}:\n{}", problems.join("\n"));
 }
 
 /// What sticks out of the screen on the right (empty when nothing scrolls sideways).
@@ -70,28 +86,8 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
     };
     let app = spawn_app().await;
     // An operator who owns a busy organization, so every page has content to check.
-    let op = app
-        .core
-        .directory
-        .create_user("op@example.com", "Oli Operator", PASSWORD, true)
-        .await
-        .unwrap();
-    let org = app
-        .core
-        .directory
-        .create_org(NewOrg {
-            name: "Demo Motors".into(),
-            slug: String::new(),
-            timezone: "Europe/Berlin".into(),
-            clock: ClockFormat::H24,
-            owner: Some(Owner::Existing(op.id.clone())),
-        })
-        .await
-        .unwrap();
-    let wrapped = Org {
-        org: org.clone(),
-        owner: op.clone(),
-    };
+    let wrapped = crate::journey::operator_org(&app).await;
+    let (org, op) = (wrapped.org.clone(), wrapped.owner.clone());
     let mia = app
         .member(
             &wrapped,

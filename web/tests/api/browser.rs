@@ -3,7 +3,6 @@
 //! the dropdown, mark all read. `.ci/run` installs chromium and chromium-driver.
 
 use crate::helpers::*;
-use cflows_protocol::Role;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 use std::process::{Child, Command, Stdio};
@@ -107,18 +106,24 @@ pub async fn wait_for(c: &Client, script: &str, want: serde_json::Value) {
     panic!("{script} returned {last}, not {want}");
 }
 
+/// `owner@example.com` sends `to` a message over the API.
+async fn owner_messages(app: &TestApp, to: &cflows_protocol::UserId, body: &str) {
+    let (owner, csrf) = app.login("owner@example.com").await;
+    let r = owner
+        .post(app.url("/api/v1/messages"))
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"to": to, "body": body}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::NO_CONTENT);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bell_updates_live_in_a_real_browser() {
-    let Some((_driver, c)) = browser().await else {
+    let Some((_driver, c, app, mia)) = crate::journey::mia_in_browser().await else {
         return;
     };
-    let app = spawn_app().await;
-    let org = app.org("Demo Motors", "owner@example.com").await;
-    let mia = app
-        .member(&org, "mia@example.com", "Mia", Role::Member)
-        .await;
-
-    log_in(&c, &app, "mia@example.com").await;
     wait_for(&c, "return document.title", json!("Today · cflows")).await;
     // Connected and showing the inbox snapshot: no unread, badge hidden.
     wait_for(&c, "const b = document.querySelector('[data-bell]'); return b.dataset.unreadCount === '0' && !b.classList.contains('offline')", json!(true)).await;
@@ -130,15 +135,7 @@ async fn the_bell_updates_live_in_a_real_browser() {
     .await;
 
     // Someone else sends Mia a message over the API: the badge changes without a reload.
-    let (owner, csrf) = app.login("owner@example.com").await;
-    let r = owner
-        .post(app.url("/api/v1/messages"))
-        .header("x-csrf-token", &csrf)
-        .json(&json!({"to": mia.id, "body": "Car 17 is ready for photos"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), reqwest::StatusCode::NO_CONTENT);
+    owner_messages(&app, &mia.id, "Car 17 is ready for photos").await;
     wait_for(
         &c,
         "return document.querySelector('[data-unread]').textContent",
@@ -174,5 +171,38 @@ async fn the_bell_updates_live_in_a_real_browser() {
             .unread,
         0
     );
+    c.close().await.unwrap();
+}
+
+/// Whether the /notifications page's and the bell's "Mark all read" are shown.
+const MARK_ALL_SHOWN: &str = "const f = document.querySelector('form[action=\"/notifications/read-all\"]'); const b = document.querySelector('[data-mark-all]'); return [f.checkVisibility(), !b.hidden];";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mark_all_read_is_offered_only_while_something_is_unread() {
+    let Some((_driver, c, app, mia)) = crate::journey::mia_in_browser().await else {
+        return;
+    };
+    c.goto(&app.url("/notifications")).await.unwrap();
+    wait_for(
+        &c,
+        "return document.querySelector('[data-bell]').dataset.unreadCount",
+        json!("0"),
+    )
+    .await;
+    // Nothing unread: nothing to mark.
+    wait_for(&c, MARK_ALL_SHOWN, json!([false, false])).await;
+    crate::a11y::assert_passes(&c, "notifications, nothing unread").await;
+
+    // A message arrives: the page offers it without a reload.
+    owner_messages(&app, &mia.id, "Car 17 is ready for photos").await;
+    wait_for(&c, MARK_ALL_SHOWN, json!([true, true])).await;
+    c.refresh().await.unwrap();
+    wait_for(&c, MARK_ALL_SHOWN, json!([true, true])).await;
+    crate::a11y::assert_passes(&c, "notifications, one unread").await;
+
+    // Marking all read takes the button away again.
+    click(&c, "form[action=\"/notifications/read-all\"] button").await;
+    crate::journey::notice_says(&c, "All marked as read").await;
+    wait_for(&c, MARK_ALL_SHOWN, json!([false, false])).await;
     c.close().await.unwrap();
 }

@@ -7,58 +7,16 @@
 //! With `CFLOWS_SHOTS=DIR` set, the journey saves what the person saw (1366 and 390 px
 //! wide) as PNG files in DIR.
 
-use crate::browser::{browser, click, log_in, wait_for};
+use crate::browser::{click, wait_for};
 use crate::helpers::*;
+use crate::journey::{demo_app, demo_in_browser, drag, error_says, shots, text};
 use cflows_actors::team_calendar::{Booker, BookingSpec, TeamCalendarHandle};
-use cflows_protocol::{BookingState, ItemId, OrgId, UserId};
-use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
+use cflows_protocol::{BookingState, ItemId, UserId};
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 use std::time::Duration;
 
 const TESTER: &str = "tom.tester@demo-motors.example";
-
-/// The app with the dealership demo seeded (every demo user's password is [`PASSWORD`]).
-async fn demo_app() -> (TestApp, OrgId) {
-    let app = spawn_app().await;
-    cflows_actors::demo::seed(&app.core.directory, PASSWORD)
-        .await
-        .unwrap()
-        .unwrap();
-    let org = app
-        .core
-        .kernel
-        .store()
-        .org_by_slug(cflows_actors::demo::DEMO_SLUG)
-        .await
-        .unwrap()
-        .unwrap();
-    (app, OrgId::new(org.id))
-}
-
-/// Looks at the page at 390 and 1366 px wide: nothing but the board's columns scrolls
-/// sideways. With `CFLOWS_SHOTS=DIR` set, saves each as `DIR/{name}-{width}.png`.
-async fn shots(c: &Client, name: &str) {
-    let dir = std::env::var_os("CFLOWS_SHOTS");
-    for (w, h) in [(390, 844), (1366, 900)] {
-        c.set_window_size(w, h).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let wide = c
-            .execute("return document.documentElement.clientWidth >= document.documentElement.scrollWidth", vec![])
-            .await
-            .unwrap();
-        assert_eq!(wide, json!(true), "{name} at {w} px scrolls sideways");
-        if let Some(dir) = &dir {
-            std::fs::create_dir_all(dir).unwrap();
-            let png = c.screenshot().await.unwrap();
-            std::fs::write(
-                std::path::Path::new(dir).join(format!("{name}-{w}.png")),
-                png,
-            )
-            .unwrap();
-        }
-    }
-}
 
 /// Opens the Vehicles board and waits for its live cards.
 async fn open_board(c: &Client, app: &TestApp) {
@@ -84,6 +42,14 @@ async fn card_in(c: &Client, step: &str, title: &str) -> String {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("no card {title} in {step}");
+}
+
+/// Opens the page of the vehicle titled `title` in column `step` from the board; its id.
+async fn open_item(c: &Client, app: &TestApp, step: &str, title: &str) -> String {
+    open_board(c, app).await;
+    let id = card_in(c, step, title).await;
+    c.goto(&app.url(&format!("/items/{id}"))).await.unwrap();
+    id
 }
 
 /// The text of the booking panel.
@@ -120,29 +86,17 @@ async fn press(c: &Client, label: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tester_books_the_inspection_of_a_vehicle_waiting_in_test_and_inspect_completes_it_and_the_vehicle_moves_on()
  {
-    let Some((_driver, c)) = browser().await else {
+    let Some((_driver, c, app, _)) = demo_in_browser(TESTER).await else {
         return;
     };
-    let (app, _) = demo_app().await;
-    c.set_window_size(1366, 900).await.unwrap();
-    log_in(&c, &app, TESTER).await;
     open_board(&c, &app).await;
     // The Ford waits in Test & Inspect with nothing booked: its card says so and offers it.
     let ford = card_in(&c, "test", "Ford Focus ST").await;
     let card = format!("li.wcard[data-item=\"{ford}\"]");
-    let text: String = c
-        .execute(
-            &format!("return document.querySelector('{card}').innerText"),
-            vec![],
-        )
-        .await
-        .unwrap()
-        .as_str()
-        .unwrap()
-        .into();
+    let says = text(&c, &card).await;
     assert!(
-        text.contains("needs booking") && text.contains("Book"),
-        "{text}"
+        says.contains("needs booking") && says.contains("Book"),
+        "{says}"
     );
     shots(&c, "board").await;
 
@@ -156,16 +110,7 @@ async fn a_tester_books_the_inspection_of_a_vehicle_waiting_in_test_and_inspect_
     .await;
     panel_says(&c, "Inspection with Testers").await;
     panel_says(&c, "Next free times").await;
-    let first: String = c
-        .execute(
-            "return document.querySelector('#booking-panel ul.slots button').innerText",
-            vec![],
-        )
-        .await
-        .unwrap()
-        .as_str()
-        .unwrap()
-        .into();
+    let first = text(&c, "#booking-panel ul.slots button").await;
     assert!(first.starts_with("Book "), "{first}");
     assert!(
         !first.contains("UTC"),
@@ -196,11 +141,7 @@ async fn a_tester_books_the_inspection_of_a_vehicle_waiting_in_test_and_inspect_
         "return document.querySelector('.notice')?.innerText ?? ''",
         json!(format!(
             "Marked done: {} moved on to Repair / Recondition.",
-            c.execute("return document.querySelector('h1 .key').innerText", vec![])
-                .await
-                .unwrap()
-                .as_str()
-                .unwrap()
+            text(&c, "h1 .key").await
         )),
     )
     .await;
@@ -210,57 +151,11 @@ async fn a_tester_books_the_inspection_of_a_vehicle_waiting_in_test_and_inspect_
     c.close().await.unwrap();
 }
 
-/// Drags the card `card_css` onto the list `target_css` with the mouse, as a person does.
-async fn drag(c: &Client, card_css: &str, target_css: &str) {
-    let card = c.find(Locator::Css(card_css)).await.unwrap();
-    let target = c.find(Locator::Css(target_css)).await.unwrap();
-    let v = c
-        .execute(
-            "arguments[0].scrollIntoView({block: 'center'}); const a = arguments[0].getBoundingClientRect(), b = arguments[1].getBoundingClientRect(); return [b.left + b.width / 2 - (a.left + a.width / 2), b.top + 20 - (a.top + a.height / 2)];",
-            vec![
-                serde_json::to_value(&card).unwrap(),
-                serde_json::to_value(&target).unwrap(),
-            ],
-        )
-        .await
-        .unwrap();
-    let (dx, dy) = (v[0].as_f64().unwrap(), v[1].as_f64().unwrap());
-    let mut moves = MouseActions::new("mouse".into())
-        .then(PointerAction::MoveToElement {
-            element: card,
-            duration: None,
-            x: 0.0,
-            y: 0.0,
-        })
-        .then(PointerAction::Down {
-            button: MOUSE_BUTTON_LEFT,
-        });
-    for _ in 0..10 {
-        moves = moves.then(PointerAction::MoveBy {
-            duration: Some(Duration::from_millis(40)),
-            x: dx / 10.0,
-            y: dy / 10.0,
-        });
-    }
-    moves = moves
-        .then(PointerAction::Pause {
-            duration: Duration::from_millis(200),
-        })
-        .then(PointerAction::Up {
-            button: MOUSE_BUTTON_LEFT,
-        });
-    c.perform_actions(moves).await.unwrap();
-    c.release_actions().await.unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_card_dropped_into_a_step_that_needs_a_booking_offers_the_booking_there() {
-    let Some((_driver, c)) = browser().await else {
+    let Some((_driver, c, app, _)) = demo_in_browser(TESTER).await else {
         return;
     };
-    let (app, _) = demo_app().await;
-    c.set_window_size(1366, 900).await.unwrap();
-    log_in(&c, &app, TESTER).await;
     open_board(&c, &app).await;
     let golf = card_in(&c, "request", "VW Golf 1.4 TSI, silver").await;
     drag(
@@ -297,12 +192,9 @@ async fn a_card_dropped_into_a_step_that_needs_a_booking_offers_the_booking_ther
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hold_that_ran_out_reads_hold_expired_and_offers_to_book_again() {
-    let Some((_driver, c)) = browser().await else {
+    let Some((_driver, c, app, org)) = demo_in_browser(TESTER).await else {
         return;
     };
-    let (app, org) = demo_app().await;
-    c.set_window_size(1366, 900).await.unwrap();
-    log_in(&c, &app, TESTER).await;
     open_board(&c, &app).await;
     let ford = card_in(&c, "test", "Ford Focus ST").await;
     // Someone holds the Ford's inspection for four seconds only.
@@ -416,15 +308,10 @@ fn next_working_day() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refusal_speaks_local_time_and_offers_its_free_times_as_buttons() {
-    let Some((_driver, c)) = browser().await else {
+    let Some((_driver, c, app, _)) = demo_in_browser(TESTER).await else {
         return;
     };
-    let (app, _) = demo_app().await;
-    c.set_window_size(1366, 900).await.unwrap();
-    log_in(&c, &app, TESTER).await;
-    open_board(&c, &app).await;
-    let ford = card_in(&c, "test", "Ford Focus ST").await;
-    c.goto(&app.url(&format!("/items/{ford}"))).await.unwrap();
+    open_item(&c, &app, "test", "Ford Focus ST").await;
     panel_says(&c, "Next free times").await;
     // Nothing is shown wrong before anything is typed.
     assert_eq!(
@@ -447,16 +334,7 @@ async fn a_refusal_speaks_local_time_and_offers_its_free_times_as_buttons() {
     .unwrap();
     click(&c, "#booking-panel details.other-time button[type=submit]").await;
     panel_says(&c, "Testers: fully booked").await;
-    let said: String = c
-        .execute(
-            "return document.querySelector('#booking-panel .error').innerText",
-            vec![],
-        )
-        .await
-        .unwrap()
-        .as_str()
-        .unwrap()
-        .into();
+    let said = text(&c, "#booking-panel .error").await;
     assert!(
         said.contains(", 10:30–"),
         "the clash in Berlin time, 24-hour: {said}"
@@ -470,9 +348,99 @@ async fn a_refusal_speaks_local_time_and_offers_its_free_times_as_buttons() {
     shots(&c, "refusal").await;
     // Its free times are buttons that book them.
     panel_says(&c, "Free instead:").await;
-    let offered: String = c
+    let offered = text(&c, "#booking-panel ul.slots button").await;
+    click(&c, "#booking-panel ul.slots button").await;
+    panel_says(&c, "Held for Testers").await;
+    panel_says(&c, offered.trim_start_matches("Book ")).await;
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moving_a_vehicle_into_a_full_inspection_slot_says_so_in_local_time() {
+    let Some((_driver, c, app, _)) = demo_in_browser(TESTER).await else {
+        return;
+    };
+    open_item(&c, &app, "request", "VW Golf 1.4 TSI, silver").await;
+    // Both testers are out on test drives from 10:30 (Berlin) on working days.
+    let day = next_working_day();
+    c.execute(
+        &format!("document.querySelector('#bk-test').value = '{day}T10:30'; return true"),
+        vec![],
+    )
+    .await
+    .unwrap();
+    click(&c, "#bk-test ~ button[type=submit]").await;
+    let said = error_says(&c).await;
+    assert!(said.starts_with("Testers: fully booked"), "{said}");
+    assert!(
+        said.contains(", 10:30–"),
+        "the clash in Berlin time, 24-hour: {said}"
+    );
+    assert!(!said.contains("UTC"), "{said}");
+    // Nothing moved.
+    let step = text(&c, "#item-step").await;
+    assert!(step.starts_with("In Request Test"), "{step}");
+    shots(&c, "move-refusal").await;
+    crate::a11y::assert_passes(&c, "move refusal").await;
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_24_hour_dealership_times_are_typed_and_shown_without_am_pm() {
+    let Some((_driver, c, app, _)) = demo_in_browser(TESTER).await else {
+        return;
+    };
+    let ford = open_item(&c, &app, "test", "Ford Focus ST").await;
+    panel_says(&c, "Next free times").await;
+    click(&c, "#booking-panel details.other-time summary").await;
+    // A date box and a 24-hour time box, not the browser's AM/PM picker.
+    let at = format!("bk-at-{ford}");
+    assert_eq!(
+        c.execute(
+            "return [document.querySelectorAll('input[type=datetime-local]').length, document.getElementById(arguments[0] + '-time')?.type]",
+            vec![json!(at)],
+        )
+        .await
+        .unwrap(),
+        json!([0, "text"])
+    );
+    let day = next_working_day();
+    c.execute(
+        "document.getElementById(arguments[0] + '-date').value = arguments[1]",
+        vec![json!(at), json!(day)],
+    )
+    .await
+    .unwrap();
+    crate::browser::type_into(&c, &format!("#{at}-time"), "1130").await;
+    c.execute("document.activeElement.blur()", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        c.execute(
+            "return [document.getElementById(arguments[0] + '-time').value, document.getElementById(arguments[0]).value]",
+            vec![json!(at)],
+        )
+        .await
+        .unwrap(),
+        json!(["11:30", format!("{day}T11:30")]),
+        "typed 1130, reads 11:30"
+    );
+    crate::a11y::assert_passes(&c, "booking panel, another time").await;
+    click(&c, "#booking-panel details.other-time button[type=submit]").await;
+    panel_says(&c, "Held for Testers").await;
+    panel_says(&c, "11:30").await;
+    // The calendar's New… dialog: its start in 24-hour time too.
+    crate::screens::calendar_on(&c, &app, &day).await;
+    crate::screens::open_new_event_dialog(&c).await;
+    wait_for(
+        &c,
+        "return document.getElementById('quick').open",
+        json!(true),
+    )
+    .await;
+    let start: String = c
         .execute(
-            "return document.querySelector('#booking-panel ul.slots button').innerText",
+            "return document.getElementById('q-start-time').value",
             vec![],
         )
         .await
@@ -480,9 +448,12 @@ async fn a_refusal_speaks_local_time_and_offers_its_free_times_as_buttons() {
         .as_str()
         .unwrap()
         .into();
-    click(&c, "#booking-panel ul.slots button").await;
-    panel_says(&c, "Held for Testers").await;
-    panel_says(&c, offered.trim_start_matches("Book ")).await;
+    assert!(
+        start.len() == 5 && start.as_bytes()[2] == b':',
+        "24-hour start: {start}"
+    );
+    shots(&c, "calendar-dialog-24h").await;
+    crate::a11y::assert_passes(&c, "calendar dialog, 24-hour").await;
     c.close().await.unwrap();
 }
 

@@ -7,8 +7,6 @@ use crate::helpers::*;
 use crate::workflows::shop;
 use cflows_actors::{Core, Store, StoreConfig};
 use cflows_web::{AppState, Settings};
-use fantoccini::Locator;
-use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -116,50 +114,12 @@ async fn a_dragged_card_moves_on_the_kiosk_which_survives_a_server_restart() {
     wait_for(&board, &format!("return !!document.querySelector('ul.cards[data-step=\"request\"] [data-item=\"{id}\"]')"), json!(true)).await;
 
     // Drag the card to Test & Inspect.
-    let card = board
-        .find(Locator::Css(&format!("[data-item=\"{id}\"]")))
-        .await
-        .unwrap();
-    let target = board
-        .find(Locator::Css("ul.cards[data-step=\"test\"]"))
-        .await
-        .unwrap();
-    let (dx, dy): (f64, f64) = {
-        let v = board
-            .execute(
-                "const a = arguments[0].getBoundingClientRect(), b = arguments[1].getBoundingClientRect(); return [b.left + b.width / 2 - (a.left + a.width / 2), b.top + 20 - (a.top + a.height / 2)];",
-                vec![serde_json::to_value(&card).unwrap(), serde_json::to_value(&target).unwrap()],
-            )
-            .await
-            .unwrap();
-        (v[0].as_f64().unwrap(), v[1].as_f64().unwrap())
-    };
-    let mut drag = MouseActions::new("mouse".into())
-        .then(PointerAction::MoveToElement {
-            element: card,
-            duration: None,
-            x: 0.0,
-            y: 0.0,
-        })
-        .then(PointerAction::Down {
-            button: MOUSE_BUTTON_LEFT,
-        });
-    for _ in 0..10 {
-        drag = drag.then(PointerAction::MoveBy {
-            duration: Some(Duration::from_millis(40)),
-            x: dx / 10.0,
-            y: dy / 10.0,
-        });
-    }
-    drag = drag
-        .then(PointerAction::Pause {
-            duration: Duration::from_millis(200),
-        })
-        .then(PointerAction::Up {
-            button: MOUSE_BUTTON_LEFT,
-        });
-    board.perform_actions(drag).await.unwrap();
-    board.release_actions().await.unwrap();
+    crate::journey::drag(
+        &board,
+        &format!("[data-item=\"{id}\"]"),
+        "ul.cards[data-step=\"test\"]",
+    )
+    .await;
     wait_for(&kiosk, &on_kiosk("test"), json!(true)).await;
     let snap = get_json(&app, &s.owner, &format!("/api/v1/items/{id}")).await;
     assert_eq!(snap["item"]["step"], "test", "the server moved it");

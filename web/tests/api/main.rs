@@ -17,6 +17,7 @@ mod flow_journeys;
 mod forms;
 mod hardening;
 mod icaljs;
+mod journey;
 mod kiosk_page;
 mod mail;
 mod nav;

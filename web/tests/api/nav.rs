@@ -6,15 +6,15 @@
 use crate::a11y::violations;
 use crate::browser::{browser, click, log_in, type_into, wait_for};
 use crate::helpers::*;
+use crate::journey::{error_says, notice_says, operator_org, seed_demo, shot, text};
 use cflows_actors::team_calendar::{Booker, BookingSpec, TeamCalendarHandle};
-use cflows_actors::{Caller, JobTypeInput, NewOrg, Owner, TeamInput};
+use cflows_actors::{Caller, JobTypeInput, TeamInput};
 use cflows_protocol::wire::close;
 use cflows_protocol::{
-    ClockFormat, NewItem, Priority, Role, TeamId, UserView, WorkflowView, WorkingHours,
-    WorkingPeriod,
+    NewItem, Priority, Role, TeamId, UserView, WorkflowView, WorkingHours, WorkingPeriod,
 };
 use cflows_web::pages::layout::{NavGroup, Section};
-use fantoccini::Client;
+use fantoccini::{Client, Locator};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -262,26 +262,8 @@ async fn get_as(app: &TestApp, cookie: &str, path: &str) -> (StatusCode, String)
 #[tokio::test]
 async fn every_nav_link_answers_and_staff_links_are_for_admins_only() {
     let app = spawn_app().await;
-    let op = app
-        .core
-        .directory
-        .create_user("op@example.com", "Oli Operator", PASSWORD, true)
-        .await
-        .unwrap();
-    let org = app
-        .core
-        .directory
-        .create_org(NewOrg {
-            name: "Demo Motors".into(),
-            slug: String::new(),
-            timezone: "Europe/Berlin".into(),
-            clock: ClockFormat::H24,
-            owner: Some(Owner::Existing(op.id.clone())),
-        })
-        .await
-        .unwrap();
-    let wrapped = Org { org, owner: op };
-    app.member(&wrapped, "mia@example.com", "Mia", Role::Member)
+    let org = operator_org(&app).await;
+    app.member(&org, "mia@example.com", "Mia", Role::Member)
         .await;
 
     // An operator who owns the organization sees every section, everyday pages first.
@@ -657,27 +639,13 @@ async fn the_today_page_shows_my_bookings_holds_and_over_target_vehicles() {
 
     c.set_window_size(1366, 900).await.unwrap();
     log_in(&c, &app, &d.mia.email).await;
-    let text = |css: &'static str| {
-        let c = c.clone();
-        async move {
-            c.execute(
-                "const el = document.querySelector(arguments[0]); return el ? el.innerText : '';",
-                vec![json!(css)],
-            )
-            .await
-            .unwrap()
-            .as_str()
-            .unwrap()
-            .to_string()
-        }
-    };
     wait_for(&c, "return document.title", json!("Today · cflows")).await;
-    let bookings = text("[aria-labelledby=t-bookings]").await;
+    let bookings = text(&c, "[aria-labelledby=t-bookings]").await;
     assert!(bookings.contains("10:00–10:30"), "{bookings}");
     assert!(bookings.contains("Test drive BMW 320d"));
     assert!(bookings.contains("14:00–14:30"));
     assert!(!bookings.contains("Owner's own"));
-    let holds = text("[aria-labelledby=t-holds]").await;
+    let holds = text(&c, "[aria-labelledby=t-holds]").await;
     assert!(holds.contains("Inspection Audi A4"), "{holds}");
     // The hold counts down (30 minutes at most).
     wait_for(
@@ -686,7 +654,7 @@ async fn the_today_page_shows_my_bookings_holds_and_over_target_vehicles() {
         json!(true),
     )
     .await;
-    let over = text("[aria-labelledby=t-late]").await;
+    let over = text(&c, "[aria-labelledby=t-late]").await;
     assert!(over.contains(&late), "{over}");
     assert!(over.contains("1 d 6 h in step"), "{over}");
     // Each is a link to where it is handled.
@@ -801,15 +769,6 @@ async fn my_tasks_follow_changes_without_a_reload() {
     )
     .await;
     c.close().await.unwrap();
-}
-
-/// Saves a screenshot under `$CFLOWS_SHOTS/{name}.png` when that is set.
-async fn shot(c: &Client, name: &str) {
-    if let Some(dir) = std::env::var_os("CFLOWS_SHOTS") {
-        std::fs::create_dir_all(&dir).unwrap();
-        let png = c.screenshot().await.unwrap();
-        std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), png).unwrap();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -998,7 +957,22 @@ async fn the_audit_log_names_people_and_things_and_shows_local_times() {
     let app = spawn_app().await;
     let d = day(&app).await;
     let key = vehicle(&app, &d, "Skoda Octavia Combi", 1).await;
-    let (owner, _) = app.login("owner@example.com").await;
+    let (owner, csrf) = app.login("owner@example.com").await;
+    // Calendars: the owner's own and the team's (made on first look), and a shared one.
+    let r = owner
+        .get(app.url("/api/v1/calendars"))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let r = owner
+        .post(app.url("/api/v1/calendars"))
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"name": "Showroom"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
     let html = owner
         .get(app.url("/staff/audit"))
         .send()
@@ -1017,6 +991,15 @@ async fn the_audit_log_names_people_and_things_and_shows_local_times() {
     )));
     assert!(html.contains(">Mia Tester<"));
     assert!(!html.contains(&format!("team:{}", d.team)), "no raw ids");
+    // Calendars by their names, not "A calendar".
+    for name in [
+        ">Calendar Showroom</a>",
+        ">Calendar of team Testers</a>",
+        &format!(">{}'s calendar</a>", d.org.owner.display_name),
+    ] {
+        assert!(html.contains(name), "{name} in {html}");
+    }
+    assert!(!html.contains("A calendar"), "{html}");
     assert!(!html.contains("UTC"));
     // Times in the viewer's zone: the owner's is the organization's, Berlin.
     let tz: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
@@ -1047,6 +1030,214 @@ async fn the_audit_log_names_people_and_things_and_shows_local_times() {
         one.contains(&format!("About <strong>{key} Skoda Octavia Combi</strong>")),
         "{one}"
     );
+}
+
+/// The audit filter's fields: their boxes (`[left, top, right, bottom]`) by label.
+const FILTER_BOXES: &str = "return [...document.querySelectorAll('form.audit-filters .field')].map(f => { const r = f.getBoundingClientRect(); return [Math.round(r.left), Math.round(r.top), Math.round(r.right), Math.round(r.bottom)]; })";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_filters_fit_a_phone_and_say_the_chosen_days() {
+    let Some((_driver, c)) = browser().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let d = day(&app).await;
+    vehicle(&app, &d, "Skoda Octavia Combi", 1).await;
+    log_in(&c, &app, "owner@example.com").await;
+    c.goto(&app.url("/staff/audit?from=2026-12-01&to=2026-12-03"))
+        .await
+        .unwrap();
+    let said = text(&c, "form.audit-filters + p").await;
+    assert!(
+        said.starts_with("From Tue 1 Dec 2026 to Thu 3 Dec 2026."),
+        "{said}"
+    );
+    for (w, h) in [(390, 844), (1366, 900)] {
+        c.set_window_size(w, h).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let boxes: Vec<[i64; 4]> =
+            serde_json::from_value(c.execute(FILTER_BOXES, vec![]).await.unwrap()).unwrap();
+        assert_eq!(boxes.len(), 5, "person, about, from, to, filter");
+        for (i, a) in boxes.iter().enumerate() {
+            assert!(
+                a[0] >= 0 && a[2] <= i64::from(w),
+                "{w}px: field {i} off screen: {a:?}"
+            );
+            assert!(a[2] - a[0] >= 150, "{w}px: field {i} is cramped: {a:?}");
+            for b in &boxes[i + 1..] {
+                let apart = a[2] <= b[0] || b[2] <= a[0] || a[3] <= b[1] || b[3] <= a[1];
+                assert!(apart, "{w}px: fields overlap: {a:?} {b:?}");
+            }
+        }
+        shot(&c, &format!("audit-filtered-{w}")).await;
+    }
+    crate::a11y::assert_passes(&c, "audit log, filtered").await;
+    c.close().await.unwrap();
+}
+
+/// Each weekday row of the working hours: `[top, bottom, right]` of the row and whether
+/// its day, open box and two times sit on one line.
+const WEEK_ROWS: &str = "return [...document.querySelectorAll('table.week-hours tbody tr')].map(tr => { const r = tr.getBoundingClientRect(); const tops = [...tr.querySelectorAll('th, input:not([type=hidden])')].map(e => Math.round(e.getBoundingClientRect().top + e.getBoundingClientRect().height / 2)); return [Math.round(r.top), Math.round(r.bottom), Math.round(r.right), Math.max(...tops) - Math.min(...tops) <= 12]; })";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn working_hours_read_as_one_compact_week_on_a_desk_and_a_phone() {
+    let Some((_driver, c)) = browser().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let d = day(&app).await;
+    log_in(&c, &app, "owner@example.com").await;
+    let path = format!("/staff/capacity/hours/{}", d.team);
+    c.goto(&app.url(&path)).await.unwrap();
+    for (w, h) in [(390, 844), (1366, 900)] {
+        c.set_window_size(w, h).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        shot(&c, &format!("working-hours-week-{w}")).await;
+        let rows: Vec<(i64, i64, i64, bool)> =
+            serde_json::from_value(c.execute(WEEK_ROWS, vec![]).await.unwrap()).unwrap();
+        assert_eq!(rows.len(), 7, "a row per weekday");
+        assert!(
+            rows.iter().all(|r| r.3),
+            "{w}px: a day on one line: {rows:?}"
+        );
+        assert!(
+            rows.iter().all(|r| r.2 <= i64::from(w)),
+            "{w}px: the week fits: {rows:?}"
+        );
+        let tall = rows[6].1 - rows[0].0;
+        assert!(tall < 7 * 50, "{w}px: the week is {tall}px tall");
+    }
+    crate::a11y::assert_passes(&c, "working hours").await;
+    // Sunday closed and Monday from 07:30, through the table.
+    click(&c, "#open7").await;
+    c.execute("document.getElementById('start1').value = '07:30'", vec![])
+        .await
+        .unwrap();
+    click(&c, "form.stack button[type=submit]").await;
+    notice_says(&c, "Working hours saved.").await;
+    let hours = TeamCalendarHandle::new(&app.core.kernel, &d.org.org.id, &d.team)
+        .snapshot()
+        .await
+        .unwrap()
+        .hours;
+    assert_eq!(hours.weekly.len(), 6, "{:?}", hours.weekly);
+    assert_eq!(hours.weekly[0].start, "07:30");
+    assert!(hours.weekly.iter().all(|p| p.weekday != 7));
+    c.close().await.unwrap();
+}
+
+/// What /me shows as the member's picture: `[tag, src prefix, drawn width]`.
+const PICTURE: &str = "const p = document.querySelector('.picture .avatar'); return [p.tagName, (p.getAttribute('src') ?? '').slice(0, 23), p.tagName === 'IMG' ? p.naturalWidth : 0]";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_uploads_a_picture_and_sees_it_and_a_drawing_is_refused() {
+    let Some((_driver, c)) = browser().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let d = day(&app).await;
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("me.png");
+    std::fs::write(&photo, crate::projects::png(800, 600)).unwrap();
+    let drawing = dir.path().join("me.svg");
+    std::fs::write(
+        &drawing,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>",
+    )
+    .unwrap();
+    c.set_window_size(1366, 900).await.unwrap();
+    log_in(&c, &app, "mia@example.com").await;
+    c.goto(&app.url("/me")).await.unwrap();
+    // No data-URL box; the initials until there is a picture.
+    assert_eq!(
+        c.execute(
+            "return document.querySelectorAll('input[name=avatar][type=text]').length",
+            vec![]
+        )
+        .await
+        .unwrap(),
+        json!(0)
+    );
+    assert_eq!(
+        c.execute(PICTURE, vec![]).await.unwrap(),
+        json!(["SPAN", "", 0])
+    );
+    crate::a11y::assert_passes(&c, "/me without a picture").await;
+    let upload = async |path: &std::path::Path| {
+        c.find(Locator::Css("#avatar-file"))
+            .await
+            .unwrap()
+            .send_keys(path.to_str().unwrap())
+            .await
+            .unwrap();
+        click(&c, "form[action='/me/avatar'] button[type=submit]").await;
+    };
+    upload(&photo).await;
+    notice_says(&c, "Picture saved").await;
+    // Redrawn small as a JPEG, whatever was sent.
+    assert_eq!(
+        c.execute(PICTURE, vec![]).await.unwrap(),
+        json!(["IMG", "data:image/jpeg;base64,", 320])
+    );
+    shot(&c, "me-picture-1366").await;
+    crate::a11y::assert_passes(&c, "/me with a picture").await;
+    // A drawing with a script in it is refused, and the picture stays.
+    upload(&drawing).await;
+    let said = error_says(&c).await;
+    assert!(said.contains("SVG"), "{said}");
+    assert_eq!(c.execute(PICTURE, vec![]).await.unwrap()[0], json!("IMG"));
+    // Others see it too: the member's profile holds it.
+    let snap = app
+        .core
+        .directory
+        .org(&d.org.org.id)
+        .await
+        .unwrap()
+        .snapshot()
+        .await
+        .unwrap();
+    let mia = snap.members.iter().find(|x| x.user.id == d.mia.id).unwrap();
+    assert!(mia.profile.avatar.starts_with("data:image/jpeg;base64,"));
+    // Saving the rest of the profile keeps it; removing it brings the initials back.
+    click(&c, "form[action='/me'] button[type=submit]").await;
+    notice_says(&c, "Profile saved").await;
+    assert_eq!(c.execute(PICTURE, vec![]).await.unwrap()[0], json!("IMG"));
+    click(&c, "form[action='/me/avatar/remove'] button").await;
+    notice_says(&c, "Picture removed").await;
+    assert_eq!(c.execute(PICTURE, vec![]).await.unwrap()[0], json!("SPAN"));
+    c.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn pages_ask_for_24_hour_times_only_in_a_24_hour_organization_and_at_once() {
+    let app = spawn_app().await;
+    let d = day(&app).await;
+    let (owner, _) = app.login("owner@example.com").await;
+    let marked = async || {
+        let html = owner
+            .get(app.url("/calendar"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        html.contains("<body data-clock=\"24h\">")
+    };
+    assert!(marked().await, "Demo Motors writes 24-hour times");
+    // Switched to a 12-hour clock, the very next page leaves the browser's inputs be.
+    let org = app.core.directory.org(&d.org.org.id).await.unwrap();
+    org.update_settings(
+        Caller::System,
+        cflows_actors::SettingsChange {
+            name: "Demo Motors".into(),
+            timezone: "Europe/Berlin".into(),
+            clock: cflows_protocol::ClockFormat::H12,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(!marked().await, "a 12-hour organization");
 }
 
 #[tokio::test]
@@ -1138,10 +1329,7 @@ async fn the_demo_admins_today_lists_late_vehicles_at_both_widths() {
         return;
     };
     let app = spawn_app().await;
-    cflows_actors::demo::seed(&app.core.directory, PASSWORD)
-        .await
-        .unwrap()
-        .expect("a fresh demo");
+    let (org, _) = seed_demo(&app).await;
     // Three days later: every vehicle has waited longer than its step's target.
     app.core
         .kernel
@@ -1149,17 +1337,7 @@ async fn the_demo_admins_today_lists_late_vehicles_at_both_widths() {
         .tamper_for_tests("UPDATE work_item SET entered_at = entered_at - 259200000;")
         .await
         .unwrap();
-    let org = app
-        .core
-        .directory
-        .store()
-        .org_by_slug(cflows_actors::demo::DEMO_SLUG)
-        .await
-        .unwrap()
-        .unwrap();
-    app.core
-        .kernel
-        .stop_scope(&cflows_protocol::OrgId::new(org.id));
+    app.core.kernel.stop_scope(&org);
     log_in(&c, &app, cflows_actors::demo::DEMO_ADMIN_EMAIL).await;
     let mut problems = Vec::new();
     for (width, tag) in [(1366, "1366"), (390, "390")] {

@@ -316,7 +316,8 @@ fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-fn png(width: u32, height: u32) -> Vec<u8> {
+/// A plain PNG picture of `width` × `height` px.
+pub(crate) fn png(width: u32, height: u32) -> Vec<u8> {
     let img = image::RgbImage::from_pixel(width, height, image::Rgb([10, 120, 200]));
     let mut out = Vec::new();
     img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)

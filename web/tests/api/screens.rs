@@ -9,7 +9,7 @@
 use crate::a11y::SIDEWAYS;
 use crate::browser::{browser, log_in};
 use crate::helpers::*;
-use cflows_actors::demo::{self, DEMO_SLUG};
+use cflows_actors::demo;
 use cflows_actors::domain::time;
 use cflows_actors::org::{Caller, OrgHandle, TeamInput};
 use cflows_actors::team_calendar::{Booker, BookingSpec, TeamCalendarHandle};
@@ -46,26 +46,13 @@ const CARS: &[&str] = &[
 /// Seeds the demo and a dense week (the five working days from today, in the
 /// organization's zone) on it.
 pub async fn demo_with_dense_week(app: &TestApp) -> Dense {
-    let login = demo::seed(&app.core.directory, PASSWORD)
-        .await
-        .unwrap()
-        .expect("a fresh demo");
-    let org = OrgId::new(
-        app.core
-            .directory
-            .store()
-            .org_by_slug(DEMO_SLUG)
-            .await
-            .unwrap()
-            .unwrap()
-            .id,
-    );
+    let (org, kiosk) = crate::journey::seed_demo(app).await;
     let handle = app.core.directory.org(&org).await.unwrap();
     let (added, first_day) = dense_week(app, &org, &handle).await;
     let snap = handle.snapshot().await.unwrap();
     Dense {
         org,
-        kiosk: login.kiosk_link.unwrap(),
+        kiosk,
         workflow: snap.workflows[0].id.to_string(),
         added,
         first_day,
@@ -432,31 +419,18 @@ async fn the_workshop_screen_shows_every_pane_legibly() {
         return;
     };
     let app = spawn_app().await;
-    let login = demo::seed(&app.core.directory, PASSWORD)
-        .await
-        .unwrap()
-        .unwrap();
-    let org = app
-        .core
-        .directory
-        .store()
-        .org_by_slug(DEMO_SLUG)
-        .await
-        .unwrap()
-        .unwrap();
+    let (org, kiosk) = crate::journey::seed_demo(&app).await;
     let snap = app
         .core
         .directory
-        .org(&OrgId::new(org.id))
+        .org(&org)
         .await
         .unwrap()
         .snapshot()
         .await
         .unwrap();
     c.set_window_size(1280, 900).await.unwrap();
-    c.goto(&app.url(login.kiosk_link.as_deref().unwrap()))
-        .await
-        .unwrap();
+    c.goto(&app.url(&kiosk)).await.unwrap();
     let panes = kiosk_panes(&c).await;
     assert_eq!(
         panes,
@@ -579,15 +553,11 @@ async fn the_workshop_screen_shows_every_pane_legibly() {
 type Lane = (String, Vec<(String, String, u32)>);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_capacity_board_week_shows_the_teams_open_as_the_day_view_does() {
+async fn the_capacity_board_week_says_what_is_free_each_day_as_the_day_view_shows_it() {
     let Some((_driver, c)) = browser().await else {
         return;
     };
-    let app = spawn_app().await;
-    demo::seed(&app.core.directory, PASSWORD)
-        .await
-        .unwrap()
-        .unwrap();
+    let (app, _) = crate::journey::demo_app().await;
     let day = working_day_ahead(1);
     let column = chrono::Datelike::weekday(&day).num_days_from_monday() as usize;
     c.set_window_size(1366, 900).await.unwrap();
@@ -609,14 +579,16 @@ async fn the_capacity_board_week_shows_the_teams_open_as_the_day_view_does() {
     for ((team, days), (_, slots)) in week.iter().zip(&daily) {
         let (class, text, free) = &days[column];
         assert!(!class.contains("closed"), "{team} on {day}: {class} {text}");
-        // The day's busiest open half-hour, as the day view shows it.
-        let busiest = slots
+        // The most members free at once that day, as the day view shows its half-hours:
+        // one full half-hour does not make the day full.
+        let most = slots
             .iter()
             .filter(|(c, _, _)| !c.contains("closed"))
             .map(|(_, _, f)| *f)
-            .min()
+            .max()
             .unwrap();
-        assert_eq!(*free, busiest, "{team} on {day}: {text}");
+        assert_eq!(*free, most, "{team} on {day}: {text}");
+        assert_eq!(class.contains("full"), most == 0, "{team} on {day}: {text}");
         assert!(
             text.contains(" free") || text.starts_with("full"),
             "{team}: {text} (counts read as words)"
@@ -627,6 +599,25 @@ async fn the_capacity_board_week_shows_the_teams_open_as_the_day_view_does() {
             days[6]
         );
     }
+    // The testers are out on test drives from 10:30: that half-hour is full, the day is
+    // not, and it says how much is left.
+    let testers = |lanes: &[Lane]| {
+        lanes
+            .iter()
+            .find(|(t, _)| t.contains("Testers"))
+            .unwrap()
+            .1
+            .clone()
+    };
+    assert!(
+        testers(&daily).iter().any(|(c, _, _)| c.contains("full")),
+        "{:?}",
+        testers(&daily)
+    );
+    let (class, text, _) = &testers(&week)[column];
+    assert!(class.contains("partial"), "{class} {text}");
+    assert!(text.starts_with("2 of 2 free"), "{text}");
+    assert!(text.contains(" h free"), "{text}");
     // "2 of 3 free", not "3/3".
     let mechanics = &week
         .iter()
@@ -637,6 +628,11 @@ async fn the_capacity_board_week_shows_the_teams_open_as_the_day_view_does() {
         mechanics.1.contains(" of 3 free") || mechanics.1.starts_with("full"),
         "{mechanics:?}"
     );
+    c.goto(&app.url(&format!("/calendar/board?view=week&date={day}")))
+        .await
+        .unwrap();
+    crate::browser::wait_for(&c, lanes_drawn, json!(true)).await;
+    crate::a11y::assert_passes(&c, "capacity week").await;
     c.close().await.unwrap();
 }
 
@@ -645,11 +641,7 @@ async fn a_salesperson_on_a_phone_books_a_test_drive_slot() {
     let Some((_driver, c)) = browser().await else {
         return;
     };
-    let app = spawn_app().await;
-    demo::seed(&app.core.directory, PASSWORD)
-        .await
-        .unwrap()
-        .unwrap();
+    let (app, _) = crate::journey::demo_app().await;
     c.set_window_size(390, 844).await.unwrap();
     log_in(&c, &app, "sam.seller@demo-motors.example").await;
     c.goto(&app.url("/calendar")).await.unwrap();

@@ -48,18 +48,21 @@ async fn audit_page(
 ) -> PageResult<Response> {
     let snap = m.org.snapshot().await?;
     let tz = cflows_actors::domain::time::zone(&snap.org.timezone)?;
-    let day = |d: &str, label: &str| -> Result<i64, AppError> {
+    // Where a local day begins; `next` for the end of the day (the next one's start).
+    let day = |d: &str, label: &str, next: bool| -> Result<i64, AppError> {
         let date = chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
-            .map_err(|_| AppError::InvalidInput(format!("{label} must be a date")))?;
+            .ok()
+            .and_then(|d| if next { d.succ_opt() } else { Some(d) })
+            .ok_or_else(|| AppError::InvalidInput(format!("{label} must be a date")))?;
         Ok(
             cflows_actors::domain::time::resolve(tz, date.and_time(chrono::NaiveTime::MIN))
                 .timestamp_millis(),
         )
     };
-    let from = nonempty(&f.from).map(|d| day(d, "from")).transpose()?;
-    let to = nonempty(&f.to)
-        .map(|d| day(d, "to").map(|t| t + 24 * 3_600_000))
+    let from = nonempty(&f.from)
+        .map(|d| day(d, "from", false))
         .transpose()?;
+    let to = nonempty(&f.to).map(|d| day(d, "to", true)).transpose()?;
     let entity = nonempty(&f.entity).map(|e| {
         if e.contains(':') {
             e.to_string()
@@ -94,30 +97,43 @@ async fn audit_page(
         .map(|e| things.name(e));
     let body = html! {
         h1 { "Audit log" }
-        form.filters method="get" action="/staff/audit" aria-label="Filter the log" {
-            label for="a-person" { "Person" }
-            select #a-person name="person" {
-                option value="" { "Anyone" }
-                @for x in &snap.members { option value=(x.user.id) selected[nonempty(&f.person) == Some(x.user.id.as_str())] { (x.user.display_name) } }
+        form.audit-filters method="get" action="/staff/audit" aria-label="Filter the log" {
+            div.field {
+                label for="a-person" { "Person" }
+                select #a-person name="person" {
+                    option value="" { "Anyone" }
+                    @for x in &snap.members { option value=(x.user.id) selected[nonempty(&f.person) == Some(x.user.id.as_str())] { (x.user.display_name) } }
+                }
             }
             @if let (Some(e), Some((name, _))) = (nonempty(&f.entity), &one) {
-                input type="hidden" name="entity" value=(e);
-                span { "About " strong { (name) } " (" a href="/staff/audit" { "show everything" } ")" }
+                div.field {
+                    input type="hidden" name="entity" value=(e);
+                    span { "About " strong { (name) } " (" a href="/staff/audit" { "show everything" } ")" }
+                }
             } @else {
-                label for="a-entity" { "About" }
-                select #a-entity name="entity" {
-                    @for (kind, words) in KINDS {
-                        option value=(kind) selected[nonempty(&f.entity).unwrap_or("") == kind] { (words) }
+                div.field {
+                    label for="a-entity" { "About" }
+                    select #a-entity name="entity" {
+                        @for (kind, words) in KINDS {
+                            option value=(kind) selected[nonempty(&f.entity).unwrap_or("") == kind] { (words) }
+                        }
                     }
                 }
             }
-            label for="a-from" { "From" }
-            input #a-from type="date" name="from" value=[nonempty(&f.from)];
-            label for="a-to" { "To" }
-            input #a-to type="date" name="to" value=[nonempty(&f.to)];
-            button type="submit" { "Filter" }
+            div.field {
+                label for="a-from" { "From" }
+                input #a-from type="date" name="from" value=[nonempty(&f.from)];
+            }
+            div.field {
+                label for="a-to" { "To" }
+                input #a-to type="date" name="to" value=[nonempty(&f.to)];
+            }
+            div.field { button type="submit" { "Filter" } }
         }
-        p.muted { "Newest first, at most " (LIMIT) " entries." }
+        p.muted {
+            (shown_days(from, to.map(|t| t - 1), &clock))
+            "Newest first, at most " (LIMIT) " entries; times in " (clock.zone()) "."
+        }
         table {
             thead { tr { th scope="col" { "When" } th scope="col" { "Who" } th scope="col" { "What" } th scope="col" { "About" } } }
             tbody {
@@ -151,6 +167,18 @@ async fn audit_page(
     .await
 }
 
+/// "From Tue 1 Dec 2026 to Thu 3 Dec 2026. " for the dates a filter asked for, written
+/// as pages write dates (empty without dates).
+fn shown_days(from: Option<i64>, to: Option<i64>, clock: &crate::clock::Clock) -> String {
+    let day = |ms: i64| format!("{} {}", clock.day(ms), clock.date(ms).format("%Y"));
+    match (from, to) {
+        (Some(f), Some(t)) => format!("From {} to {}. ", day(f), day(t)),
+        (Some(f), None) => format!("From {} on. ", day(f)),
+        (None, Some(t)) => format!("Until {}. ", day(t)),
+        (None, None) => String::new(),
+    }
+}
+
 /// The kinds of things the log can be narrowed to, in people's words.
 const KINDS: [(&str, &str); 7] = [
     ("", "Anything"),
@@ -168,6 +196,10 @@ struct Things {
     workflows: HashMap<String, String>,
     items: HashMap<String, String>,
     projects: HashMap<String, String>,
+    /// Team, shared and every member's personal calendar, by id: how each is called.
+    calendars: HashMap<String, String>,
+    kiosks: HashMap<String, String>,
+    members: HashMap<String, String>,
 }
 
 impl Things {
@@ -188,7 +220,43 @@ impl Things {
             .into_iter()
             .map(|p| (p.id.to_string(), p.name))
             .collect();
+        let mut calendars: HashMap<String, String> = HashMap::new();
+        let store = a.kernel.store();
+        let every_shared = store
+            .calendars_for(a.org_id.as_str(), a.member.user.id.as_str(), &[], true)
+            .await?;
+        for c in every_shared
+            .into_iter()
+            .filter(|c| c.kind == cflows_protocol::CalendarKind::Shared)
+        {
+            calendars.insert(c.id.clone(), format!("Calendar {}", c.name));
+        }
+        for t in &snap.teams {
+            let id = cflows_actors::calendar::team_calendar_id(&t.id);
+            calendars.insert(id.to_string(), format!("Calendar of team {}", t.name));
+        }
+        for x in &snap.members {
+            let id = cflows_actors::calendar::personal_id(a.org_id, &x.user.id);
+            calendars.insert(
+                id.to_string(),
+                format!("{}'s calendar", x.user.display_name),
+            );
+        }
+        let kiosks = a
+            .org
+            .kiosks()
+            .await?
+            .into_iter()
+            .map(|k| (k.id.to_string(), k.name))
+            .collect();
         Ok(Self {
+            calendars,
+            kiosks,
+            members: snap
+                .members
+                .iter()
+                .map(|x| (x.user.id.to_string(), x.user.display_name.clone()))
+                .collect(),
             teams: snap
                 .teams
                 .iter()
@@ -233,9 +301,29 @@ impl Things {
                 format!("Project {}", known(&self.projects, id.as_str(), "project")),
                 Some(format!("/projects/{id}")),
             ),
-            Ok(StreamName::Calendar(_)) => ("A calendar".into(), Some("/calendar".into())),
-            Ok(StreamName::Kiosk(_)) => ("A workshop screen".into(), Some("/staff/kiosks".into())),
-            Ok(StreamName::Inbox(_)) => ("Notifications".into(), None),
+            Ok(StreamName::Calendar(id)) => (
+                self.calendars
+                    .get(id.as_str())
+                    .cloned()
+                    .unwrap_or_else(|| "a deleted calendar".into()),
+                Some("/calendar".into()),
+            ),
+            Ok(StreamName::Kiosk(id)) => (
+                format!(
+                    "Workshop screen {}",
+                    known(&self.kiosks, id.as_str(), "screen")
+                ),
+                Some("/staff/kiosks".into()),
+            ),
+            Ok(StreamName::Inbox(id)) => (
+                format!(
+                    "Notifications of {}",
+                    self.members
+                        .get(id.as_str())
+                        .map_or("a former member", String::as_str)
+                ),
+                None,
+            ),
             Ok(StreamName::Platform) | Err(_) => (stream.to_string(), None),
         }
     }

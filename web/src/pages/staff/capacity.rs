@@ -309,16 +309,32 @@ async fn render_hours(
                 (layout::csrf_field(&m.authed.csrf))
                 label for="zone" { "Time zone" }
                 (layout::zone_input("zone", &hours.zone, true))
-                @for (i, day) in DAYS.iter().enumerate() {
-                    @let n = (i + 1) as u8;
-                    @let p = first(n);
-                    fieldset {
-                        legend { (day) }
-                        label { input type="checkbox" name=(format!("open{n}")) value="1" checked[p.is_some()]; " Open" }
-                        label for=(format!("start{n}")) { "From" }
-                        (time_input(format!("start{n}"), p.map_or("08:00", |p| p.start.as_str())))
-                        label for=(format!("end{n}")) { "Until" }
-                        (time_input(format!("end{n}"), p.map_or("17:00", |p| p.end.as_str())))
+                // The week as a table: a row per day, read across like a timetable.
+                fieldset.week {
+                    legend { "Open hours each week" }
+                    table.week-hours {
+                        thead { tr { th scope="col" { "Day" } th scope="col" { "Open" } th scope="col" { "From" } th scope="col" { "Until" } } }
+                        tbody {
+                            @for (i, day) in DAYS.iter().enumerate() {
+                                @let n = (i + 1) as u8;
+                                @let p = first(n);
+                                tr.closed[p.is_none()] {
+                                    th scope="row" { span.long { (day) } span.short aria-hidden="true" { (&day[..3]) } }
+                                    td {
+                                        input id=(format!("open{n}")) type="checkbox" name=(format!("open{n}")) value="1" checked[p.is_some()];
+                                        label.visually-hidden for=(format!("open{n}")) { (day) " open" }
+                                    }
+                                    td {
+                                        label.visually-hidden for=(format!("start{n}")) { (day) " from" }
+                                        (time_input(format!("start{n}"), p.map_or("08:00", |p| p.start.as_str())))
+                                    }
+                                    td {
+                                        label.visually-hidden for=(format!("end{n}")) { (day) " until" }
+                                        (time_input(format!("end{n}"), p.map_or("17:00", |p| p.end.as_str())))
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
                 fieldset.closed-days {

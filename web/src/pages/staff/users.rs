@@ -386,9 +386,19 @@ async fn update_user_profile(
     Path(user_id): Path<String>,
     CsrfForm(form): CsrfForm<ProfileForm>,
 ) -> PageResult<Response> {
+    // The picture is the member's own to change: it stays as it is.
+    let avatar = m
+        .org
+        .snapshot()
+        .await?
+        .members
+        .into_iter()
+        .find(|x| x.user.id.as_str() == user_id)
+        .map(|x| x.profile.avatar)
+        .unwrap_or_default();
     let result = m
         .org
-        .update_profile(m.caller(), UserId::new(&user_id), form.profile())
+        .update_profile(m.caller(), UserId::new(&user_id), form.profile(avatar))
         .await;
     user_outcome(&state, &m, &user_id, result, "Profile saved").await
 }
