@@ -252,14 +252,30 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
         "/staff/kiosks".into(),
         "/staff/audit".into(),
         "/staff/metrics".into(),
+        "/staff/mail".into(),
+        "/me/notifications".into(),
         "/projects".into(),
         format!("/projects/{}", project.id),
         format!("/projects/{}?task={}", project.id, task.id),
         "/tasks".into(),
         "/no-such-page".into(),
     ];
+    // A working password reset link, and one that is not.
+    app.core
+        .directory
+        .store()
+        .commit_plain(cflows_actors::store::writes::create_password_reset(
+            mia.id.as_str(),
+            &cflows_actors::kernel::session_digest("a11y-reset-token"),
+            chrono::Utc::now().timestamp_millis() + 3_600_000,
+        ))
+        .await
+        .unwrap();
     let logged_out = [
         "/login".to_string(),
+        "/password/forgot".into(),
+        "/password/reset/a11y-reset-token".into(),
+        "/password/reset/no-such-token".into(),
         format!("/invite/{token}"),
         "/kiosk".into(),
         format!("/kiosk/k/{kiosk_token}"),
