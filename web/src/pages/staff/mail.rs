@@ -36,6 +36,7 @@ fn kind_words(kind: &str) -> &'static str {
     match kind {
         "password_reset" => "Password reset link",
         "invitation" => "Invitation",
+        "notification" => "Notification",
         _ => "Message",
     }
 }
