@@ -1622,16 +1622,7 @@ impl OrgHandle {
         email: String,
         role: Role,
     ) -> CoreResult<(InvitationView, String)> {
-        let mail = None;
-        org_call!(
-            self,
-            Invite {
-                by,
-                email,
-                role,
-                mail
-            }
-        )?
+        self.invite_mailing(by, email, role, None).await
     }
 
     /// [`OrgHandle::invite`], with the invitation's mail (made from the link's token)
@@ -1646,7 +1637,16 @@ impl OrgHandle {
         role: Role,
         mail: InviteMail,
     ) -> CoreResult<(InvitationView, String)> {
-        let mail = Some(mail);
+        self.invite_mailing(by, email, role, Some(mail)).await
+    }
+
+    async fn invite_mailing(
+        &self,
+        by: Caller,
+        email: String,
+        role: Role,
+        mail: Option<InviteMail>,
+    ) -> CoreResult<(InvitationView, String)> {
         org_call!(
             self,
             Invite {

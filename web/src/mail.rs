@@ -95,15 +95,16 @@ impl Mailer {
             return Err((false, "mail is off (mail.smtp_url is not set)".into()));
         };
         let to: Mailbox = rec
+            .mail
             .to
             .parse()
-            .map_err(|e| (true, format!("{} is not an address: {e}", rec.to)))?;
+            .map_err(|e| (true, format!("{} is not an address: {e}", rec.mail.to)))?;
         let mut builder = Message::builder()
             .from(from.clone())
             .to(to)
-            .subject(&rec.subject)
+            .subject(&rec.mail.subject)
             .message_id(Some(self.message_id(&rec.id)));
-        if let Some(url) = &rec.unsubscribe {
+        if let Some(url) = &rec.mail.unsubscribe {
             // RFC 8058 one-click: mail programs offer "Unsubscribe" and POST to it.
             use lettre::message::header::{HeaderName, HeaderValue};
             builder = builder
@@ -118,8 +119,8 @@ impl Mailer {
         }
         let message = builder
             .multipart(MultiPart::alternative_plain_html(
-                rec.text.clone(),
-                rec.html.clone(),
+                rec.mail.text.clone(),
+                rec.mail.html.clone(),
             ))
             .map_err(|e| (true, format!("the message could not be built: {e}")))?;
         transport
@@ -227,7 +228,7 @@ pub async fn deliver(state: AppState) {
             let now = chrono::Utc::now().timestamp_millis();
             let outcome = match mailer.send(&rec).await {
                 Ok(()) => {
-                    metrics::counter!("cflows_mail_sent_total", "kind" => rec.kind.clone())
+                    metrics::counter!("cflows_mail_sent_total", "kind" => rec.mail.kind.clone())
                         .increment(1);
                     store.mail_sent(&rec.id, now).await
                 }
@@ -238,10 +239,10 @@ pub async fn deliver(state: AppState) {
                         .flatten()
                         .map(|d| now + d.as_millis() as i64);
                     if retry.is_none() {
-                        metrics::counter!("cflows_mail_failed_total", "kind" => rec.kind.clone())
+                        metrics::counter!("cflows_mail_failed_total", "kind" => rec.mail.kind.clone())
                             .increment(1);
                     }
-                    tracing::warn!(id = %rec.id, to = %rec.to, %error, attempts, "mail not sent");
+                    tracing::warn!(id = %rec.id, to = %rec.mail.to, %error, attempts, "mail not sent");
                     store.mail_not_sent(&rec.id, &error, retry).await
                 }
             };

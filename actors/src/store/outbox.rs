@@ -34,15 +34,9 @@ pub(super) const PASSWORD_RESET_FIELDS: &str =
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct OutboxRecord {
     pub id: String,
-    pub org: Option<String>,
-    pub kind: String,
-    pub to: String,
-    pub subject: String,
-    pub text: String,
-    pub html: String,
-    pub sensitive: bool,
-    #[serde(default)]
-    pub unsubscribe: Option<String>,
+    /// What was decided.
+    #[serde(flatten)]
+    pub mail: OutgoingMail,
     /// `queued`, `sending`, `sent` or `failed`.
     pub state: String,
     pub attempts: i64,

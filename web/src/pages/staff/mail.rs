@@ -71,8 +71,8 @@ async fn mail_page(
                     tbody {
                         @for mail in &recent {
                             tr {
-                                td data-label="To" { (mail.to) }
-                                td data-label="What" { (kind_words(&mail.kind)) br; span.muted { (mail.subject) } }
+                                td data-label="To" { (mail.mail.to) }
+                                td data-label="What" { (kind_words(&mail.mail.kind)) br; span.muted { (mail.mail.subject) } }
                                 td data-label="Queued" { (clock.when(mail.created_at)) }
                                 td data-label="State" {
                                     @if mail.state == "failed" { strong.danger-text { (state_words(&mail.state)) } }
