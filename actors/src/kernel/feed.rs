@@ -1,7 +1,7 @@
 //! The journal feed: how a change committed by another node reaches this one.
 //!
 //! Every node follows the journal of the whole database and hands each row to the same
-//! places a local commit goes ([`Kernel::committed`]): the stream hub (subscribers here
+//! places a local commit goes (`Kernel::committed`): the stream hub (subscribers here
 //! see the event, same `seq`), revocations (sockets close here too) and, for rows other
 //! nodes wrote, the hot actor of that stream (reloaded before its next answer).
 //!
