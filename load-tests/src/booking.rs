@@ -215,6 +215,8 @@ pub(crate) struct Tally {
     pub(crate) accepted: AtomicU64,
     pub(crate) refused: AtomicU64,
     pub(crate) conflicts: AtomicU64,
+    /// Answered `unavailable` (the node timed out waiting on the database: overload).
+    pub(crate) unavailable: AtomicU64,
 }
 
 /// One booking event as a monitor received it: which booking, the node's decision time
@@ -341,6 +343,7 @@ pub(crate) async fn decide(
     for _ in 0..decisions {
         tick.tick().await;
         let op = next_op(&setup, &mine);
+        let asked = format!("{op:?}");
         id += 1;
         let sent = Instant::now();
         c.send(&ClientMsg::Request { id, op }).await?;
@@ -372,7 +375,10 @@ pub(crate) async fn decide(
                 ErrorCode::Conflict => {
                     tally.conflicts.fetch_add(1, Ordering::Relaxed);
                 }
-                other => bail!("request refused with {other:?}: {}", e.message),
+                ErrorCode::Unavailable => {
+                    tally.unavailable.fetch_add(1, Ordering::Relaxed);
+                }
+                other => bail!("{asked} refused with {other:?}: {}", e.message),
             },
             other => bail!("unexpected reply {other:?}"),
         }
@@ -547,6 +553,11 @@ pub async fn booking(target: &Target, load: BookingLoad) -> anyhow::Result<Strin
     let accepted = tally.accepted.load(Ordering::Relaxed);
     let refused = tally.refused.load(Ordering::Relaxed);
     let conflicts = tally.conflicts.load(Ordering::Relaxed);
+    let unavailable = tally.unavailable.load(Ordering::Relaxed);
+    ensure!(
+        unavailable == 0,
+        "{unavailable} decisions answered unavailable"
+    );
     let decisions = accepted + refused + conflicts;
     let cpu_line = cpu.map_or(String::new(), |c| {
         format!(

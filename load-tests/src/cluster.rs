@@ -372,7 +372,8 @@ async fn run(
     let accepted = tally.accepted.load(Ordering::Relaxed);
     let refused = tally.refused.load(Ordering::Relaxed);
     let conflicts = tally.conflicts.load(Ordering::Relaxed);
-    let decisions = accepted + refused + conflicts;
+    let unavailable = tally.unavailable.load(Ordering::Relaxed);
+    let decisions = accepted + refused + conflicts + unavailable;
     let delta = |name: &str| -> f64 {
         metrics_after
             .iter()
@@ -420,7 +421,7 @@ async fn run(
         )
     });
     Ok(format!(
-        "## cluster\n\n- {} nodes on one `surreal` server (memory storage), {} teams (capacities 1–3) · {} clients round-robin over the nodes × {} decisions, {}\n{pinned}- {decisions} decisions in {elapsed:.2} s: **{:.0} decisions/s** ({accepted} accepted and durable, {refused} refused for capacity, {conflicts} answered `conflict`)\n- request → reply latency: {}\n- **cross-node publish → receive** (decided on node X, received on node Y ≠ X; {} arrivals): {}\n- same-node publish → receive, for comparison ({} arrivals): {}\n- feed lag (each node's `cflows_feed_lag_seconds`: a foreign row's server stamp to its hand-off there; {foreign:.0} foreign rows applied in all):\n{lag_lines}- fencing: {fenced:.0} decisions lost the fence ({:.1}/s), {retried:.0} decided again on the stored state ({:.1}/s)\n{db_line}{nodes_line}- {events} stream events on every node's monitor, each stream gap-free and in order; capacity never exceeded; {} acknowledged bookings all in the final state as acknowledged\n",
+        "## cluster\n\n- {} nodes on one `surreal` server (memory storage), {} teams (capacities 1–3) · {} clients round-robin over the nodes × {} decisions, {}\n{pinned}- {decisions} decisions in {elapsed:.2} s: **{:.0} decisions/s** ({accepted} accepted and durable, {refused} refused for capacity, {conflicts} answered `conflict`, {unavailable} `unavailable`)\n- request → reply latency: {}\n- **cross-node publish → receive** (decided on node X, received on node Y ≠ X; {} arrivals): {}\n- same-node publish → receive, for comparison ({} arrivals): {}\n- feed lag (each node's `cflows_feed_lag_seconds`: a foreign row's server stamp to its hand-off there; {foreign:.0} foreign rows applied in all):\n{lag_lines}- fencing: {fenced:.0} decisions lost the fence ({:.1}/s), {retried:.0} decided again on the stored state ({:.1}/s)\n{db_line}{nodes_line}- {events} stream events on every node's monitor, each stream gap-free and in order; capacity never exceeded; {} acknowledged bookings all in the final state as acknowledged\n",
         load.nodes,
         load.booking.teams,
         load.booking.clients,
