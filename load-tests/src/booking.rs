@@ -216,7 +216,11 @@ pub(crate) struct Tally {
     pub(crate) refused: AtomicU64,
     pub(crate) conflicts: AtomicU64,
     /// Answered `unavailable` (the node timed out waiting on the database: overload).
+    /// The booking it changed is left alone afterwards: the change may have committed.
     pub(crate) unavailable: AtomicU64,
+    /// A change of the client's own acknowledged booking answered `not_found` (kept
+    /// going, so the final check tells whether the booking is really gone).
+    pub(crate) not_found: AtomicU64,
 }
 
 /// One booking event as a monitor received it: which booking, the node's decision time
@@ -234,7 +238,8 @@ pub(crate) struct Followed {
     pub(crate) arrivals: Vec<Arrival>,
 }
 
-/// Follows the monitor's streams until `stop` (then drains what is in flight): applies
+/// Follows the monitor's streams until `stop` (then drains what is in flight, until
+/// nothing came for `drain`): applies
 /// every event, counts each one after which a team is over capacity into `overbooked`,
 /// and fails on a gap or a repeat in any stream's `seq`.
 pub(crate) fn follow(
@@ -242,6 +247,7 @@ pub(crate) fn follow(
     watched: HashMap<StreamName, (u64, Watched)>,
     stop: Arc<AtomicBool>,
     overbooked: Arc<AtomicU64>,
+    drain: Duration,
 ) -> tokio::task::JoinHandle<anyhow::Result<Followed>> {
     tokio::spawn(async move {
         let (mut seqs, mut watched): (HashMap<_, _>, HashMap<_, _>) = watched
@@ -255,8 +261,12 @@ pub(crate) fn follow(
             if !draining && stop.load(Ordering::Relaxed) {
                 draining = true;
             }
-            let wait = if draining { 500 } else { 200 };
-            let msg = match mon.recv_within(Duration::from_millis(wait)).await {
+            let wait = if draining {
+                drain
+            } else {
+                Duration::from_millis(200)
+            };
+            let msg = match mon.recv_within(wait).await {
                 Ok(m) => m,
                 Err(_) if draining => break,
                 Err(_) => continue,
@@ -344,6 +354,12 @@ pub(crate) async fn decide(
         tick.tick().await;
         let op = next_op(&setup, &mine);
         let asked = format!("{op:?}");
+        let changes = match &op {
+            Op::ConfirmBooking { booking, .. }
+            | Op::MoveBooking { booking, .. }
+            | Op::CancelBooking { booking, .. } => Some(booking.clone()),
+            _ => None,
+        };
         id += 1;
         let sent = Instant::now();
         c.send(&ClientMsg::Request { id, op }).await?;
@@ -375,8 +391,17 @@ pub(crate) async fn decide(
                 ErrorCode::Conflict => {
                     tally.conflicts.fetch_add(1, Ordering::Relaxed);
                 }
+                // The node gave up waiting; the decision may still commit after this
+                // answer, so what became of the booking is unknown: leave it alone.
                 ErrorCode::Unavailable => {
                     tally.unavailable.fetch_add(1, Ordering::Relaxed);
+                    if let Some(b) = &changes {
+                        mine.remove(b);
+                    }
+                }
+                ErrorCode::NotFound if !asked.starts_with("HoldBooking") => {
+                    eprintln!("{asked} refused with not_found");
+                    tally.not_found.fetch_add(1, Ordering::Relaxed);
                 }
                 other => bail!("{asked} refused with {other:?}: {}", e.message),
             },
@@ -496,7 +521,13 @@ pub async fn booking(target: &Target, load: BookingLoad) -> anyhow::Result<Strin
     let (mon, watched) = monitor(target, &session, &setup.teams).await?;
     let stop = Arc::new(AtomicBool::new(false));
     let overbooked = Arc::new(AtomicU64::new(0));
-    let monitor_task = follow(mon, watched, stop.clone(), overbooked.clone());
+    let monitor_task = follow(
+        mon,
+        watched,
+        stop.clone(),
+        overbooked.clone(),
+        Duration::from_millis(500),
+    );
 
     let tally = Arc::new(Tally::default());
     let mut clients = Vec::with_capacity(load.clients);
@@ -557,6 +588,11 @@ pub async fn booking(target: &Target, load: BookingLoad) -> anyhow::Result<Strin
     ensure!(
         unavailable == 0,
         "{unavailable} decisions answered unavailable"
+    );
+    let not_found = tally.not_found.load(Ordering::Relaxed);
+    ensure!(
+        not_found == 0,
+        "{not_found} changes of acknowledged bookings answered not_found"
     );
     let decisions = accepted + refused + conflicts;
     let cpu_line = cpu.map_or(String::new(), |c| {

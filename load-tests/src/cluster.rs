@@ -130,6 +130,24 @@ fn start_node(
     ))
 }
 
+/// The booking's row as the database server holds it (JSON text), for a failure report.
+async fn stored_row(http: &reqwest::Client, db_port: u16, id: &str) -> String {
+    let sql = format!("SELECT * FROM booking WHERE record::id(id) = '{id}';");
+    let answer = http
+        .post(format!("http://127.0.0.1:{db_port}/sql"))
+        .basic_auth(SURREAL_USER, Some(SURREAL_PASS))
+        .header("surreal-ns", "cflows")
+        .header("surreal-db", "cflows")
+        .header("accept", "application/json")
+        .body(sql)
+        .send()
+        .await;
+    match answer {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(e) => format!("not read: {e}"),
+    }
+}
+
 /// One node's `/metrics`, as `name{labels}` → value.
 async fn scrape(http: &reqwest::Client, addr: &str) -> anyhow::Result<HashMap<String, f64>> {
     let text = http
@@ -256,7 +274,14 @@ async fn run(
     let mut monitors = Vec::new();
     for t in &targets {
         let (mon, watched) = monitor(t, &session, &setup.teams).await?;
-        monitors.push(follow(mon, watched, stop.clone(), overbooked.clone()));
+        // Other nodes' last events arrive a feed's lag late: a long quiet ends the drain.
+        monitors.push(follow(
+            mon,
+            watched,
+            stop.clone(),
+            overbooked.clone(),
+            Duration::from_secs(15),
+        ));
     }
     // Clients round-robin over the nodes; client c talks to node c % nodes.
     let mut clients = Vec::with_capacity(load.booking.clients);
@@ -329,15 +354,32 @@ async fn run(
     for t in &targets {
         metrics_after.push(scrape(&http, &t.addr).await?);
     }
-    let stored = check_final(&targets[1], &session, &setup, &acknowledged).await?;
-    for (i, f) in followed.iter().enumerate() {
-        let shown: usize = f.watched.values().map(|w| w.bookings.len()).sum();
-        ensure!(
-            shown == stored.len(),
-            "node {i}'s streams show {shown} bookings, the store {}",
-            stored.len()
-        );
-    }
+    let stored = match check_final(&targets[1], &session, &setup, &acknowledged).await {
+        Ok(stored) => stored,
+        // Say what the database itself holds for the bookings the API did not show.
+        Err(e) => {
+            let mut what = String::new();
+            for id in acknowledged
+                .keys()
+                .filter(|id| e.to_string().contains(id.as_str()))
+            {
+                what.push_str(&format!(
+                    "; in the database: {}",
+                    stored_row(&http, db_port, id).await
+                ));
+            }
+            bail!("{e:#}{what}")
+        }
+    };
+    let shown: Vec<(usize, u64)> = followed
+        .iter()
+        .map(|f| (f.watched.values().map(|w| w.bookings.len()).sum(), f.events))
+        .collect();
+    ensure!(
+        shown.iter().all(|(n, _)| *n == stored.len()),
+        "the nodes' monitors show (bookings, events) {shown:?}; the store has {} bookings",
+        stored.len()
+    );
     let events = followed[0].events;
     for (i, f) in followed.iter().enumerate() {
         ensure!(
@@ -373,6 +415,11 @@ async fn run(
     let refused = tally.refused.load(Ordering::Relaxed);
     let conflicts = tally.conflicts.load(Ordering::Relaxed);
     let unavailable = tally.unavailable.load(Ordering::Relaxed);
+    let not_found = tally.not_found.load(Ordering::Relaxed);
+    ensure!(
+        not_found == 0,
+        "{not_found} changes of acknowledged bookings (all in the store) answered not_found by the node that made them"
+    );
     let decisions = accepted + refused + conflicts + unavailable;
     let delta = |name: &str| -> f64 {
         metrics_after
