@@ -13,7 +13,7 @@ FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home /data cflows \
-    && mkdir -p /data && chown cflows /data
+    && mkdir -p /data/files && chown -R cflows /data
 COPY --from=build /cflows /usr/local/bin/cflows
 USER cflows
 WORKDIR /data

@@ -380,7 +380,22 @@ async fn serve(settings: Settings, store: Store) -> anyhow::Result<ExitCode> {
     let core = Core::start_with(store.clone(), settings.kernel()).await?;
     if settings.demo.seed_on_empty && store.count("org").await? == 0 {
         let password = std::env::var("CFLOWS_DEMO_PASSWORD").unwrap_or_else(|_| random_password());
-        if let Some(login) = demo::seed(&core.directory, &password).await? {
+        // Nodes started at once on a fresh database all try: the loser of a unique
+        // index (the admin's email, the demo's slug) wrote nothing and tries again,
+        // and finds the demo there.
+        let mut tries = 0;
+        let seeded = loop {
+            match demo::seed(&core.directory, &password).await {
+                Ok(seeded) => break seeded,
+                Err(e) if tries < 3 => {
+                    tries += 1;
+                    tracing::info!(error = %e, "seeding the demo raced another node; trying again");
+                    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        if let Some(login) = seeded {
             print_login(&login, &settings.http.public_url());
         }
     }

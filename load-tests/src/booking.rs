@@ -40,13 +40,22 @@ pub struct BookingLoad {
 /// 50 per connection (PROTOCOL.md), so the generator never trips it.
 const PER_CLIENT_MAX: f64 = 45.0;
 
-struct Setup {
-    teams: Vec<(TeamId, u32)>,
-    job_type: String,
-    day: i64,
+/// What [`setup`] made for a run.
+pub struct Setup {
+    /// Each team and its capacity (1–3).
+    pub teams: Vec<(TeamId, u32)>,
+    /// A one-hour job type.
+    pub job_type: String,
+    /// Midnight (UTC, Unix ms) of a day nobody has booked: the slots are its first hours.
+    pub day: i64,
 }
 
-async fn setup(target: &Target, session: &Session, load: BookingLoad) -> anyhow::Result<Setup> {
+/// Creates a job type and `load.teams` teams (capacities 1–3, open every hour) as the
+/// session's organization admin.
+///
+/// # Errors
+/// The API refuses or the organization has no active members.
+pub async fn setup(target: &Target, session: &Session, load: BookingLoad) -> anyhow::Result<Setup> {
     use reqwest::Method;
     let http = reqwest::Client::new();
     let stamp = chrono::Utc::now().timestamp_millis();
@@ -119,9 +128,9 @@ async fn setup(target: &Target, session: &Session, load: BookingLoad) -> anyhow:
 
 /// One team's bookings as the monitor sees them, checked after every event.
 #[derive(Default)]
-struct Watched {
-    capacity: u32,
-    bookings: BTreeMap<String, BookingView>,
+pub(crate) struct Watched {
+    pub(crate) capacity: u32,
+    pub(crate) bookings: BTreeMap<String, BookingView>,
 }
 
 impl Watched {
@@ -163,11 +172,11 @@ impl Watched {
 
 /// Follows every team's stream; fails the run on the first event after which a team is
 /// over capacity.
-async fn monitor(
+pub(crate) async fn monitor(
     target: &Target,
     session: &Session,
     teams: &[(TeamId, u32)],
-) -> anyhow::Result<(Client, HashMap<StreamName, Watched>)> {
+) -> anyhow::Result<(Client, HashMap<StreamName, (u64, Watched)>)> {
     let (mut c, _) = Client::connect(&target.addr, session, None, vec![]).await?;
     let mut watched = HashMap::new();
     for (team, _) in teams {
@@ -181,6 +190,7 @@ async fn monitor(
         match c.recv_within(Duration::from_secs(30)).await? {
             ServerMsg::Snapshot {
                 stream,
+                seq,
                 state: StreamState::Team(s),
                 ..
             } => {
@@ -191,7 +201,7 @@ async fn monitor(
                 for b in s.bookings {
                     w.bookings.insert(b.id.clone(), b);
                 }
-                watched.insert(stream, w);
+                watched.insert(stream, (seq, w));
             }
             other => bail!("monitor: unexpected {other:?}"),
         }
@@ -199,206 +209,275 @@ async fn monitor(
     Ok((c, watched))
 }
 
-struct Tally {
-    accepted: AtomicU64,
-    refused: AtomicU64,
-    conflicts: AtomicU64,
+/// Decisions as the clients were answered.
+#[derive(Default)]
+pub(crate) struct Tally {
+    pub(crate) accepted: AtomicU64,
+    pub(crate) refused: AtomicU64,
+    pub(crate) conflicts: AtomicU64,
+    /// Answered `unavailable` (the node timed out waiting on the database: overload).
+    /// The booking it changed is left alone afterwards: the change may have committed.
+    pub(crate) unavailable: AtomicU64,
+    /// A change of the client's own acknowledged booking answered `not_found` (kept
+    /// going, so the final check tells whether the booking is really gone).
+    pub(crate) not_found: AtomicU64,
 }
 
-/// Runs the scenario.
+/// One booking event as a monitor received it: which booking, the node's decision time
+/// (`updated_at`), and when it arrived here (both Unix ms).
+pub(crate) struct Arrival {
+    pub(crate) booking: String,
+    pub(crate) updated_at: i64,
+    pub(crate) received: i64,
+}
+
+/// What a monitor saw from its snapshot to the end of the run.
+pub(crate) struct Followed {
+    pub(crate) events: u64,
+    pub(crate) watched: HashMap<StreamName, Watched>,
+    pub(crate) arrivals: Vec<Arrival>,
+}
+
+/// Follows the monitor's streams until `stop` (then drains what is in flight, until
+/// nothing came for `drain`): applies
+/// every event, counts each one after which a team is over capacity into `overbooked`,
+/// and fails on a gap or a repeat in any stream's `seq`.
+pub(crate) fn follow(
+    mut mon: Client,
+    watched: HashMap<StreamName, (u64, Watched)>,
+    stop: Arc<AtomicBool>,
+    overbooked: Arc<AtomicU64>,
+    drain: Duration,
+) -> tokio::task::JoinHandle<anyhow::Result<Followed>> {
+    tokio::spawn(async move {
+        let (mut seqs, mut watched): (HashMap<_, _>, HashMap<_, _>) = watched
+            .into_iter()
+            .map(|(s, (seq, w))| ((s.clone(), seq), (s, w)))
+            .unzip();
+        let mut events = 0u64;
+        let mut arrivals = Vec::new();
+        let mut draining = false;
+        loop {
+            if !draining && stop.load(Ordering::Relaxed) {
+                draining = true;
+            }
+            let wait = if draining {
+                drain
+            } else {
+                Duration::from_millis(200)
+            };
+            let msg = match mon.recv_within(wait).await {
+                Ok(m) => m,
+                Err(_) if draining => break,
+                Err(_) => continue,
+            };
+            let ServerMsg::Event {
+                stream,
+                seq,
+                event: StreamEvent::Team(e),
+            } = msg
+            else {
+                bail!("monitor: unexpected {msg:?}");
+            };
+            let last = seqs
+                .get_mut(&stream)
+                .context("an event of an unwatched stream")?;
+            ensure!(
+                seq == *last + 1,
+                "{stream}: event {seq} arrived after {last} (a gap or a repeat)"
+            );
+            *last = seq;
+            events += 1;
+            if let Some(b) = booking_of(&e) {
+                arrivals.push(Arrival {
+                    booking: b.id.clone(),
+                    updated_at: b.updated_at,
+                    received: chrono::Utc::now().timestamp_millis(),
+                });
+            }
+            let w = watched.get_mut(&stream).context("a watched team")?;
+            w.apply(e);
+            if w.peak() > w.capacity {
+                overbooked.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(Followed {
+            events,
+            watched,
+            arrivals,
+        })
+    })
+}
+
+fn booking_of(e: &TeamEvent) -> Option<&BookingView> {
+    match e {
+        TeamEvent::BookingCreated { booking }
+        | TeamEvent::BookingConfirmed { booking }
+        | TeamEvent::BookingChanged { booking }
+        | TeamEvent::BookingCompleted { booking }
+        | TeamEvent::BookingCancelled { booking }
+        | TeamEvent::HoldExpired { booking } => Some(booking),
+        _ => None,
+    }
+}
+
+/// Decisions per second one client asks for.
+pub(crate) fn per_client_rate(load: BookingLoad) -> f64 {
+    if load.rate > 0.0 {
+        (load.rate / load.clients as f64).min(PER_CLIENT_MAX)
+    } else {
+        PER_CLIENT_MAX
+    }
+}
+
+/// One client's run: `decisions` holds, confirms, moves and cancels of its own bookings,
+/// paced at `per_client` per second. Returns its request → reply latencies (µs) and the
+/// bookings as it was last told them.
 ///
 /// # Errors
-/// Capacity exceeded, an acknowledged booking missing or different, or the deadline.
-pub async fn booking(target: &Target, load: BookingLoad) -> anyhow::Result<String> {
-    let session = login(&target.addr, &target.email, &target.password).await?;
-    let setup = Arc::new(setup(target, &session, load).await?);
-    let (mut mon, mut watched) = monitor(target, &session, &setup.teams).await?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let overbooked = Arc::new(AtomicU64::new(0));
-    let monitor_task = {
-        let (stop, overbooked) = (stop.clone(), overbooked.clone());
-        tokio::spawn(async move {
-            let mut events = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                match mon.recv_within(Duration::from_millis(200)).await {
-                    Ok(ServerMsg::Event {
-                        stream,
-                        event: StreamEvent::Team(e),
-                        ..
-                    }) => {
-                        events += 1;
-                        let w = watched.get_mut(&stream).expect("a watched team");
-                        w.apply(e);
-                        if w.peak() > w.capacity {
-                            overbooked.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    Ok(other) => return Err(anyhow::anyhow!("monitor: unexpected {other:?}")),
-                    Err(_) => {}
-                }
-            }
-            // Drain what is still in flight.
-            while let Ok(ServerMsg::Event {
-                stream,
-                event: StreamEvent::Team(e),
-                ..
-            }) = mon.recv_within(Duration::from_millis(500)).await
-            {
-                events += 1;
-                let w = watched.get_mut(&stream).expect("a watched team");
-                w.apply(e);
-                if w.peak() > w.capacity {
-                    overbooked.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            anyhow::Ok((events, watched))
-        })
-    };
-
-    let tally = Arc::new(Tally {
-        accepted: AtomicU64::new(0),
-        refused: AtomicU64::new(0),
-        conflicts: AtomicU64::new(0),
-    });
-    let mut clients = Vec::with_capacity(load.clients);
-    for _ in 0..load.clients {
-        clients.push(
-            Client::connect(&target.addr, &session, None, vec![])
-                .await?
-                .0,
-        );
-    }
-    let cpu_before = target.server_pid.and_then(cpu_seconds);
-    let started = Instant::now();
-    let mut workers = tokio::task::JoinSet::new();
-    for mut c in clients {
-        let (setup, tally, deadline) = (setup.clone(), tally.clone(), target.deadline);
-        let per_client = if load.rate > 0.0 {
-            (load.rate / load.clients as f64).min(PER_CLIENT_MAX)
-        } else {
-            PER_CLIENT_MAX
+/// A refusal other than `no_capacity`/`conflict`, a broken connection or the deadline.
+pub(crate) async fn decide(
+    mut c: Client,
+    setup: Arc<Setup>,
+    tally: Arc<Tally>,
+    decisions: usize,
+    per_client: f64,
+    deadline: Duration,
+) -> anyhow::Result<(Histogram<u64>, HashMap<String, BookingView>)> {
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / per_client));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
+    // What this client was told: booking id → booking.
+    let mut mine: HashMap<String, BookingView> = HashMap::new();
+    let mut id = 0u32;
+    for _ in 0..decisions {
+        tick.tick().await;
+        let op = next_op(&setup, &mine);
+        let asked = format!("{op:?}");
+        let changes = match &op {
+            Op::ConfirmBooking { booking, .. }
+            | Op::MoveBooking { booking, .. }
+            | Op::CancelBooking { booking, .. } => Some(booking.clone()),
+            _ => None,
         };
-        workers.spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / per_client));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
-            // What this client was told: booking id → (team, booking).
-            let mut mine: HashMap<String, BookingView> = HashMap::new();
-            let mut id = 0u32;
-            for _ in 0..load.decisions {
-                tick.tick().await;
-                let op = {
-                    let mut rng = rand::rng();
-                    let live: Vec<&BookingView> = mine
-                        .values()
-                        .filter(|b| matches!(b.state, BookingState::Held | BookingState::Confirmed))
-                        .collect();
-                    let roll = rng.random_range(0..100);
-                    if live.is_empty() || roll < 45 {
-                        let (team, _) = &setup.teams[rng.random_range(0..setup.teams.len())];
-                        Op::HoldBooking {
-                            team: team.clone(),
-                            booking: NewBooking {
-                                job_type: setup.job_type.clone(),
-                                start: setup.day + rng.random_range(0..SLOTS) * HOUR,
-                                end: None,
-                                members_required: Some(1),
-                                title: None,
-                                confirm: roll < 10,
-                                hold_seconds: Some(3600),
-                                waitlist: false,
-                                assigned: vec![],
-                                work_item: None,
-                                step: None,
-                            },
-                        }
-                    } else {
-                        let b = live[rng.random_range(0..live.len())];
-                        match roll {
-                            45..=69 if b.state == BookingState::Held => Op::ConfirmBooking {
-                                team: b.team.clone(),
-                                booking: b.id.clone(),
-                            },
-                            45..=84 => Op::MoveBooking {
-                                team: b.team.clone(),
-                                booking: b.id.clone(),
-                                start: setup.day + rng.random_range(0..SLOTS) * HOUR,
-                                end: None,
-                            },
-                            _ => Op::CancelBooking {
-                                team: b.team.clone(),
-                                booking: b.id.clone(),
-                            },
-                        }
-                    }
-                };
-                id += 1;
-                let sent = Instant::now();
-                c.send(&ClientMsg::Request { id, op }).await?;
-                let reply = loop {
-                    match c.recv_within(deadline).await? {
-                        r @ ServerMsg::Reply { .. } => break r,
-                        ServerMsg::Pong { .. } => {}
-                        other => bail!("unexpected {other:?}"),
-                    }
-                };
-                h.record(sent.elapsed().as_micros().max(1) as u64).ok();
-                match reply {
-                    ServerMsg::Reply {
-                        id: got,
-                        ok: Some(ReplyBody::Booking { booking }),
-                        ..
-                    } if got == id => {
-                        tally.accepted.fetch_add(1, Ordering::Relaxed);
-                        mine.insert(booking.id.clone(), *booking);
-                    }
-                    ServerMsg::Reply {
-                        id: got,
-                        error: Some(e),
-                        ..
-                    } if got == id => match e.code {
-                        ErrorCode::NoCapacity => {
-                            tally.refused.fetch_add(1, Ordering::Relaxed);
-                        }
-                        ErrorCode::Conflict => {
-                            tally.conflicts.fetch_add(1, Ordering::Relaxed);
-                        }
-                        other => bail!("request refused with {other:?}: {}", e.message),
-                    },
-                    other => bail!("unexpected reply {other:?}"),
-                }
+        id += 1;
+        let sent = Instant::now();
+        c.send(&ClientMsg::Request { id, op }).await?;
+        let reply = loop {
+            match c.recv_within(deadline).await? {
+                r @ ServerMsg::Reply { .. } => break r,
+                ServerMsg::Pong { .. } => {}
+                other => bail!("unexpected {other:?}"),
             }
-            anyhow::Ok((h, mine))
-        });
+        };
+        h.record(sent.elapsed().as_micros().max(1) as u64).ok();
+        match reply {
+            ServerMsg::Reply {
+                id: got,
+                ok: Some(ReplyBody::Booking { booking }),
+                ..
+            } if got == id => {
+                tally.accepted.fetch_add(1, Ordering::Relaxed);
+                mine.insert(booking.id.clone(), *booking);
+            }
+            ServerMsg::Reply {
+                id: got,
+                error: Some(e),
+                ..
+            } if got == id => match e.code {
+                ErrorCode::NoCapacity => {
+                    tally.refused.fetch_add(1, Ordering::Relaxed);
+                }
+                ErrorCode::Conflict => {
+                    tally.conflicts.fetch_add(1, Ordering::Relaxed);
+                }
+                // The node gave up waiting; the decision may still commit after this
+                // answer, so what became of the booking is unknown: leave it alone.
+                ErrorCode::Unavailable => {
+                    tally.unavailable.fetch_add(1, Ordering::Relaxed);
+                    if let Some(b) = &changes {
+                        mine.remove(b);
+                    }
+                }
+                ErrorCode::NotFound if !asked.starts_with("HoldBooking") => {
+                    eprintln!("{asked} refused with not_found");
+                    tally.not_found.fetch_add(1, Ordering::Relaxed);
+                }
+                other => bail!("{asked} refused with {other:?}: {}", e.message),
+            },
+            other => bail!("unexpected reply {other:?}"),
+        }
     }
-    let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
-    let mut acknowledged: HashMap<String, BookingView> = HashMap::new();
-    while let Some(r) = tokio::time::timeout(target.deadline, workers.join_next())
-        .await
-        .context("deadline passed while booking")?
-    {
-        let (h, mine) = r??;
-        latency.add(h).ok();
-        acknowledged.extend(mine);
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    let cpu = match (cpu_before, target.server_pid.and_then(cpu_seconds)) {
-        (Some(b), Some(a)) if a > b => Some(a - b),
-        _ => None,
-    };
-    stop.store(true, Ordering::Relaxed);
-    let (events, watched) = monitor_task.await??;
-    let over = overbooked.load(Ordering::Relaxed);
-    ensure!(over == 0, "capacity exceeded after {over} events");
+    Ok((h, mine))
+}
 
-    // Final state, read back over the API: every acknowledged booking as acknowledged.
+/// The next decision of a client that holds `mine`: a new hold (45 %, a tenth of them
+/// confirmed at once), else a confirm, move or cancel of one of its live bookings.
+fn next_op(setup: &Setup, mine: &HashMap<String, BookingView>) -> Op {
+    let mut rng = rand::rng();
+    let live: Vec<&BookingView> = mine
+        .values()
+        .filter(|b| matches!(b.state, BookingState::Held | BookingState::Confirmed))
+        .collect();
+    let roll = rng.random_range(0..100);
+    if live.is_empty() || roll < 45 {
+        let (team, _) = &setup.teams[rng.random_range(0..setup.teams.len())];
+        Op::HoldBooking {
+            team: team.clone(),
+            booking: NewBooking {
+                job_type: setup.job_type.clone(),
+                start: setup.day + rng.random_range(0..SLOTS) * HOUR,
+                end: None,
+                members_required: Some(1),
+                title: None,
+                confirm: roll < 10,
+                hold_seconds: Some(3600),
+                waitlist: false,
+                assigned: vec![],
+                work_item: None,
+                step: None,
+            },
+        }
+    } else {
+        let b = live[rng.random_range(0..live.len())];
+        match roll {
+            45..=69 if b.state == BookingState::Held => Op::ConfirmBooking {
+                team: b.team.clone(),
+                booking: b.id.clone(),
+            },
+            45..=84 => Op::MoveBooking {
+                team: b.team.clone(),
+                booking: b.id.clone(),
+                start: setup.day + rng.random_range(0..SLOTS) * HOUR,
+                end: None,
+            },
+            _ => Op::CancelBooking {
+                team: b.team.clone(),
+                booking: b.id.clone(),
+            },
+        }
+    }
+}
+
+/// Reads every team's bookings back over `target`'s API: no team over capacity, every
+/// acknowledged booking there as acknowledged (cancelled ones gone). Returns the stored
+/// bookings.
+///
+/// # Errors
+/// Any of those does not hold, or the API fails.
+pub(crate) async fn check_final(
+    target: &Target,
+    session: &Session,
+    setup: &Setup,
+    acknowledged: &HashMap<String, BookingView>,
+) -> anyhow::Result<HashMap<String, BookingView>> {
     let http = reqwest::Client::new();
     let mut stored: HashMap<String, BookingView> = HashMap::new();
     for (team, capacity) in &setup.teams {
         let list = api(
             &http,
             target,
-            &session,
+            session,
             reqwest::Method::GET,
             &format!(
                 "/teams/{team}/bookings?from={}&to={}",
@@ -416,7 +495,7 @@ pub async fn booking(target: &Target, load: BookingLoad) -> anyhow::Result<Strin
         ensure!(w.peak() <= *capacity, "team {team} ends over capacity");
         stored.extend(list.into_iter().map(|b| (b.id.clone(), b)));
     }
-    for (id, b) in &acknowledged {
+    for (id, b) in acknowledged {
         match (b.state, stored.get(id)) {
             (BookingState::Cancelled, None) => {}
             (BookingState::Cancelled, Some(s)) => {
@@ -429,6 +508,73 @@ pub async fn booking(target: &Target, load: BookingLoad) -> anyhow::Result<Strin
             ),
         }
     }
+    Ok(stored)
+}
+
+/// Runs the scenario.
+///
+/// # Errors
+/// Capacity exceeded, an acknowledged booking missing or different, or the deadline.
+pub async fn booking(target: &Target, load: BookingLoad) -> anyhow::Result<String> {
+    let session = login(&target.addr, &target.email, &target.password).await?;
+    let setup = Arc::new(setup(target, &session, load).await?);
+    let (mon, watched) = monitor(target, &session, &setup.teams).await?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let overbooked = Arc::new(AtomicU64::new(0));
+    let monitor_task = follow(
+        mon,
+        watched,
+        stop.clone(),
+        overbooked.clone(),
+        Duration::from_millis(500),
+    );
+
+    let tally = Arc::new(Tally::default());
+    let mut clients = Vec::with_capacity(load.clients);
+    for _ in 0..load.clients {
+        clients.push(
+            Client::connect(&target.addr, &session, None, vec![])
+                .await?
+                .0,
+        );
+    }
+    let cpu_before = target.server_pid.and_then(cpu_seconds);
+    let started = Instant::now();
+    let mut workers = tokio::task::JoinSet::new();
+    for c in clients {
+        workers.spawn(decide(
+            c,
+            setup.clone(),
+            tally.clone(),
+            load.decisions,
+            per_client_rate(load),
+            target.deadline,
+        ));
+    }
+    let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
+    let mut acknowledged: HashMap<String, BookingView> = HashMap::new();
+    while let Some(r) = tokio::time::timeout(target.deadline, workers.join_next())
+        .await
+        .context("deadline passed while booking")?
+    {
+        let (h, mine) = r??;
+        latency.add(h).ok();
+        acknowledged.extend(mine);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu = match (cpu_before, target.server_pid.and_then(cpu_seconds)) {
+        (Some(b), Some(a)) if a > b => Some(a - b),
+        _ => None,
+    };
+    stop.store(true, Ordering::Relaxed);
+    let Followed {
+        events, watched, ..
+    } = monitor_task.await??;
+    let over = overbooked.load(Ordering::Relaxed);
+    ensure!(over == 0, "capacity exceeded after {over} events");
+
+    // Final state, read back over the API: every acknowledged booking as acknowledged.
+    let stored = check_final(target, &session, &setup, &acknowledged).await?;
     let watched_total: usize = watched.values().map(|w| w.bookings.len()).sum();
     ensure!(
         watched_total == stored.len(),
@@ -438,6 +584,16 @@ pub async fn booking(target: &Target, load: BookingLoad) -> anyhow::Result<Strin
     let accepted = tally.accepted.load(Ordering::Relaxed);
     let refused = tally.refused.load(Ordering::Relaxed);
     let conflicts = tally.conflicts.load(Ordering::Relaxed);
+    let unavailable = tally.unavailable.load(Ordering::Relaxed);
+    ensure!(
+        unavailable == 0,
+        "{unavailable} decisions answered unavailable"
+    );
+    let not_found = tally.not_found.load(Ordering::Relaxed);
+    ensure!(
+        not_found == 0,
+        "{not_found} changes of acknowledged bookings answered not_found"
+    );
     let decisions = accepted + refused + conflicts;
     let cpu_line = cpu.map_or(String::new(), |c| {
         format!(

@@ -4,5 +4,6 @@
 pub mod board;
 pub mod booking;
 pub mod client;
+pub mod cluster;
 pub mod pin;
 pub mod scenarios;

@@ -42,9 +42,20 @@ struct Args {
     /// soak: how long the idle sockets are held, in seconds.
     #[arg(long, default_value_t = 60)]
     hold: u64,
-    /// Pin every thread of the server (`--server-pid`) to this CPU.
-    #[arg(long, requires = "server_pid")]
+    /// Pin every thread of the server (`--server-pid`) to this CPU; cluster: the database
+    /// server and every node it starts.
+    #[arg(long)]
     pin_server: Option<usize>,
+    /// cluster: the `surreal` binary (SurrealDB 3 server) to start.
+    #[arg(long, env = "CFLOWS_TEST_SURREAL_BIN")]
+    surreal_bin: Option<std::path::PathBuf>,
+    /// cluster: the `cflows` binary every node runs (default: `cflows` beside this binary,
+    /// i.e. `target/<profile>/cflows`).
+    #[arg(long)]
+    cflows_bin: Option<std::path::PathBuf>,
+    /// cluster: how many `cflows` nodes it starts.
+    #[arg(long, default_value_t = 3)]
+    nodes: usize,
     /// booking: teams created for the run.
     #[arg(long, default_value_t = 100)]
     teams: usize,
@@ -78,10 +89,47 @@ enum Scenario {
     /// N clients hold/confirm/cancel/move on `--teams` small-capacity teams: decisions/s,
     /// latency; fails if capacity is ever exceeded or an acknowledged booking is missing.
     Booking,
+    /// `--nodes` cflows processes on one `surreal` server it starts; booking's clients
+    /// round-robin over them, a monitor on each: decisions/s, cross-node latency, feed
+    /// lag, conflicts, server CPU per event; fails as booking does or on any gap.
+    Cluster,
     /// `--boards` workflows with `--items` items, kiosk screens (`--connections`) following
     /// them, `--movers` moving items: moves/s, publish → screen latency; fails on a gap or
     /// a screen that ends showing something else than the board.
     Board,
+}
+
+/// Runs `cluster` with the binaries the arguments name.
+async fn cluster(args: &Args, target: &Target) -> anyhow::Result<String> {
+    use anyhow::Context;
+    let surreal_bin = args
+        .surreal_bin
+        .clone()
+        .context("cluster needs --surreal-bin or CFLOWS_TEST_SURREAL_BIN (scripts/build-surreal.sh builds one)")?;
+    let cflows_bin = match &args.cflows_bin {
+        Some(p) => p.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .context("this binary's directory")?
+            .join("cflows"),
+    };
+    cflows_load::cluster::cluster(
+        cflows_load::cluster::ClusterLoad {
+            surreal_bin,
+            cflows_bin,
+            nodes: args.nodes,
+            booking: cflows_load::booking::BookingLoad {
+                teams: args.teams,
+                clients: args.connections,
+                decisions: args.events,
+                rate: args.rate,
+            },
+            pin_server: args.pin_server,
+        },
+        &target.password,
+        target.deadline,
+    )
+    .await
 }
 
 #[tokio::main]
@@ -99,6 +147,16 @@ async fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let mut pinning = String::new();
+    let only_cluster = args
+        .scenarios
+        .iter()
+        .all(|s| matches!(s, Scenario::Cluster));
+    if args.pin_server.is_some() && args.server_pid.is_none() && !only_cluster {
+        eprintln!(
+            "error: --pin-server needs --server-pid (except for cluster, which starts its own)"
+        );
+        return ExitCode::from(2);
+    }
     if let (Some(cpu), Some(pid)) = (args.pin_server, args.server_pid) {
         match cflows_load::pin::pin_process(pid, cpu) {
             Ok(threads) => pinning.push_str(&format!(
@@ -149,6 +207,7 @@ async fn main() -> ExitCode {
                 )
                 .await
             }
+            Scenario::Cluster => cluster(&args, &target).await,
             Scenario::Booking => {
                 cflows_load::booking::booking(
                     &target,

@@ -2,7 +2,9 @@
 //! binary, in order, each in its own transaction with its record (name + SHA-256).
 //!
 //! An applied file is never applied again; one whose checksum changed stops start-up,
-//! because the schema in the database no longer matches what the file says.
+//! because the schema in the database no longer matches what the file says. Several
+//! nodes may start at once on one database server: a file is applied by whichever commits
+//! first, and the others, whose transaction was rolled back whole, read it as applied.
 
 use super::{Store, StoreError, StoreResult};
 use serde_json::json;
@@ -80,6 +82,38 @@ pub struct MigrationReport {
     pub already: Vec<String>,
 }
 
+/// How often a step that lost a race with another node's start is tried again.
+const RACE_TRIES: u32 = 5;
+/// Between two tries (the winner's transaction is committing meanwhile).
+const RACE_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// An error another node's concurrent identical write can cause (not a broken file).
+fn lost_a_race(e: &StoreError) -> bool {
+    match e {
+        StoreError::TxConflict(_) | StoreError::Duplicate(_) => true,
+        StoreError::Db(msg) => msg.contains("already exists"),
+        _ => false,
+    }
+}
+
+/// Every applied migration must be one of ours, unchanged.
+fn check_applied(applied: &[Applied], migrations: &[Migration]) -> StoreResult<()> {
+    for done in applied {
+        match migrations.iter().find(|m| m.name == done.name) {
+            None => return Err(StoreError::UnknownMigration(done.name.clone())),
+            Some(m) if m.checksum() != done.checksum => {
+                return Err(StoreError::MigrationChanged {
+                    name: m.name.to_string(),
+                    applied: done.checksum.clone(),
+                    current: m.checksum(),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
 #[derive(serde::Deserialize)]
 struct Applied {
     name: String,
@@ -109,21 +143,18 @@ impl Store {
     /// # Errors
     /// As [`Store::migrate`].
     pub async fn migrate_with(&self, migrations: &[Migration]) -> StoreResult<MigrationReport> {
-        self.run(BOOKKEEPING, json!({})).await?;
-        let applied = self.applied_migrations().await?;
-        for done in &applied {
-            match migrations.iter().find(|m| m.name == done.name) {
-                None => return Err(StoreError::UnknownMigration(done.name.clone())),
-                Some(m) if m.checksum() != done.checksum => {
-                    return Err(StoreError::MigrationChanged {
-                        name: m.name.to_string(),
-                        applied: done.checksum.clone(),
-                        current: m.checksum(),
-                    });
-                }
-                Some(_) => {}
+        // Nodes started at once race here: every step that loses to another node's
+        // identical step reads what that node did and goes on.
+        let mut tries = 0;
+        while let Err(e) = self.run(BOOKKEEPING, json!({})).await {
+            tries += 1;
+            if tries >= RACE_TRIES || !lost_a_race(&e) {
+                return Err(e);
             }
+            tokio::time::sleep(RACE_PAUSE).await;
         }
+        let applied = self.applied_migrations().await?;
+        check_applied(&applied, migrations)?;
         let mut report = MigrationReport::default();
         for m in migrations {
             if applied.iter().any(|a| a.name == m.name) {
@@ -134,13 +165,34 @@ impl Store {
                 "{}\nCREATE migration CONTENT {{ name: $name, checksum: $checksum, applied_at: time::now() }};",
                 m.sql
             );
-            self.commit(
-                super::writes::apply_migration(&body, m.name, &m.checksum()),
-                &[],
-            )
-            .await?;
-            tracing::info!(migration = m.name, "applied migration");
-            report.applied.push(m.name.to_string());
+            let mut tries = 0;
+            loop {
+                let Err(e) = self
+                    .commit(
+                        super::writes::apply_migration(&body, m.name, &m.checksum()),
+                        &[],
+                    )
+                    .await
+                else {
+                    tracing::info!(migration = m.name, "applied migration");
+                    report.applied.push(m.name.to_string());
+                    break;
+                };
+                // Another node may have applied this file meanwhile (its transaction
+                // won; ours was rolled back as a whole): then it is applied, not failed.
+                let now = self.applied_migrations().await?;
+                check_applied(&now, migrations)?;
+                if now.iter().any(|a| a.name == m.name) {
+                    tracing::info!(migration = m.name, "migration applied by another node");
+                    report.already.push(m.name.to_string());
+                    break;
+                }
+                tries += 1;
+                if tries >= RACE_TRIES || !lost_a_race(&e) {
+                    return Err(e);
+                }
+                tokio::time::sleep(RACE_PAUSE).await;
+            }
         }
         Ok(report)
     }

@@ -155,6 +155,52 @@ async fn two_nodes_on_one_surrealdb_server_race_and_the_loser_recovers() {
     cflows_actors::testing::two_nodes_race(a, b).await;
 }
 
+/// Two nodes started at once on a fresh database both run the migrations: each file is
+/// applied exactly once, and the node that loses a race for a file reads it as applied
+/// and goes on (it used to stop start-up with the winner's "already exists").
+#[tokio::test]
+async fn two_nodes_migrating_one_fresh_database_at_once_both_start() {
+    let Some(surreal) = start_surreal().await else {
+        return;
+    };
+    let all: Vec<String> = cflows_actors::store::MIGRATIONS
+        .iter()
+        .map(|m| m.name.to_string())
+        .collect();
+    // Several fresh databases: each start is one race of two.
+    for round in 0..3 {
+        let mut config = remote_config(surreal.port);
+        config.database = format!("migration_race_{round}");
+        let a = Store::open(&config).await.unwrap();
+        let b = Store::open(&config).await.unwrap();
+        let (ra, rb) = tokio::join!(a.migrate(), b.migrate());
+        let (ra, rb) = (
+            ra.unwrap_or_else(|e| panic!("round {round}: first node: {e}")),
+            rb.unwrap_or_else(|e| panic!("round {round}: second node: {e}")),
+        );
+        for name in &all {
+            let by_a = ra.applied.contains(name);
+            let by_b = rb.applied.contains(name);
+            assert!(
+                by_a != by_b,
+                "round {round}: {name} applied by a: {by_a}, by b: {by_b}"
+            );
+            assert!(
+                ra.applied.contains(name) || ra.already.contains(name),
+                "round {round}: a does not know {name} is applied"
+            );
+            assert!(
+                rb.applied.contains(name) || rb.already.contains(name),
+                "round {round}: b does not know {name} is applied"
+            );
+        }
+        assert!(a.migrations_current().await.unwrap());
+        assert!(b.migrations_current().await.unwrap());
+        // A later start finds nothing to apply.
+        assert!(b.migrate().await.unwrap().applied.is_empty());
+    }
+}
+
 #[tokio::test]
 async fn two_nodes_on_one_surrealdb_server_never_overbook_a_team() {
     let Some(surreal) = start_surreal().await else {
