@@ -472,13 +472,10 @@ async fn a_node_killed_mid_load_loses_no_booking_and_its_clients_resume_elsewher
 }
 
 /// A client told event n by node A that resumes on node B at once must get what follows
-/// n, not a reset. Today node B answers from its hot copy of the stream: while the feed
-/// has not yet brought event n there (here: B polls every second; its sweep still finds
-/// rows within 250 ms), `after > head` and B sends a `snapshot` with `reset` — the client
-/// has to drop what it holds, though nothing was lost. The kill -9 test above waits a
-/// client's usual back-off before resuming, which hides it at the feed's usual lag.
+/// n, not a reset, even while the feed has not yet brought event n there (here: B polls
+/// every second): B's actor catches up from the store before answering a resume past
+/// its head.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug for the lead: a resume position newer than this node's hot head gets a reset snapshot (streams.rs first_frames, `after > head`) instead of waiting for the feed or reading the journal"]
 async fn resuming_on_another_node_right_after_an_event_is_not_a_reset() {
     let Some((_surreal, db_port)) = surreal() else {
         return;
@@ -569,11 +566,11 @@ async fn resuming_on_another_node_right_after_an_event_is_not_a_reset() {
 }
 
 /// The journal feed's tail read must be a range read of the `at` index (its cost should
-/// follow what is new, not the journal's size). `EXPLAIN` of the query as the store
-/// writes it — `at > <datetime>$since` with `$since` sent as text — shows an index scan
-/// with no range (`access: ""`) under a filter: every poll walks the whole index.
+/// follow what is new, not the journal's size), on the real server. As the store writes
+/// it, the bound is a `LET` datetime: a cast in the condition (`at > <datetime>$since`)
+/// gave an index scan with no range (`access: ""`) under a filter — every poll walked the
+/// whole index.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug for the lead: store/cluster.rs feed_tail and feed_sweep walk the whole event_at index (the <datetime>$since cast loses the range a datetime literal gets)"]
 async fn the_feed_tail_reads_a_range_of_the_at_index() {
     let Some((_surreal, db_port)) = surreal() else {
         return;
@@ -582,8 +579,8 @@ async fn the_feed_tail_reads_a_range_of_the_at_index() {
     let dir = tempfile::tempdir().unwrap();
     let (_node, addr) = node(dir.path(), db_port);
     wait_ready(&format!("http://{addr}/readyz")).await;
-    // As the store sends it: the time as text, cast in the query.
-    let sql = "LET $since = '2026-01-01T00:00:00Z'; SELECT stream, seq, kind, payload, node, at FROM event WHERE at > <datetime>$since ORDER BY at LIMIT 1000 EXPLAIN;";
+    // As the store sends it: the time as text, made a datetime by a LET.
+    let sql = "LET $since = '2026-01-01T00:00:00Z'; LET $since_at = <datetime>$since; SELECT stream, seq, kind, payload, node, at FROM event WHERE at > $since_at ORDER BY at LIMIT 1000 EXPLAIN;";
     let plan = reqwest::Client::new()
         .post(format!("http://127.0.0.1:{db_port}/sql"))
         .basic_auth("root", Some(SURREAL_PASS))

@@ -14,7 +14,9 @@
 //! - **tail** (every `poll`): rows with `at` after the newest seen, less a small overlap;
 //!   the usual path, one indexed range read that returns only what is new;
 //! - **sweep** (every `sweep`): rows with `at` after the server's clock at the previous
-//!   sweep less `window`: any row that became visible within `window` of its stamp;
+//!   sweep less `window`: any row that became visible within `window` of its stamp. The
+//!   window widens (up to 30 s) when a sweep finds rows later than half of it — a
+//!   database server slow to commit under load — and narrows back afterwards;
 //! - **gap fill**: per stream, `seq` is gap-free, so a row after a gap is held back and
 //!   the missing ones are read by `(stream, seq)` if they do not arrive within
 //!   `gap_wait` (a row later than `window` is still found by its stream's next row).
@@ -119,6 +121,9 @@ pub(super) fn start(kernel: Kernel) {
             kernel: kernel.clone(),
             status,
             streams: Streams::default(),
+            window: TimeDelta::from_std(config.window).unwrap_or(TimeDelta::seconds(2)),
+            late: TimeDelta::zero(),
+            late_path: false,
             config,
         };
         follower.run().await;
@@ -130,11 +135,22 @@ struct Follower {
     status: Arc<FeedStatus>,
     streams: Streams,
     config: FeedConfig,
+    /// How far back a sweep looks now: `config.window`, widened when rows turn up later
+    /// than half of it (a database server slow to commit), narrowing back by a tenth a
+    /// sweep.
+    window: TimeDelta,
+    /// The latest a row delivered by a sweep or a gap fill was, since the last sweep.
+    late: TimeDelta,
+    /// Whether rows being delivered come from a sweep or a gap fill.
+    late_path: bool,
 }
+
+/// The widest a sweep looks back.
+const MAX_WINDOW: TimeDelta = TimeDelta::seconds(30);
 
 impl Follower {
     async fn run(&mut self) {
-        let window = TimeDelta::from_std(self.config.window).unwrap_or(TimeDelta::seconds(2));
+        let window = self.window;
         // Start from the server's clock less a window: rows committed while this node
         // started are delivered (twice at worst, which every consumer ignores).
         let start = loop {
@@ -158,7 +174,7 @@ impl Follower {
                 _ = stopped.cancelled() => return,
             }
             let ok = self
-                .round(&mut tail, &mut sweep_since, &mut last_sweep, window)
+                .round(&mut tail, &mut sweep_since, &mut last_sweep)
                 .await;
             self.status.following.store(ok, Ordering::Relaxed);
         }
@@ -170,7 +186,6 @@ impl Follower {
         tail: &mut DateTime<Utc>,
         sweep_since: &mut DateTime<Utc>,
         last_sweep: &mut Instant,
-        window: TimeDelta,
     ) -> bool {
         let store = self.kernel.store().clone();
         loop {
@@ -196,7 +211,11 @@ impl Follower {
             match store.feed_sweep(*sweep_since).await {
                 Ok((now, rows)) => {
                     metrics::counter!("cflows_feed_reads_total", "read" => "sweep").increment(1);
+                    self.late_path = true;
                     self.deliver_all(rows).await;
+                    self.late_path = false;
+                    self.adapt_window();
+                    let window = self.window;
                     *sweep_since = now - window;
                     *last_sweep = Instant::now();
                     // Streams quiet for longer than a sweep looks back: no row of theirs
@@ -214,6 +233,24 @@ impl Follower {
             }
         }
         self.fill_gaps().await
+    }
+
+    /// Widens the sweep's look-back when a row came later than half of it; narrows it
+    /// back towards the configured window otherwise.
+    fn adapt_window(&mut self) {
+        let base = TimeDelta::from_std(self.config.window).unwrap_or(TimeDelta::seconds(2));
+        if self.late * 2 > self.window {
+            self.window = (self.late * 2).min(MAX_WINDOW);
+            tracing::info!(
+                window_ms = self.window.num_milliseconds(),
+                "journal feed: rows commit late; the sweep looks further back"
+            );
+        } else {
+            self.window = (self.window * 9 / 10).max(base);
+        }
+        metrics::gauge!("cflows_feed_window_seconds")
+            .set(self.window.num_milliseconds() as f64 / 1e3);
+        self.late = TimeDelta::zero();
     }
 
     async fn deliver_all(&mut self, rows: Vec<FeedRow>) {
@@ -288,9 +325,11 @@ impl Follower {
                 Ok(rows) => {
                     self.status.gap_fills.fetch_add(1, Ordering::Relaxed);
                     metrics::counter!("cflows_feed_gap_fills_total").increment(1);
+                    self.late_path = true;
                     for row in rows {
                         self.offer(row);
                     }
+                    self.late_path = false;
                     if let Some(k) = self.streams.last.get_mut(&stream)
                         && !k.held.is_empty()
                     {
@@ -308,9 +347,13 @@ impl Follower {
     }
 
     /// Hands one row, in order for its stream, to this node's consumers.
-    fn deliver(&self, row: FeedRow) {
+    fn deliver(&mut self, row: FeedRow) {
         self.status.rows.fetch_add(1, Ordering::Relaxed);
-        let lag = (Utc::now() - row.at).to_std().unwrap_or_default();
+        let late = Utc::now() - row.at;
+        if self.late_path {
+            self.late = self.late.max(late);
+        }
+        let lag = late.to_std().unwrap_or_default();
         self.status
             .last_lag_us
             .store(lag.as_micros() as u64, Ordering::Relaxed);
