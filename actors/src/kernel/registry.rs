@@ -27,6 +27,9 @@ pub struct Registry<E: Entity> {
     /// Actors that left `live` (idle) and are finishing their queue; a new start for the
     /// same id waits for them, so it loads what they committed.
     retiring: DashMap<E::Id, ActorCell>,
+    /// Positions other nodes committed on the stream of an actor that was starting (its
+    /// load may have read the store before them): told to it once it runs.
+    pending: DashMap<E::Id, u64>,
 }
 
 /// What the kernel needs of any registry, whatever its kind.
@@ -55,12 +58,25 @@ impl<E: Entity> RegistryStats for Registry<E> {
         let Some(id) = E::of_stream(stream) else {
             return;
         };
-        let actor = self
-            .live
-            .get(&id)
-            .and_then(|slot| slot.get().map(|s| s.actor.clone()));
-        if let Some(actor) = actor {
-            let _ = actor.cast(HostMsg::Foreign(seq));
+        let Some(slot) = self.live.get(&id).map(|s| s.clone()) else {
+            return;
+        };
+        match slot.get() {
+            Some(started) => {
+                let _ = started.actor.cast(HostMsg::Foreign(seq));
+            }
+            None => {
+                // Starting: its load may have read the store before this commit.
+                let mut p = self.pending.entry(id.clone()).or_insert(seq);
+                *p = (*p).max(seq);
+                drop(p);
+                // It may have started meanwhile: then tell it now.
+                if let Some(started) = slot.get()
+                    && let Some((_, seq)) = self.pending.remove(&id)
+                {
+                    let _ = started.actor.cast(HostMsg::Foreign(seq));
+                }
+            }
         }
     }
 
@@ -86,6 +102,7 @@ impl<E: Entity> Registry<E> {
         Arc::new(Self {
             live: DashMap::new(),
             retiring: DashMap::new(),
+            pending: DashMap::new(),
         })
     }
 
@@ -122,8 +139,15 @@ impl<E: Entity> Registry<E> {
         let (registry, kernel, id) = (self.clone(), kernel.clone(), id.clone());
         tokio::spawn(async move {
             match slot.get_or_try_init(|| registry.start(&kernel, &id)).await {
-                Ok(started) => Ok((started.actor.clone(), started.scope.clone())),
+                Ok(started) => {
+                    // What other nodes committed while it loaded, it reloads at once.
+                    if let Some((_, seq)) = registry.pending.remove(&id) {
+                        let _ = started.actor.cast(HostMsg::Foreign(seq));
+                    }
+                    Ok((started.actor.clone(), started.scope.clone()))
+                }
                 Err(e) => {
+                    registry.pending.remove(&id);
                     registry.live.remove_if(&id, |_, s| Arc::ptr_eq(s, &slot));
                     Err(e)
                 }
