@@ -141,16 +141,17 @@ async fn round(state: &AppState, delay: Duration) -> Result<(), crate::error::Ap
         by_user.entry(n.user.clone()).or_default().push(n);
     }
     for (user, notes) in by_user {
-        let Some(account) = state
-            .core
-            .directory
-            .user(&cflows_protocol::UserId::new(user.clone()))
-            .await?
-        else {
-            continue;
+        // The organization is read only for what needs it: the zone of a person with no
+        // preferences yet, and the sender's name of a mail that goes out.
+        let pref = match store.mail_pref(&user).await? {
+            Some(p) => p,
+            None => {
+                let zone = org_view(state, &notes[0].org)
+                    .await
+                    .map_or_else(|| "UTC".to_string(), |o| o.timezone);
+                prefs_of(state, &user, &zone).await?
+            }
         };
-        let zone = default_zone(state, &notes[0].org).await;
-        let pref = prefs_of(state, &user, &zone).await?;
         let digest_now = digest_due(&pref, now);
         let (mut quiet, mut send) = (Vec::new(), Vec::new());
         for n in notes {
@@ -168,8 +169,26 @@ async fn round(state: &AppState, delay: Duration) -> Result<(), crate::error::Ap
         if send.is_empty() {
             continue;
         }
+        let Some(account) = state
+            .core
+            .directory
+            .user(&cflows_protocol::UserId::new(user.clone()))
+            .await?
+        else {
+            continue;
+        };
+        let sender = org_view(state, &send[0].org)
+            .await
+            .map_or_else(|| "cflows".to_string(), |o| o.name);
         let ids: Vec<String> = send.iter().map(|n| n.id.clone()).collect();
-        let mail = letter_for(state, &account.email, &account.display_name, &pref, &send);
+        let mail = letter_for(
+            state,
+            &account.email,
+            &account.display_name,
+            &sender,
+            &pref,
+            &send,
+        );
         if store.mail_notifications(&ids, Some(&mail), now).await? {
             state.mailer.wake();
         }
@@ -177,22 +196,15 @@ async fn round(state: &AppState, delay: Duration) -> Result<(), crate::error::Ap
     Ok(())
 }
 
-/// The zone a person's digest hour is read in when they chose none: their
-/// organization's.
-async fn default_zone(state: &AppState, org: &str) -> String {
-    match state
+/// The organization a notification is of (none when it is gone).
+async fn org_view(state: &AppState, org: &str) -> Option<cflows_protocol::OrgView> {
+    let handle = state
         .core
         .directory
         .org(&cflows_protocol::OrgId::new(org.to_string()))
         .await
-    {
-        Ok(o) => o
-            .settings()
-            .await
-            .map(|o| o.timezone)
-            .unwrap_or_else(|_| "UTC".into()),
-        Err(_) => "UTC".into(),
-    }
+        .ok()?;
+    handle.settings().await.ok()
 }
 
 /// Whether it is the person's digest hour now (in their zone).
@@ -207,6 +219,7 @@ fn letter_for(
     state: &AppState,
     to: &str,
     name: &str,
+    sender: &str,
     pref: &MailPrefRecord,
     notes: &[NotificationRecord],
 ) -> cflows_actors::store::OutgoingMail {
@@ -245,7 +258,7 @@ fn letter_for(
         ),
     };
     let letter = Letter {
-        sender: "cflows",
+        sender,
         subject,
         paragraphs,
         action: Some(action),

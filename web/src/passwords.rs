@@ -20,6 +20,9 @@ const PER_ADDRESS_PER_HOUR: i64 = 3;
 /// Requests from one IP per hour.
 const PER_IP_PER_HOUR: i64 = 20;
 
+/// What setting a password through a link that no longer works answers.
+pub const DEAD_LINK: &str = "this link has expired or was already used: ask for a new one";
+
 /// A reset link, and whether it went out by mail.
 #[derive(Clone, Debug)]
 pub struct ResetLink {
@@ -182,11 +185,7 @@ pub async fn reset(state: &AppState, token: &str, new: &str, again: &str) -> Res
     cflows_actors::domain::validate::new_password(new)?;
     let store = state.core.directory.store();
     let now = chrono::Utc::now().timestamp_millis();
-    let dead = || {
-        AppError::InvalidInput(
-            "this link has expired or was already used: ask for a new one".into(),
-        )
-    };
+    let dead = || AppError::InvalidInput(DEAD_LINK.into());
     let link = store
         .password_reset(&session_digest(token), now)
         .await?

@@ -50,7 +50,7 @@ async fn forgot_password(
 pub struct ResetBody {
     /// The last part of the link (`/password/reset/{token}`).
     pub token: String,
-    /// At least 12 characters.
+    /// At least 10 characters (`MIN_PASSWORD`).
     pub password: String,
 }
 

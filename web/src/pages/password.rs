@@ -12,6 +12,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum_extra::extract::CookieJar;
+use cflows_actors::domain::validate::MIN_PASSWORD;
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -112,14 +113,14 @@ fn reset_form(csrf: &str, token: &str, error: Option<&str>) -> Markup {
         html! {
             div.login.card {
                 h1 { "Set a new password" }
-                p { "At least 12 characters. Setting it logs you out everywhere else." }
+                p { "At least " (MIN_PASSWORD) " characters. Setting it logs you out everywhere else." }
                 (layout::banners(None, error))
                 form.stack method="post" action=(format!("/password/reset/{token}")) {
                     input type="hidden" name="csrf" value=(csrf);
                     label for="new" { "New password" }
-                    input #new type="password" name="new" required minlength="12" autocomplete="new-password" autofocus;
+                    input #new type="password" name="new" required minlength=(MIN_PASSWORD) autocomplete="new-password" autofocus;
                     label for="again" { "New password again" }
-                    input #again type="password" name="again" required minlength="12" autocomplete="new-password";
+                    input #again type="password" name="again" required minlength=(MIN_PASSWORD) autocomplete="new-password";
                     button type="submit" { "Set password" }
                 }
             }
@@ -187,7 +188,7 @@ async fn reset_submit(
             ),
         )
             .into_response(),
-        Err(AppError::InvalidInput(msg)) if msg.contains("expired") => {
+        Err(AppError::InvalidInput(msg)) if msg == crate::passwords::DEAD_LINK => {
             (axum::http::StatusCode::NOT_FOUND, jar, dead_link()).into_response()
         }
         Err(e) => (

@@ -462,6 +462,10 @@ async fn notifications_come_by_mail_unless_read_first_and_one_click_stops_them()
     let mail = sink.wait_for("max@example.com").await;
     let text = mail["text"].as_str().unwrap();
     assert!(text.contains("tomorrow at 08:00"), "{text}");
+    assert!(
+        text.contains("Demo Motors"),
+        "signed with the organization's name: {text}"
+    );
     let unsubscribe = mail["headers"]["List-Unsubscribe"]
         .as_str()
         .expect("a List-Unsubscribe header")

@@ -206,6 +206,7 @@ async fn save_screenshots() {
         ("projects", "/projects".into()),
         ("notifications", "/notifications".into()),
         ("me", "/me".into()),
+        ("me-notifications", "/me/notifications".into()),
         ("staff-users", "/staff/users".into()),
         ("staff-teams", "/staff/teams".into()),
         ("staff-capacity", "/staff/capacity".into()),
@@ -213,6 +214,9 @@ async fn save_screenshots() {
         ("staff-kiosks", "/staff/kiosks".into()),
         ("staff-audit", "/staff/audit".into()),
         ("staff-metrics", "/staff/metrics".into()),
+        ("staff-mail", "/staff/mail".into()),
+        // Logged in it shows the same form a forgetful person sees.
+        ("password-forgot", "/password/forgot".into()),
     ];
     for width in [1366u32, 390] {
         c.set_window_size(width, if width < 500 { 844 } else { 900 })
