@@ -282,9 +282,10 @@ async fn booker(
             }
             Ok((_, Some(e))) => assert!(
                 matches!(e.code, ErrorCode::NoCapacity | ErrorCode::Conflict),
-                "refused: {:?} {}",
+                "refused: {:?} {} (cancelling {:?})",
                 e.code,
-                e.message
+                e.message,
+                cancelling
             ),
             Ok(other) => panic!("unexpected reply {other:?}"),
             // Its node died with the request in flight (not acknowledged: it may or may

@@ -59,6 +59,11 @@ impl Journal {
         Ok(journal)
     }
 
+    /// The stream it writes.
+    pub fn stream(&self) -> &StreamName {
+        &self.stream
+    }
+
     /// The last committed position.
     pub fn seq(&self) -> u64 {
         self.seq

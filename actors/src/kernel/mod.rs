@@ -174,9 +174,11 @@ macro_rules! decide {
 pub(crate) use decide;
 
 /// After a decision: if its commit lost the journal's fence (another node committed on
-/// the entity's stream first), reloads the entity from the store and answers `true`: the
-/// caller then decides once more on what is there now, so a caller hears `conflict`
-/// only when the second decision lost as well (two writers racing twice in a row).
+/// the entity's stream first), or it was refused (not found, no capacity, conflict) while
+/// the store holds commits this copy has not heard of yet, reloads the entity from the
+/// store and answers `true`: the caller then decides once more on what is there now, so
+/// nobody is refused for the feed's lag, and `conflict` comes only when the decisions
+/// lost again and again.
 pub async fn reload_after_lost_race<E: Entity, T>(
     entity: &mut E,
     kernel: &Kernel,
@@ -184,7 +186,25 @@ pub async fn reload_after_lost_race<E: Entity, T>(
     first: &CoreResult<T>,
 ) -> bool {
     let fenced = entity.journals().iter().any(|j| j.fenced());
-    if !fenced || !matches!(first, Err(CoreError::Conflict(_))) {
+    let stale = if fenced {
+        matches!(first, Err(CoreError::Conflict(_)))
+    } else if matches!(
+        first,
+        Err(CoreError::NotFound | CoreError::NoCapacity(_) | CoreError::Conflict(_))
+    ) {
+        // Refused without committing: on a hot copy that may not have heard of another
+        // node's commit yet (the feed's lag) — a booking made there, capacity freed
+        // there. One indexed read, on refusals only, tells.
+        let mut behind = false;
+        for j in entity.journals() {
+            let stored = kernel.store().last_seq(j.stream()).await.unwrap_or(0);
+            behind |= stored > j.seq();
+        }
+        behind
+    } else {
+        false
+    };
+    if !stale {
         return false;
     }
     match E::load(kernel, id).await {
