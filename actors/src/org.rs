@@ -497,10 +497,27 @@ impl Entity for Org {
                 job_type,
                 reply,
             } => {
-                let _ = reply.send((
-                    self.teams.get(&team).cloned(),
-                    self.job_types.get(&job_type).cloned(),
-                ));
+                let look = |o: &Self| {
+                    let (t, j) = (
+                        o.teams.get(&team).cloned(),
+                        o.job_types.get(&job_type).cloned(),
+                    );
+                    if t.is_some() && j.is_some() {
+                        Ok((t, j))
+                    } else {
+                        Err(CoreError::NotFound)
+                    }
+                };
+                // Not found here may be another node's team not heard of yet: looked up
+                // again on the stored state when the store is ahead (`decide!`).
+                let id = self.org.id.clone();
+                let found = decide!(self, kernel, &id, look(self));
+                let _ = reply.send(found.unwrap_or_else(|_| {
+                    (
+                        self.teams.get(&team).cloned(),
+                        self.job_types.get(&job_type).cloned(),
+                    )
+                }));
             }
             OrgMsg::CreateJobType { by, input, reply } => {
                 let _ = reply.send(self.on_save_job_type(by, None, input).await);
