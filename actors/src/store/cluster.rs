@@ -274,27 +274,33 @@ impl Store {
     }
 
     /// Counts one attempt of `key` in the window of `window_ms` that holds `now`, and
-    /// returns the count so far in it (this one included). Every node counts into the
+    /// returns the attempts of this window and the one before (this one included). Every node counts into the
     /// same record.
     ///
     /// # Errors
     /// The write fails.
     pub async fn count_attempt(&self, key: &str, window_ms: i64, now: i64) -> StoreResult<i64> {
-        let window = now - now.rem_euclid(window_ms.max(1));
-        let id = format!("{}_{window}", digest_key(key));
+        let window_ms = window_ms.max(1);
+        let window = now - now.rem_euclid(window_ms);
+        let digest = digest_key(key);
+        let id = format!("{digest}_{window}");
+        let previous = format!("{digest}_{}", window - window_ms);
         #[derive(Deserialize)]
         struct Count {
             count: i64,
         }
+        // Kept two windows: the previous one's attempts count too, so a burst across a
+        // window's edge is not forgiven at the edge.
         let mut r = self
             .run(
-                "DELETE throttle WHERE expires_at < $now; UPSERT type::record('throttle', $id) SET key = $key, window = $window, count = (count ?? 0) + 1, expires_at = $expires RETURN count;",
+                "DELETE throttle WHERE expires_at < $now; UPSERT type::record('throttle', $id) SET key = $key, window = $window, count = (count ?? 0) + 1, expires_at = $expires RETURN count; SELECT count FROM type::record('throttle', $previous);",
                 json!({ "id": id, "key": key, "window": window, "now": now,
-                        "expires": window + window_ms }),
+                        "expires": window + 2 * window_ms, "previous": previous }),
             )
             .await?;
         let rows: Vec<Count> = take_rows(&mut r, 1)?;
-        Ok(rows.first().map_or(1, |c| c.count))
+        let before: Vec<Count> = take_rows(&mut r, 2)?;
+        Ok(rows.first().map_or(1, |c| c.count) + before.first().map_or(0, |c| c.count))
     }
 }
 
