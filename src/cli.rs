@@ -383,12 +383,12 @@ async fn serve(settings: Settings, store: Store) -> anyhow::Result<ExitCode> {
         // Nodes started at once on a fresh database all try: the loser of a unique
         // index (the admin's email, the demo's slug) wrote nothing and tries again,
         // and finds the demo there.
-        let mut tries = 0;
+        // The winner's seeding may take long on a slow machine: up to a minute.
+        let since = std::time::Instant::now();
         let seeded = loop {
             match demo::seed(&core.directory, &password).await {
                 Ok(seeded) => break seeded,
-                Err(e) if tries < 3 => {
-                    tries += 1;
+                Err(e) if since.elapsed() < std::time::Duration::from_secs(60) => {
                     tracing::info!(error = %e, "seeding the demo raced another node; trying again");
                     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
                 }

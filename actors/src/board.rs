@@ -91,6 +91,8 @@ impl Entity for Board {
 
     async fn load(kernel: &Kernel, id: &WorkflowId) -> CoreResult<Self> {
         let store = kernel.store();
+        // Position first, then state (see `Journal::open`).
+        let journal = Journal::open(kernel, StreamName::Board(id.clone())).await?;
         let record = store
             .workflow(id.as_str())
             .await?
@@ -106,7 +108,7 @@ impl Entity for Board {
             .into_iter()
             .map(|c| (c.id, c.updated_at))
             .collect();
-        let journal = Journal::open_in(kernel, StreamName::Board(id.clone()), &org).await?;
+        let journal = journal.in_org(&org);
         let mut board = Self {
             kernel: kernel.clone(),
             org,

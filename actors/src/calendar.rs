@@ -219,6 +219,8 @@ impl Entity for Calendar {
 
     async fn load(kernel: &Kernel, id: &CalendarId) -> CoreResult<Self> {
         let store = kernel.store();
+        // Position first, then state (see `Journal::open`).
+        let journal = Journal::open(kernel, StreamName::Calendar(id.clone())).await?;
         let record = store
             .calendar(id.as_str())
             .await?
@@ -233,12 +235,7 @@ impl Entity for Calendar {
             .into_iter()
             .map(|e| (e.id.clone(), EventView::from(e)))
             .collect();
-        let journal = Journal::open_in(
-            kernel,
-            StreamName::Calendar(id.clone()),
-            &OrgId::new(record.org.clone()),
-        )
-        .await?;
+        let journal = journal.in_org(&OrgId::new(record.org.clone()));
         Ok(Self {
             org: OrgId::new(record.org.clone()),
             view: record.into(),

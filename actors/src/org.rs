@@ -281,6 +281,10 @@ impl Entity for Org {
 
     async fn load(kernel: &Kernel, id: &OrgId) -> CoreResult<Self> {
         let store = kernel.store();
+        // Position first, then state (see `Journal::open`).
+        let journal = Journal::open(kernel, StreamName::Org(id.clone()))
+            .await?
+            .in_org(id);
         let record = store.org(id.as_str()).await?.ok_or(CoreError::NotFound)?;
         let org = org_view(record);
         let memberships = store.memberships_of_org(id.as_str()).await?;
@@ -355,7 +359,6 @@ impl Entity for Org {
                 (view.id.clone(), workflows::Kiosk { view, token_hash })
             })
             .collect();
-        let journal = Journal::open_in(kernel, StreamName::Org(id.clone()), id).await?;
         Ok(Self {
             kernel: kernel.clone(),
             org,

@@ -124,6 +124,8 @@ impl Entity for Project {
 
     async fn load(kernel: &Kernel, id: &ProjectId) -> CoreResult<Self> {
         let store = kernel.store();
+        // Position first, then state (see `Journal::open`).
+        let journal = Journal::open(kernel, StreamName::Project(id.clone())).await?;
         let record = store
             .project(id.as_str())
             .await?
@@ -149,7 +151,7 @@ impl Entity for Project {
                 t.attachments.push(a.into());
             }
         }
-        let journal = Journal::open_in(kernel, StreamName::Project(id.clone()), &org).await?;
+        let journal = journal.in_org(&org);
         // The feed is the journal: its latest rows.
         let mut activity = VecDeque::new();
         let stream = StreamName::Project(id.clone());

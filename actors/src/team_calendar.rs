@@ -204,6 +204,8 @@ impl Entity for TeamCalendar {
 
     async fn load(kernel: &Kernel, team: &TeamId) -> CoreResult<Self> {
         let store = kernel.store();
+        // Position first, then state (see `Journal::open`).
+        let journal = Journal::open(kernel, StreamName::Team(team.clone())).await?;
         let record = store
             .team(team.as_str())
             .await?
@@ -219,12 +221,7 @@ impl Entity for TeamCalendar {
             }
         };
         let open = time::compile(&hours)?;
-        let journal = Journal::open_in(
-            kernel,
-            StreamName::Team(team.clone()),
-            &OrgId::new(record.org.clone()),
-        )
-        .await?;
+        let journal = journal.in_org(&OrgId::new(record.org.clone()));
         let bookings = store
             .live_bookings(team.as_str(), now_ms() - KEEP_HOT_MS)
             .await?;

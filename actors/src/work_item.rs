@@ -112,6 +112,8 @@ impl Entity for WorkItem {
 
     async fn load(kernel: &Kernel, id: &ItemId) -> CoreResult<Self> {
         let store = kernel.store();
+        // Position first, then state (see `Journal::open`).
+        let journal = Journal::open(kernel, StreamName::Item(id.clone())).await?;
         let record = store
             .work_item(id.as_str())
             .await?
@@ -146,7 +148,7 @@ impl Entity for WorkItem {
             .into_iter()
             .map(AttachmentView::from)
             .collect();
-        let journal = Journal::open_in(kernel, StreamName::Item(id.clone()), &org).await?;
+        let journal = journal.in_org(&org);
         Ok(Self {
             kernel: kernel.clone(),
             org,

@@ -82,13 +82,17 @@ fn node_with(data: &Path, db_port: u16, env: &[(&str, &str)]) -> (Process, Strin
         .env("RUST_LOG", "error")
         .current_dir(data)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(data.join("node.log")).unwrap())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let process = Process(child);
     loop {
-        let line = lines.next().expect("node exited before listening").unwrap();
+        let Some(line) = lines.next() else {
+            let log = std::fs::read_to_string(data.join("node.log")).unwrap_or_default();
+            panic!("node exited before listening; its log:\n{log}");
+        };
+        let line = line.unwrap();
         if let Some(rest) = line.strip_prefix("cflows listening on http://") {
             let addr = rest.split_whitespace().next().unwrap().to_string();
             // Keep draining stdout so the node never blocks on a full pipe.

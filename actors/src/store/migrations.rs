@@ -82,10 +82,22 @@ pub struct MigrationReport {
     pub already: Vec<String>,
 }
 
-/// How often a step that lost a race with another node's start is tried again.
-const RACE_TRIES: u32 = 5;
-/// Between two tries (the winner's transaction is committing meanwhile).
-const RACE_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
+/// How long a step that lost a race with another node's start is tried again: the
+/// winner's transaction may take long to commit on a slow machine (a big migration, a
+/// busy database), and a lost race is not a failure.
+const RACE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Waits before the next try of a step that lost a race (50 ms, doubling to 1 s);
+/// `false` when `RACE_PATIENCE` has run out since `since`.
+async fn pause_after_lost_race(since: std::time::Instant, tries: &mut u32) -> bool {
+    if since.elapsed() >= RACE_PATIENCE {
+        return false;
+    }
+    *tries += 1;
+    let ms = (50u64 << (*tries).min(5)).min(1000);
+    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    true
+}
 
 /// An error another node's concurrent identical write can cause (not a broken file).
 fn lost_a_race(e: &StoreError) -> bool {
@@ -145,13 +157,12 @@ impl Store {
     pub async fn migrate_with(&self, migrations: &[Migration]) -> StoreResult<MigrationReport> {
         // Nodes started at once race here: every step that loses to another node's
         // identical step reads what that node did and goes on.
+        let since = std::time::Instant::now();
         let mut tries = 0;
         while let Err(e) = self.run(BOOKKEEPING, json!({})).await {
-            tries += 1;
-            if tries >= RACE_TRIES || !lost_a_race(&e) {
+            if !lost_a_race(&e) || !pause_after_lost_race(since, &mut tries).await {
                 return Err(e);
             }
-            tokio::time::sleep(RACE_PAUSE).await;
         }
         let applied = self.applied_migrations().await?;
         check_applied(&applied, migrations)?;
@@ -165,7 +176,7 @@ impl Store {
                 "{}\nCREATE migration CONTENT {{ name: $name, checksum: $checksum, applied_at: time::now() }};",
                 m.sql
             );
-            let mut tries = 0;
+            let (since, mut tries) = (std::time::Instant::now(), 0);
             loop {
                 let Err(e) = self
                     .commit(
@@ -187,11 +198,9 @@ impl Store {
                     report.already.push(m.name.to_string());
                     break;
                 }
-                tries += 1;
-                if tries >= RACE_TRIES || !lost_a_race(&e) {
+                if !lost_a_race(&e) || !pause_after_lost_race(since, &mut tries).await {
                     return Err(e);
                 }
-                tokio::time::sleep(RACE_PAUSE).await;
             }
         }
         Ok(report)
