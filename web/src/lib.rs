@@ -6,6 +6,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod bookings;
+pub mod calendar_mail;
 pub mod calendars;
 pub mod clock;
 pub mod error;
@@ -121,6 +122,7 @@ pub async fn serve(
     let messages = state.message_limits.clone();
     tokio::spawn(mail::deliver(state.clone()));
     tokio::spawn(notify_mail::run(state.clone()));
+    tokio::spawn(calendar_mail::run(state.clone()));
     let sweeper = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {

@@ -80,6 +80,11 @@ impl Mailer {
         self.transport.is_some()
     }
 
+    /// The sender's bare address (an invitation's organizer).
+    pub fn from_address(&self) -> Option<String> {
+        self.from.as_ref().map(|m| m.email.to_string())
+    }
+
     /// A message was queued here: look now.
     pub fn wake(&self) {
         self.wake.notify_one();
@@ -117,18 +122,36 @@ impl Mailer {
                     "List-Unsubscribe=One-Click".into(),
                 ));
         }
-        let message = builder
-            .multipart(MultiPart::alternative_plain_html(
-                rec.mail.text.clone(),
-                rec.mail.html.clone(),
-            ))
-            .map_err(|e| (true, format!("the message could not be built: {e}")))?;
+        let body = MultiPart::alternative_plain_html(rec.mail.text.clone(), rec.mail.html.clone());
+        let message = match (&rec.mail.ics_method, &rec.mail.ics) {
+            (Some(method), Some(ics)) => builder.multipart(calendar_body(body, method, ics)),
+            _ => builder.multipart(body),
+        }
+        .map_err(|e| (true, format!("the message could not be built: {e}")))?;
         transport
             .send(message)
             .await
             .map(|_| ())
             .map_err(|e| (e.is_permanent(), e.to_string()))
     }
+}
+
+/// A calendar message (RFC 6047): the words, then the iCalendar object as the last
+/// alternative (`text/calendar; method=…`, which mail programs turn into "Add to
+/// calendar" or apply at once) and as an `invite.ics` attachment for those that only
+/// look at attachments.
+fn calendar_body(words: MultiPart, method: &str, ics: &str) -> MultiPart {
+    use lettre::message::header::ContentType;
+    use lettre::message::{Attachment, SinglePart};
+    let method: String = method.chars().filter(char::is_ascii_alphabetic).collect();
+    let calendar = ContentType::parse(&format!("text/calendar; charset=utf-8; method={method}"))
+        .unwrap_or(ContentType::TEXT_PLAIN);
+    let file = ContentType::parse("application/ics").unwrap_or(ContentType::TEXT_PLAIN);
+    let alternatives =
+        words.singlepart(SinglePart::builder().header(calendar).body(ics.to_string()));
+    MultiPart::mixed()
+        .multipart(alternatives)
+        .singlepart(Attachment::new("invite.ics".into()).body(ics.to_string(), file))
 }
 
 /// A mail's words before they are rendered as text and HTML.
@@ -189,6 +212,8 @@ pub fn compose(
         html: html.into_string(),
         sensitive,
         unsubscribe: None,
+        ics_method: None,
+        ics: None,
     }
 }
 

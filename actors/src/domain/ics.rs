@@ -1,7 +1,8 @@
 //! iCalendar (RFC 5545) feeds: events with their zones, recurrence rules, cancelled
 //! and moved occurrences, and team bookings; each zone used gets a `VTIMEZONE` built
 //! from chrono-tz's offsets, so other applications place recurring events right
-//! without knowing the IANA names.
+//! without knowing the IANA names. The same components, with an organizer, attendees
+//! and a sequence, make the iTIP (RFC 5546) invitations and cancellations sent by mail.
 //!
 //! Written here rather than with a crate: `icalendar` cannot emit VTIMEZONE; `calcard`
 //! builds them only inside its JSCalendar conversion and brings a mail stack with it.
@@ -158,10 +159,25 @@ struct Instance<'a> {
     title: &'a str,
 }
 
-fn instance(out: &mut String, e: &EventView, tz: Tz, uid: &str, stamp: &str, x: &Instance<'_>) {
+/// Properties every component of one message carries (an invitation's sequence,
+/// organizer and attendees; nothing in a feed).
+type Extra<'a> = &'a [String];
+
+fn instance(
+    out: &mut String,
+    e: &EventView,
+    tz: Tz,
+    stamp: &str,
+    x: &Instance<'_>,
+    extra: Extra<'_>,
+) {
+    let uid = format!("{}@cflows", e.id);
     line(out, "BEGIN:VEVENT");
     line(out, &format!("UID:{uid}"));
     line(out, &format!("DTSTAMP:{stamp}"));
+    for l in extra {
+        line(out, l);
+    }
     if e.all_day {
         line(
             out,
@@ -193,12 +209,14 @@ fn instance(out: &mut String, e: &EventView, tz: Tz, uid: &str, stamp: &str, x: 
 /// for a daily series) are written as overrides with their exact instants, from the
 /// feed's first year through [`YEARS_SPELLED_OUT`] years ahead. RDATE/EXDATE would say
 /// the same with two properties per occurrence and no way to keep its length.
-fn event(out: &mut String, e: &EventView, tz: Tz, years: (i32, i32)) {
+fn event(out: &mut String, e: &EventView, tz: Tz, years: (i32, i32), extra: Extra<'_>) {
     let stamp = utc_stamp(DateTime::from_timestamp_millis(e.updated_at).unwrap_or_default());
-    let uid = format!("{}@cflows", e.id);
     line(out, "BEGIN:VEVENT");
-    line(out, &format!("UID:{uid}"));
+    line(out, &format!("UID:{}@cflows", e.id));
     line(out, &format!("DTSTAMP:{stamp}"));
+    for l in extra {
+        line(out, l);
+    }
     let shape = recurrence::shape(e).ok();
     match (&e.recurrence, shape) {
         (Some(_), Some((_, local, length))) => {
@@ -272,7 +290,7 @@ fn event(out: &mut String, e: &EventView, tz: Tz, years: (i32, i32)) {
             end,
             title,
         };
-        instance(out, e, tz, &uid, &stamp, &one);
+        instance(out, e, tz, &stamp, &one, extra);
     }
     if e.all_day {
         return;
@@ -308,11 +326,11 @@ fn event(out: &mut String, e: &EventView, tz: Tz, years: (i32, i32)) {
             end: x.end.timestamp_millis(),
             title: &e.title,
         };
-        instance(out, e, tz, &uid, &stamp, &one);
+        instance(out, e, tz, &stamp, &one, extra);
     }
 }
 
-fn booking(out: &mut String, b: &BookingView, team: &str, tz: Tz) {
+fn booking(out: &mut String, b: &BookingView, team: &str, tz: Tz, extra: Extra<'_>) {
     line(out, "BEGIN:VEVENT");
     line(out, &format!("UID:{}@cflows", b.id));
     line(
@@ -322,6 +340,9 @@ fn booking(out: &mut String, b: &BookingView, team: &str, tz: Tz) {
             utc_stamp(DateTime::from_timestamp_millis(b.updated_at).unwrap_or_default())
         ),
     );
+    for l in extra {
+        line(out, l);
+    }
     dt(out, "DTSTART", tz, b.start, false);
     dt(out, "DTEND", tz, b.end, false);
     line(
@@ -350,12 +371,124 @@ fn booking(out: &mut String, b: &BookingView, team: &str, tz: Tz) {
 
 /// A whole feed: `VCALENDAR` named `name`, a `VTIMEZONE` per zone used, the entries.
 pub fn feed(name: &str, entries: &[Entry<'_>]) -> String {
+    calendar(&format!("X-WR-CALNAME:{}", text(name)), entries, &[])
+}
+
+/// Someone in an invitation: a name and a mail address.
+pub struct Party<'a> {
+    pub name: &'a str,
+    pub email: &'a str,
+}
+
+impl Party<'_> {
+    /// `ORGANIZER` / `ATTENDEE` parameters and value: the name quoted (quotes and
+    /// control characters dropped, RFC 5545 §3.2 allows neither), the address a URI.
+    fn property(&self, name: &str, params: &str) -> String {
+        let cn: String = self
+            .name
+            .chars()
+            .filter(|c| *c != '"' && !c.is_control())
+            .collect();
+        let email: String = self
+            .email
+            .chars()
+            .filter(|c| !c.is_control() && !c.is_whitespace())
+            .collect();
+        format!("{name};CN=\"{cn}\"{params}:mailto:{email}")
+    }
+}
+
+/// How an attendee stands, as written in an invitation.
+pub fn partstat(rsvp: cflows_protocol::Rsvp) -> &'static str {
+    match rsvp {
+        cflows_protocol::Rsvp::Accepted => "ACCEPTED",
+        cflows_protocol::Rsvp::Declined => "DECLINED",
+        cflows_protocol::Rsvp::Tentative => "TENTATIVE",
+        cflows_protocol::Rsvp::Pending => "NEEDS-ACTION",
+    }
+}
+
+fn itip_extra(
+    sequence: u64,
+    organizer: &Party<'_>,
+    attendees: &[(Party<'_>, &str)],
+) -> Vec<String> {
+    let mut extra = vec![
+        format!("SEQUENCE:{sequence}"),
+        organizer.property("ORGANIZER", ""),
+    ];
+    for (a, stat) in attendees {
+        extra.push(a.property(
+            "ATTENDEE",
+            &format!(";ROLE=REQ-PARTICIPANT;PARTSTAT={stat}"),
+        ));
+    }
+    extra
+}
+
+/// An iTIP `REQUEST` (RFC 5546 §3.2.2): `entry` with its zone's `VTIMEZONE`, sent by
+/// `organizer` to `attendees` (with how each stands). `sequence` grows with each
+/// change (the journal position of the change).
+pub fn request(
+    entry: &Entry<'_>,
+    sequence: u64,
+    organizer: &Party<'_>,
+    attendees: &[(Party<'_>, &str)],
+) -> String {
+    let extra = itip_extra(sequence, organizer, attendees);
+    calendar("METHOD:REQUEST", std::slice::from_ref(entry), &extra)
+}
+
+/// What a cancellation names: the last invitation's identity, time and title.
+pub struct Cancelled<'a> {
+    /// The booking's or event's id (the `UID` is made from it as in a feed).
+    pub id: &'a str,
+    pub title: &'a str,
+    pub start: i64,
+    pub end: i64,
+    pub all_day: bool,
+    pub tz: Tz,
+}
+
+/// An iTIP `CANCEL` (RFC 5546 §3.2.5) of the whole event or booking `c`.
+pub fn cancel(
+    c: &Cancelled<'_>,
+    sequence: u64,
+    organizer: &Party<'_>,
+    attendees: &[(Party<'_>, &str)],
+) -> String {
     let mut out = String::new();
-    line(&mut out, "BEGIN:VCALENDAR");
-    line(&mut out, "VERSION:2.0");
-    line(&mut out, "PRODID:-//cflows//cflows calendar//EN");
-    line(&mut out, "CALSCALE:GREGORIAN");
-    line(&mut out, &format!("X-WR-CALNAME:{}", text(name)));
+    head(&mut out, "METHOD:CANCEL");
+    let year = DateTime::from_timestamp_millis(c.start).map_or(2026, |t| t.year());
+    vtimezone(&mut out, c.tz, year - 1, year + 1);
+    line(&mut out, "BEGIN:VEVENT");
+    line(&mut out, &format!("UID:{}@cflows", c.id));
+    line(&mut out, &format!("DTSTAMP:{}", utc_stamp(Utc::now())));
+    for l in itip_extra(sequence, organizer, attendees) {
+        line(&mut out, &l);
+    }
+    dt(&mut out, "DTSTART", c.tz, c.start, c.all_day);
+    dt(&mut out, "DTEND", c.tz, c.end, c.all_day);
+    line(&mut out, &format!("SUMMARY:{}", text(c.title)));
+    line(&mut out, "STATUS:CANCELLED");
+    line(&mut out, "END:VEVENT");
+    line(&mut out, "END:VCALENDAR");
+    out
+}
+
+fn head(out: &mut String, property: &str) {
+    line(out, "BEGIN:VCALENDAR");
+    line(out, "VERSION:2.0");
+    line(out, "PRODID:-//cflows//cflows calendar//EN");
+    line(out, "CALSCALE:GREGORIAN");
+    line(out, property);
+}
+
+/// A `VCALENDAR` with `property` (its name or method), a `VTIMEZONE` per zone used and
+/// the entries, each component with `extra`.
+fn calendar(property: &str, entries: &[Entry<'_>], extra: Extra<'_>) -> String {
+    let mut out = String::new();
+    head(&mut out, property);
     let zone_of = |e: &Entry<'_>| -> Tz {
         match e {
             Entry::Event(e) => e.zone.parse().unwrap_or(chrono_tz::UTC),
@@ -395,8 +528,8 @@ pub fn feed(name: &str, entries: &[Entry<'_>]) -> String {
     for e in entries {
         let tz = zone_of(e);
         match e {
-            Entry::Event(ev) => event(&mut out, ev, tz, (first, spelled_until)),
-            Entry::Booking(b, team, _) => booking(&mut out, b, team, tz),
+            Entry::Event(ev) => event(&mut out, ev, tz, (first, spelled_until), extra),
+            Entry::Booking(b, team, _) => booking(&mut out, b, team, tz, extra),
         }
     }
     line(&mut out, "END:VCALENDAR");

@@ -19,6 +19,9 @@ pub struct FeedRow {
     /// The node that wrote it (none: written before nodes were named).
     #[serde(default)]
     pub node: Option<String>,
+    /// The organization of its stream (none: the platform's, an inbox).
+    #[serde(default)]
+    pub org: Option<String>,
     pub at: DateTime<Utc>,
 }
 
@@ -56,7 +59,7 @@ pub struct ThrottleRecord {
     pub expires_at: i64,
 }
 
-const FEED_FIELDS: &str = "stream, seq, kind, payload, node, at";
+const FEED_FIELDS: &str = "stream, seq, kind, payload, node, org, at";
 
 impl Store {
     /// The database server's clock.
@@ -105,6 +108,30 @@ impl Store {
                     "RETURN time::now(); LET $since_at = <datetime>$since; SELECT {FEED_FIELDS} FROM event WHERE at > $since_at ORDER BY at"
                 ),
                 json!({ "since": since }),
+            )
+            .await?;
+        let now: Option<DateTime<Utc>> = r.take(0)?;
+        let now = now.ok_or_else(|| super::StoreError::Decode("no server time".into()))?;
+        Ok((now, take_rows(&mut r, 2)?))
+    }
+
+    /// The server's clock, then at most `limit` journal rows of `kinds` written after
+    /// `since`, oldest first (a consumer with a cursor, as [`Store::feed_sweep`]).
+    ///
+    /// # Errors
+    /// The query fails or a row does not parse.
+    pub async fn journal_of_kinds(
+        &self,
+        since: DateTime<Utc>,
+        kinds: &[&str],
+        limit: u32,
+    ) -> StoreResult<(DateTime<Utc>, Vec<FeedRow>)> {
+        let mut r = self
+            .run(
+                &format!(
+                    "RETURN time::now(); LET $since_at = <datetime>$since; SELECT {FEED_FIELDS} FROM event WHERE at > $since_at AND kind IN $kinds ORDER BY at LIMIT $limit"
+                ),
+                json!({ "since": since, "kinds": kinds, "limit": limit }),
             )
             .await?;
         let now: Option<DateTime<Utc>> = r.take(0)?;

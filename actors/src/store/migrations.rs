@@ -71,6 +71,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0011_mail.surql",
         sql: include_str!("../../../migrations/0011_mail.surql"),
     },
+    Migration {
+        name: "0012_calendar_mail.surql",
+        sql: include_str!("../../../migrations/0012_calendar_mail.surql"),
+    },
 ];
 
 /// What [`Store::migrate`] did.
@@ -258,6 +262,7 @@ mod tests {
                 "0009_expired_holds.surql",
                 "0010_cluster.surql",
                 "0011_mail.surql",
+                "0012_calendar_mail.surql",
             ]
         );
         assert!(store.migrations_current().await.unwrap());

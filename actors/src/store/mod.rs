@@ -23,7 +23,10 @@ pub use calendars::{CalEventRecord, CalendarRecord, FeedRecord, feed_id};
 pub use capacity::{BookingRecord, JobTypeRecord, WaitlistRecord};
 pub use cluster::{FeedRow, NodeRecord, PairingRecord, ThrottleRecord};
 pub use migrations::{MIGRATIONS, Migration, MigrationReport};
-pub use outbox::{MailPrefRecord, OutboxCounts, OutboxRecord, OutgoingMail, PasswordResetRecord};
+pub use outbox::{
+    CALENDAR_MAIL_KINDS, CalendarMailRecord, MailPrefRecord, OutboxCounts, OutboxRecord,
+    OutgoingMail, PasswordResetRecord,
+};
 pub use portable::Owned;
 pub use projects::{AttachmentRecord, ProjectRecord, TaskRecord};
 pub use records::*;

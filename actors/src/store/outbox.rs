@@ -24,9 +24,15 @@ pub struct OutgoingMail {
     /// A notification mail's one-click unsubscribe link (RFC 8058).
     #[serde(default)]
     pub unsubscribe: Option<String>,
+    /// A calendar message (RFC 6047): its iTIP method (`REQUEST`, `CANCEL`) and the
+    /// iCalendar object, sent as a `text/calendar` part and an `invite.ics` attachment.
+    #[serde(default)]
+    pub ics_method: Option<String>,
+    #[serde(default)]
+    pub ics: Option<String>,
 }
 
-pub(super) const OUTBOX_FIELDS: &str = "record::id(id) AS id, org, kind, to, subject, text, html, sensitive, unsubscribe, state, attempts, last_error, created_at, due_at, claimed_by, claimed_until, sent_at";
+pub(super) const OUTBOX_FIELDS: &str = "record::id(id) AS id, org, kind, to, subject, text, html, sensitive, unsubscribe, ics_method, ics, state, attempts, last_error, created_at, due_at, claimed_by, claimed_until, sent_at";
 pub(super) const PASSWORD_RESET_FIELDS: &str =
     "record::id(id) AS id, token_hash, user, expires_at, used";
 
@@ -70,11 +76,64 @@ pub struct OutboxCounts {
 
 /// Queues `mail` for sending, in the transaction of the change that causes it.
 pub fn enqueue_mail(mail: &OutgoingMail, now: i64) -> Write {
+    enqueue_mail_as(&new_id(), mail, now)
+}
+
+/// [`enqueue_mail`] as outbox row `id`: a message derived from a journal row gets an id
+/// made from it, so two nodes deriving it write one row (the second's transaction fails).
+pub fn enqueue_mail_as(id: &str, mail: &OutgoingMail, now: i64) -> Write {
     Write::new(
-        "CREATE type::record('outbox', $mail_id) CONTENT { org: $mail.org, kind: $mail.kind, to: $mail.to, subject: $mail.subject, text: $mail.text, html: $mail.html, sensitive: $mail.sensitive, unsubscribe: $mail.unsubscribe, state: 'queued', attempts: 0, created_at: $mail_now, due_at: $mail_now };",
-        json!({ "mail_id": new_id(), "mail": mail, "mail_now": now }),
+        "CREATE type::record('outbox', $mail_id) CONTENT { org: $mail.org, kind: $mail.kind, to: $mail.to, subject: $mail.subject, text: $mail.text, html: $mail.html, sensitive: $mail.sensitive, unsubscribe: $mail.unsubscribe, ics_method: $mail.ics_method, ics: $mail.ics, state: 'queued', attempts: 0, created_at: $mail_now, due_at: $mail_now };",
+        json!({ "mail_id": id, "mail": mail, "mail_now": now }),
     )
 }
+
+/// What one person was last sent about one booking or event (the calendar mail
+/// ledger): the journal position it answers, whether they hold the invitation (or were
+/// sent its cancellation), a digest of what the invitation said, and what a later
+/// cancellation needs to name it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CalendarMailRecord {
+    /// `{uid}|{user}` hashed (record id).
+    pub id: String,
+    /// The booking's or event's id.
+    pub uid: String,
+    pub user: String,
+    /// The stream whose journal row decided it (`team:…`, `calendar:…`).
+    pub stream: String,
+    pub seq: u64,
+    /// Holds the invitation (`false`: sent its cancellation, or nothing yet).
+    pub invited: bool,
+    pub digest: String,
+    pub org: String,
+    pub title: String,
+    pub start: i64,
+    pub end: i64,
+    pub all_day: bool,
+    pub zone: String,
+}
+
+/// Where a consumer of the journal stands.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct JournalCursorRecord {
+    pub id: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+pub(super) const JOURNAL_CURSOR_FIELDS: &str = "record::id(id) AS id, at";
+
+pub(super) const CALENDAR_MAIL_FIELDS: &str = "record::id(id) AS id, uid, user, stream, seq, invited, digest, org, title, start, end, all_day, zone";
+
+/// Journal kinds the calendar mail follows.
+pub const CALENDAR_MAIL_KINDS: [&str; 7] = [
+    "booking_created",
+    "booking_confirmed",
+    "booking_changed",
+    "booking_cancelled",
+    "event_created",
+    "event_changed",
+    "event_deleted",
+];
 
 /// A reset link for `user` valid until `expires_at` (the token's digest is stored).
 pub fn create_password_reset(user: &str, token_hash: &str, expires_at: i64) -> Write {
@@ -85,6 +144,99 @@ pub fn create_password_reset(user: &str, token_hash: &str, expires_at: i64) -> W
 }
 
 impl Store {
+    /// The ledger entries of booking or event `uid`, one a person.
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn calendar_mail_of(&self, uid: &str) -> StoreResult<Vec<CalendarMailRecord>> {
+        self.rows(
+            &format!("SELECT {CALENDAR_MAIL_FIELDS} FROM calendar_mail WHERE uid = $uid"),
+            json!({ "uid": uid }),
+        )
+        .await
+    }
+
+    /// The ledger entries decided by `stream`'s rows (a deleted calendar's events).
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn calendar_mail_of_stream(
+        &self,
+        stream: &str,
+    ) -> StoreResult<Vec<CalendarMailRecord>> {
+        self.rows(
+            &format!("SELECT {CALENDAR_MAIL_FIELDS} FROM calendar_mail WHERE stream = $stream"),
+            json!({ "stream": stream }),
+        )
+        .await
+    }
+
+    /// Records `entry` (the ledger for one person and one booking or event) and queues
+    /// `mail` as outbox row `mail_id`, in one transaction, only if the ledger still stands
+    /// at `expected` (the `seq` read before; `None`: no entry). `false` when another node
+    /// recorded it first (nothing written).
+    ///
+    /// # Errors
+    /// The transaction fails otherwise.
+    pub async fn record_calendar_mail(
+        &self,
+        entry: &CalendarMailRecord,
+        expected: Option<u64>,
+        mail: Option<(&str, &OutgoingMail)>,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let mut write = Write::new(
+            "LET $cm_at = (SELECT VALUE seq FROM ONLY type::record('calendar_mail', $cm.id));
+             IF ($cm_at ?? -1) != $cm_expected { THROW 'calendar mail recorded meanwhile' };
+             UPSERT type::record('calendar_mail', $cm.id) CONTENT { uid: $cm.uid, user: $cm.user, stream: $cm.stream, seq: $cm.seq, invited: $cm.invited, digest: $cm.digest, org: $cm.org, title: $cm.title, start: $cm.start, end: $cm.end, all_day: $cm.all_day, zone: $cm.zone };",
+            json!({ "cm": entry, "cm_expected": expected.map_or(-1, |s| s as i64) }),
+        );
+        if let Some((id, mail)) = mail {
+            write = write.and(enqueue_mail_as(id, mail, now));
+        }
+        match self.commit(write, &[]).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Db(e)) if e.contains("recorded meanwhile") => Ok(false),
+            Err(StoreError::TxConflict(_) | StoreError::Duplicate(_)) => Ok(false),
+            Err(StoreError::Db(e)) if e.contains("already exists") => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Where consumer `name` of the journal stands (the server time it had read to).
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn journal_cursor(
+        &self,
+        name: &str,
+    ) -> StoreResult<Option<chrono::DateTime<chrono::Utc>>> {
+        let mut r = self
+            .run(
+                "SELECT VALUE at FROM ONLY type::record('journal_cursor', $name);",
+                json!({ "name": name }),
+            )
+            .await?;
+        Ok(r.take(0)?)
+    }
+
+    /// Moves consumer `name`'s cursor forward to `at` (never back).
+    ///
+    /// # Errors
+    /// The write fails.
+    pub async fn set_journal_cursor(
+        &self,
+        name: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<()> {
+        self.run(
+            "LET $to = <datetime>$at; UPSERT type::record('journal_cursor', $name) SET at = IF at = NONE OR at < $to { $to } ELSE { at };",
+            json!({ "name": name, "at": at }),
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// Commits `write` alone (a change whose only record is outside any actor's state:
     /// a reset link and its mail).
     ///

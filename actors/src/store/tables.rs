@@ -16,6 +16,7 @@ use super::cluster::{
     NODE_FIELDS, NodeRecord, PAIRING_FIELDS, PairingRecord, THROTTLE_FIELDS, ThrottleRecord,
 };
 use super::outbox::{
+    CALENDAR_MAIL_FIELDS, CalendarMailRecord, JOURNAL_CURSOR_FIELDS, JournalCursorRecord,
     MAIL_PREF_FIELDS, MailPrefRecord, OUTBOX_FIELDS, OutboxRecord, PASSWORD_RESET_FIELDS,
     PasswordResetRecord,
 };
@@ -200,6 +201,20 @@ pub const TABLES: &[Table] = &[
     ),
     // Not exported: people set their mail preferences again.
     table!("mail_pref", None, MAIL_PREF_FIELDS, MailPrefRecord),
+    // Not exported: what calendar mail was sent (the imported organization's future
+    // changes mail everyone afresh), where journal consumers stand.
+    table!(
+        "calendar_mail",
+        None,
+        CALENDAR_MAIL_FIELDS,
+        CalendarMailRecord
+    ),
+    table!(
+        "journal_cursor",
+        None,
+        JOURNAL_CURSOR_FIELDS,
+        JournalCursorRecord
+    ),
 ];
 
 /// The exported tables with how their rows belong to an organization, in import order.

@@ -506,3 +506,310 @@ async fn notifications_come_by_mail_unless_read_first_and_one_click_stops_them()
         .count();
     assert_eq!(to_max, 1, "no more mails of that kind");
 }
+
+impl SmtpSink {
+    /// Waits (up to 10 s) until `n` messages to `to` arrived; returns them oldest first
+    /// (by the order the sink received them is not kept: by their calendar sequence).
+    async fn wait_for_n(&self, to: &str, n: usize) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut got: Vec<Value> = self
+                .messages()
+                .into_iter()
+                .filter(|m| m["to"].as_str().unwrap_or("").contains(to))
+                .collect();
+            if got.len() >= n {
+                got.sort_by_key(|m| m["calendar"][0]["events"][0]["sequence"].as_i64());
+                return got;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} of {n} mails to {to} arrived: {got:#?}",
+                got.len()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// The one iCalendar object of a calendar mail, as Python's `icalendar` read it, checked
+/// to be both the `text/calendar` alternative and the `invite.ics` attachment.
+fn calendar_of(mail: &Value) -> &Value {
+    let parts = mail["calendar"].as_array().expect("calendar parts");
+    assert_eq!(
+        parts.len(),
+        2,
+        "a text/calendar part and an attachment: {mail:#}"
+    );
+    assert_eq!(parts[0]["content_type"], "text/calendar");
+    assert_eq!(parts[1]["filename"], "invite.ics");
+    assert_eq!(
+        parts[0]["method"], parts[0]["ics_method"],
+        "the part's method is the object's"
+    );
+    assert_eq!(parts[0]["events"], parts[1]["events"]);
+    &parts[0]
+}
+
+#[tokio::test]
+async fn a_mechanic_gets_his_booking_in_his_own_calendar_with_its_changes_and_its_cancellation() {
+    let sink = SmtpSink::start();
+    let app = mail_app(&sink).await;
+    let org = app.org("Demo Motors", "owner@example.com").await;
+    let max = app
+        .member(&org, "max@example.com", "Max Mechanic", Role::Member)
+        .await;
+    let lea = app
+        .member(&org, "lea@example.com", "Lea Painter", Role::Member)
+        .await;
+    let (owner, csrf) = app.login("owner@example.com").await;
+    let send = |method: reqwest::Method, path: String, body: Value| {
+        owner
+            .request(method, app.url(&path))
+            .header("x-csrf-token", &csrf)
+            .json(&body)
+            .send()
+    };
+    let job: Value = send(
+        reqwest::Method::POST,
+        "/api/v1/job-types".into(),
+        json!({"name": "Brake repair", "duration_minutes": 120}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let team: Value = send(
+        reqwest::Method::POST,
+        "/api/v1/teams".into(),
+        json!({"name": "Workshop", "members": [max.id, lea.id], "bookable_count": 2}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let team = team["id"].as_str().unwrap().to_string();
+    let hours = send(
+        reqwest::Method::PUT,
+        format!("/api/v1/teams/{team}/hours"),
+        json!({
+            "zone": "Europe/Berlin",
+            "weekly": (1..=7).map(|d| json!({"weekday": d, "start": "06:00", "end": "20:00"})).collect::<Vec<_>>(),
+            "closed": [], "hold_minutes": 15
+        }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(hours.status(), StatusCode::OK);
+
+    // Tuesday 15 June 2027, 08:00 in Berlin (summer time: 06:00 UTC).
+    let start = chrono::DateTime::parse_from_rfc3339("2027-06-15T08:00:00+02:00")
+        .unwrap()
+        .timestamp_millis();
+    let booked = send(
+        reqwest::Method::POST,
+        format!("/api/v1/teams/{team}/bookings"),
+        json!({"job_type": job["id"], "start": start, "confirm": true, "assigned": [max.id]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(booked.status(), StatusCode::CREATED);
+    let booking: Value = booked.json().await.unwrap();
+    let id = booking["id"].as_str().unwrap().to_string();
+
+    let first = sink.wait_for("max@example.com").await;
+    assert_eq!(
+        first["subject"],
+        "Booked for you: Brake repair, Tue 15 Jun, 08:00–10:00 (Europe/Berlin)"
+    );
+    let text = first["text"].as_str().unwrap();
+    assert!(
+        text.contains("booked you for Brake repair with Workshop"),
+        "{text}"
+    );
+    let cal = calendar_of(&first);
+    assert_eq!(cal["method"], "REQUEST");
+    assert_eq!(cal["timezones"], json!(["Europe/Berlin"]));
+    let ev = &cal["events"][0];
+    assert_eq!(ev["uid"], format!("{id}@cflows"));
+    assert_eq!(ev["tzid"], "Europe/Berlin", "DTSTART in the booking's zone");
+    assert_eq!(
+        ev["start_utc"], "2027-06-15T06:00:00+00:00",
+        "the right instant"
+    );
+    assert_eq!(ev["status"], "CONFIRMED");
+    assert_eq!(ev["attendees"], json!(["mailto:max@example.com"]));
+    assert_eq!(ev["organizer"], "mailto:cflows@demo-motors.test");
+
+    // Moved to 10:00: an update with a higher sequence.
+    let moved = send(
+        reqwest::Method::PATCH,
+        format!("/api/v1/teams/{team}/bookings/{id}"),
+        json!({"start": start + 2 * 3_600_000}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(moved.status(), StatusCode::OK);
+    let to_max = sink.wait_for_n("max@example.com", 2).await;
+    let update = &to_max[1];
+    assert_eq!(
+        update["subject"],
+        "Changed: Brake repair, Tue 15 Jun, 10:00–12:00 (Europe/Berlin)"
+    );
+    let ev = &calendar_of(update)["events"][0];
+    assert_eq!(ev["start_utc"], "2027-06-15T08:00:00+00:00");
+    assert!(
+        ev["sequence"].as_i64() > calendar_of(&to_max[0])["events"][0]["sequence"].as_i64(),
+        "a later sequence replaces the first invitation"
+    );
+    assert_ne!(to_max[0]["message_id"], update["message_id"]);
+
+    // Given to Lea: she is invited, Max gets the cancellation of his copy.
+    let reassigned = send(
+        reqwest::Method::PUT,
+        format!("/api/v1/teams/{team}/bookings/{id}/assigned"),
+        json!({"assigned": [lea.id]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reassigned.status(), StatusCode::OK);
+    let to_max = sink.wait_for_n("max@example.com", 3).await;
+    let off = &to_max[2];
+    assert!(
+        off["text"]
+            .as_str()
+            .unwrap()
+            .contains("You are no longer on Brake repair")
+    );
+    let cal = calendar_of(off);
+    assert_eq!(cal["method"], "CANCEL");
+    assert_eq!(cal["events"][0]["status"], "CANCELLED");
+    assert_eq!(cal["events"][0]["uid"], format!("{id}@cflows"));
+    let to_lea = sink.wait_for("lea@example.com").await;
+    assert!(
+        to_lea["subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("Booked for you: Brake repair")
+    );
+
+    // Cancelled: Lea's copy is cancelled; nobody hears twice of anything.
+    let cancelled = send(
+        reqwest::Method::POST,
+        format!("/api/v1/teams/{team}/bookings/{id}/cancel"),
+        json!({}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(cancelled.status(), StatusCode::OK);
+    let to_lea = sink.wait_for_n("lea@example.com", 2).await;
+    assert_eq!(
+        to_lea[1]["subject"],
+        "Cancelled: Brake repair, Tue 15 Jun, 10:00–12:00 (Europe/Berlin)"
+    );
+    assert_eq!(calendar_of(&to_lea[1])["method"], "CANCEL");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let all = sink.messages();
+    assert_eq!(all.len(), 5, "three to Max, two to Lea: {all:#?}");
+    let ids: std::collections::BTreeSet<&str> = all
+        .iter()
+        .map(|m| m["message_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 5);
+}
+
+#[tokio::test]
+async fn an_invitee_gets_the_event_in_its_own_zone_and_its_deletion() {
+    let sink = SmtpSink::start();
+    let app = mail_app(&sink).await;
+    let org = app.org("Demo Motors", "owner@example.com").await;
+    let max = app
+        .member(&org, "max@example.com", "Max Mechanic", Role::Member)
+        .await;
+    let (owner, csrf) = app.login("owner@example.com").await;
+    let calendars: Value = get_json(&app, &owner, "/api/v1/calendars").await;
+    let personal = calendars
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "personal")
+        .unwrap_or(&calendars[0])["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A weekly supplier call at 09:00 New York time (EST in January).
+    let start = chrono::DateTime::parse_from_rfc3339("2027-01-12T09:00:00-05:00")
+        .unwrap()
+        .timestamp_millis();
+    let created = owner
+        .post(app.url(&format!("/api/v1/calendars/{personal}/events")))
+        .header("x-csrf-token", &csrf)
+        .json(&json!({
+            "title": "Supplier call; parts, prices", "start": start, "end": start + 1_800_000,
+            "zone": "America/New_York", "invitees": [max.id], "location": "Room 2",
+            "recurrence": {"freq": "weekly", "count": 10}
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let event: Value = created.json().await.unwrap();
+    let id = event["id"].as_str().unwrap();
+    let invite = sink.wait_for("max@example.com").await;
+    assert!(
+        invite["subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("Invitation: Supplier call; parts, prices, Tue 12 Jan, 15:00"),
+        "in Max's zone (the organization's, Berlin): {}",
+        invite["subject"]
+    );
+    let cal = calendar_of(&invite);
+    assert_eq!(cal["method"], "REQUEST");
+    assert_eq!(cal["timezones"], json!(["America/New_York"]));
+    let ev = &cal["events"][0];
+    assert_eq!(ev["tzid"], "America/New_York");
+    assert_eq!(ev["start_utc"], "2027-01-12T14:00:00+00:00");
+    assert_eq!(ev["summary"], "Supplier call; parts, prices");
+    assert_eq!(ev["partstats"], json!(["NEEDS-ACTION"]));
+
+    // Max answers in the app: that is no new invitation.
+    let (max_http, max_csrf) = app.login("max@example.com").await;
+    let r = max_http
+        .post(app.url(&format!("/api/v1/calendars/{personal}/events/{id}/rsvp")))
+        .header("x-csrf-token", &max_csrf)
+        .json(&json!({"rsvp": "accepted"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status().is_success(),
+        "an invitee answers: {}",
+        r.status()
+    );
+    let deleted = owner
+        .delete(app.url(&format!("/api/v1/calendars/{personal}/events/{id}")))
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success(), "{}", deleted.status());
+    let both = sink.wait_for_n("max@example.com", 2).await;
+    let gone = &both[1];
+    assert!(
+        gone["text"].as_str().unwrap().contains("was deleted"),
+        "{gone:#}"
+    );
+    let cal = calendar_of(gone);
+    assert_eq!(cal["method"], "CANCEL");
+    assert_eq!(cal["events"][0]["uid"], format!("{id}@cflows"));
+    assert_eq!(cal["events"][0]["status"], "CANCELLED");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        sink.messages().len(),
+        2,
+        "the answer sent nothing; one invitation, one cancellation"
+    );
+}

@@ -6,6 +6,11 @@ the tests read what an independent mail reader makes of what cflows sent.
 
 Recipients at `bounce.test` are refused permanently (550); at `later.test` the first
 attempt of each message is refused for now (451).
+
+A calendar message's `text/calendar` part (and its `invite.ics` attachment) is read by
+Python's `icalendar` (an independent iCalendar reader): each VEVENT's UID, SEQUENCE,
+STATUS, SUMMARY, attendees, and its DTSTART as written (TZID) and as an instant (UTC, by
+the zone's name) are recorded under "calendar".
 """
 
 import asyncio
@@ -15,6 +20,8 @@ import json
 import os
 import sys
 import uuid
+
+import icalendar
 
 from aiosmtpd.controller import Controller
 
@@ -48,12 +55,52 @@ class Sink:
             "text": text.get_content() if text else None,
             "html": html.get_content() if html else None,
             "headers": {k: str(v) for k, v in msg.items()},
+            "calendar": calendar_parts(msg),
         }
         name = os.path.join(self.out, f"{uuid.uuid4().hex}.json")
         with open(name + ".tmp", "w") as f:
             json.dump(record, f)
         os.rename(name + ".tmp", name)
         return "250 Message accepted"
+
+
+def calendar_parts(msg):
+    """The iCalendar objects in the message, as icalendar reads them."""
+    out = []
+    for part in msg.walk():
+        kind = part.get_content_type()
+        if kind not in ("text/calendar", "application/ics"):
+            continue
+        raw = part.get_payload(decode=True).decode("utf-8")
+        cal = icalendar.Calendar.from_ical(raw)
+        events = []
+        for ev in cal.walk("VEVENT"):
+            start = ev.decoded("DTSTART")
+            tzid = ev["DTSTART"].params.get("TZID")
+            attendees = ev.get("ATTENDEE", [])
+            if not isinstance(attendees, list):
+                attendees = [attendees]
+            events.append({
+                "uid": str(ev["UID"]),
+                "sequence": int(ev.get("SEQUENCE", 0)),
+                "status": str(ev.get("STATUS", "")),
+                "summary": str(ev.get("SUMMARY", "")),
+                "tzid": tzid,
+                "start_utc": start.astimezone(__import__("datetime").timezone.utc).isoformat()
+                if hasattr(start, "astimezone") and getattr(start, "tzinfo", None) else str(start),
+                "organizer": str(ev.get("ORGANIZER", "")),
+                "attendees": [str(a) for a in attendees],
+                "partstats": [a.params.get("PARTSTAT") for a in attendees],
+            })
+        out.append({
+            "content_type": kind,
+            "method": part.get_param("method") or str(cal.get("METHOD", "")),
+            "ics_method": str(cal.get("METHOD", "")),
+            "timezones": [str(tz["TZID"]) for tz in cal.walk("VTIMEZONE")],
+            "events": events,
+            "filename": part.get_filename(),
+        })
+    return out
 
 
 def main():
