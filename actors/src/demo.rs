@@ -111,6 +111,7 @@ pub async fn seed(dir: &DirectoryHandle, password: &str) -> CoreResult<Option<De
                     manager: team_members.first().cloned(),
                     members: team_members,
                     bookable_count: *bookable,
+                    reminder_hours: Some(24),
                 },
             )
             .await?;

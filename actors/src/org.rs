@@ -59,6 +59,8 @@ pub struct TeamInput {
     pub members: Vec<UserId>,
     pub bookable_count: u32,
     pub manager: Option<UserId>,
+    /// See [`TeamView::reminder_hours`].
+    pub reminder_hours: Option<u32>,
 }
 
 /// An invitation's mail, made from its link's secret token.
@@ -1328,6 +1330,7 @@ impl Org {
             bookable_count: validate::bookable_count(input.bookable_count, members.len())?,
             members,
             manager: input.manager,
+            reminder_hours: validate::reminder_hours(input.reminder_hours)?,
         })
     }
 
@@ -1478,6 +1481,7 @@ fn team_view(t: TeamRecord) -> TeamView {
         members: t.members.into_iter().map(UserId::new).collect(),
         bookable_count: t.bookable_count,
         manager: t.manager.map(UserId::new),
+        reminder_hours: t.reminder_hours,
     }
 }
 

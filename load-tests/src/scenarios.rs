@@ -635,6 +635,7 @@ mod tests {
                     members: vec![UserId::new("u1")],
                     bookable_count: 1,
                     manager: None,
+                    reminder_hours: None,
                 },
             }),
         })

@@ -28,6 +28,7 @@ fn team_changed() -> ServerMsg {
                     .collect(),
                 bookable_count: 3,
                 manager: Some(UserId::new("01a20c25b3f776fbbd5c272573ecca50")),
+                reminder_hours: None,
             },
         }),
     }

@@ -138,6 +138,10 @@ pub struct TeamView {
     #[cfg_attr(feature = "openapi", schema(schema_with = crate::limits::schema::bookable_count))]
     pub bookable_count: u32,
     pub manager: Option<UserId>,
+    /// How many hours before a confirmed booking starts the people assigned to it get a
+    /// reminder by mail (1–168); none: no reminders.
+    #[serde(default)]
+    pub reminder_hours: Option<u32>,
 }
 
 /// A pending invitation to join an organization. The secret link is shown once, to the

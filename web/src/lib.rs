@@ -18,6 +18,7 @@ pub mod notify_mail;
 pub mod ops;
 pub mod pages;
 pub mod passwords;
+pub mod reminders;
 pub mod settings;
 pub mod work;
 
@@ -123,6 +124,7 @@ pub async fn serve(
     tokio::spawn(mail::deliver(state.clone()));
     tokio::spawn(notify_mail::run(state.clone()));
     tokio::spawn(calendar_mail::run(state.clone()));
+    tokio::spawn(reminders::run(state.clone()));
     let sweeper = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {

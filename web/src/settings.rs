@@ -37,6 +37,9 @@ pub struct MailSettings {
     /// (`CFLOWS_MAIL__NOTIFY_DELAY_SECS`): read in the app meanwhile, it is not mailed;
     /// several in that time go out as one mail.
     pub notify_delay_secs: u64,
+    /// How often booking reminders that have come due are looked for, in seconds
+    /// (`CFLOWS_MAIL__REMINDER_POLL_SECS`); a team sets how long before a booking.
+    pub reminder_poll_secs: u64,
 }
 
 impl Default for MailSettings {
@@ -45,6 +48,7 @@ impl Default for MailSettings {
             smtp_url: String::new(),
             from: "cflows <cflows@localhost>".into(),
             notify_delay_secs: 180,
+            reminder_poll_secs: 60,
         }
     }
 }

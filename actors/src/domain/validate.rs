@@ -234,6 +234,22 @@ pub fn bookable_count(count: u32, members: usize) -> Checked<u32> {
     Ok(count)
 }
 
+/// Longest reminder lead: a week.
+pub const MAX_REMINDER_HOURS: u32 = 168;
+
+/// A team's reminder lead: none, or 1 to [`MAX_REMINDER_HOURS`] hours.
+///
+/// # Errors
+/// Zero or more than a week.
+pub fn reminder_hours(hours: Option<u32>) -> Checked<Option<u32>> {
+    match hours {
+        Some(h) if h == 0 || h > MAX_REMINDER_HOURS => Err(Invalid::new(format!(
+            "a reminder comes 1 to {MAX_REMINDER_HOURS} hours before a booking (leave it empty for none)"
+        ))),
+        h => Ok(h),
+    }
+}
+
 /// An avatar: empty, or a `data:image/(png|jpeg|webp|gif);base64,` URL under the size limit.
 ///
 /// # Errors

@@ -203,6 +203,53 @@ impl Store {
         }
     }
 
+    /// Which of outbox rows `ids` exist (a message derived twice is queued once).
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn outbox_rows_existing(&self, ids: &[String]) -> StoreResult<Vec<String>> {
+        let mut r = self
+            .run(
+                "RETURN array::filter($ids, |$i| record::exists(type::record('outbox', $i)));",
+                json!({ "ids": ids }),
+            )
+            .await?;
+        Ok(r.take(0)?)
+    }
+
+    /// Queues `mail` as outbox row `id` unless that row exists; `false` when it did.
+    ///
+    /// # Errors
+    /// The write fails otherwise.
+    pub async fn enqueue_mail_once(
+        &self,
+        id: &str,
+        mail: &OutgoingMail,
+        now: i64,
+    ) -> StoreResult<bool> {
+        match self.commit(enqueue_mail_as(id, mail, now), &[]).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Duplicate(_) | StoreError::TxConflict(_)) => Ok(false),
+            Err(StoreError::Db(e)) if e.contains("already exists") => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Teams whose bookings send reminders.
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn teams_with_reminders(&self) -> StoreResult<Vec<super::TeamRecord>> {
+        self.rows(
+            &format!(
+                "SELECT {} FROM team WHERE reminder_hours > 0",
+                super::records::TEAM_FIELDS
+            ),
+            json!({}),
+        )
+        .await
+    }
+
     /// Where consumer `name` of the journal stands (the server time it had read to).
     ///
     /// # Errors

@@ -56,6 +56,8 @@ pub struct TeamRecord {
     pub members: Vec<String>,
     pub bookable_count: u32,
     pub manager: Option<String>,
+    #[serde(default)]
+    pub reminder_hours: Option<u32>,
 }
 
 /// A login session row.
@@ -140,7 +142,7 @@ pub(super) const MEMBERSHIP_FIELDS: &str =
 pub(super) const NOTIFICATION_FIELDS: &str = "record::id(id) AS id, user, org, kind, title, body, link, entity_kind, entity_id, from, created_at, updated_at, count, read";
 pub(super) const INVITATION_FIELDS: &str =
     "record::id(id) AS id, org, email, role, token_hash, invited_by, created_at, expires_at";
-pub(super) const TEAM_FIELDS: &str = "record::id(id) AS id, org, name, description, colour, parent, members, bookable_count, manager";
+pub(super) const TEAM_FIELDS: &str = "record::id(id) AS id, org, name, description, colour, parent, members, bookable_count, manager, reminder_hours";
 
 impl Store {
     /// One organization by id.

@@ -63,7 +63,7 @@ pub(super) fn apply_migration(sql: &str, name: &str, checksum: &str) -> Write {
 fn team_json(t: &TeamView) -> Json {
     json!({
         "id": t.id, "name": t.name, "description": t.description, "colour": t.colour,
-        "parent": t.parent, "members": t.members, "bookable_count": t.bookable_count, "manager": t.manager,
+        "parent": t.parent, "members": t.members, "bookable_count": t.bookable_count, "manager": t.manager, "reminder_hours": t.reminder_hours,
     })
 }
 
@@ -187,7 +187,7 @@ pub fn set_team_members(teams: &[TeamView]) -> Write {
 /// A new team of `org`.
 pub fn create_team(org: &str, team: &TeamView) -> Write {
     Write::new(
-        "CREATE type::record('team', $t.id) CONTENT { org: $org, name: $t.name, description: $t.description, colour: $t.colour, parent: $t.parent, members: $t.members, bookable_count: $t.bookable_count, manager: $t.manager, created_at: time::now() };",
+        "CREATE type::record('team', $t.id) CONTENT { org: $org, name: $t.name, description: $t.description, colour: $t.colour, parent: $t.parent, members: $t.members, bookable_count: $t.bookable_count, manager: $t.manager, reminder_hours: $t.reminder_hours, created_at: time::now() };",
         json!({ "org": org, "t": team_json(team) }),
     )
 }
@@ -195,7 +195,7 @@ pub fn create_team(org: &str, team: &TeamView) -> Write {
 /// Every field of a team.
 pub fn update_team(team: &TeamView) -> Write {
     Write::new(
-        "UPDATE type::record('team', $t.id) SET name = $t.name, description = $t.description, colour = $t.colour, parent = $t.parent, members = $t.members, bookable_count = $t.bookable_count, manager = $t.manager;",
+        "UPDATE type::record('team', $t.id) SET name = $t.name, description = $t.description, colour = $t.colour, parent = $t.parent, members = $t.members, bookable_count = $t.bookable_count, manager = $t.manager, reminder_hours = $t.reminder_hours;",
         json!({ "t": team_json(team) }),
     )
 }

@@ -43,6 +43,11 @@ pub struct TeamBody {
     #[schema(schema_with = cflows_protocol::limits::schema::bookable_count)]
     pub bookable_count: u32,
     pub manager: Option<UserId>,
+    /// Hours (1–168) before a confirmed booking starts that the people assigned to it
+    /// get a reminder by mail; absent or null: no reminders.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 168)]
+    pub reminder_hours: Option<u32>,
 }
 
 impl From<TeamBody> for TeamInput {
@@ -55,6 +60,7 @@ impl From<TeamBody> for TeamInput {
             members: b.members,
             bookable_count: b.bookable_count,
             manager: b.manager,
+            reminder_hours: b.reminder_hours,
         }
     }
 }

@@ -813,3 +813,150 @@ async fn an_invitee_gets_the_event_in_its_own_zone_and_its_deletion() {
         "the answer sent nothing; one invitation, one cancellation"
     );
 }
+
+#[tokio::test]
+async fn a_team_reminds_its_mechanic_of_tomorrows_repair_once() {
+    let sink = SmtpSink::start();
+    let url = sink.url();
+    let app = spawn_app_with(StoreConfig::memory(), move |s| {
+        s.mail.smtp_url = url;
+        s.mail.reminder_poll_secs = 1;
+    })
+    .await;
+    let org = app.org("Demo Motors", "owner@example.com").await;
+    let max = app
+        .member(&org, "max@example.com", "Max Mechanic", Role::Member)
+        .await;
+    let (owner, csrf) = app.login("owner@example.com").await;
+    let send = |method: reqwest::Method, path: String, body: Value| {
+        owner
+            .request(method, app.url(&path))
+            .header("x-csrf-token", &csrf)
+            .json(&body)
+            .send()
+    };
+    let job: Value = send(
+        reqwest::Method::POST,
+        "/api/v1/job-types".into(),
+        json!({"name": "Brake repair", "duration_minutes": 60}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let team_body = |hours: Value| json!({"name": "Workshop", "members": [max.id], "bookable_count": 1, "reminder_hours": hours});
+    let created = send(
+        reqwest::Method::POST,
+        "/api/v1/teams".into(),
+        team_body(json!(null)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let team: Value = created.json().await.unwrap();
+    let team = team["id"].as_str().unwrap().to_string();
+    let (status, code, message) = error_code(
+        send(
+            reqwest::Method::PUT,
+            format!("/api/v1/teams/{team}"),
+            team_body(json!(0)),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input")
+    );
+    assert!(message.contains("1 to 168 hours"), "{message}");
+    let hours = send(
+        reqwest::Method::PUT,
+        format!("/api/v1/teams/{team}/hours"),
+        json!({
+            "zone": "Europe/Berlin",
+            "weekly": (1..=7).map(|d| json!({"weekday": d, "start": "00:00", "end": "24:00"})).collect::<Vec<_>>(),
+            "closed": [], "hold_minutes": 15
+        }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(hours.status(), StatusCode::OK);
+    let now = chrono::Utc::now().timestamp_millis();
+    let hour = 3_600_000;
+    let soon = now - now.rem_euclid(hour) + 3 * hour;
+    for start in [soon, soon + 30 * hour] {
+        let r = send(
+            reqwest::Method::POST,
+            format!("/api/v1/teams/{team}/bookings"),
+            json!({"job_type": job["id"], "start": start, "confirm": true, "assigned": [max.id]}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    // Reminders switched on (a day before) in the staff panel, as an admin does it.
+    let csrf_page = app
+        .csrf_from_page(&owner, &format!("/staff/teams/{team}"))
+        .await;
+    let r = owner
+        .post(app.url(&format!("/staff/teams/{team}")))
+        .form(&[
+            ("csrf", csrf_page.as_str()),
+            ("name", "Workshop"),
+            ("members", max.id.as_str()),
+            ("bookable_count", "1"),
+            ("reminder_hours", "24"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status().is_success() || r.status().is_redirection(),
+        "{}",
+        r.status()
+    );
+    let page = owner
+        .get(app.url(&format!("/staff/teams/{team}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(r#"<option value="24" selected>1 day before</option>"#),
+        "the form shows the team's reminder"
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let reminder = loop {
+        let found = sink.messages().into_iter().find(|m| {
+            m["subject"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("Reminder: Brake repair"))
+        });
+        if let Some(m) = found {
+            break m;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no reminder arrived: {:#?}",
+            sink.messages()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(reminder["to"].as_str().unwrap().contains("max@example.com"));
+    let text = reminder["text"].as_str().unwrap();
+    assert!(text.contains("Brake repair with Workshop starts"), "{text}");
+    assert!(text.contains("1 day before"), "{text}");
+    // Looked for every second: still one reminder, none for the booking in 30 hours.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let reminders = sink
+        .messages()
+        .into_iter()
+        .filter(|m| m["subject"].as_str().unwrap_or("").starts_with("Reminder:"))
+        .count();
+    assert_eq!(reminders, 1);
+}

@@ -40,6 +40,9 @@ struct TeamForm {
     bookable_count: String,
     #[serde(default)]
     manager: String,
+    /// Hours before a booking its people are reminded; empty: no reminders.
+    #[serde(default)]
+    reminder_hours: String,
 }
 
 impl TeamForm {
@@ -53,6 +56,14 @@ impl TeamForm {
             })?
         };
         let some = |s: String| (!s.trim().is_empty()).then_some(s);
+        let reminder_hours = match self.reminder_hours.trim() {
+            "" => None,
+            h => Some(h.parse().map_err(|_| {
+                AppError::InvalidInput(
+                    "a reminder comes a whole number of hours before a booking: pick one from the list".into(),
+                )
+            })?),
+        };
         Ok(TeamInput {
             name: self.name,
             description: self.description,
@@ -61,6 +72,7 @@ impl TeamForm {
             members: self.members.into_iter().map(UserId::new).collect(),
             bookable_count,
             manager: some(self.manager).map(UserId::new),
+            reminder_hours,
         })
     }
 
@@ -81,6 +93,7 @@ impl TeamForm {
                 .as_ref()
                 .map(ToString::to_string)
                 .unwrap_or_default(),
+            reminder_hours: t.reminder_hours.map(|h| h.to_string()).unwrap_or_default(),
         }
     }
 }
@@ -129,10 +142,28 @@ fn team_form(
                     option value=(mem.user.id) selected[f.manager == mem.user.id.as_str()] { (mem.user.display_name) }
                 }
             }
+            label for="reminder_hours" { "Reminder by mail to the people booked" }
+            select #reminder_hours name="reminder_hours" {
+                @for (value, words) in REMINDER_CHOICES {
+                    option value=(value) selected[f.reminder_hours == *value] { (words) }
+                }
+            }
             button type="submit" { (submit) }
         }
     }
 }
+
+/// The reminder leads a team can pick (hours; empty: none).
+const REMINDER_CHOICES: &[(&str, &str)] = &[
+    ("", "No reminder"),
+    ("1", "1 hour before"),
+    ("2", "2 hours before"),
+    ("4", "4 hours before"),
+    ("12", "12 hours before"),
+    ("24", "1 day before"),
+    ("48", "2 days before"),
+    ("168", "1 week before"),
+];
 
 async fn teams_page(
     State(state): State<AppState>,
