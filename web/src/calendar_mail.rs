@@ -75,8 +75,11 @@ async fn round(
         .journal_of_kinds(since, &CALENDAR_MAIL_KINDS, BATCH)
         .await?;
     let full = rows.len() == BATCH as usize;
+    // Catching up: the next round starts just before the last row read (rows sharing
+    // its time are read again; the ledger makes that harmless).
     let reached = if full {
-        rows.last().map_or(now, |r| r.at)
+        rows.last()
+            .map_or(now, |r| r.at - chrono::Duration::milliseconds(1))
     } else {
         now
     };
@@ -479,7 +482,8 @@ fn letter(
             let ics = ics::request(&Entry::Event(e), sequence, &organizer, &people);
             (subject, said, format!("{base}/calendar"), ics)
         }
-        (_, Method::Cancel) => {
+        // Nobody is invited to a deleted event: its rows only cancel.
+        (_, Method::Cancel) | (Thing::Gone, Method::Request { .. }) => {
             let said = match &wanted.thing {
                 Thing::Gone => format!("{} on {when} was deleted.", entry.title),
                 Thing::Booking { booking, .. } if booking.state == BookingState::Cancelled => {
@@ -509,9 +513,6 @@ fn letter(
                 format!("{base}/calendar"),
                 ics,
             )
-        }
-        (Thing::Gone, Method::Request { .. }) => {
-            unreachable!("nobody is invited to a deleted event")
         }
     };
     let letter = Letter {
