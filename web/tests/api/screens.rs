@@ -30,6 +30,8 @@ pub struct Dense {
     pub added: usize,
     /// The dense week's first busy day (today, unless the day is over or a weekend).
     pub first_day: chrono::NaiveDate,
+    /// The demo's first team (its staff page).
+    pub team: String,
 }
 
 const CARS: &[&str] = &[
@@ -56,6 +58,7 @@ pub async fn demo_with_dense_week(app: &TestApp) -> Dense {
         workflow: snap.workflows[0].id.to_string(),
         added,
         first_day,
+        team: snap.teams[0].id.to_string(),
     }
 }
 
@@ -209,6 +212,7 @@ async fn save_screenshots() {
         ("me-notifications", "/me/notifications".into()),
         ("staff-users", "/staff/users".into()),
         ("staff-teams", "/staff/teams".into()),
+        ("staff-team", format!("/staff/teams/{}", dense.team)),
         ("staff-capacity", "/staff/capacity".into()),
         ("staff-workflows", "/staff/workflows".into()),
         ("staff-kiosks", "/staff/kiosks".into()),
