@@ -57,11 +57,15 @@ impl Mailer {
                 wake: Notify::new(),
             });
         }
-        let transport =
-            AsyncSmtpTransport::<Tokio1Executor>::from_url(settings.mail.smtp_url.trim())
-                .map_err(|e| format!("mail.smtp_url does not work: {e}"))?
-                .timeout(Some(Duration::from_secs(30)))
-                .build();
+        let url = settings.mail.smtp_url.trim();
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map_err(|e| format!("mail.smtp_url does not work: {e}"))?
+            .timeout(Some(Duration::from_secs(30)));
+        let ca = settings.mail.tls_ca_file.trim();
+        if !ca.is_empty() {
+            builder = builder.tls(tls_trusting(url, ca)?);
+        }
+        let transport = builder.build();
         let from: Mailbox = settings
             .mail
             .from
@@ -133,6 +137,35 @@ impl Mailer {
             .await
             .map(|_| ())
             .map_err(|e| (e.is_permanent(), e.to_string()))
+    }
+}
+
+/// The TLS of `url` (lettre's form) trusting the certificate authority in PEM file `ca`
+/// besides the public ones: a private relay's own certificate.
+fn tls_trusting(url: &str, ca: &str) -> Result<lettre::transport::smtp::client::Tls, String> {
+    use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+    let parsed = url::Url::parse(url).map_err(|e| format!("mail.smtp_url does not parse: {e}"))?;
+    let host = parsed
+        .host_str()
+        .ok_or("mail.smtp_url names no host")?
+        .to_string();
+    let pem =
+        std::fs::read(ca).map_err(|e| format!("mail.tls_ca_file {ca} cannot be read: {e}"))?;
+    let cert = Certificate::from_pem(&pem)
+        .map_err(|e| format!("mail.tls_ca_file {ca} is not a PEM certificate: {e}"))?;
+    let params = TlsParameters::builder(host)
+        .add_root_certificate(cert)
+        .build()
+        .map_err(|e| format!("mail.tls_ca_file {ca} cannot be used: {e}"))?;
+    let tls = parsed
+        .query_pairs()
+        .find(|(k, _)| k == "tls")
+        .map(|(_, v)| v.to_string());
+    match (parsed.scheme(), tls.as_deref()) {
+        ("smtps", _) => Ok(Tls::Wrapper(params)),
+        ("smtp", Some("required")) => Ok(Tls::Required(params)),
+        ("smtp", Some("opportunistic")) => Ok(Tls::Opportunistic(params)),
+        _ => Err("mail.tls_ca_file is set but mail.smtp_url uses no TLS: write smtps://… or smtp://…?tls=required".into()),
     }
 }
 

@@ -33,6 +33,10 @@ pub struct MailSettings {
     pub smtp_url: String,
     /// The sender (`CFLOWS_MAIL__FROM`), e.g. `Demo Motors <cflows@example.com>`.
     pub from: String,
+    /// A PEM file of the certificate authority a private relay's certificate is issued
+    /// by (`CFLOWS_MAIL__TLS_CA_FILE`), trusted besides the public ones; empty: only
+    /// the public ones. Only with TLS (`smtps://` or `?tls=required`).
+    pub tls_ca_file: String,
     /// How long a notification mailed "at once" waits first, in seconds
     /// (`CFLOWS_MAIL__NOTIFY_DELAY_SECS`): read in the app meanwhile, it is not mailed;
     /// several in that time go out as one mail.
@@ -47,6 +51,7 @@ impl Default for MailSettings {
         Self {
             smtp_url: String::new(),
             from: "cflows <cflows@localhost>".into(),
+            tls_ca_file: String::new(),
             notify_delay_secs: 180,
             reminder_poll_secs: 60,
         }

@@ -28,6 +28,11 @@ impl Drop for SmtpSink {
 
 impl SmtpSink {
     fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// The sink with `extra` arguments (its TLS mode, certificate, key and login).
+    fn start_with(extra: &[&str]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -38,6 +43,7 @@ impl SmtpSink {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp/sink.py");
         let mut child = Command::new("python3")
             .args([script, &port.to_string(), dir.to_str().unwrap()])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -959,4 +965,126 @@ async fn a_team_reminds_its_mechanic_of_tomorrows_repair_once() {
         .filter(|m| m["subject"].as_str().unwrap_or("").starts_with("Reminder:"))
         .count();
     assert_eq!(reminders, 1);
+}
+
+/// A certificate authority and a certificate it issued for `localhost` (openssl), in
+/// `dir`: (ca.pem, cert.pem, key.pem).
+fn certificates(dir: &std::path::Path) -> (String, String, String) {
+    let path = |n: &str| dir.join(n).to_str().unwrap().to_string();
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("openssl runs");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let (ca_key, ca, key, csr, cert, ext) = (
+        path("ca.key"),
+        path("ca.pem"),
+        path("key.pem"),
+        path("cert.csr"),
+        path("cert.pem"),
+        path("ext.cnf"),
+    );
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        &ca_key,
+        "-out",
+        &ca,
+        "-days",
+        "2",
+        "-subj",
+        "/CN=cflows test relay CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        &key,
+        "-out",
+        &csr,
+        "-subj",
+        "/CN=localhost",
+    ]);
+    std::fs::write(
+        &ext,
+        "basicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        &csr,
+        "-CA",
+        &ca,
+        "-CAkey",
+        &ca_key,
+        "-CAcreateserial",
+        "-out",
+        &cert,
+        "-days",
+        "2",
+        "-extfile",
+        &ext,
+    ]);
+    (ca, cert, key)
+}
+
+#[tokio::test]
+async fn mail_goes_to_a_private_relay_over_starttls_and_implicit_tls_with_a_login() {
+    let dir = std::env::temp_dir().join(format!("cflows-tls-{}", cflows_actors::store::new_id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (ca, cert, key) = certificates(&dir);
+    for (mode, scheme) in [("starttls", "smtp"), ("tls", "smtps")] {
+        let sink = SmtpSink::start_with(&[mode, &cert, &key, "relay-user", "s3cret;pass"]);
+        let query = if mode == "starttls" {
+            "?tls=required"
+        } else {
+            ""
+        };
+        let url = format!(
+            "{scheme}://relay-user:s3cret%3Bpass@localhost:{}{query}",
+            sink.port
+        );
+        let ca = ca.clone();
+        let app = spawn_app_with(StoreConfig::memory(), move |s| {
+            s.mail.smtp_url = url;
+            s.mail.from = "Demo Motors <cflows@demo-motors.test>".into();
+            s.mail.tls_ca_file = ca;
+        })
+        .await;
+        app.org("Demo Motors", "owner@example.com").await;
+        let (owner, csrf) = app.login("owner@example.com").await;
+        let r = owner
+            .post(app.url("/api/v1/members"))
+            .header("x-csrf-token", &csrf)
+            .json(&json!({"email": format!("new.{mode}@example.com"), "role": "member"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let mail = sink.wait_for(&format!("new.{mode}@example.com")).await;
+        assert_eq!(mail["tls"], true, "{mode}: the message came over TLS");
+        assert_eq!(mail["login"], "relay-user", "{mode}: after AUTH");
+    }
+    // A CA file with a plain-text URL is a start-up error that says what to write.
+    let plain = spawn_app_with(StoreConfig::memory(), |_| {}).await;
+    let mut settings = (*plain.state.settings).clone();
+    settings.mail.smtp_url = "smtp://localhost:2525".into();
+    settings.mail.tls_ca_file = ca.clone();
+    let refused = cflows_web::mail::Mailer::new(&settings).err().unwrap();
+    assert!(refused.contains("smtps://"), "{refused}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

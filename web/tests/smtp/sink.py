@@ -2,7 +2,11 @@
 Python's email package and written to OUT_DIR as JSON (headers, text and HTML parts), so
 the tests read what an independent mail reader makes of what cflows sent.
 
-    python3 sink.py PORT OUT_DIR
+    python3 sink.py PORT OUT_DIR [starttls|tls CERT KEY USER PASSWORD]
+
+With `starttls` the server requires STARTTLS and then AUTH as USER/PASSWORD before any
+mail; with `tls` it speaks TLS from the first byte (implicit TLS, as on port 465) and
+requires AUTH. Each record notes whether the message came over TLS and who logged in.
 
 Recipients at `bounce.test` are refused permanently (550); at `later.test` the first
 attempt of each message is refused for now (451).
@@ -22,6 +26,9 @@ import sys
 import uuid
 
 import icalendar
+import ssl
+
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from aiosmtpd.controller import Controller
 
@@ -56,12 +63,24 @@ class Sink:
             "html": html.get_content() if html else None,
             "headers": {k: str(v) for k, v in msg.items()},
             "calendar": calendar_parts(msg),
+            # STARTTLS sets session.ssl; implicit TLS shows on the transport.
+            "tls": session.ssl is not None
+            or server.transport.get_extra_info("ssl_object") is not None,
+            "login": login_of(session),
         }
         name = os.path.join(self.out, f"{uuid.uuid4().hex}.json")
         with open(name + ".tmp", "w") as f:
             json.dump(record, f)
         os.rename(name + ".tmp", name)
         return "250 Message accepted"
+
+
+def login_of(session):
+    """Who logged in (AUTH) on this connection, if anyone."""
+    data = getattr(session, "auth_data", None)
+    if isinstance(data, LoginPassword):
+        return data.login.decode()
+    return None
 
 
 def calendar_parts(msg):
@@ -106,7 +125,26 @@ def calendar_parts(msg):
 def main():
     port, out = int(sys.argv[1]), sys.argv[2]
     os.makedirs(out, exist_ok=True)
-    controller = Controller(Sink(out), hostname="127.0.0.1", port=port)
+    options = {}
+    if len(sys.argv) > 3:
+        mode, cert, key, user, password = sys.argv[3:8]
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert, key)
+
+        def authenticator(server, session, envelope, mechanism, auth_data):
+            ok = (
+                isinstance(auth_data, LoginPassword)
+                and auth_data.login.decode() == user
+                and auth_data.password.decode() == password
+            )
+            return AuthResult(success=ok, auth_data=auth_data)
+
+        options = {"authenticator": authenticator, "auth_required": True}
+        if mode == "starttls":
+            options.update(tls_context=context, require_starttls=True, auth_require_tls=True)
+        else:
+            options.update(ssl_context=context, auth_require_tls=False)
+    controller = Controller(Sink(out), hostname="127.0.0.1", port=port, **options)
     controller.start()
     print("ready", flush=True)
     try:
