@@ -388,7 +388,9 @@ async fn serve(settings: Settings, store: Store) -> anyhow::Result<ExitCode> {
         let seeded = loop {
             match demo::seed(&core.directory, &password).await {
                 Ok(seeded) => break seeded,
-                Err(e) if since.elapsed() < std::time::Duration::from_secs(60) => {
+                Err(e)
+                    if lost_a_race(&e) && since.elapsed() < std::time::Duration::from_secs(60) =>
+                {
                     tracing::info!(error = %e, "seeding the demo raced another node; trying again");
                     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
                 }
@@ -409,6 +411,18 @@ async fn serve(settings: Settings, store: Store) -> anyhow::Result<ExitCode> {
     cflows_web::serve(state, listener, shutdown_signal()).await?;
     println!("cflows stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// An error another node's concurrent seeding causes (a unique address or slug taken
+/// meanwhile, a transaction that lost), not a broken seed.
+fn lost_a_race(e: &cflows_actors::CoreError) -> bool {
+    use cflows_actors::{CoreError, StoreError};
+    match e {
+        CoreError::Conflict(_) => true,
+        CoreError::Store(StoreError::Duplicate(_) | StoreError::TxConflict(_)) => true,
+        CoreError::Store(StoreError::Db(m)) => m.contains("already exists"),
+        _ => false,
+    }
 }
 
 async fn shutdown_signal() {

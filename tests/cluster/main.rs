@@ -82,7 +82,13 @@ fn node_with(data: &Path, db_port: u16, env: &[(&str, &str)]) -> (Process, Strin
         .env("RUST_LOG", "error")
         .current_dir(data)
         .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(data.join("node.log")).unwrap())
+        .stderr(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(data.join("node.log"))
+                .unwrap(),
+        )
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();

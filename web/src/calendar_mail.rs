@@ -85,39 +85,54 @@ async fn round(
     };
     rows.sort_by(|a, b| (a.stream.as_str(), a.seq).cmp(&(b.stream.as_str(), b.seq)));
     let mut orgs = Orgs::default();
-    let mut queued = false;
+    let mut done = Done::default();
     for row in &rows {
-        queued |= on_row(state, &mut orgs, row).await?;
+        on_row(state, &mut orgs, row, &mut done).await?;
     }
-    if queued {
+    if done.queued {
         state.mailer.wake();
+    }
+    // A decision another node recorded first: that node moves the cursor; this one
+    // keeps its place, so nothing it lost the race on is passed over unseen.
+    if done.raced {
+        return Ok(catching_up);
     }
     store.set_journal_cursor(CURSOR, reached).await?;
     Ok(full.then_some(reached))
 }
 
-/// The organizations a round needs, each read once.
+/// What a round did.
+#[derive(Default)]
+struct Done {
+    /// Queued a mail.
+    queued: bool,
+    /// Found a decision recorded by another node meanwhile.
+    raced: bool,
+}
+
+/// The organizations a round needs, each read once (`None`: deleted).
 #[derive(Default)]
 struct Orgs(HashMap<String, Option<(OrgHandle, OrgView)>>);
 
 impl Orgs {
-    async fn get(&mut self, state: &AppState, org: &str) -> Option<(OrgHandle, OrgView)> {
+    async fn get(
+        &mut self,
+        state: &AppState,
+        org: &str,
+    ) -> Result<Option<(OrgHandle, OrgView)>, AppError> {
         if let Some(known) = self.0.get(org) {
-            return known.clone();
+            return Ok(known.clone());
         }
-        let found = async {
-            let handle = state
-                .core
-                .directory
-                .org(&OrgId::new(org.to_string()))
-                .await
-                .ok()?;
-            let view = handle.settings().await.ok()?;
-            Some((handle, view))
-        }
-        .await;
+        let found = match state.core.directory.org(&OrgId::new(org.to_string())).await {
+            Ok(handle) => {
+                let view = handle.settings().await?;
+                Some((handle, view))
+            }
+            Err(cflows_actors::CoreError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        };
         self.0.insert(org.to_string(), found.clone());
-        found
+        Ok(found)
     }
 }
 
@@ -136,7 +151,8 @@ enum Thing {
         team: String,
     },
     Event(EventView),
-    /// Deleted: everyone holding its invitation gets the cancellation.
+    /// Deleted (or its calendar): everyone holding its invitation gets the
+    /// cancellation.
     Gone,
 }
 
@@ -145,73 +161,77 @@ fn digest(parts: &impl serde::Serialize) -> String {
     hex::encode(&Sha256::digest(json.as_bytes())[..16])
 }
 
-/// Mails what row `row` changes for whom; `true` when something was queued.
-async fn on_row(state: &AppState, orgs: &mut Orgs, row: &FeedRow) -> Result<bool, AppError> {
+/// Mails what row `row` changes for whom.
+async fn on_row(
+    state: &AppState,
+    orgs: &mut Orgs,
+    row: &FeedRow,
+    done: &mut Done,
+) -> Result<(), AppError> {
     let Ok(stream) = StreamName::parse(&row.stream) else {
-        return Ok(false);
+        return Ok(());
     };
     let Some(org_id) = row.org.clone() else {
-        return Ok(false);
+        return Ok(());
     };
     let Ok(event) = decode_journal(stream.kind(), &row.payload) else {
         tracing::warn!(stream = %row.stream, seq = row.seq, "calendar mail: a row does not parse");
-        return Ok(false);
+        return Ok(());
     };
-    let Some((org, view)) = orgs.get(state, &org_id).await else {
-        return Ok(false);
+    let Some((org, view)) = orgs.get(state, &org_id).await? else {
+        return Ok(());
     };
     let now = Utc::now().timestamp_millis();
-    let wanted = match event {
+    let mut all = Vec::new();
+    match event {
         StreamEvent::Team(
             TeamEvent::BookingCreated { booking }
             | TeamEvent::BookingConfirmed { booking }
             | TeamEvent::BookingChanged { booking }
             | TeamEvent::BookingCancelled { booking },
         ) => {
-            let team = org
-                .team(booking.team.clone())
-                .await
-                .ok()
-                .flatten()
-                .map_or_else(String::new, |t| t.name);
-            let people = if booking.state == BookingState::Confirmed && booking.end > now - PAST_MS
-            {
-                booking
+            // Past bookings mail nobody (an edit afterwards is not news); held ones
+            // are nobody's yet, done ones stay in people's calendars.
+            let people = match booking.state {
+                _ if booking.end < now - PAST_MS => return Ok(()),
+                BookingState::Confirmed => booking
                     .assigned
                     .iter()
-                    .map(|u| (u.to_string(), "ACCEPTED"))
-                    .collect()
-            } else {
-                BTreeMap::new()
+                    .map(|u| (u.to_string(), "ACCEPTED;RSVP=FALSE"))
+                    .collect(),
+                BookingState::Cancelled => BTreeMap::new(),
+                _ => return Ok(()),
             };
-            Wanted {
+            let team = org
+                .team(booking.team.clone())
+                .await?
+                .map_or_else(String::new, |t| t.name);
+            all.push(Wanted {
                 uid: booking.id.clone(),
                 digest: digest(&(
                     booking.start,
                     booking.end,
                     &booking.title,
-                    &team,
+                    &booking.team,
                     &booking.assigned,
                 )),
                 people,
                 thing: Thing::Booking { booking, team },
-            }
+            });
         }
         StreamEvent::Calendar(
             CalendarEvent::EventCreated { event } | CalendarEvent::EventChanged { event },
         ) => {
-            let current = event.recurrence.is_some() || event.end > now - PAST_MS;
-            let people = if current {
-                event
-                    .invitees
-                    .iter()
-                    .map(|i| (i.user.to_string(), ics::partstat(i.rsvp)))
-                    .collect()
-            } else {
-                BTreeMap::new()
-            };
+            if event.recurrence.is_none() && event.end < now - PAST_MS {
+                return Ok(());
+            }
+            let people = event
+                .invitees
+                .iter()
+                .map(|i| (i.user.to_string(), ics::partstat(i.rsvp)))
+                .collect();
             let invitees: Vec<&UserId> = event.invitees.iter().map(|i| &i.user).collect();
-            Wanted {
+            all.push(Wanted {
                 uid: event.id.clone(),
                 digest: digest(&(
                     &event.title,
@@ -227,17 +247,34 @@ async fn on_row(state: &AppState, orgs: &mut Orgs, row: &FeedRow) -> Result<bool
                 )),
                 people,
                 thing: Thing::Event(event),
-            }
+            });
         }
-        StreamEvent::Calendar(CalendarEvent::EventDeleted { id }) => Wanted {
-            uid: id,
-            people: BTreeMap::new(),
-            digest: String::new(),
-            thing: Thing::Gone,
-        },
-        _ => return Ok(false),
-    };
-    decide(state, &org, &view, row, &wanted).await
+        StreamEvent::Calendar(CalendarEvent::EventDeleted { id }) => all.push(gone(id)),
+        StreamEvent::Calendar(CalendarEvent::CalendarDeleted { .. }) => {
+            let store = state.core.directory.store();
+            let uids: BTreeSet<String> = store
+                .calendar_mail_of_stream(&row.stream)
+                .await?
+                .into_iter()
+                .map(|r| r.uid)
+                .collect();
+            all.extend(uids.into_iter().map(gone));
+        }
+        _ => return Ok(()),
+    }
+    for wanted in &all {
+        decide(state, &org, &view, row, wanted, done).await?;
+    }
+    Ok(())
+}
+
+fn gone(uid: String) -> Wanted {
+    Wanted {
+        uid,
+        people: BTreeMap::new(),
+        digest: String::new(),
+        thing: Thing::Gone,
+    }
 }
 
 /// Compares `wanted` with the ledger, person by person, and records and mails the
@@ -248,7 +285,8 @@ async fn decide(
     view: &OrgView,
     row: &FeedRow,
     wanted: &Wanted,
-) -> Result<bool, AppError> {
+    done: &mut Done,
+) -> Result<(), AppError> {
     let store = state.core.directory.store();
     let ledger: HashMap<String, CalendarMailRecord> = store
         .calendar_mail_of(&wanted.uid)
@@ -256,8 +294,33 @@ async fn decide(
         .into_iter()
         .map(|r| (r.user.clone(), r))
         .collect();
-    let everyone: BTreeSet<&String> = wanted.people.keys().chain(ledger.keys()).collect();
-    let mut queued = false;
+    // The active members among the people wanted (a deactivated one is taken off).
+    let mut people: Vec<(UserId, cflows_protocol::MemberView, &'static str)> = Vec::new();
+    for (user, stat) in &wanted.people {
+        let id = UserId::new(user.clone());
+        if let Some(m) = org.member(id.clone()).await?.filter(|m| m.active) {
+            people.push((id, m, stat));
+        }
+    }
+    let attendees: Vec<(Party<'_>, &str)> = people
+        .iter()
+        .map(|(_, m, stat)| {
+            (
+                Party {
+                    name: &m.user.display_name,
+                    email: &m.user.email,
+                },
+                *stat,
+            )
+        })
+        .collect();
+    let everyone: BTreeSet<&str> = wanted
+        .people
+        .keys()
+        .chain(ledger.keys())
+        .map(String::as_str)
+        .collect();
+    let now = Utc::now().timestamp_millis();
     for user in everyone {
         let before = ledger.get(user);
         if before.is_some_and(|b| b.seq >= row.seq) {
@@ -265,49 +328,67 @@ async fn decide(
             continue;
         }
         let holds = before.is_some_and(|b| b.invited);
-        let method = match (wanted.people.contains_key(user), holds) {
+        let member = people.iter().find(|(id, _, _)| id.as_str() == user);
+        let method = match (member.is_some(), holds) {
             (true, _) if before.is_some_and(|b| b.invited && b.digest == wanted.digest) => None,
             (true, _) => Some(Method::Request { update: holds }),
+            // A cancellation of something long over is not news either.
+            (false, true) if before.is_some_and(|b| !b.recurring && b.end < now - PAST_MS) => None,
             (false, true) => Some(Method::Cancel),
             (false, false) => None,
         };
         let Some(method) = method else {
             continue;
         };
-        let Some(person) = state
-            .core
-            .directory
-            .user(&UserId::new(user.clone()))
-            .await?
-        else {
-            continue;
+        let (name, email, zone) = match member {
+            Some((_, m, _)) => (
+                m.user.display_name.clone(),
+                m.user.email.clone(),
+                m.profile.timezone.clone(),
+            ),
+            None => {
+                let Some(u) = state
+                    .core
+                    .directory
+                    .user(&UserId::new(user.to_string()))
+                    .await?
+                else {
+                    continue;
+                };
+                (u.display_name, u.email, String::new())
+            }
         };
-        let member = org.member(UserId::new(user.clone())).await.ok().flatten();
-        let zone = member.as_ref().map_or("", |m| m.profile.timezone.as_str());
-        let clock = Clock::new(view, zone);
         let recipient = Party {
-            name: &person.display_name,
-            email: &person.email,
+            name: &name,
+            email: &email,
         };
-        let names = attendees(state, wanted).await?;
         let entry = ledger_entry(row, wanted, user, &method, before, &view.timezone);
-        let mail = letter(
-            state, view, &clock, &recipient, wanted, &method, &entry, &names, row.seq,
-        );
+        let letter = Mail {
+            org: view,
+            clock: Clock::new(view, &zone),
+            to: &recipient,
+            wanted,
+            method: &method,
+            entry: &entry,
+            attendees: &attendees,
+            sequence: row.seq,
+        };
+        let mail = letter.render(state);
         let id = format!(
             "cal{}",
             digest(&(&wanted.uid, user, row.seq, method.name()))
         );
-        let now = Utc::now().timestamp_millis();
         if store
             .record_calendar_mail(&entry, before.map(|b| b.seq), Some((&id, &mail)), now)
             .await?
         {
             metrics::counter!("cflows_calendar_mail_total", "method" => method.name()).increment(1);
-            queued = true;
+            done.queued = true;
+        } else {
+            done.raced = true;
         }
     }
-    Ok(queued)
+    Ok(())
 }
 
 enum Method {
@@ -327,25 +408,6 @@ impl Method {
     }
 }
 
-/// The people on the invitation, as the `ATTENDEE`s every copy lists.
-async fn attendees(
-    state: &AppState,
-    wanted: &Wanted,
-) -> Result<Vec<(String, String, &'static str)>, AppError> {
-    let mut out = Vec::new();
-    for (user, stat) in &wanted.people {
-        if let Some(u) = state
-            .core
-            .directory
-            .user(&UserId::new(user.clone()))
-            .await?
-        {
-            out.push((u.display_name, u.email, *stat));
-        }
-    }
-    Ok(out)
-}
-
 /// The ledger entry after this decision: what a later cancellation needs is kept from
 /// the last invitation.
 fn ledger_entry(
@@ -356,18 +418,29 @@ fn ledger_entry(
     before: Option<&CalendarMailRecord>,
     org_zone: &str,
 ) -> CalendarMailRecord {
-    let (title, start, end, all_day, zone) = match &wanted.thing {
+    let (title, start, end, all_day, zone, recurring) = match &wanted.thing {
         Thing::Booking { booking, .. } => (
             booking.title.clone(),
             booking.start,
             booking.end,
             false,
             org_zone.to_string(),
+            false,
         ),
-        Thing::Event(e) => (e.title.clone(), e.start, e.end, e.all_day, e.zone.clone()),
+        Thing::Event(e) => (
+            e.title.clone(),
+            e.start,
+            e.end,
+            e.all_day,
+            e.zone.clone(),
+            e.recurrence.is_some(),
+        ),
         Thing::Gone => before.map_or_else(
-            || (String::new(), 0, 0, false, org_zone.to_string()),
-            |b| (b.title.clone(), b.start, b.end, b.all_day, b.zone.clone()),
+            || (String::new(), 0, 0, false, org_zone.to_string(), false),
+            |b| {
+                let b = b.clone();
+                (b.title, b.start, b.end, b.all_day, b.zone, b.recurring)
+            },
         ),
     };
     CalendarMailRecord {
@@ -384,153 +457,182 @@ fn ledger_entry(
         end,
         all_day,
         zone,
+        recurring,
     }
 }
 
-/// The mail: words in the recipient's zone and clock, the iCalendar object in the
-/// booking's or event's own zone.
-#[allow(clippy::too_many_arguments)]
-fn letter(
-    state: &AppState,
-    org: &OrgView,
-    clock: &Clock,
-    to: &Party<'_>,
-    wanted: &Wanted,
-    method: &Method,
-    entry: &CalendarMailRecord,
-    names: &[(String, String, &'static str)],
+/// A calendar mail to one person, before it is rendered.
+struct Mail<'a> {
+    org: &'a OrgView,
+    /// The recipient's zone and the organization's clock.
+    clock: Clock,
+    to: &'a Party<'a>,
+    wanted: &'a Wanted,
+    method: &'a Method,
+    entry: &'a CalendarMailRecord,
+    /// Everyone on the invitation (every copy lists them all).
+    attendees: &'a [(Party<'a>, &'a str)],
     sequence: u64,
-) -> OutgoingMail {
-    let base = state.settings.http.public_url();
-    let from = state.mailer.from_address().unwrap_or_default();
-    let organizer = Party {
-        name: &org.name,
-        email: &from,
-    };
-    let people: Vec<(Party<'_>, &str)> = names
-        .iter()
-        .map(|(name, email, stat)| (Party { name, email }, *stat))
-        .collect();
-    let tz: chrono_tz::Tz = entry.zone.parse().unwrap_or(chrono_tz::UTC);
-    let when = if entry.all_day {
-        let last = entry.end - 1;
-        if clock.day(entry.start) == clock.day(last) {
-            clock.day(entry.start)
+}
+
+impl Mail<'_> {
+    /// When, for people: a timed one in the recipient's zone; an all-day one as its
+    /// dates, which are the same everywhere.
+    fn when(&self) -> String {
+        let e = self.entry;
+        if e.all_day {
+            let own = Clock::new(self.org, &e.zone);
+            let last = e.end - 1;
+            if own.day(e.start) == own.day(last) {
+                own.day(e.start)
+            } else {
+                format!("{} – {}", own.day(e.start), own.day(last))
+            }
         } else {
-            format!("{} – {}", clock.day(entry.start), clock.day(last))
-        }
-    } else {
-        format!("{} ({})", clock.span(entry.start, entry.end), clock.zone())
-    };
-    let hello = format!("Hello {},", to.name);
-    let (subject, said, link, ics) = match (&wanted.thing, method) {
-        (Thing::Booking { booking, team }, Method::Request { update }) => {
-            let link = booking.work_item.as_ref().map_or_else(
-                || format!("{base}/calendar"),
-                |item| format!("{base}/items/{item}"),
-            );
-            let (subject, said) = if *update {
-                (
-                    format!("Changed: {}, {when}", booking.title),
-                    format!(
-                        "A booking you are assigned to has changed. {} with {team} is now on {when}.",
-                        booking.title
-                    ),
-                )
-            } else {
-                (
-                    format!("Booked for you: {}, {when}", booking.title),
-                    format!(
-                        "{} booked you for {} with {team} on {when}.",
-                        booking.booked_by_name, booking.title
-                    ),
-                )
-            };
-            let ics = ics::request(
-                &Entry::Booking(booking, team, tz),
-                sequence,
-                &organizer,
-                &people,
-            );
-            (subject, said, link, ics)
-        }
-        (Thing::Event(e), Method::Request { update }) => {
-            let place = if e.location.is_empty() {
-                String::new()
-            } else {
-                format!(" at {}", e.location)
-            };
-            let repeats = if e.recurrence.is_some() {
-                " (it repeats; the invitation holds every date)"
-            } else {
-                ""
-            };
-            let (subject, said) = if *update {
-                (
-                    format!("Updated invitation: {}, {when}", e.title),
-                    format!(
-                        "{} has changed: it is now on {when}{place}{repeats}.",
-                        e.title
-                    ),
-                )
-            } else {
-                (
-                    format!("Invitation: {}, {when}", e.title),
-                    format!("You are invited to {} on {when}{place}{repeats}.", e.title),
-                )
-            };
-            let ics = ics::request(&Entry::Event(e), sequence, &organizer, &people);
-            (subject, said, format!("{base}/calendar"), ics)
-        }
-        // Nobody is invited to a deleted event: its rows only cancel.
-        (_, Method::Cancel) | (Thing::Gone, Method::Request { .. }) => {
-            let said = match &wanted.thing {
-                Thing::Gone => format!("{} on {when} was deleted.", entry.title),
-                Thing::Booking { booking, .. } if booking.state == BookingState::Cancelled => {
-                    format!("{} on {when} was cancelled.", entry.title)
-                }
-                _ => format!("You are no longer on {} on {when}.", entry.title),
-            };
-            let cancelled = Cancelled {
-                id: &wanted.uid,
-                title: &entry.title,
-                start: entry.start,
-                end: entry.end,
-                all_day: entry.all_day,
-                tz,
-            };
-            let only = [(
-                Party {
-                    name: to.name,
-                    email: to.email,
-                },
-                "NEEDS-ACTION",
-            )];
-            let ics = ics::cancel(&cancelled, sequence, &organizer, &only);
-            (
-                format!("Cancelled: {}, {when}", entry.title),
-                said,
-                format!("{base}/calendar"),
-                ics,
+            format!(
+                "{} ({})",
+                self.clock.span(e.start, e.end),
+                self.clock.zone()
             )
         }
-    };
-    let letter = Letter {
-        sender: &org.name,
-        subject,
-        paragraphs: vec![
-            hello,
-            said,
-            "The calendar invitation in this mail keeps it in your own calendar (Outlook, Gmail, Apple Calendar).".into(),
-        ],
-        action: Some(("Open the calendar".into(), link)),
-        footer: format!(
-            "You get this because you are on this booking or event in {} on cflows.",
-            org.name
-        ),
-    };
-    let mut mail = compose("calendar", Some(org.id.as_str()), to.email, &letter, false);
-    mail.ics_method = Some(method.name().to_string());
-    mail.ics = Some(ics);
-    mail
+    }
+
+    /// The words in the recipient's zone and clock, the iCalendar object in the
+    /// booking's or event's own zone.
+    fn render(&self, state: &AppState) -> OutgoingMail {
+        let (org, entry, to) = (self.org, self.entry, self.to);
+        let base = state.settings.http.public_url();
+        let from = state.mailer.from_address().unwrap_or_default();
+        let organizer = Party {
+            name: &org.name,
+            email: &from,
+        };
+        let tz: chrono_tz::Tz = entry.zone.parse().unwrap_or(chrono_tz::UTC);
+        let when = self.when();
+        let calendar = format!("{base}/calendar");
+        let (subject, said, link, ics) = match (&self.wanted.thing, self.method) {
+            (Thing::Booking { booking, team }, Method::Request { update }) => {
+                let link = booking
+                    .work_item
+                    .as_ref()
+                    .map_or_else(|| calendar.clone(), |item| format!("{base}/items/{item}"));
+                let by = booking.booked_by_name.trim();
+                let (subject, said) = if *update {
+                    (
+                        format!("Changed: {}, {when}", booking.title),
+                        format!(
+                            "A booking you are on has changed: {} with {team} is now on {when}.",
+                            booking.title
+                        ),
+                    )
+                } else if by.is_empty() || by == to.name {
+                    (
+                        format!("Booked for you: {}, {when}", booking.title),
+                        format!("{} with {team} is booked for you on {when}.", booking.title),
+                    )
+                } else {
+                    (
+                        format!("Booked for you: {}, {when}", booking.title),
+                        format!(
+                            "{by} booked you for {} with {team} on {when}.",
+                            booking.title
+                        ),
+                    )
+                };
+                let ics = ics::request(
+                    &Entry::Booking(booking, team, tz),
+                    self.sequence,
+                    &organizer,
+                    self.attendees,
+                );
+                (subject, said, link, ics)
+            }
+            (Thing::Event(e), Method::Request { update }) => {
+                let place = if e.location.is_empty() {
+                    String::new()
+                } else {
+                    format!(" at {}", e.location)
+                };
+                let (on, repeats) = if e.recurrence.is_some() {
+                    ("from", " (it repeats; the invitation holds every date)")
+                } else {
+                    ("on", "")
+                };
+                let (subject, said) = if *update {
+                    (
+                        format!("Updated invitation: {}, {when}", e.title),
+                        format!(
+                            "{} has changed: it is now {on} {when}{place}{repeats}.",
+                            e.title
+                        ),
+                    )
+                } else {
+                    (
+                        format!("Invitation: {}, {when}", e.title),
+                        format!(
+                            "You are invited to {} {on} {when}{place}{repeats}.",
+                            e.title
+                        ),
+                    )
+                };
+                let ics = ics::request(&Entry::Event(e), self.sequence, &organizer, self.attendees);
+                (subject, said, calendar, ics)
+            }
+            // Nobody is invited to a deleted event: its rows only cancel.
+            (_, Method::Cancel) | (Thing::Gone, Method::Request { .. }) => {
+                let (subject, said) = match &self.wanted.thing {
+                    Thing::Gone => (
+                        format!("Cancelled: {}, {when}", entry.title),
+                        format!("{} on {when} was deleted.", entry.title),
+                    ),
+                    Thing::Booking { booking, .. } if booking.state == BookingState::Cancelled => (
+                        format!("Cancelled: {}, {when}", entry.title),
+                        format!("{} on {when} was cancelled.", entry.title),
+                    ),
+                    _ => (
+                        format!("Taken off: {}, {when}", entry.title),
+                        format!(
+                            "You are no longer on {} on {when}; it goes on without you.",
+                            entry.title
+                        ),
+                    ),
+                };
+                let cancelled = Cancelled {
+                    id: &self.wanted.uid,
+                    title: &entry.title,
+                    start: entry.start,
+                    end: entry.end,
+                    all_day: entry.all_day,
+                    tz,
+                };
+                let only = [(
+                    Party {
+                        name: to.name,
+                        email: to.email,
+                    },
+                    "NEEDS-ACTION",
+                )];
+                let ics = ics::cancel(&cancelled, self.sequence, &organizer, &only);
+                (subject, said, calendar, ics)
+            }
+        };
+        let letter = Letter {
+            sender: &org.name,
+            subject,
+            paragraphs: vec![
+                format!("Hello {},", to.name),
+                said,
+                "The calendar invitation in this mail keeps it in your own calendar (Outlook, Gmail, Apple Calendar).".into(),
+            ],
+            action: Some(("Open the calendar".into(), link)),
+            footer: format!(
+                "You get this because you are on this booking or event in {} on cflows.",
+                org.name
+            ),
+        };
+        let mut mail = compose("calendar", Some(org.id.as_str()), to.email, &letter, false);
+        mail.ics_method = Some(self.method.name().to_string());
+        mail.ics = Some(ics);
+        mail
+    }
 }

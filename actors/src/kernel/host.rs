@@ -64,7 +64,7 @@ impl<E: Entity> HostState<E> {
             // next message starts a fresh actor from the store).
             tracing::warn!(kind = E::KIND, id = %self.id, "lost a journal race; reloading from the store");
             metrics::counter!("cflows_journal_conflicts_total", "kind" => E::KIND).increment(1);
-            self.entity = E::load(&self.kernel, &self.id).await?;
+            self.entity = super::load_settled::<E>(&self.kernel, &self.id).await?;
         }
         Ok(())
     }
@@ -77,7 +77,7 @@ impl<E: Entity> HostState<E> {
             return Ok(true);
         }
         metrics::counter!("cflows_feed_reloads_total", "kind" => E::KIND).increment(1);
-        match E::load(&self.kernel, &self.id).await {
+        match super::load_settled::<E>(&self.kernel, &self.id).await {
             Ok(entity) => {
                 self.entity = entity;
                 Ok(true)

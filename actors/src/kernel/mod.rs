@@ -173,6 +173,32 @@ macro_rules! decide {
 }
 pub(crate) use decide;
 
+/// How many times [`load_settled`] loads again when commits landed during a load.
+const SETTLE_TRIES: u32 = 3;
+
+/// Loads entity `id` from the store at one position: each load reads its journal's
+/// position before its state (`Journal::open`), so a commit landing between the two
+/// reads would leave the state ahead of the position (a subscriber's snapshot would
+/// then hold a change its next event repeats). Reads the positions again after the
+/// load and loads again while they moved (rarely; one indexed read a stream otherwise).
+///
+/// # Errors
+/// As [`Entity::load`].
+pub async fn load_settled<E: Entity>(kernel: &Kernel, id: &E::Id) -> CoreResult<E> {
+    let mut entity = E::load(kernel, id).await?;
+    for _ in 0..SETTLE_TRIES {
+        let mut moved = false;
+        for j in entity.journals() {
+            moved |= kernel.store().last_seq(j.stream()).await? != j.seq();
+        }
+        if !moved {
+            break;
+        }
+        entity = E::load(kernel, id).await?;
+    }
+    Ok(entity)
+}
+
 /// After a decision: if its commit lost the journal's fence (another node committed on
 /// the entity's stream first), or it was refused (not found, no capacity, conflict) while
 /// the store holds commits this copy has not heard of yet, reloads the entity from the
@@ -207,7 +233,7 @@ pub async fn reload_after_lost_race<E: Entity, T>(
     if !stale {
         return false;
     }
-    match E::load(kernel, id).await {
+    match load_settled::<E>(kernel, id).await {
         Ok(fresh) => {
             metrics::counter!("cflows_decisions_retried_total", "kind" => E::KIND).increment(1);
             *entity = fresh;

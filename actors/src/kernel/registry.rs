@@ -219,7 +219,7 @@ impl<E: Entity> Registry<E> {
             self.retiring
                 .remove_if(id, |_, c| c.get_id() == old.get_id());
         }
-        let entity = E::load(kernel, id).await?;
+        let entity = super::load_settled::<E>(kernel, id).await?;
         let scope = entity.scope().cloned();
         let args = HostArgs {
             kernel: kernel.clone(),

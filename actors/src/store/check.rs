@@ -71,6 +71,13 @@ pub async fn integrity(store: &Store) -> StoreResult<Vec<String>> {
                 t.members.len()
             ));
         }
+        if let Some(h) = t.reminder_hours
+            && crate::domain::validate::reminder_hours(Some(h)).is_err()
+        {
+            problems.push(format!(
+                "{who} reminds {h} hours before a booking (1 to 168 allowed)"
+            ));
+        }
     }
     let mut streams: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for (stream, seq, payload) in store.journal_positions().await? {

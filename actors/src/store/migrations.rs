@@ -91,7 +91,7 @@ pub struct MigrationReport {
 /// busy database), and a lost race is not a failure.
 const RACE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Waits before the next try of a step that lost a race (50 ms, doubling to 1 s);
+/// Waits before the next try of a step that lost a race (100 ms, doubling to 1 s);
 /// `false` when `RACE_PATIENCE` has run out since `since`.
 async fn pause_after_lost_race(since: std::time::Instant, tries: &mut u32) -> bool {
     if since.elapsed() >= RACE_PATIENCE {

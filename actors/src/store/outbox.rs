@@ -111,6 +111,9 @@ pub struct CalendarMailRecord {
     pub end: i64,
     pub all_day: bool,
     pub zone: String,
+    /// A recurring event (its cancellation is news while the series runs).
+    #[serde(default)]
+    pub recurring: bool,
 }
 
 /// Where a consumer of the journal stands.
@@ -122,10 +125,10 @@ pub struct JournalCursorRecord {
 
 pub(super) const JOURNAL_CURSOR_FIELDS: &str = "record::id(id) AS id, at";
 
-pub(super) const CALENDAR_MAIL_FIELDS: &str = "record::id(id) AS id, uid, user, stream, seq, invited, digest, org, title, start, end, all_day, zone";
+pub(super) const CALENDAR_MAIL_FIELDS: &str = "record::id(id) AS id, uid, user, stream, seq, invited, digest, org, title, start, end, all_day, zone, recurring";
 
 /// Journal kinds the calendar mail follows.
-pub const CALENDAR_MAIL_KINDS: [&str; 7] = [
+pub const CALENDAR_MAIL_KINDS: [&str; 8] = [
     "booking_created",
     "booking_confirmed",
     "booking_changed",
@@ -133,6 +136,7 @@ pub const CALENDAR_MAIL_KINDS: [&str; 7] = [
     "event_created",
     "event_changed",
     "event_deleted",
+    "calendar_deleted",
 ];
 
 /// A reset link for `user` valid until `expires_at` (the token's digest is stored).
@@ -188,7 +192,7 @@ impl Store {
         let mut write = Write::new(
             "LET $cm_at = (SELECT VALUE seq FROM ONLY type::record('calendar_mail', $cm.id));
              IF ($cm_at ?? -1) != $cm_expected { THROW 'calendar mail recorded meanwhile' };
-             UPSERT type::record('calendar_mail', $cm.id) CONTENT { uid: $cm.uid, user: $cm.user, stream: $cm.stream, seq: $cm.seq, invited: $cm.invited, digest: $cm.digest, org: $cm.org, title: $cm.title, start: $cm.start, end: $cm.end, all_day: $cm.all_day, zone: $cm.zone };",
+             UPSERT type::record('calendar_mail', $cm.id) CONTENT { uid: $cm.uid, user: $cm.user, stream: $cm.stream, seq: $cm.seq, invited: $cm.invited, digest: $cm.digest, org: $cm.org, title: $cm.title, start: $cm.start, end: $cm.end, all_day: $cm.all_day, zone: $cm.zone, recurring: $cm.recurring };",
             json!({ "cm": entry, "cm_expected": expected.map_or(-1, |s| s as i64) }),
         );
         if let Some((id, mail)) = mail {

@@ -44,10 +44,16 @@ pub struct TeamBody {
     pub bookable_count: u32,
     pub manager: Option<UserId>,
     /// Hours (1–168) before a confirmed booking starts that the people assigned to it
-    /// get a reminder by mail; absent or null: no reminders.
-    #[serde(default)]
-    #[schema(minimum = 1, maximum = 168)]
-    pub reminder_hours: Option<u32>,
+    /// get a reminder by mail; null: no reminders; absent: on creation none, on an
+    /// update the team's current setting stays.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 168)]
+    pub reminder_hours: Option<Option<u32>>,
+}
+
+/// A field that may be absent (`None`), null (`Some(None)`) or a value.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<u32>>, D::Error> {
+    Option::<u32>::deserialize(d).map(Some)
 }
 
 impl From<TeamBody> for TeamInput {
@@ -60,7 +66,7 @@ impl From<TeamBody> for TeamInput {
             members: b.members,
             bookable_count: b.bookable_count,
             manager: b.manager,
-            reminder_hours: b.reminder_hours,
+            reminder_hours: b.reminder_hours.flatten(),
         }
     }
 }
@@ -99,11 +105,17 @@ async fn update_team(
     Path(team_id): Path<String>,
     ApiJson(body): ApiJson<TeamBody>,
 ) -> ApiResult<Json<TeamView>> {
-    Ok(Json(
-        m.org
-            .update_team(m.caller(), TeamId::new(team_id), body.into())
-            .await?,
-    ))
+    let team = TeamId::new(team_id);
+    // A client that does not send the reminder setting keeps it.
+    let keep = match body.reminder_hours {
+        Some(_) => None,
+        None => m.org.team(team.clone()).await?.map(|t| t.reminder_hours),
+    };
+    let mut input: TeamInput = body.into();
+    if let Some(current) = keep {
+        input.reminder_hours = current;
+    }
+    Ok(Json(m.org.update_team(m.caller(), team, input).await?))
 }
 
 /// Deletes a team; its child teams move up to its parent (admins).

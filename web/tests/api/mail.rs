@@ -812,11 +812,81 @@ async fn an_invitee_gets_the_event_in_its_own_zone_and_its_deletion() {
     assert_eq!(cal["method"], "CANCEL");
     assert_eq!(cal["events"][0]["uid"], format!("{id}@cflows"));
     assert_eq!(cal["events"][0]["status"], "CANCELLED");
+    // An event that is over: created and changed, it mails nobody.
+    let past = chrono::Utc::now().timestamp_millis() - 3 * 86_400_000;
+    let old: Value = owner
+        .post(app.url(&format!("/api/v1/calendars/{personal}/events")))
+        .header("x-csrf-token", &csrf)
+        .json(
+            &json!({"title": "Last week's review", "start": past, "end": past + 3_600_000,
+            "zone": "Europe/Berlin", "invitees": [max.id]}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let r = owner
+        .put(app.url(&format!(
+            "/api/v1/calendars/{personal}/events/{}",
+            old["id"].as_str().unwrap()
+        )))
+        .header("x-csrf-token", &csrf)
+        .json(
+            &json!({"title": "Last week's review (minutes)", "start": past, "end": past + 3_600_000,
+            "zone": "Europe/Berlin", "invitees": [max.id]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+
+    // A shared calendar deleted as a whole cancels its events' invitations.
+    let shared: Value = owner
+        .post(app.url("/api/v1/calendars"))
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"name": "Workshop meetings"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let shared = shared["id"].as_str().unwrap().to_string();
+    let r = owner
+        .post(app.url(&format!("/api/v1/calendars/{shared}/events")))
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"title": "Tool inventory", "start": start + 7 * 86_400_000,
+            "end": start + 7 * 86_400_000 + 3_600_000, "zone": "Europe/Berlin", "invitees": [max.id]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    sink.wait_for_n("max@example.com", 3).await;
+    let r = owner
+        .delete(app.url(&format!("/api/v1/calendars/{shared}")))
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let all = sink.wait_for_n("max@example.com", 4).await;
+    let last = all
+        .iter()
+        .find(|m| {
+            m["subject"]
+                .as_str()
+                .unwrap()
+                .starts_with("Cancelled: Tool inventory")
+        })
+        .unwrap_or_else(|| panic!("no cancellation of the deleted calendar's event: {all:#?}"));
+    assert_eq!(calendar_of(last)["method"], "CANCEL");
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(
         sink.messages().len(),
-        2,
-        "the answer sent nothing; one invitation, one cancellation"
+        4,
+        "the answer and the past event sent nothing; two invitations, two cancellations"
     );
 }
 
@@ -965,6 +1035,31 @@ async fn a_team_reminds_its_mechanic_of_tomorrows_repair_once() {
         .filter(|m| m["subject"].as_str().unwrap_or("").starts_with("Reminder:"))
         .count();
     assert_eq!(reminders, 1);
+
+    // An API client that does not know the setting keeps it when it edits the team;
+    // null turns it off.
+    let renamed: Value = send(
+        reqwest::Method::PUT,
+        format!("/api/v1/teams/{team}"),
+        json!({"name": "Workshop North", "members": [max.id], "bookable_count": 1}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(renamed["reminder_hours"], 24, "{renamed}");
+    let off: Value = send(
+        reqwest::Method::PUT,
+        format!("/api/v1/teams/{team}"),
+        team_body(json!(null)),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert!(off["reminder_hours"].is_null(), "{off}");
 }
 
 /// A certificate authority and a certificate it issued for `localhost` (openssl), in

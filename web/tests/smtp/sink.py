@@ -24,6 +24,7 @@ import json
 import os
 import sys
 import uuid
+import warnings
 
 import icalendar
 import ssl
@@ -31,6 +32,10 @@ import ssl
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from aiosmtpd.controller import Controller
+
+# With implicit TLS the whole connection is encrypted, which aiosmtpd's "AUTH without
+# STARTTLS" warnings do not know; the deprecation notes are aiosmtpd's own.
+warnings.filterwarnings("ignore")
 
 seen_later = set()
 

@@ -147,6 +147,10 @@ fn team_form(
                 @for (value, words) in REMINDER_CHOICES {
                     option value=(value) selected[f.reminder_hours == *value] { (words) }
                 }
+                // A lead set over the API that the list does not offer stays chosen.
+                @if !REMINDER_CHOICES.iter().any(|(v, _)| *v == f.reminder_hours) {
+                    option value=(f.reminder_hours) selected { (f.reminder_hours) " hours before" }
+                }
             }
             button type="submit" { (submit) }
         }
