@@ -59,7 +59,7 @@ pub async fn org_owned_by(
     (org, owner)
 }
 
-fn rename(name: &str) -> SettingsChange {
+pub(crate) fn rename(name: &str) -> SettingsChange {
     SettingsChange {
         name: name.into(),
         timezone: "Europe/Berlin".into(),

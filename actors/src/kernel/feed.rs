@@ -22,8 +22,13 @@
 //!   the missing ones are read by `(stream, seq)` if they do not arrive within
 //!   `gap_wait` (a row later than `window` is still found by its stream's next row).
 //!
+//! - **head check** (every second): a stream's *last* row that became visible later than
+//!   `window` has no next row to reveal the gap, so for every stream delivered here in
+//!   the last [`HEAD_WATCH`] the stored heads (one batched read by id) are compared with
+//!   what was delivered, and a stream behind is read by `(stream, seq)`.
+//!
 //! Rows already delivered are told apart by their stream's last delivered `seq`, kept
-//! while a row of that stream can still appear in a sweep. Lag is bounded by `poll` plus
+//! while a row of that stream can still appear in a sweep or a head check. Lag is bounded by `poll` plus
 //! one indexed read for ordinary rows, and by `sweep` for rows visible late.
 
 use super::Kernel;
@@ -107,7 +112,16 @@ struct Known {
     held: BTreeMap<u64, FeedRow>,
     /// When the oldest held row was held.
     held_since: Option<Instant>,
+    /// When a row of it was last delivered here.
+    touched: Instant,
+    /// Its stored head is past what was delivered (a late last row): read it now.
+    behind: bool,
 }
+
+/// How long after its last delivered row a stream's head is still checked.
+const HEAD_WATCH: Duration = Duration::from_secs(120);
+/// Between two head checks.
+const HEAD_EVERY: Duration = Duration::from_secs(1);
 
 /// Starts following the journal in a task of its own (until the kernel stops).
 pub(super) fn start(kernel: Kernel) {
@@ -166,6 +180,7 @@ impl Follower {
         let mut tail = start;
         let mut sweep_since = start;
         let mut last_sweep = Instant::now();
+        let mut last_head_check = Instant::now();
         let stopped = self.kernel.stopped();
         // Quiet journal: the pause between reads doubles up to four polls (the standing
         // cost on the database server falls fourfold); a new row brings it back.
@@ -177,7 +192,12 @@ impl Follower {
             }
             let before = self.status.rows.load(Ordering::Relaxed);
             let ok = self
-                .round(&mut tail, &mut sweep_since, &mut last_sweep)
+                .round(
+                    &mut tail,
+                    &mut sweep_since,
+                    &mut last_sweep,
+                    &mut last_head_check,
+                )
                 .await;
             self.status.following.store(ok, Ordering::Relaxed);
             pause = if self.status.rows.load(Ordering::Relaxed) > before {
@@ -194,6 +214,7 @@ impl Follower {
         tail: &mut DateTime<Utc>,
         sweep_since: &mut DateTime<Utc>,
         last_sweep: &mut Instant,
+        last_head_check: &mut Instant,
     ) -> bool {
         let store = self.kernel.store().clone();
         loop {
@@ -229,9 +250,9 @@ impl Follower {
                     // Streams quiet for longer than a sweep looks back: no row of theirs
                     // can be read again, only new ones.
                     let horizon = *sweep_since - window;
-                    self.streams
-                        .last
-                        .retain(|_, k| k.at > horizon || !k.held.is_empty());
+                    self.streams.last.retain(|_, k| {
+                        k.at > horizon || !k.held.is_empty() || k.touched.elapsed() < HEAD_WATCH
+                    });
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "journal feed: sweep failed");
@@ -240,7 +261,45 @@ impl Follower {
                 }
             }
         }
+        if last_head_check.elapsed() >= HEAD_EVERY {
+            *last_head_check = Instant::now();
+            if !self.check_heads().await {
+                return false;
+            }
+        }
         self.fill_gaps().await
+    }
+
+    /// Marks the streams whose stored head is past what was delivered here.
+    async fn check_heads(&mut self) -> bool {
+        let watched: Vec<String> = self
+            .streams
+            .last
+            .iter()
+            .filter(|(_, k)| k.held.is_empty() && k.touched.elapsed() < HEAD_WATCH)
+            .map(|(s, _)| s.clone())
+            .collect();
+        if watched.is_empty() {
+            return true;
+        }
+        match self.kernel.store().stream_heads(&watched).await {
+            Ok(heads) => {
+                metrics::counter!("cflows_feed_reads_total", "read" => "heads").increment(1);
+                for (stream, head) in heads {
+                    if let Some(k) = self.streams.last.get_mut(&stream)
+                        && head > k.seq
+                    {
+                        k.behind = true;
+                    }
+                }
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "journal feed: head check failed");
+                metrics::counter!("cflows_feed_errors_total").increment(1);
+                false
+            }
+        }
     }
 
     /// Widens the sweep's look-back when a row came later than half of it; narrows it
@@ -285,6 +344,8 @@ impl Follower {
                         at,
                         held: BTreeMap::new(),
                         held_since: None,
+                        touched: Instant::now(),
+                        behind: false,
                     },
                 );
                 return;
@@ -308,6 +369,7 @@ impl Follower {
             known.held_since = None;
         }
         known.seq = seq;
+        known.touched = Instant::now();
         if let Some(last) = next.last() {
             known.at = known.at.max(last.at);
         }
@@ -323,8 +385,9 @@ impl Follower {
             .last
             .iter()
             .filter(|(_, k)| {
-                k.held_since
-                    .is_some_and(|t| t.elapsed() >= self.config.gap_wait)
+                k.behind
+                    || k.held_since
+                        .is_some_and(|t| t.elapsed() >= self.config.gap_wait)
             })
             .map(|(s, k)| (s.clone(), k.seq))
             .collect();
@@ -338,11 +401,12 @@ impl Follower {
                         self.offer(row);
                     }
                     self.late_path = false;
-                    if let Some(k) = self.streams.last.get_mut(&stream)
-                        && !k.held.is_empty()
-                    {
-                        // Still missing (not visible yet): wait again.
-                        k.held_since = Some(Instant::now());
+                    if let Some(k) = self.streams.last.get_mut(&stream) {
+                        k.behind = false;
+                        if !k.held.is_empty() {
+                            // Still missing (not visible yet): wait again.
+                            k.held_since = Some(Instant::now());
+                        }
                     }
                 }
                 Err(e) => {

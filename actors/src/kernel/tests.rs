@@ -289,3 +289,61 @@ async fn a_hold_runs_out_once_with_three_nodes() {
     ])
     .await;
 }
+
+#[tokio::test]
+async fn a_streams_last_row_visible_later_than_the_sweep_looks_back_still_arrives() {
+    let store = store().await;
+    let (a, b) = (store.clone(), store.as_new_node());
+    let a = Core::start_with(a, crate::testing::feed_config())
+        .await
+        .unwrap();
+    let b = Core::start_with(b, crate::testing::feed_config())
+        .await
+        .unwrap();
+    let (org, owner) = crate::testing::org_with_owner(&a).await;
+    let stream = StreamName::Org(org.id.clone());
+    let mut on_b = b.kernel.hub().subscribe(&stream);
+    let on_a = a.directory.org(&org.id).await.unwrap();
+    let head = on_a.head().await.unwrap();
+    on_a.update_settings(
+        Caller::User(owner.id.clone()),
+        crate::testing::rename("Alpha Motors"),
+    )
+    .await
+    .unwrap();
+    // B hears the organization's earlier rows too (its feed starts a window back).
+    while crate::testing::frames(&mut on_b, 1).await != vec![head + 1] {}
+    // The stream's next row, as a transaction stamped 20 s before it became visible
+    // leaves it (a database server stalled under load): past every sweep's look-back,
+    // and no later row of the stream reveals the gap.
+    let (event, payload) = store
+        .journal(&stream, head, 1)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.kind, r.payload))
+        .next()
+        .unwrap();
+    store
+        .tamper_for_tests(&format!(
+            "BEGIN; CREATE event CONTENT {{ stream: '{stream}', seq: {seq}, kind: '{event}', payload: {payload:?}, actor: NULL, org: '{org}', node: 'stalled', at: time::now() - 20s }}; UPSERT stream_head:⟨{stream}⟩ SET seq = {seq}; COMMIT;",
+            seq = head + 2,
+            org = org.id,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        crate::testing::frames(&mut on_b, 1).await,
+        vec![head + 2],
+        "the head check finds it"
+    );
+    assert!(
+        b.kernel
+            .feed_status()
+            .gap_fills
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+}

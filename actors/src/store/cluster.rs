@@ -139,6 +139,21 @@ impl Store {
         Ok((now, take_rows(&mut r, 2)?))
     }
 
+    /// The stored heads (last written `seq`, 0 for none) of `streams`, one indexed read
+    /// each in one query.
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn stream_heads(&self, streams: &[String]) -> StoreResult<Vec<(String, u64)>> {
+        let mut r = self
+            .run(
+                "RETURN array::map($streams, |$s| [$s, (SELECT VALUE seq FROM ONLY type::record('stream_head', $s)) ?? 0]);",
+                json!({ "streams": streams }),
+            )
+            .await?;
+        Ok(r.take(0)?)
+    }
+
     /// Rows of `stream` after `after`, in order (a follower filling a gap).
     ///
     /// # Errors
