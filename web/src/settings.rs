@@ -37,6 +37,10 @@ pub struct MailSettings {
     /// (`CFLOWS_MAIL__NOTIFY_DELAY_SECS`): read in the app meanwhile, it is not mailed;
     /// several in that time go out as one mail.
     pub notify_delay_secs: u64,
+    /// How long a message the mail server did not take waits before its first retry,
+    /// in seconds (`CFLOWS_MAIL__RETRY_SECS`); each later retry waits twice as long, at
+    /// most an hour.
+    pub retry_secs: u64,
 }
 
 impl Default for MailSettings {
@@ -45,6 +49,7 @@ impl Default for MailSettings {
             smtp_url: String::new(),
             from: "cflows <cflows@localhost>".into(),
             notify_delay_secs: 180,
+            retry_secs: 30,
         }
     }
 }
