@@ -29,7 +29,12 @@ struct Server {
 }
 
 fn start(data: &Path) -> Server {
-    let child = cflows(data)
+    start_with(cflows(data))
+}
+
+/// `cmd serve`, once it listens.
+fn start_with(mut cmd: Command) -> Server {
+    let child = cmd
         .arg("serve")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -491,4 +496,134 @@ fn export_then_import_restores_an_organization_and_refuses_a_damaged_document() 
             .unwrap();
         assert_eq!(projects[0]["name"], "Spring showroom event");
     });
+}
+
+/// The mail tests' SMTP server (aiosmtpd, `web/tests/smtp/sink.py`): every message it
+/// accepts is written to `dir` as JSON.
+struct SmtpSink {
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl SmtpSink {
+    fn start_on(port: u16) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/web/tests/smtp/sink.py");
+        let mut child = Command::new("python3")
+            .args([script, &port.to_string(), dir.path().to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 runs the SMTP sink (pip install aiosmtpd icalendar; .ci/run does)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready", "the SMTP sink did not start");
+        Self { child, dir }
+    }
+
+    /// The messages received so far to `to`.
+    fn messages_to(&self, to: &str) -> Vec<Value> {
+        std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+            .map(|e| serde_json::from_slice::<Value>(&std::fs::read(e.path()).unwrap()).unwrap())
+            .filter(|m| m["to"].as_str().unwrap_or("").contains(to))
+            .collect()
+    }
+}
+
+/// `cflows serve` on `data`, its mail going to `smtp` and retried after a second.
+fn start_mailing(data: &Path, smtp: &str) -> Server {
+    let mut cmd = cflows(data);
+    cmd.env("CFLOWS_MAIL__SMTP_URL", smtp)
+        .env("CFLOWS_MAIL__RETRY_SECS", "1");
+    start_with(cmd)
+}
+
+/// Mail queued while the mail server is down, in a server then killed with SIGKILL, is
+/// sent by the next server on the same data once the mail server is up: once each. One
+/// message was tried before the kill, one was queued just before it (its send may have
+/// been under way: the claim runs out, a minute at most).
+#[tokio::test]
+async fn mail_queued_before_kill_9_is_sent_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let smtp = format!("smtp://127.0.0.1:{port}");
+    let mut server = start_mailing(dir.path(), &smtp);
+    let (client, token) = login(&server.addr).await;
+    let invite = |email: &'static str| {
+        client
+            .post(format!("http://{}/api/v1/members", server.addr))
+            .header("x-csrf-token", &token)
+            .json(&json!({"email": email, "role": "member"}))
+            .send()
+    };
+    assert_eq!(
+        invite("tried.before@example.com").await.unwrap().status(),
+        201
+    );
+    // Tried (nothing listens) and waiting.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let page = client
+            .get(format!("http://{}/staff/mail", server.addr))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if page.contains("tried.before@example.com") && page.contains("waiting to be sent") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{page}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        invite("queued.last@example.com").await.unwrap().status(),
+        201
+    );
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+
+    let sink = SmtpSink::start_on(port);
+    let again = start_mailing(dir.path(), &smtp);
+    let everyone = ["tried.before@example.com", "queued.last@example.com"];
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    while everyone.iter().any(|who| sink.messages_to(who).is_empty()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not sent after the restart: {:?}",
+            everyone.map(|who| sink.messages_to(who).len())
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for who in everyone {
+        let got = sink.messages_to(who);
+        assert_eq!(got.len(), 1, "{who}: {got:#?}");
+        assert!(
+            got[0]["subject"]
+                .as_str()
+                .unwrap()
+                .contains("invites you to Demo Motors"),
+            "{:#?}",
+            got[0]
+        );
+    }
+    drop(again);
 }
