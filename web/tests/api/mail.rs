@@ -1041,10 +1041,10 @@ async fn workshop(
 }
 
 /// Two nodes on one SurrealDB server, both sending mail to one mail server: twenty
-/// invitations made on either node and the calendar mail of a confirmed booking (which
-/// every node derives from the journal) each arrive exactly once. The mail server is
-/// down at first, so both nodes keep finding every message due at once and race to
-/// claim it.
+/// invitations made on either node and the calendar mail of three confirmed bookings
+/// (which every node derives from the journal, in rounds that start together as the
+/// nodes do) each arrive exactly once. The mail server is down at first, so both nodes
+/// keep finding every message due at once and race to claim it.
 #[tokio::test]
 async fn two_nodes_on_one_database_send_each_mail_once() {
     let Some(surreal) = crate::remote::start_surreal().await else {
@@ -1060,12 +1060,16 @@ async fn two_nodes_on_one_database_send_each_mail_once() {
             s.mail.retry_secs = 1;
         })
     };
-    let a = node(config.clone()).await;
-    let b = node(config).await;
+    let (a, b) = tokio::join!(node(config.clone()), node(config));
     let org = a.org("Demo Motors", "owner@example.com").await;
-    let max = a
-        .member(&org, "max@example.com", "Max Mechanic", Role::Member)
-        .await;
+    let mut mechanics = Vec::new();
+    for (email, name) in [
+        ("max@example.com", "Max Mechanic"),
+        ("lea@example.com", "Lea Painter"),
+        ("ole@example.com", "Ole Fitter"),
+    ] {
+        mechanics.push(a.member(&org, email, name, Role::Member).await);
+    }
     let (on_a, csrf_a) = a.login("owner@example.com").await;
     let (on_b, csrf_b) = b.login("owner@example.com").await;
 
@@ -1091,20 +1095,24 @@ async fn two_nodes_on_one_database_send_each_mail_once() {
             r.text().await.unwrap()
         );
     }
-    let (team, job) = workshop(&a, &on_a, &csrf_a, &[max.id.as_str()]).await;
+    let ids: Vec<&str> = mechanics.iter().map(|m| m.id.as_str()).collect();
+    let (team, job) = workshop(&a, &on_a, &csrf_a, &ids).await;
     let start = chrono::DateTime::parse_from_rfc3339("2027-06-15T08:00:00+02:00")
         .unwrap()
         .timestamp_millis();
-    let booked = again_on_409(|| {
-        on_a.post(a.url(&format!("/api/v1/teams/{team}/bookings")))
-            .header("x-csrf-token", &csrf_a)
-            .json(&json!({"job_type": job, "start": start, "confirm": true, "assigned": [max.id]}))
-    })
-    .await;
-    assert_eq!(booked.status(), StatusCode::CREATED);
+    for (i, mechanic) in mechanics.iter().enumerate() {
+        let at = start + i as i64 * 2 * 3_600_000;
+        let booked = again_on_409(|| {
+            on_a.post(a.url(&format!("/api/v1/teams/{team}/bookings")))
+                .header("x-csrf-token", &csrf_a)
+                .json(&json!({"job_type": job, "start": at, "confirm": true, "assigned": [mechanic.id]}))
+        })
+        .await;
+        assert_eq!(booked.status(), StatusCode::CREATED);
+    }
 
     let mut everyone: Vec<&str> = invited.iter().map(String::as_str).collect();
-    everyone.push("max@example.com");
+    everyone.extend(["max@example.com", "lea@example.com", "ole@example.com"]);
     tried_and_waiting(a.core.directory.store(), &everyone).await;
     let sink = SmtpSink::start_on(port);
     let got = sink.wait_for_all(&everyone, Duration::from_secs(40)).await;
@@ -1116,8 +1124,7 @@ async fn two_nodes_on_one_database_send_each_mail_once() {
             theirs.len()
         );
     }
-    // Both nodes derived the booking's invitation (each ran the calendar mail) and
-    // both sent (each claimed some): still one of each.
+    // Both nodes read the bookings' rows and both sent: still one of each.
     let all = sink.messages();
     let ids: std::collections::BTreeSet<&str> = all
         .iter()
@@ -1125,12 +1132,14 @@ async fn two_nodes_on_one_database_send_each_mail_once() {
         .collect();
     assert_eq!(ids.len(), all.len(), "unique Message-IDs");
     assert_eq!(all.len(), everyone.len());
-    assert!(
-        got.last().unwrap().1[0]["subject"]
-            .as_str()
-            .unwrap()
-            .starts_with("Booked for you: Brake repair"),
-        "{:#?}",
-        got.last()
-    );
+    for (who, theirs) in &got[invited.len()..] {
+        assert!(
+            theirs[0]["subject"]
+                .as_str()
+                .unwrap()
+                .starts_with("Booked for you: Brake repair"),
+            "{who}: {:#?}",
+            theirs[0]
+        );
+    }
 }
