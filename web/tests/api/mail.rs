@@ -857,13 +857,13 @@ impl SmtpSink {
     }
 }
 
-/// Waits (up to 20 s) until the outbox holds a message to each of `everyone` that was
+/// Waits (up to 40 s) until the outbox holds a message to each of `everyone` that was
 /// tried and is still waiting (the mail server is down); returns them.
 async fn tried_and_waiting(
     store: &cflows_actors::Store,
     everyone: &[&str],
 ) -> Vec<cflows_actors::store::OutboxRecord> {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(40);
     loop {
         let mut rows = Vec::new();
         for who in everyone {
@@ -877,9 +877,20 @@ async fn tried_and_waiting(
         {
             return rows;
         }
+        let not_yet: Vec<String> = everyone
+            .iter()
+            .map(|who| {
+                let theirs: Vec<_> = rows
+                    .iter()
+                    .filter(|r| r.mail.to == *who)
+                    .map(|r| format!("{} after {} attempts", r.state, r.attempts))
+                    .collect();
+                format!("{who}: {theirs:?}")
+            })
+            .collect();
         assert!(
             Instant::now() < deadline,
-            "not every message was tried and is waiting: {rows:#?}"
+            "not every message was tried and is waiting: {not_yet:#?}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
