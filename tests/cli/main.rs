@@ -29,7 +29,12 @@ struct Server {
 }
 
 fn start(data: &Path) -> Server {
-    let child = cflows(data)
+    start_with(cflows(data))
+}
+
+/// `cmd serve`, once it listens.
+fn start_with(mut cmd: Command) -> Server {
+    let child = cmd
         .arg("serve")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -491,4 +496,146 @@ fn export_then_import_restores_an_organization_and_refuses_a_damaged_document() 
             .unwrap();
         assert_eq!(projects[0]["name"], "Spring showroom event");
     });
+}
+
+/// The mail tests' SMTP server (aiosmtpd, `web/tests/smtp/sink.py`): every message it
+/// accepts is written to `dir` as JSON.
+struct SmtpSink {
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl SmtpSink {
+    fn start_on(port: u16) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/web/tests/smtp/sink.py");
+        let mut child = Command::new("python3")
+            .args([script, &port.to_string(), dir.path().to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 runs the SMTP sink (pip install aiosmtpd icalendar; .ci/run does)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready", "the SMTP sink did not start");
+        Self { child, dir }
+    }
+
+    /// The messages received so far to `to`.
+    fn messages_to(&self, to: &str) -> Vec<Value> {
+        std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+            .map(|e| serde_json::from_slice::<Value>(&std::fs::read(e.path()).unwrap()).unwrap())
+            .filter(|m| m["to"].as_str().unwrap_or("").contains(to))
+            .collect()
+    }
+}
+
+/// `cflows serve` on `data`, its mail going to `smtp` and retried after a second.
+fn start_mailing(data: &Path, smtp: &str) -> Server {
+    let mut cmd = cflows(data);
+    cmd.env("CFLOWS_MAIL__SMTP_URL", smtp)
+        .env("CFLOWS_MAIL__RETRY_SECS", "1");
+    start_with(cmd)
+}
+
+/// The row of `/staff/mail` (the demo organization's messages) that names `who`.
+async fn mail_row(client: &reqwest::Client, addr: &str, who: &str) -> Option<String> {
+    let page = client
+        .get(format!("http://{addr}/staff/mail"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    page.split("<tr")
+        .find(|row| row.contains(who))
+        .map(str::to_string)
+}
+
+/// A server killed with SIGKILL while one message was being sent (the mail server took
+/// the connection and never answered) and another waited behind it: the next start on
+/// the same data, with the mail server up, sends both, once each: the waiting one at
+/// once, the one under way when its dead node's claim runs out (a minute).
+#[tokio::test]
+async fn mail_queued_before_kill_9_is_sent_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    // Accepts connections (the kernel does) and never says a word.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("smtp://{}", silent.local_addr().unwrap());
+    let mut server = start_mailing(dir.path(), &silent_url);
+    let (client, token) = login(&server.addr).await;
+    let invite = |email: &'static str| {
+        client
+            .post(format!("http://{}/api/v1/members", server.addr))
+            .header("x-csrf-token", &token)
+            .json(&json!({"email": email, "role": "member"}))
+            .send()
+    };
+    let under_way = "under.way@example.com";
+    let waiting = "waiting@example.com";
+    assert_eq!(invite(under_way).await.unwrap().status(), 201);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let row = mail_row(&client, &server.addr, under_way).await;
+        if row.as_deref().is_some_and(|r| r.contains("being sent")) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{row:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(invite(waiting).await.unwrap().status(), 201);
+    let row = mail_row(&client, &server.addr, waiting).await;
+    assert!(
+        row.as_deref()
+            .is_some_and(|r| r.contains("waiting to be sent")),
+        "{row:?}"
+    );
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    drop(silent);
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let sink = SmtpSink::start_on(port);
+    let again = start_mailing(dir.path(), &format!("smtp://127.0.0.1:{port}"));
+    let everyone = [waiting, under_way];
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    while everyone.iter().any(|who| sink.messages_to(who).is_empty()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not sent after the restart: {:?}",
+            everyone.map(|who| (who, sink.messages_to(who).len()))
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for who in everyone {
+        let got = sink.messages_to(who);
+        assert_eq!(got.len(), 1, "{who}: {got:#?}");
+        assert!(
+            got[0]["subject"]
+                .as_str()
+                .unwrap()
+                .contains("invites you to Demo Motors"),
+            "{:#?}",
+            got[0]
+        );
+    }
+    drop(again);
 }

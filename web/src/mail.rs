@@ -21,6 +21,8 @@ use tokio::sync::Notify;
 const CLAIM_MS: i64 = 60_000;
 /// Attempts before a message is marked failed.
 const MAX_ATTEMPTS: i64 = 8;
+/// The longest wait between two attempts.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(3600);
 
 /// The SMTP transport (none when mail is off) and the sender.
 pub struct Mailer {
@@ -30,6 +32,8 @@ pub struct Mailer {
     host: String,
     /// Rung when this node queued a message: the worker looks at once.
     wake: Notify,
+    /// The wait before the first retry (`mail.retry_secs`).
+    first_retry: Duration,
 }
 
 impl Mailer {
@@ -49,12 +53,14 @@ impl Mailer {
                     .to_string()
             })
             .unwrap_or_else(|| "localhost".into());
+        let first_retry = Duration::from_secs(settings.mail.retry_secs.max(1));
         if !settings.mail.enabled() {
             return Ok(Self {
                 transport: None,
                 from: None,
                 host,
                 wake: Notify::new(),
+                first_retry,
             });
         }
         let url = settings.mail.smtp_url.trim();
@@ -76,6 +82,7 @@ impl Mailer {
             from: Some(from),
             host,
             wake: Notify::new(),
+            first_retry,
         })
     }
 
@@ -250,11 +257,12 @@ pub fn compose(
     }
 }
 
-/// When to try again after `attempts` attempts (none: give up).
-fn retry_after(attempts: i64) -> Option<Duration> {
+/// How long to wait after `attempts` attempts (none: give up): `first` after the
+/// first, doubling, at most an hour.
+fn retry_after(first: Duration, attempts: i64) -> Option<Duration> {
     (attempts < MAX_ATTEMPTS).then(|| {
-        let secs = 30u64.saturating_mul(1 << attempts.clamp(0, 7) as u64);
-        Duration::from_secs(secs.min(3600))
+        let doublings = (attempts - 1).clamp(0, 7) as u32;
+        first.saturating_mul(1 << doublings).min(MAX_RETRY_WAIT)
     })
 }
 
@@ -293,7 +301,7 @@ pub async fn deliver(state: AppState) {
                 Err((permanent, error)) => {
                     let attempts = rec.attempts + 1;
                     let retry = (!permanent)
-                        .then(|| retry_after(attempts))
+                        .then(|| retry_after(mailer.first_retry, attempts))
                         .flatten()
                         .map(|d| now + d.as_millis() as i64);
                     if retry.is_none() {
@@ -308,5 +316,27 @@ pub async fn deliver(state: AppState) {
                 tracing::warn!(id = %rec.id, error = %e, "mail: could not record the outcome");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_retry_waits_the_setting_then_twice_as_long_up_to_an_hour() {
+        let first = Duration::from_secs(30);
+        assert_eq!(retry_after(first, 1), Some(Duration::from_secs(30)));
+        assert_eq!(retry_after(first, 2), Some(Duration::from_secs(60)));
+        assert_eq!(retry_after(first, 7), Some(Duration::from_secs(1920)));
+        assert_eq!(
+            retry_after(Duration::from_secs(600), 7),
+            Some(MAX_RETRY_WAIT)
+        );
+        assert_eq!(retry_after(first, MAX_ATTEMPTS), None, "then it failed");
+        assert_eq!(
+            retry_after(Duration::from_secs(1), 1),
+            Some(Duration::from_secs(1))
+        );
     }
 }

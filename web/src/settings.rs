@@ -44,6 +44,10 @@ pub struct MailSettings {
     /// How often booking reminders that have come due are looked for, in seconds
     /// (`CFLOWS_MAIL__REMINDER_POLL_SECS`); a team sets how long before a booking.
     pub reminder_poll_secs: u64,
+    /// How long a message the mail server did not take waits before its first retry,
+    /// in seconds (`CFLOWS_MAIL__RETRY_SECS`); each later retry waits twice as long, at
+    /// most an hour.
+    pub retry_secs: u64,
 }
 
 impl Default for MailSettings {
@@ -54,6 +58,7 @@ impl Default for MailSettings {
             tls_ca_file: String::new(),
             notify_delay_secs: 180,
             reminder_poll_secs: 60,
+            retry_secs: 30,
         }
     }
 }

@@ -406,6 +406,21 @@ impl Store {
         .await
     }
 
+    /// The messages to `to`, newest first, of every organization and none (a password
+    /// reset is the platform's): what was sent to one person, and how it stands.
+    ///
+    /// # Errors
+    /// The query fails.
+    pub async fn mail_to(&self, to: &str, limit: u32) -> StoreResult<Vec<OutboxRecord>> {
+        self.rows(
+            &format!(
+                "SELECT {OUTBOX_FIELDS} FROM outbox WHERE `to` = $to ORDER BY created_at DESC LIMIT $limit"
+            ),
+            json!({ "to": to, "limit": limit }),
+        )
+        .await
+    }
+
     /// Queued, failed and sent counts, and the oldest queued message's age.
     ///
     /// # Errors

@@ -26,18 +26,31 @@ impl Drop for SmtpSink {
     }
 }
 
+/// A port on this machine where nothing listens (yet).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 impl SmtpSink {
     fn start() -> Self {
-        Self::start_with(&[])
+        Self::start_on(free_port())
+    }
+
+    /// The sink on `port` (a mail server that comes back where the app expects it).
+    fn start_on(port: u16) -> Self {
+        Self::launch(port, &[])
     }
 
     /// The sink with `extra` arguments (its TLS mode, certificate, key and login).
     fn start_with(extra: &[&str]) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        Self::launch(free_port(), extra)
+    }
+
+    fn launch(port: u16, extra: &[&str]) -> Self {
         let dir =
             std::env::temp_dir().join(format!("cflows-smtp-{}", cflows_actors::store::new_id()));
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp/sink.py");
@@ -1182,4 +1195,336 @@ async fn mail_goes_to_a_private_relay_over_starttls_and_implicit_tls_with_a_logi
     let refused = cflows_web::mail::Mailer::new(&settings).err().unwrap();
     assert!(refused.contains("smtps://"), "{refused}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+impl SmtpSink {
+    /// Waits (up to `limit`) until every one of `everyone` got a message; then a little
+    /// longer, so a repeat would have arrived too; returns each one's messages.
+    async fn wait_for_all(&self, everyone: &[&str], limit: Duration) -> Vec<(String, Vec<Value>)> {
+        let to = |m: &Value, who: &str| m["to"].as_str().unwrap_or("").contains(who);
+        let deadline = Instant::now() + limit;
+        loop {
+            let got = self.messages();
+            let missing: Vec<&&str> = everyone
+                .iter()
+                .filter(|who| !got.iter().any(|m| to(m, who)))
+                .collect();
+            if missing.is_empty() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no mail arrived for {missing:?} ({} messages did)",
+                got.len()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let got = self.messages();
+        everyone
+            .iter()
+            .map(|who| {
+                let theirs = got.iter().filter(|m| to(m, who)).cloned().collect();
+                (who.to_string(), theirs)
+            })
+            .collect()
+    }
+}
+
+/// Waits (up to 40 s) until the outbox holds a message to each of `everyone` that was
+/// tried and is still waiting (the mail server is down); returns them.
+async fn tried_and_waiting(
+    store: &cflows_actors::Store,
+    everyone: &[&str],
+) -> Vec<cflows_actors::store::OutboxRecord> {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let mut rows = Vec::new();
+        for who in everyone {
+            rows.extend(store.mail_to(who, 10).await.unwrap());
+        }
+        if rows.len() >= everyone.len()
+            && everyone.iter().all(|who| {
+                rows.iter()
+                    .any(|r| r.mail.to == *who && r.attempts >= 1 && r.state == "queued")
+            })
+        {
+            return rows;
+        }
+        let not_yet: Vec<String> = everyone
+            .iter()
+            .map(|who| {
+                let theirs: Vec<_> = rows
+                    .iter()
+                    .filter(|r| r.mail.to == *who)
+                    .map(|r| format!("{} after {} attempts", r.state, r.attempts))
+                    .collect();
+                format!("{who}: {theirs:?}")
+            })
+            .collect();
+        assert!(
+            Instant::now() < deadline,
+            "not every message was tried and is waiting: {not_yet:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The mail server is down for a while: the messages wait in the outbox (tried, still
+/// queued, the error kept); once it is back on its port every one arrives, exactly once,
+/// with the `Message-ID` its outbox row decided. A message the server refuses for now
+/// once it is back (`later.test`: the sink accepts the second attempt of a Message-ID)
+/// arrives too: its retry carried the same Message-ID.
+#[tokio::test]
+async fn mail_queued_while_the_mail_server_is_down_arrives_once_when_it_is_back() {
+    let port = free_port();
+    let app = spawn_app_with(StoreConfig::memory(), move |s| {
+        s.mail.smtp_url = format!("smtp://127.0.0.1:{port}");
+        s.mail.from = "Demo Motors <cflows@demo-motors.test>".into();
+        s.mail.retry_secs = 1;
+    })
+    .await;
+    let org = app.org("Demo Motors", "owner@example.com").await;
+    app.member(&org, "mia@example.com", "Mia Sales", Role::Member)
+        .await;
+    let (owner, csrf) = app.login("owner@example.com").await;
+    let invited = [
+        "new.mechanic@example.com",
+        "new.painter@example.com",
+        "new.sales@example.com",
+        "busy@later.test",
+    ];
+    for email in invited {
+        let r = owner
+            .post(app.url("/api/v1/members"))
+            .header("x-csrf-token", &csrf)
+            .json(&json!({"email": email, "role": "member"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    let r = app
+        .client()
+        .post(app.url("/api/v1/password/forgot"))
+        .json(&json!({"email": "mia@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let everyone: Vec<&str> = invited.into_iter().chain(["mia@example.com"]).collect();
+
+    let store = app.core.directory.store();
+    let waiting = tried_and_waiting(store, &everyone).await;
+    assert_eq!(
+        waiting.len(),
+        everyone.len(),
+        "one message each: {waiting:#?}"
+    );
+    assert!(
+        waiting.iter().all(|r| r.last_error.is_some()),
+        "why it waits is kept: {waiting:#?}"
+    );
+    let html = owner
+        .get(app.url("/staff/mail"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("waiting to be sent"), "{html}");
+
+    // The mail server comes back where it was.
+    let sink = SmtpSink::start_on(port);
+    let got = sink.wait_for_all(&everyone, Duration::from_secs(40)).await;
+    for (who, theirs) in &got {
+        assert_eq!(
+            theirs.len(),
+            1,
+            "{who} got {} mails: {theirs:#?}",
+            theirs.len()
+        );
+        let rows = store.mail_to(who, 10).await.unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].state, "sent", "{who}: {:#?}", rows[0]);
+        assert!(rows[0].attempts >= 2, "tried while down, then sent");
+        assert_eq!(
+            theirs[0]["message_id"],
+            format!("<{}@127.0.0.1>", rows[0].id),
+            "{who}'s Message-ID is its outbox row's"
+        );
+    }
+    let later = &store.mail_to("busy@later.test", 1).await.unwrap()[0];
+    assert!(
+        later.attempts >= 3,
+        "refused for now once the server was back, then sent: {later:#?}"
+    );
+    assert_eq!(sink.messages().len(), everyone.len());
+}
+
+/// Sends the request `make` builds; again (five times at most) while it answers 409: a
+/// node that has not yet followed the other node's last change says "reload and try
+/// again" (and keeps nothing, so no mail), as a client then does.
+async fn again_on_409(make: impl Fn() -> reqwest::RequestBuilder) -> reqwest::Response {
+    let mut tries = 0;
+    loop {
+        let r = make().send().await.unwrap();
+        tries += 1;
+        if r.status() != StatusCode::CONFLICT || tries == 5 {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The team, job type and opening hours a booking needs, made through node `app`;
+/// returns (team, job type).
+async fn workshop(
+    app: &TestApp,
+    owner: &reqwest::Client,
+    csrf: &str,
+    members: &[&str],
+) -> (String, String) {
+    let post = |path: &str, body: Value| {
+        let url = app.url(path);
+        again_on_409(move || owner.post(&url).header("x-csrf-token", csrf).json(&body))
+    };
+    let job: Value = post(
+        "/api/v1/job-types",
+        json!({"name": "Brake repair", "duration_minutes": 120}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let team: Value = post(
+        "/api/v1/teams",
+        json!({"name": "Workshop", "members": members, "bookable_count": members.len()}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let team = team["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no team: {team}"))
+        .to_string();
+    let hours = again_on_409(|| {
+        owner
+            .put(app.url(&format!("/api/v1/teams/{team}/hours")))
+            .header("x-csrf-token", csrf)
+            .json(&json!({
+                "zone": "Europe/Berlin",
+                "weekly": (1..=7).map(|d| json!({"weekday": d, "start": "06:00", "end": "20:00"})).collect::<Vec<_>>(),
+                "closed": [], "hold_minutes": 15
+            }))
+    })
+    .await;
+    assert_eq!(hours.status(), StatusCode::OK);
+    (team, job["id"].as_str().unwrap().to_string())
+}
+
+/// Two nodes on one SurrealDB server, both sending mail to one mail server: twenty
+/// invitations made on either node and the calendar mail of three confirmed bookings
+/// (which every node derives from the journal, in rounds that start together as the
+/// nodes do) each arrive exactly once. The mail server is down at first, so both nodes
+/// keep finding every message due at once and race to claim it.
+#[tokio::test]
+async fn two_nodes_on_one_database_send_each_mail_once() {
+    let Some(surreal) = crate::remote::start_surreal().await else {
+        return;
+    };
+    let mut config = crate::remote::remote_config(surreal.port);
+    config.database = "mail_once".into();
+    let port = free_port();
+    let node = |config: StoreConfig| {
+        spawn_app_with(config, move |s| {
+            s.mail.smtp_url = format!("smtp://127.0.0.1:{port}");
+            s.mail.from = "Demo Motors <cflows@demo-motors.test>".into();
+            s.mail.retry_secs = 1;
+        })
+    };
+    let (a, b) = tokio::join!(node(config.clone()), node(config));
+    let org = a.org("Demo Motors", "owner@example.com").await;
+    let mut mechanics = Vec::new();
+    for (email, name) in [
+        ("max@example.com", "Max Mechanic"),
+        ("lea@example.com", "Lea Painter"),
+        ("ole@example.com", "Ole Fitter"),
+    ] {
+        mechanics.push(a.member(&org, email, name, Role::Member).await);
+    }
+    let (on_a, csrf_a) = a.login("owner@example.com").await;
+    let (on_b, csrf_b) = b.login("owner@example.com").await;
+
+    let invited: Vec<String> = (0..20).map(|i| format!("new{i}@example.com")).collect();
+    for (i, email) in invited.iter().enumerate() {
+        let (app, client, csrf) = if i % 2 == 0 {
+            (&a, &on_a, &csrf_a)
+        } else {
+            (&b, &on_b, &csrf_b)
+        };
+        let r = again_on_409(|| {
+            client
+                .post(app.url("/api/v1/members"))
+                .header("x-csrf-token", csrf)
+                .json(&json!({"email": email, "role": "member"}))
+        })
+        .await;
+        let status = r.status();
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "{email}: {}",
+            r.text().await.unwrap()
+        );
+    }
+    let ids: Vec<&str> = mechanics.iter().map(|m| m.id.as_str()).collect();
+    let (team, job) = workshop(&a, &on_a, &csrf_a, &ids).await;
+    let start = chrono::DateTime::parse_from_rfc3339("2027-06-15T08:00:00+02:00")
+        .unwrap()
+        .timestamp_millis();
+    for (i, mechanic) in mechanics.iter().enumerate() {
+        let at = start + i as i64 * 2 * 3_600_000;
+        let booked = again_on_409(|| {
+            on_a.post(a.url(&format!("/api/v1/teams/{team}/bookings")))
+                .header("x-csrf-token", &csrf_a)
+                .json(&json!({"job_type": job, "start": at, "confirm": true, "assigned": [mechanic.id]}))
+        })
+        .await;
+        assert_eq!(booked.status(), StatusCode::CREATED);
+    }
+
+    let mut everyone: Vec<&str> = invited.iter().map(String::as_str).collect();
+    everyone.extend(["max@example.com", "lea@example.com", "ole@example.com"]);
+    tried_and_waiting(a.core.directory.store(), &everyone).await;
+    let sink = SmtpSink::start_on(port);
+    let got = sink.wait_for_all(&everyone, Duration::from_secs(40)).await;
+    for (who, theirs) in &got {
+        assert_eq!(
+            theirs.len(),
+            1,
+            "{who} got {} mails: {theirs:#?}",
+            theirs.len()
+        );
+    }
+    // Both nodes read the bookings' rows and both sent: still one of each.
+    let all = sink.messages();
+    let ids: std::collections::BTreeSet<&str> = all
+        .iter()
+        .map(|m| m["message_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), all.len(), "unique Message-IDs");
+    assert_eq!(all.len(), everyone.len());
+    for (who, theirs) in &got[invited.len()..] {
+        assert!(
+            theirs[0]["subject"]
+                .as_str()
+                .unwrap()
+                .starts_with("Booked for you: Brake repair"),
+            "{who}: {:#?}",
+            theirs[0]
+        );
+    }
 }
