@@ -66,6 +66,29 @@ pub struct TeamInput {
 /// An invitation's mail, made from its link's secret token.
 pub type InviteMail = Box<dyn FnOnce(&str) -> crate::store::OutgoingMail + Send>;
 
+impl OrgMsg {
+    /// Whether it may change the organization (then the copy catches up first).
+    fn decides(&self) -> bool {
+        #[cfg(test)]
+        if matches!(self, Self::Crash) {
+            return false;
+        }
+        !matches!(
+            self,
+            Self::Snapshot { .. }
+                | Self::Settings { .. }
+                | Self::Head { .. }
+                | Self::Team { .. }
+                | Self::Member { .. }
+                | Self::Invitations { .. }
+                | Self::Invitation { .. }
+                | Self::JobTypes { .. }
+                | Self::TeamAndJobType { .. }
+                | Self::Teams { .. }
+        )
+    }
+}
+
 /// Messages the `Org` actor handles.
 pub enum OrgMsg {
     Snapshot {
@@ -375,6 +398,10 @@ impl Entity for Org {
     }
 
     async fn handle(&mut self, kernel: &Kernel, msg: OrgMsg) {
+        if msg.decides() {
+            let id = self.org.id.clone();
+            crate::kernel::catch_up_before_deciding(self, kernel, &id).await;
+        }
         match msg {
             OrgMsg::Snapshot { reply } => {
                 let _ = reply.send(self.snapshot());

@@ -199,6 +199,28 @@ pub async fn load_settled<E: Entity>(kernel: &Kernel, id: &E::Id) -> CoreResult<
     Ok(entity)
 }
 
+/// Before a decision on an entity whose decisions are not retried by [`decide!`]: when
+/// the store holds commits on its streams this copy has not heard of yet (the feed's
+/// lag: the same person's previous request went through another node), reloads it
+/// first, so the change is built on rather than refused as a race. One indexed read a
+/// stream, only when other nodes may write (the feed is on).
+pub async fn catch_up_before_deciding<E: Entity>(entity: &mut E, kernel: &Kernel, id: &E::Id) {
+    if !kernel.config().feed.enabled {
+        return;
+    }
+    let mut behind = false;
+    for j in entity.journals() {
+        behind |= kernel.store().last_seq(j.stream()).await.unwrap_or(0) > j.seq();
+    }
+    if !behind {
+        return;
+    }
+    if let Ok(fresh) = load_settled::<E>(kernel, id).await {
+        metrics::counter!("cflows_decisions_caught_up_total", "kind" => E::KIND).increment(1);
+        *entity = fresh;
+    }
+}
+
 /// After a decision: if its commit lost the journal's fence (another node committed on
 /// the entity's stream first), or it was refused (not found, no capacity, conflict) while
 /// the store holds commits this copy has not heard of yet, reloads the entity from the

@@ -347,3 +347,37 @@ async fn a_streams_last_row_visible_later_than_the_sweep_looks_back_still_arrive
     a.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test]
+async fn one_persons_changes_through_two_nodes_in_turn_are_never_refused_as_races() {
+    let store = store().await;
+    let (sa, sb) = (store.clone(), store.as_new_node());
+    // A feed slower than the requests: each node hears of the other's change late.
+    let slow = KernelConfig {
+        feed: crate::kernel::FeedConfig {
+            enabled: true,
+            poll: Duration::from_secs(5),
+            sweep: Duration::from_secs(30),
+            ..Default::default()
+        },
+        ..KernelConfig::default()
+    };
+    let a = Core::start_with(sa, slow.clone()).await.unwrap();
+    let b = Core::start_with(sb, slow).await.unwrap();
+    let (org, owner) = crate::testing::org_with_owner(&a).await;
+    let by = Caller::User(owner.id.clone());
+    let on_a = a.directory.org(&org.id).await.unwrap();
+    let on_b = b.directory.org(&org.id).await.unwrap();
+    // Both copies are hot; each request goes to the other node than the one before, at
+    // once (a browser behind a round-robin proxy), faster than the feed tells.
+    on_b.settings().await.unwrap();
+    for i in 0..10 {
+        let node = if i % 2 == 0 { &on_a } else { &on_b };
+        node.create_team(by.clone(), team(&format!("Team {i}")))
+            .await
+            .unwrap_or_else(|e| panic!("change {i} refused: {e}"));
+    }
+    assert_eq!(store.teams_of_org(org.id.as_str()).await.unwrap().len(), 10);
+    a.shutdown().await;
+    b.shutdown().await;
+}
