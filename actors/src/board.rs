@@ -81,6 +81,13 @@ impl Entity for Board {
     type Msg = BoardMsg;
     const KIND: &'static str = "board";
 
+    fn decides(msg: &BoardMsg) -> bool {
+        !matches!(
+            msg,
+            BoardMsg::Snapshot { .. } | BoardMsg::Head { .. } | BoardMsg::Filters { .. }
+        )
+    }
+
     fn of_stream(stream: &StreamName) -> Option<Self::Id> {
         match stream {
             StreamName::Board(id) => Some(id.clone()),

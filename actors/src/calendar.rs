@@ -209,6 +209,17 @@ impl Entity for Calendar {
     type Msg = CalendarMsg;
     const KIND: &'static str = "calendar";
 
+    fn decides(msg: &CalendarMsg) -> bool {
+        !matches!(
+            msg,
+            CalendarMsg::Snapshot { .. }
+                | CalendarMsg::Head { .. }
+                | CalendarMsg::Occurrences { .. }
+                | CalendarMsg::Event { .. }
+                | CalendarMsg::Feed { .. }
+        )
+    }
+
     fn of_stream(stream: &StreamName) -> Option<Self::Id> {
         match stream {
             StreamName::Calendar(id) => Some(id.clone()),

@@ -76,6 +76,13 @@ impl Entity for Inbox {
     type Msg = InboxMsg;
     const KIND: &'static str = "inbox";
 
+    fn decides(msg: &InboxMsg) -> bool {
+        !matches!(
+            msg,
+            InboxMsg::List { .. } | InboxMsg::Snapshot { .. } | InboxMsg::Head { .. }
+        )
+    }
+
     fn of_stream(stream: &StreamName) -> Option<Self::Id> {
         match stream {
             StreamName::Inbox(id) => Some(id.clone()),

@@ -68,7 +68,7 @@ pub type InviteMail = Box<dyn FnOnce(&str) -> crate::store::OutgoingMail + Send>
 
 impl OrgMsg {
     /// Whether it may change the organization (then the copy catches up first).
-    fn decides(&self) -> bool {
+    pub(crate) fn decides(&self) -> bool {
         #[cfg(test)]
         if matches!(self, Self::Crash) {
             return false;
@@ -297,6 +297,10 @@ impl Entity for Org {
     type Msg = OrgMsg;
     const KIND: &'static str = "org";
 
+    fn decides(msg: &OrgMsg) -> bool {
+        msg.decides()
+    }
+
     fn of_stream(stream: &StreamName) -> Option<Self::Id> {
         match stream {
             StreamName::Org(id) => Some(id.clone()),
@@ -398,10 +402,6 @@ impl Entity for Org {
     }
 
     async fn handle(&mut self, kernel: &Kernel, msg: OrgMsg) {
-        if msg.decides() {
-            let id = self.org.id.clone();
-            crate::kernel::catch_up_before_deciding(self, kernel, &id).await;
-        }
         match msg {
             OrgMsg::Snapshot { reply } => {
                 let _ = reply.send(self.snapshot());

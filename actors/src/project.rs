@@ -114,6 +114,10 @@ impl Entity for Project {
     type Msg = ProjectMsg;
     const KIND: &'static str = "project";
 
+    fn decides(msg: &ProjectMsg) -> bool {
+        !matches!(msg, ProjectMsg::Snapshot { .. } | ProjectMsg::Head { .. })
+    }
+
     fn of_stream(stream: &StreamName) -> Option<Self::Id> {
         match stream {
             StreamName::Project(id) => Some(id.clone()),

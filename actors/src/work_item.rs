@@ -102,6 +102,10 @@ impl Entity for WorkItem {
     type Msg = ItemMsg;
     const KIND: &'static str = "work_item";
 
+    fn decides(msg: &ItemMsg) -> bool {
+        !matches!(msg, ItemMsg::Snapshot { .. } | ItemMsg::Head { .. })
+    }
+
     fn of_stream(stream: &StreamName) -> Option<Self::Id> {
         match stream {
             StreamName::Item(id) => Some(id.clone()),

@@ -160,6 +160,10 @@ impl<E: Entity> Actor for Host<E> {
         match msg {
             HostMsg::Entity(msg) => {
                 state.last_message = Instant::now();
+                if E::decides(&msg) {
+                    super::catch_up_before_deciding(&mut state.entity, &state.kernel, &state.id)
+                        .await;
+                }
                 state.entity.handle(&state.kernel, msg).await;
                 state.after().await?;
                 if state.entity.gone() {

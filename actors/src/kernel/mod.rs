@@ -118,6 +118,13 @@ pub trait Entity: Sized + Send + 'static {
     /// Handles one message to completion (replying through its port).
     fn handle(&mut self, kernel: &Kernel, msg: Self::Msg) -> impl Future<Output = ()> + Send;
 
+    /// Whether `msg` may change the entity: then, with other nodes writing, the host
+    /// first catches this copy up when the store is ahead
+    /// ([`catch_up_before_deciding`]). Reads answer from the copy as it is.
+    fn decides(_msg: &Self::Msg) -> bool {
+        false
+    }
+
     /// The journal writers this entity owns, flushed (published) after each message.
     fn journals(&mut self) -> Vec<&mut Journal>;
 
