@@ -247,7 +247,7 @@ pub fn compose(
         org: org.map(str::to_string),
         kind: kind.to_string(),
         to: to.to_string(),
-        subject: letter.subject.clone(),
+        subject: one_line(&letter.subject),
         text,
         html: html.into_string(),
         sensitive,
@@ -255,6 +255,17 @@ pub fn compose(
         ics_method: None,
         ics: None,
     }
+}
+
+/// `text` on one line: line breaks and other control characters (from a title people
+/// typed) become single spaces, so a subject never spans lines once decoded (lettre
+/// encodes it, so none could ever start a header).
+fn one_line(text: &str) -> String {
+    text.split(char::is_control)
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// How long to wait after `attempts` attempts (none: give up): `first` after the

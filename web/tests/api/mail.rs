@@ -570,6 +570,68 @@ fn calendar_of(mail: &Value) -> &Value {
     &parts[0]
 }
 
+/// An admin's JSON API calls.
+struct Api<'a> {
+    app: &'a TestApp,
+    client: reqwest::Client,
+    csrf: String,
+}
+
+impl<'a> Api<'a> {
+    async fn login(app: &'a TestApp, email: &str) -> Api<'a> {
+        let (client, csrf) = app.login(email).await;
+        Api { app, client, csrf }
+    }
+
+    async fn send(&self, method: reqwest::Method, path: &str, body: Value) -> reqwest::Response {
+        self.client
+            .request(method, self.app.url(path))
+            .header("x-csrf-token", &self.csrf)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `send`, which must succeed; its JSON.
+    async fn ok(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let r = self.send(method, path, body).await;
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        r.json().await.unwrap()
+    }
+
+    /// A job type of `minutes` and a team (`team` fields) open every day from `open`
+    /// to `close` in Berlin: the job type's and the team's ids.
+    async fn workshop(
+        &self,
+        minutes: u32,
+        team: Value,
+        open: &str,
+        close: &str,
+    ) -> (String, String) {
+        let job = self
+            .ok(
+                reqwest::Method::POST,
+                "/api/v1/job-types",
+                json!({"name": "Brake repair", "duration_minutes": minutes}),
+            )
+            .await;
+        let team = self.ok(reqwest::Method::POST, "/api/v1/teams", team).await;
+        let team = team["id"].as_str().unwrap().to_string();
+        self.ok(
+            reqwest::Method::PUT,
+            &format!("/api/v1/teams/{team}/hours"),
+            json!({
+                "zone": "Europe/Berlin",
+                "weekly": (1..=7).map(|d| json!({"weekday": d, "start": open, "end": close})).collect::<Vec<_>>(),
+                "closed": [], "hold_minutes": 15
+            }),
+        )
+        .await;
+        (job["id"].as_str().unwrap().to_string(), team)
+    }
+}
+
 #[tokio::test]
 async fn a_mechanic_gets_his_booking_in_his_own_calendar_with_its_changes_and_its_cancellation() {
     let sink = SmtpSink::start();
@@ -581,47 +643,19 @@ async fn a_mechanic_gets_his_booking_in_his_own_calendar_with_its_changes_and_it
     let lea = app
         .member(&org, "lea@example.com", "Lea Painter", Role::Member)
         .await;
-    let (owner, csrf) = app.login("owner@example.com").await;
+    let api = Api::login(&app, "owner@example.com").await;
+    let (job, team) = api
+        .workshop(
+            120,
+            json!({"name": "Workshop", "members": [max.id, lea.id], "bookable_count": 2}),
+            "06:00",
+            "20:00",
+        )
+        .await;
     let send = |method: reqwest::Method, path: String, body: Value| {
-        owner
-            .request(method, app.url(&path))
-            .header("x-csrf-token", &csrf)
-            .json(&body)
-            .send()
+        let api = &api;
+        async move { Ok::<_, ()>(api.send(method, &path, body).await) }
     };
-    let job: Value = send(
-        reqwest::Method::POST,
-        "/api/v1/job-types".into(),
-        json!({"name": "Brake repair", "duration_minutes": 120}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let team: Value = send(
-        reqwest::Method::POST,
-        "/api/v1/teams".into(),
-        json!({"name": "Workshop", "members": [max.id, lea.id], "bookable_count": 2}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let team = team["id"].as_str().unwrap().to_string();
-    let hours = send(
-        reqwest::Method::PUT,
-        format!("/api/v1/teams/{team}/hours"),
-        json!({
-            "zone": "Europe/Berlin",
-            "weekly": (1..=7).map(|d| json!({"weekday": d, "start": "06:00", "end": "20:00"})).collect::<Vec<_>>(),
-            "closed": [], "hold_minutes": 15
-        }),
-    )
-    .await
-    .unwrap();
-    assert_eq!(hours.status(), StatusCode::OK);
 
     // Tuesday 15 June 2027, 08:00 in Berlin (summer time: 06:00 UTC).
     let start = chrono::DateTime::parse_from_rfc3339("2027-06-15T08:00:00+02:00")
@@ -630,7 +664,7 @@ async fn a_mechanic_gets_his_booking_in_his_own_calendar_with_its_changes_and_it
     let booked = send(
         reqwest::Method::POST,
         format!("/api/v1/teams/{team}/bookings"),
-        json!({"job_type": job["id"], "start": start, "confirm": true, "assigned": [max.id]}),
+        json!({"job_type": job, "start": start, "confirm": true, "assigned": [max.id]}),
     )
     .await
     .unwrap();
@@ -916,35 +950,16 @@ async fn a_team_reminds_its_mechanic_of_tomorrows_repair_once() {
     let max = app
         .member(&org, "max@example.com", "Max Mechanic", Role::Member)
         .await;
-    let (owner, csrf) = app.login("owner@example.com").await;
-    let send = |method: reqwest::Method, path: String, body: Value| {
-        owner
-            .request(method, app.url(&path))
-            .header("x-csrf-token", &csrf)
-            .json(&body)
-            .send()
-    };
-    let job: Value = send(
-        reqwest::Method::POST,
-        "/api/v1/job-types".into(),
-        json!({"name": "Brake repair", "duration_minutes": 60}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let api = Api::login(&app, "owner@example.com").await;
+    let owner = &api.client;
     let team_body = |hours: Value| json!({"name": "Workshop", "members": [max.id], "bookable_count": 1, "reminder_hours": hours});
-    let created = send(
-        reqwest::Method::POST,
-        "/api/v1/teams".into(),
-        team_body(json!(null)),
-    )
-    .await
-    .unwrap();
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let team: Value = created.json().await.unwrap();
-    let team = team["id"].as_str().unwrap().to_string();
+    let (job, team) = api
+        .workshop(60, team_body(json!(null)), "00:00", "24:00")
+        .await;
+    let send = |method: reqwest::Method, path: String, body: Value| {
+        let api = &api;
+        async move { Ok::<_, ()>(api.send(method, &path, body).await) }
+    };
     let (status, code, message) = error_code(
         send(
             reqwest::Method::PUT,
@@ -960,18 +975,6 @@ async fn a_team_reminds_its_mechanic_of_tomorrows_repair_once() {
         (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input")
     );
     assert!(message.contains("1 to 168 hours"), "{message}");
-    let hours = send(
-        reqwest::Method::PUT,
-        format!("/api/v1/teams/{team}/hours"),
-        json!({
-            "zone": "Europe/Berlin",
-            "weekly": (1..=7).map(|d| json!({"weekday": d, "start": "00:00", "end": "24:00"})).collect::<Vec<_>>(),
-            "closed": [], "hold_minutes": 15
-        }),
-    )
-    .await
-    .unwrap();
-    assert_eq!(hours.status(), StatusCode::OK);
     let now = chrono::Utc::now().timestamp_millis();
     let hour = 3_600_000;
     let soon = now - now.rem_euclid(hour) + 3 * hour;
@@ -979,7 +982,7 @@ async fn a_team_reminds_its_mechanic_of_tomorrows_repair_once() {
         let r = send(
             reqwest::Method::POST,
             format!("/api/v1/teams/{team}/bookings"),
-            json!({"job_type": job["id"], "start": start, "confirm": true, "assigned": [max.id]}),
+            json!({"job_type": job, "start": start, "confirm": true, "assigned": [max.id]}),
         )
         .await
         .unwrap();
@@ -1527,4 +1530,109 @@ async fn two_nodes_on_one_database_send_each_mail_once() {
             theirs[0]
         );
     }
+}
+
+#[tokio::test]
+async fn line_breaks_in_names_titles_and_addresses_never_become_mail_headers() {
+    let sink = SmtpSink::start();
+    let app = mail_app(&sink).await;
+    let org = app.org("Demo Motors", "owner@example.com").await;
+    let max = app
+        .member(&org, "max@example.com", "Max Mechanic", Role::Member)
+        .await;
+    let api = Api::login(&app, "owner@example.com").await;
+    let injected = "\r\nBcc: thief@evil.test\r\nSubject: pay now";
+    // Refused where a line break has no business: an invited address, an
+    // organization's name (the sender's name of its mail).
+    let r = api
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/members",
+            json!({"email": format!("new@example.com{injected}"), "role": "member"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = api
+        .send(
+            reqwest::Method::PATCH,
+            "/api/v1/org",
+            json!({"name": format!("Demo Motors{injected}")}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // A forgotten password answers as always (no account has that address: no mail).
+    let r = api
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/password/forgot",
+            json!({"email": format!("max@example.com{injected}")}),
+        )
+        .await;
+    assert!(r.status().is_success(), "{}", r.status());
+    // Kept as text where people write freely (a booking's title, an event's title):
+    // the mail's subject carries it on one line, encoded; no header is added, nobody
+    // else receives it.
+    let (job, team) = api
+        .workshop(
+            60,
+            json!({"name": "Workshop", "members": [max.id], "bookable_count": 1}),
+            "00:00",
+            "24:00",
+        )
+        .await;
+    let start = chrono::DateTime::parse_from_rfc3339("2027-06-15T08:00:00+02:00")
+        .unwrap()
+        .timestamp_millis();
+    let r = api
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/teams/{team}/bookings"),
+            json!({"job_type": job, "start": start, "confirm": true, "assigned": [max.id],
+                   "title": format!("Brakes{injected}")}),
+        )
+        .await;
+    let booked = r.status();
+    let personal = get_json(&app, &api.client, "/api/v1/calendars").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = api
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/calendars/{personal}/events"),
+            json!({"title": format!("Review{injected}"), "start": start, "end": start + 3_600_000,
+                   "zone": "Europe/Berlin", "invitees": [max.id]}),
+        )
+        .await;
+    let invited = r.status();
+    let expected = usize::from(booked.is_success()) + usize::from(invited.is_success());
+    assert!(expected > 0, "both refused: {booked} {invited}");
+    let mails = sink.wait_for_n("max@example.com", expected).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let all = sink.messages();
+    for m in &all {
+        let headers = m["headers"].as_object().unwrap();
+        assert!(!headers.contains_key("Bcc"), "{m:#}");
+        assert_eq!(headers.get("Subject").map(|_| 1), Some(1));
+        assert!(
+            m["rcpt"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|r| !r.as_str().unwrap().contains("evil")),
+            "{m:#}"
+        );
+        let subject = m["subject"].as_str().unwrap();
+        assert!(
+            !subject.contains('\n') && !subject.contains('\r'),
+            "{subject:?}"
+        );
+        assert!(!subject.starts_with("pay now"), "{subject:?}");
+    }
+    assert!(
+        all.iter()
+            .all(|m| !m["to"].as_str().unwrap().contains("evil")),
+        "nobody else received anything"
+    );
+    let _ = mails;
 }

@@ -67,6 +67,7 @@ class Sink:
             "text": text.get_content() if text else None,
             "html": html.get_content() if html else None,
             "headers": {k: str(v) for k, v in msg.items()},
+            "rcpt": list(envelope.rcpt_tos),
             "calendar": calendar_parts(msg),
             # STARTTLS sets session.ssl; implicit TLS shows on the transport.
             "tls": session.ssl is not None
