@@ -990,7 +990,7 @@ async fn a_team_reminds_its_mechanic_of_tomorrows_repair_once() {
     }
     // Reminders switched on (a day before) in the staff panel, as an admin does it.
     let csrf_page = app
-        .csrf_from_page(&owner, &format!("/staff/teams/{team}"))
+        .csrf_from_page(owner, &format!("/staff/teams/{team}"))
         .await;
     let r = owner
         .post(app.url(&format!("/staff/teams/{team}")))
