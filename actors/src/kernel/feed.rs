@@ -22,7 +22,7 @@
 //!   the missing ones are read by `(stream, seq)` if they do not arrive within
 //!   `gap_wait` (a row later than `window` is still found by its stream's next row).
 //!
-//! - **head check** (every second): a stream's *last* row that became visible later than
+//! - **head check** (every two seconds): a stream's *last* row that became visible later than
 //!   `window` has no next row to reveal the gap, so for every stream delivered here in
 //!   the last [`HEAD_WATCH`] the stored heads (one batched read by id) are compared with
 //!   what was delivered, and a stream behind is read by `(stream, seq)`.
@@ -119,9 +119,9 @@ struct Known {
 }
 
 /// How long after its last delivered row a stream's head is still checked.
-const HEAD_WATCH: Duration = Duration::from_secs(120);
+const HEAD_WATCH: Duration = Duration::from_secs(60);
 /// Between two head checks.
-const HEAD_EVERY: Duration = Duration::from_secs(1);
+const HEAD_EVERY: Duration = Duration::from_secs(2);
 
 /// Starts following the journal in a task of its own (until the kernel stops).
 pub(super) fn start(kernel: Kernel) {
