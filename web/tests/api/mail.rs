@@ -116,10 +116,19 @@ fn link(mail: &Value, prefix: &str) -> String {
 }
 
 async fn mail_app(sink: &SmtpSink) -> TestApp {
+    mail_app_with(sink, |_| {}).await
+}
+
+/// [`mail_app`] with more settings.
+async fn mail_app_with(
+    sink: &SmtpSink,
+    adjust: impl FnOnce(&mut cflows_web::settings::Settings),
+) -> TestApp {
     let url = sink.url();
     spawn_app_with(StoreConfig::memory(), move |s| {
         s.mail.smtp_url = url;
         s.mail.from = "Demo Motors <cflows@demo-motors.test>".into();
+        adjust(s);
     })
     .await
 }
@@ -430,12 +439,7 @@ async fn without_mail_the_pages_say_so_and_an_admin_passes_a_reset_link_on() {
 #[tokio::test]
 async fn notifications_come_by_mail_unless_read_first_and_one_click_stops_them() {
     let sink = SmtpSink::start();
-    let url = sink.url();
-    let app = spawn_app_with(StoreConfig::memory(), move |s| {
-        s.mail.smtp_url = url;
-        s.mail.notify_delay_secs = 2;
-    })
-    .await;
+    let app = mail_app_with(&sink, |s| s.mail.notify_delay_secs = 2).await;
     let org = app.org("Demo Motors", "owner@example.com").await;
     let max = app
         .member(&org, "max@example.com", "Max Mechanic", Role::Member)
@@ -940,12 +944,7 @@ async fn an_invitee_gets_the_event_in_its_own_zone_and_its_deletion() {
 #[tokio::test]
 async fn a_team_reminds_its_mechanic_of_tomorrows_repair_once() {
     let sink = SmtpSink::start();
-    let url = sink.url();
-    let app = spawn_app_with(StoreConfig::memory(), move |s| {
-        s.mail.smtp_url = url;
-        s.mail.reminder_poll_secs = 1;
-    })
-    .await;
+    let app = mail_app_with(&sink, |s| s.mail.reminder_poll_secs = 1).await;
     let org = app.org("Demo Motors", "owner@example.com").await;
     let max = app
         .member(&org, "max@example.com", "Max Mechanic", Role::Member)
