@@ -1,7 +1,10 @@
 //! Attachment bytes on disk: `{dir}/{aa}/{sha256}` (and `{sha256}.thumb.jpg`), named by
 //! content hash, never by anything a user typed. Identical uploads share one file; a
 //! file is removed only when no attachment row (of any organization) names it any more
-//! and no upload of the same bytes is between writing it and committing its row.
+//! and no upload of the same bytes is between writing it and committing its row — on
+//! any node: an upload holds a lease on the hash in the store (`blob`) from before it
+//! writes until its row is committed, and a removal claims the hash first; both write
+//! the hash's one record, so two nodes never do both at once.
 //!
 //! The rows are the owners' actors' to write; this module only keeps bytes.
 
@@ -15,6 +18,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// How long an upload's lease on its bytes lasts at most (a node that dies holding one
+/// keeps the bytes that long).
+const LEASE_MS: i64 = 10 * 60_000;
 
 /// The attachment byte store.
 #[derive(Clone)]
@@ -58,6 +65,8 @@ impl Default for DecodeLimit {
 /// (after the commit, or after a failed one) lets the bytes be removed when unused.
 pub struct Kept {
     files: Files,
+    /// The store lease held on the bytes (its store and id), ended on drop.
+    lease: Option<(Store, String)>,
     pub sha256: String,
     pub size: u64,
     pub content_type: &'static str,
@@ -96,6 +105,15 @@ pub(crate) async fn discard_if_refused(
 
 impl Drop for Kept {
     fn drop(&mut self) {
+        if let Some((store, lease)) = self.lease.take() {
+            let sha = self.sha256.clone();
+            // Best effort: a lease not ended runs out by itself.
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move {
+                    let _ = store.end_blob_lease(&sha, &lease).await;
+                });
+            }
+        }
         let mut pending = self.files.0.pending.lock().expect("pending lock");
         if let Some(n) = pending.get_mut(&self.sha256) {
             *n -= 1;
@@ -175,6 +193,25 @@ impl Files {
     /// `InvalidInput` with the reason; `Unavailable` when no decode turn came in time;
     /// `Internal` when the disk fails.
     pub async fn keep(&self, raw_name: &str, bytes: Vec<u8>) -> CoreResult<Kept> {
+        self.keep_leased(None, raw_name, bytes).await
+    }
+
+    /// [`Files::keep`] holding a lease on the bytes in `store` until the returned
+    /// [`Kept`] is dropped (after its row is committed): another node's removal of the
+    /// same bytes waits for it (the files directory shared by several nodes).
+    ///
+    /// # Errors
+    /// As [`Files::keep`]; `Unavailable` when a removal of the same bytes does not end.
+    pub async fn keep_in(&self, store: &Store, raw_name: &str, bytes: Vec<u8>) -> CoreResult<Kept> {
+        self.keep_leased(Some(store), raw_name, bytes).await
+    }
+
+    async fn keep_leased(
+        &self,
+        store: Option<&Store>,
+        raw_name: &str,
+        bytes: Vec<u8>,
+    ) -> CoreResult<Kept> {
         let refused = |r: Refusal| CoreError::InvalidInput(r.to_string());
         let name = upload::file_name(raw_name).map_err(refused)?;
         let inspected: Inspected = upload::inspect(&bytes, self.0.max_bytes).map_err(refused)?;
@@ -193,6 +230,10 @@ impl Files {
             (bytes, None)
         };
         let sha = hex::encode(Sha256::digest(&bytes));
+        let lease = match store {
+            Some(store) => Some((store.clone(), self.lease(store, &sha).await?)),
+            None => None,
+        };
         let _order = self.0.order.lock().await;
         let disk = |e: std::io::Error| CoreError::Internal(format!("attachment store: {e}"));
         write_once(&self.path(&sha), &bytes).await.map_err(disk)?;
@@ -208,6 +249,7 @@ impl Files {
             .or_default() += 1;
         Ok(Kept {
             files: self.clone(),
+            lease,
             sha256: sha,
             size: bytes.len() as u64,
             content_type: inspected.content_type,
@@ -268,8 +310,22 @@ impl Files {
         tokio::fs::read(path).await.map_err(|_| CoreError::NotFound)
     }
 
+    /// A lease on the bytes `sha` in `store` (waiting while another node removes them).
+    async fn lease(&self, store: &Store, sha: &str) -> CoreResult<String> {
+        let id = new_id();
+        for _ in 0..100 {
+            let now = chrono::Utc::now().timestamp_millis();
+            if store.lease_blob(sha, &id, now, now + LEASE_MS).await? {
+                return Ok(id);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(CoreError::Unavailable)
+    }
+
     /// Removes the bytes of `sha` if no attachment row names them and no upload of them
-    /// is pending. Call after committing a row's deletion.
+    /// is pending here or holds a lease on any node. Call after committing a row's
+    /// deletion.
     pub async fn release(&self, store: &Store, sha: &str) {
         let _order = self.0.order.lock().await;
         if self
@@ -281,8 +337,9 @@ impl Files {
         {
             return;
         }
-        match store.attachment_uses(sha).await {
-            Ok(0) => {
+        let now = chrono::Utc::now().timestamp_millis();
+        match store.begin_blob_removal(sha, now).await {
+            Ok(true) => {
                 for path in [self.path(sha), self.thumb_path(sha)] {
                     if let Err(e) = tokio::fs::remove_file(&path).await
                         && e.kind() != std::io::ErrorKind::NotFound
@@ -290,8 +347,11 @@ impl Files {
                         tracing::warn!(path = %path.display(), error = %e, "attachment bytes not removed");
                     }
                 }
+                if let Err(e) = store.end_blob_removal(sha).await {
+                    tracing::warn!(error = %e, "attachment removal not recorded as done (it runs out)");
+                }
             }
-            Ok(_) => {}
+            Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "attachment uses not counted; bytes kept"),
         }
     }
@@ -381,5 +441,48 @@ mod tests {
         let pdf = b"%PDF-1.4\n".to_vec();
         assert!(files.picture(pdf).await.is_err(), "not an image");
         assert!(!dir.path().join("files").exists(), "nothing is written");
+    }
+
+    #[tokio::test]
+    async fn bytes_an_upload_on_another_node_is_committing_are_not_removed_under_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store_a = crate::testing::memory_store().await;
+        let store_b = store_a.as_new_node();
+        // Two nodes, one files volume.
+        let on_a = Files::new(dir.path().join("files"), 5 * 1024 * 1024);
+        let on_b = Files::new(dir.path().join("files"), 5 * 1024 * 1024);
+        let bytes = b"Scratch on the left door, photographed at the desk.".to_vec();
+        let kept = on_b
+            .keep_in(&store_b, "note.txt", bytes.clone())
+            .await
+            .unwrap();
+        let sha = kept.sha256.clone();
+        // Node A removes what no row names (another organization deleted the same
+        // bytes): node B's upload is between writing them and committing its row.
+        on_a.release(&store_a, &sha).await;
+        assert!(on_a.exists(&sha).await, "kept while B's upload holds them");
+        // B's row committed (here: its upload is over): A may remove them now.
+        drop(kept);
+        for _ in 0..50 {
+            on_a.release(&store_a, &sha).await;
+            if !on_a.exists(&sha).await {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(!on_a.exists(&sha).await, "removed once nobody holds them");
+        // While A removes them, B's next upload of the same bytes waits, then writes.
+        let now = chrono::Utc::now().timestamp_millis();
+        assert!(store_a.begin_blob_removal(&sha, now).await.unwrap());
+        let again = {
+            let on_b = on_b.clone();
+            let store_b = store_b.clone();
+            tokio::spawn(async move { on_b.keep_in(&store_b, "note.txt", bytes).await })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!again.is_finished(), "waits for the removal");
+        store_a.end_blob_removal(&sha).await.unwrap();
+        let kept = again.await.unwrap().unwrap();
+        assert!(on_b.exists(&kept.sha256).await);
     }
 }

@@ -3,13 +3,33 @@
 //! `Project` for a task's, the `WorkItem` for an item's).
 
 use super::writes::Write;
-use super::{CommentRecord, Store, StoreResult};
+use super::{CommentRecord, Store, StoreError, StoreResult};
 use cflows_protocol::{
     AttachmentView, CommentView, Priority, ProjectId, ProjectView, TaskLink, TaskStatus, TaskView,
     UserId, WorkflowId,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+
+/// Who holds the bytes of one hash (uploads between writing them and committing their
+/// row) and whether a node is removing them: shared by every node on the files volume.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BlobRecord {
+    pub id: String,
+    #[serde(default)]
+    pub removing_until: Option<i64>,
+    #[serde(default)]
+    pub leases: Vec<BlobLease>,
+}
+
+/// One upload's hold on a hash's bytes, until `until` (Unix ms).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BlobLease {
+    pub id: String,
+    pub until: i64,
+}
+
+pub(super) const BLOB_FIELDS: &str = "record::id(id) AS id, removing_until, leases";
 
 /// A project row.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -229,6 +249,87 @@ impl Store {
     /// # Errors
     /// The query fails.
     pub async fn attachment_uses(&self, sha256: &str) -> StoreResult<u64> {
+        self.attachment_uses_inner(sha256).await
+    }
+
+    /// Takes a lease on the bytes `sha256` until `until` (an upload between writing them
+    /// and committing the row that names them), unless a node is removing them now:
+    /// `false` then (wait and try again; the removal is quick). The lease and a removal
+    /// both write the hash's `blob` record, so two nodes never do both at once.
+    ///
+    /// # Errors
+    /// The transaction fails otherwise.
+    pub async fn lease_blob(
+        &self,
+        sha256: &str,
+        lease: &str,
+        now: i64,
+        until: i64,
+    ) -> StoreResult<bool> {
+        let write = Write::new(
+            "LET $b = (SELECT * FROM ONLY type::record('blob', $blob_sha));
+             IF ($b.removing_until ?? 0) > $blob_now { THROW 'bytes being removed' };
+             UPSERT type::record('blob', $blob_sha) SET removing_until = NONE, leases = array::append(array::filter(leases ?? [], |$l| $l.until > $blob_now), { id: $blob_lease, until: $blob_until });",
+            json!({ "blob_sha": sha256, "blob_lease": lease, "blob_now": now, "blob_until": until }),
+        );
+        match self.commit(write, &[]).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Db(e)) if e.contains("being removed") => Ok(false),
+            Err(StoreError::TxConflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Ends lease `lease` on the bytes `sha256`.
+    ///
+    /// # Errors
+    /// The write fails.
+    pub async fn end_blob_lease(&self, sha256: &str, lease: &str) -> StoreResult<()> {
+        self.run(
+            "UPDATE type::record('blob', $sha) SET leases = array::filter(leases ?? [], |$l| $l.id != $lease);",
+            json!({ "sha": sha256, "lease": lease }),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Claims the removal of the bytes `sha256` for a minute: only when no attachment
+    /// row names them and no upload holds a live lease on them (in one transaction with
+    /// the hash's `blob` record, which a lease also writes). `false`: keep them.
+    ///
+    /// # Errors
+    /// The transaction fails otherwise.
+    pub async fn begin_blob_removal(&self, sha256: &str, now: i64) -> StoreResult<bool> {
+        let write = Write::new(
+            "LET $b = (SELECT * FROM ONLY type::record('blob', $blob_sha));
+             LET $uses = (SELECT count() AS n FROM attachment WHERE sha256 = $blob_sha GROUP ALL)[0].n ?? 0;
+             LET $live = array::len(array::filter($b.leases ?? [], |$l| $l.until > $blob_now));
+             IF $uses > 0 OR $live > 0 OR ($b.removing_until ?? 0) > $blob_now { THROW 'bytes in use' };
+             UPSERT type::record('blob', $blob_sha) SET removing_until = $blob_now + 60000, leases = [];",
+            json!({ "blob_sha": sha256, "blob_now": now }),
+        );
+        match self.commit(write, &[]).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Db(e)) if e.contains("bytes in use") => Ok(false),
+            Err(StoreError::TxConflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The removal of the bytes `sha256` is done.
+    ///
+    /// # Errors
+    /// The write fails.
+    pub async fn end_blob_removal(&self, sha256: &str) -> StoreResult<()> {
+        self.run(
+            "DELETE type::record('blob', $sha) WHERE array::len(leases ?? []) = 0;",
+            json!({ "sha": sha256 }),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn attachment_uses_inner(&self, sha256: &str) -> StoreResult<u64> {
         #[derive(Deserialize)]
         struct Count {
             n: u64,

@@ -22,8 +22,8 @@ use super::outbox::{
 };
 use super::portable::Owned;
 use super::projects::{
-    ATTACHMENT_FIELDS, AttachmentRecord, PROJECT_FIELDS, ProjectRecord, TASK_COMMENT_FIELDS,
-    TASK_FIELDS, TaskRecord,
+    ATTACHMENT_FIELDS, AttachmentRecord, BLOB_FIELDS, BlobRecord, PROJECT_FIELDS, ProjectRecord,
+    TASK_COMMENT_FIELDS, TASK_FIELDS, TaskRecord,
 };
 use super::records::{
     EVENT_FIELDS, EventRecord, INVITATION_FIELDS, InvitationRecord, MEMBERSHIP_FIELDS,
@@ -215,6 +215,8 @@ pub const TABLES: &[Table] = &[
         JOURNAL_CURSOR_FIELDS,
         JournalCursorRecord
     ),
+    // Not exported: uploads in flight and removals under way.
+    table!("blob", None, BLOB_FIELDS, BlobRecord),
 ];
 
 /// The exported tables with how their rows belong to an organization, in import order.

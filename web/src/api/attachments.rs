@@ -57,7 +57,9 @@ pub struct Upload {
 pub(crate) async fn read_upload(state: &AppState, multipart: CsrfMultipart) -> ApiResult<Kept> {
     let files = state.core.kernel.files();
     let (name, bytes) = multipart.file("file", files.max_bytes()).await?;
-    Ok(files.keep(&name, bytes).await?)
+    Ok(files
+        .keep_in(state.core.directory.store(), &name, bytes)
+        .await?)
 }
 
 /// Attaches a file to a work item: `multipart/form-data` with one part named `file`.
